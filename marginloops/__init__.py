@@ -1,0 +1,26 @@
+"""marginloops: see a margin-call cascade happen, one round at a time.
+
+The model core (positions, order book, cascade, scenarios, narration) needs numpy only; the
+Jupyter explorer is imported on first use, so ``import marginloops`` never loads ipywidgets.
+"""
+
+from .cascade import Cascade, RoundRecord
+from .narration import narrate, narrate_end, narrate_history
+from .orderbook import Fill, OrderBook
+from .positions import Positions, bankruptcy_price, liquidation_price
+from .scenarios import PRESETS, Scenario
+
+__version__ = "0.1.0"
+
+__all__ = ["Cascade", "Fill", "OrderBook", "PRESETS", "Positions",
+           "RoundRecord", "Scenario", "bankruptcy_price", "liquidation_price", "narrate",
+           "narrate_end", "narrate_history"]
+
+_UI_NAMES = {"CascadeExplorer"}
+
+
+def __getattr__(name):
+    if name in _UI_NAMES:
+        from . import ui
+        return getattr(ui, name)
+    raise AttributeError(f"module 'marginloops' has no attribute {name!r}")

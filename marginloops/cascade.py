@@ -1,0 +1,349 @@
+"""The liquidation cascade, one round at a time.
+
+Holds :class:`Cascade`, which owns the only mutable state of a run (the working order book,
+which positions are closed, the insurance fund), and :class:`RoundRecord`, the immutable result
+of one round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._checks import check_int, check_number, readonly
+from .orderbook import OrderBook
+from .positions import Positions
+
+DIRECTIONS = ("down", "up")
+#: Why a run stopped: a round with no new liquidation to come, a book side that ran out, the
+#: round limit.
+END_REASONS = ("fixed_point", "book_exhausted", "max_rounds")
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """What happened in one round. Round 0 is the shock; rounds 1, 2, ... are liquidations.
+
+    Prices are USD, quantities asset units, money USD. Fields
+    ----------------------------------------------------------
+    round : int
+    direction : "down" (a crash: longs are liquidated by selling) or "up" (a squeeze: shorts
+        are liquidated by buying)
+    price_before, price_after : last traded price at the start and the end of the round
+    n_liquidated, qty_liquidated : positions closed this round and their total size
+        (0 in round 0)
+    notional_liquidated : ``qty_liquidated * price_before``, the value of the closed positions
+        at the price that triggered them
+    shock_qty : units the outside seller (buyer) traded in round 0; 0 afterwards
+    filled_qty, unfilled_qty : units of this round's market order that traded / found no
+        liquidity (``filled + unfilled`` = the order's size)
+    avg_fill_price, last_fill_price : of this round's market order (NaN if nothing filled)
+    slippage : ``|avg_fill_price - price_before| / price_before`` (0 if nothing filled)
+    book_prices, book_qty : the levels this round's order consumed, best first, and the units
+        taken from each (read-only arrays)
+    margin_lost : initial margin of the positions closed this round (all of it is lost)
+    to_fund : net money paid into the insurance fund this round (negative: paid out)
+    fees : liquidation fees collected this round (0 unless a fee rate is set)
+    returned_to_traders : equity handed back to liquidated traders (only with a fee rate)
+    bad_debt_round, bad_debt : shortfall the fund could not cover, this round / so far
+    insurance_fund : the fund after the round
+    inventory_qty : units taken over by the fund at bankruptcy price because they could not be
+        sold, so far
+    book_left : units still resting on the side of the book this run trades into
+    open_interest : total size of still-open positions (both sides), units
+    open_interest_notional : ``open_interest * price_after``
+    n_open : positions still open
+    pending : positions whose liquidation price the new price has reached: next round's
+        liquidations
+    halted : True when a circuit breaker halted trading this round (no breaker in this model
+        yet: always False)
+    end_reason : None, or why the run stops after this round (see ``END_REASONS``)
+    """
+
+    round: int
+    direction: str
+    price_before: float
+    price_after: float
+    n_liquidated: int
+    qty_liquidated: float
+    notional_liquidated: float
+    shock_qty: float
+    filled_qty: float
+    unfilled_qty: float
+    avg_fill_price: float
+    last_fill_price: float
+    slippage: float
+    book_prices: np.ndarray = field(repr=False)
+    book_qty: np.ndarray = field(repr=False)
+    margin_lost: float
+    to_fund: float
+    fees: float
+    returned_to_traders: float
+    bad_debt_round: float
+    bad_debt: float
+    insurance_fund: float
+    inventory_qty: float
+    book_left: float
+    open_interest: float
+    open_interest_notional: float
+    n_open: int
+    pending: int
+    halted: bool
+    end_reason: str | None
+
+    @property
+    def is_shock(self) -> bool:
+        """True for round 0, the outside shock."""
+        return self.round == 0
+
+    @property
+    def price_change(self) -> float:
+        """Fractional price change over the round (negative in a crash)."""
+        return self.price_after / self.price_before - 1.0
+
+    @property
+    def liquidated_side(self) -> str:
+        """Which positions this run liquidates: "long" in a crash, "short" in a squeeze."""
+        return "long" if self.direction == "down" else "short"
+
+
+class Cascade:
+    """A margin-call cascade: shock, then rounds of liquidation, slippage and new liquidation.
+
+    Parameters
+    ----------
+    positions : Positions
+        The leveraged traders. Every one must be solvent at the starting price.
+    book : OrderBook
+        The book before the shock. It is copied: the cascade never changes the caller's book.
+    shock : float
+        Round 0's outside price move as a fraction in (0, 1): in a crash the outside seller
+        takes every bid priced at or above ``(1 - shock) * P0``, where ``P0`` is the best bid;
+        in a squeeze the outside buyer takes every ask at or below ``(1 + shock) * P0``,
+        ``P0`` the best ask. Its last fill is the new price.
+    direction : {"down", "up"}
+        A crash (longs are liquidated) or a squeeze (shorts are liquidated).
+    resilience : float
+        Fraction in [0, 1] of the units each round consumed that market makers put back at the
+        touch after the round.
+    insurance_fund : float
+        The fund's starting size, USD >= 0.
+    liquidation_fee : float or None
+        None (default): a closed position's whole remaining margin goes to the insurance fund.
+        A rate in [0, 1): the fund takes at most ``rate * filled notional`` of it as a fee and
+        the rest goes back to the trader.
+    max_rounds : int
+        Upper bound on the number of liquidation rounds, >= 1: ``run()`` always ends.
+
+    Notes
+    -----
+    A round ``k >= 1``: (1) check margins: every open position whose liquidation price the last
+    traded price has reached (``P <= P_liq`` for a long); (2) liquidate: one aggregate market
+    order for all of them; (3) slip: the order walks the book, its last fill is the new price;
+    (4) account: each position is closed at the round's average fill price ``A``, its remaining
+    equity ``s q (A - B)`` (``B`` its bankruptcy price) goes to the fund, a negative one comes
+    out of it, and what the fund cannot pay is bad debt; units the book could not take are
+    reported unfilled and taken over by the fund at ``B``; (5) recover: resilience; (6) record.
+    The run stops at a fixed point (no position within reach of the new price), when the book
+    side is exhausted, or at ``max_rounds``.
+
+    Positions are sorted by liquidation price once, here; a round is then a ``searchsorted``
+    and a slice, so its cost does not grow with the number of positions.
+    """
+
+    def __init__(self, positions, book, shock=0.05, *, direction="down", resilience=0.0,
+                 insurance_fund=0.0, liquidation_fee=None, max_rounds=1000):
+        if not isinstance(positions, Positions):
+            raise ValueError("positions must be a Positions object, got "
+                             f"{type(positions).__name__}")
+        if not isinstance(book, OrderBook):
+            raise ValueError(f"book must be an OrderBook, got {type(book).__name__}")
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+        self.shock = check_number("shock", shock, lo=0, hi=1, lo_open=True, hi_open=True)
+        self.resilience = check_number("resilience", resilience, lo=0, hi=1)
+        self.initial_fund = check_number("insurance_fund", insurance_fund, lo=0)
+        if liquidation_fee is not None:
+            liquidation_fee = check_number("liquidation_fee", liquidation_fee, lo=0, hi=1,
+                                           hi_open=True)
+        self.liquidation_fee = liquidation_fee
+        self.max_rounds = check_int("max_rounds", max_rounds, lo=1, hi=1_000_000)
+        self.direction = direction
+        self.positions = positions
+        self._book0 = book.copy()
+
+        down = direction == "down"
+        start = book.best_bid if down else book.best_ask
+        if start is None:
+            raise ValueError(f"book must have {'bids' if down else 'asks'} for a "
+                             f"{'crash' if down else 'squeeze'} to trade into, got none")
+        self.start_price = start
+        liq = positions.liquidation_price
+        under = np.flatnonzero((positions.side > 0) & (liq >= start)
+                               | (positions.side < 0) & (liq <= start))
+        if under.size:
+            i = int(under[0])
+            raise ValueError(
+                f"positions must all be solvent at the starting price {start:g}, but "
+                f"{under.size} are already at or past their liquidation price (first: index {i}, "
+                f"liquidation price {liq[i]:g}); remove them or change their entry or leverage")
+
+        # The side this run can liquidate, sorted once so that rounds are slices: in a crash the
+        # longs by descending liquidation price (key -P_liq), in a squeeze the shorts ascending.
+        self._sign = 1 if down else -1             # side of the positions liquidated
+        self._key_sign = -1.0 if down else 1.0
+        idx = np.flatnonzero(positions.side == self._sign)
+        keys = self._key_sign * liq[idx]
+        order = np.argsort(keys)
+        self._order = readonly(idx[order].astype(np.int32 if len(positions) < 2**31 else np.int64))
+        self._keys = readonly(keys[order])
+        del idx, keys, order
+        self._liquidated_round = np.empty(len(positions), dtype=np.int32)
+        self.reset()
+
+    # ---------------------------------------------------------------------------- state
+    def reset(self) -> None:
+        """Return to the state before the shock, exactly (same book, fund, positions open)."""
+        self.book = self._book0.copy()
+        self.price = self.start_price
+        self.round = 0
+        self.history: list[RoundRecord] = []
+        self.end_reason: str | None = None
+        self._next = 0  # positions self._order[:_next] are closed
+        self._liquidated_round.fill(-1)
+        self._fund = self.initial_fund
+        self._bad_debt = 0.0
+        self._inventory = 0.0
+        self._oi = float(self.positions.size.sum())
+        self._n_open = len(self.positions)
+
+    @property
+    def ended(self) -> bool:
+        """True once the run has stopped; ``step()`` then returns None."""
+        return self.end_reason is not None
+
+    @property
+    def liquidated_round(self) -> np.ndarray:
+        """Per position, the round in which it was liquidated, or -1 if still open (read-only)."""
+        view = self._liquidated_round.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def open_mask(self) -> np.ndarray:
+        """Boolean array: True for positions still open."""
+        return self._liquidated_round < 0
+
+    @property
+    def insurance_fund(self) -> float:
+        return self._fund
+
+    @property
+    def bad_debt(self) -> float:
+        return self._bad_debt
+
+    def _reach(self) -> int:
+        """Number of sorted positions whose liquidation price the current price has reached."""
+        return int(np.searchsorted(self._keys, self._key_sign * self.price, side="right"))
+
+    def in_reach(self) -> np.ndarray:
+        """Indices of the open positions the next round will liquidate (at the current price)."""
+        return self._order[self._next:self._reach()].copy()
+
+    # ---------------------------------------------------------------------------- rounds
+    def step(self) -> RoundRecord | None:
+        """Play one round (the first call is round 0, the shock); None once the run has ended."""
+        if self.ended:
+            return None
+        rec = self._shock_round() if self.round == 0 else self._liquidation_round()
+        self.history.append(rec)
+        self.round += 1
+        self.end_reason = rec.end_reason
+        return rec
+
+    def run(self) -> list[RoundRecord]:
+        """Play rounds until the run ends (at most ``max_rounds + 1`` of them); the full history."""
+        while self.step() is not None:
+            pass
+        return list(self.history)
+
+    def _shock_round(self) -> RoundRecord:
+        p0 = self.price
+        if self.direction == "down":
+            fill = self.book.sell_through((1.0 - self.shock) * p0)
+        else:
+            fill = self.book.buy_through((1.0 + self.shock) * p0)
+        return self._finish(p0, fill, shock_qty=fill.filled)
+
+    def _liquidation_round(self) -> RoundRecord:
+        p_before = self.price
+        stop = self._reach()
+        idx = self._order[self._next:stop]
+        pos = self.positions
+        q = pos.size[idx]
+        qty = float(q.sum())
+        fill = self.book.market_sell(qty) if self.direction == "down" else self.book.market_buy(qty)
+
+        # Each position is closed at the round's average fill A: its remaining equity is
+        # s q (A - B). Unfilled units pass to the fund at B, leaving the trader nothing either.
+        s = float(self._sign)
+        bankrupt = pos.entry[idx] * (1.0 - s / pos.leverage[idx])
+        frac = fill.filled / qty
+        if fill.filled > 0:
+            equity = s * frac * q * (fill.avg_price - bankrupt)
+        else:
+            equity = np.zeros_like(q)
+        if self.liquidation_fee is None:
+            fees, returned, to_fund = 0.0, 0.0, float(equity.sum())
+        else:
+            fee = np.minimum(self.liquidation_fee * frac * q * fill.avg_price
+                             if fill.filled > 0 else 0.0, np.maximum(equity, 0.0))
+            fees = float(np.sum(fee))
+            returned = float(np.maximum(equity, 0.0).sum()) - fees
+            to_fund = fees + float(np.minimum(equity, 0.0).sum())
+        self._fund += to_fund
+        debt = 0.0
+        if self._fund < 0:
+            debt, self._fund = -self._fund, 0.0
+        self._bad_debt += debt
+        self._inventory += qty - fill.filled
+
+        self._liquidated_round[idx] = self.round
+        self._next = stop
+        self._n_open -= len(idx)
+        self._oi = max(self._oi - qty, 0.0) if self._n_open else 0.0
+        margin_lost = float((q * pos.entry[idx] / pos.leverage[idx]).sum())
+        return self._finish(p_before, fill, n=len(idx), qty=qty, margin_lost=margin_lost,
+                            to_fund=to_fund, fees=fees, returned=returned, debt=debt)
+
+    def _finish(self, p_before, fill, *, shock_qty=0.0, n=0, qty=0.0, margin_lost=0.0,
+                to_fund=0.0, fees=0.0, returned=0.0, debt=0.0) -> RoundRecord:
+        """Move the price to the last fill, let the book recover, and write the record."""
+        if fill.filled > 0:
+            self.price = fill.last_price
+        self.book.refill("bid" if self.direction == "down" else "ask",
+                         self.resilience * fill.filled)
+        pending = self._reach() - self._next
+        if fill.unfilled > 0:
+            end = "book_exhausted"
+        elif pending == 0:
+            end = "fixed_point"
+        elif self.round >= self.max_rounds:
+            end = "max_rounds"
+        else:
+            end = None
+        filled = fill.filled > 0
+        return RoundRecord(
+            round=self.round, direction=self.direction, price_before=p_before,
+            price_after=self.price, n_liquidated=n, qty_liquidated=qty,
+            notional_liquidated=qty * p_before, shock_qty=shock_qty, filled_qty=fill.filled,
+            unfilled_qty=fill.unfilled, avg_fill_price=fill.avg_price,
+            last_fill_price=fill.last_price,
+            slippage=abs(fill.avg_price - p_before) / p_before if filled else 0.0,
+            book_prices=fill.level_prices, book_qty=fill.level_qty, margin_lost=margin_lost,
+            to_fund=to_fund, fees=fees, returned_to_traders=returned, bad_debt_round=debt,
+            bad_debt=self._bad_debt, insurance_fund=self._fund, inventory_qty=self._inventory,
+            book_left=self.book.bid_depth() if self.direction == "down" else self.book.ask_depth(),
+            open_interest=self._oi, open_interest_notional=self._oi * self.price,
+            n_open=self._n_open, pending=pending, halted=False, end_reason=end)

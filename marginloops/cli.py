@@ -1,0 +1,93 @@
+"""Command line: run a preset or a JSON scenario and print the round-by-round table and story.
+
+``python -m marginloops --preset crowded-longs`` or ``marginloops --scenario my.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import textwrap
+
+from .narration import money, narrate_history
+from .scenarios import PRESETS, Scenario
+
+_COLUMNS = ("round", "price", "change", "liquidated", "notional", "slippage", "unfilled",
+            "open int.", "fund", "bad debt")
+
+
+def table(history) -> str:
+    """The round-by-round table as fixed-width text."""
+    rows = [_COLUMNS]
+    for r in history:
+        rows.append((str(r.round), f"{r.price_after:,.2f}", f"{r.price_change:+.2%}",
+                     f"{r.n_liquidated:,}", money(r.notional_liquidated), f"{r.slippage:.2%}",
+                     f"{r.unfilled_qty:,.0f}", f"{r.open_interest:,.0f}",
+                     money(r.insurance_fund), money(r.bad_debt)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    lines = ("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
+    return "\n".join(lines)
+
+
+def _parse_value(field, text):
+    if field.name == "leverage_mix":
+        pairs = [p.split(":") for p in text.split(",")]
+        return tuple((float(a), float(b)) for a, b in pairs)
+    if field.name == "liquidation_fee" and text.lower() == "none":
+        return None
+    kind = {"int": int, "float": float}.get(str(field.type).split(" ")[0], str)
+    return kind(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="marginloops",
+        description="Run a margin-call cascade and print what happens, round by round.",
+        epilog="Presets: " + ", ".join(PRESETS))
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--preset", "-p", default="crowded-longs",
+                     help="a named scenario (default: crowded-longs)")
+    src.add_argument("--scenario", "-s", metavar="FILE", help="a scenario saved as JSON")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change one field, e.g. --set shock=0.1 --set leverage_mix=10:0.5,50:0.5")
+    p.add_argument("--save", metavar="FILE", help="also save the scenario used as JSON")
+    p.add_argument("--list", action="store_true", help="list the presets and exit")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    out = sys.stdout
+    if args.list:
+        for name, sc in PRESETS.items():
+            out.write(f"{name}\n{textwrap.indent(textwrap.fill(sc.description, 76), '    ')}\n")
+        return 0
+    try:
+        scenario = Scenario.load(args.scenario) if args.scenario else Scenario.preset(args.preset)
+        fields = {f.name: f for f in dataclasses.fields(Scenario)}
+        changes = {}
+        for item in args.set:
+            key, sep, value = item.partition("=")
+            if not sep or key not in fields:
+                raise ValueError(f"--set takes FIELD=VALUE with FIELD one of {sorted(fields)}, "
+                                 f"got {item!r}")
+            try:
+                changes[key] = _parse_value(fields[key], value)
+            except ValueError:
+                raise ValueError(f"--set {key}: cannot read {value!r} as a value for "
+                                 f"{key}") from None
+        scenario = scenario.replace(**changes)
+        if args.save:
+            scenario.save(args.save)
+        history = scenario.cascade().run()
+    except (ValueError, OSError) as exc:
+        sys.stderr.write(f"marginloops: error: {exc}\n")
+        return 2
+    out.write(f"Scenario: {scenario.name}  ({scenario.n_positions:,} positions, "
+              f"{money(scenario.open_interest)} open, 1% depth {money(scenario.depth_1pct)}, "
+              f"shock {scenario.shock:.1%} {scenario.direction})\n\n")
+    out.write(table(history) + "\n\n")
+    for line in narrate_history(history):
+        out.write(textwrap.fill(line, 100) + "\n")
+    return 0

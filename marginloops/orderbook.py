@@ -1,0 +1,306 @@
+"""The order book: bid and ask price levels, walked by market orders.
+
+Holds :class:`OrderBook` (builders from levels or from the "1% depth" a data vendor publishes)
+and :class:`Fill`, the result of one market order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._checks import as_float_array, check_array_range, check_int, check_number, readonly
+
+BOOK_SHAPES = ("flat", "growing")
+_FIRST_WINDOW = 64  # levels summed at first by a walk; doubled until the order is covered
+
+
+@dataclass(frozen=True)
+class Fill:
+    """What one market order did.
+
+    Attributes
+    ----------
+    side : {"sell", "buy"}
+    requested : float
+        Units asked for.
+    filled, unfilled : float
+        Units that traded, and units left over because the book ran out
+        (``filled + unfilled == requested``).
+    avg_price : float
+        Size-weighted average fill price, USD (NaN when nothing filled).
+    last_price : float
+        Price of the last (worst) fill, USD (NaN when nothing filled).
+    level_prices, level_qty : ndarray, shape (k,)
+        The levels this order took liquidity from, best first, and the units taken from each.
+    """
+
+    side: str
+    requested: float
+    filled: float
+    unfilled: float
+    avg_price: float
+    last_price: float
+    level_prices: np.ndarray
+    level_qty: np.ndarray
+
+    @property
+    def exhausted(self) -> bool:
+        """True when the book ran out before the order was filled."""
+        return self.unfilled > 0
+
+
+class _Side:
+    """One side of the book: prices best first, remaining sizes, and the index of the touch."""
+
+    __slots__ = ("prices", "sizes", "top", "sign")
+
+    def __init__(self, prices, sizes, sign):
+        self.prices, self.sizes, self.sign, self.top = prices, sizes, sign, 0
+        self._skip_empty()
+
+    def copy(self) -> _Side:
+        other = _Side.__new__(_Side)
+        other.prices, other.sizes = self.prices, self.sizes.copy()
+        other.sign, other.top = self.sign, self.top
+        return other
+
+    def _skip_empty(self) -> None:
+        if self.top < len(self.sizes) and self.sizes[self.top] <= 0:
+            nz = np.flatnonzero(self.sizes[self.top:] > 0)
+            self.top = self.top + int(nz[0]) if nz.size else len(self.sizes)
+
+    def best(self):
+        return float(self.prices[self.top]) if self.top < len(self.prices) else None
+
+    def n_through(self, limit) -> int:
+        """Number of levels (from the best) priced at or better-for-the-taker than ``limit``."""
+        # Bids (sign -1) are descending: take price >= limit; asks ascending: price <= limit.
+        if self.sign < 0:
+            return int(np.searchsorted(-self.prices, -limit, side="right"))
+        return int(np.searchsorted(self.prices, limit, side="right"))
+
+    def take(self, qty, kind) -> Fill:
+        """Walk the levels from the touch, taking ``qty`` units (or all there is)."""
+        top, n = self.top, len(self.prices)
+        if qty <= 0 or top >= n:
+            return _fill(kind, qty, 0.0, self.prices[:0], self.sizes[:0])
+        window = _FIRST_WINDOW
+        while True:
+            end = min(top + window, n)
+            cum = np.cumsum(self.sizes[top:end])
+            if cum[-1] >= qty or end == n:
+                break
+            window *= 4
+        k = int(np.searchsorted(cum, qty, side="left"))
+        if k == len(cum):  # book exhausted: take everything that is left
+            taken = self.sizes[top:end].copy()
+            self.sizes[top:end] = 0.0
+            self.top = n
+            return _fill(kind, qty, float(cum[-1]), self.prices[top:end], taken)
+        taken = self.sizes[top:top + k + 1].copy()
+        partial = qty - (cum[k - 1] if k else 0.0)
+        taken[k] = partial
+        self.sizes[top:top + k] = 0.0
+        left = self.sizes[top + k] - partial
+        self.sizes[top + k] = left if left > 1e-12 * self.sizes[top + k] else 0.0
+        self.top = top + k
+        self._skip_empty()
+        return _fill(kind, qty, qty, self.prices[top:top + k + 1], taken)
+
+    def take_through(self, limit, kind) -> Fill:
+        """Take every level priced at or beyond ``limit`` (bids >= limit, asks <= limit)."""
+        top, end = self.top, max(self.n_through(limit), self.top)
+        taken = self.sizes[top:end].copy()
+        self.sizes[top:end] = 0.0
+        self.top = end
+        self._skip_empty()
+        qty = float(taken.sum())
+        return _fill(kind, qty, qty, self.prices[top:end], taken)
+
+    def add_at_touch(self, qty) -> None:
+        if self.top < len(self.sizes) and qty > 0:
+            self.sizes[self.top] += qty
+
+
+def _fill(kind, requested, filled, prices, taken) -> Fill:
+    keep = taken > 0
+    prices, taken = prices[keep], taken[keep]
+    if filled > 0 and taken.size:
+        # An average lies between the prices it averages; clip away floating-point rounding.
+        avg = float(np.clip(prices @ taken / taken.sum(), prices.min(), prices.max()))
+        last = float(prices[-1])
+    else:
+        avg = last = float("nan")
+        filled = 0.0
+    requested = float(requested)
+    return Fill(kind, requested, filled, max(requested - filled, 0.0), avg, last,
+                readonly(prices.copy()), readonly(taken))
+
+
+class OrderBook:
+    """Bids and asks as price levels with sizes (asset units), consumed by market orders.
+
+    The book is mutable: :meth:`market_sell` and :meth:`market_buy` remove the liquidity they
+    take. Use :meth:`copy` to keep an untouched version. Walking the book costs one cumulative
+    sum and one ``searchsorted`` over the levels the order reaches.
+    """
+
+    def __init__(self, bids: _Side, asks: _Side, tick=None):
+        self._bids, self._asks, self.tick = bids, asks, tick
+
+    # ----------------------------------------------------------------------------- builders
+    @classmethod
+    def from_levels(cls, bid_prices, bid_sizes, ask_prices=(), ask_sizes=(), tick=None):
+        """Build a book from explicit levels.
+
+        Bid prices must be strictly decreasing (best first), ask prices strictly increasing,
+        all prices > 0, sizes >= 0 (units), and the best bid below the best ask.
+        """
+        sides = []
+        for label, prices, sizes, sign in (("bid", bid_prices, bid_sizes, -1),
+                                           ("ask", ask_prices, ask_sizes, 1)):
+            p = as_float_array(f"{label}_prices", prices).copy()
+            q = as_float_array(f"{label}_sizes", sizes).copy()
+            if len(p) != len(q):
+                raise ValueError(f"{label}_sizes must have the same length as {label}_prices "
+                                 f"({len(p)}), got length {len(q)}")
+            check_array_range(f"{label}_prices", p, lo=0, lo_open=True)
+            check_array_range(f"{label}_sizes", q, lo=0)
+            steps = np.diff(p) * sign
+            if (steps <= 0).any():
+                i = int(np.flatnonzero(steps <= 0)[0]) + 1
+                order = "decreasing (best bid first)" if sign < 0 else "increasing (best ask first)"
+                raise ValueError(f"{label}_prices must be strictly {order}, got {p[i]:g} after "
+                                 f"{p[i - 1]:g} at index {i}")
+            sides.append(_Side(readonly(p), q, sign))
+        bb, ba = sides[0].best(), sides[1].best()
+        if bb is not None and ba is not None and bb >= ba:
+            raise ValueError(f"bid_prices must lie below ask_prices: best bid {bb:g} >= "
+                             f"best ask {ba:g}")
+        if tick is not None:
+            tick = check_number("tick", tick, lo=0, lo_open=True)
+        return cls(sides[0], sides[1], tick)
+
+    @classmethod
+    def from_depth(cls, mid, depth_1pct, *, shape="flat", tick=0.01, book_range=0.5):
+        """Build a symmetric book from the figures a market-data vendor publishes.
+
+        Parameters
+        ----------
+        mid : float
+            Mid price, USD. The best bid is one tick below it, the best ask one tick above.
+        depth_1pct : float
+            USD of resting orders within 1% of ``mid`` on each side ("1% depth").
+        shape : {"flat", "growing"}
+            "flat": equal size at every level (price impact linear in order size).
+            "growing": level size grows linearly with the distance from ``mid`` (impact grows
+            like the square root of order size).
+        tick : float
+            Price step between levels, USD.
+        book_range : float
+            How far each side reaches, as a fraction of ``mid`` in (0, 1): bids go down to
+            ``mid * (1 - book_range)``.
+        """
+        mid = check_number("mid", mid, lo=0, lo_open=True)
+        depth_1pct = check_number("depth_1pct", depth_1pct, lo=0, lo_open=True)
+        if shape not in BOOK_SHAPES:
+            raise ValueError(f"shape must be one of {BOOK_SHAPES}, got {shape!r}")
+        tick = check_number("tick", tick, lo=0, hi=0.01 * mid, lo_open=True)
+        book_range = check_number("book_range", book_range, lo=0.01, hi=1, hi_open=True)
+        n = int(np.floor(book_range * mid / tick + 1e-9))
+        check_int("number of levels (book_range * mid / tick)", n, lo=1, hi=10_000_000)
+        steps = np.arange(1, n + 1, dtype=np.float64)
+        inv = 1.0 / tick
+        center = round(mid / tick)
+        on_grid = abs(inv - round(inv)) < 1e-9 and abs(mid / tick - center) < 1e-9
+        if on_grid:  # exact decimal prices such as 99.99, not 99.99000000000001
+            bids, asks = (center - steps) / round(inv), (center + steps) / round(inv)
+        else:
+            bids, asks = mid - steps * tick, mid + steps * tick
+        weight = np.ones(n) if shape == "flat" else steps
+        within = steps * tick <= 0.01 * mid * (1 + 1e-12)
+        # Each side holds exactly depth_1pct USD within 1% of mid.
+        bid_sizes = weight * (depth_1pct / (bids[within] * weight[within]).sum())
+        ask_sizes = weight * (depth_1pct / (asks[within] * weight[within]).sum())
+        return cls.from_levels(bids, bid_sizes, asks, ask_sizes, tick=tick)
+
+    # ------------------------------------------------------------------------------ reading
+    @property
+    def best_bid(self):
+        """Highest remaining bid price, USD (None when no bids remain)."""
+        return self._bids.best()
+
+    @property
+    def best_ask(self):
+        """Lowest remaining ask price, USD (None when no asks remain)."""
+        return self._asks.best()
+
+    def bids(self):
+        """Remaining bid levels as ``(prices, sizes)``, best first (copies)."""
+        s = self._bids
+        keep = s.sizes[s.top:] > 0
+        return s.prices[s.top:][keep].copy(), s.sizes[s.top:][keep].copy()
+
+    def asks(self):
+        """Remaining ask levels as ``(prices, sizes)``, best first (copies)."""
+        s = self._asks
+        keep = s.sizes[s.top:] > 0
+        return s.prices[s.top:][keep].copy(), s.sizes[s.top:][keep].copy()
+
+    def bid_depth(self, to_price=None) -> float:
+        """Units resting on the bid side at prices >= ``to_price`` (all bids when None)."""
+        s = self._bids
+        end = len(s.prices) if to_price is None else max(s.n_through(to_price), s.top)
+        return float(s.sizes[s.top:end].sum())
+
+    def ask_depth(self, to_price=None) -> float:
+        """Units resting on the ask side at prices <= ``to_price`` (all asks when None)."""
+        s = self._asks
+        end = len(s.prices) if to_price is None else max(s.n_through(to_price), s.top)
+        return float(s.sizes[s.top:end].sum())
+
+    def copy(self) -> OrderBook:
+        """An independent copy: orders on the copy leave this book untouched."""
+        return OrderBook(self._bids.copy(), self._asks.copy(), self.tick)
+
+    def __repr__(self) -> str:
+        return (f"OrderBook(best_bid={self.best_bid}, best_ask={self.best_ask}, "
+                f"bid_units={self.bid_depth():.6g}, ask_units={self.ask_depth():.6g})")
+
+    # ------------------------------------------------------------------------------ trading
+    def market_sell(self, qty) -> Fill:
+        """Sell ``qty`` units (>= 0) into the bids, best first; returns the :class:`Fill`.
+
+        An order larger than the book fills what there is and reports the rest as
+        ``unfilled``: exhaustion is an outcome, not an error.
+        """
+        qty = check_number("qty", qty, lo=0)
+        return self._bids.take(qty, "sell")
+
+    def market_buy(self, qty) -> Fill:
+        """Buy ``qty`` units (>= 0) from the asks, best first; returns the :class:`Fill`."""
+        qty = check_number("qty", qty, lo=0)
+        return self._asks.take(qty, "buy")
+
+    def sell_through(self, limit) -> Fill:
+        """Sell into every bid priced at or above ``limit`` (USD): a shock down to ``limit``."""
+        limit = check_number("limit", limit, lo=0)
+        return self._bids.take_through(limit, "sell")
+
+    def buy_through(self, limit) -> Fill:
+        """Buy every ask priced at or below ``limit`` (USD): a squeeze up to ``limit``."""
+        limit = check_number("limit", limit, lo=0)
+        return self._asks.take_through(limit, "buy")
+
+    def refill(self, side, qty) -> None:
+        """Add ``qty`` units at the touch (best remaining level) of ``side`` ("bid" or "ask").
+
+        Models market makers restoring part of the depth an order consumed. Does nothing when
+        that side is empty (there is no touch to quote at).
+        """
+        qty = check_number("qty", qty, lo=0)
+        if side not in ("bid", "ask"):
+            raise ValueError(f"side must be 'bid' or 'ask', got {side!r}")
+        (self._bids if side == "bid" else self._asks).add_at_touch(qty)

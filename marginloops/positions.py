@@ -1,0 +1,278 @@
+"""Leveraged positions: isolated-margin, linear, USD-margined perpetual futures.
+
+Holds the liquidation and bankruptcy price formulas and :class:`Positions`, a structure of
+arrays for a whole population of traders (plus a seeded generator of realistic populations).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_float_array, check_array_range, check_int, check_number, readonly
+
+#: The leverage mix used when none is given: (leverage, weight) pairs.
+DEFAULT_LEVERAGE_MIX = ((2.0, 0.25), (5.0, 0.25), (10.0, 0.25), (25.0, 0.15), (50.0, 0.07),
+                        (100.0, 0.03))
+
+_SIDE_WORDS = {"long": 1, "short": -1}
+
+
+def parse_side(side) -> np.ndarray:
+    """Return ``side`` as an int8 array of +1 (long) / -1 (short).
+
+    Accepts "long"/"short", +1/-1, or a sequence of either kind.
+    """
+    arr = np.asarray(side)
+    if arr.dtype.kind in "US":
+        bad = ~np.isin(arr, list(_SIDE_WORDS))
+        if bad.any():
+            raise ValueError(f"side must be 'long' or 'short' (or +1/-1), got "
+                             f"{arr[bad].flat[0]!r}")
+        return np.where(arr == "long", 1, -1).astype(np.int8)
+    try:
+        num = arr.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"side must be 'long' or 'short' (or +1/-1), got {side!r:.80}") from None
+    bad = ~np.isin(num, (1.0, -1.0))
+    if bad.any():
+        raise ValueError(f"side must be +1 (long) or -1 (short), got {num[bad].flat[0]:g}")
+    return num.astype(np.int8)
+
+
+def _check_terms(entry, leverage, mmr=None):
+    e = as_float_array("entry", entry, ndim=np.ndim(entry))
+    lev = as_float_array("leverage", leverage, ndim=np.ndim(leverage))
+    check_array_range("entry", e, lo=0, lo_open=True)
+    check_array_range("leverage", lev, lo=1)
+    if mmr is None:
+        return e, lev, None
+    m = as_float_array("mmr", mmr, ndim=np.ndim(mmr))
+    check_array_range("mmr", m, lo=0)
+    over = np.broadcast_to(m * lev >= 1, np.broadcast_shapes(m.shape, lev.shape))
+    if over.any():
+        i = int(np.flatnonzero(over)[0])
+        mm = np.broadcast_to(m, over.shape).flat[i]
+        ll = np.broadcast_to(lev, over.shape).flat[i]
+        raise ValueError(f"mmr must be in [0, 1/leverage) = [0, {1 / ll:g}) for leverage {ll:g}, "
+                         f"got {mm:g}")
+    return e, lev, m
+
+
+def _scalar_or_array(x, *inputs):
+    return float(x) if all(np.ndim(v) == 0 for v in inputs) else x
+
+
+def liquidation_price(entry, leverage, mmr, side="long"):
+    r"""Price at which a position's equity falls to its maintenance margin.
+
+    Isolated margin, linear (USD-margined) contract, no fees and no maintenance amount:
+
+    .. math::
+
+        P_{liq}^{long} = E\,\frac{1 - 1/L}{1 - m}, \qquad
+        P_{liq}^{short} = E\,\frac{1 + 1/L}{1 + m}
+
+    Parameters
+    ----------
+    entry : float or array_like
+        Entry price ``E`` in USD, > 0.
+    leverage : float or array_like
+        Leverage ``L`` >= 1 (initial margin ``M = q E / L``).
+    mmr : float or array_like
+        Maintenance-margin rate ``m`` in ``[0, 1/L)``.
+    side : {"long", "short"}, +1/-1, or array_like of them
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The liquidation price in USD (a float when every input is a scalar).
+
+    Examples
+    --------
+    >>> liquidation_price(10_000, 10, 0.005)  # doctest: +ELLIPSIS
+    9045.22...
+    """
+    e, lev, m = _check_terms(entry, leverage, mmr)
+    s = parse_side(side)
+    out = e * (1.0 - s / lev) / (1.0 - s * m)
+    return _scalar_or_array(out, entry, leverage, mmr, side if not isinstance(side, str) else 0)
+
+
+def bankruptcy_price(entry, leverage, side="long"):
+    r"""Price at which a position's equity is zero: ``E (1 - 1/L)`` long, ``E (1 + 1/L)`` short.
+
+    Parameters are as for :func:`liquidation_price`; the result is in USD.
+    """
+    e, lev, _ = _check_terms(entry, leverage)
+    s = parse_side(side)
+    out = e * (1.0 - s / lev)
+    return _scalar_or_array(out, entry, leverage, side if not isinstance(side, str) else 0)
+
+
+class Positions:
+    """A population of isolated-margin positions, stored as a structure of read-only arrays.
+
+    Attributes (all shape ``(n,)``)
+    -------------------------------
+    side : int8, +1 long / -1 short
+    size : float64, asset units, > 0
+    entry : float64, entry price in USD
+    leverage : float64, >= 1
+    mmr : float64, maintenance-margin rate in [0, 1/leverage)
+    liquidation_price : float64, USD (see :func:`liquidation_price`)
+
+    Build one with :meth:`from_arrays` or :meth:`generate`; a population never changes, the
+    cascade records which positions it closed.
+    """
+
+    __slots__ = ("side", "size", "entry", "leverage", "mmr", "liquidation_price")
+
+    def __init__(self, side, size, entry, leverage, mmr, liq):
+        self.side, self.size, self.entry = side, size, entry
+        self.leverage, self.mmr, self.liquidation_price = leverage, mmr, liq
+        for name in self.__slots__:
+            readonly(getattr(self, name))
+
+    @classmethod
+    def from_arrays(cls, side, size, entry, leverage, mmr) -> Positions:
+        """Build positions from equal-length arrays (scalars broadcast to the others' length).
+
+        ``side`` is +1/-1 or "long"/"short". Zero positions (all arrays empty) is a valid,
+        empty market. Raises ``ValueError`` naming the first bad parameter and value.
+        """
+        arrays = {"size": size, "entry": entry, "leverage": leverage, "mmr": mmr}
+        n = None
+        for name, value in [("side", side), *arrays.items()]:
+            if np.ndim(value) > 1:
+                raise ValueError(f"{name} must be a 1-d array, got shape {np.shape(value)}")
+            if np.ndim(value) == 1:
+                if n is not None and len(value) != n:
+                    raise ValueError(f"{name} must have the same length as the other arrays "
+                                     f"({n}), got length {len(value)}")
+                n = len(value)
+        n = 1 if n is None else n
+        s = np.broadcast_to(parse_side(side), (n,)).copy()
+        out = {k: np.broadcast_to(as_float_array(k, v, ndim=np.ndim(v)), (n,)).astype(np.float64)
+               for k, v in arrays.items()}
+        check_array_range("size", out["size"], lo=0, lo_open=True)
+        e, lev, m = _check_terms(out["entry"], out["leverage"], out["mmr"])
+        liq = e * (1.0 - s / lev) / (1.0 - s * m)
+        return cls(s, out["size"], e, lev, m, liq)
+
+    @classmethod
+    def generate(cls, n, price, *, long_share=0.5, leverage_mix=DEFAULT_LEVERAGE_MIX, mmr=0.005,
+                 entry_spread=0.10, notional=10_000_000.0, size_sigma=1.0, min_distance=1e-6,
+                 seed=None, rng=None) -> Positions:
+        """Draw a realistic population of ``n`` positions around ``price``.
+
+        Entries are uniform within ``price * (1 ± entry_spread)``, cut so that every liquidation
+        price lies at least ``min_distance`` (a fraction of ``price``) beyond ``price``: every
+        generated position is solvent at ``price`` and within that band around it;
+        leverage is drawn from ``leverage_mix`` ((leverage, weight) pairs); position notionals
+        are log-normal with log-sd ``size_sigma``, scaled so that the open notional at ``price``
+        is ``notional`` USD. ``round(n * long_share)`` positions are long.
+
+        Randomness comes only from ``rng`` or ``numpy.random.default_rng(seed)``: the same seed
+        gives the same population, bit for bit.
+        """
+        n = check_int("n", n, lo=0)
+        price = check_number("price", price, lo=0, lo_open=True)
+        long_share = check_number("long_share", long_share, lo=0, hi=1)
+        mmr = check_number("mmr", mmr, lo=0)
+        entry_spread = check_number("entry_spread", entry_spread, lo=0, hi=1, hi_open=True)
+        notional = check_number("notional", notional, lo=0, lo_open=True)
+        size_sigma = check_number("size_sigma", size_sigma, lo=0, hi=5)
+        min_distance = check_number("min_distance", min_distance, lo=0, hi=0.5)
+        levs, weights = check_leverage_mix(leverage_mix, mmr)
+        rng = np.random.default_rng(seed) if rng is None else rng
+
+        n_long = int(round(n * long_share))
+        side = np.where(np.arange(n) < n_long, 1, -1).astype(np.int8)
+        leverage = rng.choice(levs, size=n, p=weights)
+        # Liquidation at least min_distance away: long P_liq <= price*(1-d), short >= price*(1+d).
+        cut = np.where(side > 0, (1.0 - mmr) / (1.0 - 1.0 / leverage),
+                       (1.0 + mmr) / (1.0 + 1.0 / leverage))
+        cut *= 1.0 - side * max(min_distance, 1e-9)
+        lo = np.where(side > 0, 1.0 - entry_spread, np.maximum(1.0 - entry_spread, cut))
+        hi = np.where(side > 0, np.minimum(1.0 + entry_spread, cut), 1.0 + entry_spread)
+        entry = price * (lo + (hi - lo) * rng.random(n))
+        weight = np.exp(size_sigma * rng.standard_normal(n))
+        size = weight * (notional / price / weight.sum()) if n else weight
+        return cls.from_arrays(side, size, entry, leverage, mmr)
+
+    def __len__(self) -> int:
+        return len(self.size)
+
+    def __repr__(self) -> str:
+        n_long = int((self.side > 0).sum())
+        return f"Positions(n={len(self)}, long={n_long}, short={len(self) - n_long})"
+
+    @property
+    def margin(self) -> np.ndarray:
+        """Initial margin ``q E / L`` of each position, USD."""
+        return self.size * self.entry / self.leverage
+
+    @property
+    def bankruptcy_price(self) -> np.ndarray:
+        """Bankruptcy price of each position, USD (equity zero)."""
+        return self.entry * (1.0 - self.side / self.leverage)
+
+    def equity(self, price) -> np.ndarray:
+        """Equity ``M + s q (P - E)`` of each position at ``price``, USD."""
+        return self.margin + self.side * self.size * (price - self.entry)
+
+    def open_interest(self, open_mask=None, price=None) -> float:
+        """Total size of the open positions in asset units (notional in USD if ``price`` given)."""
+        q = self.size if open_mask is None else self.size[open_mask]
+        total = float(q.sum())
+        return total if price is None else total * float(price)
+
+    def liquidation_map(self, bins=60, price_range=None, open_mask=None):
+        """Open notional binned by liquidation price.
+
+        Notional is valued at each position's liquidation price (``q * P_liq``): what would be
+        sold (longs) or bought (shorts) when the price gets there.
+
+        Returns
+        -------
+        edges : ndarray, shape (bins + 1,)
+            Bin edges in USD.
+        long_notional, short_notional : ndarray, shape (bins,)
+            USD of open long / short positions whose liquidation price falls in each bin.
+        """
+        bins = check_int("bins", bins, lo=1, hi=100_000)
+        keep = np.ones(len(self), bool) if open_mask is None else np.asarray(open_mask, bool)
+        liq = self.liquidation_price
+        if price_range is None:
+            finite = liq[keep & (liq > 0)]
+            price_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        lo, hi = float(price_range[0]), float(price_range[1])
+        if not hi > lo:
+            raise ValueError(f"price_range must be (low, high) with high > low, got {price_range}")
+        edges = np.linspace(lo, hi, bins + 1)
+        w = self.size * liq
+        longs, shorts = keep & (self.side > 0), keep & (self.side < 0)
+        long_n, _ = np.histogram(liq[longs], edges, weights=w[longs])
+        short_n, _ = np.histogram(liq[shorts], edges, weights=w[shorts])
+        return edges, long_n, short_n
+
+
+def check_leverage_mix(leverage_mix, mmr):
+    """Validate (leverage, weight) pairs; return (leverages, weights normalised to sum 1)."""
+    try:
+        pairs = [(float(lev), float(w)) for lev, w in leverage_mix]
+    except (TypeError, ValueError):
+        raise ValueError("leverage_mix must be a sequence of (leverage, weight) pairs, got "
+                         f"{leverage_mix!r:.80}") from None
+    if not pairs:
+        raise ValueError("leverage_mix must hold at least one (leverage, weight) pair, got none")
+    levs = np.array([p[0] for p in pairs])
+    weights = np.array([p[1] for p in pairs])
+    for lev in levs:
+        check_number("leverage_mix leverage", lev, lo=1, hi=1 / mmr if mmr > 0 else None,
+                     hi_open=mmr > 0)
+    for w in weights:
+        check_number("leverage_mix weight", w, lo=0)
+    if weights.sum() <= 0:
+        raise ValueError("leverage_mix weights must have a positive sum, got all zeros")
+    return levs, weights / weights.sum()
