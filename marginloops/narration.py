@@ -122,3 +122,52 @@ def narrate_history(history: list[RoundRecord]) -> list[str]:
     lines = [narrate(r) for r in history]
     end = narrate_end(history)
     return lines + [end] if end else lines
+
+
+#: The stages of a round in phase mode, in order.
+ROUND_STAGES = ("check margins", "liquidate", "walk the book", "new price")
+SHOCK_STAGES = ("the shock", "new price")
+
+
+def narrate_check(price_now: float, n: int, notional: float, side: str) -> str:
+    """Stage 1 of a round: which positions the price has reached."""
+    if n == 0:
+        return (f"Check margins: at {price(price_now)} no open position has reached its "
+                f"liquidation price.")
+    return (f"Check margins: at {price(price_now)}, {_plural(n, side)} "
+            f"({money(notional)}) {'has' if n == 1 else 'have'} reached "
+            f"{'its' if n == 1 else 'their'} liquidation price.")
+
+
+def narrate_liquidate(rec: RoundRecord) -> str:
+    """Stage 2: the liquidation engine's market order."""
+    kind = "sell" if rec.direction == "down" else "buy"
+    return (f"Liquidate: the engine closes {'it' if rec.n_liquidated == 1 else 'them'} with one "
+            f"market {kind} order for {units(rec.qty_liquidated)} units.")
+
+
+def narrate_walk(rec: RoundRecord) -> str:
+    """Stage 3 (or the shock's stage 1): the order walking the book."""
+    if rec.filled_qty <= 0:
+        into = "sell into" if rec.direction == "down" else "buy from"
+        return (f"Walk the book: there was nothing left to {into}; "
+                f"{units(rec.unfilled_qty)} units are reported unfilled.")
+    levels = len(rec.book_prices)
+    text = (f"Walk the book: {units(rec.filled_qty)} units took "
+            f"{_plural(levels, 'price level')} from {price(rec.book_prices[0])} to "
+            f"{price(rec.book_prices[-1])}, an average fill of {price(rec.avg_fill_price)} "
+            f"(slippage {rec.slippage:.1%}).")
+    if rec.unfilled_qty > 0:
+        text += f" The book ran out: {units(rec.unfilled_qty)} units are reported unfilled."
+    return text
+
+
+def narrate_shock(rec: RoundRecord, shock: float) -> str:
+    """The shock's first stage: the outside order."""
+    if rec.direction == "down":
+        target = rec.price_before * (1 - shock)
+        return (f"The shock: an outside seller sells into every bid down to {price(target)}: "
+                f"{units(rec.shock_qty)} units.")
+    target = rec.price_before * (1 + shock)
+    return (f"The shock: an outside buyer buys every ask up to {price(target)}: "
+            f"{units(rec.shock_qty)} units.")

@@ -1,0 +1,312 @@
+"""The CascadeExplorer: controls, the time control, live charts, status and narration.
+
+The one place that wires controls to charts. A lesson shows it with one line:
+``CascadeExplorer(Scenario.preset("crowded-longs"))``.
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+
+from .. import narration as say
+from ..scenarios import PRESETS, Scenario
+from .charts import (
+    BookChart,
+    LiquidationMapChart,
+    LiquidationsChart,
+    OpenInterestChart,
+    PriceChart,
+    View,
+)
+from .controls import ScenarioControls, TimeControls
+
+
+class CascadeExplorer(widgets.VBox):
+    """Step through a margin-call cascade one round (or one stage) at a time.
+
+    Parameters
+    ----------
+    scenario : Scenario, optional
+        The market to start from (default: the "crowded-longs" preset).
+    phase_mode : bool
+        Start with each round split into its stages (check margins, liquidate, walk the book,
+        new price), one click each.
+    show_controls : bool
+        Show the scenario knobs (the time control is always shown).
+
+    Attributes
+    ----------
+    cascade : Cascade
+        The model behind the pictures: ``explorer.cascade.history`` holds every round's record.
+    controls, time : the control panels; ``price_chart``, ``liquidations_chart``,
+        ``book_chart``, ``map_chart``, ``oi_chart``: the charts; ``status``, ``stage``,
+        ``story``: the text panels (the charts' text alternative).
+    """
+
+    def __init__(self, scenario: Scenario | None = None, *, phase_mode: bool = False,
+                 show_controls: bool = True):
+        if scenario is not None and not isinstance(scenario, Scenario):
+            raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
+        scenario = scenario if scenario is not None else PRESETS["crowded-longs"]
+        self.controls = ScenarioControls(scenario)
+        self.time = TimeControls()
+        self.phase_toggle = widgets.Checkbox(
+            value=phase_mode, description="Phase mode: one stage of the round per click",
+            tooltip="Split each round into check margins → liquidate → walk the book → new price",
+            indent=False, layout={"width": "360px"})
+        self.status = widgets.HTML(layout={"margin": "4px 0"})
+        self.stage = widgets.HTML(layout={"min_height": "24px"})
+        self.story = widgets.HTML(layout={"height": "300px", "overflow": "auto",
+                                        "border": "1px solid #8C8C8C", "padding": "4px 8px"})
+        self.price_chart = PriceChart()
+        self.liquidations_chart = LiquidationsChart()
+        self.book_chart = BookChart()
+        self.map_chart = LiquidationMapChart()
+        self.oi_chart = OpenInterestChart()
+        log_box = widgets.VBox([widgets.HTML("<b>What happened, newest first</b>"), self.story],
+                               layout={"min_width": "360px"})
+        grid = widgets.GridBox(
+            [self.price_chart.figure, self.liquidations_chart.figure, self.map_chart.figure,
+             self.book_chart.figure, self.oi_chart.figure, log_box],
+            layout={"grid_template_columns": "repeat(auto-fit, minmax(420px, 1fr))",
+                    "grid_gap": "8px", "width": "100%"})
+        parts = [self.controls] if show_controls else []
+        parts += [self.time, self.phase_toggle, self.status, self.stage, grid]
+        super().__init__(parts, layout={"width": "100%"})
+
+        self._lines: list[str] = []
+        self._pending_stage = None  # phase mode: the next stage of the round in progress
+        self._book_before = None
+        self._quiet = False
+        self.controls.on_change(self._scenario_changed)
+        self.time.step_button.on_click(lambda _: self.step())
+        self.time.run_button.on_click(lambda _: self.run_to_end())
+        self.time.reset_button.on_click(lambda _: self.reset())
+        self.time.play.observe(self._play_tick, names="value")
+        self.time.play.observe(self._sync_buttons, names="playing")
+        self.phase_toggle.observe(self._phase_toggled, names="value")
+        self._load(scenario, f"Market: {scenario.name}. Press Step to apply the shock.")
+
+    # ------------------------------------------------------------------------- public
+    @property
+    def scenario(self) -> Scenario:
+        return self._scenario
+
+    @property
+    def phase_mode(self) -> bool:
+        return self.phase_toggle.value
+
+    @property
+    def narration(self) -> list[str]:
+        """Every sentence so far, oldest first (the log shows them newest first)."""
+        return list(self._lines)
+
+    def step(self) -> None:
+        """One click of Step: a whole round, or in phase mode the next stage of one."""
+        if self.cascade.ended and self._pending_stage is None:
+            return
+        if self.phase_mode:
+            self._advance_stage()
+        else:
+            self._finish_stage_display()
+            if self.cascade.step() is not None:
+                self._show_round()
+        self._sync_buttons()
+
+    def run_to_end(self) -> None:
+        """Play every remaining round, then draw once."""
+        self._finish_stage_display()
+        while self.cascade.step() is not None:
+            self._lines.append(say.narrate(self.cascade.history[-1]))
+        self._redraw_all()
+        self._note_end()
+        self._sync_buttons()
+
+    def reset(self, message: str = "Reset: back to the market before the shock.") -> None:
+        """Back to round 0 of the same market."""
+        self._stop_play()
+        self.cascade.reset()
+        self._pending_stage = None
+        self._lines = []
+        self._redraw_all()
+        self._set_stage("")
+        self._log_note(message)
+        self._sync_buttons()
+
+    def set_scenario(self, scenario: Scenario) -> None:
+        """Show another market (the controls follow); the run restarts."""
+        self.controls.set_scenario(scenario)
+
+    # ------------------------------------------------------------------------ wiring
+    def _load(self, scenario: Scenario, message: str) -> None:
+        self._scenario = scenario
+        self.cascade = scenario.cascade()
+        self.view = View.of(self.cascade)
+        for chart in self._charts():
+            chart.reset(self.cascade, self.view)
+        self.reset(message)
+
+    def _scenario_changed(self, scenario: Scenario, what: str) -> None:
+        try:
+            self._load(scenario, f"Settings changed ({what}): the run starts again from "
+                                 "round 0.")
+        except ValueError as exc:  # defensive: the widget ranges should prevent this
+            self._log_note(f"Those settings cannot be used: {exc}")
+
+    def _charts(self):
+        return (self.price_chart, self.liquidations_chart, self.book_chart, self.map_chart,
+                self.oi_chart)
+
+    def _play_tick(self, change) -> None:
+        if self._quiet or change.new <= change.old:
+            return
+        self.step()
+        if self.cascade.ended and self._pending_stage is None:
+            self._stop_play()
+
+    def _stop_play(self) -> None:
+        self._quiet = True
+        try:
+            self.time.play.playing = False
+            self.time.play.value = 0
+        finally:
+            self._quiet = False
+
+    def _sync_buttons(self, *_) -> None:
+        done = self.cascade.ended and self._pending_stage is None
+        playing = self.time.play.playing
+        self.time.step_button.disabled = done or playing
+        self.time.run_button.disabled = done
+        self.time.play.disabled = done
+        if self._pending_stage is None:
+            self._update_counter()
+
+    def _phase_toggled(self, change) -> None:
+        if not change.new:
+            self._finish_stage_display()
+        self._sync_buttons()
+
+    # ------------------------------------------------------------------- drawing
+    def _redraw_all(self) -> None:
+        cas = self.cascade
+        hist = cas.history
+        self.price_chart.update(hist)
+        self.liquidations_chart.update(hist)
+        self.oi_chart.update(hist)
+        self.book_chart.update(cas.book, cas.price, hist[-1] if hist else None)
+        self.map_chart.update(cas.positions, cas.open_mask, cas.price)
+        self._update_status()
+        self._render_log()
+
+    def _show_round(self) -> None:
+        rec = self.cascade.history[-1]
+        self._lines.append(say.narrate(rec))
+        self._redraw_all()
+        self._set_stage("")
+        self._note_end()
+
+    def _note_end(self) -> None:
+        end = say.narrate_end(self.cascade.history)
+        if end and (not self._lines or self._lines[-1] != end):
+            self._lines.append(end)
+            self._render_log()
+
+    def _advance_stage(self) -> None:
+        cas = self.cascade
+        stage = self._pending_stage
+        if stage is None:  # start a new round
+            if cas.round == 0:
+                self._book_before = cas.book.copy()
+                rec = cas.step()
+                self.book_chart.update(cas.book, rec.price_before, rec)
+                self._pending_stage = "price"
+                self._set_stage(say.narrate_shock(rec, cas.shock), 1, say.SHOCK_STAGES)
+            else:
+                reached = cas.in_reach()
+                pos = cas.positions
+                notional = float(pos.size[reached].sum()) * cas.price
+                side = "long" if cas.direction == "down" else "short"
+                self.map_chart.update(pos, cas.open_mask, cas.price, reached)
+                self._pending_stage = "liquidate"
+                self._set_stage(say.narrate_check(cas.price, len(reached), notional, side), 1,
+                                say.ROUND_STAGES)
+        elif stage == "liquidate":
+            rec = cas.step()
+            self.liquidations_chart.update(cas.history)
+            self.map_chart.update(cas.positions, cas.open_mask, rec.price_before)
+            self._pending_stage = "walk"
+            self._set_stage(say.narrate_liquidate(rec), 2, say.ROUND_STAGES)
+        elif stage == "walk":
+            rec = cas.history[-1]
+            self.book_chart.update(cas.book, rec.price_before, rec)
+            self._pending_stage = "price"
+            self._set_stage(say.narrate_walk(rec), 3, say.ROUND_STAGES)
+        else:  # "price": the round is complete
+            rec = cas.history[-1]
+            stages = say.SHOCK_STAGES if rec.is_shock else say.ROUND_STAGES
+            self._pending_stage = None
+            self._lines.append(say.narrate(rec))
+            self._redraw_all()
+            self._set_stage("New price. " + say.narrate(rec), len(stages), stages, rec.round)
+            self._note_end()
+
+    def _finish_stage_display(self) -> None:
+        """Leaving phase mode (or running on) mid-round: complete the round on screen."""
+        if self._pending_stage is None:
+            return
+        if self._pending_stage == "liquidate":  # margins checked but nothing traded yet
+            self._pending_stage = None
+            self._redraw_all()
+            self._set_stage("")
+            return
+        self._pending_stage = None
+        self._show_round()
+
+    def _set_stage(self, text, k=None, stages=None, round_no=None) -> None:
+        """Show a phase-mode stage (``k`` of ``stages``) of round ``round_no``; "" clears it."""
+        if not text:
+            self.stage.value = ""
+            self._update_counter()
+            return
+        if round_no is None:  # the round in progress: already recorded unless margins only
+            round_no = self.cascade.round if self._pending_stage == "liquidate" else (
+                self.cascade.history[-1].round)
+        title = f"Round {round_no}, stage {k} of {len(stages)} ({stages[k - 1]})"
+        self.stage.value = (f"<div role='status' aria-live='polite'><b>{html.escape(title)}:</b> "
+                            f"{html.escape(text)}</div>")
+        self._update_counter(f"Round {round_no} · stage {k}/{len(stages)}")
+
+    def _update_counter(self, text: str | None = None) -> None:
+        cas = self.cascade
+        if text is None:
+            text = f"Round {cas.history[-1].round}" if cas.history else "Round –"
+            if cas.ended and self._pending_stage is None:
+                text += " (end)"
+        self.time.counter.value = f"<b>{html.escape(text)}</b>"
+
+    def _update_status(self) -> None:
+        cas = self.cascade
+        hist = cas.history
+        start = cas.start_price
+        change = cas.price / start - 1
+        n = sum(r.n_liquidated for r in hist)
+        notional = sum(r.notional_liquidated for r in hist)
+        oi = hist[-1].open_interest_notional if hist else float(
+            cas.positions.size.sum()) * start
+        where = f"round {hist[-1].round}" if hist else "before the shock"
+        self.status.value = (
+            f"<div role='status'><b>{where.capitalize()}</b> · price <b>{say.price(cas.price)}"
+            f"</b> ({change:+.1%} from {say.price(start)}) · liquidated so far: {n:,} positions"
+            f" ({say.money(notional)}) · open interest {say.money(oi)}"
+            f" · bad debt {say.money(hist[-1].bad_debt if hist else 0.0)}</div>")
+
+    def _log_note(self, text: str) -> None:
+        self._lines.append(text)
+        self._render_log()
+
+    def _render_log(self) -> None:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in reversed(self._lines))
+        self.story.value = (f"<div role='log' aria-live='polite' aria-label='Narration'>"
+                          f"<ul style='padding-left:18px;margin:4px 0'>{items}</ul></div>")
