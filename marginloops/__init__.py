@@ -4,6 +4,7 @@ The model core (positions, order book, cascade, scenarios, narration) needs nump
 Jupyter explorer is imported on first use, so ``import marginloops`` never loads ipywidgets.
 """
 
+from .analysis import Crowding, amplification, crowding
 from .cascade import Cascade, RoundRecord
 from .narration import narrate, narrate_end, narrate_history
 from .orderbook import Fill, OrderBook
@@ -12,9 +13,9 @@ from .scenarios import PRESETS, Scenario
 
 __version__ = "0.1.0"
 
-__all__ = ["Cascade", "Fill", "OrderBook", "PRESETS", "Positions",
-           "RoundRecord", "Scenario", "bankruptcy_price", "liquidation_price", "narrate",
-           "narrate_end", "narrate_history"]
+__all__ = ["Cascade", "Crowding", "Fill", "OrderBook", "PRESETS", "Positions", "RoundRecord",
+           "Scenario", "amplification", "bankruptcy_price", "crowding", "liquidation_price",
+           "narrate", "narrate_end", "narrate_history"]
 
 _UI_NAMES = {"CascadeExplorer"}
 

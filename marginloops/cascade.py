@@ -193,13 +193,27 @@ class Cascade:
         # longs by descending liquidation price (key -P_liq), in a squeeze the shorts ascending.
         self._sign = 1 if down else -1             # side of the positions liquidated
         self._key_sign = -1.0 if down else 1.0
+        # The fields a round needs are stored in that order too, so a round reads contiguous
+        # slices instead of gathering scattered positions.
         idx = np.flatnonzero(positions.side == self._sign)
         keys = self._key_sign * liq[idx]
         order = np.argsort(keys)
-        self._order = readonly(idx[order].astype(np.int32 if len(positions) < 2**31 else np.int64))
         self._keys = readonly(keys[order])
-        del idx, keys, order
-        self._liquidated_round = np.empty(len(positions), dtype=np.int32)
+        del keys
+        idx = idx[order]
+        del order
+        self._order = readonly(idx.astype(np.int32) if len(positions) < 2**31 else idx)
+        del idx
+        o = self._order
+        self._size = readonly(positions.size[o])
+        lev = positions.leverage[o]
+        entry = positions.entry[o]
+        self._margin = readonly(self._size * entry / lev)
+        np.divide(-float(self._sign), lev, out=lev)
+        lev += 1.0
+        entry *= lev
+        self._bankrupt = readonly(entry)  # E (1 - s/L)
+        del lev, entry
         self.reset()
 
     # ---------------------------------------------------------------------------- state
@@ -211,7 +225,7 @@ class Cascade:
         self.history: list[RoundRecord] = []
         self.end_reason: str | None = None
         self._next = 0  # positions self._order[:_next] are closed
-        self._liquidated_round.fill(-1)
+        self._bounds: list[tuple[int, int, int]] = []  # (round, start, stop) in sorted order
         self._fund = self.initial_fund
         self._bad_debt = 0.0
         self._inventory = 0.0
@@ -225,15 +239,18 @@ class Cascade:
 
     @property
     def liquidated_round(self) -> np.ndarray:
-        """Per position, the round in which it was liquidated, or -1 if still open (read-only)."""
-        view = self._liquidated_round.view()
-        view.flags.writeable = False
-        return view
+        """Per position, the round in which it was liquidated, or -1 if still open (a new array)."""
+        out = np.full(len(self.positions), -1, dtype=np.int32)
+        for k, a, b in self._bounds:
+            out[self._order[a:b]] = k
+        return out
 
     @property
     def open_mask(self) -> np.ndarray:
-        """Boolean array: True for positions still open."""
-        return self._liquidated_round < 0
+        """Boolean array: True for positions still open (a new array)."""
+        out = np.ones(len(self.positions), dtype=bool)
+        out[self._order[:self._next]] = False
+        return out
 
     @property
     def insurance_fund(self) -> float:
@@ -278,17 +295,15 @@ class Cascade:
 
     def _liquidation_round(self) -> RoundRecord:
         p_before = self.price
-        stop = self._reach()
-        idx = self._order[self._next:stop]
-        pos = self.positions
-        q = pos.size[idx]
+        start, stop = self._next, self._reach()
+        q = self._size[start:stop]
         qty = float(q.sum())
         fill = self.book.market_sell(qty) if self.direction == "down" else self.book.market_buy(qty)
 
         # Each position is closed at the round's average fill A: its remaining equity is
         # s q (A - B). Unfilled units pass to the fund at B, leaving the trader nothing either.
         s = float(self._sign)
-        bankrupt = pos.entry[idx] * (1.0 - s / pos.leverage[idx])
+        bankrupt = self._bankrupt[start:stop]
         frac = fill.filled / qty
         if fill.filled > 0:
             equity = s * frac * q * (fill.avg_price - bankrupt)
@@ -309,12 +324,13 @@ class Cascade:
         self._bad_debt += debt
         self._inventory += qty - fill.filled
 
-        self._liquidated_round[idx] = self.round
+        self._bounds.append((self.round, start, stop))
         self._next = stop
-        self._n_open -= len(idx)
+        n = stop - start
+        self._n_open -= n
         self._oi = max(self._oi - qty, 0.0) if self._n_open else 0.0
-        margin_lost = float((q * pos.entry[idx] / pos.leverage[idx]).sum())
-        return self._finish(p_before, fill, n=len(idx), qty=qty, margin_lost=margin_lost,
+        margin_lost = float(self._margin[start:stop].sum())
+        return self._finish(p_before, fill, n=n, qty=qty, margin_lost=margin_lost,
                             to_fund=to_fund, fees=fees, returned=returned, debt=debt)
 
     def _finish(self, p_before, fill, *, shock_qty=0.0, n=0, qty=0.0, margin_lost=0.0,
@@ -344,6 +360,6 @@ class Cascade:
             book_prices=fill.level_prices, book_qty=fill.level_qty, margin_lost=margin_lost,
             to_fund=to_fund, fees=fees, returned_to_traders=returned, bad_debt_round=debt,
             bad_debt=self._bad_debt, insurance_fund=self._fund, inventory_qty=self._inventory,
-            book_left=self.book.bid_depth() if self.direction == "down" else self.book.ask_depth(),
+            book_left=self.book.units_left("bid" if self.direction == "down" else "ask"),
             open_interest=self._oi, open_interest_notional=self._oi * self.price,
             n_open=self._n_open, pending=pending, halted=False, end_reason=end)

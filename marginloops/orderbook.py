@@ -54,22 +54,33 @@ class Fill:
 class _Side:
     """One side of the book: prices best first, remaining sizes, and the index of the touch."""
 
-    __slots__ = ("prices", "sizes", "top", "sign")
+    __slots__ = ("prices", "sizes", "top", "sign", "left")
 
     def __init__(self, prices, sizes, sign):
         self.prices, self.sizes, self.sign, self.top = prices, sizes, sign, 0
+        self.left = float(sizes.sum())  # units resting, kept as orders take and refills add
         self._skip_empty()
 
     def copy(self) -> _Side:
         other = _Side.__new__(_Side)
         other.prices, other.sizes = self.prices, self.sizes.copy()
-        other.sign, other.top = self.sign, self.top
+        other.sign, other.top, other.left = self.sign, self.top, self.left
         return other
 
     def _skip_empty(self) -> None:
-        if self.top < len(self.sizes) and self.sizes[self.top] <= 0:
-            nz = np.flatnonzero(self.sizes[self.top:] > 0)
-            self.top = self.top + int(nz[0]) if nz.size else len(self.sizes)
+        n = len(self.sizes)
+        if self.top < n and self.sizes[self.top] <= 0:
+            # Look ahead in growing windows: the cost follows the empty levels skipped.
+            window = _FIRST_WINDOW
+            while self.top < n:
+                nz = np.flatnonzero(self.sizes[self.top:self.top + window] > 0)
+                if nz.size:
+                    self.top += int(nz[0])
+                    break
+                self.top = min(self.top + window, n)
+                window *= 4
+        if self.top >= n:
+            self.left = 0.0
 
     def best(self):
         return float(self.prices[self.top]) if self.top < len(self.prices) else None
@@ -77,8 +88,9 @@ class _Side:
     def n_through(self, limit) -> int:
         """Number of levels (from the best) priced at or better-for-the-taker than ``limit``."""
         # Bids (sign -1) are descending: take price >= limit; asks ascending: price <= limit.
-        if self.sign < 0:
-            return int(np.searchsorted(-self.prices, -limit, side="right"))
+        if self.sign < 0:  # reversed view is ascending: count the prices >= limit
+            n = len(self.prices)
+            return n - int(np.searchsorted(self.prices[::-1], limit, side="left"))
         return int(np.searchsorted(self.prices, limit, side="right"))
 
     def take(self, qty, kind) -> Fill:
@@ -97,7 +109,7 @@ class _Side:
         if k == len(cum):  # book exhausted: take everything that is left
             taken = self.sizes[top:end].copy()
             self.sizes[top:end] = 0.0
-            self.top = n
+            self.top, self.left = n, 0.0
             return _fill(kind, qty, float(cum[-1]), self.prices[top:end], taken)
         taken = self.sizes[top:top + k + 1].copy()
         partial = qty - (cum[k - 1] if k else 0.0)
@@ -106,6 +118,7 @@ class _Side:
         left = self.sizes[top + k] - partial
         self.sizes[top + k] = left if left > 1e-12 * self.sizes[top + k] else 0.0
         self.top = top + k
+        self.left = max(self.left - qty, 0.0)
         self._skip_empty()
         return _fill(kind, qty, qty, self.prices[top:top + k + 1], taken)
 
@@ -115,13 +128,15 @@ class _Side:
         taken = self.sizes[top:end].copy()
         self.sizes[top:end] = 0.0
         self.top = end
-        self._skip_empty()
         qty = float(taken.sum())
+        self.left = max(self.left - qty, 0.0)
+        self._skip_empty()
         return _fill(kind, qty, qty, self.prices[top:end], taken)
 
     def add_at_touch(self, qty) -> None:
         if self.top < len(self.sizes) and qty > 0:
             self.sizes[self.top] += qty
+            self.left += qty
 
 
 def _fill(kind, requested, filled, prices, taken) -> Fill:
@@ -260,6 +275,10 @@ class OrderBook:
         s = self._asks
         end = len(s.prices) if to_price is None else max(s.n_through(to_price), s.top)
         return float(s.sizes[s.top:end].sum())
+
+    def units_left(self, side) -> float:
+        """Units resting on ``side`` ("bid" or "ask"), from a running total (no scan)."""
+        return (self._bids if side == "bid" else self._asks).left
 
     def copy(self) -> OrderBook:
         """An independent copy: orders on the copy leave this book untouched."""

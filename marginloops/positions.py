@@ -152,12 +152,28 @@ class Positions:
                 n = len(value)
         n = 1 if n is None else n
         s = np.broadcast_to(parse_side(side), (n,)).copy()
-        out = {k: np.broadcast_to(as_float_array(k, v, ndim=np.ndim(v)), (n,)).astype(np.float64)
-               for k, v in arrays.items()}
-        check_array_range("size", out["size"], lo=0, lo_open=True)
-        e, lev, m = _check_terms(out["entry"], out["leverage"], out["mmr"])
-        liq = e * (1.0 - s / lev) / (1.0 - s * m)
-        return cls(s, out["size"], e, lev, m, liq)
+        out = {}
+        for k, v in arrays.items():
+            arr = as_float_array(k, v, ndim=np.ndim(v))
+            # Copies, so that freezing them never freezes the caller's arrays; a scalar stays a
+            # zero-byte broadcast view.
+            out[k] = np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.copy()
+        return cls._build(s, **out)
+
+    @classmethod
+    def _build(cls, side, size, entry, leverage, mmr) -> Positions:
+        """Check owned arrays of equal length and wrap them without copying."""
+        check_array_range("size", size, lo=0, lo_open=True)
+        e, lev, m = _check_terms(entry, leverage, mmr)
+        # P_liq = E (1 - s/L) / (1 - s m), in place: two position-sized temporaries at most.
+        liq = side / lev
+        np.subtract(1.0, liq, out=liq)
+        liq *= e
+        den = side * m
+        np.subtract(1.0, den, out=den)
+        liq /= den
+        del den
+        return cls(side, size, e, lev, m, liq)
 
     @classmethod
     def generate(cls, n, price, *, long_share=0.5, leverage_mix=DEFAULT_LEVERAGE_MIX, mmr=0.005,
@@ -196,9 +212,11 @@ class Positions:
         lo = np.where(side > 0, 1.0 - entry_spread, np.maximum(1.0 - entry_spread, cut))
         hi = np.where(side > 0, np.minimum(1.0 + entry_spread, cut), 1.0 + entry_spread)
         entry = price * (lo + (hi - lo) * rng.random(n))
+        del cut
         weight = np.exp(size_sigma * rng.standard_normal(n))
         size = weight * (notional / price / weight.sum()) if n else weight
-        return cls.from_arrays(side, size, entry, leverage, mmr)
+        del lo, hi, weight
+        return cls._build(side, size, entry, leverage, np.broadcast_to(np.float64(mmr), (n,)))
 
     def __len__(self) -> int:
         return len(self.size)

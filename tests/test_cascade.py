@@ -196,3 +196,20 @@ def test_cascade_needs_a_side_to_trade_into():
         Cascade(two_longs(), book, shock=0.01)
     with pytest.raises(ValueError, match="positions must be a Positions"):
         Cascade([1, 2], ladder_book())
+
+
+def test_crowding_measures_density_against_depth():
+    from marginloops import amplification, crowding
+    for ratio in (0.5, 2.0):
+        pos, book = flat_band(ratio * 1000.0, 1000.0, band=(80.0, 100.0))
+        cas = Cascade(pos, book, shock=0.02)
+        c = crowding(cas, band=0.1)
+        # the band 90..100: liquidation prices at n per dollar, 10 dollars of book at D per dollar
+        assert (c.lo, c.hi) == (90.0, 100.0)
+        assert c.liquidation_units == pytest.approx(ratio * 1000 * 10, rel=1e-9)
+        assert c.book_units == pytest.approx(1000 * 10, rel=0.002)
+        assert c.ratio == pytest.approx(ratio, rel=0.002)
+    hist = Cascade(*flat_band(500.0, 1000.0), shock=0.02).run()
+    assert amplification(hist) == pytest.approx(2.0, abs=0.03)  # 1 / (1 - 1/2)
+    with pytest.raises(ValueError, match="band must be in"):
+        crowding(cas, band=0)

@@ -166,6 +166,9 @@ def test_book_walk_conserves_units_and_prices(sizes, qty):
     assert fill.filled == pytest.approx(min(qty, total))
     assert fill.level_qty.sum() == pytest.approx(fill.filled)
     assert book.bid_depth() == pytest.approx(total - fill.filled, abs=1e-9)
+    assert book.units_left("bid") == pytest.approx(book.bid_depth(), abs=1e-9)
+    book.refill("bid", 1.5)
+    assert book.units_left("bid") == pytest.approx(book.bid_depth(), abs=1e-9)
     if fill.filled > 0:
         assert fill.last_price == fill.level_prices[-1] == fill.level_prices.min()
         assert fill.last_price <= fill.avg_price <= prices[0]
