@@ -4,9 +4,9 @@ The model core (positions, order book, cascade, scenarios, narration) needs nump
 Jupyter explorer is imported on first use, so ``import marginloops`` never loads ipywidgets.
 """
 
-from .analysis import Crowding, amplification, crowding
+from .analysis import Crowding, amplification, closed_form_amplification, crowding
 from .cascade import Cascade, RoundRecord
-from .narration import narrate, narrate_end, narrate_history
+from .narration import narrate, narrate_end, narrate_history, round_table
 from .orderbook import Fill, OrderBook
 from .positions import Positions, bankruptcy_price, liquidation_price
 from .scenarios import PRESETS, Scenario
@@ -14,8 +14,9 @@ from .scenarios import PRESETS, Scenario
 __version__ = "0.1.0"
 
 __all__ = ["Cascade", "Crowding", "Fill", "OrderBook", "PRESETS", "Positions", "RoundRecord",
-           "Scenario", "amplification", "bankruptcy_price", "crowding", "liquidation_price",
-           "narrate", "narrate_end", "narrate_history"]
+           "Scenario", "amplification", "bankruptcy_price", "closed_form_amplification",
+           "crowding", "liquidation_price",
+           "narrate", "narrate_end", "narrate_history", "round_table"]
 
 _UI_NAMES = {"CascadeExplorer"}
 

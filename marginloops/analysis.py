@@ -50,7 +50,7 @@ def crowding(cascade: Cascade, band: float = 0.05) -> Crowding:
     liq = pos.liquidation_price
     side = pos.side == (1 if down else -1)
     in_band = side & (liq >= lo) & (liq <= hi)
-    book = cascade._book0
+    book = cascade.initial_book
     prices, sizes = book.bids() if down else book.asks()
     book_units = float(sizes[(prices >= lo) & (prices <= hi)].sum())
     liq_units = float(pos.size[in_band].sum())
@@ -66,3 +66,14 @@ def amplification(history: list[RoundRecord]) -> float:
     shock = history[0].price_after - start
     total = history[-1].price_after - start
     return float(total / shock) if shock != 0 else float(np.nan)
+
+
+def closed_form_amplification(ratio: float) -> float:
+    """Amplification the flat-book closed form predicts for a density / depth ratio ``n/D``.
+
+    Per-round drops form a geometric series with ratio ``n/D``, so the total move is the shock
+    times ``1 / (1 - n/D)`` when ``n/D < 1``; at or above 1 the series does not converge (the
+    loop runs through the whole crowd of positions): ``inf``.
+    """
+    ratio = check_number("ratio", ratio, lo=0)
+    return 1.0 / (1.0 - ratio) if ratio < 1 else float("inf")

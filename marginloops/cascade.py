@@ -253,6 +253,11 @@ class Cascade:
         return out
 
     @property
+    def initial_book(self) -> OrderBook:
+        """A copy of the book as it was before the shock."""
+        return self._book0.copy()
+
+    @property
     def insurance_fund(self) -> float:
         return self._fund
 

@@ -10,24 +10,8 @@ import dataclasses
 import sys
 import textwrap
 
-from .narration import money, narrate_history
+from .narration import money, narrate_history, round_table
 from .scenarios import PRESETS, Scenario
-
-_COLUMNS = ("round", "price", "change", "liquidated", "notional", "slippage", "unfilled",
-            "open int.", "fund", "bad debt")
-
-
-def table(history) -> str:
-    """The round-by-round table as fixed-width text."""
-    rows = [_COLUMNS]
-    for r in history:
-        rows.append((str(r.round), f"{r.price_after:,.2f}", f"{r.price_change:+.2%}",
-                     f"{r.n_liquidated:,}", money(r.notional_liquidated), f"{r.slippage:.2%}",
-                     f"{r.unfilled_qty:,.0f}", f"{r.open_interest:,.0f}",
-                     money(r.insurance_fund), money(r.bad_debt)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    lines = ("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
-    return "\n".join(lines)
 
 
 def _parse_value(field, text):
@@ -84,10 +68,13 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as exc:
         sys.stderr.write(f"marginloops: error: {exc}\n")
         return 2
+    start = history[0].price_before
     out.write(f"Scenario: {scenario.name}  ({scenario.n_positions:,} positions, "
               f"{money(scenario.open_interest)} open, 1% depth {money(scenario.depth_1pct)}, "
-              f"shock {scenario.shock:.1%} {scenario.direction})\n\n")
-    out.write(table(history) + "\n\n")
+              f"shock {scenario.shock:.1%} {scenario.direction}; mid {scenario.price:,.2f}, "
+              f"the run starts at the best {'bid' if scenario.direction == 'down' else 'ask'} "
+              f"{start:,.2f})\n\n")
+    out.write(round_table(history) + "\n\n")
     for line in narrate_history(history):
         out.write(textwrap.fill(line, 100) + "\n")
     return 0

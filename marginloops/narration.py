@@ -31,12 +31,17 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+def percent(x: float) -> str:
+    """A fraction as a percentage: one decimal, two for moves under 0.1%."""
+    return f"{x:.2%}" if abs(x) < 0.001 else f"{x:.1%}"
+
+
 def _move(before: float, after: float) -> str:
     change = after / before - 1.0
     if after == before:
         return f"left the price unchanged at {price(after)}"
     way = "lower" if change < 0 else "higher"
-    return f"moved the price {abs(change):.1%} {way}, from {price(before)} to {price(after)}"
+    return f"moved the price {percent(abs(change))} {way}, from {price(before)} to {price(after)}"
 
 
 def narrate(rec: RoundRecord) -> str:
@@ -63,7 +68,8 @@ def narrate(rec: RoundRecord) -> str:
             text += (f"{'selling' if down else 'buying'} {units(rec.filled_qty)} units "
                      f"{'into' if down else 'from'} the book "
                      f"{_move(rec.price_before, rec.price_after)} "
-                     f"(average fill {price(rec.avg_fill_price)}, slippage {rec.slippage:.1%}).")
+                     f"(average fill {price(rec.avg_fill_price)}, slippage "
+                     f"{percent(rec.slippage)}).")
         else:
             text += f"there was nothing left in the book to {trade} into."
         if rec.bad_debt_round > 0:
@@ -76,8 +82,10 @@ def narrate(rec: RoundRecord) -> str:
         text += (f" The book ran out: {units(rec.unfilled_qty)} units could not be "
                  f"{'sold' if down else 'bought'} and are reported unfilled.")
     elif rec.pending and rec.end_reason is None:
-        text += (f" {_plural(rec.pending, 'more position')} "
-                 f"{'is' if rec.pending == 1 else 'are'} now within reach.")
+        what = "position" if rec.is_shock else "more position"
+        one = rec.pending == 1
+        text += (f" {_plural(rec.pending, what)} {'is' if one else 'are'} now within reach: "
+                 f"the price has reached {'its' if one else 'their'} liquidation price.")
     return text
 
 
@@ -163,11 +171,63 @@ def narrate_walk(rec: RoundRecord) -> str:
 
 
 def narrate_shock(rec: RoundRecord, shock: float) -> str:
-    """The shock's first stage: the outside order."""
-    if rec.direction == "down":
-        target = rec.price_before * (1 - shock)
-        return (f"The shock: an outside seller sells into every bid down to {price(target)}: "
-                f"{units(rec.shock_qty)} units.")
-    target = rec.price_before * (1 + shock)
-    return (f"The shock: an outside buyer buys every ask up to {price(target)}: "
-            f"{units(rec.shock_qty)} units.")
+    """The shock's first stage: the outside order and the last price it traded at."""
+    down = rec.direction == "down"
+    target = rec.price_before * (1 - shock if down else 1 + shock)
+    who, what = ("an outside seller sells", "bid priced at or above") if down else (
+        "an outside buyer buys", "ask priced at or below")
+    text = (f"The shock: {who} {units(rec.shock_qty)} units, taking every {what} "
+            f"{price(target)} ({percent(shock)} {'below' if down else 'above'} "
+            f"{price(rec.price_before)})")
+    if rec.filled_qty > 0:
+        text += f"; its last fill, at {price(rec.last_fill_price)}, is the new price"
+    return text + "."
+
+
+def _ratio(rec: RoundRecord, prev: RoundRecord | None) -> str:
+    if prev is None or prev.price_after == prev.price_before:
+        return "-"
+    drop = abs(rec.price_after - rec.price_before)
+    return f"{drop / abs(prev.price_after - prev.price_before):.2f}"
+
+
+#: Columns :func:`round_table` knows: header and how to format one record (and the previous).
+_TABLE_COLUMNS = {
+    "round": ("round", lambda r, p: str(r.round)),
+    "price": ("price", lambda r, p: f"{r.price_after:,.2f}"),
+    "change": ("change", lambda r, p: f"{r.price_change:+.2%}"),
+    "liquidated": ("liquidated", lambda r, p: f"{r.n_liquidated:,}"),
+    "notional": ("notional", lambda r, p: money(r.notional_liquidated)),
+    "drop": ("drop (USD)", lambda r, p: f"{abs(r.price_before - r.price_after):,.2f}"),
+    "drop_pct": ("drop", lambda r, p: f"{abs(r.price_change):.2%}"),
+    "drop_ratio": ("drop / previous", lambda r, p: _ratio(r, p)),
+    "slippage": ("slippage", lambda r, p: f"{r.slippage:.2%}"),
+    "unfilled": ("unfilled", lambda r, p: f"{r.unfilled_qty:,.0f}"),
+    "open_interest": ("open int.", lambda r, p: f"{r.open_interest:,.0f}"),
+    "fund": ("fund", lambda r, p: money(r.insurance_fund)),
+    "bad_debt": ("bad debt", lambda r, p: money(r.bad_debt)),
+}
+TABLE_COLUMNS = tuple(_TABLE_COLUMNS)
+
+
+def round_table(history: list[RoundRecord], columns=("round", "price", "change", "liquidated",
+                                                      "notional", "slippage", "unfilled",
+                                                      "open_interest", "fund",
+                                                      "bad_debt")) -> str:
+    """The rounds of ``history`` as fixed-width text, one row a round.
+
+    ``columns`` picks from :data:`TABLE_COLUMNS`; "drop" is the round's price move in USD,
+    "drop_pct" the same as a fraction of the price before, "drop_ratio" the drop divided by the
+    previous round's drop ("-" for the first).
+    """
+    unknown = [c for c in columns if c not in _TABLE_COLUMNS]
+    if unknown:
+        raise ValueError(f"columns must be among {TABLE_COLUMNS}, got {unknown}")
+    rows = [tuple(_TABLE_COLUMNS[c][0] for c in columns)]
+    prev = None
+    for r in history:
+        rows.append(tuple(_TABLE_COLUMNS[c][1](r, prev) for c in columns))
+        prev = r
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
+    lines = ("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
+    return "\n".join(lines)

@@ -202,14 +202,15 @@ PRESETS = {s.name: s for s in (
     Scenario(
         name="crowded-longs",
         description="Most traders are long at 10x-100x and their liquidation prices crowd the "
-                    "book: a 3% dip runs away.",
-        long_share=0.8, leverage_mix=((10, 0.3), (25, 0.3), (50, 0.25), (100, 0.15)),
+                    "book: a 3% dip becomes a 15% fall, and the insurance fund runs dry.",
+        insurance_fund=250_000.0, long_share=0.8,
+        leverage_mix=((10, 0.3), (25, 0.3), (50, 0.25), (100, 0.15)),
         open_interest=25_000_000.0, depth_1pct=1_500_000.0, shock=0.03, entry_spread=0.10),
     Scenario(
         name="thin-book",
         description="An ordinary leverage mix, but market makers have pulled back: little "
-                    "depth near the price.",
-        depth_1pct=300_000.0, shock=0.03),
+                    "depth near the price, and a 3% dip runs away.",
+        depth_1pct=300_000.0, shock=0.03, insurance_fund=100_000.0),
     Scenario(
         name="short-squeeze",
         description="Crowded, highly leveraged shorts and a 5% jump up: shorts are forced to "

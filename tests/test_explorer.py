@@ -30,7 +30,10 @@ def test_step_moves_every_chart_and_tells_the_story():
     assert [r.round for r in hist] == [0, 1, 2]
     np.testing.assert_allclose(ex.price_chart.line.y, [r.price_after for r in hist])
     bars = np.asarray(ex.liquidations_chart.bars.y)
-    np.testing.assert_allclose(bars[0], [r.notional_liquidated for r in hist])
+    # one slot per round of the fixed axis, zero for rounds not played yet
+    assert len(ex.liquidations_chart.bars.x) == ex.view.rounds + 1
+    np.testing.assert_allclose(bars[0][:3], [r.notional_liquidated for r in hist])
+    np.testing.assert_allclose(bars[0][3:], 0.0)
     np.testing.assert_allclose(bars[1], 0.0)  # a crash liquidates no shorts
     np.testing.assert_allclose(ex.oi_chart.oi.y, [r.open_interest_notional for r in hist])
     np.testing.assert_allclose(ex.oi_chart.debt.y, [r.bad_debt for r in hist])
@@ -192,7 +195,9 @@ def test_phase_mode_shows_each_stage():
     assert reached > 0 and len(ex.cascade.history) == 1
     assert "Check margins" in ex.stage.value and "stage 1/4" in ex.time.counter.value
     click(step)  # liquidate: bars appear, the map moves them to "liquidated"
-    assert len(ex.cascade.history) == 2 and len(ex.liquidations_chart.bars.x) == 2
+    assert len(ex.cascade.history) == 2
+    bars = np.asarray(ex.liquidations_chart.bars.y)
+    assert bars[0][1] == ex.cascade.history[1].notional_liquidated
     assert np.asarray(ex.map_chart.bars.y)[2].sum() == 0
     assert len(ex.price_chart.line.y) == 1  # the price has not moved on screen yet
     click(step)  # walk the book
@@ -244,3 +249,21 @@ def test_building_blocks_work_alone():
 def test_rejects_a_non_scenario():
     with pytest.raises(ValueError, match="scenario must be a Scenario"):
         CascadeExplorer("crowded-longs")
+
+
+def test_nice_ticks_are_round_and_inside_the_range():
+    from marginloops.ui.charts import nice_ticks
+    np.testing.assert_allclose(nice_ticks(73.03, 106.68), [75, 80, 85, 90, 95, 100, 105])
+    np.testing.assert_allclose(nice_ticks(0, 4.94e6), [0, 1e6, 2e6, 3e6, 4e6])
+    np.testing.assert_allclose(nice_ticks(0.0, 1.0), np.arange(0, 1.01, 0.2), atol=1e-12)
+    assert list(nice_ticks(5.0, 5.0)) == [5.0]
+
+
+def test_axes_are_fixed_to_the_view():
+    ex = CascadeExplorer(SMALL)
+    x_axis, y_axis = ex.price_chart.figure.axes
+    assert (y_axis.scale.min, y_axis.scale.max) == (ex.view.price_lo, ex.view.price_hi)
+    ticks = np.asarray(y_axis.tick_values)
+    assert ticks.min() >= ex.view.price_lo - 1e-9 and ticks.max() <= ex.view.price_hi + 1e-9
+    click(ex.time.run_button)
+    assert (y_axis.scale.min, y_axis.scale.max) == (ex.view.price_lo, ex.view.price_hi)

@@ -3,7 +3,17 @@
 import subprocess
 import sys
 
-from marginloops import Cascade, OrderBook, Positions, Scenario, narrate, narrate_history
+import pytest
+
+from marginloops import (
+    Cascade,
+    OrderBook,
+    Positions,
+    Scenario,
+    narrate,
+    narrate_history,
+    round_table,
+)
 from marginloops.cli import main
 
 
@@ -17,8 +27,8 @@ def small_run(**kwargs):
 def test_round_sentences_state_the_numbers():
     hist = small_run()
     assert narrate(hist[0]) == ("Round 0 (the shock): an outside seller sold 2 units and moved "
-                                "the price 1.0% lower, from 100.00 to 99.00. 1 more position is "
-                                "now within reach.")
+                                "the price 1.0% lower, from 100.00 to 99.00. 1 position is now "
+                                "within reach: the price has reached its liquidation price.")
     assert narrate(hist[1]).startswith(
         "Round 1: 1 long was liquidated (99 USD); selling 1 units into the book moved the price "
         "1.0% lower, from 99.00 to 98.00 (average fill 98.00, slippage 1.0%).")
@@ -85,3 +95,30 @@ def test_core_never_imports_the_interface():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_round_table_columns_and_drop_ratio():
+    hist = small_run()  # prices 100 -> 99 -> 98 -> 97: drops of 1 USD each round
+    table = round_table(hist, columns=("round", "price", "drop", "drop_ratio")).splitlines()
+    assert table[0].split() == ["round", "price", "drop", "(USD)", "drop", "/", "previous"]
+    assert table[1].split() == ["0", "99.00", "1.00", "-"]
+    assert table[3].split() == ["2", "97.00", "1.00", "1.00"]
+    with pytest.raises(ValueError, match="columns must be among"):
+        round_table(hist, columns=("colour",))
+
+
+def test_small_moves_keep_two_decimals_and_shock_stage_names_its_last_fill():
+    from marginloops.narration import narrate_shock, percent
+    assert percent(0.0004) == "0.04%" and percent(0.023) == "2.3%"
+    hist = small_run()
+    text = narrate_shock(hist[0], 0.015)
+    assert text == ("The shock: an outside seller sells 2 units, taking every bid priced at or "
+                    "above 98.50 (1.5% below 100.00); its last fill, at 99.00, is the new price.")
+
+
+def test_closed_form_amplification():
+    from marginloops import closed_form_amplification
+    assert closed_form_amplification(0.5) == 2.0 and closed_form_amplification(0.0) == 1.0
+    assert closed_form_amplification(1.0) == float("inf")
+    with pytest.raises(ValueError, match="ratio must be >= 0"):
+        closed_form_amplification(-1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import bqplot as bq
+import ipywidgets as widgets
 import numpy as np
 
 from ..cascade import Cascade
@@ -34,46 +35,55 @@ class View:
     oi_max: float
     money_max: float
     depth_max: float
+    tick: float | None = None
 
     @classmethod
     def of(cls, cascade: Cascade) -> View:
-        cascade.reset()
+        """Play ``cascade`` to the end twice (ranges, then the book's depth), then reset it."""
         start = cascade.start_price
-        down = cascade.direction == "down"
-        edges = None
-        depth_max = 0.0
-        prices = [start]
-        while True:
-            if edges is None:
-                span = max(start * cascade.shock, start * 0.02)
-                lo, hi = (start - 1.6 * span, start + 0.3 * span) if down else (
-                    start - 0.3 * span, start + 1.6 * span)
-                edges = np.linspace(max(lo, 1e-9), hi, BOOK_BINS + 1)
-            depth_max = max(depth_max, book_histogram(cascade.book, edges).max(initial=0.0))
-            rec = cascade.step()
-            if rec is None:
-                break
-            prices.append(rec.price_after)
-        hist = cascade.history
         cascade.reset()
-        move = max(abs(p - start) for p in prices)
+        hist = cascade.run()
+        move = max(abs(r.price_after - start) for r in hist)
         span = max(move, start * cascade.shock, start * 0.02)
-        if down:
-            lo, hi = start - 1.6 * span, start + 0.3 * span
+        if cascade.direction == "down":
+            lo, hi = max(start - 1.6 * span, 0.0), start + 0.3 * span
         else:
             lo, hi = start - 0.3 * span, start + 1.6 * span
-        lo = max(lo, 0.0)
-        notional = max((r.notional_liquidated for r in hist), default=0.0)
-        money = max((max(r.insurance_fund, r.bad_debt) for r in hist), default=0.0)
-        oi0 = float(cascade.positions.size.sum()) * start
+        # The depth axis must hold the fullest bin the book chart will draw, in its own bins.
+        tick = cascade.book.tick
+        edges = _book_edges(lo, hi, tick)
+        cascade.reset()
+        depth_max = book_histogram(cascade.book, edges).max(initial=0.0)
+        while cascade.step() is not None:
+            depth_max = max(depth_max, book_histogram(cascade.book, edges).max(initial=0.0))
+        cascade.reset()
+        notional = max(r.notional_liquidated for r in hist)
+        money = max(max(r.insurance_fund, r.bad_debt) for r in hist)
+        oi = max(float(cascade.positions.size.sum()) * start,
+                 max(r.open_interest_notional for r in hist))
         return cls(price_lo=lo, price_hi=hi, rounds=max(10, len(hist) - 1),
-                   notional_max=notional * 1.15 or 1.0,
-                   oi_max=max(oi0, max((r.open_interest_notional for r in hist), default=0.0))
-                   * 1.1 or 1.0,
-                   money_max=money * 1.15 or 1.0, depth_max=depth_max * 1.15 or 1.0)
+                   notional_max=notional * 1.15 or 1.0, oi_max=oi * 1.1 or 1.0,
+                   money_max=money * 1.15 or 1.0, depth_max=depth_max * 1.15 or 1.0,
+                   tick=tick)
 
     def edges(self, bins) -> np.ndarray:
+        """``bins`` equal bins over the price range."""
         return np.linspace(self.price_lo, self.price_hi, bins + 1)
+
+    def book_edges(self) -> np.ndarray:
+        """Bins for the order book: whole numbers of ticks wide, edges between levels."""
+        return _book_edges(self.price_lo, self.price_hi, self.tick)
+
+
+def _book_edges(lo, hi, tick) -> np.ndarray:
+    """About BOOK_BINS bins over [lo, hi]; with a tick, each holds the same number of levels
+    (no saw-tooth from bins catching 25 levels, then 26)."""
+    if not tick:
+        return np.linspace(lo, hi, BOOK_BINS + 1)
+    width = max(1, round((hi - lo) / BOOK_BINS / tick)) * tick
+    first = np.floor(lo / tick) * tick - tick / 2
+    n = int(np.ceil((hi - first) / width))
+    return first + width * np.arange(n + 1)
 
 
 def book_histogram(book, edges) -> np.ndarray:
@@ -89,19 +99,64 @@ def _axis_x(scale, label, fmt=None):
 
 
 def _axis_y(scale, label, fmt=".3s", side="left"):
-    return bq.Axis(scale=scale, label=label, tick_format=fmt,
-                   side=side, grid_lines="dashed", label_offset="55px" if side == "left"
-                   else "-45px")
+    return bq.Axis(scale=scale, label=label, tick_format=fmt, side=side,
+                   grid_lines="dashed" if side == "left" else "none",
+                   label_offset="55px" if side == "left" else "50px")
 
 
-def _figure(title, marks, axes, legend="top-right"):
+def _figure(title, marks, axes):
     return bq.Figure(title=title, marks=marks, axes=axes, animation_duration=0,
                      fig_margin=dict(style.FIG_MARGIN), layout=dict(style.FIG_LAYOUT),
-                     legend_location=legend, title_style={"font-size": "16px"},
-                     legend_text={"font-size": "13px"})
+                     title_style={"font-size": "16px"})
 
 
-class PriceChart:
+def _caption(*items) -> widgets.HTML:
+    """A key under a chart: (colour, symbol, words) items; symbols differ, not only colours."""
+    keys = " &nbsp;·&nbsp; ".join(
+        f"<span style='color:{colour};font-weight:bold' aria-hidden='true'>{symbol}</span> "
+        f"{words}" for colour, symbol, words in items)
+    return widgets.HTML(f"<div style='font-size:13px;line-height:1.5'>{keys}</div>",
+                        layout={"margin": "0 0 0 60px"})
+
+
+def nice_ticks(lo: float, hi: float, target: int = 8) -> np.ndarray:
+    """About ``target`` round tick values (steps of 1, 2 or 5 times a power of ten) in [lo, hi]."""
+    span = hi - lo
+    if not span > 0:
+        return np.array([lo])
+    raw = span / target
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = np.ceil(lo / step) * step
+    ticks = np.arange(first, hi + step * 1e-9, step)
+    return np.round(ticks, 10)
+
+
+def _fit(axis: bq.Axis, lo: float, hi: float, ticks=None) -> None:
+    """Fix ``axis``'s scale to [lo, hi] with round tick values (no jumping, no odd labels)."""
+    axis.scale.min, axis.scale.max = float(lo), float(hi)
+    axis.tick_values = nice_ticks(lo, hi) if ticks is None else np.asarray(ticks, float)
+
+
+def _round_ticks(rounds: int) -> np.ndarray:
+    return np.arange(0, rounds + 1, 1 if rounds <= 12 else max(1, round(rounds / 10)))
+
+
+class _Chart:
+    """A figure and the key under it; ``widget`` is what a layout shows."""
+
+    figure: bq.Figure
+    caption: widgets.HTML
+
+    @property
+    def widget(self) -> widgets.VBox:
+        if getattr(self, "_widget", None) is None:
+            self._widget = widgets.VBox([self.figure, self.caption],
+                                        layout={"min_width": "360px"})
+        return self._widget
+
+
+class PriceChart(_Chart):
     """Last traded price after each round, the shock marked, the starting price dashed."""
 
     def __init__(self):
@@ -109,24 +164,26 @@ class PriceChart:
         self.y = bq.LinearScale()
         sc = {"x": self.x, "y": self.y}
         self.start_line = bq.Lines(x=[0.0, 1.0], y=[0.0, 0.0], scales=sc, colors=[style.GREY],
-                                   line_style="dashed", labels=["start price"],
-                                   display_legend=True)
+                                   line_style="dashed", labels=["start price"])
         self.line = bq.Lines(x=[], y=[], scales=sc, colors=[style.BLUE], stroke_width=3,
                              marker="circle", marker_size=40, labels=["price"],
-                             display_legend=True,
                              tooltip=bq.Tooltip(fields=["x", "y"], labels=["round", "price"],
                                                 formats=["", ",.2f"]))
         self.shock = bq.Scatter(x=[], y=[], scales=sc, colors=[style.VERMILLION],
                                 marker="triangle-down", default_size=160,
-                                labels=["after the shock"], display_legend=True)
+                                labels=["after the shock"])
+        self.caption = _caption((style.BLUE, "●━", "last traded price after each round"),
+                                (style.VERMILLION, "▼", "after the shock (round 0)"),
+                                (style.GREY, "╌╌", "price before the shock"))
         self.figure = _figure("Price by round", [self.start_line, self.line, self.shock],
                               [_axis_x(self.x, "round", "d"), _axis_y(self.y, "price (USD)",
                                                                      ",.2f")])
 
     def reset(self, cascade, view: View):
         with self.figure.hold_sync():
-            self.x.min, self.x.max = -0.5, view.rounds + 0.5
-            self.y.min, self.y.max = view.price_lo, view.price_hi
+            x_axis, y_axis = self.figure.axes
+            _fit(x_axis, -0.5, view.rounds + 0.5, _round_ticks(view.rounds))
+            _fit(y_axis, view.price_lo, view.price_hi)
             self.start_line.x = [-0.5, view.rounds + 0.5]
             self.start_line.y = [cascade.start_price] * 2
         self.update(cascade.history)
@@ -141,40 +198,49 @@ class PriceChart:
             self.shock.y = [hist[0].price_after] if hist else []
 
 
-class LiquidationsChart:
+class LiquidationsChart(_Chart):
     """Notional liquidated per round, as bars; longs and shorts stacked and labelled."""
 
     def __init__(self):
         self.x = bq.LinearScale()
         self.y = bq.LinearScale(min=0.0)
-        self.bars = bq.Bars(x=[0.0], y=[[0.0], [0.0]], scales={"x": self.x, "y": self.y},
-                            type="stacked", colors=[style.BLUE, style.ORANGE],
-                            labels=["longs liquidated", "shorts liquidated"],
-                            display_legend=True, padding=0.2, stroke=style.BLACK,
-                            stroke_width=1.0,
+        self.rounds = 10
+        self.bars = bq.Bars(x=np.arange(11), y=np.zeros((2, 11)),
+                            scales={"x": self.x, "y": self.y}, type="stacked",
+                            colors=[style.BLUE, style.ORANGE],
+                            labels=["longs liquidated", "shorts liquidated"], padding=0.2,
+                            stroke=style.BLACK, stroke_width=1.0,
                             tooltip=bq.Tooltip(fields=["x", "y"], labels=["round", "USD"],
                                                formats=["", ",.0f"]))
+        self.caption = _caption((style.BLUE, "■", "longs liquidated (a crash)"),
+                                (style.ORANGE, "■", "shorts liquidated (a squeeze)"),
+                                (style.BLACK, "", "valued at the price that triggered them"))
         self.figure = _figure("Liquidated notional by round", [self.bars],
                               [_axis_x(self.x, "round", "d"),
-                               _axis_y(self.y, "liquidated (USD)")], legend="top-right")
+                               _axis_y(self.y, "liquidated (USD)")])
 
     def reset(self, cascade, view: View):
         with self.figure.hold_sync():
-            self.x.min, self.x.max = -0.5, view.rounds + 0.5
-            self.y.max = view.notional_max
+            x_axis, y_axis = self.figure.axes
+            _fit(x_axis, -0.5, view.rounds + 0.5, _round_ticks(view.rounds))
+            _fit(y_axis, 0.0, view.notional_max)
+        self.rounds = view.rounds
         self.update(cascade.history)
 
     def update(self, hist):
         """Draw the rounds of ``hist`` (a list of :class:`RoundRecord`)."""
-        rounds = [r.round for r in hist] or [0]
-        longs = [r.notional_liquidated if r.direction == "down" else 0.0 for r in hist] or [0.0]
-        shorts = [r.notional_liquidated if r.direction == "up" else 0.0 for r in hist] or [0.0]
+        # One bar slot for every round on the axis, zero until played: a Bars mark given a
+        # single x value draws its band scale reversed in the browser and never recovers.
+        n = max(self.rounds + 1, len(hist))
+        longs, shorts = np.zeros(n), np.zeros(n)
+        for r in hist:
+            (longs if r.direction == "down" else shorts)[r.round] = r.notional_liquidated
         with self.bars.hold_sync():
-            self.bars.x = rounds
+            self.bars.x = np.arange(n)
             self.bars.y = [longs, shorts]
 
 
-class BookChart:
+class BookChart(_Chart):
     """Units resting in the book per price bin, with what this round's orders took marked."""
 
     def __init__(self):
@@ -183,25 +249,28 @@ class BookChart:
         sc = {"x": self.x, "y": self.y}
         tip = bq.Tooltip(fields=["x", "y"], labels=["price", "units"], formats=[",.2f", ",.0f"])
         self.resting = bq.Lines(x=[], y=[], scales=sc, colors=[style.BLUE], fill="bottom",
-                                fill_opacities=[0.35], stroke_width=2, labels=["resting orders"],
-                                display_legend=True, tooltip=tip)
+                                fill_opacities=[0.35], stroke_width=2,
+                                labels=["resting orders"], tooltip=tip)
         self.taken = bq.Bars(x=[0.0], y=[0.0], scales=sc, colors=[style.VERMILLION],
-                             labels=["taken this round"], display_legend=True, padding=0.0,
+                             labels=["taken this round"], padding=0.0,
                              stroke=style.BLACK, stroke_width=0.5, tooltip=tip)
         self.price = bq.Lines(x=[0.0, 0.0], y=[0.0, 1.0], scales=sc, colors=[style.BLACK],
-                              line_style="dashed", stroke_width=2, labels=["price"],
-                              display_legend=True)
+                              line_style="dashed", stroke_width=2, labels=["price"])
+        self.caption = _caption((style.BLUE, "▆", "orders resting in the book (shaded)"),
+                                (style.VERMILLION, "▮", "taken by this round's orders"),
+                                (style.BLACK, "┆", "price (dashed)"))
         self.figure = _figure("Order book: depth near the price",
                               [self.resting, self.taken, self.price],
-                              [_axis_x(self.x, "price (USD)", ",.2f"),
+                              [_axis_x(self.x, "price (USD)", ",.4~g"),
                                _axis_y(self.y, "units resting")])
         self.edges = np.linspace(0.0, 1.0, BOOK_BINS + 1)
 
     def reset(self, cascade, view: View):
-        self.edges = view.edges(BOOK_BINS)
+        self.edges = view.book_edges()
         with self.figure.hold_sync():
-            self.x.min, self.x.max = view.price_lo, view.price_hi
-            self.y.max = view.depth_max
+            x_axis, y_axis = self.figure.axes
+            _fit(x_axis, view.price_lo, view.price_hi)
+            _fit(y_axis, 0.0, view.depth_max)
         self.update(cascade.book, cascade.price)
 
     def update(self, book, price, rec=None):
@@ -221,7 +290,7 @@ class BookChart:
             self.price.y = [0.0, float(self.y.max)]
 
 
-class LiquidationMapChart:
+class LiquidationMapChart(_Chart):
     """Open notional by liquidation price, the current price as a line.
 
     Four stacked series: open longs, open shorts, positions the price has reached (to be
@@ -237,16 +306,20 @@ class LiquidationMapChart:
             colors=[style.BLUE, style.ORANGE, style.VERMILLION, style.GREY],
             opacities=[1.0, 1.0, 1.0, 0.45],
             labels=["open longs", "open shorts", "reached: liquidated next", "liquidated"],
-            display_legend=True, padding=0.0, stroke=style.BLACK, stroke_width=0.3,
+            padding=0.0, stroke=style.BLACK, stroke_width=0.3,
             tooltip=bq.Tooltip(fields=["x", "y"], labels=["liquidation price", "USD"],
                                formats=[",.2f", ",.0f"]))
         self.price = bq.Lines(x=[0.0, 0.0], y=[0.0, 1.0], scales=sc, colors=[style.BLACK],
-                              line_style="dashed", stroke_width=2, labels=["price"],
-                              display_legend=True)
+                              line_style="dashed", stroke_width=2, labels=["price"])
+        self.caption = _caption((style.BLUE, "■", "open longs"),
+                                (style.ORANGE, "■", "open shorts"),
+                                (style.VERMILLION, "■", "reached: liquidated next"),
+                                (style.GREY, "□", "already liquidated (faded)"),
+                                (style.BLACK, "┆", "price (dashed)"))
         self.figure = _figure("Liquidation map: where positions get liquidated",
                               [self.bars, self.price],
-                              [_axis_x(self.x, "liquidation price (USD)", ",.2f"),
-                               _axis_y(self.y, "notional (USD)")], legend="top-left")
+                              [_axis_x(self.x, "liquidation price (USD)", ",.4~g"),
+                               _axis_y(self.y, "notional (USD)")])
         self.edges = np.linspace(0.0, 1.0, MAP_BINS + 1)
 
     def reset(self, cascade, view: View):
@@ -256,8 +329,9 @@ class LiquidationMapChart:
                                                bins=MAP_BINS)
         top = float((longs + shorts).max(initial=0.0)) * 1.15 or 1.0
         with self.figure.hold_sync():
-            self.x.min, self.x.max = view.price_lo, view.price_hi
-            self.y.max = top
+            x_axis, y_axis = self.figure.axes
+            _fit(x_axis, view.price_lo, view.price_hi)
+            _fit(y_axis, 0.0, top)
         self.update(cascade.positions, cascade.open_mask, cascade.price)
 
     def update(self, pos, open_mask, price, reached=None):
@@ -282,7 +356,7 @@ class LiquidationMapChart:
             self.price.y = [0.0, float(self.y.max)]
 
 
-class OpenInterestChart:
+class OpenInterestChart(_Chart):
     """Open interest (left axis) and the insurance fund and bad debt (right axis) by round."""
 
     def __init__(self):
@@ -292,26 +366,30 @@ class OpenInterestChart:
         tip = bq.Tooltip(fields=["x", "y"], labels=["round", "USD"], formats=["", ",.0f"])
         self.oi = bq.Lines(x=[], y=[], scales={"x": self.x, "y": self.y}, colors=[style.BLUE],
                            stroke_width=3, marker="circle", marker_size=30,
-                           labels=["open interest"], display_legend=True, tooltip=tip)
+                           labels=["open interest"], tooltip=tip)
         self.fund = bq.Lines(x=[], y=[], scales={"x": self.x, "y": self.y2},
                              colors=[style.GREEN], line_style="dashed", stroke_width=2.5,
                              marker="square", marker_size=30, labels=["insurance fund"],
-                             display_legend=True, tooltip=tip)
+                             tooltip=tip)
         self.debt = bq.Lines(x=[], y=[], scales={"x": self.x, "y": self.y2},
                              colors=[style.VERMILLION], line_style="dotted", stroke_width=2.5,
-                             marker="triangle-up", marker_size=30, labels=["bad debt"],
-                             display_legend=True, tooltip=tip)
+                             marker="triangle-up", marker_size=30, labels=["bad debt"], tooltip=tip)
+        self.caption = _caption((style.BLUE, "●━", "open interest (left axis)"),
+                                (style.GREEN, "■╌", "insurance fund (right axis, dashed)"),
+                                (style.VERMILLION, "▲┈", "bad debt (right axis, dotted)"))
         self.figure = _figure("Open interest, insurance fund, bad debt",
                               [self.oi, self.fund, self.debt],
                               [_axis_x(self.x, "round", "d"),
                                _axis_y(self.y, "open interest (USD)"),
                                _axis_y(self.y2, "fund / bad debt (USD)", side="right")])
+        self.figure.fig_margin = {**style.FIG_MARGIN, "right": 75}
 
     def reset(self, cascade, view: View):
         with self.figure.hold_sync():
-            self.x.min, self.x.max = -0.5, view.rounds + 0.5
-            self.y.max = view.oi_max
-            self.y2.max = view.money_max
+            x_axis, y_axis, y2_axis = self.figure.axes
+            _fit(x_axis, -0.5, view.rounds + 0.5, _round_ticks(view.rounds))
+            _fit(y_axis, 0.0, view.oi_max)
+            _fit(y2_axis, 0.0, view.money_max)
         self.update(cascade.history)
 
     def update(self, hist):

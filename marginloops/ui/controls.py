@@ -20,7 +20,7 @@ LEVERAGE_MIXES = (
     ("extreme: 50x-100x", ((50.0, 0.6), (100.0, 0.4))),
 )
 CUSTOM = "custom"
-_LABEL_WIDTH = "170px"
+_LABEL_WIDTH = "165px"
 
 
 def _max_mmr_pct(mix) -> float:
@@ -49,10 +49,10 @@ class Knob(widgets.HBox):
             self.slider = widgets.FloatSlider(value=value, min=lo, max=hi, step=step,
                                               readout=False, description=label, **common)
         self.slider.style.description_width = "0px"  # the visible label is label_w
-        self.slider.layout.width = "220px"
+        self.slider.layout.width = "150px"
         box_cls = widgets.BoundedIntText if integer else widgets.BoundedFloatText
         self.box = box_cls(value=value, min=lo, max=hi, step=step, description=label,
-                           layout={"width": "100px"}, **common)
+                           layout={"width": "80px"}, **common)
         self.box.style.description_width = "0px"
         self._link = widgets.link((self.slider, "value"), (self.box, "value"))
         super().__init__([label_w, self.slider, self.box])
@@ -90,7 +90,7 @@ class ScenarioControls(widgets.VBox):
         self.preset = widgets.Dropdown(
             options=options, value=base.name if base.name in PRESETS else CUSTOM,
             description="Market", tooltip="Start from a named market set-up",
-            style={"description_width": "60px"}, layout={"width": "330px"})
+            style={"description_width": "70px"}, layout={"width": "330px"})
         self.direction = widgets.ToggleButtons(
             options=[("crash (down)", "down"), ("squeeze (up)", "up")], value=base.direction,
             tooltips=["An outside seller pushes the price down: longs are liquidated",
@@ -107,7 +107,7 @@ class ScenarioControls(widgets.VBox):
         self.leverage_mix = widgets.Dropdown(
             options=mixes, value=base.leverage_mix, description="Leverage",
             tooltip="Which leverage traders use, and how many use each",
-            style={"description_width": "60px"}, layout={"width": "330px"})
+            style={"description_width": "70px"}, layout={"width": "330px"})
         self.knobs = {
             "shock": Knob("Shock size (%)", "How far the outside order moves the price in "
                           "round 0", lo=0.5, hi=90.0, step=0.5, value=base.shock * 100),

@@ -11,6 +11,7 @@ import html
 import ipywidgets as widgets
 
 from .. import narration as say
+from ..analysis import crowding
 from ..scenarios import PRESETS, Scenario
 from .charts import (
     BookChart,
@@ -40,6 +41,8 @@ class CascadeExplorer(widgets.VBox):
     ----------
     cascade : Cascade
         The model behind the pictures: ``explorer.cascade.history`` holds every round's record.
+    crowding : Crowding
+        How crowded the leverage is within 5% of the price (shown in the status line).
     controls, time : the control panels; ``price_chart``, ``liquidations_chart``,
         ``book_chart``, ``map_chart``, ``oi_chart``: the charts; ``status``, ``stage``,
         ``story``: the text panels (the charts' text alternative).
@@ -68,8 +71,8 @@ class CascadeExplorer(widgets.VBox):
         log_box = widgets.VBox([widgets.HTML("<b>What happened, newest first</b>"), self.story],
                                layout={"min_width": "360px"})
         grid = widgets.GridBox(
-            [self.price_chart.figure, self.liquidations_chart.figure, self.map_chart.figure,
-             self.book_chart.figure, self.oi_chart.figure, log_box],
+            [self.price_chart.widget, self.liquidations_chart.widget, self.map_chart.widget,
+             self.book_chart.widget, self.oi_chart.widget, log_box],
             layout={"grid_template_columns": "repeat(auto-fit, minmax(420px, 1fr))",
                     "grid_gap": "8px", "width": "100%"})
         parts = [self.controls] if show_controls else []
@@ -143,6 +146,7 @@ class CascadeExplorer(widgets.VBox):
     def _load(self, scenario: Scenario, message: str) -> None:
         self._scenario = scenario
         self.cascade = scenario.cascade()
+        self.crowding = crowding(self.cascade, band=0.05)
         self.view = View.of(self.cascade)
         for chart in self._charts():
             chart.reset(self.cascade, self.view)
@@ -196,7 +200,8 @@ class CascadeExplorer(widgets.VBox):
         self.liquidations_chart.update(hist)
         self.oi_chart.update(hist)
         self.book_chart.update(cas.book, cas.price, hist[-1] if hist else None)
-        self.map_chart.update(cas.positions, cas.open_mask, cas.price)
+        # Positions the price has already reached are shown apart: the next round's sellers.
+        self.map_chart.update(cas.positions, cas.open_mask, cas.price, cas.in_reach())
         self._update_status()
         self._render_log()
 
@@ -300,7 +305,11 @@ class CascadeExplorer(widgets.VBox):
             f"<div role='status'><b>{where.capitalize()}</b> · price <b>{say.price(cas.price)}"
             f"</b> ({change:+.1%} from {say.price(start)}) · liquidated so far: {n:,} positions"
             f" ({say.money(notional)}) · open interest {say.money(oi)}"
-            f" · bad debt {say.money(hist[-1].bad_debt if hist else 0.0)}</div>")
+            f" · insurance fund {say.money(cas.insurance_fund)}"
+            f" · bad debt {say.money(cas.bad_debt)}"
+            f" · <span title='Units of positions whose liquidation price lies within 5% of the "
+            f"start price, divided by the units resting in the book there'>crowding within 5%: "
+            f"{self.crowding.ratio:.2f}</span></div>")
 
     def _log_note(self, text: str) -> None:
         self._lines.append(text)

@@ -1,0 +1,138 @@
+"""The explorer and the lessons in a real JupyterLab (and one lesson in Voilà), in Chromium."""
+
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from labtools import (
+    open_notebook,
+    open_voila,
+    save_screenshot,
+    wait_for_change,
+    widget_button,
+)
+
+TALL = {"width": 1400, "height": 2200}
+LESSONS = sorted((Path(__file__).parents[2] / "lessons").glob("*.ipynb"))
+
+
+def first_explorer(scope):
+    """The first CascadeExplorer in ``scope``: the widget output that holds a Step button."""
+    page = scope.page
+    return scope.locator(".jp-OutputArea-output").filter(
+        has=page.locator("button.widget-button", has_text="Step")).first
+
+
+def price_figure(explorer):
+    return explorer.locator(".bqplot").filter(has_text="Price by round").first
+
+
+def figure_paths(figure):
+    """The ``d`` of every Lines path in one bqplot figure."""
+    return figure.locator("svg.svg-figure g.curve path.line").evaluate_all(
+        "paths => paths.map(p => p.getAttribute('d') || '')")
+
+
+def wait_for_new_paths(figure, old, timeout_s=30.0):
+    """Poll until the figure's Lines paths (their ``d`` attributes) differ from ``old``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        paths = figure_paths(figure)
+        if paths != old:
+            return paths
+        if time.monotonic() > deadline:
+            raise AssertionError(f"price chart paths stayed {old!r} for {timeout_s:g} s")
+        time.sleep(0.005)
+
+
+def step_and_check(explorer, times, label, every_click_moves_price=True):
+    """Press Step ``times`` times and check the explorer redraws.
+
+    Every press must change the text alternative (the narration or, in phase mode, the stage
+    line) and, outside phase mode, the price line; in all modes the price line must have
+    changed by the end. Returns the narration's text.
+    """
+    figure = price_figure(explorer)
+    text = explorer.locator("div[role='log'], div[role='status']")
+    first_paths = old_paths = figure_paths(figure)
+    old_text = "\n".join(text.all_text_contents())
+    timings = []
+    for _ in range(times):
+        start = time.perf_counter()
+        widget_button(explorer, "Step").click()
+        if every_click_moves_price:
+            old_paths = wait_for_new_paths(figure, old_paths)
+            timings.append((time.perf_counter() - start) * 1000)
+        old_text = wait_for_new_text(text, old_text)
+    assert wait_for_new_paths(figure, first_paths) != first_paths
+    if timings:
+        print(f"{label}: click -> redrawn price line, ms: {[round(t) for t in timings]}")
+    return explorer.locator("div[role='log']").text_content()
+
+
+def wait_for_new_text(locator, old, timeout_s=30.0):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        new = "\n".join(locator.all_text_contents())
+        if new != old:
+            return new
+        if time.monotonic() > deadline:
+            raise AssertionError(f"narration and stage text stayed the same for {timeout_s:g} s")
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def explorer_notebook(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from marginloops import CascadeExplorer, Scenario\n"
+        "explorer = CascadeExplorer(Scenario.preset('crowded-longs'))\n"
+        "explorer")]
+    path = tmp_path / "explorer.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_explorer_steps_resets_and_plays_in_lab(lab_server, page, page_log, explorer_notebook):
+    page.set_viewport_size(TALL)  # the whole explorer on screen, for the screenshots
+    panel = open_notebook(lab_server, page, explorer_notebook)
+    explorer = first_explorer(panel)
+    counter_before = explorer.locator(".widget-html", has_text="Round").first.text_content()
+    story = step_and_check(explorer, 3, "lab explorer")
+    assert "Round 2:" in story and "Round 0 (the shock)" in story
+    assert "Round 2" in explorer.locator(".widget-html", has_text="Round").first.text_content()
+    assert counter_before != "Round 2"
+    save_screenshot(explorer, "explorer-lab-round2")
+    # Reset empties the price line; Run to end disables Step.
+    widget_button(explorer, "Reset").click()
+    wait_for_change(explorer.locator("div[role='log']"), story)
+    widget_button(explorer, "Run to end").click()
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('button.widget-button'))"
+        ".some(b => b.textContent.trim() === 'Step' && b.disabled)", timeout=30_000)
+    assert "The cascade stopped" in explorer.locator("div[role='log']").text_content()
+    save_screenshot(explorer, "explorer-lab-end")
+    assert page_log.errors == []
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
+def test_lesson_runs_and_its_explorer_steps_in_lab(lab_server, page, page_log, lesson):
+    panel = open_notebook(lab_server, page, lesson)
+    explorer = first_explorer(panel)
+    explorer.scroll_into_view_if_needed()
+    # six clicks: three rounds, or in phase mode the shock's two stages and a round's four
+    step_and_check(explorer, 6, f"lab {lesson.stem}", every_click_moves_price=False)
+    save_screenshot(explorer, f"lesson-{lesson.stem}-lab")
+    assert page_log.errors == []
+
+
+def test_central_lesson_as_an_app_in_voila(voila_server, page, page_log):
+    lesson = next(p for p in LESSONS if p.stem.startswith("03"))
+    cells = open_voila(voila_server, page, lesson)
+    explorer = first_explorer(cells)
+    step_and_check(explorer, 6, "voila 03", every_click_moves_price=False)
+    save_screenshot(page, "lesson-03-voila")
+    assert page_log.errors == []
