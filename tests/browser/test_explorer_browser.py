@@ -82,6 +82,27 @@ def wait_for_new_text(locator, old, timeout_s=30.0):
         time.sleep(0.005)
 
 
+# Resolves with the milliseconds from a Step click to the price line's next redraw.
+_CLICK_TO_REDRAW_JS = """
+(root) => new Promise((resolve, reject) => {
+  const figure = Array.from(root.querySelectorAll('.bqplot'))
+    .find(f => f.textContent.includes('Price by round'));
+  const step = Array.from(root.querySelectorAll('button.widget-button'))
+    .find(b => b.textContent.trim() === 'Step');
+  const observer = new MutationObserver(records => {
+    if (records.some(r => r.target.matches && r.target.matches('path.line'))) {
+      observer.disconnect();
+      resolve(performance.now() - start);
+    }
+  });
+  observer.observe(figure, {subtree: true, attributes: true, attributeFilter: ['d']});
+  const start = performance.now();
+  step.click();
+  setTimeout(() => reject(new Error('no redraw within 10 s')), 10000);
+})
+"""
+
+
 @pytest.fixture
 def explorer_notebook(tmp_path):
     nb = nbformat.v4.new_notebook()
@@ -104,6 +125,10 @@ def test_explorer_steps_resets_and_plays_in_lab(lab_server, page, page_log, expl
     story = step_and_check(explorer, 3, "lab explorer")
     assert "Round 2:" in story and "Round 0 (the shock)" in story
     assert "Round 2" in explorer.locator(".widget-html", has_text="Round").first.text_content()
+    # Measured in the page (no Playwright round trips): click -> the price path's new "d".
+    in_page = [explorer.evaluate(_CLICK_TO_REDRAW_JS) for _ in range(3)]
+    print(f"lab explorer: in-page click -> redrawn price line, ms: {[round(t) for t in in_page]}")
+    story = explorer.locator("div[role='log']").text_content()
     assert counter_before != "Round 2"
     save_screenshot(explorer, "explorer-lab-round2")
     # Reset empties the price line; Run to end disables Step.
@@ -120,6 +145,7 @@ def test_explorer_steps_resets_and_plays_in_lab(lab_server, page, page_log, expl
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
 def test_lesson_runs_and_its_explorer_steps_in_lab(lab_server, page, page_log, lesson):
+    page.set_viewport_size(TALL)
     panel = open_notebook(lab_server, page, lesson)
     explorer = first_explorer(panel)
     explorer.scroll_into_view_if_needed()
