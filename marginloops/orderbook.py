@@ -199,7 +199,8 @@ class OrderBook:
         return cls(sides[0], sides[1], tick)
 
     @classmethod
-    def from_depth(cls, mid, depth_1pct, *, shape="flat", tick=0.01, book_range=0.5):
+    def from_depth(cls, mid, depth_1pct, *, shape="flat", tick=0.01, book_range=0.5,
+                   levels=None):
         """Build a symmetric book from the figures a market-data vendor publishes.
 
         Parameters
@@ -217,15 +218,20 @@ class OrderBook:
         book_range : float
             How far each side reaches, as a fraction of ``mid`` in (0, 1): bids go down to
             ``mid * (1 - book_range)``.
+        levels : int, optional
+            Number of levels on each side instead of ``book_range`` (bids must stay above 0).
         """
         mid = check_number("mid", mid, lo=0, lo_open=True)
         depth_1pct = check_number("depth_1pct", depth_1pct, lo=0, lo_open=True)
         if shape not in BOOK_SHAPES:
             raise ValueError(f"shape must be one of {BOOK_SHAPES}, got {shape!r}")
         tick = check_number("tick", tick, lo=0, hi=0.01 * mid, lo_open=True)
-        book_range = check_number("book_range", book_range, lo=0.01, hi=1, hi_open=True)
-        n = int(np.floor(book_range * mid / tick + 1e-9))
-        check_int("number of levels (book_range * mid / tick)", n, lo=1, hi=10_000_000)
+        if levels is None:
+            book_range = check_number("book_range", book_range, lo=0.01, hi=1, hi_open=True)
+            n = int(np.floor(book_range * mid / tick + 1e-9))
+            check_int("number of levels (book_range * mid / tick)", n, lo=1, hi=10_000_000)
+        else:
+            n = check_int("levels", levels, lo=1, hi=min(10_000_000, int(mid / tick - 1e-9)))
         steps = np.arange(1, n + 1, dtype=np.float64)
         inv = 1.0 / tick
         center = round(mid / tick)

@@ -146,3 +146,12 @@ def test_orders_and_builders_reject_bad_input():
         OrderBook.from_depth(100, 0)
     with pytest.raises(ValueError, match="tick must be in"):
         OrderBook.from_depth(100, 1e6, tick=5)
+
+
+def test_from_depth_by_number_of_levels():
+    book = OrderBook.from_depth(100.0, 1e6, tick=0.01, levels=300)
+    bp, _ = book.bids()
+    ap, _ = book.asks()
+    assert len(bp) == len(ap) == 300 and bp[-1] == pytest.approx(97.0)
+    with pytest.raises(ValueError, match="levels must be in"):
+        OrderBook.from_depth(100.0, 1e6, tick=0.01, levels=10_000)  # bids would reach 0

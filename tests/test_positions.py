@@ -145,3 +145,16 @@ def test_liquidation_map_bins_notional_at_liquidation_price():
     _, longs_open, _ = pos.liquidation_map(bins=3, price_range=(40, 130),
                                            open_mask=[False, True, True])
     np.testing.assert_allclose(longs_open, [0.0, 75.0, 0.0])
+
+
+def test_bybit_documented_short_example():
+    # https://help.bybit.com/hc/en-us/articles/900000181046-Liquidation-Price-USDT-Contract-
+    # "short entry of 1 BTC at 8,000 USDT with 40x leverage ... Liquidation Price =
+    # 8,000 USDT * (1 + 2.5% - 0.5%) = 8160". Bybit values maintenance at the entry price; at the
+    # liquidation price (our convention) the short's liquidation price is lower by
+    # E m (1/L - m) / (1 + m) = 8,000 * 0.005 * 0.02 / 1.005 = 0.79602 USDT.
+    assert liquidation_price(8_000, 40, 0.005, side="short") == pytest.approx(
+        8_160 - 0.7960199005, abs=1e-6)
+    # with no maintenance margin both give the bankruptcy price, 8,000 * (1 + 2.5%) = 8,200
+    assert liquidation_price(8_000, 40, 0.0, side="short") == pytest.approx(8_200)
+    assert bankruptcy_price(8_000, 40, side="short") == pytest.approx(8_200)
