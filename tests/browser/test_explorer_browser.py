@@ -71,6 +71,16 @@ def step_and_check(explorer, times, label, every_click_moves_price=True):
     return explorer.locator("div[role='log']").text_content()
 
 
+def wait_for_text(locator, needle, timeout_s=30.0):
+    """Poll until ``needle`` appears in the text of ``locator`` (re-resolved each time)."""
+    deadline = time.monotonic() + timeout_s
+    while needle not in (locator.text_content() or ""):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{needle!r} did not appear within {timeout_s:g} s; text: "
+                                 f"{locator.text_content()!r}")
+        time.sleep(0.02)
+
+
 def wait_for_new_text(locator, old, timeout_s=30.0):
     deadline = time.monotonic() + timeout_s
     while True:
@@ -161,4 +171,32 @@ def test_central_lesson_as_an_app_in_voila(voila_server, page, page_log):
     explorer = first_explorer(cells)
     step_and_check(explorer, 6, "voila 03", every_click_moves_price=False)
     save_screenshot(page, "lesson-03-voila")
+    assert page_log.errors == []
+
+
+def test_play_typing_and_presets_work_in_lab(lab_server, page, page_log, explorer_notebook):
+    """What a student does with the mouse and keyboard: Play to the end, type a number, pick a
+    preset; every change resets the run and says so."""
+    page.set_viewport_size(TALL)
+    panel = open_notebook(lab_server, page, explorer_notebook)
+    explorer = first_explorer(panel)
+    story = explorer.locator("div[role='log']")
+    counter = explorer.locator(".widget-html", has_text="Round").first
+    # Play runs the cascade to its end by itself, then stops.
+    explorer.locator(".widget-play button").first.click()
+    wait_for_text(counter, "(end)", timeout_s=60)
+    assert "The cascade stopped" in story.text_content()
+    save_screenshot(explorer, "explorer-lab-played-to-end")
+    # Typing a shock of 8 in its number box (then Enter) resets the run and says so.
+    shock_box = explorer.get_by_role("spinbutton", name="Shock size (%)", exact=True)
+    shock_box.fill("8")
+    shock_box.press("Enter")
+    wait_for_text(story, "Settings changed (Shock size (%) 3 → 8)")
+    assert "Round –" in counter.text_content()
+    # A preset from the menu: the short squeeze liquidates shorts when stepped.
+    explorer.locator("select").first.select_option(label="preset: short-squeeze")
+    wait_for_text(story, "market set to the preset short-squeeze")
+    step_and_check(explorer, 3, "lab squeeze")
+    assert "shorts were liquidated" in story.text_content()
+    save_screenshot(explorer, "explorer-lab-squeeze")
     assert page_log.errors == []
