@@ -5,7 +5,8 @@ Jupyter explorer is imported on first use, so ``import marginloops`` never loads
 """
 
 from .analysis import Crowding, amplification, closed_form_amplification, crowding
-from .cascade import Cascade, RoundRecord
+from .cascade import Cascade, CircuitBreaker, RoundRecord
+from .compare import Comparison, LockStep, Summary, compare
 from .narration import narrate, narrate_end, narrate_history, round_table
 from .orderbook import Fill, OrderBook
 from .positions import Positions, bankruptcy_price, liquidation_price
@@ -13,12 +14,12 @@ from .scenarios import PRESETS, Scenario
 
 __version__ = "0.1.0"
 
-__all__ = ["Cascade", "Crowding", "Fill", "OrderBook", "PRESETS", "Positions", "RoundRecord",
-           "Scenario", "amplification", "bankruptcy_price", "closed_form_amplification",
-           "crowding", "liquidation_price",
-           "narrate", "narrate_end", "narrate_history", "round_table"]
+__all__ = ["Cascade", "CircuitBreaker", "Comparison", "Crowding", "Fill", "LockStep", "OrderBook",
+           "PRESETS", "Positions", "RoundRecord", "Scenario", "Summary", "amplification",
+           "bankruptcy_price", "closed_form_amplification", "compare", "crowding",
+           "liquidation_price", "narrate", "narrate_end", "narrate_history", "round_table"]
 
-_UI_NAMES = {"CascadeExplorer"}
+_UI_NAMES = {"CascadeExplorer", "CompareExplorer"}
 
 
 def __getattr__(name):

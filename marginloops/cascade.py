@@ -7,18 +7,48 @@ of one round.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ._checks import check_int, check_number, readonly
-from .orderbook import OrderBook
+from .orderbook import REFILL_PLACES, OrderBook
 from .positions import Positions
 
 DIRECTIONS = ("down", "up")
 #: Why a run stopped: a round with no new liquidation to come, a book side that ran out, the
 #: round limit.
 END_REASONS = ("fixed_point", "book_exhausted", "max_rounds")
+BREAKER_REFERENCES = ("round", "start")
+
+
+@dataclass(frozen=True)
+class CircuitBreaker:
+    """Halt trading for ``halt_rounds`` rounds when the price moves more than ``move``.
+
+    Parameters
+    ----------
+    move : float
+        The trip level, a fraction in (0, 1): 0.05 halts after a move of more than 5%.
+    halt_rounds : int
+        Rounds with no trading (and no liquidation) once it trips, in [1, 100].
+    reference : {"round", "start"}
+        "round": the move within one round; "start": the move from the reference price, which is
+        the starting price and, after each halt, the price trading resumes at.
+    """
+
+    move: float
+    halt_rounds: int = 2
+    reference: str = "round"
+
+    def __post_init__(self):
+        object.__setattr__(self, "move", check_number("breaker move", self.move, lo=0, hi=1,
+                                                      lo_open=True, hi_open=True))
+        object.__setattr__(self, "halt_rounds",
+                           check_int("breaker halt_rounds", self.halt_rounds, lo=1, hi=100))
+        if self.reference not in BREAKER_REFERENCES:
+            raise ValueError(f"breaker reference must be one of {BREAKER_REFERENCES}, got "
+                             f"{self.reference!r}")
 
 
 @dataclass(frozen=True)
@@ -51,13 +81,18 @@ class RoundRecord:
     inventory_qty : units taken over by the fund at bankruptcy price because they could not be
         sold, so far
     book_left : units still resting on the side of the book this run trades into
+    refilled : units market makers put back this round (resilience; during a halt or before a
+        call auction, ``recovery`` of the depth consumed so far)
+    withdrawn : units market makers cancelled this round because the price moved fast
     open_interest : total size of still-open positions (both sides), units
     open_interest_notional : ``open_interest * price_after``
     n_open : positions still open
     pending : positions whose liquidation price the new price has reached: next round's
         liquidations
-    halted : True when a circuit breaker halted trading this round (no breaker in this model
-        yet: always False)
+    halted : True when a circuit breaker halted trading this round (no trade, no liquidation)
+    breaker_tripped : True when this round's move tripped the circuit breaker
+    halt_rounds_left : halt rounds still to come after this one
+    uniform_price : True when a call auction cleared this round's order at one price
     end_reason : None, or why the run stops after this round (see ``END_REASONS``)
     """
 
@@ -85,11 +120,16 @@ class RoundRecord:
     insurance_fund: float
     inventory_qty: float
     book_left: float
+    refilled: float
+    withdrawn: float
     open_interest: float
     open_interest_notional: float
     n_open: int
     pending: int
     halted: bool
+    breaker_tripped: bool
+    halt_rounds_left: int
+    uniform_price: bool
     end_reason: str | None
 
     @property
@@ -153,7 +193,8 @@ class Cascade:
     """
 
     def __init__(self, positions, book, shock=0.05, *, direction="down", resilience=0.0,
-                 insurance_fund=0.0, liquidation_fee=None, max_rounds=1000):
+                 insurance_fund=0.0, liquidation_fee=None, max_rounds=1000, breaker=None,
+                 recovery=0.5, call_auction=False, refill_at="touch", withdrawal=0.0):
         if not isinstance(positions, Positions):
             raise ValueError("positions must be a Positions object, got "
                              f"{type(positions).__name__}")
@@ -169,6 +210,17 @@ class Cascade:
                                            hi_open=True)
         self.liquidation_fee = liquidation_fee
         self.max_rounds = check_int("max_rounds", max_rounds, lo=1, hi=1_000_000)
+        if breaker is not None and not isinstance(breaker, CircuitBreaker):
+            raise ValueError(f"breaker must be a CircuitBreaker or None, got {breaker!r}")
+        self.breaker = breaker
+        self.recovery = check_number("recovery", recovery, lo=0, hi=1)
+        if not isinstance(call_auction, bool):
+            raise ValueError(f"call_auction must be True or False, got {call_auction!r}")
+        self.call_auction = call_auction
+        if refill_at not in REFILL_PLACES:
+            raise ValueError(f"refill_at must be one of {REFILL_PLACES}, got {refill_at!r}")
+        self.refill_at = refill_at
+        self.withdrawal = check_number("withdrawal", withdrawal, lo=0, hi=100)
         self.direction = direction
         self.positions = positions
         self._book0 = book.copy()
@@ -231,7 +283,9 @@ class Cascade:
         self._inventory = 0.0
         self._oi = float(self.positions.size.sum())
         self._n_open = len(self.positions)
-
+        self._deficit = 0.0  # units consumed by trades and not yet put back
+        self._halt_left = 0
+        self._reference = self.start_price
     @property
     def ended(self) -> bool:
         """True once the run has stopped; ``step()`` then returns None."""
@@ -269,6 +323,10 @@ class Cascade:
         """Number of sorted positions whose liquidation price the current price has reached."""
         return int(np.searchsorted(self._keys, self._key_sign * self.price, side="right"))
 
+    def _pending(self) -> int:
+        """Open positions the current price has reached (0 if the price moved back away)."""
+        return max(self._reach() - self._next, 0)
+
     def in_reach(self) -> np.ndarray:
         """Indices of the open positions the next round will liquidate (at the current price)."""
         return self._order[self._next:self._reach()].copy()
@@ -278,7 +336,12 @@ class Cascade:
         """Play one round (the first call is round 0, the shock); None once the run has ended."""
         if self.ended:
             return None
-        rec = self._shock_round() if self.round == 0 else self._liquidation_round()
+        if self.round == 0:
+            rec = self._shock_round()
+        elif self._halt_left > 0:
+            rec = self._halt_round()
+        else:
+            rec = self._liquidation_round()
         self.history.append(rec)
         self.round += 1
         self.end_reason = rec.end_reason
@@ -303,7 +366,13 @@ class Cascade:
         start, stop = self._next, self._reach()
         q = self._size[start:stop]
         qty = float(q.sum())
+        arrived = 0.0
+        if self.call_auction:  # while the auction collects orders, liquidity arrives
+            arrived = self._put_back(self.recovery * self._deficit)
         fill = self.book.market_sell(qty) if self.direction == "down" else self.book.market_buy(qty)
+        if self.call_auction and fill.filled > 0:
+            # One uniform price clears the batch: the price of the last level it needs.
+            fill = replace(fill, avg_price=fill.last_price)
 
         # Each position is closed at the round's average fill A: its remaining equity is
         # s q (A - B). Unfilled units pass to the fund at B, leaving the trader nothing either.
@@ -336,16 +405,44 @@ class Cascade:
         self._oi = max(self._oi - qty, 0.0) if self._n_open else 0.0
         margin_lost = float(self._margin[start:stop].sum())
         return self._finish(p_before, fill, n=n, qty=qty, margin_lost=margin_lost,
-                            to_fund=to_fund, fees=fees, returned=returned, debt=debt)
+                            to_fund=to_fund, fees=fees, returned=returned, debt=debt,
+                            refilled=arrived)
+
+    def _put_back(self, qty) -> float:
+        """Market makers put ``qty`` units back on the traded side; returns units placed."""
+        placed = self.book.refill(self._book_side, qty, at=self.refill_at)
+        self._deficit = max(self._deficit - placed, 0.0)
+        return placed
+
+    @property
+    def _book_side(self) -> str:
+        return "bid" if self.direction == "down" else "ask"
+
+    def _halt_round(self) -> RoundRecord:
+        """A round with trading halted: no liquidation; market makers restore depth."""
+        placed = self._put_back(self.recovery * self._deficit)
+        self._halt_left -= 1
+        if self._halt_left == 0:
+            self._reference = self.price  # the breaker measures from where trading resumes
+        empty = self.book.market_sell(0.0)
+        end = "max_rounds" if self.round >= self.max_rounds else None
+        return self._record(self.price, empty, pending=self._pending(), end=end,
+                            refilled=placed, halted=True)
 
     def _finish(self, p_before, fill, *, shock_qty=0.0, n=0, qty=0.0, margin_lost=0.0,
-                to_fund=0.0, fees=0.0, returned=0.0, debt=0.0) -> RoundRecord:
+                to_fund=0.0, fees=0.0, returned=0.0, debt=0.0, refilled=0.0) -> RoundRecord:
         """Move the price to the last fill, let the book recover, and write the record."""
         if fill.filled > 0:
             self.price = fill.last_price
-        self.book.refill("bid" if self.direction == "down" else "ask",
-                         self.resilience * fill.filled)
-        pending = self._reach() - self._next
+        self._deficit += fill.filled
+        refilled += self._put_back(self.resilience * fill.filled)
+        move = abs(self.price / p_before - 1.0)
+        withdrawn = 0.0
+        if self.withdrawal > 0 and move > 0:  # fast moves make market makers pull quotes
+            within = self.price * (0.99 if self.direction == "down" else 1.01)
+            withdrawn = self.book.withdraw(self._book_side, min(1.0, self.withdrawal * move / 0.01),
+                                           within)
+        pending = self._pending()
         if fill.unfilled > 0:
             end = "book_exhausted"
         elif pending == 0:
@@ -354,6 +451,19 @@ class Cascade:
             end = "max_rounds"
         else:
             end = None
+        tripped = False
+        if self.breaker is not None and end is None:
+            base = p_before if self.breaker.reference == "round" else self._reference
+            if abs(self.price / base - 1.0) > self.breaker.move:
+                self._halt_left, tripped = self.breaker.halt_rounds, True
+        return self._record(p_before, fill, pending=pending, end=end, shock_qty=shock_qty, n=n,
+                            qty=qty, margin_lost=margin_lost, to_fund=to_fund, fees=fees,
+                            returned=returned, debt=debt, refilled=refilled, withdrawn=withdrawn,
+                            tripped=tripped)
+
+    def _record(self, p_before, fill, *, pending, end, shock_qty=0.0, n=0, qty=0.0,
+                margin_lost=0.0, to_fund=0.0, fees=0.0, returned=0.0, debt=0.0, refilled=0.0,
+                withdrawn=0.0, tripped=False, halted=False) -> RoundRecord:
         filled = fill.filled > 0
         return RoundRecord(
             round=self.round, direction=self.direction, price_before=p_before,
@@ -365,6 +475,8 @@ class Cascade:
             book_prices=fill.level_prices, book_qty=fill.level_qty, margin_lost=margin_lost,
             to_fund=to_fund, fees=fees, returned_to_traders=returned, bad_debt_round=debt,
             bad_debt=self._bad_debt, insurance_fund=self._fund, inventory_qty=self._inventory,
-            book_left=self.book.units_left("bid" if self.direction == "down" else "ask"),
-            open_interest=self._oi, open_interest_notional=self._oi * self.price,
-            n_open=self._n_open, pending=pending, halted=False, end_reason=end)
+            book_left=self.book.units_left(self._book_side), refilled=refilled,
+            withdrawn=withdrawn, open_interest=self._oi,
+            open_interest_notional=self._oi * self.price, n_open=self._n_open, pending=pending,
+            halted=halted, breaker_tripped=tripped, halt_rounds_left=self._halt_left,
+            uniform_price=self.call_auction and filled and n > 0, end_reason=end)

@@ -13,6 +13,8 @@ import numpy as np
 from ._checks import as_float_array, check_array_range, check_int, check_number, readonly
 
 BOOK_SHAPES = ("flat", "growing")
+#: Where refilled liquidity goes: at the best remaining level, or back at the levels it left.
+REFILL_PLACES = ("touch", "levels")
 _FIRST_WINDOW = 64  # levels summed at first by a walk; doubled until the order is covered
 
 
@@ -54,16 +56,17 @@ class Fill:
 class _Side:
     """One side of the book: prices best first, remaining sizes, and the index of the touch."""
 
-    __slots__ = ("prices", "sizes", "top", "sign", "left")
+    __slots__ = ("prices", "sizes", "orig", "top", "sign", "left")
 
     def __init__(self, prices, sizes, sign):
         self.prices, self.sizes, self.sign, self.top = prices, sizes, sign, 0
+        self.orig = readonly(sizes.copy())  # the sizes as built: what "old levels" restores
         self.left = float(sizes.sum())  # units resting, kept as orders take and refills add
         self._skip_empty()
 
     def copy(self) -> _Side:
         other = _Side.__new__(_Side)
-        other.prices, other.sizes = self.prices, self.sizes.copy()
+        other.prices, other.sizes, other.orig = self.prices, self.sizes.copy(), self.orig
         other.sign, other.top, other.left = self.sign, self.top, self.left
         return other
 
@@ -133,10 +136,44 @@ class _Side:
         self._skip_empty()
         return _fill(kind, qty, qty, self.prices[top:end], taken)
 
-    def add_at_touch(self, qty) -> None:
+    def add_at_touch(self, qty) -> float:
         if self.top < len(self.sizes) and qty > 0:
             self.sizes[self.top] += qty
             self.left += qty
+            return float(qty)
+        return 0.0
+
+    def add_at_levels(self, qty) -> float:
+        """Put up to ``qty`` back where it was taken, nearest the touch first; units placed."""
+        end = min(self.top + 1, len(self.sizes))
+        if qty <= 0 or end == 0:
+            return 0.0
+        gaps = np.maximum(self.orig[:end] - self.sizes[:end], 0.0)[::-1]  # touch outwards
+        cum = np.cumsum(gaps)
+        k = int(np.searchsorted(cum, qty, side="left"))
+        add = gaps.copy()
+        if k < len(gaps):
+            add[k] = qty - (cum[k - 1] if k else 0.0)
+            add[k + 1:] = 0.0
+        self.sizes[:end] += add[::-1]
+        placed = float(add.sum())
+        self.left += placed
+        filled = np.flatnonzero(self.sizes[:end] > 0)
+        if filled.size:
+            self.top = min(self.top, int(filled[0]))
+        return placed
+
+    def withdraw(self, fraction, limit) -> float:
+        """Cancel ``fraction`` of every level from the touch to ``limit``; units cancelled."""
+        end = max(self.n_through(limit), self.top)
+        if fraction <= 0 or end <= self.top:
+            return 0.0
+        cut = self.sizes[self.top:end] * fraction
+        self.sizes[self.top:end] -= cut
+        removed = float(cut.sum())
+        self.left = max(self.left - removed, 0.0)
+        self._skip_empty()
+        return removed
 
 
 def _fill(kind, requested, filled, prices, taken) -> Fill:
@@ -319,13 +356,28 @@ class OrderBook:
         limit = check_number("limit", limit, lo=0)
         return self._asks.take_through(limit, "buy")
 
-    def refill(self, side, qty) -> None:
-        """Add ``qty`` units at the touch (best remaining level) of ``side`` ("bid" or "ask").
+    def refill(self, side, qty, at="touch") -> float:
+        """Put ``qty`` units back on ``side`` ("bid" or "ask"); returns the units placed.
 
-        Models market makers restoring part of the depth an order consumed. Does nothing when
-        that side is empty (there is no touch to quote at).
+        Models market makers restoring part of the depth orders consumed. ``at="touch"`` adds
+        them at the best remaining level (nothing when the side is empty: no touch to quote
+        at); ``at="levels"`` puts them back at the price levels they were taken from, nearest
+        the touch first, never above a level's original size (so at most what was consumed).
         """
         qty = check_number("qty", qty, lo=0)
+        book_side = self._side(side)
+        if at not in REFILL_PLACES:
+            raise ValueError(f"at must be one of {REFILL_PLACES}, got {at!r}")
+        return book_side.add_at_touch(qty) if at == "touch" else book_side.add_at_levels(qty)
+
+    def withdraw(self, side, fraction, within) -> float:
+        """Cancel ``fraction`` (in [0, 1]) of each level of ``side`` from the touch out to the
+        price ``within``: market makers pulling quotes. Returns the units cancelled."""
+        fraction = check_number("fraction", fraction, lo=0, hi=1)
+        within = check_number("within", within, lo=0)
+        return self._side(side).withdraw(fraction, within)
+
+    def _side(self, side) -> _Side:
         if side not in ("bid", "ask"):
             raise ValueError(f"side must be 'bid' or 'ask', got {side!r}")
-        (self._bids if side == "bid" else self._asks).add_at_touch(qty)
+        return self._bids if side == "bid" else self._asks

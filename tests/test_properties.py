@@ -5,9 +5,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from marginloops import Cascade, OrderBook, Positions, Scenario
+from marginloops import Cascade, CircuitBreaker, OrderBook, Positions, Scenario
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -43,6 +43,14 @@ def markets(draw):
         insurance_fund=draw(st.sampled_from([0.0, 5.0, 100.0])),
         liquidation_fee=draw(st.sampled_from([None, 0.0, 0.01])),
         max_rounds=draw(st.sampled_from([3, 1000])))
+    if draw(st.booleans()):  # the mechanisms, in every combination
+        kwargs.update(
+            breaker=draw(st.sampled_from([None, CircuitBreaker(0.01, 1),
+                                          CircuitBreaker(0.03, 3, "start")])),
+            recovery=draw(st.sampled_from([0.0, 0.5, 1.0])),
+            call_auction=draw(st.booleans()),
+            refill_at=draw(st.sampled_from(["touch", "levels"])),
+            withdrawal=draw(st.sampled_from([0.0, 0.5, 5.0])))
     return pos, book, kwargs
 
 
@@ -76,21 +84,39 @@ def test_invariants(market):
             assert r.price_after == r.last_fill_price and r.last_fill_price in level_prices
         else:
             assert r.price_after == r.price_before
-        assert (r.price_after <= r.price_before) if down else (r.price_after >= r.price_before)
+        if kwargs.get("refill_at", "touch") == "touch":  # old levels can take the price back
+            assert (r.price_after <= r.price_before) if down else (
+                r.price_after >= r.price_before)
+        if r.halted:
+            assert r.n_liquidated == 0 and r.filled_qty == 0 and r.price_after == r.price_before
+        if r.uniform_price:
+            assert r.avg_fill_price == r.last_fill_price
 
     # A position is liquidated in round k exactly when the price after round k-1 reached its
-    # liquidation price and the price after round k-2 had not.
+    # liquidation price and, at the trading round before k (halted rounds trade nothing), it
+    # had not been reached yet.
     def reached(p, i):
         return p <= liq[i] if down else p >= liq[i]
     for i in np.flatnonzero(rounds >= 1):
         k = rounds[i]
-        assert reached(hist[k - 1].price_after, i)
-        if k >= 2:
-            assert not reached(hist[k - 2].price_after, i)
+        assert reached(hist[k - 1].price_after, i) and not hist[k].halted
+        earlier = [j for j in range(1, k) if not hist[j].halted]
+        if earlier:
+            assert not reached(hist[earlier[-1] - 1].price_after, i)
+    # A tripped breaker halts exactly its number of rounds (unless the run hits its limit).
+    breaker = kwargs.get("breaker")
+    for r in hist:
+        if r.breaker_tripped:
+            halted = hist[r.round + 1:r.round + 1 + breaker.halt_rounds]
+            assert all(h.halted for h in halted)
+            follows = hist[r.round + 1 + breaker.halt_rounds:]
+            assert len(halted) == breaker.halt_rounds or halted[-1].end_reason == "max_rounds"
+            assert not follows or not follows[0].halted
     last = hist[-1]
     still_in_reach = [i for i in np.flatnonzero((rounds < 0) & (pos.side == s))
                       if reached(last.price_after, i)]
     assert len(still_in_reach) == last.pending
+    # Every price is a level of the book that a trade reached (refills reuse those levels).
     if last.end_reason == "fixed_point":
         assert last.pending == 0
 
@@ -103,6 +129,9 @@ def test_invariants(market):
     fund, debt, returned = kwargs["insurance_fund"], 0.0, 0.0
     fee_rate = kwargs["liquidation_fee"]
     for r in hist[1:]:
+        if r.halted:  # nothing traded: nothing paid
+            assert r.to_fund == r.margin_lost == r.bad_debt_round == 0
+            continue
         closed = rounds == r.round
         q, e, lev = pos.size[closed], pos.entry[closed], pos.leverage[closed]
         frac = r.filled_qty / r.qty_liquidated

@@ -11,9 +11,10 @@ from .charts import (
                      PriceChart,
                      View,
 )
+from .compare import CompareExplorer
 from .controls import LEVERAGE_MIXES, Knob, ScenarioControls, TimeControls
 from .explorer import CascadeExplorer
 
-__all__ = ["BookChart", "CascadeExplorer", "Knob", "LEVERAGE_MIXES", "LiquidationMapChart",
-           "LiquidationsChart", "OpenInterestChart", "PriceChart", "ScenarioControls",
-           "TimeControls", "View"]
+__all__ = ["BookChart", "CascadeExplorer", "CompareExplorer", "Knob", "LEVERAGE_MIXES",
+           "LiquidationMapChart", "LiquidationsChart", "OpenInterestChart", "PriceChart",
+           "ScenarioControls", "TimeControls", "View"]

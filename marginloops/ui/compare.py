@@ -1,0 +1,405 @@
+"""The CompareExplorer: two cascades stepped together and drawn on the same axes.
+
+A lesson shows "the same crash, with and without X" with one line:
+``CompareExplorer(scenario, scenario.replace(depth_1pct=6e6), labels=("thin", "deep"))``.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import bqplot as bq
+import ipywidgets as widgets
+import numpy as np
+
+from .. import narration as say
+from ..compare import MEASURES, LockStep, Summary, compare, differences, end_words
+from . import style
+from .charts import View, _axis_x, _axis_y, _caption, _Chart, _figure, _fit, _round_ticks
+from .controls import TimeControls
+
+
+@dataclass(frozen=True)
+class RunStyle:
+    """How one run is drawn: colour, line style, marker, and the symbol used in keys."""
+
+    colour: str
+    line_style: str
+    marker: str
+    symbol: str
+    words: str
+
+
+#: Run A solid with circles, run B dashed with squares: told apart without colour too.
+RUN_STYLES = (RunStyle(style.BLUE, "solid", "circle", "●━", "solid line, circles"),
+              RunStyle(style.ORANGE, "dashed", "square", "■╌", "dashed line, squares"))
+
+#: Rows of the live summary table: (a measure of :data:`marginloops.compare.MEASURES`, its
+#: heading while the runs are still going).
+TABLE_ROWS = (("final price", "price"), ("price change", "change from the start"),
+              ("amplification", "amplification"), ("positions liquidated", "positions liquidated"),
+              ("notional liquidated", "notional liquidated"), ("bad debt", "bad debt"),
+              ("insurance fund left", "insurance fund left"))
+
+
+@dataclass(frozen=True)
+class CompareView:
+    """Axis ranges covering both runs, found by playing each to its end in advance.
+
+    Prices, rounds and liquidated notional are the union of each run's :class:`View`; bad debt
+    has its own range.
+    """
+
+    price_lo: float
+    price_hi: float
+    rounds: int
+    notional_max: float
+    debt_max: float
+
+    @classmethod
+    def of(cls, lock: LockStep, debt: float) -> CompareView:
+        """Ranges for ``lock``'s two runs (left reset); ``debt`` is the larger final bad debt."""
+        views = [View.of(c) for c in lock.cascades]
+        # At least 1K USD: with no bad debt the flat line sits on readable ticks, not milli-USD.
+        return cls(price_lo=min(v.price_lo for v in views),
+                   price_hi=max(v.price_hi for v in views),
+                   rounds=max(v.rounds for v in views),
+                   notional_max=max(v.notional_max for v in views),
+                   debt_max=max(debt * 1.15, 1_000.0))
+
+
+def _key(run: int, text: str) -> tuple[str, str, str]:
+    s = RUN_STYLES[run]
+    return (s.colour, s.symbol, text)
+
+
+def _run_lines(scales, labels, tooltip_labels, formats):
+    """One Lines mark per run, styled by :data:`RUN_STYLES`."""
+    return tuple(
+        bq.Lines(x=[], y=[], scales=scales, colors=[s.colour], line_style=s.line_style,
+                 stroke_width=3, marker=s.marker, marker_size=40, labels=[label],
+                 tooltip=bq.Tooltip(fields=["x", "y"], labels=tooltip_labels, formats=formats))
+        for s, label in zip(RUN_STYLES, labels, strict=True))
+
+
+class ComparePriceChart(_Chart):
+    """Both runs' last traded price after each round, on one pair of axes."""
+
+    def __init__(self, labels):
+        self.x = bq.LinearScale()
+        self.y = bq.LinearScale()
+        sc = {"x": self.x, "y": self.y}
+        self.start_line = bq.Lines(x=[0.0, 1.0], y=[[0.0, 0.0]] * 2, scales=sc,
+                                   colors=[style.GREY], line_style="dotted",
+                                   labels=["start price"])
+        self.lines = _run_lines(sc, labels, ["round", "price"], ["", ",.2f"])
+        self.caption = _caption(*(_key(i, f"{label} ({RUN_STYLES[i].words})")
+                                  for i, label in enumerate(labels)),
+                                (style.GREY, "┈┈", "price before the shock"))
+        self.figure = _figure("Price by round", [self.start_line, *self.lines],
+                              [_axis_x(self.x, "round", "d"),
+                               _axis_y(self.y, "price (USD)", ",.2f")])
+
+    def reset(self, lock: LockStep, view: CompareView):
+        """Fix the axes to ``view`` and draw the runs as they stand."""
+        with self.figure.hold_sync():
+            x_axis, y_axis = self.figure.axes
+            _fit(x_axis, -0.5, view.rounds + 0.5, _round_ticks(view.rounds))
+            _fit(y_axis, view.price_lo, view.price_hi)
+            self.start_line.x = [-0.5, view.rounds + 0.5]
+            self.start_line.y = [[c.start_price] * 2 for c in lock.cascades]
+        self.update(*(c.history for c in lock.cascades))
+
+    def update(self, hist_a, hist_b):
+        """Draw the rounds of both histories (lists of :class:`RoundRecord`)."""
+        for line, hist in zip(self.lines, (hist_a, hist_b), strict=True):
+            with line.hold_sync():
+                line.x = [r.round for r in hist]
+                line.y = [r.price_after for r in hist]
+
+
+class CompareLiquidationsChart(_Chart):
+    """Notional liquidated per round, a pair of bars per round: run A left, run B right."""
+
+    def __init__(self, labels):
+        self.x = bq.LinearScale()
+        self.y = bq.LinearScale(min=0.0)
+        self.rounds = 10
+        self.bars = bq.Bars(x=np.arange(11), y=np.zeros((2, 11)),
+                            scales={"x": self.x, "y": self.y}, type="grouped",
+                            colors=[s.colour for s in RUN_STYLES], labels=list(labels),
+                            padding=0.2, stroke=style.BLACK, stroke_width=1.0,
+                            tooltip=bq.Tooltip(fields=["x", "y"], labels=["round", "USD"],
+                                               formats=["", ",.0f"]))
+        self.caption = _caption((RUN_STYLES[0].colour, "▮", f"left bar: {labels[0]}"),
+                                (RUN_STYLES[1].colour, "▮", f"right bar: {labels[1]}"),
+                                (style.BLACK, "", "valued at the price that triggered them"))
+        self.figure = _figure("Liquidated notional by round", [self.bars],
+                              [_axis_x(self.x, "round", "d"),
+                               _axis_y(self.y, "liquidated (USD)")])
+
+    def reset(self, lock: LockStep, view: CompareView):
+        """Fix the axes to ``view`` and draw the runs as they stand."""
+        with self.figure.hold_sync():
+            x_axis, y_axis = self.figure.axes
+            _fit(x_axis, -0.5, view.rounds + 0.5, _round_ticks(view.rounds))
+            _fit(y_axis, 0.0, view.notional_max)
+        self.rounds = view.rounds
+        self.update(*(c.history for c in lock.cascades))
+
+    def update(self, hist_a, hist_b):
+        """Draw the rounds of both histories (lists of :class:`RoundRecord`)."""
+        # One slot for every round on the axis, zero until played: a Bars mark given a single
+        # x value draws its band scale reversed in the browser and never recovers.
+        n = max(self.rounds + 1, len(hist_a), len(hist_b))
+        y = np.zeros((2, n))
+        for row, hist in zip(y, (hist_a, hist_b), strict=True):
+            for r in hist:
+                row[r.round] = r.notional_liquidated
+        with self.bars.hold_sync():
+            self.bars.x = np.arange(n)
+            self.bars.y = y
+
+
+class CompareBadDebtChart(_Chart):
+    """Both runs' bad debt so far (losses the insurance fund could not cover), by round."""
+
+    def __init__(self, labels):
+        self.x = bq.LinearScale()
+        self.y = bq.LinearScale(min=0.0)
+        self.lines = _run_lines({"x": self.x, "y": self.y}, labels, ["round", "USD"],
+                                ["", ",.0f"])
+        self.caption = _caption(*(_key(i, f"{label} ({RUN_STYLES[i].words})")
+                                  for i, label in enumerate(labels)))
+        self.figure = _figure("Bad debt so far", list(self.lines),
+                              [_axis_x(self.x, "round", "d"), _axis_y(self.y, "bad debt (USD)")])
+
+    def reset(self, lock: LockStep, view: CompareView):
+        """Fix the axes to ``view`` and draw the runs as they stand."""
+        with self.figure.hold_sync():
+            x_axis, y_axis = self.figure.axes
+            _fit(x_axis, -0.5, view.rounds + 0.5, _round_ticks(view.rounds))
+            _fit(y_axis, 0.0, view.debt_max)
+        self.update(*(c.history for c in lock.cascades))
+
+    def update(self, hist_a, hist_b):
+        """Draw the rounds of both histories (lists of :class:`RoundRecord`)."""
+        for line, hist in zip(self.lines, (hist_a, hist_b), strict=True):
+            with line.hold_sync():
+                line.x = [r.round for r in hist]
+                line.y = [r.bad_debt for r in hist]
+
+
+def _show(value) -> str:
+    """A scenario field's value for the title line."""
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() and abs(value) >= 1000 else f"{value:g}"
+    return html.escape(str(value))
+
+
+class CompareExplorer(widgets.VBox):
+    """Two markets hit by a shock and stepped together, one round of each per click.
+
+    Parameters
+    ----------
+    scenario_a, scenario_b : Scenario
+        The two markets. Make B from A (``a.replace(depth_1pct=6e6)``) to see what one change
+        does: the same traders (seed) and the same shock.
+    labels : tuple of two str
+        The runs' names in the title, the keys, the table and the narration.
+
+    Attributes
+    ----------
+    lock : LockStep
+        The two runs: ``lock.a.history`` and ``lock.b.history`` hold every round's record.
+    comparison : Comparison
+        Both runs played to the end in advance (it fixes the axes; its verdict is shown once
+        both runs have ended).
+    view : CompareView
+        The axis ranges.
+    time : TimeControls
+        Step, Play, Run to end, Reset and the round counter.
+    price_chart, liquidations_chart, debt_chart : the charts; ``title``, ``statuses``,
+        ``summary``, ``stories``: the text panels (the charts' text alternative).
+    """
+
+    def __init__(self, scenario_a, scenario_b, labels=("without", "with")):
+        self.comparison = compare(scenario_a, scenario_b, labels=labels)  # checks the inputs
+        self.labels = self.comparison.labels
+        self.lock = LockStep(scenario_a, scenario_b)
+        self.view = CompareView.of(self.lock, max(s.bad_debt for s in self.comparison.summaries))
+        self.time = TimeControls()
+        self.time.step_button.tooltip = "Play one round of both runs"
+        self.title = widgets.HTML(self._title(), layout={"margin": "0 0 4px 0"})
+        self.statuses = tuple(widgets.HTML(layout={"margin": "2px 0"}) for _ in self.labels)
+        self.summary = widgets.HTML(layout={"min_width": "360px"})
+        self.stories = tuple(
+            widgets.HTML(layout={"height": "260px", "overflow": "auto",
+                                 "border": "1px solid #8C8C8C", "padding": "4px 8px"})
+            for _ in self.labels)
+        self.price_chart = ComparePriceChart(self.labels)
+        self.liquidations_chart = CompareLiquidationsChart(self.labels)
+        self.debt_chart = CompareBadDebtChart(self.labels)
+        for chart in self._charts():
+            chart.reset(self.lock, self.view)
+        grid = widgets.GridBox(
+            [self.price_chart.widget, self.liquidations_chart.widget, self.debt_chart.widget,
+             self.summary],
+            layout={"grid_template_columns": "repeat(auto-fit, minmax(420px, 1fr))",
+                    "grid_gap": "8px", "width": "100%"})
+        logs = widgets.GridBox(
+            [widgets.VBox([widgets.HTML(f"<b>{self._mark(i)} {html.escape(label)}: what "
+                                        "happened, newest first</b>"), story],
+                          layout={"min_width": "360px"})
+             for i, (label, story) in enumerate(zip(self.labels, self.stories, strict=True))],
+            layout={"grid_template_columns": "repeat(auto-fit, minmax(420px, 1fr))",
+                    "grid_gap": "8px", "width": "100%"})
+        super().__init__([self.title, self.time, *self.statuses, grid, logs],
+                         layout={"width": "100%"})
+
+        self._lines: tuple[list[str], list[str]] = ([], [])
+        self._quiet = False
+        self.time.step_button.on_click(lambda _: self.step())
+        self.time.run_button.on_click(lambda _: self.run_to_end())
+        self.time.reset_button.on_click(lambda _: self.reset())
+        self.time.play.observe(self._play_tick, names="value")
+        self.time.play.observe(self._sync_buttons, names="playing")
+        self.reset("Press Step to apply the shock to both runs.")
+
+    # ------------------------------------------------------------------------- public
+    @property
+    def narration(self) -> tuple[list[str], list[str]]:
+        """Every sentence so far of run A and of run B, oldest first (shown newest first)."""
+        return (list(self._lines[0]), list(self._lines[1]))
+
+    def step(self) -> None:
+        """One click of Step: the next round of each run that has not ended."""
+        if self.lock.ended:
+            return
+        before = [len(c.history) for c in self.lock.cascades]
+        self.lock.step()
+        self._narrate_new(before)
+        self._redraw()
+        self._sync_buttons()
+
+    def run_to_end(self) -> None:
+        """Play every remaining round of both runs, then draw once."""
+        before = [len(c.history) for c in self.lock.cascades]
+        self.lock.run()
+        self._narrate_new(before)
+        self._redraw()
+        self._sync_buttons()
+
+    def reset(self, message: str = "Reset: back to the market before the shock.") -> None:
+        """Both runs back to round 0 of the same markets."""
+        self._stop_play()
+        self.lock.reset()
+        self._lines = ([message], [message])
+        self._redraw()
+        self._sync_buttons()
+
+    # ------------------------------------------------------------------------ wiring
+    def _charts(self):
+        return (self.price_chart, self.liquidations_chart, self.debt_chart)
+
+    def _play_tick(self, change) -> None:
+        if self._quiet or change.new <= change.old:
+            return
+        self.step()
+        if self.lock.ended:
+            self._stop_play()
+
+    def _stop_play(self) -> None:
+        self._quiet = True
+        try:
+            self.time.play.playing = False
+            self.time.play.value = 0
+        finally:
+            self._quiet = False
+
+    def _sync_buttons(self, *_) -> None:
+        done = self.lock.ended
+        self.time.step_button.disabled = done or self.time.play.playing
+        self.time.run_button.disabled = done
+        self.time.play.disabled = done
+        steps = self.lock.steps
+        text = f"Round {steps - 1}" if steps else "Round –"
+        self.time.counter.value = f"<b>{html.escape(text + (' (end)' if done else ''))}</b>"
+
+    def _narrate_new(self, before) -> None:
+        """Add the sentences of the rounds played since the histories had ``before`` records."""
+        for lines, cas, n in zip(self._lines, self.lock.cascades, before, strict=True):
+            lines.extend(say.narrate(r) for r in cas.history[n:])
+            if cas.ended and len(cas.history) > n:
+                lines.append(say.narrate_end(cas.history))
+
+    # ------------------------------------------------------------------- drawing
+    @staticmethod
+    def _mark(run: int) -> str:
+        s = RUN_STYLES[run]
+        return (f"<span style='color:{s.colour};font-weight:bold' aria-hidden='true'>"
+                f"{s.symbol}</span>")
+
+    def _title(self) -> str:
+        a, b = self.labels
+        diff = differences(*self.lock.scenarios)
+        if diff:
+            what = "; ".join(f"{name} {_show(va)} → {_show(vb)}" for name, va, vb in diff)
+            what = f"The same market except: {what}."
+        else:
+            what = "The two scenarios are the same market."
+        return (f"<div style='font-size:16px'><b>Compare:</b> {self._mark(0)} "
+                f"<b>{html.escape(a)}</b> ({RUN_STYLES[0].words}) and {self._mark(1)} "
+                f"<b>{html.escape(b)}</b> ({RUN_STYLES[1].words})</div>"
+                f"<div style='font-size:13px'>{what}</div>")
+
+    def _redraw(self) -> None:
+        hists = [c.history for c in self.lock.cascades]
+        for chart in self._charts():
+            chart.update(*hists)
+        for i, (status, cas) in enumerate(zip(self.statuses, self.lock.cascades, strict=True)):
+            status.value = self._status(i, cas)
+        self._update_summary()
+        for story, lines, label in zip(self.stories, self._lines, self.labels, strict=True):
+            items = "".join(f"<li>{html.escape(line)}</li>" for line in reversed(lines))
+            story.value = (f"<div role='log' aria-live='polite' aria-label='Narration of "
+                           f"{html.escape(label)}'><ul style='padding-left:18px;margin:4px 0'>"
+                           f"{items}</ul></div>")
+
+    def _status(self, run: int, cas) -> str:
+        hist = cas.history
+        label = html.escape(self.labels[run])
+        if not hist:
+            where = f"before the shock · price <b>{say.price(cas.price)}</b>"
+        else:
+            last = hist[-1]
+            where = (f"round {last.round} · price <b>{say.price(last.price_after)}</b> "
+                     f"({last.price_after / cas.start_price - 1:+.1%} from "
+                     f"{say.price(cas.start_price)})")
+            if cas.ended:
+                where += f" · stopped: {end_words(last.end_reason)}"
+        return f"<div role='status'>{self._mark(run)} <b>{label}</b>: {where}</div>"
+
+    def _update_summary(self) -> None:
+        hists = [c.history for c in self.lock.cascades]
+        cells = [Summary.of(h).cells() if h else ("–",) * len(MEASURES) for h in hists]
+        done = self.lock.ended
+        head = "".join(f"<th style='text-align:right;padding:2px 8px'>{self._mark(i)} "
+                       f"{html.escape(label)}</th>" for i, label in enumerate(self.labels))
+        body = "".join(
+            f"<tr><th scope='row' style='text-align:left;padding:2px 8px;font-weight:normal'>"
+            f"{measure if done else heading}</th>"
+            + "".join(f"<td style='text-align:right;padding:2px 8px'>"
+                      f"{c[MEASURES.index(measure)]}</td>" for c in cells) + "</tr>"
+            for measure, heading in TABLE_ROWS)
+        caption = "At the end of both runs" if done else "So far"
+        verdict = ""
+        if done:
+            verdict = (f"<p role='status' style='margin:6px 8px'>"
+                       f"{html.escape(self.comparison.verdict())}</p>")
+        self.summary.value = (
+            f"<div style='font-size:14px'><table aria-label='Summary of both runs' "
+            f"style='border-collapse:collapse'><caption style='text-align:left;font-weight:bold;"
+            f"padding:2px 8px'>{caption}</caption><tr><th></th>{head}</tr>{body}</table>"
+            f"{verdict}</div>")

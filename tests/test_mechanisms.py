@@ -1,0 +1,127 @@
+"""Mechanisms that feed or stop a cascade, each worked by hand: circuit breaker, call auction,
+refill at the old levels, market makers withdrawing. Each is off by default."""
+
+import numpy as np
+import pytest
+
+from marginloops import Cascade, CircuitBreaker, OrderBook, Positions
+
+
+def ladder(sizes=(1, 1, 1, 1, 1, 10), top=100.0):
+    prices = top - np.arange(len(sizes), dtype=float)
+    return OrderBook.from_levels(prices, sizes, [top + 1], [100.0])
+
+
+def one_long(size=1.0):
+    # entry 110, 10x, m = 0: liquidation = bankruptcy = 99
+    return Positions.from_arrays([1], [size], [110.0], [10.0], 0.0)
+
+
+def test_circuit_breaker_halts_exactly_n_rounds_and_the_book_recovers():
+    cas = Cascade(one_long(), ladder(), shock=0.015,
+                  breaker=CircuitBreaker(move=0.005, halt_rounds=2), recovery=0.5)
+    hist = cas.run()
+    # The shock takes 100 and 99 (2 units): a 1% move trips the 0.5% breaker.
+    assert hist[0].breaker_tripped and hist[0].halt_rounds_left == 2
+    # Two halted rounds: no trade, the price stays, market makers restore half of what is
+    # missing each time at the touch (98): 0.5 * 2 = 1, then 0.5 * 1 = 0.5.
+    for rec, refill, left in zip(hist[1:3], (1.0, 0.5), (1, 0), strict=True):
+        assert rec.halted and rec.n_liquidated == 0 and rec.filled_qty == 0
+        assert rec.price_after == 99.0 and rec.refilled == pytest.approx(refill)
+        assert rec.halt_rounds_left == left and rec.pending == 1
+    # Then trading resumes: the long sells 1 unit into the refilled 98 level.
+    last = hist[3]
+    assert (last.round, last.n_liquidated, last.price_after) == (3, 1, 98.0)
+    assert last.end_reason == "fixed_point"
+    assert cas.book.bids()[1][0] == pytest.approx(1.0 + 1.5 - 1.0)
+    # Without the breaker the same long is sold in round 1.
+    plain = Cascade(one_long(), ladder(), shock=0.015).run()
+    assert [r.n_liquidated for r in plain] == [0, 1]
+
+
+def test_circuit_breaker_below_its_level_does_nothing():
+    base = Cascade(one_long(), ladder(), shock=0.015).run()
+    calm = Cascade(one_long(), ladder(), shock=0.015,
+                   breaker=CircuitBreaker(move=0.02, halt_rounds=3)).run()
+    assert [r.price_after for r in calm] == [r.price_after for r in base]
+    assert not any(r.halted or r.breaker_tripped for r in calm)
+
+
+def test_breaker_from_a_reference_price_counts_the_whole_move():
+    # Two longs: A at 99, B at 98 (see test_cascade.two_longs). Each round moves 1%.
+    pos = Positions.from_arrays([1, 1], [1.0, 1.0], [110.0, 196.0], [10.0, 2.0], 0.0)
+    per_round = Cascade(pos, ladder(), shock=0.015,
+                        breaker=CircuitBreaker(move=0.015, reference="round")).run()
+    assert not any(r.breaker_tripped for r in per_round)  # no single round moves 1.5%
+    from_start = Cascade(pos, ladder(), shock=0.015,
+                         breaker=CircuitBreaker(move=0.015, reference="start", halt_rounds=1)
+                         ).run()
+    # 100 -> 99 -> 98: 2% from the start after round 1 trips it; round 2 is halted.
+    assert [r.breaker_tripped for r in from_start[:2]] == [False, True]
+    assert from_start[2].halted and from_start[3].n_liquidated == 1
+
+
+def test_call_auction_clears_the_batch_at_one_price():
+    pos = one_long(size=2.0)
+    walked = Cascade(pos, ladder(), shock=0.015, recovery=0.0).run()
+    auction = Cascade(pos, ladder(), shock=0.015, call_auction=True, recovery=0.0).run()
+    # Walking: 1 @ 98 + 1 @ 97, average 97.5. Auction: both at 97, the price that clears.
+    assert walked[1].avg_fill_price == 97.5 and not walked[1].uniform_price
+    assert auction[1].avg_fill_price == auction[1].last_fill_price == 97.0
+    assert auction[1].uniform_price and auction[1].price_after == 97.0
+    # Equity at close 2 * (97 - 99) = -4 instead of 2 * (97.5 - 99) = -3.
+    assert auction[1].to_fund == pytest.approx(-4.0) and walked[1].to_fund == pytest.approx(-3.0)
+
+
+def test_call_auction_gathers_arriving_liquidity_first():
+    # Recovery 0.5: half of the 2 units the shock took arrive at the touch (98) before the
+    # auction clears, so both units clear at 98 and the price stops there.
+    hist = Cascade(one_long(size=2.0), ladder(), shock=0.015, call_auction=True,
+                   recovery=0.5).run()
+    assert hist[1].refilled == pytest.approx(1.0)
+    assert hist[1].avg_fill_price == hist[1].price_after == 98.0
+
+
+def test_refill_at_old_levels_puts_depth_back_where_it_was():
+    book = ladder()
+    touch = Cascade(one_long(), book, shock=0.015, resilience=1.0).run()
+    levels = Cascade(one_long(), book, shock=0.015, resilience=1.0, refill_at="levels").run()
+    # At the touch: 2 units come back at 98; the long sells there and the price is 98.
+    assert touch[1].avg_fill_price == 98.0
+    # At the old levels: 100 and 99 are quoted again; the long sells at 100, above the last
+    # trade of the shock, so the price goes back up to 100.
+    assert levels[1].avg_fill_price == 100.0 and levels[1].price_after == 100.0
+
+
+def test_market_makers_withdraw_when_the_price_moves_fast():
+    book = OrderBook.from_levels([100, 99.5, 99, 98.5, 98], [1, 1, 1, 1, 1])
+    pos = Positions.from_arrays([], [], [], [], [])
+    rec = Cascade(pos, book, shock=0.006, withdrawal=1.0).run()[0]
+    # The shock takes 100 and 99.5: a 0.5% move; withdrawal 1.0 cancels 1.0 * 0.5 = 50% of
+    # the levels within 1% of 99.5 (down to 98.505): half of 99; 98.5 lies just outside.
+    assert rec.price_after == 99.5 and rec.withdrawn == pytest.approx(0.5)
+    assert rec.book_left == pytest.approx(0.5 + 1.0 + 1.0)
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(breaker=0.05), "breaker must be a CircuitBreaker or None"),
+    (dict(recovery=1.5), "recovery must be in [0, 1], got 1.5"),
+    (dict(call_auction="yes"), "call_auction must be True or False"),
+    (dict(refill_at="middle"), "refill_at must be one of ('touch', 'levels')"),
+    (dict(withdrawal=-1), "withdrawal must be in [0, 100], got -1"),
+])
+def test_mechanism_inputs_are_checked(kwargs, needle):
+    with pytest.raises(ValueError) as err:
+        Cascade(one_long(), ladder(), shock=0.01, **kwargs)
+    assert needle in str(err.value)
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(move=0), "breaker move must be in (0, 1), got 0"),
+    (dict(move=0.05, halt_rounds=0), "breaker halt_rounds must be in [1, 100], got 0"),
+    (dict(move=0.05, reference="noon"), "breaker reference must be one of"),
+])
+def test_circuit_breaker_inputs_are_checked(kwargs, needle):
+    with pytest.raises(ValueError) as err:
+        CircuitBreaker(**kwargs)
+    assert needle in str(err.value)
