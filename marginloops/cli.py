@@ -18,10 +18,14 @@ def _parse_value(field, text):
     if field.name == "leverage_mix":
         pairs = [p.split(":") for p in text.split(",")]
         return tuple((float(a), float(b)) for a, b in pairs)
-    if field.name == "liquidation_fee" and text.lower() == "none":
+    if "None" in str(field.type) and text.lower() == "none":
         return None
-    kind = {"int": int, "float": float}.get(str(field.type).split(" ")[0], str)
-    return kind(text)
+    kind = str(field.type).split(" ")[0]
+    if kind == "bool":
+        if text.lower() not in ("true", "false"):
+            raise ValueError(text)
+        return text.lower() == "true"
+    return {"int": int, "float": float}.get(kind, str)(text)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -51,6 +51,14 @@ def narrate(rec: RoundRecord) -> str:
     """
     down = rec.direction == "down"
     trade = "sell" if down else "buy"
+    if rec.halted:
+        text = (f"Round {rec.round}: trading is halted by the circuit breaker, so nobody is "
+                f"liquidated and the price stays at {price(rec.price_after)}; market makers put "
+                f"back {units(rec.refilled)} units of {'bids' if down else 'asks'}.")
+        left = rec.halt_rounds_left
+        return text + (f" The halt lasts {_plural(left, 'more round')}." if left else
+                       f" Trading resumes next round, with {_plural(rec.pending, 'position')} "
+                       f"waiting to be liquidated.")
     if rec.is_shock:
         who = "an outside seller" if down else "an outside buyer"
         text = (f"Round 0 (the shock): {who} {'sold' if down else 'bought'} "
@@ -64,7 +72,12 @@ def narrate(rec: RoundRecord) -> str:
         text = (f"Round {rec.round}: {_plural(rec.n_liquidated, side)} "
                 f"{'was' if rec.n_liquidated == 1 else 'were'} liquidated "
                 f"({money(rec.notional_liquidated)}); ")
-        if rec.filled_qty > 0:
+        if rec.filled_qty > 0 and rec.uniform_price:
+            moved = _move(rec.price_before, rec.price_after)
+            text += (f"a call auction cleared their {units(rec.filled_qty)} units at one price, "
+                     f"{price(rec.avg_fill_price)}, which {moved} (slippage "
+                     f"{percent(rec.slippage)}).")
+        elif rec.filled_qty > 0:
             text += (f"{'selling' if down else 'buying'} {units(rec.filled_qty)} units "
                      f"{'into' if down else 'from'} the book "
                      f"{_move(rec.price_before, rec.price_after)} "
@@ -78,10 +91,16 @@ def narrate(rec: RoundRecord) -> str:
         elif rec.to_fund < 0:
             text += (f" Some closed beyond their bankruptcy price: the insurance fund paid "
                      f"{money(-rec.to_fund)}.")
+    if rec.withdrawn > 0:
+        text += (f" The fast move made market makers cancel {units(rec.withdrawn)} units of "
+                 f"{'bids' if down else 'asks'} near the price.")
+    if rec.breaker_tripped:
+        text += (f" That move tripped the circuit breaker: trading halts for "
+                 f"{_plural(rec.halt_rounds_left, 'round')}.")
     if rec.unfilled_qty > 0:
         text += (f" The book ran out: {units(rec.unfilled_qty)} units could not be "
                  f"{'sold' if down else 'bought'} and are reported unfilled.")
-    elif rec.pending and rec.end_reason is None:
+    elif rec.pending and rec.end_reason is None and not rec.breaker_tripped:
         what = "position" if rec.is_shock else "more position"
         one = rec.pending == 1
         text += (f" {_plural(rec.pending, what)} {'is' if one else 'are'} now within reach: "

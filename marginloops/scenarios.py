@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._checks import check_int, check_number
-from .cascade import DIRECTIONS, Cascade
-from .orderbook import BOOK_SHAPES, OrderBook
+from .cascade import BREAKER_REFERENCES, DIRECTIONS, Cascade, CircuitBreaker
+from .orderbook import BOOK_SHAPES, REFILL_PLACES, OrderBook
 from .positions import DEFAULT_LEVERAGE_MIX, Positions, check_leverage_mix
 
-FORMAT = "marginloops.scenario/1"
+FORMAT = "marginloops.scenario/2"
+#: Fields added by format 2 (the mechanisms); a format-1 file gets their defaults.
+_FORMAT_2_FIELDS = ("breaker_move", "breaker_rounds", "breaker_reference", "recovery",
+                    "call_auction", "refill_at", "withdrawal")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,17 @@ class Scenario:
     liquidation_fee : None (all remaining margin to the fund) or a fee rate in [0, 0.1]
     max_rounds : bound on liquidation rounds, [1, 100000]
     seed : seed of the random population, [0, 2**32 - 1]
+    breaker_move : None (no circuit breaker) or the move, a fraction in [0.001, 0.5], that
+        halts trading
+    breaker_rounds : rounds a halt lasts, [1, 100]
+    breaker_reference : "round" (the move within a round) or "start" (from the price trading
+        last started or resumed at)
+    recovery : fraction of the consumed depth market makers restore in each halted round and
+        before each call auction, [0, 1]
+    call_auction : clear each round's liquidations in one batch at a single price
+    refill_at : where resilience and recovery put depth back: "touch" or the old "levels"
+    withdrawal : how hard market makers pull quotes after a fast move, [0, 100]: a move of
+        x% cancels ``min(1, withdrawal * x)`` of the depth within 1% of the new price
     """
 
     name: str = "custom"
@@ -71,6 +85,13 @@ class Scenario:
     liquidation_fee: float | None = None
     max_rounds: int = 1000
     seed: int = 0
+    breaker_move: float | None = None
+    breaker_rounds: int = 2
+    breaker_reference: str = "round"
+    recovery: float = 0.5
+    call_auction: bool = False
+    refill_at: str = "touch"
+    withdrawal: float = 0.0
 
     def __post_init__(self):
         for label in ("name", "description"):
@@ -90,6 +111,8 @@ class Scenario:
                          else None),
             "resilience": dict(lo=0, hi=1),
             "insurance_fund": dict(lo=0, hi=1e13),
+            "recovery": dict(lo=0, hi=1),
+            "withdrawal": dict(lo=0, hi=100),
         }
         for label, bounds in num.items():
             object.__setattr__(self, label, check_number(label, getattr(self, label), **bounds))
@@ -101,6 +124,18 @@ class Scenario:
         object.__setattr__(self, "max_rounds",
                            check_int("max_rounds", self.max_rounds, lo=1, hi=100_000))
         object.__setattr__(self, "seed", check_int("seed", self.seed, lo=0, hi=2**32 - 1))
+        if self.breaker_move is not None:
+            object.__setattr__(self, "breaker_move", check_number(
+                "breaker_move", self.breaker_move, lo=0.001, hi=0.5))
+        object.__setattr__(self, "breaker_rounds",
+                           check_int("breaker_rounds", self.breaker_rounds, lo=1, hi=100))
+        if self.breaker_reference not in BREAKER_REFERENCES:
+            raise ValueError(f"breaker_reference must be one of {BREAKER_REFERENCES}, got "
+                             f"{self.breaker_reference!r}")
+        if not isinstance(self.call_auction, bool):
+            raise ValueError(f"call_auction must be true or false, got {self.call_auction!r}")
+        if self.refill_at not in REFILL_PLACES:
+            raise ValueError(f"refill_at must be one of {REFILL_PLACES}, got {self.refill_at!r}")
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
         if self.book_shape not in BOOK_SHAPES:
@@ -133,9 +168,13 @@ class Scenario:
 
     def cascade(self) -> Cascade:
         """A fresh :class:`Cascade` for this scenario, ready for ``step()``."""
+        breaker = None if self.breaker_move is None else CircuitBreaker(
+            self.breaker_move, self.breaker_rounds, self.breaker_reference)
         return Cascade(self.positions(), self.book(), self.shock, direction=self.direction,
                        resilience=self.resilience, insurance_fund=self.insurance_fund,
-                       liquidation_fee=self.liquidation_fee, max_rounds=self.max_rounds)
+                       liquidation_fee=self.liquidation_fee, max_rounds=self.max_rounds,
+                       breaker=breaker, recovery=self.recovery, call_auction=self.call_auction,
+                       refill_at=self.refill_at, withdrawal=self.withdrawal)
 
     # ------------------------------------------------------------------------------ JSON
     def to_dict(self) -> dict:
@@ -150,8 +189,12 @@ class Scenario:
             raise ValueError(f"scenario must be a JSON object, got {type(data).__name__}")
         data = dict(data)
         fmt = data.pop("format", None)
-        if fmt != FORMAT:
-            raise ValueError(f"format must be {FORMAT!r}, got {fmt!r}")
+        if fmt == "marginloops.scenario/1":  # written before the mechanisms existed
+            defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+            data = {**{k: defaults[k] for k in _FORMAT_2_FIELDS}, **data}
+        elif fmt != FORMAT:
+            raise ValueError(f"format must be {FORMAT!r} (or 'marginloops.scenario/1'), "
+                             f"got {fmt!r}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:

@@ -122,3 +122,13 @@ def test_closed_form_amplification():
     assert closed_form_amplification(1.0) == float("inf")
     with pytest.raises(ValueError, match="ratio must be >= 0"):
         closed_form_amplification(-1)
+
+
+def test_cli_sets_mechanisms(capsys):
+    assert main(["--set", "breaker_move=0.02", "--set", "call_auction=true",
+                 "--set", "resilience=0.3"]) == 0
+    out = capsys.readouterr().out
+    assert "trading is halted by the circuit breaker" in out
+    assert "a call auction cleared" in out
+    assert main(["--set", "call_auction=maybe"]) == 2
+    assert main(["--set", "breaker_move=none"]) == 0

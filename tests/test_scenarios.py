@@ -63,6 +63,13 @@ def test_replace_is_checked():
     ("tick", 5.0, "tick must be in (0, 1]"),
     ("seed", -3, "seed must be in [0, 4294967295], got -3"),
     ("liquidation_fee", 0.5, "liquidation_fee must be in [0, 0.1], got 0.5"),
+    ("breaker_move", 0.9, "breaker_move must be in [0.001, 0.5], got 0.9"),
+    ("breaker_rounds", 0, "breaker_rounds must be in [1, 100], got 0"),
+    ("breaker_reference", "noon", "breaker_reference must be one of ('round', 'start')"),
+    ("recovery", -0.1, "recovery must be in [0, 1], got -0.1"),
+    ("call_auction", 1, "call_auction must be true or false, got 1"),
+    ("refill_at", "top", "refill_at must be one of ('touch', 'levels')"),
+    ("withdrawal", 200, "withdrawal must be in [0, 100], got 200"),
     ("resilience", True, "resilience must be a number in [0, 1], got True"),
 ])
 def test_bad_fields_are_named(field, value, needle):
@@ -76,7 +83,7 @@ def test_json_rejects_malformed_files(tmp_path):
     cases = [
         ("{not json", "not valid JSON"),
         ("[1, 2]", "scenario must be a JSON object"),
-        (json.dumps({**good, "format": "other/9"}), "format must be 'marginloops.scenario/1'"),
+        (json.dumps({**good, "format": "other/9"}), "format must be 'marginloops.scenario/2'"),
         (json.dumps({**good, "colour": "red"}), "unknown keys ['colour']"),
         (json.dumps({k: v for k, v in good.items() if k != "shock"}), "missing keys ['shock']"),
         (json.dumps({**good, "shock": 7}), "shock must be in (0, 1), got 7"),
@@ -101,3 +108,43 @@ def test_json_keeps_every_field():
 def test_unknown_preset():
     with pytest.raises(ValueError, match="preset must be one of"):
         Scenario.preset("nope")
+
+
+def test_format_1_files_load_with_the_mechanisms_off():
+    old = {k: v for k, v in Scenario().to_dict().items()
+           if k not in ("breaker_move", "breaker_rounds", "breaker_reference", "recovery",
+                        "call_auction", "refill_at", "withdrawal")}
+    old["format"] = "marginloops.scenario/1"
+    assert Scenario.from_dict(old) == Scenario()
+
+
+def test_mechanism_fields_reach_the_cascade_and_round_trip():
+    s = Scenario.preset("crowded-longs").replace(
+        breaker_move=0.02, breaker_rounds=3, breaker_reference="start", recovery=0.25,
+        call_auction=True, refill_at="levels", withdrawal=0.5)
+    cas = s.cascade()
+    assert (cas.breaker.move, cas.breaker.halt_rounds, cas.breaker.reference) == (0.02, 3,
+                                                                                   "start")
+    assert (cas.recovery, cas.call_auction, cas.refill_at, cas.withdrawal) == (
+        0.25, True, "levels", 0.5)
+    assert Scenario.from_json(s.to_json()) == s
+    hist = cas.run()
+    assert any(r.halted for r in hist) and any(r.uniform_price for r in hist)
+
+
+def test_mechanisms_off_change_nothing():
+    base = Scenario.preset("crowded-longs")
+    explicit = base.replace(breaker_move=None, call_auction=False, refill_at="touch",
+                            withdrawal=0.0, recovery=0.9)  # recovery unused without a pause
+    a, b = base.cascade().run(), explicit.cascade().run()
+    assert [(r.price_after, r.n_liquidated, r.bad_debt) for r in a] == [
+        (r.price_after, r.n_liquidated, r.bad_debt) for r in b]
+
+
+def test_a_circuit_breaker_dampens_the_crowded_longs_crash():
+    base = Scenario.preset("crowded-longs").replace(resilience=0.3)
+    plain = base.cascade().run()
+    halted = base.replace(breaker_move=0.02, breaker_rounds=2, recovery=0.5).cascade().run()
+    fall = [1 - h[-1].price_after / h[0].price_before for h in (plain, halted)]
+    assert fall[1] < fall[0]
+    assert sum(r.halted for r in halted) >= 2
