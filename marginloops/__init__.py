@@ -6,20 +6,20 @@ Jupyter explorer is imported on first use, so ``import marginloops`` never loads
 
 from .analysis import Crowding, amplification, closed_form_amplification, crowding
 from .cascade import Cascade, CircuitBreaker, RoundRecord
-from .compare import Comparison, LockStep, Summary, compare
 from .narration import narrate, narrate_end, narrate_history, round_table
 from .orderbook import Fill, OrderBook
 from .positions import Positions, bankruptcy_price, liquidation_price
 from .scenarios import PRESETS, Scenario
+from .tiers import MarginTiers
 
 __version__ = "0.1.0"
 
-__all__ = ["Cascade", "CircuitBreaker", "Comparison", "Crowding", "Fill", "LockStep", "OrderBook",
-           "PRESETS", "Positions", "RoundRecord", "Scenario", "Summary", "amplification",
-           "bankruptcy_price", "closed_form_amplification", "compare", "crowding",
+__all__ = ["Cascade", "CircuitBreaker", "Crowding", "Fill", "MarginTiers", "OrderBook",
+           "PRESETS", "Positions", "RoundRecord", "Scenario", "amplification",
+           "bankruptcy_price", "closed_form_amplification", "crowding",
            "liquidation_price", "narrate", "narrate_end", "narrate_history", "round_table"]
 
-_UI_NAMES = {"CascadeExplorer", "CompareExplorer"}
+_UI_NAMES = {"CascadeExplorer"}
 
 
 def __getattr__(name):

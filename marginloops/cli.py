@@ -15,7 +15,7 @@ from .scenarios import PRESETS, Scenario
 
 
 def _parse_value(field, text):
-    if field.name == "leverage_mix":
+    if field.name in ("leverage_mix", "mmr_tiers"):
         pairs = [p.split(":") for p in text.split(",")]
         return tuple((float(a), float(b)) for a, b in pairs)
     if "None" in str(field.type) and text.lower() == "none":
@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a named scenario (default: crowded-longs)")
     src.add_argument("--scenario", "-s", metavar="FILE", help="a scenario saved as JSON")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="change one field, e.g. --set shock=0.1 --set leverage_mix=10:0.5,50:0.5")
+                   help="change one field, e.g. --set shock=0.1 --set leverage_mix=10:0.5,50:0.5 "
+                   "--set mmr_tiers=0:0.004,50000:0.005,250000:0.01 --set breaker_move=0.05")
     p.add_argument("--save", metavar="FILE", help="also save the scenario used as JSON")
     p.add_argument("--list", action="store_true", help="list the presets and exit")
     return p

@@ -119,17 +119,21 @@ class Positions:
     entry : float64, entry price in USD
     leverage : float64, >= 1
     mmr : float64, maintenance-margin rate in [0, 1/leverage)
-    liquidation_price : float64, USD (see :func:`liquidation_price`)
+    maint_amount : float64, maintenance amount in USD subtracted from ``mmr * notional``
+        (0 unless the rate comes from tiers, see :meth:`with_tiers`)
+    liquidation_price : float64, USD: ``(E (1 - s/L) - s A/q) / (1 - s m)``, which is
+        :func:`liquidation_price` when the amount ``A`` is 0
 
     Build one with :meth:`from_arrays` or :meth:`generate`; a population never changes, the
     cascade records which positions it closed.
     """
 
-    __slots__ = ("side", "size", "entry", "leverage", "mmr", "liquidation_price")
+    __slots__ = ("side", "size", "entry", "leverage", "mmr", "maint_amount", "liquidation_price")
 
-    def __init__(self, side, size, entry, leverage, mmr, liq):
+    def __init__(self, side, size, entry, leverage, mmr, amount, liq):
         self.side, self.size, self.entry = side, size, entry
         self.leverage, self.mmr, self.liquidation_price = leverage, mmr, liq
+        self.maint_amount = amount
         for name in self.__slots__:
             readonly(getattr(self, name))
 
@@ -161,24 +165,60 @@ class Positions:
         return cls._build(s, **out)
 
     @classmethod
-    def _build(cls, side, size, entry, leverage, mmr) -> Positions:
+    def _build(cls, side, size, entry, leverage, mmr, amount=None) -> Positions:
         """Check owned arrays of equal length and wrap them without copying."""
         check_array_range("size", size, lo=0, lo_open=True)
         e, lev, m = _check_terms(entry, leverage, mmr)
-        # P_liq = E (1 - s/L) / (1 - s m), in place: two position-sized temporaries at most.
+        # P_liq = (E (1 - s/L) - s A/q) / (1 - s m), in place: two temporaries at most.
         liq = side / lev
         np.subtract(1.0, liq, out=liq)
         liq *= e
+        if amount is None:
+            amount = np.broadcast_to(np.float64(0.0), size.shape)
+        else:
+            check_array_range("maint_amount", amount, lo=0)
+            liq -= side * amount / size
         den = side * m
         np.subtract(1.0, den, out=den)
         liq /= den
         del den
-        return cls(side, size, e, lev, m, liq)
+        return cls(side, size, e, lev, m, amount, liq)
+
+    def with_tiers(self, tiers) -> Positions:
+        """The same positions under tiered maintenance margin (:class:`MarginTiers`).
+
+        Each position takes the bracket its notional falls in *at its liquidation price*
+        (the bracket table is searched for the one consistent bracket, as Binance's guide says
+        to), with that bracket's rate and maintenance amount. Raises ``ValueError`` if a
+        position's leverage is not below 1 / that rate.
+        """
+        from .tiers import MarginTiers
+        if not isinstance(tiers, MarginTiers):
+            raise ValueError(f"tiers must be a MarginTiers, got {type(tiers).__name__}")
+        s, q, e, lev = self.side, self.size, self.entry, self.leverage
+        rates, amounts, floors = tiers.rates, tiers.amounts, tiers.floors
+        upper = np.append(floors[1:], np.inf)
+        chosen = np.full(len(q), -1)
+        for k in range(len(rates)):  # a handful of brackets: vectorised over positions
+            p = (e * (1.0 - s / lev) - s * amounts[k] / q) / (1.0 - s * rates[k])
+            fits = (q * p >= floors[k]) & (q * p < upper[k]) & (chosen < 0)
+            chosen[fits] = k
+        lost = chosen < 0  # only at a floor, by rounding: take the bracket of the entry
+        chosen[lost] = tiers.bracket(q[lost] * e[lost])
+        m, amount = rates[chosen], amounts[chosen]
+        bad = m * lev >= 1
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"leverage must be below 1/rate of a position's bracket: position {i} "
+                f"(leverage {lev[i]:g}, notional {q[i] * e[i]:,.0f} USD) falls in the bracket "
+                f"with rate {m[i]:g}; lower the leverage or change the tiers")
+        return Positions._build(s, q, e, lev, m, amount)
 
     @classmethod
     def generate(cls, n, price, *, long_share=0.5, leverage_mix=DEFAULT_LEVERAGE_MIX, mmr=0.005,
                  entry_spread=0.10, notional=10_000_000.0, size_sigma=1.0, min_distance=1e-6,
-                 seed=None, rng=None) -> Positions:
+                 seed=None, rng=None, tiers=None) -> Positions:
         """Draw a realistic population of ``n`` positions around ``price``.
 
         Entries are uniform within ``price * (1 ± entry_spread)``, cut so that every liquidation
@@ -187,6 +227,10 @@ class Positions:
         leverage is drawn from ``leverage_mix`` ((leverage, weight) pairs); position notionals
         are log-normal with log-sd ``size_sigma``, scaled so that the open notional at ``price``
         is ``notional`` USD. ``round(n * long_share)`` positions are long.
+
+        With ``tiers`` (:class:`~marginloops.tiers.MarginTiers`) the maintenance rate and amount
+        come from the brackets instead of ``mmr``, and leverage is capped at what a position's
+        bracket allows, as exchanges do.
 
         Randomness comes only from ``rng`` or ``numpy.random.default_rng(seed)``: the same seed
         gives the same population, bit for bit.
@@ -199,24 +243,29 @@ class Positions:
         notional = check_number("notional", notional, lo=0, lo_open=True)
         size_sigma = check_number("size_sigma", size_sigma, lo=0, hi=5)
         min_distance = check_number("min_distance", min_distance, lo=0, hi=0.5)
-        levs, weights = check_leverage_mix(leverage_mix, mmr)
+        if tiers is not None:
+            from .tiers import MarginTiers
+            if not isinstance(tiers, MarginTiers):
+                raise ValueError(f"tiers must be a MarginTiers, got {type(tiers).__name__}")
+        levs, weights = check_leverage_mix(leverage_mix, mmr if tiers is None else 0.0)
         rng = np.random.default_rng(seed) if rng is None else rng
 
         n_long = int(round(n * long_share))
         side = np.where(np.arange(n) < n_long, 1, -1).astype(np.int8)
         leverage = rng.choice(levs, size=n, p=weights)
-        # Liquidation at least min_distance away: long P_liq <= price*(1-d), short >= price*(1+d).
-        cut = np.where(side > 0, (1.0 - mmr) / (1.0 - 1.0 / leverage),
-                       (1.0 + mmr) / (1.0 + 1.0 / leverage))
-        cut *= 1.0 - side * max(min_distance, 1e-9)
-        lo = np.where(side > 0, 1.0 - entry_spread, np.maximum(1.0 - entry_spread, cut))
-        hi = np.where(side > 0, np.minimum(1.0 + entry_spread, cut), 1.0 + entry_spread)
-        entry = price * (lo + (hi - lo) * rng.random(n))
-        del cut
-        weight = np.exp(size_sigma * rng.standard_normal(n))
-        size = weight * (notional / price / weight.sum()) if n else weight
-        del lo, hi, weight
-        return cls._build(side, size, entry, leverage, np.broadcast_to(np.float64(mmr), (n,)))
+        if tiers is None:
+            m = mmr
+            entry = _entries(rng, side, leverage, m, price, entry_spread, min_distance)
+            size = _sizes(rng, n, size_sigma, notional, price)
+            return cls._build(side, size, entry, leverage, np.broadcast_to(np.float64(m), (n,)))
+        # Tiers: sizes first, so that each position's bracket (taken with room for the notional
+        # to grow up to its liquidation price) caps its leverage and sets its rate.
+        size = _sizes(rng, n, size_sigma, notional, price)
+        k = tiers.bracket(size * price * (1.0 + entry_spread) * 1.1)
+        leverage = np.minimum(leverage, tiers.max_leverage[k])
+        m = tiers.rates[k]
+        entry = _entries(rng, side, leverage, m, price, entry_spread, min_distance)
+        return cls._build(side, size, entry, leverage, m).with_tiers(tiers)
 
     def __len__(self) -> int:
         return len(self.size)
@@ -273,6 +322,25 @@ class Positions:
         long_n, _ = np.histogram(liq[longs], edges, weights=w[longs])
         short_n, _ = np.histogram(liq[shorts], edges, weights=w[shorts])
         return edges, long_n, short_n
+
+
+def _entries(rng, side, leverage, mmr, price, entry_spread, min_distance) -> np.ndarray:
+    """Entries uniform within ``price * (1 ± entry_spread)``, cut so that every liquidation
+    price lies at least ``min_distance`` beyond ``price``."""
+    # Liquidation at least min_distance away: long P_liq <= price*(1-d), short >= price*(1+d).
+    cut = np.where(side > 0, (1.0 - mmr) / (1.0 - 1.0 / leverage),
+                   (1.0 + mmr) / (1.0 + 1.0 / leverage))
+    cut *= 1.0 - side * max(min_distance, 1e-9)
+    lo = np.where(side > 0, 1.0 - entry_spread, np.maximum(1.0 - entry_spread, cut))
+    hi = np.where(side > 0, np.minimum(1.0 + entry_spread, cut), 1.0 + entry_spread)
+    del cut
+    return price * (lo + (hi - lo) * rng.random(len(side)))
+
+
+def _sizes(rng, n, size_sigma, notional, price) -> np.ndarray:
+    """Log-normal position sizes (units) whose notional at ``price`` adds up to ``notional``."""
+    weight = np.exp(size_sigma * rng.standard_normal(n))
+    return weight * (notional / price / weight.sum()) if n else weight
 
 
 def check_leverage_mix(leverage_mix, mmr):

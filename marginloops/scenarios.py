@@ -16,10 +16,11 @@ from ._checks import check_int, check_number
 from .cascade import BREAKER_REFERENCES, DIRECTIONS, Cascade, CircuitBreaker
 from .orderbook import BOOK_SHAPES, REFILL_PLACES, OrderBook
 from .positions import DEFAULT_LEVERAGE_MIX, Positions, check_leverage_mix
+from .tiers import MarginTiers
 
 FORMAT = "marginloops.scenario/2"
 #: Fields added by format 2 (the mechanisms); a format-1 file gets their defaults.
-_FORMAT_2_FIELDS = ("breaker_move", "breaker_rounds", "breaker_reference", "recovery",
+_FORMAT_2_FIELDS = ("mmr_tiers", "breaker_move", "breaker_rounds", "breaker_reference", "recovery",
                     "call_auction", "refill_at", "withdrawal")
 
 
@@ -52,6 +53,8 @@ class Scenario:
     liquidation_fee : None (all remaining margin to the fund) or a fee rate in [0, 0.1]
     max_rounds : bound on liquidation rounds, [1, 100000]
     seed : seed of the random population, [0, 2**32 - 1]
+    mmr_tiers : () for one flat ``mmr``, or ((notional floor USD, rate), ...) brackets of
+        tiered maintenance margin (they replace ``mmr``; leverage is capped per bracket)
     breaker_move : None (no circuit breaker) or the move, a fraction in [0.001, 0.5], that
         halts trading
     breaker_rounds : rounds a halt lasts, [1, 100]
@@ -85,6 +88,7 @@ class Scenario:
     liquidation_fee: float | None = None
     max_rounds: int = 1000
     seed: int = 0
+    mmr_tiers: tuple = ()
     breaker_move: float | None = None
     breaker_rounds: int = 2
     breaker_reference: str = "round"
@@ -132,6 +136,8 @@ class Scenario:
         if self.breaker_reference not in BREAKER_REFERENCES:
             raise ValueError(f"breaker_reference must be one of {BREAKER_REFERENCES}, got "
                              f"{self.breaker_reference!r}")
+        object.__setattr__(self, "mmr_tiers", MarginTiers(self.mmr_tiers).brackets
+                           if len(self.mmr_tiers) else ())
         if not isinstance(self.call_auction, bool):
             raise ValueError(f"call_auction must be true or false, got {self.call_auction!r}")
         if self.refill_at not in REFILL_PLACES:
@@ -140,7 +146,7 @@ class Scenario:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
         if self.book_shape not in BOOK_SHAPES:
             raise ValueError(f"book_shape must be one of {BOOK_SHAPES}, got {self.book_shape!r}")
-        levs, _ = check_leverage_mix(self.leverage_mix, self.mmr)
+        check_leverage_mix(self.leverage_mix, 0.0 if self.mmr_tiers else self.mmr)
         object.__setattr__(self, "leverage_mix",
                            tuple((float(lev), float(w)) for lev, w in self.leverage_mix))
         levels = self.book_range * self.price / self.tick
@@ -159,7 +165,8 @@ class Scenario:
         return Positions.generate(
             self.n_positions, self.price, long_share=self.long_share,
             leverage_mix=self.leverage_mix, mmr=self.mmr, entry_spread=self.entry_spread,
-            notional=self.open_interest, min_distance=2 * self.tick / self.price, seed=self.seed)
+            notional=self.open_interest, min_distance=2 * self.tick / self.price, seed=self.seed,
+            tiers=MarginTiers(self.mmr_tiers) if self.mmr_tiers else None)
 
     def book(self) -> OrderBook:
         """The order book before the shock."""
@@ -180,6 +187,7 @@ class Scenario:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["leverage_mix"] = [list(p) for p in self.leverage_mix]
+        d["mmr_tiers"] = [list(p) for p in self.mmr_tiers]
         return {"format": FORMAT, **d}
 
     @classmethod

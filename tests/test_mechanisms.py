@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from marginloops import Cascade, CircuitBreaker, OrderBook, Positions
+from marginloops.tiers import BINANCE_STYLE_TIERS, MarginTiers
 
 
 def ladder(sizes=(1, 1, 1, 1, 1, 10), top=100.0):
@@ -124,4 +125,70 @@ def test_mechanism_inputs_are_checked(kwargs, needle):
 def test_circuit_breaker_inputs_are_checked(kwargs, needle):
     with pytest.raises(ValueError) as err:
         CircuitBreaker(**kwargs)
+    assert needle in str(err.value)
+
+
+# ---------------------------------------------------------------- tiered maintenance margin
+
+def test_maintenance_amounts_match_binances_documented_example():
+    # https://www.binance.com/en/support/faq/how-to-calculate-liquidation-price-of-usd%E2%93%A2-m-futures-contracts-b3c689c1f50a44cabb3a84e663b81d93
+    # "Maintenance Amount on Level 3 = 250,000 * (1% - 0.5%) + 50 USDT = 1,300 USDT", and a
+    # 264,000 USDT position is in the 1% bracket.
+    tiers = BINANCE_STYLE_TIERS
+    np.testing.assert_allclose(tiers.amounts[:3], [0.0, 50.0, 1_300.0])
+    assert tiers.rates[tiers.bracket(264_000)] == 0.01
+    np.testing.assert_allclose(tiers.max_leverage[:4], [125, 100, 50, 20])
+
+
+def test_requirement_is_continuous_at_every_bracket_edge():
+    tiers = BINANCE_STYLE_TIERS
+    for floor in tiers.floors[1:]:
+        below, at = tiers.requirement([floor - 1e-6, floor])
+        assert at == pytest.approx(below, abs=1e-5)
+    assert tiers.requirement(300_000) == pytest.approx(0.01 * 300_000 - 1_300)
+
+
+def test_tiered_liquidation_price_worked_by_hand():
+    # Long 10 BTC at 30,000, 20x: by hand in the 1% bracket (amount 1,300):
+    # P = (30,000 * 0.95 - 1,300 / 10) / 0.99 = 28,656.5657; its notional 286,566 USD lies in
+    # [250,000, 1,000,000): consistent. (The 0.5% bracket gives 28,638.19, notional 286,382,
+    # outside [50,000, 250,000): rejected.)
+    pos = Positions.from_arrays([1], [10.0], [30_000.0], [20.0], 0.0).with_tiers(
+        BINANCE_STYLE_TIERS)
+    assert pos.mmr[0] == 0.01 and pos.maint_amount[0] == 1_300.0
+    assert pos.liquidation_price[0] == pytest.approx(28_656.565656, rel=1e-9)
+    # Binance's formula with TMM = UPNL = 0: LP = (WB + cum - q EP) / (q MMR - q)
+    wb = 10 * 30_000 / 20
+    assert pos.liquidation_price[0] == pytest.approx((wb + 1_300 - 10 * 30_000) / (10 * 0.01 - 10))
+    # equity equals the tiered requirement at that price
+    p = pos.liquidation_price[0]
+    assert pos.equity(p)[0] == pytest.approx(BINANCE_STYLE_TIERS.requirement(10 * p), abs=1e-6)
+
+
+def test_tiers_reduce_to_flat_margin_with_one_bracket():
+    pos = Positions.generate(500, 100.0, mmr=0.005, seed=3, min_distance=1e-3)
+    flat = Positions.from_arrays(pos.side, pos.size, pos.entry, pos.leverage, 0.005)
+    tiered = flat.with_tiers(MarginTiers(((0, 0.005),)))
+    np.testing.assert_allclose(tiered.liquidation_price, flat.liquidation_price, rtol=1e-12)
+
+
+def test_generated_tiered_population_is_valid_and_big_positions_get_higher_rates():
+    pos = Positions.generate(3000, 100.0, notional=3e8, size_sigma=1.5, seed=5,
+                             tiers=BINANCE_STYLE_TIERS)
+    notional = pos.size * pos.liquidation_price
+    assert (pos.mmr * pos.leverage < 1).all()
+    big, small = notional > 1_000_000, notional < 50_000
+    assert big.any() and small.any()
+    assert pos.mmr[big].min() >= 0.025 and pos.mmr[small].max() <= 0.004
+    assert (pos.leverage[big] <= 20).all()  # capped by the bracket
+
+
+@pytest.mark.parametrize("brackets,needle", [
+    ((), "at least one"), (((10, 0.01),), "first floor must be 0"),
+    (((0, 0.01), (0, 0.02)), "increasing floors"), (((0, 0.02), (10, 0.01)), "non-decreasing"),
+    (((0, 0.6),), "mmr_tiers rate 0 must be in [0, 0.5)"), ("abc", "sequence of"),
+])
+def test_bad_tiers_are_named(brackets, needle):
+    with pytest.raises(ValueError) as err:
+        MarginTiers(brackets)
     assert needle in str(err.value)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from marginloops import Cascade, CircuitBreaker, OrderBook, Positions, Scenario
+from marginloops import Cascade, CircuitBreaker, MarginTiers, OrderBook, Positions, Scenario
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -37,6 +37,13 @@ def markets(draw):
     ok = ((pos.side > 0) & (liq < start)) | ((pos.side < 0) & (liq > start))
     pos = Positions.from_arrays(pos.side[ok], pos.size[ok], pos.entry[ok], pos.leverage[ok],
                                 pos.mmr[ok])
+    if draw(st.booleans()):  # tiered maintenance margin instead of each position's rate
+        pos = pos.with_tiers(MarginTiers(((0, 0.0), (100, 0.005), (300, 0.01))))
+        liq = pos.liquidation_price
+        ok = ((pos.side > 0) & (liq < start)) | ((pos.side < 0) & (liq > start))
+        pos = Positions.from_arrays(pos.side[ok], pos.size[ok], pos.entry[ok],
+                                    pos.leverage[ok], pos.mmr[ok]).with_tiers(
+            MarginTiers(((0, 0.0), (100, 0.005), (300, 0.01))))
     kwargs = dict(
         shock=draw(st.floats(0.001, 0.6)), direction=direction,
         resilience=draw(st.sampled_from([0.0, 0.3, 1.0])),

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from marginloops import PRESETS, Scenario
@@ -148,3 +149,14 @@ def test_a_circuit_breaker_dampens_the_crowded_longs_crash():
     fall = [1 - h[-1].price_after / h[0].price_before for h in (plain, halted)]
     assert fall[1] < fall[0]
     assert sum(r.halted for r in halted) >= 2
+
+
+def test_tiered_scenario_round_trips_and_runs():
+    s = Scenario.preset("crowded-longs").replace(
+        mmr_tiers=((0, 0.004), (50_000, 0.005), (250_000, 0.01)))
+    assert Scenario.from_json(s.to_json()) == s
+    cas = s.cascade()
+    assert set(np.unique(cas.positions.mmr)) <= {0.004, 0.005, 0.01}
+    assert cas.run()[-1].end_reason == "fixed_point"
+    with pytest.raises(ValueError, match="mmr_tiers' first floor must be 0"):
+        s.replace(mmr_tiers=((5, 0.01),))
