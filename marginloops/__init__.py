@@ -6,6 +6,7 @@ Jupyter explorer is imported on first use, so ``import marginloops`` never loads
 
 from .analysis import Crowding, amplification, closed_form_amplification, crowding
 from .cascade import Cascade, CircuitBreaker, RoundRecord
+from .compare import Comparison, LockStep, Summary, compare
 from .narration import narrate, narrate_end, narrate_history, round_table
 from .orderbook import Fill, OrderBook
 from .positions import Positions, bankruptcy_price, liquidation_price
@@ -14,12 +15,12 @@ from .tiers import MarginTiers
 
 __version__ = "0.1.0"
 
-__all__ = ["Cascade", "CircuitBreaker", "Crowding", "Fill", "MarginTiers", "OrderBook",
-           "PRESETS", "Positions", "RoundRecord", "Scenario", "amplification",
-           "bankruptcy_price", "closed_form_amplification", "crowding",
+__all__ = ["Cascade", "CircuitBreaker", "Comparison", "Crowding", "Fill", "LockStep", "MarginTiers",
+           "OrderBook", "PRESETS", "Positions", "RoundRecord", "Scenario", "Summary",
+           "amplification", "bankruptcy_price", "closed_form_amplification", "compare", "crowding",
            "liquidation_price", "narrate", "narrate_end", "narrate_history", "round_table"]
 
-_UI_NAMES = {"CascadeExplorer"}
+_UI_NAMES = {"CascadeExplorer", "CompareExplorer"}
 
 
 def __getattr__(name):

@@ -20,6 +20,9 @@ DIRECTIONS = ("down", "up")
 #: round limit.
 END_REASONS = ("fixed_point", "book_exhausted", "max_rounds")
 BREAKER_REFERENCES = ("round", "start")
+#: Partial liquidation: None (close whole positions), a fixed "fraction" of each position per
+#: round, or just enough to "restore" the maintenance margin.
+PARTIAL_MODES = (None, "fraction", "restore")
 
 
 @dataclass(frozen=True)
@@ -72,14 +75,16 @@ class RoundRecord:
     slippage : ``|avg_fill_price - price_before| / price_before`` (0 if nothing filled)
     book_prices, book_qty : the levels this round's order consumed, best first, and the units
         taken from each (read-only arrays)
-    margin_lost : initial margin of the positions closed this round (all of it is lost)
-    to_fund : net money paid into the insurance fund this round (negative: paid out)
+    margin_lost : margin the positions closed this round had (lost to the trader, except what
+        ``returned_to_traders`` gives back when a fee rate is set)
+    to_fund : net money the closes bring to the insurance fund this round (negative: a
+        shortfall, paid by the fund and, beyond it, left as bad debt)
     fees : liquidation fees collected this round (0 unless a fee rate is set)
     returned_to_traders : equity handed back to liquidated traders (only with a fee rate)
     bad_debt_round, bad_debt : shortfall the fund could not cover, this round / so far
     insurance_fund : the fund after the round
     inventory_qty : units taken over by the fund at bankruptcy price because they could not be
-        sold, so far
+        sold, so far (their loss to the last traded price is booked in ``to_fund``)
     book_left : units still resting on the side of the book this run trades into
     refilled : units market makers put back this round (resilience; during a halt or before a
         call auction, ``recovery`` of the depth consumed so far)
@@ -89,6 +94,9 @@ class RoundRecord:
     n_open : positions still open
     pending : positions whose liquidation price the new price has reached: next round's
         liquidations
+    n_reduced : positions only partly closed this round (partial liquidation); they are counted
+        in ``n_liquidated`` too and stay open
+    mmr_surcharge : what dynamic margin added to every maintenance rate at this round's check
     halted : True when a circuit breaker halted trading this round (no trade, no liquidation)
     breaker_tripped : True when this round's move tripped the circuit breaker
     halt_rounds_left : halt rounds still to come after this one
@@ -126,6 +134,8 @@ class RoundRecord:
     open_interest_notional: float
     n_open: int
     pending: int
+    n_reduced: int
+    mmr_surcharge: float
     halted: bool
     breaker_tripped: bool
     halt_rounds_left: int
@@ -175,6 +185,28 @@ class Cascade:
         the rest goes back to the trader.
     max_rounds : int
         Upper bound on the number of liquidation rounds, >= 1: ``run()`` always ends.
+    breaker : CircuitBreaker or None
+        Halt trading for some rounds after a big move (see :class:`CircuitBreaker`).
+    recovery : float
+        Fraction in [0, 1] of the depth consumed so far that market makers restore in each
+        halted round and while a call auction collects orders.
+    call_auction : bool
+        Clear each round's liquidations in one batch at a single price (the price of the last
+        level the batch needs) instead of level by level.
+    refill_at : {"touch", "levels"}
+        Where resilience and recovery put depth back: at the best remaining level, or at the
+        price levels it was taken from (the price can then move back).
+    withdrawal : float
+        In [0, 100]: after a move of x%, market makers cancel ``min(1, withdrawal * x)`` of the
+        depth within 1% of the new price.
+    partial : {None, "fraction", "restore"}
+        Close whole positions (None), ``partial_fraction`` of each reached position per round,
+        or just enough of it to restore its maintenance margin at the check price (at least
+        ``partial_fraction``). A position beyond bankruptcy, or left with less than 1% of its
+        size, is closed whole.
+    dynamic_margin : float
+        In [0, 10]: every maintenance rate rises by ``dynamic_margin`` times the price move over
+        the last ``dynamic_window`` rounds (the margin spiral).
 
     Notes
     -----
@@ -184,7 +216,8 @@ class Cascade:
     (4) account: each position is closed at the round's average fill price ``A``, its remaining
     equity ``s q (A - B)`` (``B`` its bankruptcy price) goes to the fund, a negative one comes
     out of it, and what the fund cannot pay is bad debt; units the book could not take are
-    reported unfilled and taken over by the fund at ``B``; (5) recover: resilience; (6) record.
+    reported unfilled and taken over by the fund at ``B``, marked at the last traded price;
+    (5) recover: resilience; (6) record.
     The run stops at a fixed point (no position within reach of the new price), when the book
     side is exhausted, or at ``max_rounds``.
 
@@ -194,7 +227,8 @@ class Cascade:
 
     def __init__(self, positions, book, shock=0.05, *, direction="down", resilience=0.0,
                  insurance_fund=0.0, liquidation_fee=None, max_rounds=1000, breaker=None,
-                 recovery=0.5, call_auction=False, refill_at="touch", withdrawal=0.0):
+                 recovery=0.5, call_auction=False, refill_at="touch", withdrawal=0.0,
+                 partial=None, partial_fraction=0.25, dynamic_margin=0.0, dynamic_window=2):
         if not isinstance(positions, Positions):
             raise ValueError("positions must be a Positions object, got "
                              f"{type(positions).__name__}")
@@ -221,6 +255,15 @@ class Cascade:
             raise ValueError(f"refill_at must be one of {REFILL_PLACES}, got {refill_at!r}")
         self.refill_at = refill_at
         self.withdrawal = check_number("withdrawal", withdrawal, lo=0, hi=100)
+        if partial not in PARTIAL_MODES:
+            raise ValueError(f"partial must be one of {PARTIAL_MODES}, got {partial!r}")
+        self.partial = partial
+        self.partial_fraction = check_number("partial_fraction", partial_fraction, lo=0.01, hi=1)
+        self.dynamic_margin = check_number("dynamic_margin", dynamic_margin, lo=0, hi=10)
+        self.dynamic_window = check_int("dynamic_window", dynamic_window, lo=1, hi=50)
+        # Partial closes and moving margins change thresholds after the sort: those runs check
+        # every open position of the side each round (vectorised) instead of one searchsorted.
+        self._general = partial is not None or self.dynamic_margin > 0
         self.direction = direction
         self.positions = positions
         self._book0 = book.copy()
@@ -266,6 +309,10 @@ class Cascade:
         entry *= lev
         self._bankrupt = readonly(entry)  # E (1 - s/L)
         del lev, entry
+        if self._general:
+            self._entry_s = readonly(positions.entry[o])
+            self._mmr_s = readonly(positions.mmr[o])
+            self._amount_s = readonly(positions.maint_amount[o])
         self.reset()
 
     # ---------------------------------------------------------------------------- state
@@ -284,6 +331,11 @@ class Cascade:
         self._oi = float(self.positions.size.sum())
         self._n_open = len(self.positions)
         self._deficit = 0.0  # units consumed by trades and not yet put back
+        self._path = [self.start_price]  # the price after each round, for dynamic margin
+        if self._general:  # the state that partial closes change, in sorted order
+            self._q_left = self._size.copy()
+            self._m_left = self._margin.copy()
+            self._closed_in = np.full(len(self._size), -1, dtype=np.int32)
         self._halt_left = 0
         self._reference = self.start_price
     @property
@@ -295,6 +347,9 @@ class Cascade:
     def liquidated_round(self) -> np.ndarray:
         """Per position, the round in which it was liquidated, or -1 if still open (a new array)."""
         out = np.full(len(self.positions), -1, dtype=np.int32)
+        if self._general:
+            out[self._order] = self._closed_in
+            return out
         for k, a, b in self._bounds:
             out[self._order[a:b]] = k
         return out
@@ -303,6 +358,9 @@ class Cascade:
     def open_mask(self) -> np.ndarray:
         """Boolean array: True for positions still open (a new array)."""
         out = np.ones(len(self.positions), dtype=bool)
+        if self._general:
+            out[self._order] = self._closed_in < 0
+            return out
         out[self._order[:self._next]] = False
         return out
 
@@ -325,11 +383,32 @@ class Cascade:
 
     def _pending(self) -> int:
         """Open positions the current price has reached (0 if the price moved back away)."""
+        if self._general:
+            return int(np.count_nonzero(self._reached()))
         return max(self._reach() - self._next, 0)
 
     def in_reach(self) -> np.ndarray:
         """Indices of the open positions the next round will liquidate (at the current price)."""
+        if self._general:
+            return self._order[self._reached()].copy()
         return self._order[self._next:self._reach()].copy()
+
+    def _surcharge(self) -> float:
+        """Dynamic margin: ``dynamic_margin`` times the move over the last ``dynamic_window``
+        rounds, added to every maintenance rate (0 when switched off)."""
+        if self.dynamic_margin == 0:
+            return 0.0
+        past = self._path[max(len(self._path) - 1 - self.dynamic_window, 0)]
+        return self.dynamic_margin * abs(self._path[-1] / past - 1.0)
+
+    def _reached(self) -> np.ndarray:
+        """Sorted-order mask of open positions whose equity is at or below maintenance now."""
+        p, s = self.price, float(self._sign)
+        q = self._q_left
+        equity = self._m_left + s * q * (p - self._entry_s)
+        rate = np.minimum(self._mmr_s + self._surcharge(), 0.99)
+        maintenance = rate * q * p - self._amount_s * (q / self._size)
+        return (self._closed_in < 0) & (equity <= maintenance)
 
     # ---------------------------------------------------------------------------- rounds
     def step(self) -> RoundRecord | None:
@@ -340,6 +419,8 @@ class Cascade:
             rec = self._shock_round()
         elif self._halt_left > 0:
             rec = self._halt_round()
+        elif self._general:
+            rec = self._general_round()
         else:
             rec = self._liquidation_round()
         self.history.append(rec)
@@ -355,10 +436,11 @@ class Cascade:
 
     def _shock_round(self) -> RoundRecord:
         p0 = self.price
+        # A hair of tolerance, so that (1 - 0.41) * 100 = 59.00000000000001 still takes 59.
         if self.direction == "down":
-            fill = self.book.sell_through((1.0 - self.shock) * p0)
+            fill = self.book.sell_through((1.0 - self.shock) * p0 * (1.0 - 1e-12))
         else:
-            fill = self.book.buy_through((1.0 + self.shock) * p0)
+            fill = self.book.buy_through((1.0 + self.shock) * p0 * (1.0 + 1e-12))
         return self._finish(p0, fill, shock_qty=fill.filled)
 
     def _liquidation_round(self) -> RoundRecord:
@@ -375,14 +457,15 @@ class Cascade:
             fill = replace(fill, avg_price=fill.last_price)
 
         # Each position is closed at the round's average fill A: its remaining equity is
-        # s q (A - B). Unfilled units pass to the fund at B, leaving the trader nothing either.
+        # s q (A - B). Units the book could not take pass to the fund at B and are marked at
+        # the last traded price P: the fund books s q (P - B) on them at once.
         s = float(self._sign)
         bankrupt = self._bankrupt[start:stop]
         frac = fill.filled / qty
-        if fill.filled > 0:
-            equity = s * frac * q * (fill.avg_price - bankrupt)
-        else:
-            equity = np.zeros_like(q)
+        mark = fill.last_price if fill.filled > 0 else p_before
+        equity = s * q * (frac * (fill.avg_price - bankrupt) if fill.filled > 0 else 0.0)
+        if frac < 1.0:
+            equity = equity + s * (1.0 - frac) * q * (mark - bankrupt)
         if self.liquidation_fee is None:
             fees, returned, to_fund = 0.0, 0.0, float(equity.sum())
         else:
@@ -408,6 +491,86 @@ class Cascade:
                             to_fund=to_fund, fees=fees, returned=returned, debt=debt,
                             refilled=arrived)
 
+    def _general_round(self) -> RoundRecord:
+        """A liquidation round with partial closes or dynamic margin (see ``partial``)."""
+        p_before, s = self.price, float(self._sign)
+        surcharge = self._surcharge()
+        hit = np.flatnonzero(self._reached())
+        q, margin = self._q_left[hit], self._m_left[hit]
+        entry = self._entry_s[hit]
+        equity_now = margin + s * q * (p_before - entry)
+        if self.partial is None:
+            x = np.ones(len(hit))
+        elif self.partial == "fraction":
+            x = np.full(len(hit), self.partial_fraction)
+        else:  # "restore": after closing x at this price, maintenance equals equity
+            rate = np.minimum(self._mmr_s[hit] + surcharge, 0.99)
+            maintenance = rate * q * p_before - self._amount_s[hit] * (q / self._size[hit])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x = np.where(maintenance > 0, 1.0 - equity_now / maintenance, 1.0)
+            x = np.clip(x, self.partial_fraction, 1.0)
+        # Bankrupt at this price, or too small to keep: close it all.
+        x[(equity_now < 0) | ((1.0 - x) * q < 0.01 * self._size[hit])] = 1.0
+        full = x >= 1.0
+        close = x * q
+        qty = float(close.sum())
+        arrived = 0.0
+        if self.call_auction:
+            arrived = self._put_back(self.recovery * self._deficit)
+        fill = self.book.market_sell(qty) if self.direction == "down" else self.book.market_buy(qty)
+        if self.call_auction and fill.filled > 0:
+            fill = replace(fill, avg_price=fill.last_price)
+        # qty is 0 when a halt let the recent move, and with it the margin surcharge, fade.
+        frac = fill.filled / qty if qty > 0 else 0.0
+        pnl = s * frac * close * (fill.avg_price - entry) if fill.filled > 0 else np.zeros_like(q)
+        fee = np.zeros_like(q)
+        if self.liquidation_fee is not None and fill.filled > 0:
+            fee = self.liquidation_fee * frac * close * fill.avg_price
+        # Whole closes: as in a plain round, the filled share of the margin plus the realised
+        # PnL is the equity at close; the unfilled share passes to the fund with its units,
+        # marked at the last traded price.
+        eq_full = frac * margin[full] + pnl[full]
+        if frac < 1.0:
+            mark = fill.last_price if fill.filled > 0 else p_before
+            eq_full = eq_full + (1.0 - frac) * (margin[full] + s * q[full] * (mark - entry[full]))
+        if self.liquidation_fee is None:
+            to_fund, returned = float(eq_full.sum()), 0.0
+            fees = 0.0
+        else:
+            fee_full = np.minimum(fee[full], np.maximum(eq_full, 0.0))
+            to_fund = float(fee_full.sum() + np.minimum(eq_full, 0.0).sum())
+            returned = float(np.maximum(eq_full, 0.0).sum() - fee_full.sum())
+            fees = float(fee_full.sum())
+        # Partial closes: the position keeps its margin plus the realised PnL, less the fee; a
+        # margin driven below zero is topped up by the fund (the position is closed next round).
+        part = ~full
+        kept = margin[part] + pnl[part]
+        fee_part = np.minimum(fee[part], np.maximum(kept, 0.0))
+        kept -= fee_part
+        fees += float(fee_part.sum())
+        to_fund += float(fee_part.sum() + np.minimum(kept, 0.0).sum())
+        kept = np.maximum(kept, 0.0)
+        self._fund += to_fund
+        debt = 0.0
+        if self._fund < 0:
+            debt, self._fund = -self._fund, 0.0
+        self._bad_debt += debt
+
+        idx_full, idx_part = hit[full], hit[part]
+        self._inventory += (1.0 - frac) * float(close[full].sum())
+        self._q_left[idx_part] -= frac * close[part]
+        self._m_left[idx_part] = kept
+        self._q_left[idx_full] = 0.0
+        self._m_left[idx_full] = 0.0
+        self._closed_in[idx_full] = self.round
+        self._n_open -= len(idx_full)
+        removed = float(q[full].sum()) + frac * float(close[part].sum())
+        self._oi = max(self._oi - removed, 0.0) if self._n_open else 0.0
+        return self._finish(p_before, fill, n=len(hit), qty=qty,
+                            margin_lost=float(margin[full].sum()), to_fund=to_fund, fees=fees,
+                            returned=returned, debt=debt, refilled=arrived,
+                            reduced=int(part.sum()), surcharge=surcharge)
+
     def _put_back(self, qty) -> float:
         """Market makers put ``qty`` units back on the traded side; returns units placed."""
         placed = self.book.refill(self._book_side, qty, at=self.refill_at)
@@ -421,19 +584,26 @@ class Cascade:
     def _halt_round(self) -> RoundRecord:
         """A round with trading halted: no liquidation; market makers restore depth."""
         placed = self._put_back(self.recovery * self._deficit)
+        self._path.append(self.price)
         self._halt_left -= 1
         if self._halt_left == 0:
             self._reference = self.price  # the breaker measures from where trading resumes
         empty = self.book.market_sell(0.0)
-        end = "max_rounds" if self.round >= self.max_rounds else None
-        return self._record(self.price, empty, pending=self._pending(), end=end,
-                            refilled=placed, halted=True)
+        pending = self._pending()  # dynamic margin can relax while the price stands still
+        end = ("fixed_point" if pending == 0 else
+               "max_rounds" if self.round >= self.max_rounds else None)
+        if end is not None:
+            self._halt_left = 0
+        return self._record(self.price, empty, pending=pending, end=end, refilled=placed,
+                            halted=True)
 
     def _finish(self, p_before, fill, *, shock_qty=0.0, n=0, qty=0.0, margin_lost=0.0,
-                to_fund=0.0, fees=0.0, returned=0.0, debt=0.0, refilled=0.0) -> RoundRecord:
+                to_fund=0.0, fees=0.0, returned=0.0, debt=0.0, refilled=0.0, reduced=0,
+                surcharge=0.0) -> RoundRecord:
         """Move the price to the last fill, let the book recover, and write the record."""
         if fill.filled > 0:
             self.price = fill.last_price
+        self._path.append(self.price)
         self._deficit += fill.filled
         refilled += self._put_back(self.resilience * fill.filled)
         move = abs(self.price / p_before - 1.0)
@@ -459,11 +629,12 @@ class Cascade:
         return self._record(p_before, fill, pending=pending, end=end, shock_qty=shock_qty, n=n,
                             qty=qty, margin_lost=margin_lost, to_fund=to_fund, fees=fees,
                             returned=returned, debt=debt, refilled=refilled, withdrawn=withdrawn,
-                            tripped=tripped)
+                            tripped=tripped, reduced=reduced, surcharge=surcharge)
 
     def _record(self, p_before, fill, *, pending, end, shock_qty=0.0, n=0, qty=0.0,
                 margin_lost=0.0, to_fund=0.0, fees=0.0, returned=0.0, debt=0.0, refilled=0.0,
-                withdrawn=0.0, tripped=False, halted=False) -> RoundRecord:
+                withdrawn=0.0, tripped=False, halted=False, reduced=0,
+                surcharge=0.0) -> RoundRecord:
         filled = fill.filled > 0
         return RoundRecord(
             round=self.round, direction=self.direction, price_before=p_before,
@@ -478,5 +649,6 @@ class Cascade:
             book_left=self.book.units_left(self._book_side), refilled=refilled,
             withdrawn=withdrawn, open_interest=self._oi,
             open_interest_notional=self._oi * self.price, n_open=self._n_open, pending=pending,
-            halted=halted, breaker_tripped=tripped, halt_rounds_left=self._halt_left,
+            n_reduced=reduced, mmr_surcharge=surcharge, halted=halted, breaker_tripped=tripped,
+            halt_rounds_left=self._halt_left,
             uniform_price=self.call_auction and filled and n > 0, end_reason=end)

@@ -308,7 +308,7 @@ class LockStep:
 
         Returns True if either run played a round, False once both had already ended.
         """
-        played = [c.step() is not None for c in self.cascades]
+        played = [c.step() is not None for c in self.cascades]  # a list: both must step
         return any(played)
 
     def run(self) -> None:

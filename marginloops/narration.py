@@ -12,7 +12,7 @@ def money(x: float) -> str:
     """USD in words a class reads aloud: 950 USD, 12.3K USD, 4.1M USD, 2.0B USD."""
     x = float(x)
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(x) >= size:
+        if abs(x) >= size * 0.99995:  # 999,950 reads 1.0M, not 1,000.0K
             return f"{x / size:,.1f}{suffix} USD"
     return f"{x:,.0f} USD"
 
@@ -23,8 +23,9 @@ def price(x: float) -> str:
 
 
 def units(x: float) -> str:
-    """Asset units: whole numbers above 100, three significant digits below."""
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.3g}"
+    """Asset units with the word: "1 unit", "2.5 units", "45,228 units"."""
+    number = f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.3g}"
+    return f"{number} unit{'' if number == '1' else 's'}"
 
 
 def _plural(n: int, word: str) -> str:
@@ -54,7 +55,7 @@ def narrate(rec: RoundRecord) -> str:
     if rec.halted:
         text = (f"Round {rec.round}: trading is halted by the circuit breaker, so nobody is "
                 f"liquidated and the price stays at {price(rec.price_after)}; market makers put "
-                f"back {units(rec.refilled)} units of {'bids' if down else 'asks'}.")
+                f"back {units(rec.refilled)} of {'bids' if down else 'asks'}.")
         left = rec.halt_rounds_left
         return text + (f" The halt lasts {_plural(left, 'more round')}." if left else
                        f" Trading resumes next round, with {_plural(rec.pending, 'position')} "
@@ -62,7 +63,7 @@ def narrate(rec: RoundRecord) -> str:
     if rec.is_shock:
         who = "an outside seller" if down else "an outside buyer"
         text = (f"Round 0 (the shock): {who} {'sold' if down else 'bought'} "
-                f"{units(rec.shock_qty)} units and {_move(rec.price_before, rec.price_after)}")
+                f"{units(rec.shock_qty)} and {_move(rec.price_before, rec.price_after)}")
         if rec.book_left <= 0:
             text += (f", taking every {'bid' if down else 'ask'} in the book: the price can "
                      f"move no further than the last one")
@@ -74,11 +75,11 @@ def narrate(rec: RoundRecord) -> str:
                 f"({money(rec.notional_liquidated)}); ")
         if rec.filled_qty > 0 and rec.uniform_price:
             moved = _move(rec.price_before, rec.price_after)
-            text += (f"a call auction cleared their {units(rec.filled_qty)} units at one price, "
+            text += (f"a call auction cleared their {units(rec.filled_qty)} at one price, "
                      f"{price(rec.avg_fill_price)}, which {moved} (slippage "
                      f"{percent(rec.slippage)}).")
         elif rec.filled_qty > 0:
-            text += (f"{'selling' if down else 'buying'} {units(rec.filled_qty)} units "
+            text += (f"{'selling' if down else 'buying'} {units(rec.filled_qty)} "
                      f"{'into' if down else 'from'} the book "
                      f"{_move(rec.price_before, rec.price_after)} "
                      f"(average fill {price(rec.avg_fill_price)}, slippage "
@@ -92,13 +93,13 @@ def narrate(rec: RoundRecord) -> str:
             text += (f" Some closed beyond their bankruptcy price: the insurance fund paid "
                      f"{money(-rec.to_fund)}.")
     if rec.withdrawn > 0:
-        text += (f" The fast move made market makers cancel {units(rec.withdrawn)} units of "
+        text += (f" The fast move made market makers cancel {units(rec.withdrawn)} of "
                  f"{'bids' if down else 'asks'} near the price.")
     if rec.breaker_tripped:
         text += (f" That move tripped the circuit breaker: trading halts for "
                  f"{_plural(rec.halt_rounds_left, 'round')}.")
     if rec.unfilled_qty > 0:
-        text += (f" The book ran out: {units(rec.unfilled_qty)} units could not be "
+        text += (f" The book ran out: {units(rec.unfilled_qty)} could not be "
                  f"{'sold' if down else 'bought'} and are reported unfilled.")
     elif rec.pending and rec.end_reason is None and not rec.breaker_tripped:
         what = "position" if rec.is_shock else "more position"
@@ -138,7 +139,7 @@ def narrate_end(history: list[RoundRecord]) -> str:
     if last.end_reason == "book_exhausted":
         side = "bids" if last.direction == "down" else "asks"
         return (f"The cascade stopped in round {last.round}: the order book ran out of {side}, "
-                f"so {units(last.unfilled_qty)} units went unfilled and the price stays at the "
+                f"so {units(last.unfilled_qty)} went unfilled and the price stays at the "
                 f"last trade, {price(last.price_after)}. {summary}")
     return (f"The run stopped at its limit of {last.round:,} rounds with "
             f"{_plural(last.pending, 'position')} still within reach. {summary}")
@@ -170,7 +171,7 @@ def narrate_liquidate(rec: RoundRecord) -> str:
     """Stage 2: the liquidation engine's market order."""
     kind = "sell" if rec.direction == "down" else "buy"
     return (f"Liquidate: the engine closes {'it' if rec.n_liquidated == 1 else 'them'} with one "
-            f"market {kind} order for {units(rec.qty_liquidated)} units.")
+            f"market {kind} order for {units(rec.qty_liquidated)}.")
 
 
 def narrate_walk(rec: RoundRecord) -> str:
@@ -178,14 +179,14 @@ def narrate_walk(rec: RoundRecord) -> str:
     if rec.filled_qty <= 0:
         into = "sell into" if rec.direction == "down" else "buy from"
         return (f"Walk the book: there was nothing left to {into}; "
-                f"{units(rec.unfilled_qty)} units are reported unfilled.")
+                f"{units(rec.unfilled_qty)} are reported unfilled.")
     levels = len(rec.book_prices)
-    text = (f"Walk the book: {units(rec.filled_qty)} units took "
+    text = (f"Walk the book: {units(rec.filled_qty)} took "
             f"{_plural(levels, 'price level')} from {price(rec.book_prices[0])} to "
             f"{price(rec.book_prices[-1])}, an average fill of {price(rec.avg_fill_price)} "
-            f"(slippage {rec.slippage:.1%}).")
+            f"(slippage {percent(rec.slippage)}).")
     if rec.unfilled_qty > 0:
-        text += f" The book ran out: {units(rec.unfilled_qty)} units are reported unfilled."
+        text += f" The book ran out: {units(rec.unfilled_qty)} are reported unfilled."
     return text
 
 
@@ -195,7 +196,7 @@ def narrate_shock(rec: RoundRecord, shock: float) -> str:
     target = rec.price_before * (1 - shock if down else 1 + shock)
     who, what = ("an outside seller sells", "bid priced at or above") if down else (
         "an outside buyer buys", "ask priced at or below")
-    text = (f"The shock: {who} {units(rec.shock_qty)} units, taking every {what} "
+    text = (f"The shock: {who} {units(rec.shock_qty)}, taking every {what} "
             f"{price(target)} ({percent(shock)} {'below' if down else 'above'} "
             f"{price(rec.price_before)})")
     if rec.filled_qty > 0:

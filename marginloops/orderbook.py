@@ -15,7 +15,7 @@ from ._checks import as_float_array, check_array_range, check_int, check_number,
 BOOK_SHAPES = ("flat", "growing")
 #: Where refilled liquidity goes: at the best remaining level, or back at the levels it left.
 REFILL_PLACES = ("touch", "levels")
-_FIRST_WINDOW = 64  # levels summed at first by a walk; doubled until the order is covered
+_FIRST_WINDOW = 64  # levels summed at first by a walk; grown 4x until the order is covered
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,14 @@ def parse_side(side) -> np.ndarray:
 def _check_terms(entry, leverage, mmr=None):
     e = as_float_array("entry", entry, ndim=np.ndim(entry))
     lev = as_float_array("leverage", leverage, ndim=np.ndim(leverage))
+    shapes = {"entry": e.shape, "leverage": lev.shape}
+    if mmr is not None:
+        shapes["mmr"] = np.shape(mmr)
+    try:
+        np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        raise ValueError("entry, leverage and mmr must have the same length (or be single "
+                         f"numbers), got shapes {shapes}") from None
     check_array_range("entry", e, lo=0, lo_open=True)
     check_array_range("leverage", lev, lo=1)
     if mmr is None:
@@ -328,12 +336,21 @@ def _entries(rng, side, leverage, mmr, price, entry_spread, min_distance) -> np.
     """Entries uniform within ``price * (1 ± entry_spread)``, cut so that every liquidation
     price lies at least ``min_distance`` beyond ``price``."""
     # Liquidation at least min_distance away: long P_liq <= price*(1-d), short >= price*(1+d).
-    cut = np.where(side > 0, (1.0 - mmr) / (1.0 - 1.0 / leverage),
-                   (1.0 + mmr) / (1.0 + 1.0 / leverage))
+    # (A 1x long can only be liquidated at 0: no cut.)
+    with np.errstate(divide="ignore"):
+        cut = np.where(side > 0, (1.0 - mmr) / (1.0 - 1.0 / leverage),
+                       (1.0 + mmr) / (1.0 + 1.0 / leverage))
     cut *= 1.0 - side * max(min_distance, 1e-9)
     lo = np.where(side > 0, 1.0 - entry_spread, np.maximum(1.0 - entry_spread, cut))
     hi = np.where(side > 0, np.minimum(1.0 + entry_spread, cut), 1.0 + entry_spread)
     del cut
+    if (hi < lo).any():
+        i = int(np.flatnonzero(hi < lo)[0])
+        raise ValueError(
+            f"min_distance must leave room for entries within entry_spread: a "
+            f"{leverage[i]:g}x {'long' if side[i] > 0 else 'short'} cannot be both within "
+            f"{entry_spread:g} of the price and {min_distance:g} from liquidation; lower "
+            f"min_distance or widen entry_spread")
     return price * (lo + (hi - lo) * rng.random(len(side)))
 
 

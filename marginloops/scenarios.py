@@ -13,15 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._checks import check_int, check_number
-from .cascade import BREAKER_REFERENCES, DIRECTIONS, Cascade, CircuitBreaker
+from .cascade import BREAKER_REFERENCES, DIRECTIONS, PARTIAL_MODES, Cascade, CircuitBreaker
 from .orderbook import BOOK_SHAPES, REFILL_PLACES, OrderBook
 from .positions import DEFAULT_LEVERAGE_MIX, Positions, check_leverage_mix
 from .tiers import MarginTiers
 
 FORMAT = "marginloops.scenario/2"
 #: Fields added by format 2 (the mechanisms); a format-1 file gets their defaults.
-_FORMAT_2_FIELDS = ("mmr_tiers", "breaker_move", "breaker_rounds", "breaker_reference", "recovery",
-                    "call_auction", "refill_at", "withdrawal")
+_FORMAT_2_FIELDS = ("mmr_tiers", "partial", "partial_fraction", "dynamic_margin",
+                    "dynamic_window", "breaker_move", "breaker_rounds", "breaker_reference",
+                    "recovery", "call_auction", "refill_at", "withdrawal")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ class Scenario:
     seed : seed of the random population, [0, 2**32 - 1]
     mmr_tiers : () for one flat ``mmr``, or ((notional floor USD, rate), ...) brackets of
         tiered maintenance margin (they replace ``mmr``; leverage is capped per bracket)
+    partial : None (close whole positions), "fraction" or "restore" (partial liquidation)
+    partial_fraction : share closed per round ("fraction"), or at least ("restore"), [0.01, 1]
+    dynamic_margin : rise of every maintenance rate per unit of recent price move, [0, 10]
+    dynamic_window : rounds over which that move is measured, [1, 50]
     breaker_move : None (no circuit breaker) or the move, a fraction in [0.001, 0.5], that
         halts trading
     breaker_rounds : rounds a halt lasts, [1, 100]
@@ -89,6 +94,10 @@ class Scenario:
     max_rounds: int = 1000
     seed: int = 0
     mmr_tiers: tuple = ()
+    partial: str | None = None
+    partial_fraction: float = 0.25
+    dynamic_margin: float = 0.0
+    dynamic_window: int = 2
     breaker_move: float | None = None
     breaker_rounds: int = 2
     breaker_reference: str = "round"
@@ -116,6 +125,8 @@ class Scenario:
             "resilience": dict(lo=0, hi=1),
             "insurance_fund": dict(lo=0, hi=1e13),
             "recovery": dict(lo=0, hi=1),
+            "partial_fraction": dict(lo=0.01, hi=1),
+            "dynamic_margin": dict(lo=0, hi=10),
             "withdrawal": dict(lo=0, hi=100),
         }
         for label, bounds in num.items():
@@ -138,6 +149,10 @@ class Scenario:
                              f"{self.breaker_reference!r}")
         object.__setattr__(self, "mmr_tiers", MarginTiers(self.mmr_tiers).brackets
                            if len(self.mmr_tiers) else ())
+        if self.partial not in PARTIAL_MODES:
+            raise ValueError(f"partial must be one of {PARTIAL_MODES}, got {self.partial!r}")
+        object.__setattr__(self, "dynamic_window",
+                           check_int("dynamic_window", self.dynamic_window, lo=1, hi=50))
         if not isinstance(self.call_auction, bool):
             raise ValueError(f"call_auction must be true or false, got {self.call_auction!r}")
         if self.refill_at not in REFILL_PLACES:
@@ -181,7 +196,9 @@ class Scenario:
                        resilience=self.resilience, insurance_fund=self.insurance_fund,
                        liquidation_fee=self.liquidation_fee, max_rounds=self.max_rounds,
                        breaker=breaker, recovery=self.recovery, call_auction=self.call_auction,
-                       refill_at=self.refill_at, withdrawal=self.withdrawal)
+                       refill_at=self.refill_at, withdrawal=self.withdrawal,
+                       partial=self.partial, partial_fraction=self.partial_fraction,
+                       dynamic_margin=self.dynamic_margin, dynamic_window=self.dynamic_window)
 
     # ------------------------------------------------------------------------------ JSON
     def to_dict(self) -> dict:

@@ -213,3 +213,23 @@ def test_crowding_measures_density_against_depth():
     assert amplification(hist) == pytest.approx(2.0, abs=0.03)  # 1 / (1 - 1/2)
     with pytest.raises(ValueError, match="band must be in"):
         crowding(cas, band=0)
+
+
+def test_units_the_book_cannot_take_are_marked_at_the_last_trade():
+    # One long of 5 units, liquidation = bankruptcy = 99; bids 100, 99, 50 (1 each).
+    pos = Positions.from_arrays([1], [5.0], [110.0], [10.0], 0.0)
+    book = OrderBook.from_levels([100, 99, 50], [1, 1, 1])
+    last = Cascade(pos, book, shock=0.01).run()[-1]
+    # 1 unit sells at 50 (49 below bankruptcy); the fund takes 4 units at 99 that are worth
+    # 50 now: 4 * 49 more. Shortfall 5 * 49 = 245, all bad debt (empty fund).
+    assert (last.filled_qty, last.unfilled_qty, last.price_after) == (1.0, 4.0, 50.0)
+    assert last.to_fund == pytest.approx(-245.0) and last.bad_debt == pytest.approx(245.0)
+
+
+@pytest.mark.parametrize("shock", [0.07, 0.29, 0.41, 0.57])
+def test_the_shock_takes_the_level_at_its_limit_despite_rounding(shock):
+    # (1 - 0.41) * 100 = 59.00000000000001 in floating point: the 59 level must still go.
+    book = OrderBook.from_levels(100.0 - np.arange(99.0), np.ones(99))
+    pos = Positions.from_arrays([], [], [], [], [])
+    rec = Cascade(pos, book, shock=shock).run()[0]
+    assert rec.price_after == pytest.approx(100 * (1 - shock))

@@ -267,3 +267,193 @@ def test_axes_are_fixed_to_the_view():
     assert ticks.min() >= ex.view.price_lo - 1e-9 and ticks.max() <= ex.view.price_hi + 1e-9
     click(ex.time.run_button)
     assert (y_axis.scale.min, y_axis.scale.max) == (ex.view.price_lo, ex.view.price_hi)
+
+
+# ------------------------------------------------------------ the "Breaking the loop" panel
+BREAKER = SMALL.replace(breaker_move=0.02)  # the 3% shock trips it at once
+
+
+def _set_mechanism(controls, field, value):
+    """Tick a switched field's checkbox if need be, then set its control's shown value."""
+    if field in controls.switches:
+        controls.switches[field].value = True
+    controls.mechanisms[field].value = value
+
+
+@pytest.mark.parametrize("field,shown,expected,says", [
+    ("insurance_fund", 2.0, 2e6, "Insurance fund (M USD) 0.25 → 2"),
+    ("liquidation_fee", 0.5, 0.005, "Fee (% of the close) 1 → 0.5"),
+    ("breaker_move", 5.0, 0.05, "Halts after a move of (%) 2 → 5"),
+    ("breaker_rounds", 4, 4, "Halt rounds 2 → 4"),
+    ("breaker_reference", "start", "start",
+     "move measured: within a round → from the last start"),
+    ("recovery", 30.0, 0.3, "Recovery in a pause (%) 50 → 30"),
+    ("call_auction", True, True, "call auction on"),
+    ("refill_at", "levels", "levels", "refill at: touch → old levels"),
+    ("withdrawal", 0.5, 0.5, "Quote withdrawal 0 → 0.5"),
+])
+def test_each_mechanism_control_sets_its_field_and_resets_the_run(field, shown, expected, says):
+    ex = CascadeExplorer(SMALL)
+    c = ex.controls
+    assert c.mechanisms_panel.selected_index is None  # the panel starts closed
+    click(ex.time.step_button, 2)
+    old = ex.cascade
+    _set_mechanism(c, field, shown)
+    assert getattr(ex.scenario, field) == pytest.approx(expected)
+    assert ex.cascade is not old and ex.cascade.history == []
+    assert list(ex.price_chart.line.y) == []
+    assert ex.narration[-1] == f"Settings changed ({says}): the run starts again from round 0."
+    assert c.preset.value == "custom"
+    click(ex.time.run_button)
+    fresh = ex.scenario.cascade().run()
+    assert [r.price_after for r in ex.cascade.history] == [r.price_after for r in fresh]
+
+
+@pytest.mark.parametrize("field,on,says_on,says_off", [
+    ("liquidation_fee", 0.01, "liquidation fee 1% of the close",
+     "no liquidation fee: all remaining margin goes to the fund"),
+    ("breaker_move", 0.02, "circuit breaker on: halts after a move of 2%",
+     "circuit breaker off"),
+])
+def test_a_switch_turns_its_field_between_none_and_the_knob(field, on, says_on, says_off):
+    ex = CascadeExplorer(SMALL)
+    c = ex.controls
+    switch, knob = c.switches[field], c.mechanisms[field]
+    rows = c._dependents[field]
+    assert getattr(ex.scenario, field) is None and rows.layout.display == "none"
+    switch.value = True
+    assert getattr(ex.scenario, field) == pytest.approx(on) and rows.layout.display is None
+    assert ex.narration[-1].startswith(f"Settings changed ({says_on})")
+    knob.value = knob.slider.max
+    assert getattr(ex.scenario, field) == pytest.approx(knob.slider.max / 100)
+    click(ex.time.step_button)
+    switch.value = False
+    assert getattr(ex.scenario, field) is None and rows.layout.display == "none"
+    assert ex.narration[-1].startswith(f"Settings changed ({says_off})")
+    assert ex.cascade.history == []
+    switch.value = True  # the knob kept its value while hidden
+    assert getattr(ex.scenario, field) == pytest.approx(knob.slider.max / 100)
+
+
+def test_the_fee_checkbox_decides_who_gets_the_margin():
+    ex = CascadeExplorer(SMALL)
+    c = ex.controls
+
+    def totals():
+        click(ex.time.run_button)
+        hist = ex.cascade.history
+        return (sum(r.fees for r in hist), sum(r.returned_to_traders for r in hist),
+                hist[-1].insurance_fund - hist[-1].bad_debt)
+
+    fees, returned, net_all = totals()  # unticked: all remaining margin goes to the fund
+    assert ex.scenario.liquidation_fee is None and fees == returned == 0
+    c.switches["liquidation_fee"].value = True
+    assert ex.scenario.liquidation_fee == 0.01
+    fees, _, _ = totals()
+    assert fees > 0
+    c.mechanisms["liquidation_fee"].value = 0.0  # a zero fee: the margin goes back to traders
+    assert ex.scenario.liquidation_fee == 0.0
+    fees, returned, net = totals()
+    assert fees == 0 and returned > 0 and net == pytest.approx(net_all - returned)
+
+
+def test_set_scenario_shows_every_mechanism_and_back():
+    from marginloops.ui.controls import MECHANISMS
+    odd = SMALL.replace(name="all on", insurance_fund=12.5e6, liquidation_fee=0.0075,
+                        breaker_move=0.001, breaker_rounds=3, breaker_reference="start",
+                        recovery=0.25, call_auction=True, refill_at="levels", withdrawal=1.5)
+    ex = CascadeExplorer(SMALL)
+    c = ex.controls
+    ex.set_scenario(odd)
+    # the controls show what is not a preset as "custom"
+    assert ex.scenario == c.scenario == odd.replace(name="custom")
+    assert c.preset.value == "custom"
+    assert all(s.value for s in c.switches.values())
+    assert all(box.layout.display is None for box in c._dependents.values())
+    # values beyond a knob's usual range widen it rather than being clamped
+    assert c.mechanisms["insurance_fund"].slider.max == 12.5
+    assert c.mechanisms["breaker_move"].slider.min == pytest.approx(0.1)
+    assert c.mechanisms_panel.titles[0] == (
+        "Breaking the loop (on: fee 0.75%, quote withdrawal 1.5, refill at old levels, "
+        "circuit breaker 0.1%, call auction)")
+    assert ex.narration[-1] == ("Settings changed (market set to all on): the run starts "
+                                "again from round 0.")
+    # a preset: every mechanism off again (but its insurance fund), the usual ranges back
+    c.preset.value = "thin-book"
+    assert ex.scenario == PRESETS["thin-book"]
+    assert not any(s.value for s in c.switches.values())
+    assert all(box.layout.display == "none" for box in c._dependents.values())
+    assert c.mechanisms["insurance_fund"].slider.max == 10.0
+    assert c.mechanisms["insurance_fund"].value == 0.1
+    assert c.mechanisms_panel.titles[0] == "Breaking the loop"
+    # and a scenario that comes in with its mechanisms on shows them from the start
+    ex2 = CascadeExplorer(odd)
+    assert ex2.controls.scenario == odd.replace(name="custom")
+    assert {m.field for m in MECHANISMS} <= set(type(odd).__dataclass_fields__)
+
+
+def test_mechanism_ranges_only_allow_valid_scenarios():
+    from marginloops.ui.controls import MECHANISMS
+    for m in MECHANISMS:
+        if m.kind == "knob":
+            values = [m.value(m.lo), m.value(m.hi)]
+        elif m.kind == "check":
+            values = [False, True]
+        else:
+            values = [o[1] for o in m.options]
+        for v in values:
+            assert getattr(SMALL.replace(**{m.field: v}), m.field) == v
+
+
+def test_a_run_with_the_breaker_shows_the_halted_rounds():
+    ex = CascadeExplorer(BREAKER)
+    assert "trading halted by the circuit breaker" in ex.price_chart.caption.value
+    click(ex.time.step_button)  # the shock: a 3% move trips the 2% breaker
+    assert "circuit breaker tripped</b>: trading halts for 2 rounds" in ex.status.value
+    assert list(ex.price_chart.halted.x) == []
+    click(ex.time.step_button)
+    rec = ex.cascade.history[-1]
+    assert rec.halted and rec.n_liquidated == 0
+    assert list(ex.price_chart.halted.x) == [1]
+    assert list(ex.price_chart.halted.y) == [rec.price_after]
+    assert "trading halted</b> (1 more round)" in ex.status.value
+    assert ex.narration[-1].startswith("Round 1: trading is halted by the circuit breaker")
+    click(ex.time.step_button)
+    assert "trading halted</b> (resumes next round)" in ex.status.value
+    click(ex.time.run_button)
+    hist = ex.cascade.history
+    halted = [r for r in hist if r.halted]
+    assert list(ex.price_chart.halted.x) == [r.round for r in halted]
+    np.testing.assert_allclose(ex.price_chart.halted.y, [r.price_after for r in halted])
+    assert "halted" not in ex.status.value  # the run is over
+    # without the breaker there is neither a mark nor a key
+    ex.controls.switches["breaker_move"].value = False
+    assert "halted" not in ex.price_chart.caption.value
+    click(ex.time.run_button)
+    assert list(ex.price_chart.halted.x) == []
+
+
+def test_call_auction_rounds_are_marked_in_the_liquidations_chart():
+    ex = CascadeExplorer(SMALL)
+    assert "call auction" not in ex.liquidations_chart.caption.value
+    ex.controls.mechanisms["call_auction"].value = True
+    assert "cleared by a call auction" in ex.liquidations_chart.caption.value
+    click(ex.time.run_button)
+    hist = ex.cascade.history
+    auctions = [r.round for r in hist if r.uniform_price]
+    assert auctions and list(ex.liquidations_chart.auction.x) == auctions
+    top = ex.liquidations_chart.y.max
+    notional = {r.round: r.notional_liquidated for r in hist}
+    for x, y in zip(ex.liquidations_chart.auction.x, ex.liquidations_chart.auction.y,
+                    strict=True):
+        assert min(notional[x], 0.9 * top) < y <= top  # just above its bar, on the chart
+
+
+def test_phase_mode_shows_a_halted_round_as_one_stage():
+    ex = CascadeExplorer(BREAKER, phase_mode=True)
+    click(ex.time.step_button, 2)  # the shock's two stages: it trips the breaker
+    click(ex.time.step_button)  # round 1 is halted: one click, one stage
+    assert ex.cascade.history[-1].halted and len(ex.cascade.history) == 2
+    assert "Round 1, stage 1 of 1 (trading halted)" in ex.stage.value
+    assert list(ex.price_chart.halted.x) == [1]
+    assert ex.narration[-1].startswith("Round 1: trading is halted")

@@ -192,3 +192,90 @@ def test_bad_tiers_are_named(brackets, needle):
     with pytest.raises(ValueError) as err:
         MarginTiers(brackets)
     assert needle in str(err.value)
+
+
+# ---------------------------------------------------------------- partial liquidation
+
+def test_partial_fraction_closes_a_quarter_then_the_rest_when_bankrupt():
+    # 4 units long, entry 110, 10x, m = 0: liquidation 99, margin 44.
+    pos = Positions.from_arrays([1], [4.0], [110.0], [10.0], 0.0)
+    hist = Cascade(pos, ladder(), shock=0.015, partial="fraction", partial_fraction=0.25).run()
+    r1 = hist[1]
+    # Round 1: a quarter (1 unit) sells at 98; the position keeps 3 units and its margin
+    # plus the realised loss: 44 + 1 * (98 - 110) = 32. It stays open.
+    assert (r1.n_liquidated, r1.n_reduced, r1.qty_liquidated, r1.price_after) == (1, 1, 1.0, 98)
+    assert r1.to_fund == 0 and r1.n_open == 1 and r1.open_interest == pytest.approx(3.0)
+    # Round 2: at 98 its equity is 32 + 3 * (98 - 110) = -4: bankrupt, so all 3 units go:
+    # 1 @ 97 + 1 @ 96 + 1 @ 95 = average 96; equity at close 32 + 3 * (96 - 110) = -10.
+    r2 = hist[2]
+    assert (r2.n_liquidated, r2.n_reduced, r2.qty_liquidated) == (1, 0, 3.0)
+    assert r2.avg_fill_price == 96.0 and r2.to_fund == pytest.approx(-10.0)
+    assert r2.bad_debt == pytest.approx(10.0) and r2.n_open == 0
+    assert cas_closed_rounds(pos, partial="fraction") == [2]  # closed once, in round 2
+
+
+def cas_closed_rounds(pos, **kwargs):
+    cas = Cascade(pos, ladder(), shock=0.015, **kwargs)
+    cas.run()
+    return list(cas.liquidated_round)
+
+
+def test_partial_restore_brings_equity_back_to_exactly_the_maintenance_margin():
+    # 4 units long, entry 105, 10x, m = 5%: liquidation 94.5 / 0.95 = 99.47, margin 42.
+    pos = Positions.from_arrays([1], [4.0], [105.0], [10.0], 0.05)
+    cas = Cascade(pos, ladder(), shock=0.015, partial="restore", partial_fraction=0.05)
+    cas.step()  # the shock: price 99; equity 42 + 4 * (99 - 105) = 18 < 0.05 * 4 * 99 = 19.8
+    r1 = cas.step()
+    # By hand: close x = 1 - 18 / 19.8 = 1/11 of it, 0.3636 units, so that at 99 the
+    # maintenance of what is left, 0.05 * 99 * 4 * (10/11), equals the equity, 18.
+    x = 1 - 18 / 19.8
+    assert r1.n_reduced == 1 and r1.qty_liquidated == pytest.approx(4 * x)
+    left = cas._q_left[0]
+    assert left == pytest.approx(4 * (1 - x))
+    assert 0.05 * 99 * left == pytest.approx(18.0)
+
+
+def test_partial_liquidation_helps_when_the_book_recovers():
+    from marginloops import Scenario, amplification
+    base = Scenario.preset("crowded-longs").replace(resilience=0.5)
+    whole = amplification(base.cascade().run())
+    parts = amplification(base.replace(partial="fraction").cascade().run())
+    assert parts < whole
+
+
+# ---------------------------------------------------------------- dynamic margin
+
+def test_dynamic_margin_reaches_positions_a_flat_rate_would_not():
+    book = OrderBook.from_levels(100 - 0.5 * np.arange(20), np.ones(20))
+    # liquidation 99 at a flat 0% rate; the shock only takes the price to 99.5
+    plain = Cascade(one_long(), book, shock=0.005).run()
+    assert len(plain) == 1 and plain[0].pending == 0
+    # Dynamic margin 2: after a 0.5% move every rate rises by 2 * 0.005 = 1%, so the long's
+    # liquidation price becomes 99 / 0.99 = 100 >= 99.5: it is liquidated in round 1.
+    dyn = Cascade(one_long(), book, shock=0.005, dynamic_margin=2.0).run()
+    assert dyn[1].mmr_surcharge == pytest.approx(0.01)
+    assert dyn[1].n_liquidated == 1
+
+
+def test_the_general_path_matches_the_sorted_one():
+    from marginloops import Scenario
+    s = Scenario.preset("crowded-longs")
+    fast = s.cascade().run()
+    general = Cascade(s.positions(), s.book(), s.shock, insurance_fund=s.insurance_fund,
+                      dynamic_margin=1e-12).run()
+    assert [r.n_liquidated for r in general] == [r.n_liquidated for r in fast]
+    np.testing.assert_allclose([r.price_after for r in general], [r.price_after for r in fast])
+    np.testing.assert_allclose([r.bad_debt for r in general], [r.bad_debt for r in fast],
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(partial="half"), "partial must be one of (None, 'fraction', 'restore')"),
+    (dict(partial_fraction=0), "partial_fraction must be in [0.01, 1], got 0"),
+    (dict(dynamic_margin=-1), "dynamic_margin must be in [0, 10], got -1"),
+    (dict(dynamic_window=0), "dynamic_window must be in [1, 50], got 0"),
+])
+def test_partial_and_dynamic_inputs_are_checked(kwargs, needle):
+    with pytest.raises(ValueError) as err:
+        Cascade(one_long(), ladder(), shock=0.01, **kwargs)
+    assert needle in str(err.value)

@@ -30,7 +30,7 @@ def test_round_sentences_state_the_numbers():
                                 "the price 1.0% lower, from 100.00 to 99.00. 1 position is now "
                                 "within reach: the price has reached its liquidation price.")
     assert narrate(hist[1]).startswith(
-        "Round 1: 1 long was liquidated (99 USD); selling 1 units into the book moved the price "
+        "Round 1: 1 long was liquidated (99 USD); selling 1 unit into the book moved the price "
         "1.0% lower, from 99.00 to 98.00 (average fill 98.00, slippage 1.0%).")
     assert "1 USD of the losses: that is bad debt" in narrate(hist[1])
 

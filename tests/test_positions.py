@@ -158,3 +158,16 @@ def test_bybit_documented_short_example():
     # with no maintenance margin both give the bankruptcy price, 8,000 * (1 + 2.5%) = 8,200
     assert liquidation_price(8_000, 40, 0.0, side="short") == pytest.approx(8_200)
     assert bankruptcy_price(8_000, 40, side="short") == pytest.approx(8_200)
+
+
+def test_mismatched_lengths_are_named():
+    with pytest.raises(ValueError, match="entry, leverage and mmr must have the same length"):
+        liquidation_price([100, 200, 300], [10, 20], 0.005)
+
+
+def test_generate_refuses_impossible_bands_and_accepts_1x():
+    with pytest.raises(ValueError, match="min_distance must leave room"):
+        Positions.generate(200, 100.0, leverage_mix=((100, 1),), min_distance=0.2,
+                           entry_spread=0.05, seed=1)
+    one_x = Positions.generate(50, 100.0, leverage_mix=((1, 1),), seed=1)
+    assert (one_x.liquidation_price[one_x.side > 0] == 0).all()

@@ -57,7 +57,10 @@ def markets(draw):
             recovery=draw(st.sampled_from([0.0, 0.5, 1.0])),
             call_auction=draw(st.booleans()),
             refill_at=draw(st.sampled_from(["touch", "levels"])),
-            withdrawal=draw(st.sampled_from([0.0, 0.5, 5.0])))
+            withdrawal=draw(st.sampled_from([0.0, 0.5, 5.0])),
+            partial=draw(st.sampled_from([None, "fraction", "restore"])),
+            partial_fraction=draw(st.sampled_from([0.1, 0.5])),
+            dynamic_margin=draw(st.sampled_from([0.0, 0.0, 1.0, 5.0])))
     return pos, book, kwargs
 
 
@@ -77,6 +80,9 @@ def test_invariants(market):
     assert len(hist) <= kwargs["max_rounds"] + 1
     # Only the side the move hurts is liquidated, each position at most once (one round number).
     assert (rounds[pos.side != s] == -1).all()
+    if kwargs.get("partial") or kwargs.get("dynamic_margin", 0) > 0:
+        _check_moving_thresholds(pos, cas, hist, kwargs, rounds, s)
+        return
     for r in hist:
         closed = rounds == r.round
         assert closed.sum() == r.n_liquidated
@@ -117,7 +123,8 @@ def test_invariants(market):
             halted = hist[r.round + 1:r.round + 1 + breaker.halt_rounds]
             assert all(h.halted for h in halted)
             follows = hist[r.round + 1 + breaker.halt_rounds:]
-            assert len(halted) == breaker.halt_rounds or halted[-1].end_reason == "max_rounds"
+            assert len(halted) == breaker.halt_rounds or halted[-1].end_reason in (
+                "max_rounds", "fixed_point")
             assert not follows or not follows[0].halted
     last = hist[-1]
     still_in_reach = [i for i in np.flatnonzero((rounds < 0) & (pos.side == s))
@@ -142,14 +149,19 @@ def test_invariants(market):
         closed = rounds == r.round
         q, e, lev = pos.size[closed], pos.entry[closed], pos.leverage[closed]
         frac = r.filled_qty / r.qty_liquidated
-        eq = (s * frac * q * (r.avg_fill_price - e * (1 - s / lev)) if r.filled_qty > 0
-              else np.zeros_like(q))
+        # Each position leaves at an effective price X: the average fill for the units sold,
+        # the last traded price for the units the fund took over unsold.
+        mark = r.last_fill_price if r.filled_qty > 0 else r.price_before
+        exit_price = frac * np.nan_to_num(r.avg_fill_price) + (1 - frac) * mark
         margin = q * e / lev
+        eq = margin + s * q * (exit_price - e)  # equity at exit
         assert r.margin_lost == pytest.approx(margin.sum())
-        # Equity at close = margin + realised PnL of the filled part (the trader keeps nothing
-        # of the unfilled part, which passes to the fund at bankruptcy price).
-        pnl = s * frac * q * (r.avg_fill_price - e) if r.filled_qty > 0 else 0.0
-        np.testing.assert_allclose(eq, frac * margin + pnl, rtol=1e-9, atol=1e-9)
+        # Every dollar of margin: to the fund (equity at exit) or lost to the market.
+        lost_to_market = (s * q * (e - exit_price)).sum()
+        assert r.margin_lost == pytest.approx(eq.sum() + lost_to_market)
+        # ... and the same equity from the bankruptcy price: s q (X - B).
+        np.testing.assert_allclose(eq, s * q * (exit_price - e * (1 - s / lev)), rtol=1e-9,
+                                   atol=1e-9)
         if fee_rate is None:
             flow = eq.sum()
         else:
@@ -172,6 +184,41 @@ def test_invariants(market):
     cas.reset()
     again = cas.run()
     assert [_key(r) for r in again] == [_key(r) for r in hist]
+
+
+def _check_moving_thresholds(pos, cas, hist, kwargs, rounds, s):
+    """Invariants of runs with partial liquidation or dynamic margin, whose thresholds move."""
+    # Closed at most once; partial closes only ever shrink a position.
+    assert (rounds >= 0).sum() == sum(r.n_liquidated - r.n_reduced for r in hist)
+    size_sorted = pos.size[cas._order]
+    assert (cas._q_left >= -1e-12).all() and (cas._q_left <= size_sorted + 1e-12).all()
+    assert (cas._q_left[cas._closed_in >= 0] == 0).all()
+    # Units, prices and money: every liquidated unit filled or unfilled; prices from fills;
+    # the fund and bad debt follow the flows round by round.
+    fund, debt = kwargs["insurance_fund"], 0.0
+    path = [cas.start_price]
+    for r in hist:
+        if r.round >= 1:
+            assert r.filled_qty + r.unfilled_qty == pytest.approx(r.qty_liquidated, rel=1e-12)
+        if r.filled_qty > 0:
+            assert r.price_after == r.last_fill_price
+        else:
+            assert r.price_after == r.price_before
+        if r.round >= 1 and not r.halted:
+            k, w = kwargs.get("dynamic_margin", 0.0), 2
+            past = path[max(len(path) - 1 - w, 0)]
+            assert r.mmr_surcharge == pytest.approx(k * abs(path[-1] / past - 1.0))
+        path.append(r.price_after)
+        fund += r.to_fund
+        if fund < 0:
+            debt, fund = debt - fund, 0.0
+        assert r.insurance_fund == pytest.approx(fund, abs=1e-6)
+        assert r.bad_debt == pytest.approx(debt, abs=1e-6)
+    # Open interest: the other side untouched plus what is left of this side.
+    other = pos.size[pos.side != s].sum()
+    assert hist[-1].open_interest == pytest.approx(other + cas._q_left.sum(), abs=1e-9)
+    cas.reset()
+    assert [_key(r) for r in cas.run()] == [_key(r) for r in hist]
 
 
 def _key(rec):

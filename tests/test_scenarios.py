@@ -31,13 +31,13 @@ def test_presets_tell_their_stories():
         return hist[-1].price_after / hist[0].price_before - 1, hist
     calm, calm_hist = drop("calm-market")
     crowded, crowded_hist = drop("crowded-longs")
-    thin, _ = drop("thin-book")
+    thin, thin_hist = drop("thin-book")
     squeeze, squeeze_hist = drop("short-squeeze")
     shock = calm_hist[0].price_change
     assert calm == pytest.approx(shock, abs=0.002)          # the shock is absorbed
     assert crowded < 3 * crowded_hist[0].price_change       # a 3% dip becomes more than 9%
     assert len(crowded_hist) >= 5                           # over several rounds
-    assert thin < 3 * crowded_hist[0].price_change
+    assert thin < 3 * thin_hist[0].price_change
     assert squeeze > 2 * squeeze_hist[0].price_change > 0   # a squeeze up, amplified
     assert squeeze_hist[1].liquidated_side == "short"
 
@@ -112,9 +112,9 @@ def test_unknown_preset():
 
 
 def test_format_1_files_load_with_the_mechanisms_off():
-    old = {k: v for k, v in Scenario().to_dict().items()
-           if k not in ("breaker_move", "breaker_rounds", "breaker_reference", "recovery",
-                        "call_auction", "refill_at", "withdrawal")}
+    from marginloops.scenarios import _FORMAT_2_FIELDS
+    old = {k: v for k, v in Scenario().to_dict().items() if k not in _FORMAT_2_FIELDS}
+    assert "mmr" in old and "partial" not in old
     old["format"] = "marginloops.scenario/1"
     assert Scenario.from_dict(old) == Scenario()
 

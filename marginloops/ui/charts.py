@@ -110,13 +110,17 @@ def _figure(title, marks, axes):
                      title_style={"font-size": "16px"})
 
 
-def _caption(*items) -> widgets.HTML:
-    """A key under a chart: (colour, symbol, words) items; symbols differ, not only colours."""
+def _caption_html(*items) -> str:
+    """The HTML of a chart's key: (colour, symbol, words) items."""
     keys = " &nbsp;·&nbsp; ".join(
         f"<span style='color:{colour};font-weight:bold' aria-hidden='true'>{symbol}</span> "
         f"{words}" for colour, symbol, words in items)
-    return widgets.HTML(f"<div style='font-size:13px;line-height:1.5'>{keys}</div>",
-                        layout={"margin": "0 0 0 60px"})
+    return f"<div style='font-size:13px;line-height:1.5'>{keys}</div>"
+
+
+def _caption(*items) -> widgets.HTML:
+    """A key under a chart: (colour, symbol, words) items; symbols differ, not only colours."""
+    return widgets.HTML(_caption_html(*items), layout={"margin": "0 0 0 60px"})
 
 
 def nice_ticks(lo: float, hi: float, target: int = 8) -> np.ndarray:
@@ -157,7 +161,14 @@ class _Chart:
 
 
 class PriceChart(_Chart):
-    """Last traded price after each round, the shock marked, the starting price dashed."""
+    """Last traded price after each round, the shock marked, the starting price dashed, and
+    the rounds a circuit breaker halted marked with grey squares (keyed only when it is on)."""
+
+    KEY = ((style.BLUE, "●━", "last traded price after each round"),
+           (style.VERMILLION, "▼", "after the shock (round 0)"),
+           (style.GREY, "╌╌", "price before the shock"))
+    HALTED_KEY = (style.GREY, "■", "trading halted by the circuit breaker: no trade, no "
+                                   "liquidation")
 
     def __init__(self):
         self.x = bq.LinearScale()
@@ -172,14 +183,21 @@ class PriceChart(_Chart):
         self.shock = bq.Scatter(x=[], y=[], scales=sc, colors=[style.VERMILLION],
                                 marker="triangle-down", default_size=160,
                                 labels=["after the shock"])
-        self.caption = _caption((style.BLUE, "●━", "last traded price after each round"),
-                                (style.VERMILLION, "▼", "after the shock (round 0)"),
-                                (style.GREY, "╌╌", "price before the shock"))
-        self.figure = _figure("Price by round", [self.start_line, self.line, self.shock],
+        self.halted = bq.Scatter(x=[], y=[], scales=sc, colors=[style.GREY], marker="square",
+                                 default_size=110, stroke=style.BLACK, stroke_width=1.0,
+                                 labels=["trading halted"],
+                                 tooltip=bq.Tooltip(fields=["x", "y"],
+                                                    labels=["halted round", "price"],
+                                                    formats=["", ",.2f"]))
+        self.caption = _caption(*self.KEY)
+        self.figure = _figure("Price by round",
+                              [self.start_line, self.line, self.halted, self.shock],
                               [_axis_x(self.x, "round", "d"), _axis_y(self.y, "price (USD)",
                                                                      ",.2f")])
 
     def reset(self, cascade, view: View):
+        breaker = cascade.breaker is not None
+        self.caption.value = _caption_html(*self.KEY, *((self.HALTED_KEY,) if breaker else ()))
         with self.figure.hold_sync():
             x_axis, y_axis = self.figure.axes
             _fit(x_axis, -0.5, view.rounds + 0.5, _round_ticks(view.rounds))
@@ -196,10 +214,20 @@ class PriceChart(_Chart):
         with self.shock.hold_sync():
             self.shock.x = [0] if hist else []
             self.shock.y = [hist[0].price_after] if hist else []
+        halted = [r for r in hist if r.halted]
+        with self.halted.hold_sync():
+            self.halted.x = [r.round for r in halted]
+            self.halted.y = [r.price_after for r in halted]
 
 
 class LiquidationsChart(_Chart):
-    """Notional liquidated per round, as bars; longs and shorts stacked and labelled."""
+    """Notional liquidated per round, as bars; longs and shorts stacked and labelled; a
+    diamond above each round a call auction cleared (keyed only when auctions are on)."""
+
+    KEY = ((style.BLUE, "■", "longs liquidated (a crash)"),
+           (style.ORANGE, "■", "shorts liquidated (a squeeze)"),
+           (style.BLACK, "", "valued at the price that triggered them"))
+    AUCTION_KEY = (style.BLACK, "◆", "above a bar: cleared by a call auction at one price")
 
     def __init__(self):
         self.x = bq.LinearScale()
@@ -212,14 +240,20 @@ class LiquidationsChart(_Chart):
                             stroke=style.BLACK, stroke_width=1.0,
                             tooltip=bq.Tooltip(fields=["x", "y"], labels=["round", "USD"],
                                                formats=["", ",.0f"]))
-        self.caption = _caption((style.BLUE, "■", "longs liquidated (a crash)"),
-                                (style.ORANGE, "■", "shorts liquidated (a squeeze)"),
-                                (style.BLACK, "", "valued at the price that triggered them"))
-        self.figure = _figure("Liquidated notional by round", [self.bars],
+        self.auction = bq.Scatter(x=[], y=[], scales={"x": self.x, "y": self.y},
+                                  colors=[style.BLACK], marker="diamond", default_size=70,
+                                  labels=["cleared by a call auction"],
+                                  tooltip=bq.Tooltip(fields=["x"],
+                                                     labels=["call auction, round"],
+                                                     formats=[""]))
+        self.caption = _caption(*self.KEY)
+        self.figure = _figure("Liquidated notional by round", [self.bars, self.auction],
                               [_axis_x(self.x, "round", "d"),
                                _axis_y(self.y, "liquidated (USD)")])
 
     def reset(self, cascade, view: View):
+        auction = cascade.call_auction
+        self.caption.value = _caption_html(*self.KEY, *((self.AUCTION_KEY,) if auction else ()))
         with self.figure.hold_sync():
             x_axis, y_axis = self.figure.axes
             _fit(x_axis, -0.5, view.rounds + 0.5, _round_ticks(view.rounds))
@@ -238,6 +272,13 @@ class LiquidationsChart(_Chart):
         with self.bars.hold_sync():
             self.bars.x = np.arange(n)
             self.bars.y = [longs, shorts]
+        # The diamond sits just above its bar, inside the axis.
+        top = float(self.y.max) if self.y.max is not None else 1.0
+        auctions = [r for r in hist if r.uniform_price]
+        with self.auction.hold_sync():
+            self.auction.x = [r.round for r in auctions]
+            self.auction.y = [min(r.notional_liquidated + 0.05 * top, 0.97 * top)
+                              for r in auctions]
 
 
 class BookChart(_Chart):

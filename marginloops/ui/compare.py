@@ -35,12 +35,11 @@ class RunStyle:
 RUN_STYLES = (RunStyle(style.BLUE, "solid", "circle", "●━", "solid line, circles"),
               RunStyle(style.ORANGE, "dashed", "square", "■╌", "dashed line, squares"))
 
-#: Rows of the live summary table: (a measure of :data:`marginloops.compare.MEASURES`, its
-#: heading while the runs are still going).
-TABLE_ROWS = (("final price", "price"), ("price change", "change from the start"),
-              ("amplification", "amplification"), ("positions liquidated", "positions liquidated"),
-              ("notional liquidated", "notional liquidated"), ("bad debt", "bad debt"),
-              ("insurance fund left", "insurance fund left"))
+#: Rows of the live summary table, chosen from :data:`marginloops.compare.MEASURES`.
+TABLE_ROWS = ("final price", "price change", "amplification", "positions liquidated",
+              "notional liquidated", "bad debt", "insurance fund left")
+#: Row headings that read differently while the runs are still going.
+_SO_FAR = {"final price": "price now"}
 
 
 @dataclass(frozen=True)
@@ -84,9 +83,13 @@ def _run_lines(scales, labels, tooltip_labels, formats):
 
 
 class ComparePriceChart(_Chart):
-    """Both runs' last traded price after each round, on one pair of axes."""
+    """Both runs' last traded price after each round, on one pair of axes.
 
-    def __init__(self, labels):
+    With ``halts`` (a circuit breaker in either run) the rounds in which trading was halted are
+    marked with grey crosses, and the key says so.
+    """
+
+    def __init__(self, labels, halts=False):
         self.x = bq.LinearScale()
         self.y = bq.LinearScale()
         sc = {"x": self.x, "y": self.y}
@@ -94,10 +97,17 @@ class ComparePriceChart(_Chart):
                                    colors=[style.GREY], line_style="dotted",
                                    labels=["start price"])
         self.lines = _run_lines(sc, labels, ["round", "price"], ["", ",.2f"])
+        self.halted = bq.Scatter(x=[], y=[], scales=sc, colors=[style.GREY], marker="cross",
+                                 default_size=130, stroke=style.BLACK, stroke_width=1.0,
+                                 labels=["trading halted"],
+                                 tooltip=bq.Tooltip(fields=["x", "y"],
+                                                    labels=["halted round", "price"],
+                                                    formats=["", ",.2f"]))
+        halted_key = ((style.GREY, "✚", "trading halted by the circuit breaker"),) if halts else ()
         self.caption = _caption(*(_key(i, f"{label} ({RUN_STYLES[i].words})")
                                   for i, label in enumerate(labels)),
-                                (style.GREY, "┈┈", "price before the shock"))
-        self.figure = _figure("Price by round", [self.start_line, *self.lines],
+                                (style.GREY, "┈┈", "price before the shock"), *halted_key)
+        self.figure = _figure("Price by round", [self.start_line, *self.lines, self.halted],
                               [_axis_x(self.x, "round", "d"),
                                _axis_y(self.y, "price (USD)", ",.2f")])
 
@@ -117,6 +127,10 @@ class ComparePriceChart(_Chart):
             with line.hold_sync():
                 line.x = [r.round for r in hist]
                 line.y = [r.price_after for r in hist]
+        halted = [r for hist in (hist_a, hist_b) for r in hist if r.halted]
+        with self.halted.hold_sync():
+            self.halted.x = [r.round for r in halted]
+            self.halted.y = [r.price_after for r in halted]
 
 
 class CompareLiquidationsChart(_Chart):
@@ -238,7 +252,8 @@ class CompareExplorer(widgets.VBox):
             widgets.HTML(layout={"height": "260px", "overflow": "auto",
                                  "border": "1px solid #8C8C8C", "padding": "4px 8px"})
             for _ in self.labels)
-        self.price_chart = ComparePriceChart(self.labels)
+        self.price_chart = ComparePriceChart(
+            self.labels, halts=any(c.breaker is not None for c in self.lock.cascades))
         self.liquidations_chart = CompareLiquidationsChart(self.labels)
         self.debt_chart = CompareBadDebtChart(self.labels)
         for chart in self._charts():
@@ -377,6 +392,8 @@ class CompareExplorer(widgets.VBox):
             where = (f"round {last.round} · price <b>{say.price(last.price_after)}</b> "
                      f"({last.price_after / cas.start_price - 1:+.1%} from "
                      f"{say.price(cas.start_price)})")
+            if last.halted:
+                where += " · trading halted by the circuit breaker"
             if cas.ended:
                 where += f" · stopped: {end_words(last.end_reason)}"
         return f"<div role='status'>{self._mark(run)} <b>{label}</b>: {where}</div>"
@@ -388,18 +405,20 @@ class CompareExplorer(widgets.VBox):
         head = "".join(f"<th style='text-align:right;padding:2px 8px'>{self._mark(i)} "
                        f"{html.escape(label)}</th>" for i, label in enumerate(self.labels))
         body = "".join(
-            f"<tr><th scope='row' style='text-align:left;padding:2px 8px;font-weight:normal'>"
-            f"{measure if done else heading}</th>"
+            f"<tr><th scope='row' style='text-align:left;padding:2px 8px;font-weight:normal;"
+            f"white-space:nowrap'>"
+            f"{measure if done else _SO_FAR.get(measure, measure)}</th>"
             + "".join(f"<td style='text-align:right;padding:2px 8px'>"
                       f"{c[MEASURES.index(measure)]}</td>" for c in cells) + "</tr>"
-            for measure, heading in TABLE_ROWS)
+            for measure in TABLE_ROWS)
         caption = "At the end of both runs" if done else "So far"
         verdict = ""
         if done:
             verdict = (f"<p role='status' style='margin:6px 8px'>"
                        f"{html.escape(self.comparison.verdict())}</p>")
         self.summary.value = (
-            f"<div style='font-size:14px'><table aria-label='Summary of both runs' "
-            f"style='border-collapse:collapse'><caption style='text-align:left;font-weight:bold;"
-            f"padding:2px 8px'>{caption}</caption><tr><th></th>{head}</tr>{body}</table>"
+            f"<div style='font-size:14px;line-height:1.4'><table aria-label='Summary of both "
+            f"runs' style='border-collapse:collapse;width:100%'><caption style='text-align:left;"
+            f"font-weight:bold;padding:2px 8px'>{caption}</caption><tr><th></th>{head}</tr>"
+            f"{body}</table>"
             f"{verdict}</div>")

@@ -1,10 +1,12 @@
-"""Controls: the scenario knobs (each slider paired with a labelled number box) and the one
-time control every lesson shares (Step, Play, Run to end, Reset, round counter).
+"""Controls: the scenario knobs (each slider paired with a labelled number box), the "Breaking
+the loop" panel of mechanisms, and the time control every lesson shares (Step, Play, Reset...).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 
 import ipywidgets as widgets
 
@@ -35,9 +37,10 @@ class Knob(widgets.HBox):
     ``value`` is the slider's value; typing in the box moves the slider and vice versa.
     """
 
-    def __init__(self, label, tooltip, *, lo, hi, step, value, integer=False, log=False):
+    def __init__(self, label, tooltip, *, lo, hi, step, value, integer=False, log=False,
+                 label_width=_LABEL_WIDTH):
         common = dict(continuous_update=False, tooltip=tooltip)
-        label_w = widgets.Label(label, tooltip=tooltip, layout={"width": _LABEL_WIDTH})
+        label_w = widgets.Label(label, tooltip=tooltip, layout={"width": label_width})
         if log:
             self.slider = widgets.FloatLogSlider(value=value, base=10, min=math.log10(lo),
                                                  max=math.log10(hi), step=0.05, readout=False,
@@ -74,11 +77,143 @@ class Knob(widgets.HBox):
             w.min = lo
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One control of the "Breaking the loop" panel, bound to one :class:`Scenario` field.
+
+    Parameters
+    ----------
+    field : the Scenario field it sets
+    group : the heading it appears under (see :data:`MECHANISM_COLUMNS`)
+    label, tooltip : what the student reads, and the explanation on hover
+    kind : "knob" (a :class:`Knob`), "check" (a checkbox for a True/False field) or "choice"
+        (ToggleButtons over ``options``, ``((label, value, tooltip), ...)``)
+    lo, hi, step, integer : the knob's range in shown units; it must only allow valid values
+    per_unit : field value of one shown unit: 0.01 shows a fraction in %, 1e6 USD in M USD
+    switch, switch_tooltip : for a field where None means "off": the label of the checkbox that
+        turns it on; unticked, the field is None and the knob is hidden
+    default : what the control shows while a switched field is None (a knob's number, a
+        choice's option value)
+    under : the switched field this control belongs to: shown only while that switch is ticked
+    says, says_off : the change in words for the narration, "{}" is the shown value
+        (switched fields; other knobs say "label old → new")
+    short : the panel title's words while the field differs from its Scenario default
+        ("{}" is the shown value); None: never in the title
+    """
+
+    field: str
+    group: str
+    label: str
+    tooltip: str
+    kind: str = "knob"
+    lo: float = 0.0
+    hi: float = 1.0
+    step: float = 1.0
+    per_unit: float = 1.0
+    integer: bool = False
+    options: tuple = ()
+    switch: str | None = None
+    switch_tooltip: str = ""
+    default: object = 0.0
+    under: str | None = None
+    says: str = ""
+    says_off: str = ""
+    short: str | None = None
+
+    def shown(self, value):
+        """The field's value in the units the control shows."""
+        if self.kind != "knob":
+            return value
+        return int(value) if self.integer else _clean(value / self.per_unit)
+
+    def value(self, shown):
+        """The field's value for what the control shows."""
+        if self.kind != "knob":
+            return shown
+        return int(shown) if self.integer else _clean(shown * self.per_unit)
+
+    def words(self, shown) -> str:
+        """``shown`` as the student reads it: the option's label for a choice."""
+        if self.kind == "choice":
+            return next((o[0] for o in self.options if o[1] == shown), str(shown))
+        return _fmt(shown) if self.kind == "knob" else ("on" if shown else "off")
+
+
+def _clean(x: float) -> float:
+    """Drop the binary noise of a unit conversion: 7 * 0.01 is 0.07, not 0.07000000000000001."""
+    return float(f"{x:.12g}")
+
+
+#: The "Breaking the loop" panel, one row per Scenario field, in display order. Add a
+#: mechanism here (and its group to MECHANISM_COLUMNS): the panel, the reading and writing of
+#: scenarios and the narration of changes all follow from this table.
+MECHANISMS = (
+    Setting("insurance_fund", "Who pays for losses", "Insurance fund (M USD)",
+            "Money set aside to pay for positions closed beyond their bankruptcy price; what "
+            "the fund cannot pay is bad debt", lo=0.0, hi=10.0, step=0.05, per_unit=1e6),
+    Setting("liquidation_fee", "Who pays for losses", "Fee (% of the close)",
+            "The fee as % of the closed position's value, at most the margin it has left; the "
+            "fee goes to the insurance fund, the rest of the margin back to the trader",
+            lo=0.0, hi=10.0, step=0.1, per_unit=0.01, default=1.0,
+            switch="charge a liquidation fee",
+            switch_tooltip="Ticked: liquidated traders pay a fee into the insurance fund and get "
+                           "the rest of their margin back. Unticked: all the margin a liquidated "
+                           "position has left goes to the fund",
+            says="liquidation fee {}% of the close",
+            says_off="no liquidation fee: all remaining margin goes to the fund", short="fee {}%"),
+    Setting("withdrawal", "Market makers", "Quote withdrawal",
+            "How hard market makers pull their quotes after a fast move: a move of x% cancels "
+            "min(1, withdrawal·x) of the depth within 1% of the price (0: they never pull, "
+            "0.2: a 5% move cancels all of it)", lo=0.0, hi=20.0, step=0.05,
+            short="quote withdrawal {}"),
+    Setting("refill_at", "Market makers", "Refill at",
+            "Where market makers put depth back (resilience, and recovery in a pause)",
+            kind="choice", short="refill at {}",
+            options=(("touch", "touch", "At the best remaining price: the price stays where the "
+                                        "last trade left it"),
+                     ("old levels", "levels", "At the price levels the orders took, nearest "
+                                              "first: the next trades fill higher, so the price "
+                                              "can climb back"))),
+    Setting("breaker_move", "Halts and auctions", "Halts after a move of (%)",
+            "Trading halts when the price moves more than this", lo=0.5, hi=50.0, step=0.5,
+            per_unit=0.01, default=2.0, switch="circuit breaker",
+            switch_tooltip="Halt trading for a few rounds when the price moves too far: no "
+                           "trade and no liquidation while market makers restore depth",
+            says="circuit breaker on: halts after a move of {}%", says_off="circuit breaker off",
+            short="circuit breaker {}%"),
+    Setting("breaker_rounds", "Halts and auctions", "Halt rounds",
+            "How many rounds a halt lasts", lo=1, hi=10, step=1, integer=True,
+            under="breaker_move"),
+    Setting("breaker_reference", "Halts and auctions", "Move measured",
+            "Which move trips the breaker", kind="choice", under="breaker_move",
+            options=(("within a round", "round", "The move from the start to the end of one "
+                                                 "round"),
+                     ("from the last start", "start", "The move from the price trading started "
+                                                      "or last resumed at"))),
+    Setting("call_auction", "Halts and auctions", "call auction",
+            "Collect each round's liquidations and clear them in one batch at a single price, "
+            "after market makers have restored part of the depth, instead of walking a thin "
+            "book", kind="check", short="call auction"),
+    Setting("recovery", "Halts and auctions", "Recovery in a pause (%)",
+            "Market makers restore during a pause: the share of the depth used up so far that "
+            "they put back in each halted round and before each call auction", lo=0.0,
+            hi=100.0, step=5.0, per_unit=0.01),
+)
+#: How the panel lays out the groups of :data:`MECHANISMS`: columns of group names.
+MECHANISM_COLUMNS = (("Who pays for losses", "Market makers"), ("Halts and auctions",))
+_MECH_LABEL_WIDTH = "175px"
+
+
 class ScenarioControls(widgets.VBox):
     """The knobs a teacher talks about, producing a checked :class:`Scenario`.
 
     ``scenario`` is the current scenario; ``on_change(callback)`` registers
     ``callback(scenario, what)`` where ``what`` says in words what changed.
+
+    The market knobs are always on screen; the mechanisms that feed or stop a cascade sit in
+    the "Breaking the loop" panel (``mechanisms_panel``, closed at first), built from
+    :data:`MECHANISMS`: ``mechanisms[field]`` is a field's control and ``switches[field]`` the
+    checkbox of a field that is None when off (liquidation fee, circuit breaker).
     """
 
     def __init__(self, scenario: Scenario | None = None):
@@ -132,8 +267,10 @@ class ScenarioControls(widgets.VBox):
             value=base.seed, min=0, max=2**32 - 1, description="Seed",
             tooltip="Same seed, same traders: change it to draw another population",
             style={"description_width": "60px"}, layout={"width": "200px"})
+        self.mechanisms_panel = self._build_mechanisms(base)
         for w in (self.direction, self.book_shape, self.leverage_mix, self.seed,
-                  *(k.slider for k in self.knobs.values())):
+                  *(k.slider for k in self.knobs.values()), *self.switches.values(),
+                  *(self._value_widget(f) for f in self.mechanisms)):
             w.observe(self._changed, names="value")
         self.preset.observe(self._preset_changed, names="value")
         k = self.knobs
@@ -142,7 +279,110 @@ class ScenarioControls(widgets.VBox):
         right = widgets.VBox([self.book_shape, k["depth_1pct"], k["resilience"],
                               k["open_interest"], k["n_positions"], self.seed])
         super().__init__([widgets.HBox([left, right], layout={"flex_flow": "row wrap",
-                                                              "grid_gap": "24px"})])
+                                                              "grid_gap": "24px"}),
+                          self.mechanisms_panel])
+
+    # ------------------------------------------------------------- the mechanisms panel
+    def _build_mechanisms(self, base: Scenario) -> widgets.Accordion:
+        """The "Breaking the loop" panel, built from :data:`MECHANISMS`, closed at first.
+
+        ``mechanisms[field]`` is each field's control (a Knob, Checkbox or ToggleButtons),
+        ``switches[field]`` the checkbox of a field that is None when off.
+        """
+        self.mechanisms: dict[str, widgets.Widget] = {}
+        self.switches: dict[str, widgets.Checkbox] = {}
+        self._settings = {m.field: m for m in MECHANISMS}
+        self._dependents: dict[str, widgets.VBox] = {}  # switched field -> its hidden rows
+        groups: dict[str, list] = {}
+        for m in MECHANISMS:
+            value = getattr(base, m.field)
+            shown = m.default if value is None else m.shown(value)
+            if m.kind == "knob":
+                control = row = Knob(m.label, m.tooltip, lo=min(m.lo, shown),
+                                     hi=max(m.hi, shown), step=m.step, value=shown,
+                                     integer=m.integer, label_width=_MECH_LABEL_WIDTH)
+            elif m.kind == "check":
+                control = row = widgets.Checkbox(value=shown, description=m.label,
+                                                 tooltip=m.tooltip, indent=False,
+                                                 layout={"width": "auto"})
+            else:  # the label beside the buttons, as a Knob's is beside its slider
+                control = widgets.ToggleButtons(
+                    options=[(o[0], o[1]) for o in m.options], value=shown,
+                    tooltips=[o[2] for o in m.options], tooltip=m.tooltip,
+                    style={"button_width": "auto"}, layout={"width": "auto"})
+                row = widgets.HBox([widgets.Label(m.label, tooltip=m.tooltip,
+                                                  layout={"width": _MECH_LABEL_WIDTH}),
+                                    control], layout={"align_items": "center"})
+            self.mechanisms[m.field] = control
+            rows = groups.setdefault(m.group, [])
+            if m.switch:
+                self.switches[m.field] = widgets.Checkbox(
+                    value=value is not None, description=m.switch, tooltip=m.switch_tooltip,
+                    indent=False, layout={"width": "auto"})
+                box = widgets.VBox([row], layout={"margin": "0 0 0 20px"})
+                self._dependents[m.field] = box
+                rows += [self.switches[m.field], box]
+            elif m.under:
+                self._dependents[m.under].children += (row,)
+            else:
+                rows.append(row)
+        columns = [widgets.VBox([w for g in names for w in (
+            widgets.HTML(f"<b>{g}</b>", layout={"margin": "6px 0 0 0"}), *groups[g])])
+            for names in MECHANISM_COLUMNS]
+        panel = widgets.Accordion(
+            [widgets.HBox(columns, layout={"flex_flow": "row wrap", "grid_gap": "24px"})],
+            titles=("Breaking the loop",), selected_index=None)
+        self._show_switched()
+        self._title(panel)
+        return panel
+
+    def _value_widget(self, field):
+        """The widget whose ``value`` holds the field's shown value (a Knob's slider)."""
+        control = self.mechanisms[field]
+        return control.slider if isinstance(control, Knob) else control
+
+    def _mechanism_values(self) -> dict:
+        """The Scenario fields the panel sets, as the panel shows them."""
+        out = {}
+        for field, m in self._settings.items():
+            switch = self.switches.get(field)
+            if switch is not None and not switch.value:
+                out[field] = None
+            else:
+                out[field] = m.value(self._value_widget(field).value)
+        return out
+
+    def _show_mechanisms(self, scenario: Scenario) -> None:
+        """Set the panel to ``scenario``'s values (a knob's range grows to hold an odd one)."""
+        for field, m in self._settings.items():
+            value = getattr(scenario, field)
+            if field in self.switches:
+                self.switches[field].value = value is not None
+                if value is None:
+                    continue
+            control = self.mechanisms[field]
+            if isinstance(control, Knob):
+                shown = m.shown(value)
+                control.set_range(min(m.lo, shown), max(m.hi, shown))
+                control.value = shown
+            else:
+                control.value = value
+        self._show_switched()
+
+    def _show_switched(self) -> None:
+        """Show the rows of a switched mechanism only while its checkbox is ticked."""
+        for field, box in self._dependents.items():
+            box.layout.display = None if self.switches[field].value else "none"
+
+    def _title(self, panel=None) -> None:
+        """The panel's title names the mechanisms that are on, so a closed panel still says."""
+        panel = panel or self.mechanisms_panel
+        defaults = {f.name: f.default for f in dataclasses.fields(Scenario)}
+        values = self._mechanism_values()
+        on = [m.short.format(m.words(self._value_widget(m.field).value))
+              for m in MECHANISMS if m.short and values[m.field] is not None
+              and values[m.field] != defaults[m.field]]
+        panel.set_title(0, "Breaking the loop" + (f" (on: {', '.join(on)})" if on else ""))
 
     # --------------------------------------------------------------------- reading
     @property
@@ -156,7 +396,8 @@ class ScenarioControls(widgets.VBox):
             depth_1pct=round(k["depth_1pct"].value * 1e6, 2), book_shape=self.book_shape.value,
             resilience=round(k["resilience"].value, 4) / 100,
             open_interest=round(k["open_interest"].value * 1e6, 2),
-            n_positions=int(k["n_positions"].value), seed=int(self.seed.value))
+            n_positions=int(k["n_positions"].value), seed=int(self.seed.value),
+            **self._mechanism_values())
 
     def on_change(self, callback) -> None:
         """Call ``callback(scenario, what)`` after every change of a control."""
@@ -184,9 +425,11 @@ class ScenarioControls(widgets.VBox):
             k["open_interest"].value = scenario.open_interest / 1e6
             k["n_positions"].value = scenario.n_positions
             self.seed.value = scenario.seed
+            self._show_mechanisms(scenario)
             self.preset.value = scenario.name if scenario.name in PRESETS else CUSTOM
         finally:
             self._quiet = False
+        self._title()
         self._fire(what or f"market set to {scenario.name}")
 
     def _preset_changed(self, change):
@@ -208,6 +451,9 @@ class ScenarioControls(widgets.VBox):
             self.preset.value = CUSTOM
         finally:
             self._quiet = False
+        if any(change.owner is switch for switch in self.switches.values()):
+            self._show_switched()
+        self._title()
         self._fire(self._describe(change))
 
     def _describe(self, change) -> str:
@@ -215,6 +461,17 @@ class ScenarioControls(widgets.VBox):
         for knob in self.knobs.values():
             if owner is knob.slider:
                 return f"{knob.label} {_fmt(change.old)} → {_fmt(change.new)}"
+        for field, m in self._settings.items():
+            if owner is self.switches.get(field):
+                if not change.new:
+                    return m.says_off
+                return m.says.format(m.words(self._value_widget(field).value))
+            if owner is self._value_widget(field):
+                if m.kind == "check":
+                    return f"{m.label} {'on' if change.new else 'off'}"
+                if m.kind == "choice":
+                    return f"{m.label.lower()}: {m.words(change.old)} → {m.words(change.new)}"
+                return f"{m.label} {_fmt(change.old)} → {_fmt(change.new)}"
         if owner is self.leverage_mix:
             names = dict((v, k) for k, v in self.leverage_mix.options)
             return f"leverage mix → {names.get(change.new, 'custom')}"

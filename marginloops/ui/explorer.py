@@ -23,6 +23,9 @@ from .charts import (
 )
 from .controls import ScenarioControls, TimeControls
 
+#: Phase mode shows a halted round as one stage: nothing is checked, liquidated or walked.
+HALT_STAGES = ("trading halted",)
+
 
 class CascadeExplorer(widgets.VBox):
     """Step through a margin-call cascade one round (or one stage) at a time.
@@ -43,9 +46,11 @@ class CascadeExplorer(widgets.VBox):
         The model behind the pictures: ``explorer.cascade.history`` holds every round's record.
     crowding : Crowding
         How crowded the leverage is within 5% of the price (shown in the status line).
-    controls, time : the control panels; ``price_chart``, ``liquidations_chart``,
-        ``book_chart``, ``map_chart``, ``oi_chart``: the charts; ``status``, ``stage``,
-        ``story``: the text panels (the charts' text alternative).
+    controls, time : the control panels (the mechanisms that break the loop are in
+        ``controls.mechanisms_panel``); ``price_chart``, ``liquidations_chart``,
+        ``book_chart``, ``map_chart``, ``oi_chart``: the charts (halted rounds are grey squares
+        on the price chart, call-auction rounds diamonds over their bars); ``status``,
+        ``stage``, ``story``: the text panels (the charts' text alternative).
     """
 
     def __init__(self, scenario: Scenario | None = None, *, phase_mode: bool = False,
@@ -222,7 +227,13 @@ class CascadeExplorer(widgets.VBox):
         cas = self.cascade
         stage = self._pending_stage
         if stage is None:  # start a new round
-            if cas.round == 0:
+            if cas.history and cas.history[-1].halt_rounds_left > 0:  # a halted round
+                rec = cas.step()
+                self._lines.append(say.narrate(rec))
+                self._redraw_all()
+                self._set_stage(say.narrate(rec), 1, HALT_STAGES, rec.round)
+                self._note_end()
+            elif cas.round == 0:
                 self._book_before = cas.book.copy()
                 rec = cas.step()
                 self.book_chart.update(cas.book, rec.price_before, rec)
@@ -302,7 +313,8 @@ class CascadeExplorer(widgets.VBox):
             cas.positions.size.sum()) * start
         where = f"round {hist[-1].round}" if hist else "before the shock"
         self.status.value = (
-            f"<div role='status'><b>{where.capitalize()}</b> · price <b>{say.price(cas.price)}"
+            f"<div role='status'><b>{where.capitalize()}</b>{self._halt_words()}"
+            f" · price <b>{say.price(cas.price)}"
             f"</b> ({change:+.1%} from {say.price(start)}) · liquidated so far: {n:,} positions"
             f" ({say.money(notional)}) · open interest {say.money(oi)}"
             f" · insurance fund {say.money(cas.insurance_fund)}"
@@ -310,6 +322,22 @@ class CascadeExplorer(widgets.VBox):
             f" · <span title='Units of positions whose liquidation price lies within 5% of the "
             f"start price, divided by the units resting in the book there'>crowding within 5%: "
             f"{self.crowding.ratio:.2f}</span></div>")
+
+    def _halt_words(self) -> str:
+        """The circuit breaker's state after the last round, for the status line ("" if none)."""
+        hist = self.cascade.history
+        if not hist or self.cascade.ended:
+            return ""
+        rec = hist[-1]
+        left = rec.halt_rounds_left
+        if rec.halted:
+            more = f"{left} more round{'' if left == 1 else 's'}" if left else (
+                "resumes next round")
+            return f" · <b>trading halted</b> ({more})"
+        if rec.breaker_tripped:
+            return (f" · <b>circuit breaker tripped</b>: trading halts for {left} "
+                    f"round{'' if left == 1 else 's'}")
+        return ""
 
     def _log_note(self, text: str) -> None:
         self._lines.append(text)

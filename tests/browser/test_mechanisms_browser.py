@@ -1,0 +1,92 @@
+"""The "Breaking the loop" panel in a real JupyterLab, in Chromium: open it, switch on the
+circuit breaker, step into a halt."""
+
+import time
+
+import nbformat
+import pytest
+from labtools import open_notebook, save_screenshot, widget_button
+
+TALL = {"width": 1400, "height": 2200}
+
+
+@pytest.fixture
+def explorer_notebook(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from marginloops import CascadeExplorer, Scenario\n"
+        "CascadeExplorer(Scenario.preset('crowded-longs'))")]
+    path = tmp_path / "mechanisms.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def first_explorer(scope):
+    """The first CascadeExplorer in ``scope``: the widget output that holds a Step button."""
+    return scope.locator(".jp-OutputArea-output").filter(
+        has=scope.page.locator("button.widget-button", has_text="Step")).first
+
+
+def wait_for_text(locator, needle, timeout_s=30.0):
+    """Poll until ``needle`` appears in the text of ``locator`` (re-resolved each time: the
+    narration's HTML is re-rendered, so element handles go stale)."""
+    deadline = time.monotonic() + timeout_s
+    while needle not in (text := locator.text_content() or ""):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{needle!r} did not appear within {timeout_s:g} s; "
+                                 f"text: {text!r}")
+        time.sleep(0.02)
+    return text
+
+
+def test_circuit_breaker_from_the_panel_halts_trading_in_lab(lab_server, page, page_log,
+                                                             explorer_notebook):
+    page.set_viewport_size(TALL)
+    panel = open_notebook(lab_server, page, explorer_notebook)
+    explorer = first_explorer(panel)
+    story = explorer.locator("div[role='log']")
+    status = explorer.locator("div[role='status']").first
+    breaker = explorer.get_by_role("checkbox", name="circuit breaker", exact=True)
+    # The panel starts closed: its controls are not on screen until it is opened.
+    assert not breaker.is_visible()
+    explorer.get_by_text("Breaking the loop", exact=True).click()
+    breaker.wait_for(state="visible")
+    move = explorer.get_by_role("spinbutton", name="Halts after a move of (%)", exact=True)
+    assert not move.is_visible()  # the breaker's settings show only once it is ticked
+    breaker.check()
+    wait_for_text(story, "Settings changed (circuit breaker on: halts after a move of 2%)")
+    move.wait_for(state="visible")
+    assert move.input_value() == "2"
+    wait_for_text(explorer, "Breaking the loop (on: circuit breaker 2%)")
+    # The 3% shock trips the 2% breaker; the next two rounds are halted.
+    for round_no in range(3):
+        widget_button(explorer, "Step").click()
+        wait_for_text(story, f"Round {round_no}")
+    text = wait_for_text(story, "Round 1: trading is halted by the circuit breaker")
+    assert "That move tripped the circuit breaker: trading halts for 2 rounds." in text
+    assert "Round 2: trading is halted" in text
+    wait_for_text(status, "trading halted (resumes next round)")
+    # Two grey squares mark the halted rounds in the price chart, and its key says so.
+    price = explorer.locator(".bqplot").filter(has_text="Price by round").first
+    grey = "rgb(140, 140, 140)"  # style.GREY
+    deadline = time.monotonic() + 30
+    while (fills := price.locator("path.dot").evaluate_all(
+            "dots => dots.map(d => getComputedStyle(d).fill)")).count(grey) != 2:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"expected two grey squares, dots are filled {fills}")
+        time.sleep(0.02)
+    wait_for_text(explorer, "trading halted by the circuit breaker: no trade, no liquidation")
+    save_screenshot(explorer, "mechanisms-lab-breaker-halted")
+    # A call auction on top: run to the end; diamonds mark the rounds it cleared.
+    explorer.get_by_role("checkbox", name="call auction", exact=True).check()
+    wait_for_text(story, "Settings changed (call auction on)")
+    widget_button(explorer, "Run to end").click()
+    text = wait_for_text(story, "The cascade stopped")
+    assert "a call auction cleared their" in text
+    bars = explorer.locator(".bqplot").filter(has_text="Liquidated notional by round").first
+    assert bars.locator("path.dot").count() == text.count("a call auction cleared their")
+    wait_for_text(explorer, "above a bar: cleared by a call auction at one price")
+    save_screenshot(explorer, "mechanisms-lab-breaker-and-auction")
+    assert page_log.errors == []
