@@ -96,6 +96,9 @@ class RoundRecord:
         liquidations
     n_reduced : positions only partly closed this round (partial liquidation); they are counted
         in ``n_liquidated`` too and stay open
+    n_adl, adl_qty, adl_price : bankrupt positions auto-deleveraged this round, their units
+        and the (size-weighted) bankruptcy price they closed at (NaN when none)
+    n_deleveraged : opposite positions reduced by auto-deleveraging this round
     mmr_surcharge : what dynamic margin added to every maintenance rate at this round's check
     halted : True when a circuit breaker halted trading this round (no trade, no liquidation)
     breaker_tripped : True when this round's move tripped the circuit breaker
@@ -135,6 +138,10 @@ class RoundRecord:
     n_open: int
     pending: int
     n_reduced: int
+    n_adl: int
+    adl_qty: float
+    adl_price: float
+    n_deleveraged: int
     mmr_surcharge: float
     halted: bool
     breaker_tripped: bool
@@ -207,6 +214,10 @@ class Cascade:
     dynamic_margin : float
         In [0, 10]: every maintenance rate rises by ``dynamic_margin`` times the price move over
         the last ``dynamic_window`` rounds (the margin spiral).
+    adl : bool
+        Auto-deleveraging: bankrupt positions the insurance fund cannot absorb are closed at
+        their bankruptcy price against the most profitable, most leveraged opposite positions
+        instead of being sold into the book (see ``_auto_deleverage``).
 
     Notes
     -----
@@ -228,7 +239,8 @@ class Cascade:
     def __init__(self, positions, book, shock=0.05, *, direction="down", resilience=0.0,
                  insurance_fund=0.0, liquidation_fee=None, max_rounds=1000, breaker=None,
                  recovery=0.5, call_auction=False, refill_at="touch", withdrawal=0.0,
-                 partial=None, partial_fraction=0.25, dynamic_margin=0.0, dynamic_window=2):
+                 partial=None, partial_fraction=0.25, dynamic_margin=0.0, dynamic_window=2,
+                 adl=False):
         if not isinstance(positions, Positions):
             raise ValueError("positions must be a Positions object, got "
                              f"{type(positions).__name__}")
@@ -263,7 +275,10 @@ class Cascade:
         self.dynamic_window = check_int("dynamic_window", dynamic_window, lo=1, hi=50)
         # Partial closes and moving margins change thresholds after the sort: those runs check
         # every open position of the side each round (vectorised) instead of one searchsorted.
-        self._general = partial is not None or self.dynamic_margin > 0
+        if not isinstance(adl, bool):
+            raise ValueError(f"adl must be True or False, got {adl!r}")
+        self.adl = adl
+        self._general = partial is not None or self.dynamic_margin > 0 or adl
         self.direction = direction
         self.positions = positions
         self._book0 = book.copy()
@@ -309,6 +324,8 @@ class Cascade:
         entry *= lev
         self._bankrupt = readonly(entry)  # E (1 - s/L)
         del lev, entry
+        if adl:  # the opposite side, whose profitable positions absorb bankrupt ones
+            self._opp = readonly(np.flatnonzero(positions.side == -self._sign))
         if self._general:
             self._entry_s = readonly(positions.entry[o])
             self._mmr_s = readonly(positions.mmr[o])
@@ -336,6 +353,8 @@ class Cascade:
             self._q_left = self._size.copy()
             self._m_left = self._margin.copy()
             self._closed_in = np.full(len(self._size), -1, dtype=np.int32)
+        if self.adl:
+            self._opp_q = self.positions.size[self._opp].copy()
         self._halt_left = 0
         self._reference = self.start_price
     @property
@@ -360,6 +379,8 @@ class Cascade:
         out = np.ones(len(self.positions), dtype=bool)
         if self._general:
             out[self._order] = self._closed_in < 0
+            if self.adl:
+                out[self._opp] = self._opp_q > 0
             return out
         out[self._order[:self._next]] = False
         return out
@@ -511,7 +532,12 @@ class Cascade:
             x = np.clip(x, self.partial_fraction, 1.0)
         # Bankrupt at this price, or too small to keep: close it all.
         x[(equity_now < 0) | ((1.0 - x) * q < 0.01 * self._size[hit])] = 1.0
-        full = x >= 1.0
+        chosen, adl = np.zeros(len(hit), bool), None
+        if self.adl:
+            adl = self._auto_deleverage(q, margin, entry, equity_now, p_before)
+            chosen = adl["chosen"]
+            x[chosen] = 0.0  # closed against opposite traders, not sent to the book
+        full = (x >= 1.0) & ~chosen
         close = x * q
         qty = float(close.sum())
         arrived = 0.0
@@ -543,7 +569,7 @@ class Cascade:
             fees = float(fee_full.sum())
         # Partial closes: the position keeps its margin plus the realised PnL, less the fee; a
         # margin driven below zero is topped up by the fund (the position is closed next round).
-        part = ~full
+        part = ~full & ~chosen
         kept = margin[part] + pnl[part]
         fee_part = np.minimum(fee[part], np.maximum(kept, 0.0))
         kept -= fee_part
@@ -556,7 +582,7 @@ class Cascade:
             debt, self._fund = -self._fund, 0.0
         self._bad_debt += debt
 
-        idx_full, idx_part = hit[full], hit[part]
+        idx_full, idx_part = hit[full | chosen], hit[part]
         self._inventory += (1.0 - frac) * float(close[full].sum())
         self._q_left[idx_part] -= frac * close[part]
         self._m_left[idx_part] = kept
@@ -565,11 +591,67 @@ class Cascade:
         self._closed_in[idx_full] = self.round
         self._n_open -= len(idx_full)
         removed = float(q[full].sum()) + frac * float(close[part].sum())
+        adl_fields = {}
+        if adl is not None and adl["n"]:
+            # Both sides of each auto-deleveraging match leave the market.
+            removed += 2 * adl["qty"]
+            self._n_open -= adl["closed_opposite"]
+            adl_fields = dict(n_adl=adl["n"], adl_qty=adl["qty"], adl_price=adl["price"],
+                              n_deleveraged=adl["n_opposite"])
         self._oi = max(self._oi - removed, 0.0) if self._n_open else 0.0
         return self._finish(p_before, fill, n=len(hit), qty=qty,
-                            margin_lost=float(margin[full].sum()), to_fund=to_fund, fees=fees,
-                            returned=returned, debt=debt, refilled=arrived,
-                            reduced=int(part.sum()), surcharge=surcharge)
+                            margin_lost=float(margin[full | chosen].sum()), to_fund=to_fund,
+                            fees=fees, returned=returned, debt=debt, refilled=arrived,
+                            reduced=int(part.sum()), surcharge=surcharge, **adl_fields)
+
+    def _auto_deleverage(self, q, margin, entry, equity, price) -> dict:
+        """Close bankrupt positions the fund cannot absorb against opposite traders.
+
+        When this round's positions already past bankruptcy at the check price would cost the
+        fund more than it holds, they are closed at their bankruptcy price against the opposite
+        side's profitable positions, ranked by PnL% times effective leverage (the ranking
+        Binance and others publish): those are reduced by the same units at the group's
+        size-weighted bankruptcy price, most highly ranked first. Bankrupt positions are taken
+        whole, the most underwater per unit first, as long as opposite units remain.
+        """
+        s = float(self._sign)
+        chosen = np.zeros(len(q), bool)
+        out = {"chosen": chosen, "n": 0, "qty": 0.0, "price": float("nan"), "n_opposite": 0,
+               "closed_opposite": 0}
+        bankrupt = equity < 0
+        if not bankrupt.any() or -equity[bankrupt].sum() <= self._fund:
+            return out
+        pos, opp, left = self.positions, self._opp, self._opp_q
+        entry_o = pos.entry[opp]
+        margin_o = pos.entry[opp] / pos.leverage[opp] * left  # margin of what is left
+        pnl = -s * left * (price - entry_o)
+        equity_o = margin_o + pnl
+        eligible = (left > 0) & (pnl > 0) & (equity_o > 0)
+        if not eligible.any():
+            return out
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.where(eligible, pnl / (left * entry_o) * (price * left / equity_o),
+                             -np.inf)
+        ranked = np.argsort(-score, kind="stable")[:int(eligible.sum())]
+        available = float(left[ranked].sum())
+        cand = np.flatnonzero(bankrupt)
+        cand = cand[np.argsort(equity[cand] / q[cand], kind="stable")]
+        take = cand[np.cumsum(q[cand]) <= available * (1 + 1e-12)]
+        if not take.size:
+            return out
+        units = float(q[take].sum())
+        bankrupt_price = entry[take] - s * margin[take] / q[take]
+        price_adl = float((q[take] * bankrupt_price).sum() / units)
+        have = left[ranked]
+        before = np.cumsum(have) - have
+        use = np.clip(units - before, 0.0, have)
+        left[ranked] = have - use
+        left[left < 1e-12 * pos.size[opp]] = 0.0
+        chosen[take] = True
+        out.update(n=int(take.size), qty=units, price=price_adl,
+                   n_opposite=int((use > 0).sum()),
+                   closed_opposite=int(((use > 0) & (left[ranked] == 0)).sum()))
+        return out
 
     def _put_back(self, qty) -> float:
         """Market makers put ``qty`` units back on the traded side; returns units placed."""
@@ -599,7 +681,7 @@ class Cascade:
 
     def _finish(self, p_before, fill, *, shock_qty=0.0, n=0, qty=0.0, margin_lost=0.0,
                 to_fund=0.0, fees=0.0, returned=0.0, debt=0.0, refilled=0.0, reduced=0,
-                surcharge=0.0) -> RoundRecord:
+                surcharge=0.0, **adl_fields) -> RoundRecord:
         """Move the price to the last fill, let the book recover, and write the record."""
         if fill.filled > 0:
             self.price = fill.last_price
@@ -629,12 +711,14 @@ class Cascade:
         return self._record(p_before, fill, pending=pending, end=end, shock_qty=shock_qty, n=n,
                             qty=qty, margin_lost=margin_lost, to_fund=to_fund, fees=fees,
                             returned=returned, debt=debt, refilled=refilled, withdrawn=withdrawn,
-                            tripped=tripped, reduced=reduced, surcharge=surcharge)
+                            tripped=tripped, reduced=reduced, surcharge=surcharge,
+                            **adl_fields)
 
     def _record(self, p_before, fill, *, pending, end, shock_qty=0.0, n=0, qty=0.0,
                 margin_lost=0.0, to_fund=0.0, fees=0.0, returned=0.0, debt=0.0, refilled=0.0,
                 withdrawn=0.0, tripped=False, halted=False, reduced=0,
-                surcharge=0.0) -> RoundRecord:
+                surcharge=0.0, n_adl=0, adl_qty=0.0, adl_price=float("nan"),
+                n_deleveraged=0) -> RoundRecord:
         filled = fill.filled > 0
         return RoundRecord(
             round=self.round, direction=self.direction, price_before=p_before,
@@ -649,6 +733,8 @@ class Cascade:
             book_left=self.book.units_left(self._book_side), refilled=refilled,
             withdrawn=withdrawn, open_interest=self._oi,
             open_interest_notional=self._oi * self.price, n_open=self._n_open, pending=pending,
-            n_reduced=reduced, mmr_surcharge=surcharge, halted=halted, breaker_tripped=tripped,
+            n_reduced=reduced, n_adl=n_adl, adl_qty=adl_qty, adl_price=adl_price,
+            n_deleveraged=n_deleveraged, mmr_surcharge=surcharge, halted=halted,
+            breaker_tripped=tripped,
             halt_rounds_left=self._halt_left,
             uniform_price=self.call_auction and filled and n > 0, end_reason=end)

@@ -92,6 +92,19 @@ def narrate(rec: RoundRecord) -> str:
         elif rec.to_fund < 0:
             text += (f" Some closed beyond their bankruptcy price: the insurance fund paid "
                      f"{money(-rec.to_fund)}.")
+    if rec.n_reduced:
+        text += (f" {_plural(rec.n_reduced, 'position')} {'was' if rec.n_reduced == 1 else 'were'}"
+                 f" only partly closed and stay{'s' if rec.n_reduced == 1 else ''} open.")
+    if rec.n_adl:
+        side = rec.liquidated_side
+        other = "shorts" if side == "long" else "longs"
+        text += (f" The insurance fund could not absorb {_plural(rec.n_adl, 'bankrupt ' + side)}"
+                 f": {units(rec.adl_qty)} were auto-deleveraged, closed at their bankruptcy "
+                 f"price {price(rec.adl_price)} against the {rec.n_deleveraged:,} most "
+                 f"profitable, most leveraged {other}, instead of being sold into the book.")
+    if rec.mmr_surcharge > 0:
+        text += (f" Margins were raised by {percent(rec.mmr_surcharge)} after the recent move "
+                 f"(dynamic margin).")
     if rec.withdrawn > 0:
         text += (f" The fast move made market makers cancel {units(rec.withdrawn)} of "
                  f"{'bids' if down else 'asks'} near the price.")
@@ -170,8 +183,12 @@ def narrate_check(price_now: float, n: int, notional: float, side: str) -> str:
 def narrate_liquidate(rec: RoundRecord) -> str:
     """Stage 2: the liquidation engine's market order."""
     kind = "sell" if rec.direction == "down" else "buy"
-    return (f"Liquidate: the engine closes {'it' if rec.n_liquidated == 1 else 'them'} with one "
-            f"market {kind} order for {units(rec.qty_liquidated)}.")
+    how = "a call auction that clears at one price" if rec.uniform_price else f"one market {kind}"
+    text = (f"Liquidate: the engine closes {'it' if rec.n_liquidated == 1 else 'them'} with "
+            f"{how} order for {units(rec.qty_liquidated)}.")
+    if rec.n_adl:
+        text += f" ({units(rec.adl_qty)} go to opposite traders by auto-deleveraging instead.)"
+    return text
 
 
 def narrate_walk(rec: RoundRecord) -> str:
@@ -181,6 +198,10 @@ def narrate_walk(rec: RoundRecord) -> str:
         return (f"Walk the book: there was nothing left to {into}; "
                 f"{units(rec.unfilled_qty)} are reported unfilled.")
     levels = len(rec.book_prices)
+    if rec.uniform_price:
+        return (f"Clear the auction: {units(rec.filled_qty)} needed "
+                f"{_plural(levels, 'price level')}, to {price(rec.last_fill_price)}; every "
+                f"unit trades at that one price (slippage {percent(rec.slippage)}).")
     text = (f"Walk the book: {units(rec.filled_qty)} took "
             f"{_plural(levels, 'price level')} from {price(rec.book_prices[0])} to "
             f"{price(rec.book_prices[-1])}, an average fill of {price(rec.avg_fill_price)} "

@@ -22,7 +22,7 @@ FORMAT = "marginloops.scenario/2"
 #: Fields added by format 2 (the mechanisms); a format-1 file gets their defaults.
 _FORMAT_2_FIELDS = ("mmr_tiers", "partial", "partial_fraction", "dynamic_margin",
                     "dynamic_window", "breaker_move", "breaker_rounds", "breaker_reference",
-                    "recovery", "call_auction", "refill_at", "withdrawal")
+                    "recovery", "call_auction", "refill_at", "withdrawal", "adl")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ class Scenario:
         before each call auction, [0, 1]
     call_auction : clear each round's liquidations in one batch at a single price
     refill_at : where resilience and recovery put depth back: "touch" or the old "levels"
+    adl : auto-deleveraging: bankrupt positions the fund cannot absorb are closed against the
+        most profitable, most leveraged opposite positions at their bankruptcy price
     withdrawal : how hard market makers pull quotes after a fast move, [0, 100]: a move of
         x% cancels ``min(1, withdrawal * x)`` of the depth within 1% of the new price
     """
@@ -105,6 +107,7 @@ class Scenario:
     call_auction: bool = False
     refill_at: str = "touch"
     withdrawal: float = 0.0
+    adl: bool = False
 
     def __post_init__(self):
         for label in ("name", "description"):
@@ -153,8 +156,9 @@ class Scenario:
             raise ValueError(f"partial must be one of {PARTIAL_MODES}, got {self.partial!r}")
         object.__setattr__(self, "dynamic_window",
                            check_int("dynamic_window", self.dynamic_window, lo=1, hi=50))
-        if not isinstance(self.call_auction, bool):
-            raise ValueError(f"call_auction must be true or false, got {self.call_auction!r}")
+        for flag in ("call_auction", "adl"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
         if self.refill_at not in REFILL_PLACES:
             raise ValueError(f"refill_at must be one of {REFILL_PLACES}, got {self.refill_at!r}")
         if self.direction not in DIRECTIONS:
@@ -198,7 +202,8 @@ class Scenario:
                        breaker=breaker, recovery=self.recovery, call_auction=self.call_auction,
                        refill_at=self.refill_at, withdrawal=self.withdrawal,
                        partial=self.partial, partial_fraction=self.partial_fraction,
-                       dynamic_margin=self.dynamic_margin, dynamic_window=self.dynamic_window)
+                       dynamic_margin=self.dynamic_margin, dynamic_window=self.dynamic_window,
+                       adl=self.adl)
 
     # ------------------------------------------------------------------------------ JSON
     def to_dict(self) -> dict:

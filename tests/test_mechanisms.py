@@ -279,3 +279,54 @@ def test_partial_and_dynamic_inputs_are_checked(kwargs, needle):
     with pytest.raises(ValueError) as err:
         Cascade(one_long(), ladder(), shock=0.01, **kwargs)
     assert needle in str(err.value)
+
+
+# ---------------------------------------------------------------- auto-deleveraging
+
+def jex_adl_sequence(entry, mark, bankruptcy, side):
+    """Binance JEX's documented ADL sequence for a profitable position:
+    PnL proportion * Mark Price / |Mark Price - Bankruptcy Price|
+    https://jexhelp.zendesk.com/hc/en-us/articles/360015310471-ADL-Sequence
+    """
+    pnl_proportion = (mark - entry) / entry if side > 0 else (entry - mark) / entry
+    return pnl_proportion * mark / abs(mark - bankruptcy)
+
+
+def adl_market():
+    # A long of 2 units, liquidation = bankruptcy = 99; two profitable shorts:
+    # S1: 1 unit at 104, 5x (bankruptcy 124.8); S2: 3 units at 100, 20x (bankruptcy 105).
+    return Positions.from_arrays([1, -1, -1], [2.0, 1.0, 3.0], [110.0, 104.0, 100.0],
+                                 [10.0, 5.0, 20.0], 0.0)
+
+
+def test_adl_closes_the_bankrupt_long_against_the_top_ranked_short():
+    # At 98 (after the shock) the long is 1 below bankruptcy: equity -2 and the fund is empty.
+    s1 = jex_adl_sequence(104.0, 98.0, 124.8, -1)   # 6/104 * 98/26.8 = 0.211
+    s2 = jex_adl_sequence(100.0, 98.0, 105.0, -1)   # 2/100 * 98/7    = 0.280
+    assert s2 > s1
+    cas = Cascade(adl_market(), ladder(), shock=0.025, adl=True)
+    hist = cas.run()
+    r1 = hist[1]
+    # The long's 2 units go to S2 (ranked first) at the long's bankruptcy price, 99: nothing
+    # is sold into the book, the price stays at 98 and no bad debt is left.
+    assert (r1.n_adl, r1.adl_qty, r1.adl_price, r1.n_deleveraged) == (1, 2.0, 99.0, 1)
+    assert r1.qty_liquidated == 0 and r1.price_after == 98.0 and r1.bad_debt == 0
+    assert list(cas._opp_q) == [1.0, 1.0]  # S1 untouched, S2 down from 3 to 1
+    assert r1.open_interest == pytest.approx(2.0)  # S1's 1 + S2's 1
+    # Without ADL the long is sold into the book at 97 and 96: 2 * (96.5 - 99) = -5 of debt.
+    plain = Cascade(adl_market(), ladder(), shock=0.025).run()
+    assert plain[1].bad_debt == pytest.approx(5.0)
+
+
+def test_adl_waits_while_the_fund_can_pay():
+    hist = Cascade(adl_market(), ladder(), shock=0.025, adl=True, insurance_fund=10.0).run()
+    assert sum(r.n_adl for r in hist) == 0 and hist[1].qty_liquidated == 2.0
+
+
+def test_adl_in_a_scenario_cuts_bad_debt_and_the_crash():
+    from marginloops import Scenario, amplification
+    base = Scenario.preset("crowded-longs")
+    plain, adl = base.cascade().run(), base.replace(adl=True).cascade().run()
+    assert adl[-1].bad_debt < plain[-1].bad_debt
+    assert amplification(adl) < amplification(plain)
+    assert sum(r.n_adl for r in adl) > 0

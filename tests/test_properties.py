@@ -60,7 +60,8 @@ def markets(draw):
             withdrawal=draw(st.sampled_from([0.0, 0.5, 5.0])),
             partial=draw(st.sampled_from([None, "fraction", "restore"])),
             partial_fraction=draw(st.sampled_from([0.1, 0.5])),
-            dynamic_margin=draw(st.sampled_from([0.0, 0.0, 1.0, 5.0])))
+            dynamic_margin=draw(st.sampled_from([0.0, 0.0, 1.0, 5.0])),
+            adl=draw(st.booleans()))
     return pos, book, kwargs
 
 
@@ -80,7 +81,7 @@ def test_invariants(market):
     assert len(hist) <= kwargs["max_rounds"] + 1
     # Only the side the move hurts is liquidated, each position at most once (one round number).
     assert (rounds[pos.side != s] == -1).all()
-    if kwargs.get("partial") or kwargs.get("dynamic_margin", 0) > 0:
+    if kwargs.get("partial") or kwargs.get("dynamic_margin", 0) > 0 or kwargs.get("adl"):
         _check_moving_thresholds(pos, cas, hist, kwargs, rounds, s)
         return
     for r in hist:
@@ -190,6 +191,7 @@ def _check_moving_thresholds(pos, cas, hist, kwargs, rounds, s):
     """Invariants of runs with partial liquidation or dynamic margin, whose thresholds move."""
     # Closed at most once; partial closes only ever shrink a position.
     assert (rounds >= 0).sum() == sum(r.n_liquidated - r.n_reduced for r in hist)
+    assert all(r.n_adl <= r.n_liquidated - r.n_reduced for r in hist)
     size_sorted = pos.size[cas._order]
     assert (cas._q_left >= -1e-12).all() and (cas._q_left <= size_sorted + 1e-12).all()
     assert (cas._q_left[cas._closed_in >= 0] == 0).all()
@@ -214,8 +216,13 @@ def _check_moving_thresholds(pos, cas, hist, kwargs, rounds, s):
             debt, fund = debt - fund, 0.0
         assert r.insurance_fund == pytest.approx(fund, abs=1e-6)
         assert r.bad_debt == pytest.approx(debt, abs=1e-6)
-    # Open interest: the other side untouched plus what is left of this side.
-    other = pos.size[pos.side != s].sum()
+    # Open interest: the other side (less what auto-deleveraging took) plus what is left of
+    # this side; each deleveraged unit left on both sides.
+    other = cas._opp_q.sum() if kwargs.get("adl") else pos.size[pos.side != s].sum()
+    if kwargs.get("adl"):
+        taken = pos.size[pos.side != s].sum() - other
+        assert taken == pytest.approx(sum(r.adl_qty for r in hist), abs=1e-9)
+        assert (cas._opp_q >= 0).all()
     assert hist[-1].open_interest == pytest.approx(other + cas._q_left.sum(), abs=1e-9)
     cas.reset()
     assert [_key(r) for r in cas.run()] == [_key(r) for r in hist]
