@@ -6,22 +6,38 @@ import nbformat
 import pytest
 from labtools import open_notebook, save_screenshot, widget_button
 
+from marginloops import Scenario, compare
+
 TALL = {"width": 1400, "height": 2200}
 
 
-@pytest.fixture
-def compare_notebook(tmp_path):
+CASES = {
+    # id: (scenario A, scenario B, labels) as Python source
+    "depth": ("Scenario.preset('crowded-longs')",
+              "Scenario.preset('crowded-longs').replace(depth_1pct=6_000_000)",
+              ("1.5M USD depth", "6M USD depth")),
+    "breaker": ("Scenario.preset('crowded-longs')",
+                "Scenario.preset('crowded-longs').replace(breaker_move=0.02)",
+                ("no circuit breaker", "a 2% circuit breaker")),
+    "partial": ("Scenario.preset('crowded-longs').replace(resilience=0.5)",
+                "Scenario.preset('crowded-longs').replace(resilience=0.5, partial='fraction')",
+                ("whole positions", "25% slices")),
+}
+
+
+@pytest.fixture(params=sorted(CASES))
+def compare_case(request, tmp_path):
+    a, b, labels = CASES[request.param]
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                  "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(
         "from marginloops import CompareExplorer, Scenario\n"
-        "CompareExplorer(Scenario.preset('crowded-longs'),\n"
-        "                Scenario.preset('crowded-longs').replace(depth_1pct=6_000_000),\n"
-        "                labels=('1.5M USD depth', '6M USD depth'))")]
-    path = tmp_path / "compare.ipynb"
+        f"CompareExplorer({a},\n                {b},\n                labels={labels!r})")]
+    path = tmp_path / f"compare-{request.param}.ipynb"
     nbformat.write(nb, path)
-    return path
+    scenarios = eval(a, {"Scenario": Scenario}), eval(b, {"Scenario": Scenario})
+    return request.param, path, scenarios, labels
 
 
 def price_paths(scope):
@@ -52,15 +68,16 @@ def run_paths_moved(old):
         p != q for p, q in zip(paths[2:], before, strict=True))
 
 
-def test_compare_explorer_steps_both_runs_in_lab(lab_server, page, page_log, compare_notebook):
+def test_compare_explorer_steps_both_runs_in_lab(lab_server, page, page_log, compare_case):
+    name, notebook, scenarios, labels = compare_case
     page.set_viewport_size(TALL)  # the whole widget on screen, for the screenshot
-    panel = open_notebook(lab_server, page, compare_notebook)
+    panel = open_notebook(lab_server, page, notebook)
     widget = panel.locator(".jp-OutputArea-output").filter(
         has=page.locator("button.widget-button", has_text="Step")).first
     paths = price_paths(widget)
     assert len(paths) == 2  # the two start-price lines; the runs' lines are empty
     summary = summary_text(widget)
-    assert "1.5M USD depth" in summary and "6M USD depth" in summary
+    assert labels[0] in summary and labels[1] in summary
     for _ in range(3):
         widget_button(widget, "Step").click()
         # both runs are still going in rounds 0-2: each of their lines gets a new point
@@ -72,13 +89,13 @@ def test_compare_explorer_steps_both_runs_in_lab(lab_server, page, page_log, com
     assert len(logs) == 2 and all("Round 2:" in log and "Round 0 (the shock)" in log
                                   for log in logs)
     assert "Round 2" in widget.locator(".widget-html", has_text="Round").first.text_content()
-    save_screenshot(widget, "compare-lab-round2")
+    save_screenshot(widget, f"compare-{name}-lab-round2")
     # Run to end: both runs stop, Step is disabled and the verdict is shown under the table
     widget_button(widget, "Run to end").click()
     verdict = widget.locator("p[role='status']")
     wait_until(lambda: verdict.all_text_contents(), lambda texts: len(texts) == 1,
                "the verdict should appear")
-    assert verdict.text_content().startswith('The price fell 3.9% in run "6M USD depth"')
+    assert verdict.text_content() == compare(*scenarios, labels=labels).verdict()
     assert widget_button(widget, "Step").is_disabled()
-    save_screenshot(widget, "compare-lab-end")
+    save_screenshot(widget, f"compare-{name}-lab-end")
     assert page_log.errors == []
