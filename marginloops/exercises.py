@@ -1,0 +1,133 @@
+"""Exercises with self-checks: a question, the answer the model gives, and feedback that says
+"right" or "not yet" with a hint, never the answer on the first try.
+
+Answers are checked from what a student types, so anything a student can type is handled: a
+malformed answer gets a helpful message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from ._checks import check_int, check_number
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9}
+
+
+def parse_number(text) -> float:
+    """Read a number the way a student writes it: "41,230", "$41,230.5", "4.1M", "2.5 %",
+    "12 USD", "-3%". A percentage is returned as a fraction (2.5% -> 0.025).
+
+    Raises ``ValueError`` with a message that says what was expected.
+    """
+    if isinstance(text, bool):
+        raise ValueError(f"expected a number, got {text!r}")
+    if isinstance(text, (int, float)):
+        if not math.isfinite(text):
+            raise ValueError(f"expected a finite number, got {text!r}")
+        return float(text)
+    if not isinstance(text, str):
+        raise ValueError(f"expected a number, got {type(text).__name__}")
+    raw = text.strip()
+    if not raw:
+        raise ValueError("the answer is empty: type a number, for example 41230 or 2.5%")
+    s = raw.lower().replace("usd", "").replace("$", "").replace("\u2212", "-").strip()
+    scale = 1.0
+    if s.endswith("%"):
+        s, scale = s[:-1].strip(), 0.01
+    elif s and s[-1] in _SUFFIXES and len(s) > 1 and s[-2].isdigit():
+        s, scale = s[:-1], _SUFFIXES[s[-1]]
+    s = s.replace(" ", "")
+    if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", s):
+        s = s.replace(",", "")  # thousands separators
+    elif "," in s:
+        raise ValueError(f"could not read {raw!r} as a number: use a dot for decimals "
+                         f"(2.5, not 2,5) and commas only between thousands (41,230)")
+    if not _NUMBER.match(s):
+        raise ValueError(f"could not read {raw!r} as a number: type digits, for example "
+                         f"41230, 41,230.5, 4.1M or 2.5%")
+    return float(s) * scale
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The result of one check: ``correct``, and ``message`` in words for the student."""
+
+    correct: bool
+    message: str
+    malformed: bool = False
+
+
+@dataclass
+class Exercise:
+    """A question with one numeric answer.
+
+    Parameters
+    ----------
+    question : str
+        What to ask, in words.
+    answer : float
+        The right answer (compute it with the package, so the text cannot drift from the model).
+    tolerance : float
+        Accepted relative error, e.g. 0.01 for 1% (default 0.5%); ``abs_tolerance`` adds an
+        absolute one (useful for answers near 0).
+    hints : sequence of str
+        Shown one by one after wrong answers.
+    reveal_after : int
+        Wrong answers after which the answer is shown (>= 2: never on the first try).
+    unit : str
+        How the answer is shown ("USD", "%", "rounds", ...). With "%", the answer is a fraction
+        and a student may type 2.5% or 0.025.
+    """
+
+    question: str
+    answer: float
+    tolerance: float = 0.005
+    abs_tolerance: float = 0.0
+    hints: tuple = ()
+    reveal_after: int = 3
+    unit: str = ""
+    attempts: int = field(default=0, init=False)
+    solved: bool = field(default=False, init=False)
+
+    def __post_init__(self):
+        if not isinstance(self.question, str) or not self.question.strip():
+            raise ValueError(f"question must be a non-empty string, got {self.question!r}")
+        self.answer = check_number("answer", self.answer)
+        self.tolerance = check_number("tolerance", self.tolerance, lo=0, hi=1)
+        self.abs_tolerance = check_number("abs_tolerance", self.abs_tolerance, lo=0)
+        self.reveal_after = check_int("reveal_after", self.reveal_after, lo=2, hi=100)
+        self.hints = tuple(str(h) for h in self.hints)
+
+    def show(self, value: float) -> str:
+        """``value`` as the student should read it, in this exercise's unit."""
+        if self.unit == "%":
+            return f"{value:.2%}"
+        number = f"{value:,.2f}" if abs(value) < 1e6 else f"{value:,.0f}"
+        return f"{number} {self.unit}".strip()
+
+    def check(self, response) -> Feedback:
+        """Check what the student typed (a string or a number); never raises."""
+        try:
+            value = parse_number(response)
+        except ValueError as exc:
+            return Feedback(False, f"Not read: {exc}.", malformed=True)
+        if self.unit == "%" and isinstance(response, str) and "%" not in response and abs(
+                value) > 1:
+            value /= 100  # "2.5" meant 2.5%
+        self.attempts += 1
+        if abs(value - self.answer) <= max(self.tolerance * abs(self.answer),
+                                           self.abs_tolerance):
+            self.solved = True
+            return Feedback(True, f"Right: {self.show(self.answer)}.")
+        wrong = self.attempts - 1
+        if self.attempts >= self.reveal_after:
+            return Feedback(False, f"Not yet. The answer is {self.show(self.answer)}; go back "
+                                   f"over how it is found, then try the next one.")
+        way = "too high" if value > self.answer else "too low"
+        hint = self.hints[min(wrong, len(self.hints) - 1)] if self.hints else ""
+        return Feedback(False, f"Not yet: {self.show(value)} is {way}." +
+                        (f" Hint: {hint}" if hint else ""))
