@@ -332,3 +332,20 @@ def test_compare_explorer_rejects_bad_input():
         CompareExplorer("crowded-longs", SMALL)
     with pytest.raises(ValueError, match="labels must be two different"):
         CompareExplorer(SMALL, SMALL_DEEP, labels=("same", "same"))
+
+
+def test_a_late_play_tick_after_reset_or_run_to_end_plays_nothing():
+    from marginloops import CompareExplorer
+    base = Scenario.preset("crowded-longs").replace(n_positions=300)
+    ex = CompareExplorer(base, base.replace(depth_1pct=6e6))
+    play = ex.time.play
+    play.playing = True
+    play.value += 1
+    assert [len(c.history) for c in ex.lock.cascades] == [1, 1]
+    ex.reset()
+    assert not play.playing
+    play.value = 3  # a browser tick already in flight
+    assert [len(c.history) for c in ex.lock.cascades] == [0, 0]
+    play.playing = True
+    ex.run_to_end()
+    assert not play.playing

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from marginloops import PRESETS, CascadeExplorer, Scenario
+from marginloops.tiers import BINANCE_STYLE_TIERS
 from marginloops.ui import BookChart, LiquidationMapChart, PriceChart, View
+from marginloops.ui.controls import MECHANISMS
 
 SMALL = Scenario.preset("crowded-longs").replace(n_positions=600)
 
@@ -176,6 +178,35 @@ def test_play_steps_and_stops_at_the_end():
     assert len(ex.cascade.history) == 1
 
 
+@pytest.mark.parametrize("stop", ["reset", "control", "run to end"])
+def test_stopping_play_stops_it_and_a_late_tick_plays_nothing(stop):
+    """Reset, a control change and Run to end each stop Play; a tick the browser sent before
+    it heard of that (one interval late) must not play a round."""
+    ex = CascadeExplorer(SMALL)
+    play = ex.time.play
+    play.playing = True
+    play.value += 1
+    play.value += 1
+    assert len(ex.cascade.history) == 2
+    late = play.value + 1
+    if stop == "reset":
+        click(ex.time.reset_button)
+    elif stop == "control":
+        ex.controls.knobs["shock"].value = 6.0
+    else:
+        click(ex.time.run_button)
+    assert not play.playing and play.value == 0
+    rounds = len(ex.cascade.history)
+    lines = ex.narration
+    play.value = late  # the late tick
+    assert len(ex.cascade.history) == rounds and ex.narration == lines
+    if stop != "run to end":
+        assert rounds == 0 and not ex.time.step_button.disabled
+        play.playing = True  # and Play starts again from the first round
+        play.value += 1
+        assert len(ex.cascade.history) == 1
+
+
 def test_speed_sets_the_play_interval():
     ex = CascadeExplorer(SMALL)
     ex.time.speed.value = 4.0
@@ -210,13 +241,100 @@ def test_phase_mode_shows_each_stage():
     assert len(ex.price_chart.line.y) == 3 and ex.narration[-1].startswith("Round 2:")
 
 
-def test_extreme_inputs_never_crash():
-    for scenario in (Scenario(n_positions=0), Scenario.preset("thin-book").replace(shock=0.9),
-                     Scenario(n_positions=20_000, open_interest=5e8, depth_1pct=5e4)):
-        ex = CascadeExplorer(scenario)
+@pytest.mark.parametrize("how", ["run to end", "phase mode off"])
+def test_no_stale_stage_line_after_leaving_phase_mode(how):
+    ex = CascadeExplorer(SMALL, phase_mode=True)
+    click(ex.time.step_button, 2)  # the shock's two stages: the round is complete
+    assert "stage 2 of 2" in ex.stage.value
+    if how == "run to end":
         click(ex.time.run_button)
-        assert ex.cascade.ended and ex.narration[-1].startswith(("The cascade stopped",
-                                                                 "The run stopped"))
+        assert ex.cascade.ended and "(end)" in ex.time.counter.value
+    else:
+        ex.phase_toggle.value = False
+        assert ex.time.counter.value == "<b>Round 0</b>"
+    assert ex.stage.value == ""
+
+
+def test_controls_widen_to_show_the_scenario_that_runs():
+    """A scenario beyond a knob's usual range widens the knob instead of being clamped, so
+    the controls show what runs, and changing another control keeps it."""
+    odd = Scenario(n_positions=50_000, depth_1pct=2e8, shock=0.002, mmr=0.049,
+                   open_interest=2e9, leverage_mix=((20.0, 1.0),))
+    ex = CascadeExplorer(odd)
+    c = ex.controls
+    k = c.knobs
+    assert len(ex.cascade.positions) == 50_000
+    assert (k["n_positions"].value, k["depth_1pct"].value, k["shock"].value, k["mmr"].value,
+            k["open_interest"].value) == (50_000, 200.0, 0.2, 4.9, 2000.0)
+    assert k["n_positions"].range == (0, 50_000) and k["depth_1pct"].range == (0.05, 200.0)
+    assert k["shock"].range == (0.2, 90.0) and k["mmr"].range[1] == 4.9
+    assert k["depth_1pct"].slider.max == pytest.approx(np.log10(200.0))  # a log slider
+    assert c.scenario == odd
+    c.seed.value = 1  # only the seed changes
+    assert ex.scenario == odd.replace(seed=1)
+    assert ex.narration[-1].startswith("Settings changed (seed 0 → 1)")
+    # a preset: the usual ranges again
+    c.preset.value = "calm-market"
+    assert ex.scenario == PRESETS["calm-market"]
+    assert k["n_positions"].range == (0, 20_000) and k["depth_1pct"].range == (0.05, 50.0)
+    assert k["shock"].range == (0.5, 90.0) and k["mmr"].range == (0.0, 5.0)
+    assert k["depth_1pct"].slider.max == pytest.approx(np.log10(50.0))
+    # set_scenario widens again, in the other direction too
+    ex.set_scenario(odd.replace(n_positions=5, open_interest=1e5))
+    assert k["open_interest"].range == (0.1, 500.0) and ex.controls.scenario.open_interest == 1e5
+
+
+def test_a_scenario_that_is_not_its_preset_shows_as_custom():
+    ex = CascadeExplorer(SMALL)  # crowded-longs with fewer positions
+    assert ex.controls.preset.value == "custom"
+    assert CascadeExplorer(PRESETS["thin-book"]).controls.preset.value == "thin-book"
+
+
+def _ran_to_the_end(scenario):
+    ex = CascadeExplorer(scenario)
+    click(ex.time.run_button)
+    assert ex.cascade.ended and ex.narration[-1].startswith("The cascade stopped")
+    hist = ex.cascade.history
+    np.testing.assert_allclose(ex.price_chart.line.y, [r.price_after for r in hist])
+    lo, hi = ex.view.price_lo, ex.view.price_hi
+    assert all(lo <= y <= hi for y in ex.price_chart.line.y)  # never off the chart
+    bars = np.asarray(ex.liquidations_chart.bars.y)
+    assert bars.max() <= ex.view.notional_max
+    np.testing.assert_allclose(bars.sum(axis=0)[:len(hist)],
+                               [r.notional_liquidated for r in hist])
+    return ex
+
+
+def test_no_positions_draw_an_empty_map_and_say_why():
+    ex = _ran_to_the_end(Scenario(n_positions=0))
+    assert len(ex.cascade.history) == 1  # the shock, then nothing to liquidate
+    assert not np.asarray(ex.map_chart.bars.y).any()  # every bar of the map is empty
+    assert list(ex.map_chart.reached.x) == []
+    assert not np.asarray(ex.liquidations_chart.bars.y).any()
+    assert "no leveraged positions" in ex.narration[-1]
+    assert "liquidated so far: 0 positions" in ex.status.value
+
+
+def test_a_shock_bigger_than_the_book_says_the_book_ran_out():
+    ex = _ran_to_the_end(Scenario.preset("thin-book").replace(shock=0.9))
+    end = ex.narration[-1]
+    assert "the order book ran out of bids" in end
+    assert "The book ran out" in ex.narration[-2]
+    # the price stops at the book's last bid, 50% down, and the book chart is empty below it
+    last = ex.cascade.history[-1].price_after
+    assert last == pytest.approx(ex.scenario.price * (1 - ex.scenario.book_range), rel=1e-3)
+    resting = np.asarray(ex.book_chart.resting.y)
+    below = np.asarray(ex.book_chart.resting.x) < last - ex.scenario.tick
+    assert below.any() and not resting[below].any()
+    assert ex.cascade.bad_debt > 0 and "bad debt" in end
+
+
+def test_a_huge_crowd_on_a_thin_book_stays_within_the_fixed_axes():
+    ex = _ran_to_the_end(Scenario(n_positions=20_000, open_interest=5e8, depth_1pct=5e4))
+    assert len(ex.map_chart.bars.x) <= 1000 and len(ex.book_chart.resting.x) <= 1000
+    np.testing.assert_allclose(ex.oi_chart.oi.y,
+                               [r.open_interest_notional for r in ex.cascade.history])
+    assert max(ex.oi_chart.oi.y) <= ex.view.oi_max
 
 
 def test_view_fixes_axes_for_the_whole_run():
@@ -244,6 +362,47 @@ def test_building_blocks_work_alone():
     lmap = LiquidationMapChart()
     lmap.reset(cas, view)
     assert len(lmap.bars.x) <= 1000
+
+
+def test_map_series_differ_by_more_than_colour():
+    """Open longs solid, open shorts outlined, reached marked with diamonds, liquidated
+    hollow; each has its own symbol in the key."""
+    ex = CascadeExplorer(SMALL, phase_mode=True)
+    lmap = ex.map_chart
+    caption = lmap.caption.value
+    symbols = [caption.split(words)[0].rsplit(">", 2)[-2].split("<")[0]
+               for words in ("open longs", "open shorts", "reached", "already liquidated")]
+    assert symbols == ["■", "▣", "◆", "□"]
+    keys = ex.liquidations_chart.caption.value
+    assert "■</span> longs liquidated" in keys and "▣</span> shorts liquidated" in keys
+    # the open shorts' outline sits exactly on the shorts, the rest is out of sight
+    bars = np.asarray(lmap.bars.y)
+    base, edge = np.asarray(lmap.shorts_edge.y)
+    shorts = bars[1] > 0
+    assert shorts.any() and (~shorts).any()
+    np.testing.assert_array_equal(edge, bars[1])
+    np.testing.assert_array_equal(base[shorts], bars[0][shorts])
+    assert (base[~shorts] > lmap.y.max).all()
+    assert lmap.bars.colors[3] == "white"  # liquidated: hollow
+    # reached: a diamond above each reached bar, inside the chart
+    assert list(lmap.reached.x) == []
+    click(ex.time.step_button, 3)  # the shock, its new price, then check margins
+    reached = bars_now = np.asarray(lmap.bars.y)
+    hit = reached[2] > 0
+    assert hit.any()
+    np.testing.assert_allclose(lmap.reached.x, np.asarray(lmap.bars.x)[hit])
+    top = bars_now.sum(axis=0)[hit]
+    assert (np.asarray(lmap.reached.y) > np.minimum(top, 0.9 * lmap.y.max)).all()
+    assert (np.asarray(lmap.reached.y) <= lmap.y.max).all()
+    click(ex.time.step_button)  # liquidate: nothing is reached any more
+    assert list(lmap.reached.x) == []
+
+
+def test_squeeze_bars_are_outlined_thickly():
+    ex = CascadeExplorer(SMALL)
+    assert ex.liquidations_chart.bars.stroke_width == 1.0
+    ex.controls.direction.value = "up"
+    assert ex.liquidations_chart.bars.stroke_width == 3.0
 
 
 def test_rejects_a_non_scenario():
@@ -274,13 +433,27 @@ BREAKER = SMALL.replace(breaker_move=0.02)  # the 3% shock trips it at once
 
 
 def _set_mechanism(controls, field, value):
-    """Tick a switched field's checkbox if need be, then set its control's shown value."""
-    if field in controls.switches:
-        controls.switches[field].value = True
+    """Turn on the field a control belongs to if need be (tick its switch, or pick the first
+    option that is not off), then set the control's shown value."""
+    m = controls._settings[field]
+    parent = controls._settings[m.under] if m.under else m
+    if parent.field in controls.switches:
+        controls.switches[parent.field].value = True
+    elif m.under:
+        controls.mechanisms[parent.field].value = next(
+            parent.shown(o[1]) for o in parent.options if o[1] != parent.off)
     controls.mechanisms[field].value = value
 
 
 @pytest.mark.parametrize("field,shown,expected,says", [
+    ("mmr_tiers", BINANCE_STYLE_TIERS.brackets, BINANCE_STYLE_TIERS.brackets,
+     "maintenance margin: one rate (the maintenance margin knob) → tiered brackets (Binance "
+     "style)"),
+    ("dynamic_margin", 3.0, 3.0, "Rise (× the move) 2 → 3"),
+    ("dynamic_window", 4, 4, "Window (rounds) 2 → 4"),
+    ("partial", "restore", "restore",
+     "partial liquidation: no (close whole positions) → just enough to restore margin"),
+    ("partial_fraction", 50.0, 0.5, "Slice (%) 25 → 50"),
     ("insurance_fund", 2.0, 2e6, "Insurance fund (M USD) 0.25 → 2"),
     ("liquidation_fee", 0.5, 0.005, "Fee (% of the close) 1 → 0.5"),
     ("breaker_move", 5.0, 0.05, "Halts after a move of (%) 2 → 5"),
@@ -289,6 +462,7 @@ def _set_mechanism(controls, field, value):
      "move measured: within a round → from the last start"),
     ("recovery", 30.0, 0.3, "Recovery in a pause (%) 50 → 30"),
     ("call_auction", True, True, "call auction on"),
+    ("adl", True, True, "auto-deleveraging on"),
     ("refill_at", "levels", "levels", "refill at: touch → old levels"),
     ("withdrawal", 0.5, 0.5, "Quote withdrawal 0 → 0.5"),
 ])
@@ -299,7 +473,8 @@ def test_each_mechanism_control_sets_its_field_and_resets_the_run(field, shown, 
     click(ex.time.step_button, 2)
     old = ex.cascade
     _set_mechanism(c, field, shown)
-    assert getattr(ex.scenario, field) == pytest.approx(expected)
+    assert getattr(ex.scenario, field) == (
+        pytest.approx(expected) if isinstance(expected, float) else expected)
     assert ex.cascade is not old and ex.cascade.history == []
     assert list(ex.price_chart.line.y) == []
     assert ex.narration[-1] == f"Settings changed ({says}): the run starts again from round 0."
@@ -312,27 +487,99 @@ def test_each_mechanism_control_sets_its_field_and_resets_the_run(field, shown, 
 @pytest.mark.parametrize("field,on,says_on,says_off", [
     ("liquidation_fee", 0.01, "liquidation fee 1% of the close",
      "no liquidation fee: all remaining margin goes to the fund"),
+    ("dynamic_margin", 2.0, "dynamic margin on: maintenance rates rise 2× the recent move",
+     "dynamic margin off"),
     ("breaker_move", 0.02, "circuit breaker on: halts after a move of 2%",
      "circuit breaker off"),
 ])
-def test_a_switch_turns_its_field_between_none_and_the_knob(field, on, says_on, says_off):
+def test_a_switch_turns_its_field_between_off_and_the_knob(field, on, says_on, says_off):
     ex = CascadeExplorer(SMALL)
     c = ex.controls
+    m = c._settings[field]
     switch, knob = c.switches[field], c.mechanisms[field]
     rows = c._dependents[field]
-    assert getattr(ex.scenario, field) is None and rows.layout.display == "none"
+    assert getattr(ex.scenario, field) == m.off and rows.layout.display == "none"
     switch.value = True
     assert getattr(ex.scenario, field) == pytest.approx(on) and rows.layout.display is None
     assert ex.narration[-1].startswith(f"Settings changed ({says_on})")
     knob.value = knob.slider.max
-    assert getattr(ex.scenario, field) == pytest.approx(knob.slider.max / 100)
+    top = m.value(knob.slider.max)
+    assert getattr(ex.scenario, field) == pytest.approx(top)
     click(ex.time.step_button)
     switch.value = False
-    assert getattr(ex.scenario, field) is None and rows.layout.display == "none"
+    assert getattr(ex.scenario, field) == m.off and rows.layout.display == "none"
     assert ex.narration[-1].startswith(f"Settings changed ({says_off})")
     assert ex.cascade.history == []
     switch.value = True  # the knob kept its value while hidden
-    assert getattr(ex.scenario, field) == pytest.approx(knob.slider.max / 100)
+    assert getattr(ex.scenario, field) == pytest.approx(top)
+
+
+def test_partial_liquidation_shows_its_slice_only_while_on():
+    ex = CascadeExplorer(SMALL)
+    c = ex.controls
+    choice, rows = c.mechanisms["partial"], c._dependents["partial"]
+    assert ex.scenario.partial is None and rows.layout.display == "none"
+    assert c.mechanisms["partial_fraction"] in rows.children
+    choice.value = "fraction"
+    assert ex.scenario.partial == "fraction" and rows.layout.display is None
+    assert ex.narration[-1].startswith("Settings changed (partial liquidation: no (close "
+                                       "whole positions) → a fraction per round)")
+    assert "partial liquidation: a fraction per round" in c.mechanisms_panel.titles[0]
+    # partly closed positions are counted in the status line
+    click(ex.time.run_button)
+    reduced = sum(r.n_reduced for r in ex.cascade.history)
+    assert reduced > 0 and f"; {reduced:,} partly closed)" in ex.status.value
+    choice.value = c._settings["partial"].shown(None)
+    assert ex.scenario.partial is None and rows.layout.display == "none"
+    click(ex.time.run_button)
+    assert "partly closed" not in ex.status.value
+
+
+def test_tiered_margin_replaces_the_flat_knob_and_says_so():
+    ex = CascadeExplorer(SMALL)
+    c = ex.controls
+    mmr = c.knobs["mmr"]
+    note = c._notes["mmr_tiers"]
+    assert not mmr.slider.disabled and note.value == ""
+    c.mechanisms["mmr_tiers"].value = BINANCE_STYLE_TIERS.brackets
+    assert ex.scenario.mmr_tiers == BINANCE_STYLE_TIERS.brackets
+    assert mmr.slider.disabled and mmr.box.disabled  # the flat rate is not used
+    assert "tiered" in mmr.label_widget.value and "Not used" in mmr.label_widget.tooltip
+    assert "replace the flat maintenance margin knob: 0.4% below 50K USD" in note.value
+    assert "5% from 10M USD" in note.value
+    assert "tiered margin" in c.mechanisms_panel.titles[0]
+    assert "brackets replace the flat rate" in c.mechanisms["mmr_tiers"].tooltip
+    click(ex.time.run_button)
+    expected = SMALL.replace(mmr_tiers=BINANCE_STYLE_TIERS.brackets).cascade().run()
+    assert [r.price_after for r in ex.cascade.history] == [r.price_after for r in expected]
+    c.mechanisms["mmr_tiers"].value = ()
+    assert ex.scenario.mmr_tiers == () and not mmr.slider.disabled and note.value == ""
+    assert mmr.label_widget.value == "Maintenance margin (%)"
+
+
+def test_a_flat_rate_again_is_fitted_to_the_leverage():
+    """Tiers allow any flat rate with any leverage (they replace it); switched off, the flat
+    rate must suit the leverage again, and the narration says it was lowered."""
+    odd = SMALL.replace(mmr=0.3, mmr_tiers=BINANCE_STYLE_TIERS.brackets)  # 30% at 100x
+    ex = CascadeExplorer(odd)
+    c = ex.controls
+    assert c.knobs["mmr"].value == 30.0 and ex.controls.scenario == odd.replace(name="custom")
+    c.mechanisms["mmr_tiers"].value = ()
+    assert ex.scenario.mmr < 0.01 and ex.cascade.history == []
+    assert "Maintenance margin (%) 30 → 0.95, the most this leverage allows" in ex.narration[-1]
+
+
+def test_dynamic_margin_shows_its_surcharge_in_the_status():
+    ex = CascadeExplorer(SMALL)
+    click(ex.time.step_button, 2)
+    assert "(dynamic)" not in ex.status.value
+    ex.controls.switches["dynamic_margin"].value = True
+    click(ex.time.step_button)  # the shock: no check yet
+    assert "(dynamic)" not in ex.status.value
+    click(ex.time.step_button)  # round 1: the shock's move raised every rate
+    surcharge = ex.cascade.history[-1].mmr_surcharge
+    assert surcharge == pytest.approx(2.0 * 0.03, rel=0.02)
+    assert f"margin <b>+{surcharge:.1%}</b> (dynamic)" in ex.status.value
 
 
 def test_the_fee_checkbox_decides_who_gets_the_margin():
@@ -358,10 +605,12 @@ def test_the_fee_checkbox_decides_who_gets_the_margin():
 
 
 def test_set_scenario_shows_every_mechanism_and_back():
-    from marginloops.ui.controls import MECHANISMS
+    tiers = ((0.0, 0.01), (1e6, 0.02))
     odd = SMALL.replace(name="all on", insurance_fund=12.5e6, liquidation_fee=0.0075,
                         breaker_move=0.001, breaker_rounds=3, breaker_reference="start",
-                        recovery=0.25, call_auction=True, refill_at="levels", withdrawal=1.5)
+                        recovery=0.25, call_auction=True, refill_at="levels", withdrawal=1.5,
+                        mmr_tiers=tiers, partial="restore", partial_fraction=0.4,
+                        dynamic_margin=0.25, dynamic_window=20)
     ex = CascadeExplorer(SMALL)
     c = ex.controls
     ex.set_scenario(odd)
@@ -373,8 +622,17 @@ def test_set_scenario_shows_every_mechanism_and_back():
     # values beyond a knob's usual range widen it rather than being clamped
     assert c.mechanisms["insurance_fund"].slider.max == 12.5
     assert c.mechanisms["breaker_move"].slider.min == pytest.approx(0.1)
+    assert c.mechanisms["dynamic_margin"].slider.min == 0.25
+    assert c.mechanisms["dynamic_window"].slider.max == 20
+    # tiers that are not in the menu are shown as the scenario's own
+    assert c.mechanisms["mmr_tiers"].label == "from the scenario"
+    assert c.mechanisms["partial"].value == "restore"
+    assert c.mechanisms["partial_fraction"].value == 40
+    assert c.knobs["mmr"].slider.disabled
+    assert "1% below 1M USD, 2% from 1M USD" in c._notes["mmr_tiers"].value
     assert c.mechanisms_panel.titles[0] == (
-        "Breaking the loop (on: fee 0.75%, quote withdrawal 1.5, refill at old levels, "
+        "Breaking the loop (on: tiered margin, dynamic margin 0.25×, partial liquidation: "
+        "just enough to restore margin, fee 0.75%, quote withdrawal 1.5, refill at old levels, "
         "circuit breaker 0.1%, call auction)")
     assert ex.narration[-1] == ("Settings changed (market set to all on): the run starts "
                                 "again from round 0.")
@@ -385,6 +643,11 @@ def test_set_scenario_shows_every_mechanism_and_back():
     assert all(box.layout.display == "none" for box in c._dependents.values())
     assert c.mechanisms["insurance_fund"].slider.max == 10.0
     assert c.mechanisms["insurance_fund"].value == 0.1
+    assert c.mechanisms["dynamic_margin"].slider.min == 0.5
+    assert c.mechanisms["dynamic_window"].slider.max == 10
+    assert [v for _, v in c.mechanisms["mmr_tiers"].options] == [
+        (), BINANCE_STYLE_TIERS.brackets]  # the scenario's own tiers are gone from the menu
+    assert not c.knobs["mmr"].slider.disabled and c._notes["mmr_tiers"].value == ""
     assert c.mechanisms_panel.titles[0] == "Breaking the loop"
     # and a scenario that comes in with its mechanisms on shows them from the start
     ex2 = CascadeExplorer(odd)
@@ -393,14 +656,15 @@ def test_set_scenario_shows_every_mechanism_and_back():
 
 
 def test_mechanism_ranges_only_allow_valid_scenarios():
-    from marginloops.ui.controls import MECHANISMS
     for m in MECHANISMS:
+        assert m.tooltip and m.label
         if m.kind == "knob":
             values = [m.value(m.lo), m.value(m.hi)]
         elif m.kind == "check":
             values = [False, True]
         else:
             values = [o[1] for o in m.options]
+            assert [m.value(m.shown(v)) for v in values] == values
         for v in values:
             assert getattr(SMALL.replace(**{m.field: v}), m.field) == v
 

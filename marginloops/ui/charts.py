@@ -221,12 +221,16 @@ class PriceChart(_Chart):
 
 
 class LiquidationsChart(_Chart):
-    """Notional liquidated per round, as bars; longs and shorts stacked and labelled; a
-    diamond above each round a call auction cleared (keyed only when auctions are on)."""
+    """Notional liquidated per round, as bars; longs and shorts stacked and labelled (shorts
+    with a thick outline, as in the liquidation map); a diamond above each round a call
+    auction cleared (keyed only when auctions are on)."""
 
     KEY = ((style.BLUE, "■", "longs liquidated (a crash)"),
-           (style.ORANGE, "■", "shorts liquidated (a squeeze)"),
+           (style.ORANGE, "▣", "shorts liquidated (a squeeze; outlined)"),
            (style.BLACK, "", "valued at the price that triggered them"))
+    #: Outline width of the bars: a run liquidates one side only, so the mark's one stroke
+    #: width can tell shorts (a squeeze) from longs by more than colour.
+    STROKE = {"down": 1.0, "up": 3.0}
     AUCTION_KEY = (style.BLACK, "◆", "above a bar: cleared by a call auction at one price")
 
     def __init__(self):
@@ -254,6 +258,7 @@ class LiquidationsChart(_Chart):
     def reset(self, cascade, view: View):
         auction = cascade.call_auction
         self.caption.value = _caption_html(*self.KEY, *((self.AUCTION_KEY,) if auction else ()))
+        self.bars.stroke_width = self.STROKE[cascade.direction]
         with self.figure.hold_sync():
             x_axis, y_axis = self.figure.axes
             _fit(x_axis, -0.5, view.rounds + 0.5, _round_ticks(view.rounds))
@@ -334,31 +339,48 @@ class BookChart(_Chart):
 class LiquidationMapChart(_Chart):
     """Open notional by liquidation price, the current price as a line.
 
-    Four stacked series: open longs, open shorts, positions the price has reached (to be
-    liquidated next), and positions already liquidated.
+    Four stacked series, told apart by more than colour: open longs (solid), open shorts
+    (solid, outlined thickly), positions the price has reached (to be liquidated next; a
+    diamond above each bar) and positions already liquidated (hollow).
     """
+
+    KEY = ((style.BLUE, "■", "open longs"),
+           (style.ORANGE, "▣", "open shorts (outlined)"),
+           (style.VERMILLION, "◆", "reached: liquidated next (a ◆ above each bar)"),
+           (style.BLACK, "□", "already liquidated (hollow)"),
+           (style.BLACK, "┆", "price (dashed)"))
 
     def __init__(self):
         self.x = bq.LinearScale()
         self.y = bq.LinearScale(min=0.0)
         sc = {"x": self.x, "y": self.y}
+        tip = bq.Tooltip(fields=["x", "y"], labels=["liquidation price", "USD"],
+                         formats=[",.2f", ",.0f"])
         self.bars = bq.Bars(
             x=[0.0], y=[[0.0]] * 4, scales=sc, type="stacked",
-            colors=[style.BLUE, style.ORANGE, style.VERMILLION, style.GREY],
-            opacities=[1.0, 1.0, 1.0, 0.45],
+            colors=[style.BLUE, style.ORANGE, style.VERMILLION, "white"],
             labels=["open longs", "open shorts", "reached: liquidated next", "liquidated"],
-            padding=0.0, stroke=style.BLACK, stroke_width=0.3,
-            tooltip=bq.Tooltip(fields=["x", "y"], labels=["liquidation price", "USD"],
-                               formats=[",.2f", ",.0f"]))
+            padding=0.0, stroke=style.BLACK, stroke_width=0.5, tooltip=tip)
+        # Drawn under the bars: a thick outline around the open shorts. Its first series is
+        # an invisible base that lifts the outline onto the longs below it; where there are
+        # no shorts, both are moved above the axis (out of sight) so that no zero-height
+        # outline draws a line along the stack.
+        self.shorts_edge = bq.Bars(
+            x=[0.0], y=[[0.0]] * 2, scales=sc, type="stacked",
+            colors=["transparent", "transparent"], opacities=[0.0, 1.0], padding=0.0,
+            stroke=style.BLACK, stroke_width=3.0, labels=["", "open shorts (outline)"])
+        self.reached = bq.Scatter(x=[], y=[], scales=sc, colors=[style.VERMILLION],
+                                  marker="diamond", default_size=36, stroke=style.BLACK,
+                                  stroke_width=1.0,
+                                  labels=["reached: liquidated next"],
+                                  tooltip=bq.Tooltip(fields=["x"],
+                                                     labels=["reached, liquidation price"],
+                                                     formats=[",.2f"]))
         self.price = bq.Lines(x=[0.0, 0.0], y=[0.0, 1.0], scales=sc, colors=[style.BLACK],
                               line_style="dashed", stroke_width=2, labels=["price"])
-        self.caption = _caption((style.BLUE, "■", "open longs"),
-                                (style.ORANGE, "■", "open shorts"),
-                                (style.VERMILLION, "■", "reached: liquidated next"),
-                                (style.GREY, "□", "already liquidated (faded)"),
-                                (style.BLACK, "┆", "price (dashed)"))
+        self.caption = _caption(*self.KEY)
         self.figure = _figure("Liquidation map: where positions get liquidated",
-                              [self.bars, self.price],
+                              [self.shorts_edge, self.bars, self.reached, self.price],
                               [_axis_x(self.x, "liquidation price (USD)", ",.4~g"),
                                _axis_y(self.y, "notional (USD)")])
         self.edges = np.linspace(0.0, 1.0, MAP_BINS + 1)
@@ -389,12 +411,22 @@ class LiquidationMapChart(_Chart):
         reached_n = sum(binned(reach))
         gone = sum(binned(~open_mask))
         centers = 0.5 * (self.edges[1:] + self.edges[:-1])
+        top = float(self.y.max) if self.y.max is not None else 1.0
+        has_shorts = open_shorts > 0
+        with self.shorts_edge.hold_sync():
+            self.shorts_edge.x = centers
+            self.shorts_edge.y = [np.where(has_shorts, open_longs, 10.0 * top), open_shorts]
         with self.bars.hold_sync():
             self.bars.x = centers
             self.bars.y = [open_longs, open_shorts, reached_n, gone]
+        stack = open_longs + open_shorts + reached_n + gone
+        hit = reached_n > 0
+        with self.reached.hold_sync():
+            self.reached.x = centers[hit]
+            self.reached.y = np.minimum(stack[hit] + 0.05 * top, 0.97 * top)
         with self.price.hold_sync():
             self.price.x = [price] * 2
-            self.price.y = [0.0, float(self.y.max)]
+            self.price.y = [0.0, top]
 
 
 class OpenInterestChart(_Chart):

@@ -300,6 +300,7 @@ class CompareExplorer(widgets.VBox):
 
     def run_to_end(self) -> None:
         """Play every remaining round of both runs, then draw once."""
+        self._stop_play()
         before = [len(c.history) for c in self.lock.cascades]
         self.lock.run()
         self._narrate_new(before)
@@ -319,7 +320,8 @@ class CompareExplorer(widgets.VBox):
         return (self.price_chart, self.liquidations_chart, self.debt_chart)
 
     def _play_tick(self, change) -> None:
-        if self._quiet or change.new <= change.old:
+        # A tick that arrives after Reset (or Run to end) stopped Play plays nothing.
+        if self._quiet or not self.time.play.playing or change.new <= change.old:
             return
         self.step()
         if self.lock.ended:

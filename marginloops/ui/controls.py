@@ -5,6 +5,7 @@ the loop" panel of mechanisms, and the time control every lesson shares (Step, P
 from __future__ import annotations
 
 import dataclasses
+import html
 import math
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ import ipywidgets as widgets
 
 from ..positions import DEFAULT_LEVERAGE_MIX
 from ..scenarios import PRESETS, Scenario
+from ..tiers import BINANCE_STYLE_TIERS
 
 #: Named leverage mixes offered in the menu: (label, ((leverage, weight), ...)).
 LEVERAGE_MIXES = (
@@ -40,7 +42,9 @@ class Knob(widgets.HBox):
     def __init__(self, label, tooltip, *, lo, hi, step, value, integer=False, log=False,
                  label_width=_LABEL_WIDTH):
         common = dict(continuous_update=False, tooltip=tooltip)
-        label_w = widgets.Label(label, tooltip=tooltip, layout={"width": label_width})
+        self.log_scale = log
+        self.label_widget = label_w = widgets.Label(label, tooltip=tooltip,
+                                                    layout={"width": label_width})
         if log:
             self.slider = widgets.FloatLogSlider(value=value, base=10, min=math.log10(lo),
                                                  max=math.log10(hi), step=0.05, readout=False,
@@ -69,12 +73,26 @@ class Knob(widgets.HBox):
     def value(self, v):
         self.slider.value = v
 
+    @property
+    def range(self) -> tuple:
+        """The (lo, hi) the knob allows now, in shown units."""
+        return self.box.min, self.box.max
+
     def set_range(self, lo, hi):
-        for w in (self.slider, self.box):
-            if w.value > hi:
-                w.value = hi
-            w.max = hi
-            w.min = lo
+        """Allow [lo, hi]; a value outside is clamped into it."""
+        bounds = {self.box: (lo, hi),
+                  self.slider: (math.log10(lo), math.log10(hi)) if self.log_scale else (lo, hi)}
+        for w, (a, b) in bounds.items():  # widen to the union first: min never passes max
+            w.max = max(w.max, b)
+            w.min = min(w.min, a)
+            w.min, w.max = a, b
+
+    def set_disabled(self, disabled: bool) -> None:
+        self.slider.disabled = self.box.disabled = disabled
+
+
+#: What a choice's buttons hold for a field value of None (a selection widget cannot hold None).
+OFF = "off"
 
 
 @dataclass(frozen=True)
@@ -86,17 +104,23 @@ class Setting:
     field : the Scenario field it sets
     group : the heading it appears under (see :data:`MECHANISM_COLUMNS`)
     label, tooltip : what the student reads, and the explanation on hover
-    kind : "knob" (a :class:`Knob`), "check" (a checkbox for a True/False field) or "choice"
-        (ToggleButtons over ``options``, ``((label, value, tooltip), ...)``)
+    kind : "knob" (a :class:`Knob`), "check" (a checkbox for a True/False field), "choice"
+        (ToggleButtons), "radio" (RadioButtons, for long option labels) or "menu" (a Dropdown)
+        over ``options``, ``((label, value, tooltip), ...)``; a value None is shown as
+        :data:`OFF`
     lo, hi, step, integer : the knob's range in shown units; it must only allow valid values
+        (a scenario's value outside it widens it)
     per_unit : field value of one shown unit: 0.01 shows a fraction in %, 1e6 USD in M USD
-    switch, switch_tooltip : for a field where None means "off": the label of the checkbox that
-        turns it on; unticked, the field is None and the knob is hidden
-    default : what the control shows while a switched field is None (a knob's number, a
+    switch, switch_tooltip : for a field that a checkbox turns on and off: the checkbox's
+        label; unticked, the field is ``off`` and the knob is hidden
+    off : the field's value while it is off (its switch unticked, or a choice on it)
+    default : what the control shows while a switched field is off (a knob's number, a
         choice's option value)
-    under : the switched field this control belongs to: shown only while that switch is ticked
+    under : the field this control belongs to: shown only while that field is on (its switch
+        ticked, or its choice not ``off``)
+    note : ``note(value)`` is a line shown under the control while the field is on
     says, says_off : the change in words for the narration, "{}" is the shown value
-        (switched fields; other knobs say "label old → new")
+        (switched fields; other controls say "label old → new")
     short : the panel title's words while the field differs from its Scenario default
         ("{}" is the shown value); None: never in the title
     """
@@ -114,28 +138,40 @@ class Setting:
     options: tuple = ()
     switch: str | None = None
     switch_tooltip: str = ""
+    off: object = None
     default: object = 0.0
     under: str | None = None
+    note: object = None
     says: str = ""
     says_off: str = ""
     short: str | None = None
 
+    @property
+    def selects(self) -> bool:
+        """True for a control that picks one of ``options``."""
+        return self.kind in ("choice", "radio", "menu")
+
     def shown(self, value):
         """The field's value in the units the control shows."""
+        if self.selects:
+            return OFF if value is None else value
         if self.kind != "knob":
             return value
         return int(value) if self.integer else _clean(value / self.per_unit)
 
     def value(self, shown):
         """The field's value for what the control shows."""
+        if self.selects:
+            return None if shown == OFF else shown
         if self.kind != "knob":
             return shown
         return int(shown) if self.integer else _clean(shown * self.per_unit)
 
     def words(self, shown) -> str:
         """``shown`` as the student reads it: the option's label for a choice."""
-        if self.kind == "choice":
-            return next((o[0] for o in self.options if o[1] == shown), str(shown))
+        if self.selects:
+            return next((o[0] for o in self.options if self.shown(o[1]) == shown),
+                        "from the scenario")
         return _fmt(shown) if self.kind == "knob" else ("on" if shown else "off")
 
 
@@ -144,10 +180,70 @@ def _clean(x: float) -> float:
     return float(f"{x:.12g}")
 
 
+def _usd(x: float) -> str:
+    """A round amount of USD, short: 50K USD, 2.5M USD, 950 USD."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(x) >= size:
+            return f"{x / size:,.4g}{suffix} USD"
+    return f"{x:,.4g} USD"
+
+
+def describe_tiers(brackets) -> str:
+    """Maintenance-margin brackets in words: "0.4% below 50K USD, 0.5% from 50K USD, ..."."""
+    out = []
+    for i, (floor, rate) in enumerate(brackets):
+        where = (f"below {_usd(brackets[1][0])}" if i == 0 and len(brackets) > 1
+                 else "at any size" if i == 0 else f"from {_usd(floor)}")
+        out.append(f"{rate * 100:.3g}% {where}")
+    return ", ".join(out)
+
+
+def _tiers_note(brackets) -> str:
+    return (f"These replace the flat maintenance margin knob: {describe_tiers(brackets)} of a "
+            "position's value; leverage is capped at 1 / (2 × rate).")
+
+
 #: The "Breaking the loop" panel, one row per Scenario field, in display order. Add a
 #: mechanism here (and its group to MECHANISM_COLUMNS): the panel, the reading and writing of
 #: scenarios and the narration of changes all follow from this table.
 MECHANISMS = (
+    Setting("mmr_tiers", "Margin and liquidation", "Maintenance margin",
+            "One maintenance rate for every position (the maintenance margin knob above), or "
+            "exchange-style brackets: the rate grows with the position's size, and the "
+            "brackets replace the flat rate", kind="menu", off=(), short="tiered margin",
+            note=_tiers_note,
+            options=(("one rate (the maintenance margin knob)", (),
+                      "Every position keeps the same share of its value"),
+                     ("tiered brackets (Binance style)", BINANCE_STYLE_TIERS.brackets,
+                      "Bigger positions keep a larger share of their value: "
+                      + describe_tiers(BINANCE_STYLE_TIERS.brackets)))),
+    Setting("dynamic_margin", "Margin and liquidation", "Rise (× the move)",
+            "Every maintenance rate rises by this many times the price move of the last "
+            "rounds: at 2, a 3% move adds 6 percentage points (the margin spiral)",
+            lo=0.5, hi=10.0, step=0.5, off=0.0, default=2.0, switch="dynamic margin",
+            switch_tooltip="Raise the maintenance margin when the price has moved fast, as "
+                           "exchanges and lenders do in a crash: more positions are "
+                           "liquidated (Brunnermeier and Pedersen's margin spiral)",
+            says="dynamic margin on: maintenance rates rise {}× the recent move",
+            says_off="dynamic margin off", short="dynamic margin {}×"),
+    Setting("dynamic_window", "Margin and liquidation", "Window (rounds)",
+            "Over how many past rounds the move that raises the margin is measured",
+            lo=1, hi=10, step=1, integer=True, under="dynamic_margin"),
+    Setting("partial", "Margin and liquidation", "Partial liquidation",
+            "Close a reached position at once, or reduce it in slices", kind="radio",
+            short="partial liquidation: {}",
+            options=(("no (close whole positions)", None,
+                      "A position the price reaches is closed at once"),
+                     ("a fraction per round", "fraction",
+                      "Close a slice of each reached position per round, until it is safe "
+                      "again or gone"),
+                     ("just enough to restore margin", "restore",
+                      "Close just enough of each reached position (at least a slice) for "
+                      "the rest to meet its maintenance margin again"))),
+    Setting("partial_fraction", "Margin and liquidation", "Slice (%)",
+            "The share of a reached position closed in one round (a fraction per round), or "
+            "the least share closed (just enough)", lo=1.0, hi=100.0, step=1.0, per_unit=0.01,
+            under="partial"),
     Setting("insurance_fund", "Who pays for losses", "Insurance fund (M USD)",
             "Money set aside to pay for positions closed beyond their bankruptcy price; what "
             "the fund cannot pay is bad debt", lo=0.0, hi=10.0, step=0.05, per_unit=1e6),
@@ -161,6 +257,11 @@ MECHANISMS = (
                            "position has left goes to the fund",
             says="liquidation fee {}% of the close",
             says_off="no liquidation fee: all remaining margin goes to the fund", short="fee {}%"),
+    Setting("adl", "Who pays for losses", "auto-deleveraging",
+            "When the insurance fund cannot absorb the positions already past their bankruptcy "
+            "price, close them at that price against the most profitable, most leveraged "
+            "traders on the other side, instead of selling them into the book",
+            kind="check", short="auto-deleveraging"),
     Setting("withdrawal", "Market makers", "Quote withdrawal",
             "How hard market makers pull their quotes after a fast move: a move of x% cancels "
             "min(1, withdrawal·x) of the depth within 1% of the price (0: they never pull, "
@@ -200,7 +301,8 @@ MECHANISMS = (
             hi=100.0, step=5.0, per_unit=0.01),
 )
 #: How the panel lays out the groups of :data:`MECHANISMS`: columns of group names.
-MECHANISM_COLUMNS = (("Who pays for losses", "Market makers"), ("Halts and auctions",))
+MECHANISM_COLUMNS = (("Margin and liquidation", "Who pays for losses"),
+                     ("Market makers", "Halts and auctions"))
 _MECH_LABEL_WIDTH = "175px"
 
 
@@ -210,11 +312,27 @@ class ScenarioControls(widgets.VBox):
     ``scenario`` is the current scenario; ``on_change(callback)`` registers
     ``callback(scenario, what)`` where ``what`` says in words what changed.
 
-    The market knobs are always on screen; the mechanisms that feed or stop a cascade sit in
-    the "Breaking the loop" panel (``mechanisms_panel``, closed at first), built from
-    :data:`MECHANISMS`: ``mechanisms[field]`` is a field's control and ``switches[field]`` the
-    checkbox of a field that is None when off (liquidation fee, circuit breaker).
+    The market knobs are always on screen; a scenario value beyond a knob's usual range widens
+    that knob, so the controls always show the scenario that runs. The mechanisms that feed or
+    stop a cascade sit in the "Breaking the loop" panel (``mechanisms_panel``, closed at
+    first), built from :data:`MECHANISMS`: ``mechanisms[field]`` is a field's control and
+    ``switches[field]`` the checkbox of a field a checkbox turns on and off (liquidation fee,
+    dynamic margin, circuit breaker).
     """
+
+    #: Each market knob: (Scenario field, shown units per field unit, usual lo, usual hi).
+    #: The maintenance margin's hi is set by the leverage mix (see ``_max_mmr_pct``).
+    KNOB_FIELDS = {
+        "shock": ("shock", 100.0, 0.5, 90.0),
+        "long_share": ("long_share", 100.0, 0.0, 100.0),
+        "mmr": ("mmr", 100.0, 0.0, None),
+        "depth_1pct": ("depth_1pct", 1e-6, 0.05, 50.0),
+        "resilience": ("resilience", 100.0, 0.0, 100.0),
+        "open_interest": ("open_interest", 1e-6, 1.0, 500.0),
+        "n_positions": ("n_positions", 1, 0, 20_000),
+    }
+    _MMR_LABEL = "Maintenance margin (%)"
+    _MMR_TOOLTIP = "Equity a position must keep, as % of its value, before it is liquidated"
 
     def __init__(self, scenario: Scenario | None = None):
         base = scenario if scenario is not None else PRESETS["crowded-longs"]
@@ -223,7 +341,7 @@ class ScenarioControls(widgets.VBox):
         self._quiet = False
         options = [(f"preset: {name}", name) for name in PRESETS] + [("custom", CUSTOM)]
         self.preset = widgets.Dropdown(
-            options=options, value=base.name if base.name in PRESETS else CUSTOM,
+            options=options, value=_preset_name(base),
             description="Market", tooltip="Start from a named market set-up",
             style={"description_width": "70px"}, layout={"width": "330px"})
         self.direction = widgets.ToggleButtons(
@@ -243,25 +361,26 @@ class ScenarioControls(widgets.VBox):
             options=mixes, value=base.leverage_mix, description="Leverage",
             tooltip="Which leverage traders use, and how many use each",
             style={"description_width": "70px"}, layout={"width": "330px"})
+
+        def knob(name, label, tooltip, **kw):
+            lo, hi = self._range_for(name, base)
+            return Knob(label, tooltip, lo=lo, hi=hi, value=self._shown(name, base), **kw)
+
         self.knobs = {
-            "shock": Knob("Shock size (%)", "How far the outside order moves the price in "
-                          "round 0", lo=0.5, hi=90.0, step=0.5, value=base.shock * 100),
-            "long_share": Knob("Longs (% of traders)", "Share of positions that are long",
-                               lo=0.0, hi=100.0, step=5.0, value=base.long_share * 100),
-            "mmr": Knob("Maintenance margin (%)", "Equity a position must keep, as % of its "
-                        "value, before it is liquidated", lo=0.0,
-                        hi=_max_mmr_pct(base.leverage_mix), step=0.05, value=base.mmr * 100),
-            "depth_1pct": Knob("1% depth (M USD)", "Dollars of resting orders within 1% of the "
-                               "price on each side of the book", lo=0.05, hi=50.0, step=0.05,
-                               value=base.depth_1pct / 1e6, log=True),
-            "resilience": Knob("Resilience (%)", "Share of the depth each round used up that "
-                               "market makers put back", lo=0.0, hi=100.0, step=5.0,
-                               value=base.resilience * 100),
-            "open_interest": Knob("Open interest (M USD)", "Total value of the leveraged "
-                                  "positions", lo=1.0, hi=500.0, step=1.0,
-                                  value=base.open_interest / 1e6, log=True),
-            "n_positions": Knob("Positions", "Number of leveraged traders", lo=0, hi=20_000,
-                                step=100, value=base.n_positions, integer=True),
+            "shock": knob("shock", "Shock size (%)", "How far the outside order moves the "
+                          "price in round 0", step=0.5),
+            "long_share": knob("long_share", "Longs (% of traders)",
+                               "Share of positions that are long", step=5.0),
+            "mmr": knob("mmr", self._MMR_LABEL, self._MMR_TOOLTIP, step=0.05),
+            "depth_1pct": knob("depth_1pct", "1% depth (M USD)", "Dollars of resting orders "
+                               "within 1% of the price on each side of the book", step=0.05,
+                               log=True),
+            "resilience": knob("resilience", "Resilience (%)", "Share of the depth each round "
+                               "used up that market makers put back", step=5.0),
+            "open_interest": knob("open_interest", "Open interest (M USD)", "Total value of "
+                                  "the leveraged positions", step=1.0, log=True),
+            "n_positions": knob("n_positions", "Positions", "Number of leveraged traders",
+                                step=100, integer=True),
         }
         self.seed = widgets.BoundedIntText(
             value=base.seed, min=0, max=2**32 - 1, description="Seed",
@@ -282,21 +401,48 @@ class ScenarioControls(widgets.VBox):
                                                               "grid_gap": "24px"}),
                           self.mechanisms_panel])
 
+    # ------------------------------------------------------------------ the market knobs
+    def _shown(self, name, scenario: Scenario):
+        """``scenario``'s value for knob ``name``, in the knob's units."""
+        field, scale, _, _ = self.KNOB_FIELDS[name]
+        value = getattr(scenario, field)
+        return int(value) if isinstance(scale, int) else _clean(value * scale)
+
+    def _range_for(self, name, scenario: Scenario) -> tuple:
+        """The knob's usual range, widened to hold ``scenario``'s value."""
+        _, _, lo, hi = self.KNOB_FIELDS[name]
+        if hi is None:  # the maintenance margin: as high as every leverage of the mix allows
+            hi = _max_mmr_pct(scenario.leverage_mix)
+        shown = self._shown(name, scenario)
+        return min(lo, shown), max(hi, shown)
+
+    def _fit_mmr_to(self, mix) -> None:
+        """Limit the maintenance margin knob to what every leverage of ``mix`` allows, keeping
+        a higher value that is still valid (one a scenario brought) on the knob."""
+        knob = self.knobs["mmr"]
+        top = max(lev for lev, _ in mix)
+        hi = _max_mmr_pct(mix)
+        if knob.value > hi and knob.value / 100 * top < 1:
+            hi = knob.value
+        knob.set_range(0.0, hi)
+
     # ------------------------------------------------------------- the mechanisms panel
     def _build_mechanisms(self, base: Scenario) -> widgets.Accordion:
         """The "Breaking the loop" panel, built from :data:`MECHANISMS`, closed at first.
 
-        ``mechanisms[field]`` is each field's control (a Knob, Checkbox or ToggleButtons),
-        ``switches[field]`` the checkbox of a field that is None when off.
+        ``mechanisms[field]`` is each field's control (a Knob, Checkbox, ToggleButtons,
+        RadioButtons or Dropdown), ``switches[field]`` the checkbox of a switched field.
         """
         self.mechanisms: dict[str, widgets.Widget] = {}
         self.switches: dict[str, widgets.Checkbox] = {}
         self._settings = {m.field: m for m in MECHANISMS}
-        self._dependents: dict[str, widgets.VBox] = {}  # switched field -> its hidden rows
+        self._dependents: dict[str, widgets.VBox] = {}  # field -> rows shown while it is on
+        self._notes: dict[str, widgets.HTML] = {}
+        parents = {m.under for m in MECHANISMS if m.under}
         groups: dict[str, list] = {}
         for m in MECHANISMS:
             value = getattr(base, m.field)
-            shown = m.default if value is None else m.shown(value)
+            shown = m.default if m.switch and value == m.off else m.shown(value)
             if m.kind == "knob":
                 control = row = Knob(m.label, m.tooltip, lo=min(m.lo, shown),
                                      hi=max(m.hi, shown), step=m.step, value=shown,
@@ -305,11 +451,8 @@ class ScenarioControls(widgets.VBox):
                 control = row = widgets.Checkbox(value=shown, description=m.label,
                                                  tooltip=m.tooltip, indent=False,
                                                  layout={"width": "auto"})
-            else:  # the label beside the buttons, as a Knob's is beside its slider
-                control = widgets.ToggleButtons(
-                    options=[(o[0], o[1]) for o in m.options], value=shown,
-                    tooltips=[o[2] for o in m.options], tooltip=m.tooltip,
-                    style={"button_width": "auto"}, layout={"width": "auto"})
+            else:  # the label beside the choice, as a Knob's is beside its slider
+                control = self._selection(m, shown)
                 row = widgets.HBox([widgets.Label(m.label, tooltip=m.tooltip,
                                                   layout={"width": _MECH_LABEL_WIDTH}),
                                     control], layout={"align_items": "center"})
@@ -317,7 +460,7 @@ class ScenarioControls(widgets.VBox):
             rows = groups.setdefault(m.group, [])
             if m.switch:
                 self.switches[m.field] = widgets.Checkbox(
-                    value=value is not None, description=m.switch, tooltip=m.switch_tooltip,
+                    value=value != m.off, description=m.switch, tooltip=m.switch_tooltip,
                     indent=False, layout={"width": "auto"})
                 box = widgets.VBox([row], layout={"margin": "0 0 0 20px"})
                 self._dependents[m.field] = box
@@ -326,15 +469,41 @@ class ScenarioControls(widgets.VBox):
                 self._dependents[m.under].children += (row,)
             else:
                 rows.append(row)
+                if m.field in parents or m.note:
+                    self._dependents[m.field] = box = widgets.VBox(
+                        [], layout={"margin": "0 0 0 20px"})
+                    rows.append(box)
+            if m.note:
+                self._notes[m.field] = note = widgets.HTML(
+                    layout={"max_width": "400px", "margin": "0 0 4px 0"})
+                self._dependents[m.field].children += (note,)
         columns = [widgets.VBox([w for g in names for w in (
             widgets.HTML(f"<b>{g}</b>", layout={"margin": "6px 0 0 0"}), *groups[g])])
             for names in MECHANISM_COLUMNS]
         panel = widgets.Accordion(
             [widgets.HBox(columns, layout={"flex_flow": "row wrap", "grid_gap": "24px"})],
             titles=("Breaking the loop",), selected_index=None)
-        self._show_switched()
+        self._show_dependents()
         self._title(panel)
         return panel
+
+    @staticmethod
+    def _selection(m: Setting, shown) -> widgets.Widget:
+        """The selection widget of a choice, radio or menu Setting, showing ``shown``."""
+        options = [(o[0], m.shown(o[1])) for o in m.options]
+        if shown not in [v for _, v in options]:
+            options.append(("from the scenario", shown))
+        if m.kind == "choice":
+            return widgets.ToggleButtons(
+                options=options, value=shown, tooltips=[o[2] for o in m.options],
+                tooltip=m.tooltip, style={"button_width": "auto"}, layout={"width": "auto"})
+        if m.kind == "radio":  # its description would show above the buttons: the row's
+            # label says it; the buttons' own labels name each option
+            return widgets.RadioButtons(options=options, value=shown, tooltip=m.tooltip,
+                                        layout={"width": "auto"})
+        return widgets.Dropdown(options=options, value=shown, tooltip=m.tooltip,
+                                description=m.label, style={"description_width": "0px"},
+                                layout={"width": "290px"})
 
     def _value_widget(self, field):
         """The widget whose ``value`` holds the field's shown value (a Knob's slider)."""
@@ -347,32 +516,63 @@ class ScenarioControls(widgets.VBox):
         for field, m in self._settings.items():
             switch = self.switches.get(field)
             if switch is not None and not switch.value:
-                out[field] = None
+                out[field] = m.off
             else:
                 out[field] = m.value(self._value_widget(field).value)
         return out
 
+    def _is_on(self, field) -> bool:
+        """A switched field's checkbox is ticked, or a choice is not its ``off`` option."""
+        if field in self.switches:
+            return self.switches[field].value
+        m = self._settings[field]
+        return m.value(self._value_widget(field).value) != m.off
+
     def _show_mechanisms(self, scenario: Scenario) -> None:
-        """Set the panel to ``scenario``'s values (a knob's range grows to hold an odd one)."""
+        """Set the panel to ``scenario``'s values (a knob's range grows to hold an odd one, a
+        choice gains a "from the scenario" option)."""
         for field, m in self._settings.items():
             value = getattr(scenario, field)
-            if field in self.switches:
-                self.switches[field].value = value is not None
-                if value is None:
-                    continue
             control = self.mechanisms[field]
+            if field in self.switches:
+                self.switches[field].value = value != m.off
+                if value == m.off:  # hidden: back to what a fresh panel shows
+                    control.set_range(m.lo, m.hi)
+                    control.value = m.default
+                    continue
+            shown = m.shown(value)
             if isinstance(control, Knob):
-                shown = m.shown(value)
                 control.set_range(min(m.lo, shown), max(m.hi, shown))
                 control.value = shown
+            elif m.selects:
+                options = [(o[0], m.shown(o[1])) for o in m.options]
+                if shown not in [v for _, v in options]:
+                    options.append(("from the scenario", shown))
+                if list(control.options) != options:
+                    control.options = options
+                control.value = shown
             else:
-                control.value = value
-        self._show_switched()
+                control.value = shown
+        self._show_dependents()
 
-    def _show_switched(self) -> None:
-        """Show the rows of a switched mechanism only while its checkbox is ticked."""
+    def _show_dependents(self) -> None:
+        """Show the rows that belong to a mechanism only while it is on; while tiered margin
+        is on, the flat maintenance margin knob is greyed out and says why."""
         for field, box in self._dependents.items():
-            box.layout.display = None if self.switches[field].value else "none"
+            box.layout.display = None if self._is_on(field) else "none"
+        for field, note in self._notes.items():
+            m = self._settings[field]
+            on = self._is_on(field)
+            note.value = (f"<div style='font-size:12px;line-height:1.4'>"
+                          f"{html.escape(m.note(self._mechanism_values()[field]))}</div>"
+                          if on else "")
+        tiered = self._is_on("mmr_tiers")
+        mmr = self.knobs["mmr"]
+        mmr.set_disabled(tiered)
+        mmr.label_widget.value = "Maint. margin: tiered" if tiered else self._MMR_LABEL
+        mmr.label_widget.tooltip = (
+            "Not used: the tiered brackets chosen in \"Breaking the loop\" set each "
+            "position's maintenance margin" if tiered else self._MMR_TOOLTIP)
 
     def _title(self, panel=None) -> None:
         """The panel's title names the mechanisms that are on, so a closed panel still says."""
@@ -387,17 +587,15 @@ class ScenarioControls(widgets.VBox):
     # --------------------------------------------------------------------- reading
     @property
     def scenario(self) -> Scenario:
-        k = self.knobs
+        values = {}
+        for name, (field, scale, _, _) in self.KNOB_FIELDS.items():
+            shown = self.knobs[name].value
+            values[field] = int(shown) if isinstance(scale, int) else _clean(shown / scale)
         return self._base.replace(
             name=self.preset.value if self.preset.value != CUSTOM else CUSTOM,
-            shock=round(k["shock"].value, 4) / 100, direction=self.direction.value,
-            leverage_mix=self.leverage_mix.value, mmr=round(k["mmr"].value, 4) / 100,
-            long_share=round(k["long_share"].value, 4) / 100,
-            depth_1pct=round(k["depth_1pct"].value * 1e6, 2), book_shape=self.book_shape.value,
-            resilience=round(k["resilience"].value, 4) / 100,
-            open_interest=round(k["open_interest"].value * 1e6, 2),
-            n_positions=int(k["n_positions"].value), seed=int(self.seed.value),
-            **self._mechanism_values())
+            direction=self.direction.value, leverage_mix=self.leverage_mix.value,
+            book_shape=self.book_shape.value, seed=int(self.seed.value),
+            **values, **self._mechanism_values())
 
     def on_change(self, callback) -> None:
         """Call ``callback(scenario, what)`` after every change of a control."""
@@ -413,20 +611,14 @@ class ScenarioControls(widgets.VBox):
                 self.leverage_mix.options = [*LEVERAGE_MIXES,
                                              ("from the scenario", scenario.leverage_mix)]
             self.leverage_mix.value = scenario.leverage_mix
-            self.knobs["mmr"].set_range(0.0, _max_mmr_pct(scenario.leverage_mix))
             self.direction.value = scenario.direction
             self.book_shape.value = scenario.book_shape
-            k = self.knobs
-            k["shock"].value = scenario.shock * 100
-            k["long_share"].value = scenario.long_share * 100
-            k["mmr"].value = scenario.mmr * 100
-            k["depth_1pct"].value = scenario.depth_1pct / 1e6
-            k["resilience"].value = scenario.resilience * 100
-            k["open_interest"].value = scenario.open_interest / 1e6
-            k["n_positions"].value = scenario.n_positions
+            for name, knob in self.knobs.items():
+                knob.set_range(*self._range_for(name, scenario))
+                knob.value = self._shown(name, scenario)
             self.seed.value = scenario.seed
             self._show_mechanisms(scenario)
-            self.preset.value = scenario.name if scenario.name in PRESETS else CUSTOM
+            self.preset.value = _preset_name(scenario)
         finally:
             self._quiet = False
         self._title()
@@ -440,21 +632,23 @@ class ScenarioControls(widgets.VBox):
     def _changed(self, change):
         if self._quiet:
             return
-        if change.owner is self.leverage_mix:
-            self._quiet = True
-            try:
-                self.knobs["mmr"].set_range(0.0, _max_mmr_pct(change.new))
-            finally:
-                self._quiet = False
+        what = self._describe(change)
         self._quiet = True
         try:
+            if change.owner is self.leverage_mix or (
+                    change.owner is self._value_widget("mmr_tiers") and change.new == ()):
+                # a flat rate again: it must suit every leverage of the mix
+                before = self.knobs["mmr"].value
+                self._fit_mmr_to(self.leverage_mix.value)
+                if self.knobs["mmr"].value != before:
+                    what += (f"; {self._MMR_LABEL} {_fmt(before)} → "
+                             f"{_fmt(self.knobs['mmr'].value)}, the most this leverage allows")
             self.preset.value = CUSTOM
         finally:
             self._quiet = False
-        if any(change.owner is switch for switch in self.switches.values()):
-            self._show_switched()
+        self._show_dependents()
         self._title()
-        self._fire(self._describe(change))
+        self._fire(what)
 
     def _describe(self, change) -> str:
         owner = change.owner
@@ -469,7 +663,7 @@ class ScenarioControls(widgets.VBox):
             if owner is self._value_widget(field):
                 if m.kind == "check":
                     return f"{m.label} {'on' if change.new else 'off'}"
-                if m.kind == "choice":
+                if m.selects:
                     return f"{m.label.lower()}: {m.words(change.old)} → {m.words(change.new)}"
                 return f"{m.label} {_fmt(change.old)} → {_fmt(change.new)}"
         if owner is self.leverage_mix:
@@ -481,6 +675,11 @@ class ScenarioControls(widgets.VBox):
         scenario = self.scenario
         for callback in self._callbacks:
             callback(scenario, what)
+
+
+def _preset_name(scenario: Scenario) -> str:
+    """The menu entry for ``scenario``: its preset only if it is that preset unchanged."""
+    return scenario.name if PRESETS.get(scenario.name) == scenario else CUSTOM
 
 
 def _fmt(x) -> str:

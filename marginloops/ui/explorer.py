@@ -49,8 +49,11 @@ class CascadeExplorer(widgets.VBox):
     controls, time : the control panels (the mechanisms that break the loop are in
         ``controls.mechanisms_panel``); ``price_chart``, ``liquidations_chart``,
         ``book_chart``, ``map_chart``, ``oi_chart``: the charts (halted rounds are grey squares
-        on the price chart, call-auction rounds diamonds over their bars); ``status``,
-        ``stage``, ``story``: the text panels (the charts' text alternative).
+        on the price chart, call-auction rounds diamonds over their bars; in the liquidation
+        map open shorts are outlined, reached positions carry a diamond and liquidated ones
+        are hollow); ``status``, ``stage``, ``story``: the text panels (the charts' text
+        alternative; the status line also shows dynamic margin's surcharge and how many
+        positions were only partly closed).
     """
 
     def __init__(self, scenario: Scenario | None = None, *, phase_mode: bool = False,
@@ -124,11 +127,13 @@ class CascadeExplorer(widgets.VBox):
         self._sync_buttons()
 
     def run_to_end(self) -> None:
-        """Play every remaining round, then draw once."""
+        """Stop Play, play every remaining round, then draw once."""
+        self._stop_play()
         self._finish_stage_display()
         while self.cascade.step() is not None:
             self._lines.append(say.narrate(self.cascade.history[-1]))
         self._redraw_all()
+        self._set_stage("")
         self._note_end()
         self._sync_buttons()
 
@@ -169,7 +174,9 @@ class CascadeExplorer(widgets.VBox):
                 self.oi_chart)
 
     def _play_tick(self, change) -> None:
-        if self._quiet or change.new <= change.old:
+        # A tick the browser sent before Play was stopped (by Reset, Run to end or a control)
+        # arrives late: only a playing Play steps.
+        if self._quiet or not self.time.play.playing or change.new <= change.old:
             return
         self.step()
         if self.cascade.ended and self._pending_stage is None:
@@ -195,6 +202,7 @@ class CascadeExplorer(widgets.VBox):
     def _phase_toggled(self, change) -> None:
         if not change.new:
             self._finish_stage_display()
+            self._set_stage("")
         self._sync_buttons()
 
     # ------------------------------------------------------------------- drawing
@@ -308,6 +316,7 @@ class CascadeExplorer(widgets.VBox):
         start = cas.start_price
         change = cas.price / start - 1
         n = sum(r.n_liquidated for r in hist)
+        reduced = sum(r.n_reduced for r in hist)
         notional = sum(r.notional_liquidated for r in hist)
         oi = hist[-1].open_interest_notional if hist else float(
             cas.positions.size.sum()) * start
@@ -316,12 +325,23 @@ class CascadeExplorer(widgets.VBox):
             f"<div role='status'><b>{where.capitalize()}</b>{self._halt_words()}"
             f" · price <b>{say.price(cas.price)}"
             f"</b> ({change:+.1%} from {say.price(start)}) · liquidated so far: {n:,} positions"
-            f" ({say.money(notional)}) · open interest {say.money(oi)}"
+            f" ({say.money(notional)}{f'; {reduced:,} partly closed' if reduced else ''})"
+            f"{self._margin_words()} · open interest {say.money(oi)}"
             f" · insurance fund {say.money(cas.insurance_fund)}"
             f" · bad debt {say.money(cas.bad_debt)}"
             f" · <span title='Units of positions whose liquidation price lies within 5% of the "
             f"start price, divided by the units resting in the book there'>crowding within 5%: "
             f"{self.crowding.ratio:.2f}</span></div>")
+
+    def _margin_words(self) -> str:
+        """Dynamic margin's surcharge at the last round's check, for the status line."""
+        hist = self.cascade.history
+        surcharge = hist[-1].mmr_surcharge if hist else 0.0
+        if not surcharge > 0:
+            return ""
+        return (f" · <span title='Dynamic margin added {surcharge * 100:.3g} percentage points "
+                f"to every maintenance rate at this round&#39;s check, because the price moved "
+                f"fast'>margin <b>+{surcharge:.1%}</b> (dynamic)</span>")
 
     def _halt_words(self) -> str:
         """The circuit breaker's state after the last round, for the status line ("" if none)."""

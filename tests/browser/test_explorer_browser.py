@@ -9,7 +9,6 @@ from labtools import (
     open_notebook,
     open_voila,
     save_screenshot,
-    wait_for_change,
     widget_button,
 )
 
@@ -32,6 +31,20 @@ def figure_paths(figure):
     """The ``d`` of every Lines path in one bqplot figure."""
     return figure.locator("svg.svg-figure g.curve path.line").evaluate_all(
         "paths => paths.map(p => p.getAttribute('d') || '')")
+
+
+def price_line(figure):
+    """The ``d`` of the price line (drawn in the Okabe-Ito blue; the start line is grey): ""
+    when the line has no point (bqplot then draws no path at all, or an empty one)."""
+    return "".join(figure.locator("svg.svg-figure g.curve path.line").evaluate_all(
+        "paths => paths.filter(p => getComputedStyle(p).stroke === 'rgb(0, 114, 178)')"
+        ".map(p => p.getAttribute('d') || '')"))
+
+
+def in_phase_mode(explorer):
+    """Whether the explorer's phase-mode checkbox is ticked, as the page shows it."""
+    return explorer.get_by_role(
+        "checkbox", name="Phase mode: one stage of the round per click").is_checked()
 
 
 def wait_for_new_paths(figure, old, timeout_s=30.0):
@@ -131,19 +144,31 @@ def test_explorer_steps_resets_and_plays_in_lab(lab_server, page, page_log, expl
     page.set_viewport_size(TALL)  # the whole explorer on screen, for the screenshots
     panel = open_notebook(lab_server, page, explorer_notebook)
     explorer = first_explorer(panel)
-    counter_before = explorer.locator(".widget-html", has_text="Round").first.text_content()
+    counter = explorer.locator(".widget-html", has_text="Round").first
+    figure = price_figure(explorer)
+    assert counter.text_content() == "Round –" and price_line(figure) == ""
     story = step_and_check(explorer, 3, "lab explorer")
     assert "Round 2:" in story and "Round 0 (the shock)" in story
-    assert "Round 2" in explorer.locator(".widget-html", has_text="Round").first.text_content()
+    wait_for_text(counter, "Round 2")
+    assert counter.text_content() == "Round 2"
+    save_screenshot(explorer, "explorer-lab-round2")
     # Measured in the page (no Playwright round trips): click -> the price path's new "d".
     in_page = [explorer.evaluate(_CLICK_TO_REDRAW_JS) for _ in range(3)]
     print(f"lab explorer: in-page click -> redrawn price line, ms: {[round(t) for t in in_page]}")
-    story = explorer.locator("div[role='log']").text_content()
-    assert counter_before != "Round 2"
-    save_screenshot(explorer, "explorer-lab-round2")
-    # Reset empties the price line; Run to end disables Step.
+    wait_for_text(counter, "Round 5")  # crowded-longs ends after round 6: not yet "(end)"
+    assert counter.text_content() == "Round 5"
+    assert "Round 5:" in explorer.locator("div[role='log']").text_content()
+    assert price_line(figure).count("L") == 5  # six points: rounds 0 to 5
+    # Reset empties the price line and says so; Run to end disables Step.
     widget_button(explorer, "Reset").click()
-    wait_for_change(explorer.locator("div[role='log']"), story)
+    wait_for_text(explorer.locator("div[role='log']"), "Reset: back to the market before")
+    wait_for_text(counter, "Round –")
+    deadline = time.monotonic() + 30
+    while (line := price_line(figure)) != "":
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the price line is still drawn after Reset: {line!r}")
+        time.sleep(0.02)
+    assert "Round 0" not in explorer.locator("div[role='log']").text_content()
     widget_button(explorer, "Run to end").click()
     page.wait_for_function(
         "() => Array.from(document.querySelectorAll('button.widget-button'))"
@@ -159,8 +184,11 @@ def test_lesson_runs_and_its_explorer_steps_in_lab(lab_server, page, page_log, l
     panel = open_notebook(lab_server, page, lesson)
     explorer = first_explorer(panel)
     explorer.scroll_into_view_if_needed()
-    # six clicks: three rounds, or in phase mode the shock's two stages and a round's four
-    step_and_check(explorer, 6, f"lab {lesson.stem}", every_click_moves_price=False)
+    # six clicks: six rounds, each moving the price line, or in phase mode the shock's two
+    # stages and a round's four (the line moves at the end of each)
+    phases = in_phase_mode(explorer)
+    print(f"{lesson.stem}: first explorer in phase mode: {phases}")
+    step_and_check(explorer, 6, f"lab {lesson.stem}", every_click_moves_price=not phases)
     save_screenshot(explorer, f"lesson-{lesson.stem}-lab")
     assert page_log.errors == []
 
@@ -169,7 +197,7 @@ def test_central_lesson_as_an_app_in_voila(voila_server, page, page_log):
     lesson = next(p for p in LESSONS if p.stem.startswith("03"))
     cells = open_voila(voila_server, page, lesson)
     explorer = first_explorer(cells)
-    step_and_check(explorer, 6, "voila 03", every_click_moves_price=False)
+    step_and_check(explorer, 6, "voila 03", every_click_moves_price=not in_phase_mode(explorer))
     save_screenshot(page, "lesson-03-voila")
     assert page_log.errors == []
 

@@ -90,3 +90,60 @@ def test_circuit_breaker_from_the_panel_halts_trading_in_lab(lab_server, page, p
     wait_for_text(explorer, "above a bar: cleared by a call auction at one price")
     save_screenshot(explorer, "mechanisms-lab-breaker-and-auction")
     assert page_log.errors == []
+
+
+def test_margin_rows_of_the_panel_in_lab(lab_server, page, page_log, explorer_notebook):
+    """Tiered margin, dynamic margin and partial liquidation from the panel: each change
+    resets the run and says so, their settings show only while they are on, and the status
+    line shows the margin surcharge and the partly closed positions."""
+    page.set_viewport_size(TALL)
+    panel = open_notebook(lab_server, page, explorer_notebook)
+    explorer = first_explorer(panel)
+    story = explorer.locator("div[role='log']")
+    status = explorer.locator("div[role='status']").first
+    explorer.get_by_text("Breaking the loop", exact=True).click()
+    # Tiered brackets replace the flat maintenance margin, which is greyed out.
+    tiers = explorer.locator("select").filter(has_text="tiered brackets (Binance style)")
+    tiers.wait_for(state="visible")
+    flat = explorer.get_by_role("spinbutton", name="Maintenance margin (%)", exact=True)
+    assert flat.is_enabled()
+    tiers.select_option(label="tiered brackets (Binance style)")
+    wait_for_text(story, "Settings changed (maintenance margin: one rate (the maintenance "
+                         "margin knob) → tiered brackets (Binance style))")
+    wait_for_text(explorer, "These replace the flat maintenance margin knob: 0.4% below")
+    deadline = time.monotonic() + 30
+    while flat.is_enabled():
+        if time.monotonic() > deadline:
+            raise AssertionError("the flat maintenance margin box stayed enabled")
+        time.sleep(0.02)
+    wait_for_text(explorer, "Maint. margin: tiered")
+    # Dynamic margin: a checkbox, then its two knobs.
+    rise = explorer.get_by_role("spinbutton", name="Rise (× the move)", exact=True)
+    assert not rise.is_visible()
+    explorer.get_by_role("checkbox", name="dynamic margin", exact=True).check()
+    wait_for_text(story, "Settings changed (dynamic margin on: maintenance rates rise 2× the "
+                         "recent move)")
+    rise.wait_for(state="visible")
+    assert rise.input_value() == "2"
+    window = explorer.get_by_role("spinbutton", name="Window (rounds)", exact=True)
+    assert window.is_visible() and window.input_value() == "2"
+    # Partial liquidation: a choice, and the slice once it is on.
+    slice_box = explorer.get_by_role("spinbutton", name="Slice (%)", exact=True)
+    assert not slice_box.is_visible()
+    explorer.get_by_role("radio", name="a fraction per round", exact=True).check()
+    wait_for_text(story, "Settings changed (partial liquidation: no (close whole positions) → "
+                         "a fraction per round)")
+    slice_box.wait_for(state="visible")
+    assert slice_box.input_value() == "25"
+    wait_for_text(explorer, "Breaking the loop (on: tiered margin, dynamic margin 2×, partial "
+                            "liquidation: a fraction per round)")
+    save_screenshot(explorer, "mechanisms-lab-margin-rows")
+    # Step into the cascade: the status line shows the surcharge and the partial closes.
+    for round_no in range(3):
+        widget_button(explorer, "Step").click()
+        wait_for_text(story, f"Round {round_no}")
+    wait_for_text(status, "(dynamic)")
+    text = wait_for_text(status, "partly closed")
+    assert "margin +" in text
+    save_screenshot(explorer, "mechanisms-lab-margin-round2")
+    assert page_log.errors == []
