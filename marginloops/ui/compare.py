@@ -274,11 +274,10 @@ class CompareExplorer(widgets.VBox):
                          layout={"width": "100%"})
 
         self._lines: tuple[list[str], list[str]] = ([], [])
-        self._quiet = False
         self.time.step_button.on_click(lambda _: self.step())
         self.time.run_button.on_click(lambda _: self.run_to_end())
         self.time.reset_button.on_click(lambda _: self.reset())
-        self.time.play.observe(self._play_tick, names="value")
+        self.time.on_tick(self._play_tick)
         self.time.play.observe(self._sync_buttons, names="playing")
         self.reset("Press Step to apply the shock to both runs.")
 
@@ -300,7 +299,7 @@ class CompareExplorer(widgets.VBox):
 
     def run_to_end(self) -> None:
         """Play every remaining round of both runs, then draw once."""
-        self._stop_play()
+        self.time.stop()
         before = [len(c.history) for c in self.lock.cascades]
         self.lock.run()
         self._narrate_new(before)
@@ -309,7 +308,7 @@ class CompareExplorer(widgets.VBox):
 
     def reset(self, message: str = "Reset: back to the market before the shock.") -> None:
         """Both runs back to round 0 of the same markets."""
-        self._stop_play()
+        self.time.stop()
         self.lock.reset()
         self._lines = ([message], [message])
         self._redraw()
@@ -319,21 +318,10 @@ class CompareExplorer(widgets.VBox):
     def _charts(self):
         return (self.price_chart, self.liquidations_chart, self.debt_chart)
 
-    def _play_tick(self, change) -> None:
-        # A tick that arrives after Reset (or Run to end) stopped Play plays nothing.
-        if self._quiet or not self.time.play.playing or change.new <= change.old:
-            return
+    def _play_tick(self) -> None:
         self.step()
         if self.lock.ended:
-            self._stop_play()
-
-    def _stop_play(self) -> None:
-        self._quiet = True
-        try:
-            self.time.play.playing = False
-            self.time.play.value = 0
-        finally:
-            self._quiet = False
+            self.time.stop()
 
     def _sync_buttons(self, *_) -> None:
         done = self.lock.ended

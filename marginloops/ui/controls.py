@@ -707,6 +707,8 @@ class TimeControls(widgets.HBox):
         self.speed.readout = False
         self._link = widgets.link((self.speed, "value"), (self.speed_box, "value"))
         self.speed.observe(self._speed_changed, names="value")
+        self._tick_callbacks = []
+        self._stopping = False
         self.run_button = widgets.Button(description="Run to end", icon="fast-forward",
                                          tooltip="Play every remaining round at once")
         self.counter = widgets.HTML("<b>Round –</b>", layout={"width": "190px"})
@@ -720,3 +722,26 @@ class TimeControls(widgets.HBox):
 
     def _speed_changed(self, change):
         self.play.interval = int(round(1000 / change.new))
+
+    def on_tick(self, callback) -> None:
+        """Call ``callback()`` on each tick of a playing Play (one step each)."""
+        if not self._tick_callbacks:
+            self.play.observe(self._ticked, names="value")
+        self._tick_callbacks.append(callback)
+
+    def _ticked(self, change) -> None:
+        # A tick the browser sent before Play was stopped (by Reset, Run to end or a control)
+        # arrives late: only a playing Play steps.
+        if self._stopping or not self.play.playing or change.new <= change.old:
+            return
+        for callback in self._tick_callbacks:
+            callback()
+
+    def stop(self) -> None:
+        """Stop Play and rewind it, so that it works at once when pressed again."""
+        self._stopping = True
+        try:
+            self.play.playing = False
+            self.play.value = 0
+        finally:
+            self._stopping = False

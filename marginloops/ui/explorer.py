@@ -90,12 +90,11 @@ class CascadeExplorer(widgets.VBox):
         self._lines: list[str] = []
         self._pending_stage = None  # phase mode: the next stage of the round in progress
         self._book_before = None
-        self._quiet = False
         self.controls.on_change(self._scenario_changed)
         self.time.step_button.on_click(lambda _: self.step())
         self.time.run_button.on_click(lambda _: self.run_to_end())
         self.time.reset_button.on_click(lambda _: self.reset())
-        self.time.play.observe(self._play_tick, names="value")
+        self.time.on_tick(self._play_tick)
         self.time.play.observe(self._sync_buttons, names="playing")
         self.phase_toggle.observe(self._phase_toggled, names="value")
         self._load(scenario, f"Market: {scenario.name}. Press Step to apply the shock.")
@@ -128,7 +127,7 @@ class CascadeExplorer(widgets.VBox):
 
     def run_to_end(self) -> None:
         """Stop Play, play every remaining round, then draw once."""
-        self._stop_play()
+        self.time.stop()
         self._finish_stage_display()
         while self.cascade.step() is not None:
             self._lines.append(say.narrate(self.cascade.history[-1]))
@@ -139,7 +138,7 @@ class CascadeExplorer(widgets.VBox):
 
     def reset(self, message: str = "Reset: back to the market before the shock.") -> None:
         """Back to round 0 of the same market."""
-        self._stop_play()
+        self.time.stop()
         self.cascade.reset()
         self._pending_stage = None
         self._lines = []
@@ -173,22 +172,10 @@ class CascadeExplorer(widgets.VBox):
         return (self.price_chart, self.liquidations_chart, self.book_chart, self.map_chart,
                 self.oi_chart)
 
-    def _play_tick(self, change) -> None:
-        # A tick the browser sent before Play was stopped (by Reset, Run to end or a control)
-        # arrives late: only a playing Play steps.
-        if self._quiet or not self.time.play.playing or change.new <= change.old:
-            return
+    def _play_tick(self) -> None:
         self.step()
         if self.cascade.ended and self._pending_stage is None:
-            self._stop_play()
-
-    def _stop_play(self) -> None:
-        self._quiet = True
-        try:
-            self.time.play.playing = False
-            self.time.play.value = 0
-        finally:
-            self._quiet = False
+            self.time.stop()
 
     def _sync_buttons(self, *_) -> None:
         done = self.cascade.ended and self._pending_stage is None

@@ -87,6 +87,18 @@ class Server:
                 self.process.wait()
 
 
+def write_notebook(path: Path, *sources: str) -> Path:
+    """Write a notebook of code cells (the python3 kernelspec named, so Lab asks nothing)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    nbformat.write(nb, path)
+    return path
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket() as sock:

@@ -2,9 +2,8 @@
 
 import time
 
-import nbformat
 import pytest
-from labtools import open_notebook, save_screenshot, widget_button
+from labtools import open_notebook, save_screenshot, widget_button, write_notebook
 
 from marginloops import Scenario, compare
 
@@ -28,14 +27,9 @@ CASES = {
 @pytest.fixture(params=sorted(CASES))
 def compare_case(request, tmp_path):
     a, b, labels = CASES[request.param]
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(
+    path = write_notebook(tmp_path / f"compare-{request.param}.ipynb",
         "from marginloops import CompareExplorer, Scenario\n"
-        f"CompareExplorer({a},\n                {b},\n                labels={labels!r})")]
-    path = tmp_path / f"compare-{request.param}.ipynb"
-    nbformat.write(nb, path)
+        f"CompareExplorer({a},\n                {b},\n                labels={labels!r})")
     scenarios = eval(a, {"Scenario": Scenario}), eval(b, {"Scenario": Scenario})
     return request.param, path, scenarios, labels
 

@@ -3,13 +3,13 @@
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 from labtools import (
     open_notebook,
     open_voila,
     save_screenshot,
     widget_button,
+    write_notebook,
 )
 
 TALL = {"width": 1400, "height": 2200}
@@ -128,15 +128,10 @@ _CLICK_TO_REDRAW_JS = """
 
 @pytest.fixture
 def explorer_notebook(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(
+    path = write_notebook(tmp_path / "explorer.ipynb",
         "from marginloops import CascadeExplorer, Scenario\n"
         "explorer = CascadeExplorer(Scenario.preset('crowded-longs'))\n"
-        "explorer")]
-    path = tmp_path / "explorer.ipynb"
-    nbformat.write(nb, path)
+        "explorer")
     return path
 
 

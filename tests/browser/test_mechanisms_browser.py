@@ -3,23 +3,17 @@ circuit breaker, step into a halt."""
 
 import time
 
-import nbformat
 import pytest
-from labtools import open_notebook, save_screenshot, widget_button
+from labtools import open_notebook, save_screenshot, widget_button, write_notebook
 
 TALL = {"width": 1400, "height": 2200}
 
 
 @pytest.fixture
 def explorer_notebook(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(
+    path = write_notebook(tmp_path / "mechanisms.ipynb",
         "from marginloops import CascadeExplorer, Scenario\n"
-        "CascadeExplorer(Scenario.preset('crowded-longs'))")]
-    path = tmp_path / "mechanisms.ipynb"
-    nbformat.write(nb, path)
+        "CascadeExplorer(Scenario.preset('crowded-longs'))")
     return path
 
 
