@@ -59,7 +59,10 @@ def crowding(cascade: Cascade, band: float = 0.05) -> Crowding:
 
 
 def amplification(history: list[RoundRecord]) -> float:
-    """Total price move of a run divided by the move of its shock alone (1 = no cascade)."""
+    """Total price move of a run divided by the move of its shock alone (1 = no cascade).
+
+    NaN when the shock did not move the price (a shock smaller than one tick).
+    """
     if not history:
         raise ValueError("history must hold at least the shock round, got an empty list")
     start = history[0].price_before

@@ -7,7 +7,8 @@ of one round.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import math
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class CircuitBreaker:
                              f"{self.reference!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RoundRecord:
     """What happened in one round. Round 0 is the shock; rounds 1, 2, ... are liquidations.
 
@@ -148,6 +149,22 @@ class RoundRecord:
     halt_rounds_left: int
     uniform_price: bool
     end_reason: str | None
+
+    def __eq__(self, other):
+        """Field by field; arrays by value and NaN equal to NaN, so histories compare."""
+        if not isinstance(other, RoundRecord):
+            return NotImplemented
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(a, np.ndarray):
+                if not np.array_equal(a, b):
+                    return False
+            elif a != b and not (isinstance(a, float) and isinstance(b, float)
+                                 and math.isnan(a) and math.isnan(b)):
+                return False
+        return True
+
+    __hash__ = None  # records hold arrays: compare them, do not hash them
 
     @property
     def is_shock(self) -> bool:

@@ -233,3 +233,17 @@ def test_the_shock_takes_the_level_at_its_limit_despite_rounding(shock):
     pos = Positions.from_arrays([], [], [], [], [])
     rec = Cascade(pos, book, shock=shock).run()[0]
     assert rec.price_after == pytest.approx(100 * (1 - shock))
+
+
+def test_histories_compare_by_value():
+    a = Cascade(two_longs(), ladder_book(), shock=0.015).run()
+    b = Cascade(two_longs(), ladder_book(), shock=0.015).run()
+    assert a == b and a[0] is not b[0]
+    c = Cascade(two_longs(), ladder_book(), shock=0.025).run()
+    assert a != c
+    def exhausted():  # round 1 fills nothing: its average fill price is NaN
+        pos = Positions.from_arrays([1], [5.0], [110.0], [10.0], [0.0])
+        return Cascade(pos, OrderBook.from_levels([100, 99], [1, 1]), shock=0.01).run()
+    first, second = exhausted(), exhausted()
+    assert np.isnan(first[1].avg_fill_price)
+    assert first == second  # NaN fields still compare equal
