@@ -10,7 +10,7 @@ YELLOW = "#F0E442"
 BLUE = "#0072B2"
 VERMILLION = "#D55E00"
 PURPLE = "#CC79A7"
-GREY = "#8C8C8C"
+GREY = "#8C8C8C"  # a neutral grey beside the palette, always paired with its own symbol
 
 FIG_LAYOUT = {"width": "100%", "height": "300px", "min_width": "360px"}
 FIG_MARGIN = {"top": 40, "bottom": 50, "left": 75, "right": 30}
