@@ -530,7 +530,7 @@ class Cascade:
                             refilled=arrived)
 
     def _general_round(self) -> RoundRecord:
-        """A liquidation round with partial closes or dynamic margin (see ``partial``)."""
+        """A liquidation round with partial closes, dynamic margin or auto-deleveraging."""
         p_before, s = self.price, float(self._sign)
         surcharge = self._surcharge()
         hit = np.flatnonzero(self._reached())
@@ -563,7 +563,8 @@ class Cascade:
         fill = self.book.market_sell(qty) if self.direction == "down" else self.book.market_buy(qty)
         if self.call_auction and fill.filled > 0:
             fill = replace(fill, avg_price=fill.last_price)
-        # qty is 0 when a halt let the recent move, and with it the margin surcharge, fade.
+        # qty is 0 when auto-deleveraging took every position, or when a halt let the recent
+        # move, and with it the margin surcharge, fade.
         frac = fill.filled / qty if qty > 0 else 0.0
         pnl = s * frac * close * (fill.avg_price - entry) if fill.filled > 0 else np.zeros_like(q)
         fee = np.zeros_like(q)
