@@ -4,12 +4,12 @@ Importing this package loads ipywidgets and bqplot; the model core never does.
 """
 
 from .charts import (
-                     BookChart,
-                     LiquidationMapChart,
-                     LiquidationsChart,
-                     OpenInterestChart,
-                     PriceChart,
-                     View,
+    BookChart,
+    LiquidationMapChart,
+    LiquidationsChart,
+    OpenInterestChart,
+    PriceChart,
+    View,
 )
 from .compare import CompareExplorer
 from .controls import LEVERAGE_MIXES, Knob, ScenarioControls, TimeControls
