@@ -42,9 +42,10 @@ def price_line(figure):
 
 
 def in_phase_mode(explorer):
-    """Whether the explorer's phase-mode checkbox is ticked, as the page shows it."""
-    return explorer.get_by_role(
-        "checkbox", name="Phase mode: one stage of the round per click").is_checked()
+    """Whether the explorer's phase-mode checkbox is ticked, as the page shows it (a compare
+    explorer has none: it steps whole rounds)."""
+    box = explorer.get_by_role("checkbox", name="Phase mode: one stage of the round per click")
+    return box.count() > 0 and box.is_checked()
 
 
 def wait_for_new_paths(figure, old, timeout_s=30.0):
@@ -81,7 +82,7 @@ def step_and_check(explorer, times, label, every_click_moves_price=True):
     assert wait_for_new_paths(figure, first_paths) != first_paths
     if timings:
         print(f"{label}: click -> redrawn price line, ms: {[round(t) for t in timings]}")
-    return explorer.locator("div[role='log']").text_content()
+    return "\n".join(explorer.locator("div[role='log']").all_text_contents())
 
 
 def wait_for_text(locator, needle, timeout_s=30.0):
