@@ -20,7 +20,7 @@ __all__ = ["Cascade", "CircuitBreaker", "Comparison", "Crowding", "Fill", "LockS
            "amplification", "bankruptcy_price", "closed_form_amplification", "compare", "crowding",
            "liquidation_price", "narrate", "narrate_end", "narrate_history", "round_table"]
 
-_UI_NAMES = {"CascadeExplorer", "CompareExplorer"}
+_UI_NAMES = {"CascadeExplorer", "CompareExplorer", "ExerciseBox"}
 
 
 def __getattr__(name):

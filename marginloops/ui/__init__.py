@@ -13,8 +13,9 @@ from .charts import (
 )
 from .compare import CompareExplorer
 from .controls import LEVERAGE_MIXES, Knob, ScenarioControls, TimeControls
+from .exercise import ExerciseBox
 from .explorer import CascadeExplorer
 
-__all__ = ["BookChart", "CascadeExplorer", "CompareExplorer", "Knob", "LEVERAGE_MIXES",
-           "LiquidationMapChart", "LiquidationsChart", "OpenInterestChart", "PriceChart",
-           "ScenarioControls", "TimeControls", "View"]
+__all__ = ["BookChart", "CascadeExplorer", "CompareExplorer", "ExerciseBox", "Knob",
+           "LEVERAGE_MIXES", "LiquidationMapChart", "LiquidationsChart", "OpenInterestChart",
+           "PriceChart", "ScenarioControls", "TimeControls", "View"]

@@ -1,0 +1,89 @@
+"""An exercise as a widget: the question, a text box for the answer, a Check button and the
+feedback, so a student can answer in the notebook and in Voila's app mode (where code cells
+cannot be edited).
+
+The checking itself is :class:`marginloops.exercises.Exercise`; this only shows it.
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+
+from ..exercises import Exercise, Feedback
+
+
+class ExerciseBox(widgets.VBox):
+    """One exercise: type an answer, press Check (or Enter), read right / not yet and a hint.
+
+    Parameters
+    ----------
+    exercise : Exercise
+        The question and its answer.
+    title : str
+        Shown in bold before the question, e.g. "Exercise 1".
+    placeholder : str
+        Grey text in the empty answer box.
+    """
+
+    def __init__(self, exercise: Exercise, title: str = "Exercise",
+                 placeholder: str = "a number, e.g. 41,230 or 2.5%"):
+        if not isinstance(exercise, Exercise):
+            raise ValueError(f"exercise must be a marginloops.exercises.Exercise, got "
+                             f"{type(exercise).__name__}")
+        self.exercise = exercise
+        self._last_value, self._last_result = None, None
+        self.question = widgets.HTML(
+            f"<p style='margin:4px 0'><b>{html.escape(title)}.</b> "
+            f"{html.escape(exercise.question)}</p>")
+        self.answer = widgets.Text(value="", placeholder=placeholder, description="Your answer",
+                                   continuous_update=False, layout={"width": "340px"})
+        self.answer.style.description_width = "90px"
+        self.check_button = widgets.Button(description="Check", button_style="primary",
+                                           tooltip="Check your answer",
+                                           layout={"width": "90px"})
+        self.feedback = widgets.HTML(self._render(None))
+        self.check_button.on_click(lambda _: self.check())
+        self.answer.observe(self._on_submit, names="value")
+        super().__init__([self.question, widgets.HBox([self.answer, self.check_button]),
+                          self.feedback],
+                         layout={"border": "1px solid #bbb", "padding": "4px 8px",
+                                 "margin": "6px 0"})
+
+    def _on_submit(self, change):
+        # The Text commits on Enter or on leaving the box (continuous_update=False); an empty
+        # box is not an answer, so clearing it does not count as a try.
+        if change["new"].strip():
+            self.check()
+
+    def check(self, response: str | None = None) -> Feedback:
+        """Check ``response`` (default: what is in the box), show and return the feedback."""
+        if response is not None:
+            with self.hold_trait_notifications():
+                self.answer.unobserve(self._on_submit, names="value")
+                try:
+                    self.answer.value = str(response)
+                finally:
+                    self.answer.observe(self._on_submit, names="value")
+        value = self.answer.value
+        if value == self._last_value and self._last_result is not None:
+            return self._last_result  # Enter then Check on one answer is one try, not two
+        result = self.exercise.check(value)
+        self._last_value, self._last_result = value, result
+        self.feedback.value = self._render(result)
+        return result
+
+    # Text colours are darker shades of Okabe-Ito's green and vermilion: the chart colours
+    # themselves are below WCAG's 4.5:1 contrast for text on white.
+    @staticmethod
+    def _render(result: Feedback | None) -> str:
+        if result is None:
+            text, colour, mark = "Type your answer and press Check.", "#555", ""
+        elif result.correct:
+            text, colour, mark = result.message, "#006b4f", "✓ "
+        else:
+            text, colour, mark = result.message, "#a04000", "✗ " if not result.malformed else "? "
+        return (f"<div role='status' aria-live='polite' style='color:{colour};margin:2px 0'>"
+                f"<span aria-hidden='true' style='font-weight:bold'>{mark}</span>"
+                f"{html.escape(text)}</div>")
