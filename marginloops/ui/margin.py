@@ -1,0 +1,413 @@
+"""One leveraged position under a mark price the student moves: its equity, its maintenance
+margin, and the liquidation and bankruptcy prices where they meet (lesson 1).
+
+The numbers come from :mod:`marginloops.positions`; this module only reads and draws them.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+
+import bqplot as bq
+import ipywidgets as widgets
+import numpy as np
+
+from .._checks import check_number
+from ..positions import Positions, bankruptcy_price, liquidation_price, parse_side
+from . import style
+from .charts import _axis_x, _axis_y, _caption, _figure, _fit, nice_ticks
+from .controls import Knob, _max_mmr_pct
+
+#: Text colour of the liquidation label and message: a darker vermilion, 4.5:1 on white.
+ALARM = "#a04000"
+#: How far either side of the entry the mark-price knob reaches, in units of 1/leverage
+#: (the bankruptcy distance): the liquidation and bankruptcy prices are always on the chart.
+SPAN = 1.5
+#: Leverage and entry-price ranges of the knobs.
+LEVERAGE_RANGE = (1, 100)
+ENTRY_RANGE = (10.0, 1000.0)
+
+
+@dataclass(frozen=True)
+class MarginState:
+    """One isolated-margin position read at one mark price (all money in USD).
+
+    Attributes
+    ----------
+    side : "long" or "short"
+    entry, leverage, mmr, margin : the position: entry price, leverage ``L``, maintenance rate
+        ``m`` (a fraction) and the trader's own money put in (initial margin ``M``)
+    size : asset units ``q = M L / E``
+    mark : the mark price ``P``
+    equity : ``M + s q (P - E)``
+    maintenance : maintenance margin ``m q P``
+    margin_ratio : maintenance / equity (Binance's "margin ratio"; liquidation at 1);
+        ``inf`` when the equity is zero or below
+    liquidation, bankruptcy : the prices of :func:`~marginloops.positions.liquidation_price`
+        and :func:`~marginloops.positions.bankruptcy_price`
+    distance : how far the price can still move against the position before liquidation, as
+        a fraction of the mark price (<= 0 once liquidated)
+    liquidated : the mark price has reached the liquidation price (``P <= P_liq`` for a long,
+        ``P >= P_liq`` for a short), as the cascade's margin check decides
+    """
+
+    side: str
+    entry: float
+    leverage: float
+    mmr: float
+    margin: float
+    size: float
+    mark: float
+    equity: float
+    maintenance: float
+    margin_ratio: float
+    liquidation: float
+    bankruptcy: float
+    distance: float
+    liquidated: bool
+
+    @property
+    def sign(self) -> int:
+        """+1 for a long, -1 for a short."""
+        return 1 if self.side == "long" else -1
+
+    @property
+    def notional(self) -> float:
+        """Value of the position at the entry price, ``q E`` USD."""
+        return self.size * self.entry
+
+    def summary(self) -> str:
+        """The position in one sentence."""
+        return (f"A {self.leverage:g}x {self.side} of {self.size:,.2f} units at "
+                f"{self.entry:,.2f} USD: a {self.notional:,.2f} USD position opened with "
+                f"{self.margin:,.2f} USD of your own money (initial margin) and "
+                f"{self.notional - self.margin:,.2f} USD borrowed.")
+
+    def lines(self) -> list[str]:
+        """What the readout says, as plain sentences (the chart's text alternative)."""
+        word = "fall" if self.sign > 0 else "rise"
+        out = []
+        if self.liquidated:
+            out.append(f"LIQUIDATED: equity fell to the maintenance margin at "
+                       f"{self.liquidation:,.2f} USD (the liquidation price), so the exchange "
+                       f"closes the position there. Moving the price back does not reopen it.")
+        change = self.equity / self.margin - 1
+        out.append(f"Mark price {self.mark:,.2f} USD. Equity {self.equity:,.2f} USD "
+                   f"({change:+.1%} on the {self.margin:,.2f} USD you put in).")
+        out.append(f"Maintenance margin {self.maintenance:,.2f} USD ({self.mmr:.2%} of the "
+                   f"position's value at the mark price).")
+        if math.isfinite(self.margin_ratio):
+            out.append(f"Margin ratio {self.margin_ratio:.1%} (maintenance margin / equity; "
+                       f"liquidation at 100%).")
+        else:
+            out.append("Margin ratio: no equity left (equity is zero or below; liquidation "
+                       "came at 100%).")
+        if self.liquidated:
+            out.append(f"Distance to liquidation: none, the price is "
+                       f"{abs(self.mark - self.liquidation):,.2f} USD "
+                       f"({abs(self.distance):.2%}) past it.")
+        elif self.liquidation <= 0:
+            out.append("Distance to liquidation: the price can fall all the way to 0: "
+                       "at 1x nothing is borrowed, so this long is never liquidated.")
+        else:
+            out.append(f"Distance to liquidation: the price can {word} "
+                       f"{abs(self.mark - self.liquidation):,.2f} USD ({self.distance:.2%}) "
+                       f"more before liquidation at {self.liquidation:,.2f} USD.")
+        return out
+
+    def text(self) -> str:
+        """:meth:`lines` joined, one sentence a line."""
+        return "\n".join(self.lines())
+
+
+def margin_state(side="long", entry=100.0, leverage=10.0, mmr=0.005, mark=None,
+                 margin=1000.0) -> MarginState:
+    """Read one isolated-margin position at the mark price ``mark`` (default: ``entry``).
+
+    Raises ``ValueError`` naming the parameter, the value and the allowed range.
+
+    Examples
+    --------
+    >>> s = margin_state("long", entry=100, leverage=10, mmr=0.005, mark=95)
+    >>> round(s.equity, 6), round(s.maintenance, 6), round(s.liquidation, 4)
+    (500.0, 47.5, 90.4523)
+    """
+    s = int(parse_side(side))
+    if np.ndim(side) != 0:
+        raise ValueError(f"side must be a single 'long' or 'short', got {side!r:.80}")
+    liq = liquidation_price(entry, leverage, mmr, s)  # checks entry, leverage and mmr
+    margin = check_number("margin", margin, lo=0, lo_open=True)
+    mark = check_number("mark", entry if mark is None else mark, lo=0, lo_open=True)
+    bankrupt = bankruptcy_price(entry, leverage, s)
+    entry, leverage, mmr = float(entry), float(leverage), float(mmr)
+    size = margin * leverage / entry
+    one = Positions.from_arrays(s, size, entry, leverage, mmr)
+    equity = float(one.equity(mark)[0])
+    maintenance = mmr * size * mark
+    ratio = maintenance / equity if equity > 0 else math.inf
+    liquidated = mark <= liq if s > 0 else mark >= liq
+    return MarginState(side="long" if s > 0 else "short", entry=entry, leverage=leverage,
+                       mmr=mmr, margin=margin, size=size, mark=mark, equity=equity,
+                       maintenance=maintenance, margin_ratio=ratio, liquidation=liq,
+                       bankruptcy=bankrupt, distance=s * (mark - liq) / mark,
+                       liquidated=bool(liquidated))
+
+
+def readout_table(marks, side="long", entry=100.0, leverage=10, mmr=0.005,
+                  margin=1000.0) -> str:
+    """A text table of what :class:`MarginView` reads at each of ``marks``: the chart's static
+    fallback (equity, maintenance margin, margin ratio, and whether it is liquidated)."""
+    states = [margin_state(side, entry, leverage, mmr, m, margin) for m in marks]
+    if not states:
+        raise ValueError("marks must hold at least one mark price, got none")
+    first = states[0]
+    rows = [first.summary(),
+            f"Liquidation price {first.liquidation:,.2f} USD, bankruptcy price "
+            f"{first.bankruptcy:,.2f} USD.",
+            f"{'mark':>9}  {'equity':>10}  {'maintenance':>11}  {'margin ratio':>12}  status"]
+    for st in states:
+        ratio = f"{st.margin_ratio:.1%}" if math.isfinite(st.margin_ratio) else "no equity"
+        status = "LIQUIDATED" if st.liquidated else "open"
+        rows.append(f"{st.mark:>9,.2f}  {st.equity:>10,.2f}  {st.maintenance:>11,.2f}  "
+                    f"{ratio:>12}  {status}")
+    return "\n".join(rows)
+
+
+def mark_range(entry, leverage) -> tuple[float, float]:
+    """The mark prices the knob offers: ``entry (1 ± SPAN / leverage)``, above 0.
+
+    Wide enough to hold the liquidation and the bankruptcy price of every allowed position.
+    """
+    half = SPAN / float(leverage)
+    return max(entry * (1 - half), entry * 0.05), entry * (1 + half)
+
+
+def _nice_step(lo, hi, points=300) -> float:
+    raw = (hi - lo) / points
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw * (1 - 1e-9))
+
+
+class MarginView(widgets.VBox):
+    """One leveraged position and a mark price to drag: its equity meets the maintenance line.
+
+    Controls: side (long/short), entry price, leverage and maintenance margin, each range
+    allowing only valid positions (the maintenance rate stays below 1/leverage), and the mark
+    price. The chart (built once, changed in place) draws the equity and the maintenance
+    margin against the mark price, the current mark price, and the liquidation and
+    bankruptcy prices as labelled vertical rules; a readout (``role='status'``) says the same
+    in words and says LIQUIDATED once the mark price has reached the liquidation price.
+
+    Parameters
+    ----------
+    side : "long" or "short"
+    entry : entry price in USD, in ``ENTRY_RANGE``
+    leverage : whole number in ``LEVERAGE_RANGE``
+    mmr : maintenance-margin rate as a fraction, in ``[0, 1/leverage)`` (the knob shows %;
+        it allows up to 95% of 1/leverage, and at most 5%)
+    mark : starting mark price (default: the entry price)
+    margin : the trader's own money in USD (the initial margin), fixed: leverage says how much
+        is borrowed on top of it
+    """
+
+    def __init__(self, side="long", entry=100.0, leverage=10, mmr=0.005, mark=None,
+                 margin=1000.0):
+        entry = check_number("entry", entry, lo=ENTRY_RANGE[0], hi=ENTRY_RANGE[1])
+        check_number("leverage", leverage, lo=LEVERAGE_RANGE[0], hi=LEVERAGE_RANGE[1])
+        if leverage != int(leverage):
+            raise ValueError(f"leverage must be a whole number in [1, 100], got {leverage:g}")
+        leverage = int(leverage)
+        first = margin_state(side, entry, leverage, mmr, mark, margin)  # checks the rest
+        self.margin = first.margin
+        top = _max_mmr_pct(((leverage, 1.0),))
+        if not mmr * 100 <= top + 1e-9:
+            raise ValueError(f"mmr must be in [0, {top / 100:g}] for leverage {leverage} (the "
+                             f"knob allows up to 95% of 1/leverage, at most 0.05), got {mmr:g}")
+        lo, hi = mark_range(entry, leverage)
+        check_number("mark", first.mark, lo=lo, hi=hi)
+        self._quiet = False
+
+        self.side = widgets.ToggleButtons(
+            options=[("long: bet on a rise", "long"), ("short: bet on a fall", "short")],
+            value=first.side, description="Side", tooltips=[
+                "Buy with borrowed money: you gain when the price rises",
+                "Sell borrowed coins: you gain when the price falls"],
+            style={"button_width": "auto"})
+        self.entry = Knob("Entry price (USD)", "The price at which the position was opened",
+                          lo=ENTRY_RANGE[0], hi=ENTRY_RANGE[1], step=1.0, value=entry)
+        self.leverage = Knob("Leverage (x)", "Position value / your own money: 10x means 10 USD "
+                             "of position for every 1 USD of yours", lo=LEVERAGE_RANGE[0],
+                             hi=LEVERAGE_RANGE[1], step=1, value=leverage, integer=True)
+        self.mmr = Knob("Maint. margin (%)", "Maintenance-margin rate: the least equity the "
+                        "exchange lets you keep, as a % of the position's value; it stays "
+                        "below 100 / leverage", lo=0.0, hi=top, step=0.05, value=mmr * 100)
+        self.mark = Knob("Mark price (USD)", "Drag (or type) the price the exchange uses to "
+                         "value the position", lo=lo, hi=hi, step=_nice_step(lo, hi),
+                         value=first.mark)
+        self.mark.slider.continuous_update = True  # cheap: the marker follows the drag
+        self.mark.slider.layout.width = "320px"
+        self.mark.box.layout.width = "100px"
+        self.position_text = widgets.HTML()
+        self.readout = widgets.HTML()
+
+        self._build_chart()
+        for w in (self.side, self.entry.slider, self.leverage.slider, self.mmr.slider):
+            w.observe(self._position_changed, names="value")
+        self.mark.slider.observe(self._mark_changed, names="value")
+
+        controls = widgets.VBox([widgets.HTML("<b>The position</b>"), self.side, self.entry,
+                                 self.leverage, self.mmr, self.position_text,
+                                 widgets.HTML("<b>Move the price</b>"), self.mark])
+        super().__init__([controls, self.figure, self.caption, self.readout],
+                         layout={"min_width": "360px"})
+        self.add_class("marginloops")  # the explorers' stylesheet: a visible keyboard focus
+        self._redraw(position=True)
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def state(self) -> MarginState:
+        """The position at the current mark price, as the controls show it."""
+        return margin_state(self.side.value, self.entry.value, self.leverage.value,
+                            self.mmr.value / 100, self.mark.value, self.margin)
+
+    def text(self) -> str:
+        """The readout as plain text."""
+        return self.state.text()
+
+    # ------------------------------------------------------------------ chart
+    def _build_chart(self):
+        self.x = bq.LinearScale()
+        self.y = bq.LinearScale()
+        sc = {"x": self.x, "y": self.y}
+        self.zero_line = bq.Lines(x=[0.0, 1.0], y=[0.0, 0.0], scales=sc, colors=[style.GREY],
+                                  stroke_width=1, labels=["zero"])
+        self.equity_line = bq.Lines(x=[], y=[], scales=sc, colors=[style.BLUE], stroke_width=3,
+                                    labels=["equity"])
+        self.maint_line = bq.Lines(x=[], y=[], scales=sc, colors=[style.VERMILLION],
+                                   stroke_width=3, line_style="dashed",
+                                   labels=["maintenance margin"])
+        self.liq_rule = bq.Lines(x=[], y=[], scales=sc, colors=[style.VERMILLION],
+                                 stroke_width=2, labels=["liquidation price"])
+        self.bankrupt_rule = bq.Lines(x=[], y=[], scales=sc, colors=[style.BLACK],
+                                      stroke_width=2, line_style="dotted",
+                                      labels=["bankruptcy price"])
+        self.mark_rule = bq.Lines(x=[], y=[], scales=sc, colors=[style.GREEN], stroke_width=2,
+                                  line_style="dash_dotted", labels=["mark price"])
+        self.marker = bq.Scatter(x=[], y=[], scales=sc, colors=[style.GREEN], marker="diamond",
+                                 default_size=180, stroke=style.BLACK, stroke_width=1.5,
+                                 labels=["equity at the mark price"])
+        self.liq_label = bq.Label(x=[], y=[], text=[], scales=sc, colors=[ALARM],
+                                  default_size=13, font_weight="bold")
+        self.bankrupt_label = bq.Label(x=[], y=[], text=[], scales=sc, colors=[style.BLACK],
+                                       default_size=13, font_weight="bold")
+        self.mark_label = bq.Label(x=[], y=[], text=[], scales=sc, colors=[style.BLACK],
+                                   default_size=13, font_weight="bold", y_offset=-12)
+        self.figure = _figure(
+            "Equity against the mark price",
+            [self.zero_line, self.maint_line, self.equity_line, self.bankrupt_rule,
+             self.liq_rule, self.mark_rule, self.marker, self.liq_label, self.bankrupt_label,
+             self.mark_label],
+            [_axis_x(self.x, "mark price (USD)", ",.2f"), _axis_y(self.y, "USD", ",.0f")])
+        self.figure.layout.height = "340px"
+        self.caption = _caption(
+            (style.BLUE, "━━", "equity: your money plus the profit or loss at that price"),
+            (style.VERMILLION, "╌╌", "maintenance margin: the least equity allowed"),
+            (ALARM, "│", "liquidation price: equity meets maintenance"),
+            (style.BLACK, "┆", "bankruptcy price: equity is zero"),
+            (style.GREEN, "◆ ┆", "the mark price you set: a diamond on the equity line and a "
+                                 "dash-dotted line"))
+        self.caption.layout.margin = "0 0 6px 60px"
+
+    def _redraw(self, position: bool) -> None:
+        st = self.state
+        s = st.sign
+        with self.figure.hold_sync():
+            if position:
+                lo, hi = self.mark.range
+                xs = np.array([lo, hi])
+                one = Positions.from_arrays(s, st.size, st.entry, st.leverage, st.mmr)
+                eq = one.equity(xs)
+                maint = st.mmr * st.size * xs
+                ylo = min(eq.min(), 0.0)
+                yhi = max(eq.max(), maint.max())
+                pad = 0.08 * (yhi - ylo)
+                ylo, yhi = ylo - pad, yhi + 2 * pad  # room above for the labels
+                _fit(self.figure.axes[0], lo, hi)
+                self.figure.axes[0].tick_values = nice_ticks(lo, hi, 8)
+                _fit(self.figure.axes[1], ylo, yhi)
+                self.zero_line.x = xs
+                self.equity_line.x, self.equity_line.y = xs, eq
+                self.maint_line.x, self.maint_line.y = xs, maint
+                for rule, price in ((self.liq_rule, st.liquidation),
+                                    (self.bankrupt_rule, st.bankruptcy)):
+                    shown = lo <= price <= hi
+                    rule.x = [price, price] if shown else []
+                    rule.y = [ylo, yhi] if shown else []
+                # the two rules are close: the label of the one nearer the entry goes on the
+                # entry's side, the other's on the far side, at different heights
+                toward_entry = "start" if s > 0 else "end"
+                away = "end" if s > 0 else "start"
+                self._label(self.liq_label, st.liquidation, yhi - 0.06 * (yhi - ylo),
+                            f"liquidation {st.liquidation:,.2f}", toward_entry, lo, hi)
+                self._label(self.bankrupt_label, st.bankruptcy, yhi - 0.14 * (yhi - ylo),
+                            f"bankruptcy {st.bankruptcy:,.2f}", away, lo, hi)
+                self._ylo, self._yhi = ylo, yhi
+                self.position_text.value = (
+                    f"<div style='font-size:13px;max-width:640px'>"
+                    f"{html.escape(st.summary())}</div>")
+            self.mark_rule.x, self.mark_rule.y = [st.mark, st.mark], [self._ylo, self._yhi]
+            self.marker.x, self.marker.y = [st.mark], [st.equity]
+            left = (st.mark - self.mark.range[0]) < 0.5 * (self.mark.range[1] - self.mark.range[0])
+            self.mark_label.align = "start" if left else "end"
+            self.mark_label.x_offset = 8 if left else -8
+            self.mark_label.x, self.mark_label.y = [st.mark], [st.equity]
+            self.mark_label.text = [f"mark {st.mark:,.2f}"]
+        self.readout.value = self._render(st)
+
+    @staticmethod
+    def _label(label, x, y, text, align, lo, hi):
+        if not lo <= x <= hi:
+            label.x, label.y, label.text = [], [], []
+            return
+        label.align = align
+        label.x_offset = 5 if align == "start" else -5
+        label.x, label.y, label.text = [x], [y], [text]
+
+    @staticmethod
+    def _render(st: MarginState) -> str:
+        lines = st.lines()
+        items = []
+        for i, line in enumerate(lines):
+            text = html.escape(line)
+            if st.liquidated and i == 0:
+                items.append(f"<div style='color:{ALARM};font-weight:bold;font-size:15px;"
+                             f"margin-bottom:4px'><span aria-hidden='true'>⚠ </span>{text}</div>")
+            else:
+                items.append(f"<div>{text}</div>")
+        border = ALARM if st.liquidated else "#bbb"
+        return (f"<div role='status' aria-live='polite' style='border:2px solid {border};"
+                f"padding:6px 10px;font-size:14px;line-height:1.5;max-width:720px'>"
+                f"{''.join(items)}</div>")
+
+    # ------------------------------------------------------------------ wiring
+    def _position_changed(self, change):
+        if self._quiet:
+            return
+        self._quiet = True
+        try:
+            lev = self.leverage.value
+            top = _max_mmr_pct(((lev, 1.0),))
+            self.mmr.set_range(0.0, top)  # a rate at or above 1/leverage cannot be set
+            lo, hi = mark_range(self.entry.value, lev)
+            self.mark.set_range(lo, hi)  # the mark price stays, clamped into the new range
+            step = _nice_step(lo, hi)
+            self.mark.slider.step = self.mark.box.step = step
+        finally:
+            self._quiet = False
+        self._redraw(position=True)
+
+    def _mark_changed(self, change):
+        if not self._quiet:
+            self._redraw(position=False)
