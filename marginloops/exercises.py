@@ -115,9 +115,10 @@ class Exercise:
             value = parse_number(response)
         except ValueError as exc:
             return Feedback(False, f"Not read: {exc}.", malformed=True)
-        if self.unit == "%" and isinstance(response, str) and "%" not in response and abs(
-                value) > 1:
-            value /= 100  # "2.5" meant 2.5%
+        if self.unit == "%" and isinstance(response, str) and "%" not in response:
+            # No % sign: "2.5" may mean 2.5% or 250%, "0.4" 40% or 0.4%. Take the reading
+            # nearer the answer; a wrong answer is then judged by that reading.
+            value = min((value, value / 100), key=lambda v: abs(v - self.answer))
         self.attempts += 1
         if abs(value - self.answer) <= max(self.tolerance * abs(self.answer),
                                            self.abs_tolerance):

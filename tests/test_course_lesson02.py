@@ -149,10 +149,8 @@ def test_exercise_2_slippage_by_hand():
     wrong = ex.check("1%")  # (20.00 - 19.80) / 20: the last fill's move, not the slippage
     assert not wrong.correct and "too high" in wrong.message and "0.40%" not in wrong.message
     assert ex.check("0,4").malformed
-    # "0.4" without a % sign reads as the fraction 0.4 (40%), and the feedback shows it so
-    ex = exercises()[1]
-    read = ex.check("0.4")
-    assert not read.correct and "40.00% is too high" in read.message
+    # "0.4" without a % sign is read as the reading nearer the answer: 0.4%
+    assert exercises()[1].check("0.4").correct
 
 
 def test_exercise_3_one_percent_order_by_hand():

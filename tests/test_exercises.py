@@ -65,6 +65,15 @@ def test_percent_answers_accept_both_forms():
     assert Exercise("same", 0.156, unit="%", tolerance=0.01).check("0.156").correct
 
 
+def test_a_small_percentage_typed_without_its_sign_is_read_as_meant():
+    # 0.4% typed as "0.4": read as 0.4%, not 40%; "40" as 40% when that is the answer
+    assert Exercise("slippage?", 0.004, unit="%", tolerance=0.01).check("0.4").correct
+    assert Exercise("fall?", 0.4, unit="%", tolerance=0.01).check("40").correct
+    assert Exercise("fall?", 0.4, unit="%", tolerance=0.01).check("0.4").correct
+    wrong = Exercise("slippage?", 0.004, unit="%", tolerance=0.01).check("0.9")
+    assert not wrong.correct and "0.90%" in wrong.message and "too high" in wrong.message
+
+
 @pytest.mark.parametrize("kwargs,needle", [
     (dict(question="", answer=1.0), "question must be a non-empty string"),
     (dict(question="q", answer=float("nan")), "answer must be a finite number"),
