@@ -1,0 +1,392 @@
+"""Lesson 4 · Liquidation clusters and open interest: a market whose positions bunch at a round
+number and at popular leverages, the flat-band market of the critical ratio n/D, and exercises.
+
+Everything here is model core (numpy only); the picture of the critical ratio is
+:class:`marginloops.ui.critical.CriticalRatioView`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._checks import check_int, check_number
+from ..analysis import amplification, closed_form_amplification
+from ..cascade import Cascade
+from ..exercises import Exercise
+from ..orderbook import OrderBook
+from ..positions import Positions, check_leverage_mix, liquidation_price
+from ..scenarios import Scenario
+from ..tiers import MarginTiers
+
+#: Leverage settings that exchanges offer as one-click buttons, so traders pick them most.
+POPULAR_LEVERAGES = (10.0, 20.0, 25.0, 50.0, 100.0)
+#: A leverage mix of only those settings: (leverage, weight) pairs.
+POPULAR_MIX = ((10.0, 0.30), (20.0, 0.20), (25.0, 0.25), (50.0, 0.15), (100.0, 0.10))
+
+
+@dataclass(frozen=True)
+class ClusteredScenario(Scenario):
+    """A :class:`Scenario` plus a crowd of longs who all bought at one round number.
+
+    The ordinary population of the scenario (entries spread around ``price``) is joined by
+    ``cluster_positions`` longs with entries within ``cluster_entry * (1 ± cluster_spread)``:
+    traders who bought when the price broke a round number. Their leverage is drawn from
+    ``leverage_mix`` (the popular settings), or is ``cluster_leverage`` for all of them, so
+    their liquidation prices bunch into one spike per leverage, at
+    ``cluster_entry * (1 - 1/L) / (1 - mmr)``.
+
+    Extra fields
+    ------------
+    cluster_entry : the round number the crowd bought at, USD, > 0
+    cluster_positions : how many positions the crowd holds, [1, 200000]
+    cluster_open_interest : their total notional at ``price``, USD, > 0
+    cluster_spread : how far their entries stray from ``cluster_entry``, fraction [0, 0.05]
+    cluster_leverage : None (drawn from ``leverage_mix``) or one leverage for the whole crowd
+
+    Every cluster position must be solvent at ``price`` (its liquidation price below it):
+    otherwise ``ValueError`` says which leverage breaks it and what price would do.
+    ``replace()`` keeps the class, so the explorer's controls can change the other fields.
+    """
+
+    cluster_entry: float = 100.0
+    cluster_positions: int = 600
+    cluster_open_interest: float = 10_000_000.0
+    cluster_spread: float = 0.002
+    cluster_leverage: float | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        set_ = object.__setattr__
+        set_(self, "cluster_entry", check_number("cluster_entry", self.cluster_entry, lo=0,
+                                                 hi=1e9, lo_open=True))
+        set_(self, "cluster_positions", check_int("cluster_positions", self.cluster_positions,
+                                                  lo=1, hi=200_000))
+        set_(self, "cluster_open_interest", check_number(
+            "cluster_open_interest", self.cluster_open_interest, lo=0, hi=1e13, lo_open=True))
+        set_(self, "cluster_spread", check_number("cluster_spread", self.cluster_spread, lo=0,
+                                                  hi=0.05))
+        mmr = 0.0 if self.mmr_tiers else self.mmr
+        if self.cluster_leverage is not None:
+            set_(self, "cluster_leverage", check_number(
+                "cluster_leverage", self.cluster_leverage, lo=1,
+                hi=1 / mmr if mmr > 0 else None, hi_open=mmr > 0))
+        top = self.cluster_liquidation_prices().max() * (1 + self.cluster_spread)
+        if top >= self.price - 2 * self.tick:
+            lev = self.cluster_leverages().max()
+            raise ValueError(
+                f"cluster_entry must put every cluster liquidation price below the price "
+                f"{self.price:g}: {lev:g}x longs entered up to "
+                f"{self.cluster_entry * (1 + self.cluster_spread):g} are liquidated at up to "
+                f"{top:.4g}; lower cluster_entry or the leverage, or raise the price above "
+                f"{top + 2 * self.tick:.4g}")
+
+    def cluster_leverages(self) -> np.ndarray:
+        """The crowd's leverage settings, shape (k,)."""
+        if self.cluster_leverage is not None:
+            return np.array([self.cluster_leverage])
+        levs, _ = check_leverage_mix(self.leverage_mix, 0.0)
+        return levs
+
+    def cluster_liquidation_prices(self) -> np.ndarray:
+        """Where the crowd's liquidation spikes sit (entry exactly ``cluster_entry``), USD, one
+        per leverage of :meth:`cluster_leverages`."""
+        mmr = max(r for _, r in self.mmr_tiers) if self.mmr_tiers else self.mmr
+        return liquidation_price(self.cluster_entry, self.cluster_leverages(), mmr)
+
+    def positions(self) -> Positions:
+        """The scenario's seeded population followed by the crowd (the crowd last)."""
+        base = super().positions()
+        mix = (((self.cluster_leverage, 1.0),) if self.cluster_leverage is not None
+               else self.leverage_mix)
+        crowd = Positions.generate(
+            self.cluster_positions, self.cluster_entry, long_share=1.0, leverage_mix=mix,
+            mmr=self.mmr, entry_spread=self.cluster_spread,
+            notional=self.cluster_open_interest * self.cluster_entry / self.price,
+            rng=np.random.default_rng([self.seed, 4]),
+            tiers=MarginTiers(self.mmr_tiers) if self.mmr_tiers else None)
+        parts = (base, crowd)
+        return Positions.from_arrays(
+            *(np.concatenate([getattr(p, name) for p in parts])
+              for name in ("side", "size", "entry", "leverage", "mmr")))
+
+    def cluster_mask(self, n_total: int | None = None) -> np.ndarray:
+        """True for the crowd's positions in :meth:`positions` (they come last)."""
+        n = self.n_positions + self.cluster_positions if n_total is None else n_total
+        return np.arange(n) >= self.n_positions
+
+
+def clustered_market(*, below: float | None = None, **fields) -> ClusteredScenario:
+    """The lesson's market: popular leverages, and a crowd that bought at the round number 100.
+
+    Defaults: price 101 (just above the round number the crowd bought at), 2,000 ordinary
+    positions (20M USD, 60% long) and a crowd of 600 longs (10M USD), all at the popular
+    leverages :data:`POPULAR_MIX`, a flat book of 2M USD 1% depth, a 2% shock.
+
+    Parameters
+    ----------
+    below : float, optional
+        Put the price so that the crowd's liquidation spike lies this fraction below it, in
+        (0, 0.5]: ``price = P_liq / (1 - below)``, rounded to the tick. Needs
+        ``cluster_leverage`` (a single spike).
+    **fields
+        Any :class:`ClusteredScenario` field.
+    """
+    defaults = dict(name="clustered", description="Popular leverages and a crowd of longs "
+                    "who bought at the round number 100", price=101.0, shock=0.02,
+                    long_share=0.6, leverage_mix=POPULAR_MIX, depth_1pct=2_000_000.0,
+                    open_interest=20_000_000.0, insurance_fund=100_000.0)
+    values = {**defaults, **fields}
+    if below is not None:
+        below = check_number("below", below, lo=0, hi=0.5, lo_open=True)
+        if values.get("cluster_leverage") is None:
+            raise ValueError("below needs cluster_leverage (one spike to measure from), got "
+                             "cluster_leverage=None")
+        lev = check_number("cluster_leverage", values["cluster_leverage"], lo=1)
+        mmr = values.get("mmr", 0.005)
+        entry = values.get("cluster_entry", 100.0)
+        tick = values.get("tick", 0.01)
+        spike = liquidation_price(entry, lev, mmr)
+        values["price"] = round(spike / (1 - below) / tick) * tick
+    return ClusteredScenario(**values)
+
+
+def popular_liquidation_prices(entry: float = 100.0, mmr: float = 0.005,
+                               leverages=POPULAR_LEVERAGES) -> list[tuple[float, float, float]]:
+    """Where each popular leverage puts a long's liquidation price.
+
+    Returns ``[(leverage, liquidation price USD, distance below entry as a fraction), ...]``:
+    ``P_liq = E (1 - 1/L) / (1 - m)``, so the distance is ``1 - (1 - 1/L) / (1 - m)``.
+    """
+    levs = np.asarray(leverages, dtype=float)
+    liq = np.atleast_1d(liquidation_price(entry, levs, mmr))
+    return [(float(lev), float(p), float(1 - p / entry)) for lev, p in zip(levs, liq,
+                                                                           strict=True)]
+
+
+def compare_clusters(distances=(0.01, 0.06), *, leverage: float = 25.0, shock: float = 0.02,
+                     **fields) -> list[dict]:
+    """Run the same shock on the same market with the crowd's spike at each distance below the
+    price; one summary per distance.
+
+    Each dict: ``below``, ``price``, ``spike`` (the crowd's liquidation price), ``fall`` (total
+    fall as a fraction), ``shock_fall`` (the shock's own fall), ``amplification``,
+    ``rounds``, ``liquidated`` (positions), ``crowd`` (positions in the crowd),
+    ``crowd_liquidated`` (of them),
+    ``oi_before``, ``oi_after`` (open interest, USD at the price of the moment).
+    """
+    out = []
+    for below in distances:
+        market = clustered_market(below=below, cluster_leverage=leverage, shock=shock, **fields)
+        cascade = market.cascade()
+        hist = cascade.run()
+        start = hist[0].price_before
+        crowd = market.cluster_mask(len(cascade.positions))
+        out.append(dict(
+            below=float(below), price=market.price,
+            spike=float(market.cluster_liquidation_prices()[0]),
+            fall=1 - hist[-1].price_after / start, shock_fall=1 - hist[0].price_after / start,
+            amplification=amplification(hist), rounds=hist[-1].round,
+            liquidated=sum(r.n_liquidated for r in hist),
+            crowd=market.cluster_positions,
+            crowd_liquidated=int((~cascade.open_mask & crowd).sum()),
+            oi_before=float(cascade.positions.size.sum()) * start,
+            oi_after=hist[-1].open_interest_notional))
+    return out
+
+
+def format_cluster_comparison(rows: list[dict]) -> str:
+    """``compare_clusters`` rows as a text table (the static version of the comparison)."""
+    lines = [f"{'crowd below':>11}{'price':>8}{'crowd liq.':>11}{'fall':>7}{'amplif.':>9}"
+             f"{'rounds':>8}{'crowd liquidated':>18}{'open interest (USD)':>22}"]
+    for r in rows:
+        oi = f"{r['oi_before'] / 1e6:.1f}M -> {r['oi_after'] / 1e6:.1f}M"
+        lines.append(f"{r['below']:>11.0%}{r['price']:>8.2f}{r['spike']:>11.2f}"
+                     f"{r['fall']:>7.1%}{r['amplification']:>9.2f}{r['rounds']:>8}"
+                     f"{r['crowd_liquidated']:>11,} of {r['crowd']:<3,}{oi:>22}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------- the critical ratio n/D
+def units_per_dollar(usd_per_1pct: float, price: float) -> float:
+    """USD per 1% of ``price`` as asset units per dollar of price: ``X / P / (0.01 P)``."""
+    usd_per_1pct = check_number("usd_per_1pct", usd_per_1pct, lo=0)
+    price = check_number("price", price, lo=0, lo_open=True)
+    return usd_per_1pct / price / (0.01 * price)
+
+
+def flat_band_market(ratio: float, *, band: float = 0.3, price: float = 100.0,
+                     depth_1pct: float = 1_000_000.0, tick: float = 0.01,
+                     book_range: float = 0.9) -> tuple[Positions, OrderBook]:
+    """The closed form's market: liquidation prices spread evenly over a band, a flat book.
+
+    One long per tick below ``price`` down to ``price * (1 - band)`` (liquidation prices at
+    ``price - tick/2``, ``price - 3 tick/2``, ...), each of ``n * tick`` units, so ``n`` units
+    are liquidated per dollar the price falls; bids at every tick from ``price`` down over
+    ``book_range`` of it, ``D * tick`` units each. ``D`` is ``depth_1pct`` in units per dollar
+    and ``n = ratio * D``: the crowding ratio is ``ratio``. Built with array operations only.
+
+    Returns ``(positions, book)`` for :class:`~marginloops.Cascade`.
+    """
+    ratio = check_number("ratio", ratio, lo=0, lo_open=True, hi=100)
+    band = check_number("band", band, lo=0, hi=0.9, lo_open=True)
+    price = check_number("price", price, lo=0, lo_open=True, hi=1e9)
+    tick = check_number("tick", tick, lo=0, lo_open=True, hi=0.01 * price)
+    book_range = check_number("book_range", book_range, lo=band, hi=1, hi_open=True)
+    depth = units_per_dollar(check_number("depth_1pct", depth_1pct, lo=0, lo_open=True), price)
+    k = int(np.floor(band * price / tick + 1e-9))
+    check_int("positions in the band (band * price / tick)", k, lo=1, hi=2_000_000)
+    liq = price - tick * (np.arange(k) + 0.5)
+    # 10x, no maintenance margin: entry = P_liq / 0.9, every position solvent at the price.
+    positions = Positions.from_arrays(1, np.full(k, ratio * depth * tick), liq / 0.9, 10.0, 0.0)
+    levels = int(np.floor(book_range * price / tick + 1e-9))
+    prices = np.round(price - tick * np.arange(levels), 9)
+    book = OrderBook.from_levels(prices, np.full(levels, depth * tick), tick=tick)
+    return positions, book
+
+
+def simulated_amplification(ratios, *, shock: float = 0.02, band: float = 0.3,
+                            **market) -> np.ndarray:
+    """Amplification (total fall / the shock's fall) of the flat-band market at each ratio.
+
+    ``ratios`` is a number or a 1-d array of crowding ratios in (0, 100]; ``market`` passes on
+    to :func:`flat_band_market`. Below 1 the result matches ``1 / (1 - ratio)`` (the closed
+    form) to within a tick while the total fall stays inside the band; at 1 and above the loop
+    runs through the whole band.
+    """
+    shock = check_number("shock", shock, lo=0, hi=band, lo_open=True, hi_open=True)
+    r = np.atleast_1d(np.asarray(ratios, dtype=float))
+    if r.ndim != 1:
+        raise ValueError(f"ratios must be a number or a 1-d array, got shape {r.shape}")
+    out = np.empty(len(r))
+    for i, ratio in enumerate(r):  # one cascade per grid point; each is vectorised inside
+        out[i] = amplification(Cascade(*flat_band_market(ratio, band=band, **market),
+                                       shock=shock).run())
+    return out
+
+
+#: The grid of crowding ratios the picture simulates.
+RATIO_GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.1, 1.25, 1.5,
+              1.75, 2.0, 2.25, 2.5)
+
+
+def critical_table(ratios=RATIO_GRID, *, shock: float = 0.02, band: float = 0.3) -> str:
+    """Crowding ratio, closed form and simulation side by side, as text."""
+    sim = simulated_amplification(ratios, shock=shock, band=band)
+    lines = [f"{'n/D':>5}{'closed form':>13}{'simulated':>11}{'total fall':>12}  the loop"]
+    for ratio, amp in zip(ratios, sim, strict=True):
+        cf = closed_form_amplification(ratio)
+        words = ("runs through the whole band" if ratio >= 1 else "dies out" if abs(
+            amp - cf) <= 0.02 * cf else "dies out, but reaches the band's end")
+        cf_text = f"{cf:.2f}" if np.isfinite(cf) else "infinite"
+        lines.append(f"{ratio:>5.2f}{cf_text:>13}{amp:>11.2f}{amp * shock:>12.1%}  {words}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- exercises
+def exercises() -> list[Exercise]:
+    """The lesson's exercises, in the order it asks them (answers from the package)."""
+    price, depth, liq_usd = 100.0, 2_000_000.0, 3_000_000.0
+    ratio = liq_usd / (5 * depth)   # the book within 5% holds five times the 1% depth
+    shock = 0.02
+    spike = liquidation_price(100.0, 25.0, 0.005)
+    market = clustered_market()
+    from ..analysis import crowding  # noqa: PLC0415 (kept next to its one use)
+    measured = crowding(market.cascade(), band=0.05).ratio
+    return [
+        Exercise(
+            f"A market trades at {price:.0f} USD. Its flat book holds {depth / 1e6:.0f}M USD "
+            f"within 1% of the price, and long positions worth {liq_usd / 1e6:.0f}M USD have "
+            f"their liquidation prices within 5% below the price. What is the crowding ratio "
+            f"n/D within 5%?",
+            answer=ratio, tolerance=0.01,
+            hints=("n/D compares what would be sold with what the book holds over the same "
+                   "5% of price.",
+                   "A flat book with 2M USD in each 1% holds 5 × 2M = 10M USD over 5%.")),
+        Exercise(
+            "A 2% shock hits a market whose crowding ratio n/D is 0.5. What total fall does "
+            "the closed form predict, in %?",
+            answer=shock * closed_form_amplification(0.5), unit="%", tolerance=0.01,
+            hints=("Each round's drop is the previous one times n/D: 2%, then 1%, then 0.5%, "
+                   "... Add them up.",
+                   "The total is shock / (1 − n/D).")),
+        Exercise(
+            "A crowd of traders bought at the round number 100 USD with 25x leverage; the "
+            "maintenance margin is 0.5%. At what price are they liquidated, in USD?",
+            answer=spike, unit="USD", tolerance=0.001,
+            hints=("A long is liquidated at E × (1 − 1/L) / (1 − m).",
+                   "E = 100, L = 25, m = 0.005: 100 × 0.96 / 0.995.")),
+        Exercise(
+            "Measure the crowding ratio within 5% of this lesson's clustered market "
+            "(the sandbox's market before you change anything). What is it?",
+            answer=measured, tolerance=0.01,
+            hints=("crowding(market.cascade(), band=0.05).ratio, with "
+                   "market = clustered_market().",
+                   "The explorer's status line shows it too: 'crowding within 5%'.")),
+    ]
+
+
+
+# ------------------------------------------------------------ text versions of the charts
+def liquidation_map_text(positions: Positions, lo: float, hi: float, step: float = 0.5,
+                         width: int = 40, open_mask=None) -> str:
+    """The liquidation map as text: open long notional (USD, at each liquidation price) per
+    ``step``-wide bin from ``hi`` down to ``lo``, with a bar of ``#`` scaled to ``width``.
+
+    The static version of the explorer's liquidation map chart, highest prices first.
+    """
+    lo = check_number("lo", lo, lo=0, lo_open=True)
+    hi = check_number("hi", hi, lo=lo, lo_open=True)
+    step = check_number("step", step, lo=0, lo_open=True)
+    width = check_int("width", width, lo=1, hi=200)
+    bins = int(np.ceil((hi - lo) / step - 1e-9))
+    check_int("number of bins ((hi - lo) / step)", bins, lo=1, hi=1000)
+    edges = lo + step * np.arange(bins + 1)
+    _, longs, _ = positions.liquidation_map(bins=bins, price_range=(lo, edges[-1]),
+                                            open_mask=open_mask)
+    top = longs.max(initial=0.0) or 1.0
+    lines = [f"{'liquidation price (USD)':<25}{'longs (USD)':>12}"]
+    for i in range(bins - 1, -1, -1):
+        bar = "#" * int(round(width * longs[i] / top))
+        lines.append(f"{edges[i]:>9.2f} to {edges[i + 1]:>7.2f}     {longs[i] / 1e6:>8.2f}M  {bar}")
+    return "\n".join(lines)
+
+
+def crowd_by_leverage(market: ClusteredScenario, cascade: Cascade) -> list[dict]:
+    """For each leverage of the crowd: its spike (USD), positions, and how many the cascade
+    has liquidated so far (``cascade`` built from ``market``)."""
+    if not isinstance(market, ClusteredScenario):
+        raise ValueError(f"market must be a ClusteredScenario, got {type(market).__name__}")
+    pos = cascade.positions
+    crowd = market.cluster_mask(len(pos))
+    closed = ~cascade.open_mask
+    out = []
+    for lev, spike in zip(market.cluster_leverages(), market.cluster_liquidation_prices(),
+                          strict=True):
+        mine = crowd & (pos.leverage == lev)
+        out.append(dict(leverage=float(lev), spike=float(spike), positions=int(mine.sum()),
+                        liquidated=int((mine & closed).sum())))
+    return out
+
+
+def cluster_rounds_table(market: ClusteredScenario) -> str:
+    """Run ``market`` to the end; one line a round: price, positions liquidated, how many of
+    them were the crowd's, open interest (USD at the round's price) and the crowd still open.
+
+    The static version of the explorer's price, liquidation-map and open-interest charts.
+    """
+    if not isinstance(market, ClusteredScenario):
+        raise ValueError(f"market must be a ClusteredScenario, got {type(market).__name__}")
+    cascade = market.cascade()
+    hist = cascade.run()
+    crowd = market.cluster_mask(len(cascade.positions))
+    per_round = np.bincount(cascade.liquidated_round[crowd] + 1, minlength=len(hist) + 1)[1:]
+    still = market.cluster_positions - np.cumsum(per_round)
+    lines = [f"{'round':>5}{'price':>9}{'liquidated':>12}{'of the crowd':>14}"
+             f"{'open interest':>15}{'crowd still open':>18}"]
+    for r in hist:
+        lines.append(f"{r.round:>5}{r.price_after:>9.2f}{r.n_liquidated:>12,}"
+                     f"{per_round[r.round]:>14,}{r.open_interest_notional / 1e6:>14.1f}M"
+                     f"{still[r.round]:>18,}")
+    return "\n".join(lines)
