@@ -131,6 +131,21 @@ def _amp(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.2f}"
 
 
+def _move(r: RoundRecord) -> str:
+    """The round's price move in % of the price before it: "-2.96%", "+1.20%", "0.00%"."""
+    text = f"{r.price_after / r.price_before - 1:+.2%}"
+    return "0.00%" if text in ("+0.00%", "-0.00%") else text
+
+
+def _round_note(r: RoundRecord) -> str:
+    """What :meth:`Comparison.round_table` says about one round besides its numbers."""
+    notes = ["breaker trips"] if r.breaker_tripped else []
+    notes += ["halted"] if r.halted else []
+    notes += ["one price"] if r.uniform_price else []
+    notes += [f"end: {end_words(r.end_reason)}"] if r.end_reason is not None else []
+    return ", ".join(notes)
+
+
 def _moved(change: float) -> str:
     """'fell 15.6%', 'rose 5.0%' or 'did not move'."""
     if change == 0:
@@ -179,6 +194,50 @@ class Comparison:
             "  ".join([r[0].ljust(w0), *(c.rjust(w) for c, w in zip(r[1:], widths,
                                                                    strict=True))]).rstrip()
             for r in rows)
+
+    def round_table(self) -> str:
+        """Both runs round by round, side by side, as fixed-width text.
+
+        One row per round (round 0, the shock, first) and, for each run, four columns: the
+        price after the round, its move in % of the price before it, the positions liquidated
+        in it, and a note: "breaker trips" (this round's move tripped the circuit breaker),
+        "halted" (no trade this round), "one price" (a call auction cleared the round at a
+        single price) and, on a run's last round, why it stopped ("end: fixed point"). A run
+        that ended earlier leaves its columns empty. The runs' labels head their columns.
+
+        Examples
+        --------
+        >>> a = Scenario.preset("crowded-longs")
+        >>> c = compare(a, a.replace(depth_1pct=6_000_000), labels=("1.5M depth", "6M depth"))
+        >>> for line in c.round_table().splitlines()[:5]:
+        ...     print(line)
+               1.5M depth                                   6M depth
+        round  price    move  liquidated  note              price    move  liquidated  note
+            0  97.00  -2.99%           0                    97.00  -2.99%           0
+            1  94.13  -2.96%         353                    96.28  -0.74%         353
+            2  91.25  -3.06%         338                    96.13  -0.16%          76
+        """
+        head = ("price", "move", "liquidated", "note")
+        blocks = []
+        for history in self.histories:
+            rows = [head] + [(price(r.price_after), _move(r), f"{r.n_liquidated:,}",
+                              _round_note(r)) for r in history]
+            rows += [("",) * 4] * (self.steps - len(history))
+            widths = [max(len(row[i]) for row in rows) for i in range(4)]
+            blocks.append([[c.rjust(w) for c, w in zip(row[:3], widths, strict=False)]
+                           + [row[3].ljust(widths[3])] for row in rows])
+        numbers = ["round"] + [str(n) for n in range(self.steps)]
+        w0 = len("round")
+        lines = ["  ".join([n.rjust(w0), *a, *b]).rstrip()
+                 for n, a, b in zip(numbers, *blocks, strict=True)]
+        width_a = len("  ".join(blocks[0][0]))
+        labels = " " * (w0 + 2) + self.labels[0].ljust(width_a) + "  " + self.labels[1]
+        return "\n".join([labels.rstrip(), *lines])
+
+    @property
+    def steps(self) -> int:
+        """Rounds in the longer run, the shock included: the rows of :meth:`round_table`."""
+        return max(len(h) for h in self.histories)
 
     def verdict(self) -> str:
         """One plain sentence: how far the price moved in run B against run A, how much the

@@ -349,3 +349,46 @@ def test_a_late_play_tick_after_reset_or_run_to_end_plays_nothing():
     play.playing = True
     ex.run_to_end()
     assert not play.playing
+
+
+# ------------------------------------------------------------------- round by round, side by side
+def test_round_table_lines_up_both_runs_round_by_round():
+    c = compare(CROWDED, CROWDED.replace(breaker_move=0.02),
+                labels=("no circuit breaker", "a 2% circuit breaker"))
+    plain, halt = c.histories
+    lines = c.round_table().splitlines()
+    assert len(lines) == 2 + len(halt) == 2 + 22  # labels, column heads, rounds 0 to 21
+    assert lines[0].endswith("  a 2% circuit breaker")
+    assert lines[0].strip().startswith("no circuit breaker")
+    # Hand-read from the histories: the shock takes both runs from 99.99 to 97.00 and trips
+    # the breaker of run B; round 1 sells 353 longs in run A (97.00 -> 94.13, a move of
+    # 94.13 / 97.00 - 1 = -2.96%) while run B is halted at 97.00.
+    assert lines[2].split() == ["0", "97.00", "-2.99%", "0", "97.00", "-2.99%", "0", "breaker",
+                                "trips"]
+    assert lines[3].split() == ["1", "94.13", "-2.96%", "353", "97.00", "0.00%", "0", "halted"]
+    assert lines[4].split()[-1] == "halted"
+    # Round 3: run B sells the same 353 longs into a refilled book: 97.00 -> 96.38, -0.64%.
+    assert lines[5].split()[4:] == ["96.38", "-0.64%", "353"]
+    # Run A stops after round 6 (84.40, a fixed point); its columns are empty afterwards.
+    assert lines[8].split()[:4] == ["6", "84.40", "-0.27%", "19"]
+    assert "end: fixed point" in lines[8]
+    assert lines[9].split() == ["7", "94.59", "-0.47%", "49"]
+    assert lines[-1].split()[:2] == ["21", "87.51"] and lines[-1].endswith("end: fixed point")
+    # Every row's numbers agree with its records, and run B's prices sit in one column.
+    end = lines[1].rindex("price") + len("price")
+    for n, line in enumerate(lines[2:]):
+        assert line[end - 5:end].strip() == f"{halt[n].price_after:.2f}"
+        assert line[end:].split()[1] == f"{halt[n].n_liquidated:,}"
+        if n < len(plain):
+            assert line.split()[1] == f"{plain[n].price_after:.2f}"
+
+
+def test_round_table_marks_a_call_auction_and_fits_the_shorter_run_first():
+    c = compare(CROWDED.replace(call_auction=True), CROWDED, labels=("auction", "continuous"))
+    lines = c.round_table().splitlines()
+    assert len(lines) == 2 + 7  # run B, the preset, lasts rounds 0 to 6
+    # Round 1 of the auction: all 353 longs at one price, 95.63 (97.00 -> 95.63: -1.41%).
+    assert lines[3].split()[:6] == ["1", "95.63", "-1.41%", "353", "one", "price"]
+    assert "one price, end: fixed point" in lines[4]
+    assert lines[5].split() == ["3", "88.26", "-3.28%", "362"]  # only run B is left
+    assert len(c.round_table().splitlines()) == c.steps + 2

@@ -1,0 +1,79 @@
+"""Lesson 0's exercises: right, wrong and malformed answers, the right ones worked by hand."""
+
+import pytest
+
+from marginloops import Scenario
+from marginloops.course import lesson00
+
+
+@pytest.fixture
+def exercises():
+    return lesson00.exercises()
+
+
+def test_four_exercises_with_hints(exercises):
+    assert len(exercises) == 4
+    assert all(e.hints and e.question.endswith("?") for e in exercises)
+
+
+def test_round_1_liquidations(exercises):
+    ex = exercises[0]
+    # crowded-longs: the shock takes the price 99.99 -> 97.00 and reaches 353 longs, sold in
+    # round 1 (the number lesson 0's story prints and lesson 3 explains).
+    assert ex.answer == 353
+    assert not ex.check("338").correct  # round 2's count
+    assert not ex.check("352").correct  # a count is exact
+    assert ex.check(" 353 ").correct
+
+
+def test_the_whole_fall_in_percent(exercises):
+    ex = exercises[1]
+    # By hand: 1 - 84.40 / 99.99 = 0.1559 (the run ends at 84.40 after round 6).
+    assert ex.answer == pytest.approx(1 - 84.40 / 99.99, abs=5e-5)
+    first = ex.check("3%")  # the shock alone
+    assert not first.correct and "too low" in first.message
+    assert "15.6" not in first.message  # never the answer on the first try
+    assert ex.check("15.6%").correct
+    assert lesson00.exercises()[1].check("15.6").correct  # a bare 15.6 means 15.6%
+    assert lesson00.exercises()[1].check("0.156").correct
+
+
+def test_the_amplification(exercises):
+    ex = exercises[2]
+    # By hand: (1 - 84.40 / 99.99) / (1 - 97.00 / 99.99) = 15.59 / 2.99 = 5.21
+    assert ex.answer == pytest.approx((1 - 84.40 / 99.99) / (1 - 97.00 / 99.99), rel=1e-3)
+    assert ex.check("5.2").correct
+    assert not lesson00.exercises()[2].check("15.6").correct
+
+
+@pytest.mark.parametrize("typed", ["", "three hundred", "3,53", "353 longs", None, [353]])
+def test_malformed_answers_are_explained_and_not_counted(exercises, typed):
+    ex = exercises[0]
+    feedback = ex.check(typed)
+    assert not feedback.correct and feedback.malformed
+    assert feedback.message.startswith("Not read")
+    assert ex.attempts == 0
+
+
+def test_answers_follow_the_scenario():
+    deep = Scenario.preset("crowded-longs").replace(depth_1pct=6_000_000)
+    # The same shock reaches the same 353 longs; the deep book (lesson 3) ends the fall at
+    # 96.10: 1 - 96.10 / 99.99 = 3.9%.
+    ex = lesson00.exercises(deep)
+    assert ex[0].answer == 353
+    assert ex[1].answer == pytest.approx(1 - 96.10 / 99.99, abs=5e-5)
+
+
+def test_the_calm_market_sandbox(exercises):
+    ex = exercises[3]
+    # calm-market (python -m marginloops --preset calm-market): 21 longs in round 1, 1 in
+    # round 2, then a fixed point: 22 in all.
+    assert ex.answer == 21 + 1
+    wrong = ex.check("1,512")  # crowded-longs' total
+    assert not wrong.correct and "too high" in wrong.message and "22" not in wrong.message
+    assert ex.check("22").correct
+
+
+def test_a_non_scenario_is_refused():
+    with pytest.raises(ValueError, match="scenario must be a Scenario, got str"):
+        lesson00.exercises("crowded-longs")

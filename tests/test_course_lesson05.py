@@ -1,0 +1,95 @@
+"""Lesson 5: its mechanism table and costs (read against direct runs) and its exercises."""
+
+import pytest
+
+from marginloops import Scenario, amplification
+from marginloops.course import lesson05
+
+MARKET = Scenario.preset("crowded-longs")
+
+
+@pytest.fixture
+def exercises():
+    return lesson05.exercises()
+
+
+def test_three_exercises_with_hints(exercises):
+    assert len(exercises) == 3 and all(e.hints for e in exercises)
+
+
+def test_a_longer_halt(exercises):
+    ex = exercises[0]
+    history = MARKET.replace(breaker_move=0.02, breaker_rounds=4).cascade().run()
+    assert [r.round for r in history if r.halted] == [1, 2, 3, 4]
+    assert ex.answer == amplification(history)
+    # A longer halt lets the book refill more: less amplification than the 2-round halt (4.17)
+    assert 1 <= ex.answer < 4.17
+    first = ex.check("4.17")
+    assert not first.correct and "too high" in first.message
+    assert f"{ex.answer:.2f}" not in first.message
+    assert ex.check(f"{ex.answer:.2f}").correct
+
+
+def test_bad_debt_with_a_smaller_fund(exercises):
+    ex = exercises[1]
+    history = MARKET.replace(adl=True, insurance_fund=100_000).cascade().run()
+    assert ex.answer == history[-1].bad_debt
+    # ADL starts earlier with a smaller fund: less bad debt than with 250K (54,415 USD).
+    assert 0 <= ex.answer < 54_415
+    assert not ex.check("54,415 USD").correct
+    assert ex.check(f"{ex.answer:,.0f} USD").correct
+    assert lesson05.exercises()[1].check(f"${ex.answer:,.0f}").correct
+
+
+def test_dynamic_margin_surcharge(exercises):
+    ex = exercises[2]
+    # By hand: 3 * (1 - 97.00 / 99.99) = 3 * 2.99% = 8.97%
+    assert ex.answer == pytest.approx(3 * (1 - 97.00 / 99.99), rel=1e-3)
+    assert not ex.check("2.99%").correct  # the move, not yet times 3
+    assert ex.check("8.97%").correct
+    assert lesson05.exercises()[2].check("8.97").correct  # a bare number means percent
+
+
+@pytest.mark.parametrize("typed", ["", "lots", "8,97", "1e", "%"])
+def test_malformed_answers_are_explained(exercises, typed):
+    for ex in exercises:
+        feedback = ex.check(typed)
+        assert feedback.malformed and not feedback.correct and ex.attempts == 0
+
+
+def test_mechanism_table_rows_match_direct_runs():
+    lines = lesson05.mechanism_table().splitlines()
+    assert len(lines) == 1 + len(lesson05.MECHANISMS)
+    assert lines[0].split()[:3] == ["mechanism", "final", "fall"]
+    # The preset by hand: 1 - 84.40 / 99.99 = 15.6%, 6 rounds, 184,571 USD of bad debt.
+    assert lines[1].split()[-4:] == ["15.6%", "5.21", "6", "184,571"]
+    for line, change in zip(lines[1:], lesson05.MECHANISMS.values(), strict=True):
+        history = MARKET.replace(**change).cascade().run()
+        fall = 1 - history[-1].price_after / history[0].price_before
+        assert line.split()[-4:] == [f"{fall:.1%}", f"{amplification(history):.2f}",
+                                     str(history[-1].round), f"{history[-1].bad_debt:,.0f}"]
+
+
+def test_mechanism_table_takes_another_market_and_list():
+    deep = MARKET.replace(depth_1pct=6_000_000)
+    text = lesson05.mechanism_table(deep, {"deep": {}})
+    # By hand: 1 - 96.10 / 99.99 = 3.9%, 4 rounds, no bad debt.
+    assert text.splitlines()[1].split() == ["deep", "3.9%", "1.30", "4", "0"]
+    with pytest.raises(ValueError, match="scenario must be a Scenario"):
+        lesson05.mechanism_table("crowded-longs")
+
+
+def test_costs_read_off_the_runs():
+    lines = lesson05.costs()
+    assert lines[0].startswith("Circuit breaker: rounds [1, 2] halted")
+    assert "21 rounds instead of 6" in lines[0]
+    auction = MARKET.replace(call_auction=True).cascade().run()[1]
+    assert auction.uniform_price
+    assert lines[1] == (f"Call auction, round 1: all 353 positions sold at one price, "
+                        f"{auction.avg_fill_price:.2f}.")
+    # the single price lies between the walk's first and last fills (96.99 and 94.13)
+    assert 94.13 < auction.avg_fill_price < 96.99
+    assert "from 96.99 down to 94.13" in lines[2]
+    assert any(line.startswith("ADL, round 4:") for line in lines)
+    # dynamic margin x2 after the shock: 2 * (1 - 97.00 / 99.99) = 5.98%
+    assert any("round 1: every maintenance rate raised by 5.98%" in line for line in lines)
