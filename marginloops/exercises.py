@@ -106,7 +106,8 @@ class Exercise:
         """``value`` as the student should read it, in this exercise's unit."""
         if self.unit == "%":
             return f"{value:.2%}"
-        number = f"{value:,.2f}" if abs(value) < 1e6 else f"{value:,.0f}"
+        whole = float(value).is_integer() and float(self.answer).is_integer()
+        number = f"{value:,.2f}" if abs(value) < 1e6 and not whole else f"{value:,.0f}"
         return f"{number} {self.unit}".strip()
 
     def check(self, response) -> Feedback:
