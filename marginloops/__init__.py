@@ -6,6 +6,7 @@ Jupyter explorer is imported on first use, so ``import marginloops`` never loads
 
 from .analysis import Crowding, amplification, closed_form_amplification, crowding
 from .cascade import Cascade, CircuitBreaker, RoundRecord
+from .cases import CASES, CaseStudy, Reported, compare_case, loop_share
 from .compare import Comparison, LockStep, Summary, compare
 from .narration import narrate, narrate_end, narrate_history, round_table
 from .orderbook import Fill, OrderBook
@@ -15,12 +16,15 @@ from .tiers import MarginTiers
 
 __version__ = "0.1.0"
 
-__all__ = ["Cascade", "CircuitBreaker", "Comparison", "Crowding", "Fill", "LockStep", "MarginTiers",
-           "OrderBook", "PRESETS", "Positions", "RoundRecord", "Scenario", "Summary",
-           "amplification", "bankruptcy_price", "closed_form_amplification", "compare", "crowding",
-           "liquidation_price", "narrate", "narrate_end", "narrate_history", "round_table"]
+__all__ = ["CASES", "Cascade", "CaseStudy", "CircuitBreaker", "Comparison", "Crowding", "Fill",
+           "LockStep", "MarginTiers", "OrderBook", "PRESETS", "Positions", "Reported",
+           "RoundRecord", "Scenario", "Summary", "amplification", "bankruptcy_price",
+           "closed_form_amplification", "compare", "compare_case", "crowding",
+           "liquidation_price", "loop_share", "narrate", "narrate_end", "narrate_history",
+           "round_table"]
 
-_UI_NAMES = {"CascadeExplorer", "CompareExplorer", "ExerciseBox"}
+_UI_NAMES = {"BookWalkView", "CascadeExplorer", "CompareExplorer", "CriticalRatioView",
+             "ExerciseBox", "MarginView"}
 
 
 def __getattr__(name):

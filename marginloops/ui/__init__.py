@@ -3,6 +3,7 @@
 Importing this package loads ipywidgets and bqplot; the model core never does.
 """
 
+from .bookwalk import BookWalkView
 from .charts import (
     BookChart,
     LiquidationMapChart,
@@ -13,9 +14,12 @@ from .charts import (
 )
 from .compare import CompareExplorer
 from .controls import LEVERAGE_MIXES, Knob, ScenarioControls, TimeControls
+from .critical import CriticalRatioView
 from .exercise import ExerciseBox
 from .explorer import CascadeExplorer
+from .margin import MarginView
 
-__all__ = ["BookChart", "CascadeExplorer", "CompareExplorer", "ExerciseBox", "Knob",
-           "LEVERAGE_MIXES", "LiquidationMapChart", "LiquidationsChart", "OpenInterestChart",
-           "PriceChart", "ScenarioControls", "TimeControls", "View"]
+__all__ = ["BookChart", "BookWalkView", "CascadeExplorer", "CompareExplorer", "CriticalRatioView",
+           "ExerciseBox", "Knob", "LEVERAGE_MIXES", "LiquidationMapChart", "LiquidationsChart",
+           "MarginView", "OpenInterestChart", "PriceChart", "ScenarioControls", "TimeControls",
+           "View"]
