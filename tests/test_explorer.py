@@ -721,3 +721,31 @@ def test_phase_mode_shows_a_halted_round_as_one_stage():
     assert "Round 1, stage 1 of 1 (trading halted)" in ex.stage.value
     assert list(ex.price_chart.halted.x) == [1]
     assert ex.narration[-1].startswith("Round 1: trading is halted")
+
+
+def test_breaking_the_loop_panel_opens_and_closes_with_its_title_button():
+    """A real button (Tab and Enter reach it; an Accordion's title div they never did)."""
+    import ipywidgets as widgets
+
+    panel = CascadeExplorer(SMALL).controls.mechanisms_panel
+    assert isinstance(panel.header, widgets.Button)
+    assert panel.selected_index is None and panel.contents.layout.display == "none"
+    assert panel.header.icon == "caret-right" and panel.titles == ("Breaking the loop",)
+    panel.header.click()
+    assert panel.selected_index == 0 and panel.contents.layout.display is None
+    assert panel.header.icon == "caret-down"
+    panel.header.click()
+    assert panel.selected_index is None and panel.contents.layout.display == "none"
+    with pytest.raises(ValueError, match="index must be 0"):
+        panel.set_title(1, "more")
+
+
+def test_narration_log_is_a_focusable_scrolling_region():
+    """A log that scrolls must take keyboard focus, or a keyboard cannot scroll it (axe's
+    scrollable-region-focusable)."""
+    ex = CascadeExplorer(SMALL)
+    click(ex.time.step_button, 3)
+    log = ex.story.value
+    assert log.startswith("<div role='log' aria-live='polite' aria-label='Narration' "
+                          "tabindex='0' style='height:300px;overflow-y:auto")
+    assert log.count("<li>") == 3 + 1  # three rounds and the opening line

@@ -18,7 +18,7 @@ import numpy as np
 from .._checks import check_number
 from ..course import lesson02
 from . import style
-from .charts import _axis_x, _axis_y, _caption_html, _figure, _fit, nice_ticks
+from .charts import _axis_x, _axis_y, _caption_html, _figure, _fit, nice_ticks, stylesheet
 from .controls import Knob
 
 #: Price windows the chart can show, as a fraction of the start price on the walked side: the
@@ -96,8 +96,9 @@ class BookWalkView(widgets.VBox):
             buttons.observe(self._changed, names="value")
         controls = widgets.VBox([self.size_knob, self.depth_knob, self.shape_buttons,
                                  self.side_buttons])
-        super().__init__([controls, self.figure, self.caption, self.readout],
+        super().__init__([stylesheet(), controls, self.figure, self.caption, self.readout],
                          layout={"min_width": "360px"})
+        self.add_class(style.ROOT_CLASS)  # the stylesheet's visible keyboard focus
         self._redraw()
 
     # ----------------------------------------------------------------------------- reading

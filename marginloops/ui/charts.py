@@ -7,6 +7,7 @@ stepping.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import bqplot as bq
@@ -123,6 +124,15 @@ def _caption(*items) -> widgets.HTML:
     return widgets.HTML(_caption_html(*items), layout={"margin": "0 0 0 60px"})
 
 
+def _copy(value):
+    """A copy of a trait value that later changes cannot reach (dicts and lists)."""
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
 def nice_ticks(lo: float, hi: float, target: int = 8) -> np.ndarray:
     """About ``target`` round tick values (steps of 1, 2 or 5 times a power of ten) in [lo, hi]."""
     span = hi - lo
@@ -146,17 +156,100 @@ def _round_ticks(rounds: int) -> np.ndarray:
     return np.arange(0, rounds + 1, 1 if rounds <= 12 else max(1, round(rounds / 10)))
 
 
+def _px(value, add) -> str:
+    """A CSS length in px (``"35px"``) lengthened by ``add`` px."""
+    return f"{float(str(value).removesuffix('px')) + add:g}px"
+
+
+def projector_changes(figure: bq.Figure) -> list[tuple[object, str, object]]:
+    """What projector mode changes in ``figure``: ``(widget, trait, new value)`` triples.
+
+    Lines get thicker and their markers bigger, scatter markers bigger, outlines wider, the
+    palette's light colours darker (:data:`style.PROJECTOR_COLOURS`); axes, tick labels and the
+    title get bigger and black, with the margins to hold them.
+    """
+    out = []
+    for mark in figure.marks:
+        if isinstance(mark, bq.Lines):
+            out.append((mark, "stroke_width", mark.stroke_width * style.PROJECTOR_LINE_SCALE))
+            out.append((mark, "marker_size", mark.marker_size * style.PROJECTOR_MARKER_SCALE))
+        elif isinstance(mark, bq.Scatter):
+            out.append((mark, "default_size", mark.default_size * style.PROJECTOR_MARKER_SCALE))
+            out.append((mark, "stroke_width", mark.stroke_width + style.PROJECTOR_OUTLINE_ADD))
+        elif isinstance(mark, bq.Bars):
+            out.append((mark, "stroke_width", mark.stroke_width + style.PROJECTOR_OUTLINE_ADD))
+        colours = [style.projector_colour(c) for c in mark.colors]
+        if colours != list(mark.colors):
+            out.append((mark, "colors", colours))
+        if getattr(mark, "stroke", None) and style.projector_colour(mark.stroke) != mark.stroke:
+            out.append((mark, "stroke", style.projector_colour(mark.stroke)))
+    for axis in figure.axes:
+        out.append((axis, "tick_style", {**axis.tick_style, "font-size": style.PROJECTOR_TICK_FONT,
+                                         "fill": style.BLACK}))
+        out.append((axis, "color", style.BLACK))
+        out.append((axis, "label_color", style.BLACK))
+        if axis.label_offset:
+            out.append((axis, "label_offset",
+                        _px(axis.label_offset, style.PROJECTOR_LABEL_OFFSET_ADD)))
+    out.append((figure, "title_style", {**figure.title_style,
+                                        "font-size": style.PROJECTOR_TITLE_FONT,
+                                        "fill": style.BLACK}))
+    margin = dict(figure.fig_margin)
+    out.append((figure, "fig_margin", {side: margin[side] + style.PROJECTOR_MARGIN_ADD.get(side, 0)
+                                       for side in margin}))
+    out.append((figure.layout, "height", style.PROJECTOR_FIG_HEIGHT))
+    return out
+
+
 class _Chart:
-    """A figure and the key under it; ``widget`` is what a layout shows."""
+    """A figure and the key under it; ``widget`` is what a layout shows.
+
+    ``set_projector(True)`` switches the figure to projector mode (thicker lines, bigger
+    markers and fonts, black axes, darker light colours); ``set_projector(False)`` puts back
+    exactly what was there before.
+    """
 
     figure: bq.Figure
     caption: widgets.HTML
+    #: While projector mode is on: ``(widget, trait, value before)`` for every change it made.
+    _normal: list | None = None
+
+    @property
+    def projector(self) -> bool:
+        """Whether projector mode is on."""
+        return self._normal is not None
+
+    def set_projector(self, on: bool) -> None:
+        """Projector mode on (bigger and bolder, for a projector or a bright room) or off."""
+        if bool(on) == self.projector:
+            return
+        with self.figure.hold_sync():
+            if on:
+                changes = projector_changes(self.figure)
+                self._normal = [(obj, name, _copy(getattr(obj, name)))
+                                for obj, name, _ in changes]
+                for obj, name, value in changes:
+                    setattr(obj, name, value)
+            else:
+                for obj, name, value in reversed(self._normal):
+                    setattr(obj, name, value)
+                self._normal = None
+
+    def _set_style(self, obj, name, value) -> None:
+        """Set a trait that projector mode also changes (a mark's outline width): the normal
+        value is ``value``; in projector mode it is shown made over for the projector."""
+        on = self.projector
+        self.set_projector(False)
+        setattr(obj, name, value)
+        self.set_projector(on)
 
     @property
     def widget(self) -> widgets.VBox:
         if getattr(self, "_widget", None) is None:
+            # overflow visible: the figure's 2px margins make it 4px wider than 100%, which
+            # would make the box a scrollable region that a keyboard cannot reach.
             self._widget = widgets.VBox([self.figure, self.caption],
-                                        layout={"min_width": "360px"})
+                                        layout={"min_width": "360px", "overflow": "visible"})
         return self._widget
 
 
@@ -258,7 +351,7 @@ class LiquidationsChart(_Chart):
     def reset(self, cascade, view: View):
         auction = cascade.call_auction
         self.caption.value = _caption_html(*self.KEY, *((self.AUCTION_KEY,) if auction else ()))
-        self.bars.stroke_width = self.STROKE[cascade.direction]
+        self._set_style(self.bars, "stroke_width", self.STROKE[cascade.direction])
         with self.figure.hold_sync():
             x_axis, y_axis = self.figure.axes
             _fit(x_axis, -0.5, view.rounds + 0.5, _round_ticks(view.rounds))
@@ -474,3 +567,29 @@ class OpenInterestChart(_Chart):
             self.fund.x, self.fund.y = x, [r.insurance_fund for r in hist]
         with self.debt.hold_sync():
             self.debt.x, self.debt.y = x, [r.bad_debt for r in hist]
+
+
+def stylesheet() -> widgets.HTML:
+    """An invisible widget holding the explorers' stylesheet (:data:`style.CSS`): a visible
+    keyboard focus ring and projector mode's text, for roots of class :data:`style.ROOT_CLASS`."""
+    return widgets.HTML(f"<style>{style.CSS}</style>", layout={"display": "none"})
+
+
+def show_projector(root: widgets.Box, charts, on: bool) -> None:
+    """Projector mode on or off for an explorer: its ``charts``' figures (in Python) and its
+    text (the class :data:`style.PROJECTOR_CLASS` on ``root``, which the stylesheet styles)."""
+    for chart in charts:
+        chart.set_projector(on)
+    if on:
+        root.add_class(style.PROJECTOR_CLASS)
+    else:
+        root.remove_class(style.PROJECTOR_CLASS)
+
+
+def scrolling_log(label: str, items: str, height: str) -> str:
+    """The HTML of a narration log: a list (``items``, ``<li>`` elements) in a box of fixed
+    ``height`` that scrolls; named ``label`` and focusable, so the keyboard can scroll it, and
+    announced politely as it grows (``role='log'``)."""
+    return (f"<div role='log' aria-live='polite' aria-label='{html.escape(label, quote=True)}' "
+            f"tabindex='0' style='height:{height};overflow-y:auto;box-sizing:border-box;"
+            f"padding:4px 8px'><ul style='padding-left:18px;margin:4px 0'>{items}</ul></div>")

@@ -16,8 +16,20 @@ import numpy as np
 from .. import narration as say
 from ..compare import MEASURES, LockStep, Summary, compare, differences, end_words
 from . import style
-from .charts import View, _axis_x, _axis_y, _caption, _Chart, _figure, _fit, _round_ticks
-from .controls import TimeControls
+from .charts import (
+    View,
+    _axis_x,
+    _axis_y,
+    _caption,
+    _Chart,
+    _figure,
+    _fit,
+    _round_ticks,
+    scrolling_log,
+    show_projector,
+    stylesheet,
+)
+from .controls import TimeControls, projector_toggle
 
 
 @dataclass(frozen=True)
@@ -206,7 +218,9 @@ class CompareBadDebtChart(_Chart):
 
 
 def _show(value) -> str:
-    """A scenario field's value for the title line."""
+    """A scenario field's value for the title line (None, a mechanism switched off: "off")."""
+    if value is None:
+        return "off"
     if isinstance(value, float):
         return f"{value:,.0f}" if value.is_integer() and abs(value) >= 1000 else f"{value:g}"
     return html.escape(str(value))
@@ -234,6 +248,8 @@ class CompareExplorer(widgets.VBox):
         The axis ranges.
     time : TimeControls
         Step, Play, Run to end, Reset and the round counter.
+    projector_toggle : ToggleButton
+        The "Projector mode" button (see :meth:`set_projector`).
     price_chart, liquidations_chart, debt_chart : the charts; ``title``, ``statuses``,
         ``summary``, ``stories``: the text panels (the charts' text alternative).
     """
@@ -249,8 +265,7 @@ class CompareExplorer(widgets.VBox):
         self.statuses = tuple(widgets.HTML(layout={"margin": "2px 0"}) for _ in self.labels)
         self.summary = widgets.HTML(layout={"min_width": "360px"})
         self.stories = tuple(
-            widgets.HTML(layout={"height": "260px", "overflow": "auto",
-                                 "border": "1px solid #8C8C8C", "padding": "4px 8px"})
+            widgets.HTML(layout={"border": "1px solid #8C8C8C"})
             for _ in self.labels)
         self.price_chart = ComparePriceChart(
             self.labels, halts=any(c.breaker is not None for c in self.lock.cascades))
@@ -262,16 +277,21 @@ class CompareExplorer(widgets.VBox):
             [self.price_chart.widget, self.liquidations_chart.widget, self.debt_chart.widget,
              self.summary],
             layout={"grid_template_columns": "repeat(auto-fit, minmax(420px, 1fr))",
-                    "grid_gap": "8px", "width": "100%"})
+                    "grid_gap": "8px", "width": "100%", "overflow": "visible"})
         logs = widgets.GridBox(
             [widgets.VBox([widgets.HTML(f"<b>{self._mark(i)} {html.escape(label)}: what "
                                         "happened, newest first</b>"), story],
-                          layout={"min_width": "360px"})
+                          layout={"min_width": "360px", "overflow": "visible"})
              for i, (label, story) in enumerate(zip(self.labels, self.stories, strict=True))],
             layout={"grid_template_columns": "repeat(auto-fit, minmax(420px, 1fr))",
-                    "grid_gap": "8px", "width": "100%"})
-        super().__init__([self.title, self.time, *self.statuses, grid, logs],
+                    "grid_gap": "8px", "width": "100%", "overflow": "visible"})
+        self.projector_toggle = projector_toggle()
+        self.projector_toggle.observe(lambda change: self.set_projector(change.new),
+                                      names="value")
+        super().__init__([stylesheet(), self.title, self.time,
+                          widgets.HBox([self.projector_toggle]), *self.statuses, grid, logs],
                          layout={"width": "100%"})
+        self.add_class(style.ROOT_CLASS)
 
         self._lines: tuple[list[str], list[str]] = ([], [])
         self.time.step_button.on_click(lambda _: self.step())
@@ -287,6 +307,17 @@ class CompareExplorer(widgets.VBox):
         """Every sentence so far of run A and of run B, oldest first (shown newest first)."""
         return (list(self._lines[0]), list(self._lines[1]))
 
+    @property
+    def projector(self) -> bool:
+        """Whether projector mode is on (the "Projector mode" button is pressed)."""
+        return self.projector_toggle.value
+
+    def set_projector(self, on: bool) -> None:
+        """Projector mode on or off: bigger text, thicker lines and bigger markers, black axes,
+        darker stand-ins for the palette's light colours (the button follows)."""
+        show_projector(self, self._charts(), on)
+        self.projector_toggle.value = bool(on)
+
     def step(self) -> None:
         """One click of Step: the next round of each run that has not ended."""
         if self.lock.ended:
@@ -294,8 +325,8 @@ class CompareExplorer(widgets.VBox):
         before = [len(c.history) for c in self.lock.cascades]
         self.lock.step()
         self._narrate_new(before)
+        self._sync_buttons()  # first: the page shows the buttons' state before the verdict
         self._redraw()
-        self._sync_buttons()
 
     def run_to_end(self) -> None:
         """Play every remaining round of both runs, then draw once."""
@@ -303,8 +334,8 @@ class CompareExplorer(widgets.VBox):
         before = [len(c.history) for c in self.lock.cascades]
         self.lock.run()
         self._narrate_new(before)
+        self._sync_buttons()  # first: the page shows Step disabled before the verdict
         self._redraw()
-        self._sync_buttons()
 
     def reset(self, message: str = "Reset: back to the market before the shock.") -> None:
         """Both runs back to round 0 of the same markets."""
@@ -368,9 +399,7 @@ class CompareExplorer(widgets.VBox):
         self._update_summary()
         for story, lines, label in zip(self.stories, self._lines, self.labels, strict=True):
             items = "".join(f"<li>{html.escape(line)}</li>" for line in reversed(lines))
-            story.value = (f"<div role='log' aria-live='polite' aria-label='Narration of "
-                           f"{html.escape(label)}'><ul style='padding-left:18px;margin:4px 0'>"
-                           f"{items}</ul></div>")
+            story.value = scrolling_log(f"Narration of {label}", items, "260px")
 
     def _status(self, run: int, cas) -> str:
         hist = cas.history

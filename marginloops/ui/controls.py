@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 import ipywidgets as widgets
+import traitlets
 
 from ..positions import DEFAULT_LEVERAGE_MIX
 from ..scenarios import PRESETS, Scenario
@@ -24,6 +25,8 @@ LEVERAGE_MIXES = (
     ("extreme: 50x-100x", ((50.0, 0.6), (100.0, 0.4))),
 )
 CUSTOM = "custom"
+#: The Reset button's colour: Okabe-Ito's vermillion darkened for white text (5.2:1).
+RESET_COLOUR = "#B34F00"
 _LABEL_WIDTH = "165px"
 
 
@@ -427,7 +430,7 @@ class ScenarioControls(widgets.VBox):
         knob.set_range(0.0, hi)
 
     # ------------------------------------------------------------- the mechanisms panel
-    def _build_mechanisms(self, base: Scenario) -> widgets.Accordion:
+    def _build_mechanisms(self, base: Scenario) -> Disclosure:
         """The "Breaking the loop" panel, built from :data:`MECHANISMS`, closed at first.
 
         ``mechanisms[field]`` is each field's control (a Knob, Checkbox, ToggleButtons,
@@ -480,9 +483,11 @@ class ScenarioControls(widgets.VBox):
         columns = [widgets.VBox([w for g in names for w in (
             widgets.HTML(f"<b>{g}</b>", layout={"margin": "6px 0 0 0"}), *groups[g])])
             for names in MECHANISM_COLUMNS]
-        panel = widgets.Accordion(
-            [widgets.HBox(columns, layout={"flex_flow": "row wrap", "grid_gap": "24px"})],
-            titles=("Breaking the loop",), selected_index=None)
+        panel = Disclosure(
+            widgets.HBox(columns, layout={"flex_flow": "row wrap", "grid_gap": "24px"}),
+            "Breaking the loop",
+            tooltip="Show or hide the mechanisms that can break the loop: margin rules, who "
+                    "pays for losses, market makers, halts and auctions")
         self._show_dependents()
         self._title(panel)
         return panel
@@ -686,6 +691,58 @@ def _fmt(x) -> str:
     return f"{x:,.4g}"
 
 
+class Disclosure(widgets.VBox):
+    """A titled panel that its title button opens and closes.
+
+    The keyboard-operable stand-in for a one-page ``widgets.Accordion`` (ipywidgets 8 draws an
+    Accordion's title as a ``div`` that Tab never reaches, so its contents were out of a
+    keyboard user's reach); it keeps the part of the Accordion API the controls use:
+    ``titles``, ``set_title(0, text)`` and ``selected_index`` (None closed, 0 open).
+    """
+
+    selected_index = traitlets.Int(None, allow_none=True, help="0 open, None closed")
+
+    def __init__(self, child: widgets.Widget, title: str, *, tooltip: str = "",
+                 open: bool = False):
+        self.header = widgets.Button(description=title, icon="caret-right", tooltip=tooltip,
+                                     layout={"width": "auto", "max_width": "100%"},
+                                     style={"font_weight": "bold"})
+        self.contents = widgets.Box([child], layout={"padding": "4px 8px"})
+        super().__init__([self.header, self.contents],
+                         layout={"border": "1px solid #8C8C8C", "margin": "6px 0 0 0"})
+        self.header.on_click(lambda _: self.toggle())
+        self.observe(self._show, names="selected_index")
+        self.selected_index = 0 if open else None
+        self._show()
+
+    @property
+    def titles(self) -> tuple:
+        return (self.header.description,)
+
+    def set_title(self, index: int, title: str) -> None:
+        if index != 0:
+            raise ValueError(f"index must be 0 (a Disclosure has one page), got {index}")
+        self.header.description = title
+
+    def toggle(self) -> None:
+        """Open a closed panel, close an open one (what its title button does)."""
+        self.selected_index = None if self.selected_index == 0 else 0
+
+    def _show(self, *_) -> None:
+        is_open = self.selected_index == 0
+        self.contents.layout.display = None if is_open else "none"
+        self.header.icon = "caret-down" if is_open else "caret-right"
+
+
+def projector_toggle() -> widgets.ToggleButton:
+    """The "Projector mode" button every explorer shows (its owner observes ``value``)."""
+    return widgets.ToggleButton(
+        value=False, description="Projector mode", icon="desktop",
+        tooltip="Projector mode: bigger text, thicker lines, bigger markers and darker colours, "
+                "readable on a projector or in a bright room; press again for the normal look",
+        layout={"width": "auto"})
+
+
 class TimeControls(widgets.HBox):
     """Step · Play (with speed) · Run to end · round counter ... Reset, the same in every lesson."""
 
@@ -712,8 +769,11 @@ class TimeControls(widgets.HBox):
         self.run_button = widgets.Button(description="Run to end", icon="fast-forward",
                                          tooltip="Play every remaining round at once")
         self.counter = widgets.HTML("<b>Round –</b>", layout={"width": "190px"})
+        # Not button_style="warning": its white on orange has a contrast of 2.7:1; this dark
+        # vermillion has 5.2:1.
         self.reset_button = widgets.Button(description="Reset", icon="undo",
-                                           button_style="warning",
+                                           style={"button_color": RESET_COLOUR,
+                                                  "text_color": "#FFFFFF"},
                                            tooltip="Back to the market before the shock")
         spacer = widgets.Box(layout={"flex": "1 1 auto", "min_width": "40px"})
         super().__init__([self.step_button, self.play, self.speed, self.speed_box,

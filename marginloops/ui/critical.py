@@ -14,7 +14,7 @@ from .._checks import check_number
 from ..analysis import closed_form_amplification
 from ..course.lesson04 import RATIO_GRID, simulated_amplification
 from . import style
-from .charts import _caption_html, _figure
+from .charts import _caption_html, _figure, stylesheet
 from .controls import Knob
 
 X_MAX = 2.5          # the chart's crowding-ratio axis: 0 .. X_MAX
@@ -126,10 +126,12 @@ class CriticalRatioView(widgets.VBox):
         self.readout = widgets.HTML(layout={"margin": "4px 0"})
         for knob in (self.depth_knob, self.density_knob):
             knob.slider.observe(self._changed, names="value")
-        super().__init__([widgets.HTML("<b>Your market</b>: set the book's depth and how "
-                                       "crowded the liquidation prices are."),
+        intro = widgets.HTML("<b>Your market</b>: set the book's depth and how crowded the "
+                             "liquidation prices are.")
+        super().__init__([stylesheet(), intro,
                           self.depth_knob, self.density_knob, self.readout,
                           self.figure, self.caption], layout={"width": "100%"})
+        self.add_class(style.ROOT_CLASS)  # the stylesheet's visible keyboard focus
         self._update()
 
     # ------------------------------------------------------------------------- reading

@@ -12,6 +12,8 @@ import html
 import ipywidgets as widgets
 
 from ..exercises import Exercise, Feedback
+from . import style
+from .charts import stylesheet
 
 
 class ExerciseBox(widgets.VBox):
@@ -46,10 +48,11 @@ class ExerciseBox(widgets.VBox):
         self.feedback = widgets.HTML(self._render(None))
         self.check_button.on_click(lambda _: self.check())
         self.answer.observe(self._on_submit, names="value")
-        super().__init__([self.question, widgets.HBox([self.answer, self.check_button]),
-                          self.feedback],
+        super().__init__([stylesheet(), self.question,
+                          widgets.HBox([self.answer, self.check_button]), self.feedback],
                          layout={"border": "1px solid #bbb", "padding": "4px 8px",
                                  "margin": "6px 0"})
+        self.add_class(style.ROOT_CLASS)  # the stylesheet's visible keyboard focus
 
     def _on_submit(self, change):
         # The Text commits on Enter or on leaving the box (continuous_update=False); an empty

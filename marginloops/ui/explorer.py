@@ -13,6 +13,7 @@ import ipywidgets as widgets
 from .. import narration as say
 from ..analysis import crowding
 from ..scenarios import PRESETS, Scenario
+from . import style
 from .charts import (
     BookChart,
     LiquidationMapChart,
@@ -20,8 +21,11 @@ from .charts import (
     OpenInterestChart,
     PriceChart,
     View,
+    scrolling_log,
+    show_projector,
+    stylesheet,
 )
-from .controls import ScenarioControls, TimeControls
+from .controls import ScenarioControls, TimeControls, projector_toggle
 
 #: Phase mode shows a halted round as one stage: nothing is checked, liquidated or walked.
 HALT_STAGES = ("trading halted",)
@@ -46,6 +50,7 @@ class CascadeExplorer(widgets.VBox):
         The model behind the pictures: ``explorer.cascade.history`` holds every round's record.
     crowding : Crowding
         How crowded the leverage is within 5% of the price (shown in the status line).
+    projector_toggle : the "Projector mode" button (see :meth:`set_projector`).
     controls, time : the control panels (the mechanisms that break the loop are in
         ``controls.mechanisms_panel``); ``price_chart``, ``liquidations_chart``,
         ``book_chart``, ``map_chart``, ``oi_chart``: the charts (halted rounds are grey squares
@@ -69,23 +74,28 @@ class CascadeExplorer(widgets.VBox):
             indent=False, layout={"width": "360px"})
         self.status = widgets.HTML(layout={"margin": "4px 0"})
         self.stage = widgets.HTML(layout={"min_height": "24px"})
-        self.story = widgets.HTML(layout={"height": "300px", "overflow": "auto",
-                                        "border": "1px solid #8C8C8C", "padding": "4px 8px"})
+        # The log scrolls inside its HTML (a focusable region, so the keyboard can scroll it).
+        self.story = widgets.HTML(layout={"border": "1px solid #8C8C8C"})
         self.price_chart = PriceChart()
         self.liquidations_chart = LiquidationsChart()
         self.book_chart = BookChart()
         self.map_chart = LiquidationMapChart()
         self.oi_chart = OpenInterestChart()
         log_box = widgets.VBox([widgets.HTML("<b>What happened, newest first</b>"), self.story],
-                               layout={"min_width": "360px"})
+                               layout={"min_width": "360px", "overflow": "visible"})
         grid = widgets.GridBox(
             [self.price_chart.widget, self.liquidations_chart.widget, self.map_chart.widget,
              self.book_chart.widget, self.oi_chart.widget, log_box],
             layout={"grid_template_columns": "repeat(auto-fit, minmax(420px, 1fr))",
-                    "grid_gap": "8px", "width": "100%"})
-        parts = [self.controls] if show_controls else []
-        parts += [self.time, self.phase_toggle, self.status, self.stage, grid]
+                    "grid_gap": "8px", "width": "100%", "overflow": "visible"})
+        self.projector_toggle = projector_toggle()
+        parts = [stylesheet()] + ([self.controls] if show_controls else [])
+        parts += [self.time,
+                  widgets.HBox([self.phase_toggle, self.projector_toggle],
+                               layout={"align_items": "center", "flex_flow": "row wrap"}),
+                  self.status, self.stage, grid]
         super().__init__(parts, layout={"width": "100%"})
+        self.add_class(style.ROOT_CLASS)
 
         self._lines: list[str] = []
         self._pending_stage = None  # phase mode: the next stage of the round in progress
@@ -97,6 +107,8 @@ class CascadeExplorer(widgets.VBox):
         self.time.on_tick(self._play_tick)
         self.time.play.observe(self._sync_buttons, names="playing")
         self.phase_toggle.observe(self._phase_toggled, names="value")
+        self.projector_toggle.observe(lambda change: self.set_projector(change.new),
+                                      names="value")
         self._load(scenario, f"Market: {scenario.name}. Press Step to apply the shock.")
 
     # ------------------------------------------------------------------------- public
@@ -146,6 +158,17 @@ class CascadeExplorer(widgets.VBox):
         self._set_stage("")
         self._log_note(message)
         self._sync_buttons()
+
+    @property
+    def projector(self) -> bool:
+        """Whether projector mode is on (the "Projector mode" button is pressed)."""
+        return self.projector_toggle.value
+
+    def set_projector(self, on: bool) -> None:
+        """Projector mode on or off: bigger text, thicker lines and bigger markers, black axes,
+        darker stand-ins for the palette's light colours (the button follows)."""
+        show_projector(self, self._charts(), on)
+        self.projector_toggle.value = bool(on)
 
     def set_scenario(self, scenario: Scenario) -> None:
         """Show another market (the controls follow); the run restarts."""
@@ -352,5 +375,4 @@ class CascadeExplorer(widgets.VBox):
 
     def _render_log(self) -> None:
         items = "".join(f"<li>{html.escape(line)}</li>" for line in reversed(self._lines))
-        self.story.value = (f"<div role='log' aria-live='polite' aria-label='Narration'>"
-                          f"<ul style='padding-left:18px;margin:4px 0'>{items}</ul></div>")
+        self.story.value = scrolling_log("Narration", items, "300px")

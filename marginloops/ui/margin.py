@@ -17,7 +17,7 @@ import numpy as np
 from .._checks import check_number
 from ..positions import Positions, bankruptcy_price, liquidation_price, parse_side
 from . import style
-from .charts import _axis_x, _axis_y, _caption, _figure, _fit, nice_ticks
+from .charts import _axis_x, _axis_y, _caption, _figure, _fit, nice_ticks, stylesheet
 from .controls import Knob, _max_mmr_pct
 
 #: Text colour of the liquidation label and message: a darker vermilion, 4.5:1 on white.
@@ -260,9 +260,9 @@ class MarginView(widgets.VBox):
         controls = widgets.VBox([widgets.HTML("<b>The position</b>"), self.side, self.entry,
                                  self.leverage, self.mmr, self.position_text,
                                  widgets.HTML("<b>Move the price</b>"), self.mark])
-        super().__init__([controls, self.figure, self.caption, self.readout],
+        super().__init__([stylesheet(), controls, self.figure, self.caption, self.readout],
                          layout={"min_width": "360px"})
-        self.add_class("marginloops")  # the explorers' stylesheet: a visible keyboard focus
+        self.add_class(style.ROOT_CLASS)  # the stylesheet's visible keyboard focus
         self._redraw(position=True)
 
     # ------------------------------------------------------------------ reading

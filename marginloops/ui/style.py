@@ -14,3 +14,69 @@ GREY = "#8C8C8C"  # a neutral grey beside the palette, always paired with its ow
 
 FIG_LAYOUT = {"width": "100%", "height": "300px", "min_width": "360px"}
 FIG_MARGIN = {"top": 40, "bottom": 50, "left": 75, "right": 30}
+
+# ---------------------------------------------------------------------------- projector mode
+#: The class every explorer's root widget carries: the stylesheet below is scoped to it.
+ROOT_CLASS = "marginloops"
+#: The class the root carries while projector mode is on.
+PROJECTOR_CLASS = "marginloops-projector"
+
+#: Projector mode's stand-ins for the palette's light colours: the same hues, dark enough for a
+#: contrast of at least 4.5:1 on white (Okabe-Ito's orange is 2.2:1, sky blue 2.3:1, yellow
+#: 1.3:1, reddish purple 3.1:1, bluish green 3.4:1, the grey 3.4:1); black, blue (5.2:1) and
+#: vermillion (3.9:1, kept apart from the darker orange) stay.
+PROJECTOR_COLOURS = {
+    ORANGE: "#8F5F00",
+    SKY: "#1F78B4",
+    YELLOW: "#7A7000",
+    GREEN: "#00775A",
+    PURPLE: "#A8407E",
+    GREY: "#595959",
+}
+#: Projector mode's sizes: lines this many times thicker, bar and marker outlines this much
+#: wider (px), markers this many times bigger (area), fonts in px.
+PROJECTOR_LINE_SCALE = 1.75
+PROJECTOR_OUTLINE_ADD = 1.0
+PROJECTOR_MARKER_SCALE = 2.0
+PROJECTOR_TICK_FONT = "16px"
+PROJECTOR_TITLE_FONT = "18px"  # more would cut the longest title
+PROJECTOR_TEXT_FONT = "18px"
+PROJECTOR_LABEL_FONT = "18px"
+PROJECTOR_FIG_HEIGHT = "380px"
+#: Extra room (px) for the bigger tick and axis labels, added to each side of FIG_MARGIN.
+PROJECTOR_MARGIN_ADD = {"top": 8, "bottom": 14, "left": 40, "right": 0}
+PROJECTOR_LABEL_OFFSET_ADD = 16  # px, to every axis label's offset
+
+
+def projector_colour(colour):
+    """``colour``'s projector-mode stand-in (itself if it is dark enough already)."""
+    if not isinstance(colour, str):
+        return colour
+    return PROJECTOR_COLOURS.get(colour.upper(), colour)
+
+
+def _css() -> str:
+    root, proj = f".{ROOT_CLASS}", f".{ROOT_CLASS}.{PROJECTOR_CLASS}"
+    recolour = "\n".join(
+        f"{proj} [style*='{old}' i] {{ color: {new} !important; }}"
+        for old, new in PROJECTOR_COLOURS.items())
+    return f"""
+/* Keyboard focus is always visible inside an explorer: ipywidgets removes the outline of its
+   text boxes and slider handles (with !important), so the class is repeated to outrank it. */
+{root}{root}{root} :focus-visible, {root}{root}{root} .noUi-handle:focus {{
+  outline: 3px solid {BLUE} !important; outline-offset: 2px; }}
+/* Projector mode: bigger, blacker text (status, narration, keys, tables; the controls keep
+   their size, which their fixed label widths need); the charts change in Python. */
+{proj} .widget-html-content, {proj} .widget-html-content div, {proj} .widget-html-content li,
+{proj} .widget-html-content p, {proj} .widget-html-content table {{
+  font-size: {PROJECTOR_TEXT_FONT} !important; color: {BLACK} !important; }}
+{proj} .widget-label, {proj} label, {proj} input, {proj} select {{ color: {BLACK} !important; }}
+{proj} .bqplot text.axislabel {{ font-size: {PROJECTOR_LABEL_FONT} !important;
+  fill: {BLACK} !important; }}
+{recolour}
+"""
+
+
+#: The explorers' stylesheet (an HTML widget holding a <style> shows it): a visible focus ring
+#: and projector mode's text, both scoped to :data:`ROOT_CLASS`.
+CSS = _css()

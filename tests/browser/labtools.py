@@ -253,12 +253,18 @@ class PageLog:
         route.abort()
 
 
-def _serve_copy(server: Server, notebook_path: Path | str) -> str:
-    """Copy a notebook into a fresh folder of the server's root; return its URL path."""
+def _serve_copy(server: Server, notebook_path: Path | str, assets: tuple = ()) -> str:
+    """Copy a notebook into a fresh folder of the server's root; return its URL path.
+
+    ``assets``: directories (a lesson's ``images/``) copied beside it under their own names,
+    so the notebook's relative links resolve.
+    """
     source = Path(notebook_path)
     folder = server.root / f"{next(_copies):03d}-{source.stem}"
     folder.mkdir()
     shutil.copy2(source, folder / source.name)
+    for asset in map(Path, assets):
+        shutil.copytree(asset, folder / asset.name)
     return f"{folder.name}/{source.name}"
 
 
@@ -320,7 +326,12 @@ def wait_for_widgets(page: Page, timeout: float = TIMEOUT_MS) -> None:
 
 
 def open_notebook(
-    lab_server: Server, page: Page, notebook_path: Path | str, timeout: float = TIMEOUT_MS
+    lab_server: Server,
+    page: Page,
+    notebook_path: Path | str,
+    timeout: float = TIMEOUT_MS,
+    *,
+    assets: tuple = (),
 ) -> Locator:
     """Open a copy of a notebook in JupyterLab, run all its cells and return the notebook panel.
 
@@ -328,8 +339,9 @@ def open_notebook(
     dropped), then until every code cell has an execution count, the kernel is idle again and
     every widget output has rendered. A cell that raises fails the call with its error, and so
     does a Lab dialog (a notebook whose metadata names no kernelspec asks for a kernel).
+    ``assets``: directories copied beside the copy (a lesson's ``images/``; see ``_serve_copy``).
     """
-    path = _serve_copy(lab_server, notebook_path)
+    path = _serve_copy(lab_server, notebook_path, assets)
     # ?reset: start from an empty layout, not the one the previous test left behind.
     page.goto(lab_server.url(f"lab/tree/{path}?reset"))
     panel = _wait_in_lab(page, _KERNEL_IDLE_JS, path, timeout)
@@ -353,10 +365,18 @@ def _wait_in_lab(page: Page, script: str, path: str, timeout: float) -> dict:
 
 
 def open_voila(
-    voila_server: Server, page: Page, notebook_path: Path | str, timeout: float = TIMEOUT_MS
+    voila_server: Server,
+    page: Page,
+    notebook_path: Path | str,
+    timeout: float = TIMEOUT_MS,
+    *,
+    assets: tuple = (),
 ) -> Locator:
-    """Render a copy of a notebook with Voilà and return its cells once widgets are displayed."""
-    path = _serve_copy(voila_server, notebook_path)
+    """Render a copy of a notebook with Voilà and return its cells once widgets are displayed.
+
+    ``assets``: directories copied beside the copy (see ``_serve_copy``).
+    """
+    path = _serve_copy(voila_server, notebook_path, assets)
     page.goto(voila_server.url(f"voila/render/{path}"), timeout=timeout)
     page.wait_for_function(
         """() => !document.getElementById('loading') && document.getElementById('rendered_cells')

@@ -177,7 +177,7 @@ def test_explorer_steps_resets_and_plays_in_lab(lab_server, page, page_log, expl
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
 def test_lesson_runs_and_its_explorer_steps_in_lab(lab_server, page, page_log, lesson):
     page.set_viewport_size(TALL)
-    panel = open_notebook(lab_server, page, lesson)
+    panel = open_notebook(lab_server, page, lesson, assets=(lesson.parent / "images",))
     explorer = first_explorer(panel)
     explorer.scroll_into_view_if_needed()
     # six clicks: six rounds, each moving the price line, or in phase mode the shock's two
@@ -191,7 +191,7 @@ def test_lesson_runs_and_its_explorer_steps_in_lab(lab_server, page, page_log, l
 
 def test_central_lesson_as_an_app_in_voila(voila_server, page, page_log):
     lesson = next(p for p in LESSONS if p.stem.startswith("03"))
-    cells = open_voila(voila_server, page, lesson)
+    cells = open_voila(voila_server, page, lesson, assets=(lesson.parent / "images",))
     explorer = first_explorer(cells)
     step_and_check(explorer, 6, "voila 03", every_click_moves_price=not in_phase_mode(explorer))
     save_screenshot(page, "lesson-03-voila")

@@ -1,7 +1,6 @@
 """Lesson 4 in a real JupyterLab, in Chromium: typing a number into the critical-ratio view's
 knob moves the current-market marker and changes its readout."""
 
-import inspect
 import time
 from pathlib import Path
 
@@ -19,16 +18,6 @@ _DOTS_JS = """
   transform: p.parentNode.getAttribute('transform') || ''}))
 """
 ORANGE = "rgb(230, 159, 0)"  # Okabe-Ito orange: the current-market diamond
-# The lesson's pictures beside the served copy, where open_notebook can copy them.
-ASSETS = ({"assets": (LESSON.parent / "images",)}
-          if "assets" in inspect.signature(open_notebook).parameters else {})
-
-
-def real_errors(page_log):
-    """The page's errors, less the 404s of the lesson's own pictures while open_notebook
-    cannot copy them beside the notebook."""
-    return [e for e in page_log.errors
-            if ASSETS or not ("404" in e and "/images/lesson04-" in e)]
 
 
 def marker_transform(figure):
@@ -50,7 +39,7 @@ def wait_until(read, done, what, timeout_s=30.0):
 
 def test_typing_a_knob_moves_the_current_market_marker(lab_server, page, page_log):
     page.set_viewport_size(TALL)
-    panel = open_notebook(lab_server, page, LESSON, **ASSETS)
+    panel = open_notebook(lab_server, page, LESSON, assets=(LESSON.parent / "images",))
     view = panel.locator(".jp-OutputArea-output").filter(has_text=TITLE).first
     view.scroll_into_view_if_needed()
     figure = view.locator(".bqplot").filter(has_text=TITLE).first
@@ -84,4 +73,4 @@ def test_typing_a_knob_moves_the_current_market_marker(lab_server, page, page_lo
                             "the diamond should move again")
     x2 = float(moved_back.split("(")[1].replace(",", " ").split()[0])
     assert x2 < x0 < x1
-    assert real_errors(page_log) == []
+    assert page_log.errors == []
