@@ -26,12 +26,17 @@ def parse_number(text) -> float:
     if isinstance(text, bool):
         raise ValueError(f"expected a number, got {text!r}")
     if isinstance(text, (int, float)):
-        if not math.isfinite(text):
-            raise ValueError(f"expected a finite number, got {text!r}")
-        return float(text)
+        try:
+            value = float(text)
+        except OverflowError:  # an int too big for a float
+            value = math.inf
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {_short(repr(text))}")
+        return value
     if not isinstance(text, str):
         raise ValueError(f"expected a number, got {type(text).__name__}")
     raw = text.strip()
+    shown = _short(repr(raw))
     if not raw:
         raise ValueError("the answer is empty: type a number, for example 41230 or 2.5%")
     s = raw.lower().replace("usd", "").replace("$", "").replace("\u2212", "-").strip()
@@ -44,12 +49,21 @@ def parse_number(text) -> float:
     if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", s):
         s = s.replace(",", "")  # thousands separators
     elif "," in s:
-        raise ValueError(f"could not read {raw!r} as a number: use a dot for decimals "
+        raise ValueError(f"could not read {shown} as a number: use a dot for decimals "
                          f"(2.5, not 2,5) and commas only between thousands (41,230)")
     if not _NUMBER.match(s):
-        raise ValueError(f"could not read {raw!r} as a number: type digits, for example "
+        raise ValueError(f"could not read {shown} as a number: type digits, for example "
                          f"41230, 41,230.5, 4.1M or 2.5%")
-    return float(s) * scale
+    value = float(s) * scale
+    if not math.isfinite(value):
+        raise ValueError(f"{shown} is too big to be an answer: type an ordinary number, for "
+                         f"example 41230 or 4.1M")
+    return value
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters, so a pasted essay is not echoed back whole."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 @dataclass(frozen=True)

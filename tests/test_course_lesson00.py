@@ -77,3 +77,14 @@ def test_the_calm_market_sandbox(exercises):
 def test_a_non_scenario_is_refused():
     with pytest.raises(ValueError, match="scenario must be a Scenario, got str"):
         lesson00.exercises("crowded-longs")
+
+
+@pytest.mark.parametrize("change", [dict(n_positions=0), dict(shock=0.99)])
+def test_a_market_without_a_cascade_gets_a_clear_error(change):
+    from marginloops import Scenario
+    from marginloops.course import lesson00
+    market = Scenario.preset("crowded-longs").replace(**change)
+    helpers = [lesson00.exercises] + ([lesson00.costs] if hasattr(lesson00, "costs") else [])
+    for helper in helpers:
+        with pytest.raises(ValueError, match="scenario must start a cascade"):
+            helper(market)

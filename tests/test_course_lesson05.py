@@ -93,3 +93,14 @@ def test_costs_read_off_the_runs():
     assert any(line.startswith("ADL, round 4:") for line in lines)
     # dynamic margin x2 after the shock: 2 * (1 - 97.00 / 99.99) = 5.98%
     assert any("round 1: every maintenance rate raised by 5.98%" in line for line in lines)
+
+
+@pytest.mark.parametrize("change", [dict(n_positions=0), dict(shock=0.99)])
+def test_a_market_without_a_cascade_gets_a_clear_error(change):
+    from marginloops import Scenario
+    from marginloops.course import lesson05
+    market = Scenario.preset("crowded-longs").replace(**change)
+    helpers = [lesson05.exercises] + ([lesson05.costs] if hasattr(lesson05, "costs") else [])
+    for helper in helpers:
+        with pytest.raises(ValueError, match="scenario must start a cascade"):
+            helper(market)

@@ -111,3 +111,14 @@ def test_bad_parameters_are_refused(kwargs, needle):
 def test_set_market_refuses_values_the_knobs_cannot_show(view):
     with pytest.raises(ValueError, match="density must be in"):
         view.set_market(2.0, 9.0)
+
+
+def test_readout_never_predicts_a_fall_beyond_the_band_just_below_one():
+    # n/D = 4.95 / 5 = 0.99: the closed form says 1 / 0.01 = 100x, so a 2% shock "becomes" a
+    # 200% fall; the readout says the fall passes the 30% band instead of printing 200%.
+    view = CriticalRatioView()
+    view.set_market(5.0, 4.95)
+    text = view.readout.value
+    assert "200.0%" not in text and "more than the 30% band" in text
+    view.set_market(2.0, 1.0)  # n/D = 0.5: 2x, a 4.0% fall, as before
+    assert "a 4.0% fall): the loop dies out" in view.readout.value

@@ -84,3 +84,16 @@ def test_bad_exercises_are_named(kwargs, needle):
     with pytest.raises(ValueError) as err:
         Exercise(**kwargs)
     assert needle in str(err.value)
+
+
+@pytest.mark.parametrize("answer", ["1e400", "-1e400", "9" * 400, 10**400, float("inf")])
+def test_an_answer_too_big_for_a_float_is_malformed_not_a_try(answer):
+    ex = Exercise("What is 6 times 7?", 42)
+    result = ex.check(answer)
+    assert result.malformed and not result.correct and ex.attempts == 0
+    assert "is too high" not in result.message
+
+
+def test_a_pasted_essay_is_not_echoed_back_whole():
+    result = Exercise("What is 6 times 7?", 42).check("forty two " * 10_000)
+    assert result.malformed and len(result.message) < 300

@@ -202,3 +202,10 @@ def test_readout_table_rows_by_hand():
     assert lines[6].split() == ["90.00", "0.00", "45.00", "no", "equity", "LIQUIDATED"]
     with pytest.raises(ValueError, match="marks must hold at least one"):
         readout_table(())
+
+
+def test_equity_at_the_bankruptcy_price_reads_zero_not_minus_zero():
+    # 50x long at 10.50 with no maintenance: bankruptcy at 10.50 * (1 - 1/50) = 10.29, where
+    # the float equity is a hair below zero
+    text = margin_state("long", 10.5, 50, 0.0, mark=10.29).text()
+    assert "Equity 0.00 USD" in text and "-0.00" not in text.split("Equity")[1].split("(")[0]

@@ -20,6 +20,17 @@ def _market(scenario, default: str) -> Scenario:
     return scenario
 
 
+def _with_round_1(history, scenario, what: str):
+    """``history`` if the shock started a cascade (a round 1 that sold something); a clear
+    ``ValueError`` otherwise, instead of an IndexError deep inside a lesson helper."""
+    if len(history) < 2 or history[1].n_liquidated == 0 or len(history[1].book_prices) == 0:
+        raise ValueError(f"scenario must start a cascade for {what}: in {scenario.name!r} the "
+                         f"shock of {scenario.shock:.0%} liquidated nothing that traded in "
+                         f"round 1 (ended at round {history[-1].round}); use a market whose "
+                         f"shock reaches some positions, such as the crowded-longs preset")
+    return history
+
+
 def exercises(scenario: Scenario | None = None,
               sandbox: Scenario | None = None) -> list[Exercise]:
     """The lesson's four exercises, answers computed from ``scenario`` (default: the
@@ -30,7 +41,8 @@ def exercises(scenario: Scenario | None = None,
     3. The amplification: the whole fall divided by the shock's fall.
     4. Positions liquidated in all in the sandbox's market.
     """
-    history = _market(scenario, PRESET).cascade().run()
+    market = _market(scenario, PRESET)
+    history = _with_round_1(market.cascade().run(), market, "these exercises")
     calm = _market(sandbox, SANDBOX).cascade().run()
     start = history[0].price_before
     return [

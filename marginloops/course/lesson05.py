@@ -35,6 +35,17 @@ def _market(scenario: Scenario | None) -> Scenario:
     return scenario
 
 
+def _with_round_1(history, scenario, what: str):
+    """``history`` if the shock started a cascade (a round 1 that sold something); a clear
+    ``ValueError`` otherwise, instead of an IndexError deep inside a lesson helper."""
+    if len(history) < 2 or history[1].n_liquidated == 0 or len(history[1].book_prices) == 0:
+        raise ValueError(f"scenario must start a cascade for {what}: in {scenario.name!r} the "
+                         f"shock of {scenario.shock:.0%} liquidated nothing that traded in "
+                         f"round 1 (ended at round {history[-1].round}); use a market whose "
+                         f"shock reaches some positions, such as the crowded-longs preset")
+    return history
+
+
 def _fall(history: list[RoundRecord]) -> float:
     return 1.0 - history[-1].price_after / history[0].price_before
 
@@ -66,7 +77,8 @@ def costs(scenario: Scenario | None = None) -> list[str]:
     def run(**change):
         return market.replace(**change).cascade().run()
 
-    plain, halt, auction = run(), run(breaker_move=0.02), run(call_auction=True)
+    plain = _with_round_1(run(), market, "what the mechanisms cost")
+    halt, auction = run(breaker_move=0.02), run(call_auction=True)
     halted = [r.round for r in halt if r.halted]
     lines = [f"Circuit breaker: rounds {halted} halted, no trade at all; the crash lasted "
              f"{halt[-1].round} rounds instead of {plain[-1].round}."]
@@ -97,6 +109,7 @@ def exercises(scenario: Scenario | None = None) -> list[Exercise]:
     longer_halt = market.replace(breaker_move=0.02, breaker_rounds=4).cascade().run()
     smaller_fund = market.replace(adl=True, insurance_fund=100_000).cascade().run()
     spiral = market.replace(dynamic_margin=3.0).cascade().run()
+    _with_round_1(market.cascade().run(), market, "these exercises")
     return [
         Exercise(
             "The 2% circuit breaker halted trading for 2 rounds. Make the halt last 4 rounds "

@@ -175,7 +175,12 @@ class CriticalRatioView(widgets.VBox):
         predicted = self.predicted
         sim = self._simulated
         shock = self.shock
-        if np.isfinite(predicted):
+        if np.isfinite(predicted) and shock * predicted >= self.band:
+            # near n/D = 1 the formula's fall passes the end of the positions (even 100%)
+            says = (f"amplification <b>{predicted:.2f}</b>, so a {shock:.0%} shock would become "
+                    f"a fall of more than the {self.band:.0%} band that holds the liquidation "
+                    f"prices: the loop dies out only after eating nearly all of it")
+        elif np.isfinite(predicted):
             says = (f"amplification <b>{predicted:.2f}</b> (a {shock:.0%} shock becomes a "
                     f"{shock * predicted:.1%} fall): the loop dies out")
         else:

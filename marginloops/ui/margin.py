@@ -94,7 +94,8 @@ class MarginState:
                        f"{self.liquidation:,.2f} USD (the liquidation price), so the exchange "
                        f"closes the position there. Moving the price back does not reopen it.")
         change = self.equity / self.margin - 1
-        out.append(f"Mark price {self.mark:,.2f} USD. Equity {self.equity:,.2f} USD "
+        equity = self.equity + 0.0 if round(self.equity, 2) else 0.0  # never "-0.00"
+        out.append(f"Mark price {self.mark:,.2f} USD. Equity {equity:,.2f} USD "
                    f"({change:+.1%} on the {self.margin:,.2f} USD you put in).")
         out.append(f"Maintenance margin {self.maintenance:,.2f} USD ({self.mmr:.2%} of the "
                    f"position's value at the mark price).")
