@@ -93,7 +93,7 @@ def test_readout_answers_how_big_an_order_moves_the_price_one_percent():
     view = BookWalkView()
     # ten levels 99.90 ... 99.00 lie within 1% of 99.90 (98.90 is 1.001% away): 10 a units
     assert f"Up to {10 * A:,.0f} units (2.00M USD)" in view.summary
-    assert "one unit more fills at 98.90, 1.00% away" in view.summary
+    assert "one unit more fills at 98.90, 1.001% away" in view.summary
     view.depth_knob.value = 4.0  # twice the depth: twice the order
     assert f"Up to {20 * A:,.0f} units (4.00M USD)" in view.summary
 

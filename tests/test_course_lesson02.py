@@ -98,7 +98,7 @@ def test_order_for_move_by_hand():
 def test_describe_move_in_words():
     assert describe_move(lesson_book("flat")) == (
         "How big an order moves the price 1%? Up to 20,111 units (2.00M USD) keep the last "
-        "fill within 1% of the start 99.90; one unit more fills at 98.90, 1.00% away.")
+        "fill within 1% of the start 99.90; one unit more fills at 98.90, 1.001% away.")
     assert describe_move(lesson_book("thin"), 0.05).endswith(
         "one unit more empties the bids: the book ends before a 5% move.")
 

@@ -233,7 +233,7 @@ def describe_move(book: OrderBook, move: float = 0.01, side: str = "sell") -> st
 
     >>> print(describe_move(lesson_book("flat", 2e6)))  # doctest: +NORMALIZE_WHITESPACE
     How big an order moves the price 1%? Up to 20,111 units (2.00M USD) keep the last fill
-    within 1% of the start 99.90; one unit more fills at 98.90, 1.00% away.
+    within 1% of the start 99.90; one unit more fills at 98.90, 1.001% away.
     """
     qty = order_for_move(book, move, side)
     start = start_price(book, side)
@@ -245,7 +245,7 @@ def describe_move(book: OrderBook, move: float = 0.01, side: str = "sell") -> st
     if nxt is None:
         return head + (f"one unit more empties the {'bids' if side == 'sell' else 'asks'}: the "
                        f"book ends before a {move:.0%} move.")
-    return head + f"one unit more fills at {nxt:,.2f}, {abs(nxt - start) / start:.2%} away."
+    return head + f"one unit more fills at {nxt:,.2f}, {abs(nxt - start) / start:.3%} away."
 
 
 def exercises() -> list[Exercise]:
