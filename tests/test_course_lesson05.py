@@ -85,14 +85,58 @@ def test_costs_read_off_the_runs():
     assert "21 rounds instead of 6" in lines[0]
     auction = MARKET.replace(call_auction=True).cascade().run()[1]
     assert auction.uniform_price
-    assert lines[1] == (f"Call auction, round 1: all 353 positions sold at one price, "
-                        f"{auction.avg_fill_price:.2f}.")
-    # the single price lies between the walk's first and last fills (96.99 and 94.13)
-    assert 94.13 < auction.avg_fill_price < 96.99
-    assert "from 96.99 down to 94.13" in lines[2]
-    assert any(line.startswith("ADL, round 4:") for line in lines)
-    # dynamic margin x2 after the shock: 2 * (1 - 97.00 / 99.99) = 5.98%
-    assert any("round 1: every maintenance rate raised by 5.98%" in line for line in lines)
+    # the one price is the last level the batch needed on the refilled book
+    assert auction.avg_fill_price == auction.last_fill_price
+    assert lines[1].startswith("Call auction, recovery 50%, round 1: the book first got back 50%")
+    assert f"all 353 positions sold at one price, {auction.avg_fill_price:.2f}," in lines[1]
+
+
+def test_auction_compared_on_the_same_book():
+    lines = lesson05.costs()
+    auction = MARKET.replace(call_auction=True).cascade().run()[1]
+    # Resilience 50% refills the same book and then walks it continuously: its round 1 average
+    # is the walk the auction is compared with.
+    walked = MARKET.replace(resilience=0.5).cascade().run()[1]
+    assert walked.last_fill_price == auction.last_fill_price
+    assert f"from 96.99 down to {auction.last_fill_price:.2f}" in lines[2]
+    assert f"average {walked.avg_fill_price:.2f}." in lines[2]
+    assert walked.avg_fill_price > auction.avg_fill_price
+    # what the one price cost: what the insurance fund got less in that round
+    lost = walked.to_fund - auction.to_fund
+    assert f"raised {lost / 1e3:,.1f}K USD less." in lines[2]
+
+
+def test_auction_without_recovery_changes_no_price():
+    line = lesson05.costs()[3]
+    plain = MARKET.cascade().run()
+    bare = MARKET.replace(call_auction=True, recovery=0.0).cascade().run()
+    # no new liquidity: the one price is the preset's last fill, and the run ends at 84.40
+    assert bare[1].avg_fill_price == plain[1].last_fill_price
+    assert [r.price_after for r in bare] == [r.price_after for r in plain]
+    assert bare[-1].bad_debt > plain[-1].bad_debt  # everyone sold at the worst fill
+    assert "all 353 sold at 94.13" in line and "(96.99 down to 94.13, average 95.56)" in line
+    assert "ends at 84.40 (preset: 84.40)" in line and "(preset: 184,571)" in line
+    row = next(r for r in lesson05.mechanism_table().splitlines()
+               if r.startswith("call auction, recovery 0"))
+    assert row.split()[-4:-1] == ["15.6%", "5.21", "6"]
+
+
+def test_costs_dynamic_margin_in_percentage_points():
+    lines = [line for line in lesson05.costs() if line.startswith("Dynamic margin x2")]
+    # By hand: 2 * (1 - 97.00 / 99.99) = 5.98 points, on a 0.50% base rate: 6.48% > 1/25 = 4%
+    assert lines[0].startswith("Dynamic margin x2, round 1: every maintenance rate raised by "
+                               "5.98 percentage points, from 0.50% to 6.48%, above the 1/25 = "
+                               "4% margin a 25x position starts with; 1061 positions")
+    # the 1061 from the liquidation rule: equity below 6.48% of the position's value at 97.00
+    pos = MARKET.positions()
+    rate = 0.005 + 2 * (1 - 97.00 / 99.99)
+    below = (pos.side == 1) & (pos.equity(97.00) < rate * pos.size * 97.00)
+    assert below.sum() == 1061
+    # every 25x-100x long not in profit at 97.00 is among them
+    assert below[(pos.side == 1) & (pos.leverage >= 25) & (pos.entry >= 97.00)].all()
+    # round 2: above 10% = 1/10, so all 1,600 longs (0.8 * 2000) are gone: 1600 - 1061 = 539
+    assert "above the 1/10 = 10% margin" in lines[1]
+    assert "; 539 positions liquidated, every long still open (preset: 338)." in lines[1]
 
 
 @pytest.mark.parametrize("change", [dict(n_positions=0), dict(shock=0.99)])

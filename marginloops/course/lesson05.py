@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..analysis import amplification
 from ..cascade import RoundRecord
 from ..exercises import Exercise
@@ -20,6 +22,7 @@ MECHANISMS: dict[str, dict] = {
     "resilience 50% alone": dict(resilience=0.5),
     "partial liquidation + resilience 50%": dict(partial="fraction", resilience=0.5),
     "circuit breaker 2%, recovery 50%": dict(breaker_move=0.02),
+    "call auction, recovery 0": dict(call_auction=True, recovery=0.0),
     "call auction, recovery 50%": dict(call_auction=True),
     "auto-deleveraging (ADL)": dict(adl=True),
     "dynamic margin x2": dict(dynamic_margin=2.0),
@@ -71,7 +74,11 @@ def mechanism_table(scenario: Scenario | None = None,
 
 def costs(scenario: Scenario | None = None) -> list[str]:
     """What a circuit breaker, a call auction, auto-deleveraging and dynamic margin x2 cost on
-    ``scenario`` (default crowded-longs), one sentence per line, each read off the run."""
+    ``scenario`` (default crowded-longs), one sentence per line, each read off the run.
+
+    The auction is compared with a walk through the same book: its own round 1 levels (after
+    ``recovery`` refilled them), and with ``recovery=0`` the preset's empty book.
+    """
     market = _market(scenario)
 
     def run(**change):
@@ -79,21 +86,49 @@ def costs(scenario: Scenario | None = None) -> list[str]:
 
     plain = _with_round_1(run(), market, "what the mechanisms cost")
     halt, auction = run(breaker_move=0.02), run(call_auction=True)
+    bare = run(call_auction=True, recovery=0.0)
     halted = [r.round for r in halt if r.halted]
     lines = [f"Circuit breaker: rounds {halted} halted, no trade at all; the crash lasted "
              f"{halt[-1].round} rounds instead of {plain[-1].round}."]
-    a1, p1 = auction[1], plain[1]
-    lines.append(f"Call auction, round 1: all {a1.n_liquidated} positions sold at one price, "
-                 f"{a1.avg_fill_price:.2f}.")
-    lines.append(f"  Without it, round 1 walked the book from {p1.book_prices[0]:.2f} down to "
-                 f"{p1.last_fill_price:.2f} (average {p1.avg_fill_price:.2f}).")
+    a1, p1, b1 = auction[1], plain[1], bare[1]
+    walk = float(np.dot(a1.book_prices, a1.book_qty) / a1.book_qty.sum())
+    lines.append(f"Call auction, recovery {market.recovery:.0%}, round 1: the book first got "
+                 f"back {market.recovery:.0%} of the depth eaten so far; then all "
+                 f"{a1.n_liquidated} positions sold at one price, {a1.avg_fill_price:.2f}, the "
+                 f"price of the last level the batch needed.")
+    lines.append(f"  A walk through that same refilled book: from {a1.book_prices[0]:.2f} down to "
+                 f"{a1.last_fill_price:.2f}, average {walk:.2f}. At one price the batch raised "
+                 f"{(walk - a1.avg_fill_price) * a1.filled_qty / 1e3:,.1f}K USD less.")
+    lines.append(f"Call auction, recovery 0, round 1: nothing refilled; all {b1.n_liquidated} "
+                 f"sold at {b1.avg_fill_price:.2f}, the last fill of the preset's walk through "
+                 f"the same book ({p1.book_prices[0]:.2f} down to {p1.last_fill_price:.2f}, "
+                 f"average {p1.avg_fill_price:.2f}). The run ends at {bare[-1].price_after:.2f} "
+                 f"(preset: {plain[-1].price_after:.2f}), with {bare[-1].bad_debt:,.0f} USD of "
+                 f"bad debt (preset: {plain[-1].bad_debt:,.0f}).")
     lines += [f"ADL, round {r.round}: {r.n_adl} bankrupt longs closed against "
               f"{r.n_deleveraged} profitable shorts at {r.adl_price:.2f}; the price was "
               f"{r.price_before:.2f}." for r in run(adl=True) if r.n_adl]
-    lines += [f"Dynamic margin x2, round {r.round}: every maintenance rate raised by "
-              f"{r.mmr_surcharge:.2%}; {r.n_liquidated} positions liquidated "
-              f"(preset: {plain[r.round].n_liquidated})."
-              for r in run(dynamic_margin=2.0)[1:] if r.round < len(plain)]
+    spiral = run(dynamic_margin=2.0)
+    levels = np.array(sorted({lev for lev, _ in market.leverage_mix}))
+    side, word = (1, "long") if market.direction == "down" else (-1, "short")
+    still_open = int(np.count_nonzero(market.positions().side == side))
+    for r in spiral[1:]:
+        if r.round >= len(plain):
+            break
+        text = (f"Dynamic margin x2, round {r.round}: every maintenance rate raised by "
+                f"{r.mmr_surcharge * 100:.2f} percentage points")
+        if not market.mmr_tiers:
+            rate = market.mmr + r.mmr_surcharge
+            over = levels[1.0 / levels < rate]
+            text += f", from {market.mmr:.2%} to {rate:.2%}"
+            if len(over):
+                text += (f", above the 1/{over[0]:g} = {1 / over[0]:.0%} margin a {over[0]:g}x "
+                         f"position starts with")
+        everyone = f", every {word} still open" if r.n_liquidated == still_open else ""
+        text += (f"; {r.n_liquidated} positions liquidated{everyone} "
+                 f"(preset: {plain[r.round].n_liquidated}).")
+        lines.append(text)
+        still_open -= r.n_liquidated
     return lines
 
 
