@@ -103,7 +103,8 @@ def narrate(rec: RoundRecord) -> str:
                  f"price {price(rec.adl_price)} against the {rec.n_deleveraged:,} most "
                  f"profitable, most leveraged {other}, instead of being sold into the book.")
     if rec.mmr_surcharge > 0:
-        text += (f" Margins were raised by {percent(rec.mmr_surcharge)} after the recent move "
+        text += (f" Every maintenance rate was raised by {rec.mmr_surcharge * 100:.3g} "
+                 f"percentage points after the recent move "
                  f"(dynamic margin).")
     if rec.withdrawn > 0:
         text += (f" The fast move made market makers cancel {units(rec.withdrawn)} of "

@@ -579,7 +579,7 @@ def test_dynamic_margin_shows_its_surcharge_in_the_status():
     click(ex.time.step_button)  # round 1: the shock's move raised every rate
     surcharge = ex.cascade.history[-1].mmr_surcharge
     assert surcharge == pytest.approx(2.0 * 0.03, rel=0.02)
-    assert f"margin <b>+{surcharge:.1%}</b> (dynamic)" in ex.status.value
+    assert f"margin <b>+{surcharge * 100:.1f} pts</b> (dynamic)" in ex.status.value
 
 
 def test_the_fee_checkbox_decides_who_gets_the_margin():

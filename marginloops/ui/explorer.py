@@ -351,7 +351,7 @@ class CascadeExplorer(widgets.VBox):
             return ""
         return (f" · <span title='Dynamic margin added {surcharge * 100:.3g} percentage points "
                 f"to every maintenance rate at this round&#39;s check, because the price moved "
-                f"fast'>margin <b>+{surcharge:.1%}</b> (dynamic)</span>")
+                f"fast'>margin <b>+{surcharge * 100:.1f} pts</b> (dynamic)</span>")
 
     def _halt_words(self) -> str:
         """The circuit breaker's state after the last round, for the status line ("" if none)."""
