@@ -305,9 +305,8 @@ BLACK_THURSDAY = CaseStudy(
     title="Black Thursday: Bitcoin on BitMEX",
     dates="12-13 March 2020",
     summary=("As markets everywhere sold off over COVID-19, Bitcoin fell in two legs, and on "
-             "BitMEX, then the largest perpetual-swap exchange, leveraged longs were liquidated "
-             "into a book that had all but emptied; the fall stopped around the time BitMEX "
-             "went offline."),
+             "BitMEX more than a billion USD of leveraged longs were liquidated; on 13 March "
+             "the exchange was hit by two DDoS attacks and an outage of about 25 minutes."),
     scenario=Scenario(
         name="black-thursday-2020",
         description="Stylised 12-13 March 2020 on BitMEX: crowded 5x-100x longs, a thin book "
@@ -379,9 +378,10 @@ BLACK_THURSDAY = CaseStudy(
                   "price record. A moderate 5% push; the rest must come from the loop."),
         ("long_share", "Four positions in five long: the reported liquidations were 98.8% "
                        "longs (no source gives the share of traders who were long)."),
-        ("leverage_mix", "Evenly 5x to 100x: BitMEX offered up to 100x on its perpetual swap."),
-        ("entry_spread", "Entries within 30% of the price: Bitcoin had traded between about "
-                         "7,000 and 10,000 USD in the weeks before."),
+        ("leverage_mix", "Evenly 5x to 100x: an assumption. No source we found gives the "
+                         "leverage traders used that day."),
+        ("entry_spread", "Entries within 30% of the price: an assumption standing for the range "
+                         "the price had traded in before (not taken from a source)."),
         ("depth_1pct", "The calibrated knob: the depth at which the model's fall matches the "
                        "reported 51.1% (model units)."),
         ("book_range", "The book reaches 80% below the price, so a fall of more than 50% is "
@@ -403,11 +403,12 @@ BLACK_THURSDAY = CaseStudy(
 
 MAY_2021 = CaseStudy(
     key="may-2021",
-    title="19 May 2021: the China and Tesla sell-off",
+    title="19 May 2021: a crash after a warning from China",
     dates="19 May 2021",
-    summary=("After Tesla stopped taking Bitcoin and Chinese industry bodies warned against "
-             "crypto trading, Bitcoin fell about 27% in a day; liquidations across exchanges "
-             "came close to 8 billion USD while several exchanges had outages."),
+    summary=("A day after three Chinese state-backed associations warned against crypto "
+             "trading, with prices already swinging on comments by Tesla's chief executive, "
+             "Bitcoin fell about 27% in a day; liquidations across exchanges came close to "
+             "8 billion USD while several exchanges had outages."),
     scenario=Scenario(
         name="may-2021",
         description="Stylised 19 May 2021: a wide leverage mix up to 125x, 75% of positions "
@@ -441,10 +442,10 @@ MAY_2021 = CaseStudy(
         ("shock", "Not observable; the same moderate 5% push as the other cases."),
         ("long_share", "Three positions in four long: no share of longs was found in a "
                        "source for this day, so this is an assumption."),
-        ("leverage_mix", "From 3x to 125x, most of it modest: exchanges then offered up to "
-                         "125x, but most traders use far less."),
-        ("entry_spread", "Entries within 30%: Bitcoin had traded between about 43,000 and "
-                         "65,000 USD in the month before."),
+        ("leverage_mix", "From 3x to 125x, most of it modest: an assumption. No source we "
+                         "found gives the leverage traders used that day."),
+        ("entry_spread", "Entries within 30%: an assumption standing for the range the price "
+                         "had traded in before (not taken from a source)."),
         ("depth_1pct", "The calibrated knob: the depth at which the model's fall matches the "
                        "reported 27% (model units)."),
         ("n_positions", _SCALE),
@@ -452,8 +453,8 @@ MAY_2021 = CaseStudy(
     reproduces=("A 5% push becoming a fall of about 27% in a few dozen rounds, the loop "
                 "adding most of it; only longs liquidated."),
     leaves_out=("The outages of exchanges during the crash (traders who could not add margin "
-                "or close); many coins and many exchanges at once; the rebound later the same "
-                "day; spot selling that was not forced; and which "
+                "or close); many coins and many exchanges at once; the rebound in the days after; "
+                "spot selling that was not forced; and which "
                 "exchanges reported their liquidations in full."),
 )
 
@@ -461,7 +462,7 @@ OCTOBER_2025 = CaseStudy(
     key="october-2025",
     title="10-11 October 2025: the largest liquidation day on record",
     dates="10-11 October 2025",
-    summary=("A threat of 100% US tariffs on Chinese imports hit a market with record open "
+    summary=("A threat of 100% US tariffs on Chinese imports hit a market near record open "
              "interest: about 19 billion USD of positions were liquidated in a day, most of "
              "them longs, while order books thinned out and USDe lost its peg on Binance."),
     scenario=Scenario(
@@ -494,14 +495,16 @@ OCTOBER_2025 = CaseStudy(
                  "computed from the quote above: 16.7B / 19.1B", measure="long_share"),
         Reported("Fall of perpetual-futures open interest", 0.43, "%",
                  "Market Spotlight: The $19 Billion Liquidation That Shook Crypto",
-                 "CoinDesk Research (mirrored copy)", "17 October 2025",
+                 "CoinDesk Research, via an unofficial mirror (cryptonewz.pages.dev)",
+                 "17 October 2025",
                  "https://cryptonewz.pages.dev/crypto-news-coindesk.com/research/market-"
                  "spotlight-the-19-billion-liquidation-that-shook-crypto",
                  "\"Perpetual futures open interest contracted 43% to $123 billion, led by a "
                  "57% drop on Hyperliquid.\"", measure="oi_fall"),
         Reported("Lowest USDe price on Binance", 0.65, "USD",
                  "Market Spotlight: The $19 Billion Liquidation That Shook Crypto",
-                 "CoinDesk Research (mirrored copy)", "17 October 2025",
+                 "CoinDesk Research, via an unofficial mirror (cryptonewz.pages.dev)",
+                 "17 October 2025",
                  "https://cryptonewz.pages.dev/crypto-news-coindesk.com/research/market-"
                  "spotlight-the-19-billion-liquidation-that-shook-crypto",
                  "\"Stablecoin USDe depegged to $0.65 on Binance, triggering secondary "
@@ -523,8 +526,8 @@ OCTOBER_2025 = CaseStudy(
         ("long_share", "80% of positions long: the reported liquidations were 87% longs."),
         ("leverage_mix", "Mostly modest (a third at 2x), a tail up to 50x: with more high "
                          "leverage the model liquidates far more than the reported share."),
-        ("entry_spread", "Entries within 20%: Bitcoin had traded between about 107,000 and "
-                         "126,000 USD in the months before."),
+        ("entry_spread", "Entries within 20%: an assumption standing for the range the price "
+                         "had traded in before (not taken from a source)."),
         ("depth_1pct", "The calibrated knob: the depth at which the model's fall matches the "
                        "reported 12% (model units)."),
         ("withdrawal", "Market makers stepped back (Kaiko): at 0.5 a 1% move in a round "

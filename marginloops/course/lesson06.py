@@ -51,36 +51,49 @@ def depth_sensitivity(case, factors=DEPTH_FACTORS) -> str:
     return "\n".join(lines)
 
 
+#: The exercises' settings of the May 2021 case (none of their answers is printed in the lesson).
+EXERCISE_DEPTH_1 = 900_000.0  # Exercise 1: amplification with this 1% depth
+EXERCISE_SHOCK_2 = 0.03  # Exercise 2: share of the fall added by the loop with this shock
+EXERCISE_DEPTH_3 = 1_000_000.0  # Exercise 3: the price fall with this 1% depth
+
+
 def exercises() -> list[Exercise]:
-    """The lesson's three exercises, answers computed from the cases' scenarios."""
-    may = CASES["may-2021"]
-    may_history = may.run()
-    amp = model_measures(may_history)["amplification"]
-    october = CASES["october-2025"]
-    share = loop_share(october.run())
-    deeper = may.scenario.replace(depth_1pct=1_000_000.0).cascade().run()
-    deeper_fall = model_measures(deeper)["fall"]
+    """The lesson's three exercises on the May 2021 case with one knob changed, answers
+    computed from the case's scenario. Each can be answered in the explorer (set the knob,
+    step round 0, run to the end, read the status line) or in code."""
+    may = CASES["may-2021"].scenario
+    amp = model_measures(may.replace(depth_1pct=EXERCISE_DEPTH_1).cascade().run())[
+        "amplification"]
+    share = loop_share(may.replace(shock=EXERCISE_SHOCK_2).cascade().run())
+    deeper_fall = model_measures(may.replace(depth_1pct=EXERCISE_DEPTH_3).cascade().run())[
+        "fall"]
     return [
         Exercise(
-            "In the model of 19 May 2021, by how many times did the liquidation loop multiply "
-            "the 5% shock? (the amplification: the whole fall divided by the shock's fall)",
+            "Give the 19 May 2021 market 900,000 USD of 1% depth (0.9 M USD in the explorer) "
+            "instead of 860,000. By how many times does the liquidation loop multiply the 5% "
+            "shock now? (the amplification: the whole fall divided by the shock's fall)",
             answer=amp, tolerance=0.01,
-            hints=("Run it: history = CASES['may-2021'].run(), then amplification(history).",
-                   "The whole fall is 1 - history[-1].price_after / history[0].price_before; "
-                   "divide it by the fall of round 0 alone.")),
+            hints=("Explorer: set the depth, click Step once and note the change from the "
+                   "start (the shock's fall), then Run to end and note it again. In code: "
+                   "amplification(CASES['may-2021'].scenario.replace(depth_1pct=900_000)"
+                   ".cascade().run()).",
+                   "Divide the whole fall by the shock's fall. With more depth than the "
+                   "calibrated market, expect a smaller amplification than its 5.37.")),
         Exercise(
-            "In the model of 10-11 October 2025, what share of the price fall did the "
-            "liquidation loop add to the 3% shock? (answer in %)",
+            "Give the 19 May 2021 market a 3% shock instead of 5% (same depth). What share of "
+            "the price fall does the liquidation loop add to the shock? (answer in %)",
             answer=share, unit="%", tolerance=0.01, abs_tolerance=0.002,
             hints=("The loop's part is the whole fall minus the shock's fall, as a share of "
-                   "the whole fall.",
+                   "the whole fall (read both in the explorer's status line).",
                    "That share is 1 - 1 / amplification; loop_share(history) computes it.")),
         Exercise(
-            "Give the 19 May 2021 market a book of 1,000,000 USD of 1% depth instead of "
-            "860,000 (about 16% more). What is the model's price fall now? (answer in %)",
+            "Give the 19 May 2021 market 1,000,000 USD of 1% depth (1.0 M USD in the explorer) "
+            "instead of 860,000 (about 16% more). What is the model's price fall now? "
+            "(answer in %)",
             answer=deeper_fall, unit="%", tolerance=0.01, abs_tolerance=0.002,
-            hints=("CASES['may-2021'].scenario.replace(depth_1pct=1_000_000).cascade().run(), "
-                   "then 1 - last price / first price.",
+            hints=("Explorer: set the depth, Run to end and read the change from the start. In "
+                   "code: CASES['may-2021'].scenario.replace(depth_1pct=1_000_000).cascade()"
+                   ".run(), then 1 - last price / first price.",
                    "Near the critical ratio of lesson 3 a little more depth changes a lot: "
                    "expect far less than 27%.")),
     ]
