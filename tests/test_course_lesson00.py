@@ -64,14 +64,20 @@ def test_answers_follow_the_scenario():
     assert ex[1].answer == pytest.approx(1 - 96.10 / 99.99, abs=5e-5)
 
 
-def test_the_calm_market_sandbox(exercises):
+def test_the_thin_book_sandbox(exercises):
     ex = exercises[3]
-    # calm-market (python -m marginloops --preset calm-market): 21 longs in round 1, 1 in
-    # round 2, then a fixed point: 22 in all.
-    assert ex.answer == 21 + 1
-    wrong = ex.check("1,512")  # crowded-longs' total
-    assert not wrong.correct and "too high" in wrong.message and "22" not in wrong.message
-    assert ex.check("22").correct
+    # thin-book (python -m marginloops --preset thin-book, the 'liquidated' column): nobody in
+    # round 0, then 110, 119, 151, 157, 121, 66, 25, 15 and 5 longs in rounds 1 to 9: 769 in all.
+    assert ex.answer == 110 + 119 + 151 + 157 + 121 + 66 + 25 + 15 + 5
+    wrong = ex.check("22")  # calm-market's total, the one the lesson prints
+    assert not wrong.correct and "too low" in wrong.message and "769" not in wrong.message
+    assert not ex.check("1,512").correct  # crowded-longs' total
+    assert ex.check("769").correct
+
+
+def test_exercise_4_follows_the_sandbox_market():
+    # calm-market: 21 longs in round 1, 1 in round 2, then a fixed point: 22 in all.
+    assert lesson00.exercises(sandbox=Scenario.preset("calm-market"))[3].answer == 21 + 1
 
 
 def test_a_non_scenario_is_refused():

@@ -16,32 +16,35 @@ def ex():
 
 def test_there_are_four_exercises_in_order(ex):
     assert len(ex) == 4 and all(isinstance(e, Exercise) for e in ex)
-    assert "10x long" in ex[0].question and "20x" in ex[1].question
+    assert "8x long at 200" in ex[0].question and "25x" in ex[1].question
     assert "5x short" in ex[2].question and "2% fall" in ex[3].question
 
 
 def test_exercise_1_liquidation_price(ex):
     e = ex[0]
-    # 100 * (1 - 1/10) / (1 - 0.005) = 90 / 0.995 = 90.4522...
-    assert e.answer == pytest.approx(90 / 0.995)
-    first = e.check("90")  # the bankruptcy price is not the liquidation price
+    # 200 * (1 - 1/8) / (1 - 0.005) = 175 / 0.995 = 175.8794...
+    assert e.answer == pytest.approx(175 / 0.995)
+    first = e.check("175")  # the bankruptcy price is not the liquidation price
     assert not first.correct and "too low" in first.message and "Hint" in first.message
+    assert "175.88" not in first.message
     e2 = lesson01.exercises()[0]
-    assert e2.check("90.45").correct
-    assert lesson01.exercises()[0].check("$90.45").correct
-    assert not lesson01.exercises()[0].check("90.5").correct
+    assert e2.check("175.88").correct
+    assert lesson01.exercises()[0].check("$175.88").correct
+    assert not lesson01.exercises()[0].check("175.9").correct
+    assert not lesson01.exercises()[0].check("90.45").correct  # the lesson's printed 10x long
 
 
-def test_exercise_2_fall_at_20x(ex):
+def test_exercise_2_fall_at_25x(ex):
     e = ex[1]
-    # 1 - 0.95 / 0.995 = 0.045 / 0.995 = 4.5226%
-    assert e.answer == pytest.approx(0.045 / 0.995)
-    assert e.check("4.52%").correct
+    # 1 - 0.96 / 0.995 = 0.035 / 0.995 = 3.5176%
+    assert e.answer == pytest.approx(0.035 / 0.995)
+    assert e.check("3.52%").correct
     e = lesson01.exercises()[1]
-    assert e.check("4.5").correct  # the 1/L - mmr shortcut is close enough (and typed bare)
+    assert e.check("3.5").correct  # the 1/L - mmr shortcut is close enough (and typed bare)
     e = lesson01.exercises()[1]
-    wrong = e.check("5%")  # 1/L: the fall to bankruptcy, not to liquidation
-    assert not wrong.correct and "too high" in wrong.message and "4.52" not in wrong.message
+    wrong = e.check("4%")  # 1/L: the fall to bankruptcy, not to liquidation
+    assert not wrong.correct and "too high" in wrong.message and "3.52" not in wrong.message
+    assert not lesson01.exercises()[1].check("4.52%").correct  # the lesson's printed 20x row
 
 
 def test_exercise_3_short_equity(ex):
@@ -131,10 +134,11 @@ def test_reached_by_fall_counts_by_hand():
                                 [10.0, 20.0, 50.0, 10.0], 0.005)
     lines = lesson01.reached_by_fall(pos, 100, falls=(0.01, 0.02, 0.05, 0.10)).splitlines()
     assert lines[0] == "4 positions, 3 of them long; price 100.00"
-    assert lines[2].split() == ["1%", "99.00", "0", "0"]
-    assert lines[3].split() == ["2%", "98.00", "1", "300"]  # the 50x long: 3 units x 100
-    assert lines[4].split() == ["5%", "95.00", "2", "500"]
-    assert lines[5].split() == ["10%", "90.00", "3", "600"]
+    # last column: the units reached times the fallen price
+    assert lines[2].split() == ["1%", "99.00", "0", "0", "0"]
+    assert lines[3].split() == ["2%", "98.00", "1", "300", "294"]  # the 50x long: 3 x 100, 3 x 98
+    assert lines[4].split() == ["5%", "95.00", "2", "500", "475"]  # 5 units x 95
+    assert lines[5].split() == ["10%", "90.00", "3", "600", "540"]  # 6 units x 90
     with pytest.raises(ValueError, match="falls must be"):
         lesson01.reached_by_fall(pos, 100, falls=(0.5, 1.0))
     with pytest.raises(ValueError, match="positions must be a Positions"):

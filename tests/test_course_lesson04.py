@@ -153,8 +153,8 @@ def test_there_are_four_exercises_with_hints():
 
 @pytest.mark.parametrize("index,right,wrong", [
     (0, "0.3", "1.5"),            # 3M / (5 x 2M)
-    (1, "4%", "2%"),              # 2% / (1 - 0.5)
-    (2, "96.48", "96"),           # 100 x 0.96 / 0.995
+    (1, "3.75%", "3%"),           # 3% / (1 - 0.2)
+    (2, "195.98", "195"),         # 200 x 0.975 / 0.995
 ])
 def test_exercise_answers_are_the_hand_worked_numbers(index, right, wrong):
     ex = L.exercises()[index]
@@ -166,25 +166,34 @@ def test_exercise_answers_are_the_hand_worked_numbers(index, right, wrong):
 def test_exercise_answers_exactly():
     ex = L.exercises()
     assert ex[0].answer == pytest.approx(0.3)
-    assert ex[1].answer == pytest.approx(0.04) and ex[1].unit == "%"
-    assert ex[2].answer == pytest.approx(96 / 0.995)
-    assert ex[1].check("4").correct          # "4" in a % exercise means 4%
+    assert ex[1].answer == pytest.approx(0.0375) and ex[1].unit == "%"
+    assert ex[2].answer == pytest.approx(195 / 0.995)    # 195.9799
+    assert ex[1].check("3.75").correct       # "3.75" in a % exercise means 3.75%
+    # the numbers the lesson prints for its own cases are not these answers
+    assert not L.exercises()[1].check("4.0%").correct
+    assert not L.exercises()[2].check("96.48").correct
 
 
-def test_the_measured_exercise_is_the_crowding_of_the_sandbox_market():
+def test_the_measured_exercise_is_the_crowding_of_the_sandbox_market_with_4m_depth():
     ex = L.exercises()[3]
-    cas = L.clustered_market().cascade()
-    # recount by hand: crowd and background longs with liquidation prices in the 5% band,
-    # against the bids there
-    lo, hi = cas.start_price * 0.95, cas.start_price
-    pos = cas.positions
-    liq = pos.liquidation_price
-    units = pos.size[(pos.side == 1) & (liq >= lo) & (liq <= hi)].sum()
-    prices, sizes = cas.initial_book.bids()
-    book = sizes[(prices >= lo) & (prices <= hi)].sum()
-    assert ex.answer == pytest.approx(units / book, rel=1e-12)
-    assert 0.5 < ex.answer < 1.5
-    assert ex.check(f"{ex.answer:.3f}").correct
+
+    def by_hand(depth):
+        # recount: crowd and background longs with liquidation prices in the 5% band,
+        # against the bids there
+        cas = L.clustered_market(depth_1pct=depth).cascade()
+        lo, hi = cas.start_price * 0.95, cas.start_price
+        pos = cas.positions
+        liq = pos.liquidation_price
+        units = pos.size[(pos.side == 1) & (liq >= lo) & (liq <= hi)].sum()
+        prices, sizes = cas.initial_book.bids()
+        return units / sizes[(prices >= lo) & (prices <= hi)].sum()
+
+    assert ex.answer == pytest.approx(by_hand(4_000_000), rel=1e-12)
+    # the same traders over a flat book twice as deep: half the lesson's printed 0.96
+    assert ex.answer == pytest.approx(by_hand(2_000_000) / 2, rel=2e-3)
+    assert ex.answer == pytest.approx(0.48, abs=0.005)
+    assert not ex.check("0.96").correct
+    assert L.exercises()[3].check("0.48").correct
 
 
 @pytest.mark.parametrize("bad", ["", "abc", "1,2", None, "nan"])

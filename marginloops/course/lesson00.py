@@ -1,6 +1,7 @@
 """Lesson 0, Start here: the exercises, read off the crowded-longs run a student steps in the
 first explorer (round 1's liquidations, the whole fall, the amplification) and the calm-market
-run of the sandbox (how many positions were liquidated in all)."""
+run the student picks in the sandbox's market menu (how many positions were liquidated in all: on
+``thin-book``, a market the lesson never prints, so the answer must come from the explorer)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from ..scenarios import Scenario
 
 #: The market the lesson's first explorer shows, and the one its sandbox starts on.
 PRESET, SANDBOX = "crowded-longs", "calm-market"
+#: The market exercise 4 asks about: picked from the sandbox's menu, never printed in the lesson.
+EXERCISE_4 = "thin-book"
 
 
 def _market(scenario, default: str) -> Scenario:
@@ -34,16 +37,17 @@ def _with_round_1(history, scenario, what: str):
 def exercises(scenario: Scenario | None = None,
               sandbox: Scenario | None = None) -> list[Exercise]:
     """The lesson's four exercises, answers computed from ``scenario`` (default: the
-    ``crowded-longs`` preset) and ``sandbox`` (default: ``calm-market``) played to their end.
+    ``crowded-longs`` preset) and ``sandbox`` (default: :data:`EXERCISE_4`, ``thin-book``) played
+    to their end.
 
     1. Positions liquidated in round 1 (read from the narration after two clicks of Step).
     2. The whole fall, start to end, as a % of the starting price.
     3. The amplification: the whole fall divided by the shock's fall.
-    4. Positions liquidated in all in the sandbox's market.
+    4. Positions liquidated in all in ``sandbox``'s market, picked from the sandbox's menu.
     """
     market = _market(scenario, PRESET)
     history = _with_round_1(market.cascade().run(), market, "these exercises")
-    calm = _market(sandbox, SANDBOX).cascade().run()
+    other = _market(sandbox, EXERCISE_4).cascade().run()
     start = history[0].price_before
     return [
         Exercise(
@@ -68,9 +72,9 @@ def exercises(scenario: Scenario | None = None,
                    "to exercise 2 by it.",
                    "An amplification of 1 would mean the loop added nothing to the shock.")),
         Exercise(
-            "In the free explorer, which starts on calm-market, press Run to end. How many "
-            "positions were liquidated in all?",
-            answer=sum(r.n_liquidated for r in calm), tolerance=0.0, abs_tolerance=0.5,
+            "In the free explorer, pick thin-book in the Market menu (leave the other knobs as "
+            "they come) and press Run to end. How many positions were liquidated in all?",
+            answer=sum(r.n_liquidated for r in other), tolerance=0.0, abs_tolerance=0.5,
             unit="positions",
             hints=("The status line says 'liquidated so far' once the run has ended.",
                    "Or add up the rounds in 'What happened': round 0, the shock, liquidates "

@@ -99,9 +99,11 @@ def smallest_leverage_liquidated_by(drop, mmr=0.005, max_leverage=125) -> int:
 
 
 def reached_by_fall(positions: Positions, price, falls=(0.01, 0.03, 0.05, 0.10)) -> str:
-    """A text table: for each fall from ``price``, how many longs of ``positions`` (and how much
-    of their notional at entry) have liquidation prices that the fallen price reaches, before
-    any forced selling moves it further.
+    """A text table: for each fall from ``price``, how many longs of ``positions`` have
+    liquidation prices that the fallen price reaches, before any forced selling moves it
+    further, and what they are worth: at their entry prices, and at the fallen price (the
+    value the explorer's narration gives a round's liquidations: units x the price before the
+    round).
     """
     if not isinstance(positions, Positions):
         raise ValueError(f"positions must be a Positions, got {type(positions).__name__}")
@@ -112,37 +114,42 @@ def reached_by_fall(positions: Positions, price, falls=(0.01, 0.03, 0.05, 0.10))
                          f"{falls!r:.80}")
     longs = positions.side > 0
     liq = np.sort(positions.liquidation_price[longs])[::-1]  # highest first
-    notional = (positions.size * positions.entry)[longs][
-        np.argsort(positions.liquidation_price[longs], kind="stable")[::-1]]
+    order = np.argsort(positions.liquidation_price[longs], kind="stable")[::-1]
+    notional = (positions.size * positions.entry)[longs][order]
+    units = positions.size[longs][order]
     # longs reached by a price p: liquidation price >= p; count them with one searchsorted
     n = liq.size - np.searchsorted(liq[::-1], price * (1 - f), side="left")
     money = np.concatenate([[0.0], np.cumsum(notional)])[n]
+    now = np.concatenate([[0.0], np.cumsum(units)])[n] * price * (1 - f)
     rows = [f"{positions.side.size:,} positions, {liq.size:,} of them long; price {price:,.2f}",
-            f"{'fall':>5}  {'price':>8}  {'longs reached':>13}  {'their notional (USD)':>20}"]
+            f"{'fall':>5}  {'price':>8}  {'longs reached':>13}  {'notional at entry':>17}"
+            f"  {'at that price':>13}"]
     for k in range(f.size):
-        rows.append(f"{f[k]:>5.0%}  {price * (1 - f[k]):>8,.2f}  {n[k]:>13,}  {money[k]:>20,.0f}")
+        rows.append(f"{f[k]:>5.0%}  {price * (1 - f[k]):>8,.2f}  {n[k]:>13,}  {money[k]:>17,.0f}"
+                    f"  {now[k]:>13,.0f}")
     return "\n".join(rows)
 
 
 def exercises() -> list[Exercise]:
     """Lesson 1's exercises, in the order the notebook asks them."""
-    liq10 = liquidation_price(100.0, 10, 0.005)
-    fall20 = float(liquidation_distance(20, 0.005))
+    # Not the 10x/100 USD and 20x positions the lesson prints: these answers are the student's.
+    liq8 = liquidation_price(200.0, 8, 0.005)
+    fall25 = float(liquidation_distance(25, 0.005))
     equity = equity_at(112.0, side="short", entry=100.0, leverage=5, margin=1000.0)
     lev = smallest_leverage_liquidated_by(0.02, 0.005)
     return [
         Exercise(
-            "A trader opens a 10x long at 100 USD; the maintenance margin is 0.5%. At what "
+            "A trader opens an 8x long at 200 USD; the maintenance margin is 0.5%. At what "
             "price (USD) is the position liquidated? Give two decimals.",
-            answer=liq10, tolerance=0.0, abs_tolerance=0.015, unit="USD",
+            answer=liq8, tolerance=0.0, abs_tolerance=0.015, unit="USD",
             hints=("Liquidation is where equity = maintenance margin, a little before the "
-                   "equity reaches zero (that is the bankruptcy price, 90).",
+                   "equity reaches zero (that is the bankruptcy price, 200 x (1 - 1/8) = 175).",
                    "For a long: entry x (1 - 1/leverage) / (1 - maintenance rate).")),
         Exercise(
-            "At 20x leverage and a maintenance margin of 0.5%, by what percentage can the "
+            "At 25x leverage and a maintenance margin of 0.5%, by what percentage can the "
             "price fall below a long's entry price before it is liquidated?",
-            answer=fall20, tolerance=0.01, unit="%",
-            hints=("A fall of 1/leverage = 5% would take all of your money; you are closed "
+            answer=fall25, tolerance=0.01, unit="%",
+            hints=("A fall of 1/leverage = 4% would take all of your money; you are closed "
                    "a little before that.",
                    "Roughly 1/leverage minus the maintenance rate.")),
         Exercise(

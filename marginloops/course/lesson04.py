@@ -285,13 +285,23 @@ def critical_table(ratios=RATIO_GRID, *, shock: float = 0.02, band: float = 0.3)
 
 
 # ---------------------------------------------------------------------------- exercises
+#: Exercise 4's sandbox setting: the clustered market with this 1% depth (USD), not the
+#: lesson's 2M, so the measured ratio is one the lesson never prints.
+EXERCISE_DEPTH = 4_000_000.0
+
+
 def exercises() -> list[Exercise]:
-    """The lesson's exercises, in the order it asks them (answers from the package)."""
+    """The lesson's exercises, in the order it asks them (answers from the package).
+
+    Their parameters differ from the ones the lesson prints (a 3% shock at n/D = 0.2, a 40x
+    crowd at 200, the clustered market with 4M USD of depth), so no answer is on the page.
+    """
     price, depth, liq_usd = 100.0, 2_000_000.0, 3_000_000.0
     ratio = liq_usd / (5 * depth)   # the book within 5% holds five times the 1% depth
-    shock = 0.02
-    spike = liquidation_price(100.0, 25.0, 0.005)
-    market = clustered_market()
+    shock, shock_ratio = 0.03, 0.2
+    entry, leverage = 200.0, 40.0
+    spike = liquidation_price(entry, leverage, 0.005)
+    market = clustered_market(depth_1pct=EXERCISE_DEPTH)
     from ..analysis import crowding  # noqa: PLC0415 (kept next to its one use)
     measured = crowding(market.cascade(), band=0.05).ratio
     return [
@@ -305,25 +315,28 @@ def exercises() -> list[Exercise]:
                    "5% of price.",
                    "A flat book with 2M USD in each 1% holds 5 × 2M = 10M USD over 5%.")),
         Exercise(
-            "A 2% shock hits a market whose crowding ratio n/D is 0.5. What total fall does "
-            "the closed form predict, in %?",
-            answer=shock * closed_form_amplification(0.5), unit="%", tolerance=0.01,
-            hints=("Each round's drop is the previous one times n/D: 2%, then 1%, then 0.5%, "
-                   "... Add them up.",
+            f"A {shock:.0%} shock hits a market whose crowding ratio n/D is {shock_ratio:g}. "
+            f"What total fall does the closed form predict, in %?",
+            answer=shock * closed_form_amplification(shock_ratio), unit="%", tolerance=0.01,
+            hints=("Each round's drop is the previous one times n/D: 3%, then 0.6%, then "
+                   "0.12%, ... Add them up.",
                    "The total is shock / (1 − n/D).")),
         Exercise(
-            "A crowd of traders bought at the round number 100 USD with 25x leverage; the "
-            "maintenance margin is 0.5%. At what price are they liquidated, in USD?",
+            f"A crowd of traders bought at the round number {entry:.0f} USD with "
+            f"{leverage:.0f}x leverage; the maintenance margin is 0.5%. At what price are they "
+            f"liquidated, in USD?",
             answer=spike, unit="USD", tolerance=0.001,
             hints=("A long is liquidated at E × (1 − 1/L) / (1 − m).",
-                   "E = 100, L = 25, m = 0.005: 100 × 0.96 / 0.995.")),
+                   "E = 200, L = 40, m = 0.005: 200 × 0.975 / 0.995.")),
         Exercise(
-            "Measure the crowding ratio within 5% of this lesson's clustered market "
-            "(the sandbox's market before you change anything). What is it?",
+            f"In the sandbox, set the 1% depth to {EXERCISE_DEPTH / 1e6:g}M USD (twice the "
+            f"lesson's 2M) and change nothing else. What is the crowding ratio within 5% now?",
             answer=measured, tolerance=0.01,
-            hints=("crowding(market.cascade(), band=0.05).ratio, with "
-                   "market = clustered_market().",
-                   "The explorer's status line shows it too: 'crowding within 5%'.")),
+            hints=("The explorer's status line shows it: 'crowding within 5%'. Or in code: "
+                   "crowding(clustered_market(depth_1pct=4_000_000).cascade(), "
+                   "band=0.05).ratio.",
+                   "The traders are the same, so n is the same; the book over the 5% band "
+                   "holds twice as much, so D doubles.")),
     ]
 
 
