@@ -395,7 +395,7 @@ BLACK_THURSDAY = CaseStudy(
                 "the loop; only longs liquidated; the insurance fund overwhelmed (bad debt) "
                 "because positions are sold far below their bankruptcy prices."),
     leaves_out=("The two legs of the day and the hours between them; the spot market and "
-                "other exchanges (the BitMEX price fell about 400 USD below spot); the Bitcoin "
+                "other exchanges (no arbitrage pulls the price back towards theirs); the Bitcoin "
                 "network's congestion, which kept arbitrageurs from moving coins in; and the "
                 "end: in the model the cascade stops at a fixed point, while on BitMEX trading "
                 "was disrupted by the DDoS attacks and the outage on 13 March."),
