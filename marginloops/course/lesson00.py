@@ -8,30 +8,13 @@ from __future__ import annotations
 from ..analysis import amplification
 from ..exercises import Exercise
 from ..scenarios import Scenario
+from ._shared import market_or_preset as _market
+from ._shared import with_round_1 as _with_round_1
 
 #: The market the lesson's first explorer shows, and the one its sandbox starts on.
 PRESET, SANDBOX = "crowded-longs", "calm-market"
 #: The market exercise 4 asks about: picked from the sandbox's menu, never printed in the lesson.
 EXERCISE_4 = "thin-book"
-
-
-def _market(scenario, default: str) -> Scenario:
-    if scenario is None:
-        return Scenario.preset(default)
-    if not isinstance(scenario, Scenario):
-        raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
-    return scenario
-
-
-def _with_round_1(history, scenario, what: str):
-    """``history`` if the shock started a cascade (a round 1 that sold something); a clear
-    ``ValueError`` otherwise, instead of an IndexError deep inside a lesson helper."""
-    if len(history) < 2 or history[1].n_liquidated == 0 or len(history[1].book_prices) == 0:
-        raise ValueError(f"scenario must start a cascade for {what}: in {scenario.name!r} the "
-                         f"shock of {scenario.shock:.0%} liquidated nothing that traded in "
-                         f"round 1 (ended at round {history[-1].round}); use a market whose "
-                         f"shock reaches some positions, such as the crowded-longs preset")
-    return history
 
 
 def exercises(scenario: Scenario | None = None,

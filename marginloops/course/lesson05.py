@@ -9,6 +9,8 @@ from ..analysis import amplification
 from ..cascade import RoundRecord
 from ..exercises import Exercise
 from ..scenarios import Scenario
+from ._shared import market_or_preset
+from ._shared import with_round_1 as _with_round_1
 
 #: The market every comparison starts from.
 PRESET = "crowded-longs"
@@ -31,22 +33,7 @@ MECHANISMS: dict[str, dict] = {
 
 
 def _market(scenario: Scenario | None) -> Scenario:
-    if scenario is None:
-        return Scenario.preset(PRESET)
-    if not isinstance(scenario, Scenario):
-        raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
-    return scenario
-
-
-def _with_round_1(history, scenario, what: str):
-    """``history`` if the shock started a cascade (a round 1 that sold something); a clear
-    ``ValueError`` otherwise, instead of an IndexError deep inside a lesson helper."""
-    if len(history) < 2 or history[1].n_liquidated == 0 or len(history[1].book_prices) == 0:
-        raise ValueError(f"scenario must start a cascade for {what}: in {scenario.name!r} the "
-                         f"shock of {scenario.shock:.0%} liquidated nothing that traded in "
-                         f"round 1 (ended at round {history[-1].round}); use a market whose "
-                         f"shock reaches some positions, such as the crowded-longs preset")
-    return history
+    return market_or_preset(scenario, PRESET)
 
 
 def _fall(history: list[RoundRecord]) -> float:
