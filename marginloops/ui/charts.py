@@ -575,15 +575,26 @@ def stylesheet() -> widgets.HTML:
     return widgets.HTML(f"<style>{style.CSS}</style>", layout={"display": "none"})
 
 
-def show_projector(root: widgets.Box, charts, on: bool) -> None:
-    """Projector mode on or off for an explorer: its ``charts``' figures (in Python) and its
-    text (the class :data:`style.PROJECTOR_CLASS` on ``root``, which the stylesheet styles)."""
-    for chart in charts:
-        chart.set_projector(on)
-    if on:
-        root.add_class(style.PROJECTOR_CLASS)
-    else:
-        root.remove_class(style.PROJECTOR_CLASS)
+class ProjectorMode:
+    """Projector mode for an explorer (a widget Box with a ``projector_toggle`` button and a
+    ``_charts()`` method): its charts' figures change in Python, its text through the class
+    :data:`style.PROJECTOR_CLASS` on the root, which the stylesheet styles."""
+
+    @property
+    def projector(self) -> bool:
+        """Whether projector mode is on (the "Projector mode" button is pressed)."""
+        return self.projector_toggle.value
+
+    def set_projector(self, on: bool) -> None:
+        """Projector mode on or off: bigger text, thicker lines and bigger markers, black axes,
+        darker stand-ins for the palette's light colours (the button follows)."""
+        for chart in self._charts():
+            chart.set_projector(on)
+        if on:
+            self.add_class(style.PROJECTOR_CLASS)
+        else:
+            self.remove_class(style.PROJECTOR_CLASS)
+        self.projector_toggle.value = bool(on)
 
 
 def scrolling_log(label: str, items: str, height: str) -> str:

@@ -17,6 +17,7 @@ from .. import narration as say
 from ..compare import MEASURES, LockStep, Summary, compare, differences, end_words
 from . import style
 from .charts import (
+    ProjectorMode,
     View,
     _axis_x,
     _axis_y,
@@ -26,7 +27,6 @@ from .charts import (
     _fit,
     _round_ticks,
     scrolling_log,
-    show_projector,
     stylesheet,
 )
 from .controls import TimeControls, projector_toggle
@@ -226,7 +226,7 @@ def _show(value) -> str:
     return html.escape(str(value))
 
 
-class CompareExplorer(widgets.VBox):
+class CompareExplorer(ProjectorMode, widgets.VBox):
     """Two markets hit by a shock and stepped together, one round of each per click.
 
     Parameters
@@ -306,17 +306,6 @@ class CompareExplorer(widgets.VBox):
     def narration(self) -> tuple[list[str], list[str]]:
         """Every sentence so far of run A and of run B, oldest first (shown newest first)."""
         return (list(self._lines[0]), list(self._lines[1]))
-
-    @property
-    def projector(self) -> bool:
-        """Whether projector mode is on (the "Projector mode" button is pressed)."""
-        return self.projector_toggle.value
-
-    def set_projector(self, on: bool) -> None:
-        """Projector mode on or off: bigger text, thicker lines and bigger markers, black axes,
-        darker stand-ins for the palette's light colours (the button follows)."""
-        show_projector(self, self._charts(), on)
-        self.projector_toggle.value = bool(on)
 
     def step(self) -> None:
         """One click of Step: the next round of each run that has not ended."""

@@ -20,9 +20,9 @@ from .charts import (
     LiquidationsChart,
     OpenInterestChart,
     PriceChart,
+    ProjectorMode,
     View,
     scrolling_log,
-    show_projector,
     stylesheet,
 )
 from .controls import ScenarioControls, TimeControls, projector_toggle
@@ -31,7 +31,7 @@ from .controls import ScenarioControls, TimeControls, projector_toggle
 HALT_STAGES = ("trading halted",)
 
 
-class CascadeExplorer(widgets.VBox):
+class CascadeExplorer(ProjectorMode, widgets.VBox):
     """Step through a margin-call cascade one round (or one stage) at a time.
 
     Parameters
@@ -158,17 +158,6 @@ class CascadeExplorer(widgets.VBox):
         self._set_stage("")
         self._log_note(message)
         self._sync_buttons()
-
-    @property
-    def projector(self) -> bool:
-        """Whether projector mode is on (the "Projector mode" button is pressed)."""
-        return self.projector_toggle.value
-
-    def set_projector(self, on: bool) -> None:
-        """Projector mode on or off: bigger text, thicker lines and bigger markers, black axes,
-        darker stand-ins for the palette's light colours (the button follows)."""
-        show_projector(self, self._charts(), on)
-        self.projector_toggle.value = bool(on)
 
     def set_scenario(self, scenario: Scenario) -> None:
         """Show another market (the controls follow); the run restarts."""
