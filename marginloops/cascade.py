@@ -65,8 +65,9 @@ class RoundRecord:
     direction : "down" (a crash: longs are liquidated by selling) or "up" (a squeeze: shorts
         are liquidated by buying)
     price_before, price_after : last traded price at the start and the end of the round
-    n_liquidated, qty_liquidated : positions closed this round and their total size
-        (0 in round 0)
+    n_liquidated : positions acted on this round: ``n_closed + n_reduced`` (0 in round 0)
+    qty_liquidated : units this round's liquidations sent to the book (partial closes count
+        their closed part; units auto-deleveraging matched are in ``adl_qty`` instead)
     notional_liquidated : ``qty_liquidated * price_before``, the value of the closed positions
         at the price that triggered them
     shock_qty : units the outside seller (buyer) traded in round 0; 0 afterwards
@@ -95,11 +96,21 @@ class RoundRecord:
     n_open : positions still open
     pending : positions whose liquidation price the new price has reached: next round's
         liquidations
+    n_closed : positions closed whole this round (including bankrupt positions closed by
+        auto-deleveraging); without partial liquidation it equals ``n_liquidated``
     n_reduced : positions only partly closed this round (partial liquidation); they are counted
         in ``n_liquidated`` too and stay open
-    n_adl, adl_qty, adl_price : bankrupt positions auto-deleveraged this round, their units
-        and the (size-weighted) bankruptcy price they closed at (NaN when none)
+    n_reduced_open : distinct positions of the liquidated side that have been partly closed at
+        some point and are still open after this round (cumulative; 0 without partial
+        liquidation)
+    n_adl, adl_qty, adl_price : bankrupt positions auto-deleveraged this round (wholly or in
+        part: the last one matched may be matched in part, its remainder goes to the book),
+        the units matched and the (size-weighted) bankruptcy price they closed at (NaN when
+        none)
     n_deleveraged : opposite positions reduced by auto-deleveraging this round
+    adl_cost : USD the deleveraged opposite traders give up this round: their matched units
+        times the gap between the check price (``price_before``) and the price auto-
+        deleveraging closed them at (>= 0; what bad debt falls by is paid from their profit)
     mmr_surcharge : what dynamic margin added to every maintenance rate at this round's check
     halted : True when a circuit breaker halted trading this round (no trade, no liquidation)
     breaker_tripped : True when this round's move tripped the circuit breaker
@@ -138,11 +149,14 @@ class RoundRecord:
     open_interest_notional: float
     n_open: int
     pending: int
+    n_closed: int
     n_reduced: int
+    n_reduced_open: int
     n_adl: int
     adl_qty: float
     adl_price: float
     n_deleveraged: int
+    adl_cost: float
     mmr_surcharge: float
     halted: bool
     breaker_tripped: bool
@@ -527,7 +541,7 @@ class Cascade:
         margin_lost = float(self._margin[start:stop].sum())
         return self._finish(p_before, fill, n=n, qty=qty, margin_lost=margin_lost,
                             to_fund=to_fund, fees=fees, returned=returned, debt=debt,
-                            refilled=arrived)
+                            refilled=arrived, closed=n)
 
     def _general_round(self) -> RoundRecord:
         """A liquidation round with partial closes, dynamic margin or auto-deleveraging."""
@@ -549,13 +563,19 @@ class Cascade:
             x = np.clip(x, self.partial_fraction, 1.0)
         # Bankrupt at this price, or too small to keep: close it all.
         x[(equity_now < 0) | ((1.0 - x) * q < 0.01 * self._size[hit])] = 1.0
-        chosen, adl = np.zeros(len(hit), bool), None
+        full = x >= 1.0
+        close = x * q
+        # What goes to the book: all of ``close`` but the units auto-deleveraging matches
+        # (bankrupt positions only, so closed whole: the matched units at their bankruptcy
+        # price, the rest sold into the book with the round's other liquidations).
+        q_book, m_book, adl = q, margin, None
         if self.adl:
             adl = self._auto_deleverage(q, margin, entry, equity_now, p_before)
-            chosen = adl["chosen"]
-            x[chosen] = 0.0  # closed against opposite traders, not sent to the book
-        full = (x >= 1.0) & ~chosen
-        close = x * q
+            if adl["n"]:
+                matched = adl["units"]
+                q_book = q - matched
+                close = np.where(matched > 0, q_book, close)
+                m_book = np.where(matched > 0, margin * (q_book / q), margin)
         qty = float(close.sum())
         arrived = 0.0
         if self.call_auction:
@@ -573,10 +593,13 @@ class Cascade:
         # Whole closes: as in a plain round, the filled share of the margin plus the realised
         # PnL is the equity at close; the unfilled share passes to the fund with its units,
         # marked at the last traded price.
-        eq_full = frac * margin[full] + pnl[full]
+        # (A position matched by auto-deleveraging in full closes at its bankruptcy price with
+        # zero equity: its book share, margin and units, are zero.)
+        eq_full = frac * m_book[full] + pnl[full]
         if frac < 1.0:
             mark = fill.last_price if fill.filled > 0 else p_before
-            eq_full = eq_full + (1.0 - frac) * (margin[full] + s * q[full] * (mark - entry[full]))
+            eq_full = eq_full + (1.0 - frac) * (m_book[full]
+                                                 + s * q_book[full] * (mark - entry[full]))
         if self.liquidation_fee is None:
             to_fund, returned = float(eq_full.sum()), 0.0
             fees = 0.0
@@ -587,7 +610,7 @@ class Cascade:
             fees = float(fee_full.sum())
         # Partial closes: the position keeps its margin plus the realised PnL, less the fee; a
         # margin driven below zero is topped up by the fund (the position is closed next round).
-        part = ~full & ~chosen
+        part = ~full
         kept = margin[part] + pnl[part]
         fee_part = np.minimum(fee[part], np.maximum(kept, 0.0))
         kept -= fee_part
@@ -600,7 +623,7 @@ class Cascade:
             debt, self._fund = -self._fund, 0.0
         self._bad_debt += debt
 
-        idx_full, idx_part = hit[full | chosen], hit[part]
+        idx_full, idx_part = hit[full], hit[part]
         self._inventory += (1.0 - frac) * float(close[full].sum())
         self._q_left[idx_part] -= frac * close[part]
         self._m_left[idx_part] = kept
@@ -611,16 +634,18 @@ class Cascade:
         removed = float(q[full].sum()) + frac * float(close[part].sum())
         adl_fields = {}
         if adl is not None and adl["n"]:
-            # Both sides of each auto-deleveraging match leave the market.
-            removed += 2 * adl["qty"]
+            # Both sides of each auto-deleveraging match leave the market: this side's units
+            # are in q[full], the opposite side's are removed here.
+            removed += adl["qty"]
             self._n_open -= adl["closed_opposite"]
             adl_fields = dict(n_adl=adl["n"], adl_qty=adl["qty"], adl_price=adl["price"],
-                              n_deleveraged=adl["n_opposite"])
+                              n_deleveraged=adl["n_opposite"], adl_cost=adl["cost"])
         self._oi = max(self._oi - removed, 0.0) if self._n_open else 0.0
         return self._finish(p_before, fill, n=len(hit), qty=qty,
-                            margin_lost=float(margin[full | chosen].sum()), to_fund=to_fund,
+                            margin_lost=float(margin[full].sum()), to_fund=to_fund,
                             fees=fees, returned=returned, debt=debt, refilled=arrived,
-                            reduced=int(part.sum()), surcharge=surcharge, **adl_fields)
+                            reduced=int(part.sum()), closed=len(idx_full), surcharge=surcharge,
+                            **adl_fields)
 
     def _auto_deleverage(self, q, margin, entry, equity, price) -> dict:
         """Close bankrupt positions the fund cannot absorb against opposite traders.
@@ -629,13 +654,30 @@ class Cascade:
         fund more than it holds, they are closed at their bankruptcy price against the opposite
         side's profitable positions, ranked by PnL% times effective leverage (the ranking
         Binance and others publish): those are reduced by the same units at the group's
-        size-weighted bankruptcy price, most highly ranked first. Bankrupt positions are taken
-        whole, the most underwater per unit first, as long as opposite units remain.
+        size-weighted bankruptcy price, most highly ranked first.
+
+        The opposite units available are allocated down the bankrupt positions, the most
+        underwater per unit first; the last one reached may be matched in part. A bankrupt
+        position is always closed whole: its matched units at its bankruptcy price, the rest
+        sold into the book with the round's other liquidations. So does WhiteBIT's documented
+        flow, where auto-deleveraging takes the residual portion of a liquidated position that
+        market liquidity cannot absorb (https://docs.whitebit.com/concepts/auto-deleveraging),
+        and Binance's, where the liquidated position is closed out and the deleveraged traders'
+        positions are closed at its bankruptcy price
+        (https://www.binance.com/en/support/faq/360033525471). Money stays accounted for: a
+        matched unit brings the fund zero equity (it closes at bankruptcy), the rest of the
+        position settles at the book's fills as any other close, and the opposite traders give
+        up ``cost``: their matched units times the gap between the bankruptcy price they close
+        at and the check price ``price``.
+
+        Returns a dict: ``units`` (per position of ``q``, the units matched), ``n`` (positions
+        matched), ``qty``, ``price``, ``cost``, ``n_opposite`` (opposite positions reduced) and
+        ``closed_opposite`` (of those, closed whole).
         """
         s = float(self._sign)
-        chosen = np.zeros(len(q), bool)
-        out = {"chosen": chosen, "n": 0, "qty": 0.0, "price": float("nan"), "n_opposite": 0,
-               "closed_opposite": 0}
+        units = np.zeros(len(q))
+        out = {"units": units, "n": 0, "qty": 0.0, "price": float("nan"), "cost": 0.0,
+               "n_opposite": 0, "closed_opposite": 0}
         bankrupt = equity < 0
         if not bankrupt.any() or -equity[bankrupt].sum() <= self._fund:
             return out
@@ -654,19 +696,27 @@ class Cascade:
         available = float(left[ranked].sum())
         cand = np.flatnonzero(bankrupt)
         cand = cand[np.argsort(equity[cand] / q[cand], kind="stable")]
-        take = cand[np.cumsum(q[cand]) <= available * (1 + 1e-12)]
+        want = q[cand]
+        got = np.clip(available - (np.cumsum(want) - want), 0.0, want)
+        # A sliver from rounding is no match, nor a sliver left over a remainder to sell.
+        got[got <= 1e-12 * want] = 0.0
+        got[want - got <= 1e-12 * want] = want[want - got <= 1e-12 * want]
+        take = cand[got > 0]
         if not take.size:
             return out
-        units = float(q[take].sum())
+        units[cand] = got
+        a = units[take]
+        total = float(a.sum())
         bankrupt_price = entry[take] - s * margin[take] / q[take]
-        price_adl = float((q[take] * bankrupt_price).sum() / units)
+        price_adl = float((a * bankrupt_price).sum() / total)
+        # Against the check price, each matched unit costs its opposite trader s (B - P) >= 0.
+        cost = float(np.maximum(a * (s * (bankrupt_price - price)), 0.0).sum())
         have = left[ranked]
         before = np.cumsum(have) - have
-        use = np.clip(units - before, 0.0, have)
+        use = np.clip(total - before, 0.0, have)
         left[ranked] = have - use
         left[left < 1e-12 * pos.size[opp]] = 0.0
-        chosen[take] = True
-        out.update(n=int(take.size), qty=units, price=price_adl,
+        out.update(n=int(take.size), qty=total, price=price_adl, cost=cost,
                    n_opposite=int((use > 0).sum()),
                    closed_opposite=int(((use > 0) & (left[ranked] == 0)).sum()))
         return out
@@ -699,7 +749,7 @@ class Cascade:
 
     def _finish(self, p_before, fill, *, shock_qty=0.0, n=0, qty=0.0, margin_lost=0.0,
                 to_fund=0.0, fees=0.0, returned=0.0, debt=0.0, refilled=0.0, reduced=0,
-                surcharge=0.0, **adl_fields) -> RoundRecord:
+                closed=0, surcharge=0.0, **adl_fields) -> RoundRecord:
         """Move the price to the last fill, let the book recover, and write the record."""
         if fill.filled > 0:
             self.price = fill.last_price
@@ -729,15 +779,18 @@ class Cascade:
         return self._record(p_before, fill, pending=pending, end=end, shock_qty=shock_qty, n=n,
                             qty=qty, margin_lost=margin_lost, to_fund=to_fund, fees=fees,
                             returned=returned, debt=debt, refilled=refilled, withdrawn=withdrawn,
-                            tripped=tripped, reduced=reduced, surcharge=surcharge,
-                            **adl_fields)
+                            tripped=tripped, reduced=reduced, closed=closed,
+                            surcharge=surcharge, **adl_fields)
 
     def _record(self, p_before, fill, *, pending, end, shock_qty=0.0, n=0, qty=0.0,
                 margin_lost=0.0, to_fund=0.0, fees=0.0, returned=0.0, debt=0.0, refilled=0.0,
-                withdrawn=0.0, tripped=False, halted=False, reduced=0,
+                withdrawn=0.0, tripped=False, halted=False, reduced=0, closed=0,
                 surcharge=0.0, n_adl=0, adl_qty=0.0, adl_price=float("nan"),
-                n_deleveraged=0) -> RoundRecord:
+                n_deleveraged=0, adl_cost=0.0) -> RoundRecord:
         filled = fill.filled > 0
+        # Partly closed positions still open: a partial close leaves less than the full size.
+        reduced_open = (int(np.count_nonzero((self._closed_in < 0) & (self._q_left < self._size)))
+                        if self.partial is not None else 0)
         return RoundRecord(
             round=self.round, direction=self.direction, price_before=p_before,
             price_after=self.price, n_liquidated=n, qty_liquidated=qty,
@@ -751,8 +804,9 @@ class Cascade:
             book_left=self.book.units_left(self._book_side), refilled=refilled,
             withdrawn=withdrawn, open_interest=self._oi,
             open_interest_notional=self._oi * self.price, n_open=self._n_open, pending=pending,
-            n_reduced=reduced, n_adl=n_adl, adl_qty=adl_qty, adl_price=adl_price,
-            n_deleveraged=n_deleveraged, mmr_surcharge=surcharge, halted=halted,
+            n_closed=closed, n_reduced=reduced, n_reduced_open=reduced_open, n_adl=n_adl,
+            adl_qty=adl_qty, adl_price=adl_price, n_deleveraged=n_deleveraged,
+            adl_cost=adl_cost, mmr_surcharge=surcharge, halted=halted,
             breaker_tripped=tripped,
             halt_rounds_left=self._halt_left,
             uniform_price=self.call_auction and filled and n > 0, end_reason=end)
