@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from .analysis import amplification
 from .cascade import Cascade, RoundRecord
-from .narration import money, price
+from .narration import count, money, price
+from .numbers import number, percent, signed_percent
 from .scenarios import Scenario
 
 #: The rows of :meth:`Comparison.table`, in order.
@@ -116,10 +117,11 @@ class Summary:
 
     def cells(self) -> tuple[str, ...]:
         """The summary as the text cells of :data:`MEASURES`, in that order."""
-        return (price(self.start_price), price(self.final_price), f"{self.final_change:+.2%}",
-                f"{self.shock_change:+.2%}", _amp(self.amplification),
-                f"{self.n_liquidated:,}", money(self.notional_liquidated), money(self.bad_debt),
-                money(self.insurance_fund), str(self.rounds), end_words(self.end_reason))
+        return (price(self.start_price), price(self.final_price),
+                signed_percent(self.final_change, 2), signed_percent(self.shock_change, 2),
+                _amp(self.amplification), count(self.n_liquidated),
+                money(self.notional_liquidated), money(self.bad_debt),
+                money(self.insurance_fund), count(self.rounds), end_words(self.end_reason))
 
     def _numbers(self) -> tuple:
         """Every field but the label, NaN made comparable."""
@@ -127,14 +129,14 @@ class Summary:
         return tuple("nan" if isinstance(v, float) and math.isnan(v) else v for v in values)
 
 
-def _amp(x: float) -> str:
-    return "n/a" if math.isnan(x) else f"{x:.2f}"
+def _amp(x: float, decimals: int = 2) -> str:
+    """An amplification: "5.21", "n/a" when the shock did not move the price."""
+    return number(x, decimals)  # NaN reads "n/a"
 
 
 def _move(r: RoundRecord) -> str:
     """The round's price move in % of the price before it: "-2.96%", "+1.20%", "0.00%"."""
-    text = f"{r.price_after / r.price_before - 1:+.2%}"
-    return "0.00%" if text in ("+0.00%", "-0.00%") else text
+    return signed_percent(r.price_after / r.price_before - 1, 2)
 
 
 def _round_note(r: RoundRecord) -> str:
@@ -150,7 +152,7 @@ def _moved(change: float) -> str:
     """'fell 15.6%', 'rose 5.0%' or 'did not move'."""
     if change == 0:
         return "did not move"
-    return f"{'fell' if change < 0 else 'rose'} {abs(change):.1%}"
+    return f"{'fell' if change < 0 else 'rose'} {percent(abs(change))}"
 
 
 @dataclass(frozen=True)
@@ -220,13 +222,13 @@ class Comparison:
         head = ("price", "move", "liquidated", "note")
         blocks = []
         for history in self.histories:
-            rows = [head] + [(price(r.price_after), _move(r), f"{r.n_liquidated:,}",
+            rows = [head] + [(price(r.price_after), _move(r), count(r.n_liquidated),
                               _round_note(r)) for r in history]
             rows += [("",) * 4] * (self.steps - len(history))
             widths = [max(len(row[i]) for row in rows) for i in range(4)]
             blocks.append([[c.rjust(w) for c, w in zip(row[:3], widths, strict=False)]
                            + [row[3].ljust(widths[3])] for row in rows])
-        numbers = ["round"] + [str(n) for n in range(self.steps)]
+        numbers = ["round"] + [count(n) for n in range(self.steps)]
         w0 = len("round")
         lines = ["  ".join([n.rjust(w0), *a, *b]).rstrip()
                  for n, a, b in zip(numbers, *blocks, strict=True)]
@@ -246,7 +248,7 @@ class Comparison:
         la, lb = self.labels
         amp_ok = not (math.isnan(a.amplification) or math.isnan(b.amplification))
         if self.identical:
-            amp = f" (amplification {a.amplification:.1f})" if amp_ok else ""
+            amp = f" (amplification {_amp(a.amplification, 1)})" if amp_ok else ""
             debt = (f"leaving {money(a.bad_debt)} of bad debt in each" if a.bad_debt > 0
                     else "with no bad debt")
             moved = ("did not move" if a.final_change == 0
@@ -255,16 +257,16 @@ class Comparison:
                     f"{debt}.")
         if a.final_change * b.final_change > 0:  # both fell, or both rose
             text = (f'The price {_moved(b.final_change)} in run "{lb}" instead of '
-                    f'{abs(a.final_change):.1%} in run "{la}"')
+                    f'{percent(abs(a.final_change))} in run "{la}"')
         else:
             text = (f'The price {_moved(b.final_change)} in run "{lb}" but '
                     f'{_moved(a.final_change)} in run "{la}"')
         if amp_ok:
-            if f"{a.amplification:.1f}" == f"{b.amplification:.1f}":
-                text += f" (amplification {a.amplification:.1f} in both)"
+            amp_a, amp_b = _amp(a.amplification, 1), _amp(b.amplification, 1)
+            if amp_a == amp_b:
+                text += f" (amplification {amp_a} in both)"
             else:
-                text += (f" (amplification {b.amplification:.1f} instead of "
-                         f"{a.amplification:.1f})")
+                text += f" (amplification {amp_b} instead of {amp_a})"
         diff = b.bad_debt - a.bad_debt
         if a.bad_debt == 0 and b.bad_debt == 0:
             text += ", and neither left bad debt"

@@ -5,36 +5,76 @@ The sentences are the charts' text alternative, so they state the numbers the ch
 
 from __future__ import annotations
 
+from . import numbers
 from .cascade import RoundRecord
+from .numbers import number
 
 
 def money(x: float) -> str:
-    """USD in words a class reads aloud: 950 USD, 12.3K USD, 4.1M USD, 2.0B USD."""
+    """USD in words a class reads aloud: 950 USD, 12.3K USD, 4.1M USD, 2.0B USD.
+
+    Every digit comes from :func:`marginloops.numbers.number`: no scientific notation, no
+    negative zero, and a positive amount under half a dollar reads "less than 1 USD".
+
+    >>> money(999_950), money(184_571), money(950), money(0.3), money(-0.2)
+    ('1.0M USD', '184.6K USD', '950 USD', 'less than 1 USD', '0 USD')
+    """
     x = float(x)
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if abs(x) >= size * 0.99995:  # 999,950 reads 1.0M, not 1,000.0K
-            return f"{x / size:,.1f}{suffix} USD"
-    return f"{x:,.0f} USD"
+            return f"{number(x / size, 1)}{suffix} USD"
+    return f"{number(x, 0)} USD"
 
 
 def price(x: float) -> str:
-    """A price with two decimals and thousands separators."""
-    return f"{x:,.2f}"
+    """A price with two decimals and thousands separators: ``price(41230)`` is "41,230.00"."""
+    return number(x, 2)
+
+
+def quantity(x: float) -> str:
+    """Asset units as digits: whole units from 100 up, else three significant digits and at
+    most two decimals ("45,228", "2.5", "0.36", "less than 0.01").
+
+    >>> quantity(45_228.4), quantity(2.5), quantity(0.356), quantity(7.49e-05), quantity(0)
+    ('45,228', '2.5', '0.36', 'less than 0.01', '0')
+    """
+    x = float(x)
+    return number(x, 0) if abs(x) >= 100 else number(x, 2, sig=3, trim=True)
 
 
 def units(x: float) -> str:
-    """Asset units with the word: "1 unit", "2.5 units", "45,228 units"."""
-    number = f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.3g}"
-    return f"{number} unit{'' if number == '1' else 's'}"
+    """Asset units with the word: "1 unit", "2.5 units", "45,228 units".
+
+    >>> units(1), units(7.49e-05), units(1e21)
+    ('1 unit', 'less than 0.01 units', '1,000,000,000,000,000,000,000 units')
+    """
+    text = quantity(x)
+    return f"{text} unit{'' if text == '1' else 's'}"
+
+
+def count(n: int) -> str:
+    """A whole number of things with thousands separators: ``count(1512)`` is "1,512"."""
+    return number(n, 0)
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+    return f"{count(n)} {word}{'' if n == 1 else 's'}"
 
 
 def percent(x: float) -> str:
-    """A fraction as a percentage: one decimal, two for moves under 0.1%."""
-    return f"{x:.2%}" if abs(x) < 0.001 else f"{x:.1%}"
+    """A fraction as a percentage: one decimal, two for moves under 0.1%.
+
+    >>> percent(0.0234), percent(0.0004), percent(-1e-9), percent(1e-9)
+    ('2.3%', '0.04%', '0.00%', 'less than 0.01%')
+    """
+    x = float(x)
+    return numbers.percent(x, 2 if abs(x) < 0.001 else 1)
+
+
+def points(x: float) -> str:
+    """A change of a rate, in percentage points, to three significant digits at most two
+    decimals: ``points(0.0598)`` is "5.98", ``points(0.2354)`` "23.5"."""
+    return number(float(x) * 100.0, 2, sig=3, trim=True)
 
 
 def _move(before: float, after: float) -> str:
@@ -53,7 +93,7 @@ def narrate(rec: RoundRecord) -> str:
     down = rec.direction == "down"
     trade = "sell" if down else "buy"
     if rec.halted:
-        text = (f"Round {rec.round}: trading is halted by the circuit breaker, so nobody is "
+        text = (f"Round {count(rec.round)}: trading is halted by the circuit breaker, so nobody is "
                 f"liquidated and the price stays at {price(rec.price_after)}; market makers put "
                 f"back {units(rec.refilled)} of {'bids' if down else 'asks'}.")
         left = rec.halt_rounds_left
@@ -62,15 +102,21 @@ def narrate(rec: RoundRecord) -> str:
                        f"waiting to be liquidated.")
     if rec.is_shock:
         who = "an outside seller" if down else "an outside buyer"
-        text = (f"Round 0 (the shock): {who} {'sold' if down else 'bought'} "
-                f"{units(rec.shock_qty)} and {_move(rec.price_before, rec.price_after)}")
+        did = "sold" if down else "bought"
         if rec.book_left <= 0:
-            text += (f", taking every {'bid' if down else 'ask'} in the book: the price can "
-                     f"move no further than the last one")
-        text += "."
+            # The book, not the shock asked for, set this move: say so once, plainly.
+            side = "bids" if down else "asks"
+            text = (f"Round 0 (the shock): {who} {did} {units(rec.shock_qty)} and took every "
+                    f"{side[:-1]} in the book: the {side} ran out at {price(rec.price_after)}, "
+                    f"{percent(abs(rec.price_change))} {'below' if down else 'above'} the "
+                    f"start of {price(rec.price_before)}, so the price could "
+                    f"{'fall' if down else 'rise'} no further.")
+        else:
+            text = (f"Round 0 (the shock): {who} {did} {units(rec.shock_qty)} and "
+                    f"{_move(rec.price_before, rec.price_after)}.")
     else:
         side = rec.liquidated_side
-        text = (f"Round {rec.round}: {_plural(rec.n_liquidated, side)} "
+        text = (f"Round {count(rec.round)}: {_plural(rec.n_liquidated, side)} "
                 f"{'was' if rec.n_liquidated == 1 else 'were'} liquidated "
                 f"({money(rec.notional_liquidated)}); ")
         if rec.filled_qty > 0 and rec.uniform_price:
@@ -100,10 +146,10 @@ def narrate(rec: RoundRecord) -> str:
         other = "shorts" if side == "long" else "longs"
         text += (f" The insurance fund could not absorb {_plural(rec.n_adl, 'bankrupt ' + side)}"
                  f": {units(rec.adl_qty)} were auto-deleveraged, closed at their bankruptcy "
-                 f"price {price(rec.adl_price)} against the {rec.n_deleveraged:,} most "
+                 f"price {price(rec.adl_price)} against the {count(rec.n_deleveraged)} most "
                  f"profitable, most leveraged {other}, instead of being sold into the book.")
     if rec.mmr_surcharge > 0:
-        text += (f" Every maintenance rate was raised by {rec.mmr_surcharge * 100:.3g} "
+        text += (f" Every maintenance rate was raised by {points(rec.mmr_surcharge)} "
                  f"percentage points after the recent move "
                  f"(dynamic margin).")
     if rec.withdrawn > 0:
@@ -134,10 +180,19 @@ def narrate_end(history: list[RoundRecord]) -> str:
     n = sum(r.n_liquidated for r in history)
     way = "fell" if total < 0 else "rose"
     summary = (f"From {price(start)} to {price(last.price_after)}, the price {way} "
-               f"{abs(total):.1%} in all")
-    if shock != 0:
-        summary += f", {total / shock:.1f} times the shock's {abs(shock):.1%}"
-    summary += f"; {_plural(n, 'position')} {'was' if n == 1 else 'were'} liquidated"
+               f"{percent(abs(total))} in all")
+    if first.book_left <= 0 and shock != 0:
+        # The shock itself emptied the book: its move was the book's limit, not a choice.
+        summary += (f", all of it in the shock, which took every "
+                    f"{'bid' if first.direction == 'down' else 'ask'} in the book")
+    elif shock != 0 and total != shock:
+        summary += f", {number(total / shock, 1)} times the shock's {percent(abs(shock))}"
+    elif shock != 0:
+        summary += ", the shock's move alone"
+    if n == 0:
+        summary += "; no position was liquidated"
+    else:
+        summary += f"; {_plural(n, 'position')} {'was' if n == 1 else 'were'} liquidated"
     if last.bad_debt > 0:
         summary += f" and {money(last.bad_debt)} of bad debt was left"
     summary += "."
@@ -149,13 +204,13 @@ def narrate_end(history: list[RoundRecord]) -> str:
         else:
             why = ("no open position has its liquidation price within reach of the price "
                    "(a fixed point)")
-        return f"The cascade stopped after round {last.round}: {why}. {summary}"
+        return f"The cascade stopped after round {count(last.round)}: {why}. {summary}"
     if last.end_reason == "book_exhausted":
         side = "bids" if last.direction == "down" else "asks"
-        return (f"The cascade stopped in round {last.round}: the order book ran out of {side}, "
-                f"so {units(last.unfilled_qty)} went unfilled and the price stays at the "
-                f"last trade, {price(last.price_after)}. {summary}")
-    return (f"The run stopped at its limit of {last.round:,} rounds with "
+        return (f"The cascade stopped in round {count(last.round)}: the order book ran out of "
+                f"{side}, so {units(last.unfilled_qty)} went unfilled and the price stays at "
+                f"the last trade, {price(last.price_after)}. {summary}")
+    return (f"The run stopped at its limit of {count(last.round)} rounds with "
             f"{_plural(last.pending, 'position')} still within reach. {summary}")
 
 
@@ -230,22 +285,22 @@ def _ratio(rec: RoundRecord, prev: RoundRecord | None) -> str:
     if prev is None or prev.price_after == prev.price_before:
         return "-"
     drop = abs(rec.price_after - rec.price_before)
-    return f"{drop / abs(prev.price_after - prev.price_before):.2f}"
+    return number(drop / abs(prev.price_after - prev.price_before), 2)
 
 
 #: Columns :func:`round_table` knows: header and how to format one record (and the previous).
 _TABLE_COLUMNS = {
     "round": ("round", lambda r, p: str(r.round)),
-    "price": ("price", lambda r, p: f"{r.price_after:,.2f}"),
-    "change": ("change", lambda r, p: f"{r.price_change:+.2%}"),
-    "liquidated": ("liquidated", lambda r, p: f"{r.n_liquidated:,}"),
+    "price": ("price", lambda r, p: price(r.price_after)),
+    "change": ("change", lambda r, p: numbers.signed_percent(r.price_change, 2)),
+    "liquidated": ("liquidated", lambda r, p: count(r.n_liquidated)),
     "notional": ("notional", lambda r, p: money(r.notional_liquidated)),
-    "drop": ("drop (USD)", lambda r, p: f"{abs(r.price_before - r.price_after):,.2f}"),
-    "drop_pct": ("drop", lambda r, p: f"{abs(r.price_change):.2%}"),
+    "drop": ("drop (USD)", lambda r, p: price(abs(r.price_before - r.price_after))),
+    "drop_pct": ("drop", lambda r, p: numbers.percent(abs(r.price_change), 2)),
     "drop_ratio": ("drop / previous", lambda r, p: _ratio(r, p)),
-    "slippage": ("slippage", lambda r, p: f"{r.slippage:.2%}"),
-    "unfilled": ("unfilled", lambda r, p: f"{r.unfilled_qty:,.0f}"),
-    "open_interest": ("open int.", lambda r, p: f"{r.open_interest:,.0f}"),
+    "slippage": ("slippage", lambda r, p: numbers.percent(r.slippage, 2)),
+    "unfilled": ("unfilled", lambda r, p: quantity(r.unfilled_qty)),
+    "open_interest": ("open int.", lambda r, p: quantity(r.open_interest)),
     "fund": ("fund", lambda r, p: money(r.insurance_fund)),
     "bad_debt": ("bad debt", lambda r, p: money(r.bad_debt)),
 }

@@ -44,7 +44,7 @@ def test_end_sentences():
     assert "there are no leveraged positions in this market" in narrate_history(empty)[-1]
     exhausted = Scenario.preset("thin-book").replace(shock=0.99).cascade().run()
     end = narrate_history(exhausted)
-    assert "taking every bid in the book" in end[0]
+    assert "took every bid in the book" in end[0]
     assert "the order book ran out of bids" in end[-1] and "went unfilled" in end[-1]
     capped = Scenario.preset("crowded-longs").replace(max_rounds=2).cascade().run()
     assert narrate_history(capped)[-1].startswith("The run stopped at its limit of 2 rounds")
