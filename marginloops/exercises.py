@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
-from ._checks import check_int, check_number
+import numpy as np
+
+from ._checks import MAX_MAGNITUDE, check_int, check_number, is_real
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9}
@@ -19,19 +22,24 @@ _SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9}
 
 def parse_number(text) -> float:
     """Read a number the way a student writes it: "41,230", "$41,230.5", "4.1M", "2.5 %",
-    "12 USD", "-3%". A percentage is returned as a fraction (2.5% -> 0.025).
+    "12 USD", "-3%". A percentage is returned as a fraction (2.5% -> 0.025). Numbers (Python's
+    or numpy's, not True/False) are taken as they are; digits may be of any script, but of one
+    script per answer ("4١230" is refused); magnitudes above 1e15 are refused.
 
     Raises ``ValueError`` with a message that says what was expected.
     """
-    if isinstance(text, bool):
+    if isinstance(text, (bool, np.bool_)):
         raise ValueError(f"expected a number, got {text!r}")
-    if isinstance(text, (int, float)):
+    if is_real(text):  # int, float and numpy's integer and floating numbers
         try:
             value = float(text)
         except OverflowError:  # an int too big for a float
             value = math.inf
         if not math.isfinite(value):
             raise ValueError(f"expected a finite number, got {_short(repr(text))}")
+        if abs(value) > MAX_MAGNITUDE:
+            raise ValueError(f"{_short(repr(text))} is too big to be an answer: type an ordinary "
+                             f"number, for example 41230 or 4.1M")
         return value
     if not isinstance(text, str):
         raise ValueError(f"expected a number, got {type(text).__name__}")
@@ -39,6 +47,11 @@ def parse_number(text) -> float:
     shown = _short(repr(raw))
     if not raw:
         raise ValueError("the answer is empty: type a number, for example 41230 or 2.5%")
+    scripts = _digit_scripts(raw)
+    if len(scripts) > 1:
+        raise ValueError(f"could not read {shown} as a number: it mixes digits of different "
+                         f"scripts ({' and '.join(scripts)}); type every digit the same way, "
+                         f"for example 41230")
     s = raw.lower().replace("usd", "").replace("$", "").replace("\u2212", "-").strip()
     scale = 1.0
     if s.endswith("%"):
@@ -55,10 +68,24 @@ def parse_number(text) -> float:
         raise ValueError(f"could not read {shown} as a number: type digits, for example "
                          f"41230, 41,230.5, 4.1M or 2.5%")
     value = float(s) * scale
-    if not math.isfinite(value):
+    if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
         raise ValueError(f"{shown} is too big to be an answer: type an ordinary number, for "
                          f"example 41230 or 4.1M")
     return value
+
+
+def _digit_scripts(text: str) -> list:
+    """The digit scripts ``text`` uses, each shown by its first digit ("4", "١", ...).
+
+    Python reads any script's decimal digits, even mixed ("4١230" as 41230); an answer mixing
+    scripts is more likely a slip than a number, so it is refused rather than guessed.
+    """
+    seen = {}
+    for ch in text:
+        d = unicodedata.decimal(ch, None)
+        if d is not None:
+            seen.setdefault(ord(ch) - d, ch)  # the code point of that script's zero
+    return list(seen.values())
 
 
 def _short(text: str, limit: int = 40) -> str:

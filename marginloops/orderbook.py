@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import as_float_array, check_array_range, check_int, check_number, readonly
+from ._checks import (MAX_MAGNITUDE, as_float_array, check_array_range, check_int, check_number,
+                      readonly)
 
 BOOK_SHAPES = ("flat", "growing")
 #: Where refilled liquidity goes: at the best remaining level, or back at the levels it left.
@@ -258,17 +259,24 @@ class OrderBook:
         levels : int, optional
             Number of levels on each side instead of ``book_range`` (bids must stay above 0).
         """
-        mid = check_number("mid", mid, lo=0, lo_open=True)
+        # Asks reach up to mid * (1 + book_range) < 2 mid: keep them within the magnitude cap.
+        mid = check_number("mid", mid, lo=0, hi=MAX_MAGNITUDE / 2, lo_open=True)
         depth_1pct = check_number("depth_1pct", depth_1pct, lo=0, lo_open=True)
-        if shape not in BOOK_SHAPES:
+        if not isinstance(shape, str) or shape not in BOOK_SHAPES:
             raise ValueError(f"shape must be one of {BOOK_SHAPES}, got {shape!r}")
         tick = check_number("tick", tick, lo=0, hi=0.01 * mid, lo_open=True)
+        most = 10_000_000
         if levels is None:
             book_range = check_number("book_range", book_range, lo=0.01, hi=1, hi_open=True)
-            n = int(np.floor(book_range * mid / tick + 1e-9))
-            check_int("number of levels (book_range * mid / tick)", n, lo=1, hi=10_000_000)
+            # A tiny tick makes the ratio huge (even inf): compare it as a float first.
+            ratio = np.floor(book_range * mid / tick + 1e-9)
+            if not 1 <= ratio <= most:
+                raise ValueError(f"number of levels (book_range * mid / tick) must be in "
+                                 f"[1, {most}], got {ratio:.6g}")
+            n = int(ratio)
         else:
-            n = check_int("levels", levels, lo=1, hi=min(10_000_000, int(mid / tick - 1e-9)))
+            room = mid / tick - 1e-9  # levels that fit between mid and 0
+            n = check_int("levels", levels, lo=1, hi=int(room) if room < most else most)
         steps = np.arange(1, n + 1, dtype=np.float64)
         inv = 1.0 / tick
         center = round(mid / tick)
@@ -279,9 +287,16 @@ class OrderBook:
             bids, asks = mid - steps * tick, mid + steps * tick
         weight = np.ones(n) if shape == "flat" else steps
         within = steps * tick <= 0.01 * mid * (1 + 1e-12)
-        # Each side holds exactly depth_1pct USD within 1% of mid.
-        bid_sizes = weight * (depth_1pct / (bids[within] * weight[within]).sum())
-        ask_sizes = weight * (depth_1pct / (asks[within] * weight[within]).sum())
+        # Each side holds exactly depth_1pct USD within 1% of mid. A tiny mid with a large depth
+        # needs level sizes beyond what the book may hold: say so rather than overflow.
+        with np.errstate(over="ignore"):
+            bid_sizes = weight * (depth_1pct / (bids[within] * weight[within]).sum())
+            ask_sizes = weight * (depth_1pct / (asks[within] * weight[within]).sum())
+        biggest = max(bid_sizes.max(), ask_sizes.max())
+        if not biggest <= MAX_MAGNITUDE:
+            raise ValueError(f"depth_1pct of {depth_1pct:g} USD within 1% of mid {mid:g} needs "
+                             f"{biggest:.3g} units per level, more than the {MAX_MAGNITUDE:.0e} a "
+                             f"level may hold: lower depth_1pct or raise mid or tick")
         return cls.from_levels(bids, bid_sizes, asks, ask_sizes, tick=tick)
 
     # ------------------------------------------------------------------------------ reading
@@ -310,18 +325,22 @@ class OrderBook:
     def bid_depth(self, to_price=None) -> float:
         """Units resting on the bid side at prices >= ``to_price`` (all bids when None)."""
         s = self._bids
+        if to_price is not None:
+            to_price = check_number("to_price", to_price, lo=0)
         end = len(s.prices) if to_price is None else max(s.n_through(to_price), s.top)
         return float(s.sizes[s.top:end].sum())
 
     def ask_depth(self, to_price=None) -> float:
         """Units resting on the ask side at prices <= ``to_price`` (all asks when None)."""
         s = self._asks
+        if to_price is not None:
+            to_price = check_number("to_price", to_price, lo=0)
         end = len(s.prices) if to_price is None else max(s.n_through(to_price), s.top)
         return float(s.sizes[s.top:end].sum())
 
     def units_left(self, side) -> float:
         """Units resting on ``side`` ("bid" or "ask"), from a running total (no scan)."""
-        return (self._bids if side == "bid" else self._asks).left
+        return self._side(side).left
 
     def copy(self) -> OrderBook:
         """An independent copy: orders on the copy leave this book untouched."""
@@ -366,7 +385,7 @@ class OrderBook:
         """
         qty = check_number("qty", qty, lo=0)
         book_side = self._side(side)
-        if at not in REFILL_PLACES:
+        if not isinstance(at, str) or at not in REFILL_PLACES:
             raise ValueError(f"at must be one of {REFILL_PLACES}, got {at!r}")
         return book_side.add_at_touch(qty) if at == "touch" else book_side.add_at_levels(qty)
 
@@ -378,6 +397,6 @@ class OrderBook:
         return self._side(side).withdraw(fraction, within)
 
     def _side(self, side) -> _Side:
-        if side not in ("bid", "ask"):
+        if not isinstance(side, str) or side not in ("bid", "ask"):
             raise ValueError(f"side must be 'bid' or 'ask', got {side!r}")
         return self._bids if side == "bid" else self._asks

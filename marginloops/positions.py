@@ -17,44 +17,55 @@ DEFAULT_LEVERAGE_MIX = ((2.0, 0.25), (5.0, 0.25), (10.0, 0.25), (25.0, 0.15), (5
 _SIDE_WORDS = {"long": 1, "short": -1}
 
 
-def parse_side(side) -> np.ndarray:
-    """Return ``side`` as an int8 array of +1 (long) / -1 (short).
+_SIDE_WHAT = "'long' or 'short' (or +1 (long) or -1 (short))"
 
-    Accepts "long"/"short", +1/-1, or a sequence of either kind.
+
+def parse_side(side) -> np.ndarray:
+    """Return ``side`` as an int8 array of +1 (long) / -1 (short), of the shape of ``side``.
+
+    Accepts "long"/"short", +1/-1, or a sequence of either kind; refuses True/False.
     """
-    arr = np.asarray(side)
-    if arr.dtype.kind in "US":
+    words = isinstance(side, str)
+    if not words and not isinstance(side, (bool, np.bool_)):
+        try:
+            words = np.asarray(side).dtype.kind in "US"
+        except (TypeError, ValueError):  # ragged: as_float_array below says so
+            words = False
+    if words:
+        arr = np.asarray(side)
         bad = ~np.isin(arr, list(_SIDE_WORDS))
         if bad.any():
             raise ValueError(f"side must be 'long' or 'short' (or +1/-1), got "
                              f"{arr[bad].flat[0]!r}")
         return np.where(arr == "long", 1, -1).astype(np.int8)
-    try:
-        num = arr.astype(np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"side must be 'long' or 'short' (or +1/-1), got {side!r:.80}") from None
+    num = as_float_array("side", side, ndim=None, what=_SIDE_WHAT)
     bad = ~np.isin(num, (1.0, -1.0))
     if bad.any():
         raise ValueError(f"side must be +1 (long) or -1 (short), got {num[bad].flat[0]:g}")
     return num.astype(np.int8)
 
 
-def _check_terms(entry, leverage, mmr=None):
-    e = as_float_array("entry", entry, ndim=np.ndim(entry))
-    lev = as_float_array("leverage", leverage, ndim=np.ndim(leverage))
+def _check_terms(entry, leverage, mmr=None, side=None):
+    """``entry``, ``leverage``, ``mmr`` as checked float arrays (any shape, broadcastable)."""
+    e = as_float_array("entry", entry, ndim=None)
+    lev = as_float_array("leverage", leverage, ndim=None)
     shapes = {"entry": e.shape, "leverage": lev.shape}
+    m = None
     if mmr is not None:
-        shapes["mmr"] = np.shape(mmr)
+        m = as_float_array("mmr", mmr, ndim=None)
+        shapes["mmr"] = m.shape
+    if side is not None and side.ndim:
+        shapes["side"] = side.shape
     try:
         np.broadcast_shapes(*shapes.values())
     except ValueError:
-        raise ValueError("entry, leverage and mmr must have the same length (or be single "
-                         f"numbers), got shapes {shapes}") from None
+        names = ", ".join(list(shapes)[:-1]) + " and " + list(shapes)[-1]
+        raise ValueError(f"{names} must have the same length (or be single numbers), got "
+                         f"shapes {shapes}") from None
     check_array_range("entry", e, lo=0, lo_open=True)
     check_array_range("leverage", lev, lo=1)
     if mmr is None:
         return e, lev, None
-    m = as_float_array("mmr", mmr, ndim=np.ndim(mmr))
     check_array_range("mmr", m, lo=0)
     over = np.broadcast_to(m * lev >= 1, np.broadcast_shapes(m.shape, lev.shape))
     if over.any():
@@ -100,8 +111,8 @@ def liquidation_price(entry, leverage, mmr, side="long"):
     >>> liquidation_price(10_000, 10, 0.005)  # doctest: +ELLIPSIS
     9045.22...
     """
-    e, lev, m = _check_terms(entry, leverage, mmr)
     s = parse_side(side)
+    e, lev, m = _check_terms(entry, leverage, mmr, s)
     out = e * (1.0 - s / lev) / (1.0 - s * m)
     return _scalar_or_array(out, entry, leverage, mmr, side if not isinstance(side, str) else 0)
 
@@ -111,8 +122,8 @@ def bankruptcy_price(entry, leverage, side="long"):
 
     Parameters are as for :func:`liquidation_price`; the result is in USD.
     """
-    e, lev, _ = _check_terms(entry, leverage)
     s = parse_side(side)
+    e, lev, _ = _check_terms(entry, leverage, side=s)
     out = e * (1.0 - s / lev)
     return _scalar_or_array(out, entry, leverage, side if not isinstance(side, str) else 0)
 
@@ -152,21 +163,24 @@ class Positions:
         ``side`` is +1/-1 or "long"/"short". Zero positions (all arrays empty) is a valid,
         empty market. Raises ``ValueError`` naming the first bad parameter and value.
         """
-        arrays = {"size": size, "entry": entry, "leverage": leverage, "mmr": mmr}
+        s = parse_side(side)
+        flat = "a number or a flat array of numbers"
+        out = {k: as_float_array(k, v, ndim=None, what=flat)
+               for k, v in (("size", size), ("entry", entry), ("leverage", leverage),
+                            ("mmr", mmr))}
         n = None
-        for name, value in [("side", side), *arrays.items()]:
-            if np.ndim(value) > 1:
-                raise ValueError(f"{name} must be a 1-d array, got shape {np.shape(value)}")
-            if np.ndim(value) == 1:
-                if n is not None and len(value) != n:
+        for name, arr in [("side", s), *out.items()]:
+            if arr.ndim > 1:
+                raise ValueError(f"{name} must be a number or a flat array of numbers, got an "
+                                 f"array of shape {arr.shape}")
+            if arr.ndim == 1:
+                if n is not None and len(arr) != n:
                     raise ValueError(f"{name} must have the same length as the other arrays "
-                                     f"({n}), got length {len(value)}")
-                n = len(value)
+                                     f"({n}), got length {len(arr)}")
+                n = len(arr)
         n = 1 if n is None else n
-        s = np.broadcast_to(parse_side(side), (n,)).copy()
-        out = {}
-        for k, v in arrays.items():
-            arr = as_float_array(k, v, ndim=np.ndim(v))
+        s = np.broadcast_to(s, (n,)).copy()
+        for k, arr in out.items():
             # Copies, so that freezing them never freezes the caller's arrays; a scalar stays a
             # zero-byte broadcast view.
             out[k] = np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr.copy()
@@ -361,21 +375,28 @@ def _sizes(rng, n, size_sigma, notional, price) -> np.ndarray:
 
 
 def check_leverage_mix(leverage_mix, mmr):
-    """Validate (leverage, weight) pairs; return (leverages, weights normalised to sum 1)."""
-    try:
-        pairs = [(float(lev), float(w)) for lev, w in leverage_mix]
-    except (TypeError, ValueError):
-        raise ValueError("leverage_mix must be a sequence of (leverage, weight) pairs, got "
-                         f"{leverage_mix!r:.80}") from None
+    """Validate (leverage, weight) pairs; return (leverages, weights normalised to sum 1).
+
+    Leverages must be in ``[1, 1/mmr)``, weights real numbers in ``[0, MAX_MAGNITUDE]`` with a
+    positive sum; bools and strings are refused (see :mod:`marginloops._checks`).
+    """
+    shape = "a sequence of (leverage, weight) pairs"
+    if isinstance(leverage_mix, (str, bytes)) or not hasattr(leverage_mix, "__iter__"):
+        raise ValueError(f"leverage_mix must be {shape}, got {leverage_mix!r:.80}")
+    pairs = []
+    for pair in leverage_mix:
+        if not isinstance(pair, (list, tuple, np.ndarray)) or len(pair) != 2:
+            raise ValueError(f"leverage_mix must be {shape}, got {pair!r:.80} in "
+                             f"{leverage_mix!r:.80}")
+        pairs.append(tuple(pair))
     if not pairs:
         raise ValueError("leverage_mix must hold at least one (leverage, weight) pair, got none")
-    levs = np.array([p[0] for p in pairs])
-    weights = np.array([p[1] for p in pairs])
-    for lev in levs:
-        check_number("leverage_mix leverage", lev, lo=1, hi=1 / mmr if mmr > 0 else None,
-                     hi_open=mmr > 0)
-    for w in weights:
-        check_number("leverage_mix weight", w, lo=0)
-    if weights.sum() <= 0:
+    hi = 1 / mmr if mmr > 0 else None
+    levs = np.array([check_number("leverage_mix leverage", lev, lo=1, hi=hi, hi_open=mmr > 0)
+                     for lev, _ in pairs])
+    weights = np.array([check_number("leverage_mix weight", w, lo=0) for _, w in pairs])
+    # Each weight is at most MAX_MAGNITUDE, so the sum of any realistic number of pairs is finite.
+    total = weights.sum()
+    if total <= 0:
         raise ValueError("leverage_mix weights must have a positive sum, got all zeros")
-    return levs, weights / weights.sum()
+    return levs, weights / total

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_number
+from ._checks import as_float_array, check_array_range, check_number
 
 
 @dataclass(frozen=True)
@@ -35,18 +35,23 @@ class MarginTiers:
     brackets: tuple
 
     def __post_init__(self):
-        try:
-            pairs = tuple((float(f), float(r)) for f, r in self.brackets)
-        except (TypeError, ValueError):
-            raise ValueError("mmr_tiers must be a sequence of (notional floor, rate) pairs, got "
-                             f"{self.brackets!r:.80}") from None
+        shape = "a sequence of (notional floor, rate) pairs"
+        raw = self.brackets
+        if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__"):
+            raise ValueError(f"mmr_tiers must be {shape}, got {raw!r:.80}")
+        pairs = []
+        for i, pair in enumerate(raw):
+            if not isinstance(pair, (list, tuple, np.ndarray)) or len(pair) != 2:
+                raise ValueError(f"mmr_tiers must be {shape}, got {pair!r:.80} at index {i}")
+            floor, rate = pair
+            pairs.append((check_number(f"mmr_tiers floor {i}", floor, lo=0),
+                          check_number(f"mmr_tiers rate {i}", rate, lo=0, hi=0.5, hi_open=True)))
+        pairs = tuple(pairs)
         if not pairs:
             raise ValueError("mmr_tiers must hold at least one (floor, rate) pair, got none")
         if pairs[0][0] != 0:
             raise ValueError(f"mmr_tiers' first floor must be 0, got {pairs[0][0]:g}")
         for i, (floor, rate) in enumerate(pairs):
-            check_number(f"mmr_tiers floor {i}", floor, lo=0)
-            check_number(f"mmr_tiers rate {i}", rate, lo=0, hi=0.5, hi_open=True)
             if i and (floor <= pairs[i - 1][0] or rate < pairs[i - 1][1]):
                 raise ValueError(f"mmr_tiers must have increasing floors and non-decreasing "
                                  f"rates, got {pairs[i - 1]} then {pairs[i]}")
@@ -73,13 +78,22 @@ class MarginTiers:
             return 1.0 / (2.0 * self.rates)
 
     def bracket(self, notional) -> np.ndarray:
-        """Index of the bracket each notional (USD) falls in."""
-        return np.searchsorted(self.floors, np.asarray(notional, float), side="right") - 1
+        """Index of the bracket each notional (USD, >= 0) falls in."""
+        return np.searchsorted(self.floors, _notional(notional), side="right") - 1
 
     def requirement(self, notional) -> np.ndarray:
         """Maintenance margin ``r_k N - c_k`` for each notional (USD)."""
+        notional = _notional(notional)
         k = self.bracket(notional)
-        return self.rates[k] * np.asarray(notional, float) - self.amounts[k]
+        return self.rates[k] * notional - self.amounts[k]
+
+
+def _notional(values) -> np.ndarray:
+    """Notionals as a float array of any shape, checked: real, finite, >= 0 (no magnitude cap:
+    a lookup sums nothing)."""
+    arr = as_float_array("notional", values, ndim=None, cap=False)
+    check_array_range("notional", arr, lo=0)
+    return arr
 
 
 #: A bracket table in the style Binance publishes for BTCUSDT (USD notional floor, rate).
