@@ -1,85 +1,187 @@
 """Command line: run a preset or a JSON scenario and print the round-by-round table and story.
 
 ``python -m marginloops --preset crowded-longs`` or ``marginloops --scenario my.json``.
+Every bad input is one line, ``marginloops: error: ...``, and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
+import os
+import re
 import sys
 import textwrap
+from decimal import Decimal
 
 from .narration import money, narrate_history, round_table
-from .scenarios import PRESETS, Scenario
+from .numbers import number
+from .scenarios import FRACTION_FIELDS, PRESETS, Scenario, fraction_text
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_WHOLE = re.compile(r"[+-]?\d{1,30}", re.ASCII)
+_FIELDS = {f.name: f for f in dataclasses.fields(Scenario)}
+_PAIRS = {"leverage_mix": ("leverage", "weight", "10:0.5,50:0.5"),
+          "mmr_tiers": ("floor", "rate", "0:0.004,50000:0.5%")}
 
 
-def _parse_value(field, text):
-    if field.name in ("leverage_mix", "mmr_tiers"):
-        pairs = [p.split(":") for p in text.split(",")]
-        return tuple((float(a), float(b)) for a, b in pairs)
-    if "None" in str(field.type) and text.lower() == "none":
+class _Unreadable(ValueError):
+    """A --set value that is not text of the field's kind; ``str`` says what was expected."""
+
+
+def _read_number(text, *, fraction=False, whole=False):
+    """A number typed on the command line: digits only ("1e6" too), "N%" for a fraction."""
+    text = text.strip()
+    if fraction and text.endswith("%") and _NUMBER.fullmatch(text[:-1].strip()):
+        return float(Decimal(text[:-1].strip()).scaleb(-2))  # "5%" is exactly 0.05
+    if whole and _WHOLE.fullmatch(text):
+        return int(text)
+    if not _NUMBER.fullmatch(text):
+        what = "a whole number" if whole else "a number"
+        raise _Unreadable(what + (" (a fraction such as 0.05, or 5%)" if fraction else ""))
+    x = float(text)
+    return int(x) if whole and x.is_integer() and abs(x) < 2**53 else x
+
+
+def _parse_value(name, text):
+    """The value of field ``name`` that the command-line ``text`` stands for."""
+    kind = str(_FIELDS[name].type)
+    if name in _PAIRS:
+        first, second, example = _PAIRS[name]
+        if name == "mmr_tiers" and text.strip().lower() in ("", "none", "off"):
+            return ()
+        pairs = []
+        for item in text.split(","):
+            a, sep, b = item.partition(":")
+            try:
+                if not sep:
+                    raise _Unreadable("")
+                pairs.append((_read_number(a), _read_number(b, fraction=name == "mmr_tiers")))
+            except _Unreadable:
+                raise _Unreadable(f"{first}:{second} pairs such as {example}") from None
+        return tuple(pairs)
+    if "None" in kind and text.strip().lower() in ("none", "off"):
         return None
-    kind = str(field.type).split(" ")[0]
-    if kind == "bool":
-        if text.lower() not in ("true", "false"):
-            raise ValueError(text)
-        return text.lower() == "true"
-    return {"int": int, "float": float}.get(kind, str)(text)
+    if kind.startswith("bool"):
+        if text.strip().lower() not in ("true", "false"):
+            raise _Unreadable("true or false")
+        return text.strip().lower() == "true"
+    if kind.startswith("str"):
+        return text
+    try:
+        return _read_number(text, fraction=name in FRACTION_FIELDS, whole=kind.startswith("int"))
+    except _Unreadable as exc:
+        raise _Unreadable(f"{exc}{' or none' if 'None' in kind else ''}") from None
+
+
+def _changes(items) -> dict:
+    changes = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise ValueError(f"--set takes FIELD=VALUE, e.g. --set shock=0.1, got {item!r}")
+        if key not in _FIELDS:
+            close = difflib.get_close_matches(key, list(_FIELDS), n=1)
+            hint = (f"did you mean {close[0]!r}?" if close
+                    else f"the fields are {', '.join(_FIELDS)}")
+            raise ValueError(f"--set {key}: {key!r} is not a scenario field; {hint}")
+        try:
+            changes[key] = _parse_value(key, value)
+        except _Unreadable as exc:
+            raise ValueError(f"--set {key}: cannot read {value!r} as a value for {key}: "
+                             f"expected {exc}") from None
+    return changes
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="marginloops",
         description="Run a margin-call cascade and print what happens, round by round.",
-        epilog="Presets: " + ", ".join(PRESETS))
+        epilog="Presets: " + ", ".join(PRESETS) + ". A scenario file may give only the fields "
+        'it changes, and a "preset" key to start from: {"preset": "thin-book", "shock": 0.1}.')
     src = p.add_mutually_exclusive_group()
     src.add_argument("--preset", "-p", default="crowded-longs",
                      help="a named scenario (default: crowded-longs)")
     src.add_argument("--scenario", "-s", metavar="FILE", help="a scenario saved as JSON")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="change one field, e.g. --set shock=0.1 --set leverage_mix=10:0.5,50:0.5 "
-                   "--set mmr_tiers=0:0.004,50000:0.005,250000:0.01 --set breaker_move=0.05")
+                   help="change one field, e.g. --set shock=0.1 (or shock=10%%) "
+                   "--set leverage_mix=10:0.5,50:0.5 "
+                   "--set mmr_tiers=0:0.004,50000:0.005,250000:0.01 --set breaker_move=0.05 "
+                   "--set breaker_move=none")
     p.add_argument("--save", metavar="FILE", help="also save the scenario used as JSON")
     p.add_argument("--list", action="store_true", help="list the presets and exit")
     return p
 
 
+def header(scenario: Scenario, start: float) -> str:
+    """The line that opens a run: the scenario's name and the figures that set it up."""
+    if scenario.n_positions:
+        who = (f"{number(scenario.n_positions, 0)} position"
+               f"{'' if scenario.n_positions == 1 else 's'}, "
+               f"{money(scenario.open_interest)} open")
+    else:
+        who = "no leveraged positions"
+    side = "bid" if scenario.direction == "down" else "ask"
+    return (f"Scenario: {scenario.name}  ({who}, 1% depth {money(scenario.depth_1pct)}, "
+            f"shock {fraction_text(scenario.shock)} {scenario.direction}; "
+            f"mid {number(scenario.price)}, the run starts at the best {side} {number(start)})")
+
+
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split())
+
+
 def main(argv=None) -> int:
+    """Run the command line; return the exit status (0, or 2 for a bad input)."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as the Python docs recommend
+        # (https://docs.python.org/3/library/signal.html#note-on-sigpipe): point stdout at
+        # devnull so that the interpreter's final flush does not fail a second time.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a real file (a test's capture)
+            pass
+        return 1
+
+
+def _main(argv) -> int:
     args = build_parser().parse_args(argv)
     out = sys.stdout
     if args.list:
         for name, sc in PRESETS.items():
             out.write(f"{name}\n{textwrap.indent(textwrap.fill(sc.description, 76), '    ')}\n")
+        out.flush()
         return 0
     try:
-        scenario = Scenario.load(args.scenario) if args.scenario else Scenario.preset(args.preset)
-        fields = {f.name: f for f in dataclasses.fields(Scenario)}
-        changes = {}
-        for item in args.set:
-            key, sep, value = item.partition("=")
-            if not sep or key not in fields:
-                raise ValueError(f"--set takes FIELD=VALUE with FIELD one of {sorted(fields)}, "
-                                 f"got {item!r}")
+        if args.scenario is not None and not args.scenario.strip():
+            raise ValueError("--scenario needs a file name, got an empty one")
+        if args.save is not None and not args.save.strip():
+            raise ValueError("--save needs a file name, got an empty one")
+        if args.scenario is not None:
+            scenario = Scenario.load(args.scenario)
+        else:
+            scenario = Scenario.preset(args.preset)
+        changes = _changes(args.set)
+        if changes:
+            scenario = scenario.variant(**changes)
+        if args.save is not None:
             try:
-                changes[key] = _parse_value(fields[key], value)
-            except ValueError:
-                raise ValueError(f"--set {key}: cannot read {value!r} as a value for "
-                                 f"{key}") from None
-        scenario = scenario.replace(**changes)
-        if args.save:
-            scenario.save(args.save)
+                scenario.save(args.save)
+            except OSError as exc:
+                raise ValueError(f"cannot save the scenario to {args.save!r}: "
+                                 f"{exc.strerror or exc}") from None
         history = scenario.cascade().run()
-    except (ValueError, OSError) as exc:
-        sys.stderr.write(f"marginloops: error: {exc}\n")
+    except (ValueError, TypeError, OSError) as exc:
+        sys.stderr.write(f"marginloops: error: {_one_line(exc)}\n")
         return 2
-    start = history[0].price_before
-    out.write(f"Scenario: {scenario.name}  ({scenario.n_positions:,} positions, "
-              f"{money(scenario.open_interest)} open, 1% depth {money(scenario.depth_1pct)}, "
-              f"shock {scenario.shock:.1%} {scenario.direction}; mid {scenario.price:,.2f}, "
-              f"the run starts at the best {'bid' if scenario.direction == 'down' else 'ask'} "
-              f"{start:,.2f})\n\n")
+    out.write(header(scenario, history[0].price_before) + "\n\n")
     out.write(round_table(history) + "\n\n")
     for line in narrate_history(history):
         out.write(textwrap.fill(line, 100) + "\n")
+    out.flush()
     return 0

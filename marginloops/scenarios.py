@@ -7,22 +7,166 @@ from JSON exactly.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
+import os
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._checks import check_int, check_number
+import numpy as np
+
+from ._checks import check_int, check_number, describe_range
 from .cascade import BREAKER_REFERENCES, DIRECTIONS, PARTIAL_MODES, Cascade, CircuitBreaker
 from .orderbook import BOOK_SHAPES, REFILL_PLACES, OrderBook
 from .positions import DEFAULT_LEVERAGE_MIX, Positions, check_leverage_mix
+from .numbers import number, percent
 from .tiers import MarginTiers
 
 FORMAT = "marginloops.scenario/2"
+#: The format written before the mechanisms existed; still read.
+FORMAT_1 = "marginloops.scenario/1"
+#: Largest scenario file :meth:`Scenario.load` reads, bytes (a real one is about 1 KB).
+MAX_FILE_BYTES = 10 * 1024 * 1024
+#: Fields given as a fraction (0.05 is 5%); the command line also reads them as "5%".
+FRACTION_FIELDS = ("shock", "long_share", "mmr", "entry_spread", "book_range", "resilience",
+                   "liquidation_fee", "partial_fraction", "breaker_move", "recovery")
 #: Fields added by format 2 (the mechanisms); a format-1 file gets their defaults.
 _FORMAT_2_FIELDS = ("mmr_tiers", "partial", "partial_fraction", "dynamic_margin",
                     "dynamic_window", "breaker_move", "breaker_rounds", "breaker_reference",
                     "recovery", "call_auction", "refill_at", "withdrawal", "adl")
+
+
+# ----------------------------------------------------------------------------------- checks
+# Scenario checks its own fields (one rule: real numbers only, bools and strings refused), so a
+# message always names the scenario's field, whatever the shared checks underneath accept.
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict = 40, 40, 4, 4, 4
+_REPR.maxlevel = 3
+
+
+def _show(value) -> str:
+    """A short, safe repr for messages (deeply nested or huge values are cut)."""
+    try:
+        return _REPR.repr(value)
+    except Exception:  # a hostile __repr__ must not hide the real message
+        return f"a {type(value).__name__}"
+
+
+def _is_real(value) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)))
+
+
+def _number(label, value, *, none=False, **bounds) -> float:
+    rng = describe_range(bounds.get("lo"), bounds.get("hi"), bounds.get("lo_open", False),
+                         bounds.get("hi_open", False))
+    if not _is_real(value):
+        also = " (or none)" if none else ""
+        raise ValueError(f"{label} must be a number {rng}{also}, got {_show(value)}")
+    try:
+        float(value)
+    except OverflowError:  # a Python int beyond float range
+        raise ValueError(f"{label} must be {rng}, got a number too large for a float") from None
+    return check_number(label, value, **bounds)
+
+
+def _whole(label, value, *, lo, hi) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{label} must be a whole number {describe_range(lo, hi)}, got "
+                         f"{_show(value)}")
+    return check_int(label, value, lo=lo, hi=hi)
+
+
+def _choice(label, value, allowed) -> None:
+    if not isinstance(value, (str, type(None))) or value not in allowed:
+        raise ValueError(f"{label} must be one of {allowed}, got {_show(value)}")
+
+
+def _pairs(label, value, parts, what) -> tuple:
+    """``value`` as a tuple of (float, float) pairs of real, finite numbers."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, (tuple, list)):
+        raise ValueError(f"{label} must be a list of {what} pairs ([] for none), got "
+                         f"{_show(value)}")
+    out = []
+    for i, pair in enumerate(value):
+        if isinstance(pair, np.ndarray):
+            pair = pair.tolist()
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"{label} must be a list of {what} pairs, got {_show(pair)} as "
+                             f"pair {i} of {_show(value)}")
+        xs = []
+        for part, x in zip(parts, pair):
+            if not _is_real(x):
+                raise ValueError(f"{label} {part} must be a number, got {_show(x)} in pair {i}")
+            try:
+                x = float(x)
+            except OverflowError:
+                x = math.inf
+            if not math.isfinite(x):
+                raise ValueError(f"{label} {part} must be a finite number, got {_show(x)} in "
+                                 f"pair {i}")
+            xs.append(x)
+        out.append(tuple(xs))
+    return tuple(out)
+
+
+def _plain(x) -> str:
+    """A parameter as typed: ``0.2``, ``5``, ``33.33``, ``0.033333`` (no separators' doubt)."""
+    return number(x, 6, sig=6, trim=True)
+
+
+def fraction_text(x) -> str:
+    """A fraction as a percentage with as few decimals (1 to 4) as show it exactly.
+
+    >>> fraction_text(0.1), fraction_text(0.0125), fraction_text(0.005), fraction_text(1 / 3)
+    ('10.0%', '1.25%', '0.5%', '33.3333%')
+    """
+    for decimals in (1, 2, 3):
+        if abs(round(x * 100, decimals) - x * 100) < 1e-9:
+            return percent(x, decimals)
+    return percent(x, 4)
+
+
+def _value_text(field, value) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if field == "leverage_mix":
+        total = sum(w for _, w in value)
+        return ", ".join(f"{_plain(lev)}x {fraction_text(w / total)}" for lev, w in value)
+    if field == "mmr_tiers":
+        if not value:
+            return "none"
+        return ", ".join(f"{fraction_text(r)} from {number(f, 0)} USD" for f, r in value)
+    if field in FRACTION_FIELDS:
+        return fraction_text(value)
+    if isinstance(value, int):
+        return number(value, 0)
+    return number(value, 6, sig=6, trim=True)
+
+
+def describe_changes(base: Scenario, other: Scenario) -> str:
+    """The fields of ``other`` that differ from ``base``, in words ("" if none).
+
+    >>> describe_changes(PRESETS["thin-book"], PRESETS["thin-book"].replace(shock=0.1, seed=3))
+    'shock 10.0%, seed 3'
+    """
+    return ", ".join(f"{f.name} {_value_text(f.name, getattr(other, f.name))}"
+                     for f in dataclasses.fields(Scenario)
+                     if f.name not in ("name", "description")
+                     and getattr(other, f.name) != getattr(base, f.name))
+
+
+def _nearest(key, names) -> str:
+    close = difflib.get_close_matches(key, names, n=1) if isinstance(key, str) else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @dataclass(frozen=True)
@@ -112,9 +256,10 @@ class Scenario:
     def __post_init__(self):
         for label in ("name", "description"):
             if not isinstance(getattr(self, label), str):
-                raise ValueError(f"{label} must be a string, got {getattr(self, label)!r}")
+                raise ValueError(f"{label} must be a string, got {_show(getattr(self, label))}")
+        object.__setattr__(self, "price", _number("price", self.price, lo=0, hi=1e9,
+                                                  lo_open=True))
         num = {
-            "price": dict(lo=0, hi=1e9, lo_open=True),
             "shock": dict(lo=0, hi=1, lo_open=True, hi_open=True),
             "open_interest": dict(lo=0, hi=1e13, lo_open=True),
             "long_share": dict(lo=0, hi=1),
@@ -122,9 +267,7 @@ class Scenario:
             "entry_spread": dict(lo=0, hi=0.9),
             "depth_1pct": dict(lo=0, hi=1e13, lo_open=True),
             "book_range": dict(lo=0.01, hi=0.99),
-            "tick": dict(lo=0, lo_open=True, hi=0.01 * self.price
-                         if isinstance(self.price, (int, float)) and math.isfinite(self.price)
-                         else None),
+            "tick": dict(lo=0, lo_open=True, hi=0.01 * self.price),
             "resilience": dict(lo=0, hi=1),
             "insurance_fund": dict(lo=0, hi=1e13),
             "recovery": dict(lo=0, hi=1),
@@ -133,41 +276,51 @@ class Scenario:
             "withdrawal": dict(lo=0, hi=100),
         }
         for label, bounds in num.items():
-            object.__setattr__(self, label, check_number(label, getattr(self, label), **bounds))
+            object.__setattr__(self, label, _number(label, getattr(self, label), **bounds))
         if self.liquidation_fee is not None:
-            object.__setattr__(self, "liquidation_fee", check_number(
-                "liquidation_fee", self.liquidation_fee, lo=0, hi=0.1))
+            object.__setattr__(self, "liquidation_fee", _number(
+                "liquidation_fee", self.liquidation_fee, lo=0, hi=0.1, none=True))
         object.__setattr__(self, "n_positions",
-                           check_int("n_positions", self.n_positions, lo=0, hi=2_000_000))
+                           _whole("n_positions", self.n_positions, lo=0, hi=2_000_000))
         object.__setattr__(self, "max_rounds",
-                           check_int("max_rounds", self.max_rounds, lo=1, hi=100_000))
-        object.__setattr__(self, "seed", check_int("seed", self.seed, lo=0, hi=2**32 - 1))
+                           _whole("max_rounds", self.max_rounds, lo=1, hi=100_000))
+        object.__setattr__(self, "seed", _whole("seed", self.seed, lo=0, hi=2**32 - 1))
         if self.breaker_move is not None:
-            object.__setattr__(self, "breaker_move", check_number(
-                "breaker_move", self.breaker_move, lo=0.001, hi=0.5))
+            object.__setattr__(self, "breaker_move", _number(
+                "breaker_move", self.breaker_move, lo=0.001, hi=0.5, none=True))
         object.__setattr__(self, "breaker_rounds",
-                           check_int("breaker_rounds", self.breaker_rounds, lo=1, hi=100))
-        if self.breaker_reference not in BREAKER_REFERENCES:
-            raise ValueError(f"breaker_reference must be one of {BREAKER_REFERENCES}, got "
-                             f"{self.breaker_reference!r}")
-        object.__setattr__(self, "mmr_tiers", MarginTiers(self.mmr_tiers).brackets
-                           if len(self.mmr_tiers) else ())
-        if self.partial not in PARTIAL_MODES:
-            raise ValueError(f"partial must be one of {PARTIAL_MODES}, got {self.partial!r}")
+                           _whole("breaker_rounds", self.breaker_rounds, lo=1, hi=100))
+        _choice("breaker_reference", self.breaker_reference, BREAKER_REFERENCES)
+        tiers = self.mmr_tiers
+        if isinstance(tiers, MarginTiers):
+            tiers = tiers.brackets
+        tiers = _pairs("mmr_tiers", tiers, ("floor", "rate"), "(notional floor, rate)")
+        object.__setattr__(self, "mmr_tiers", MarginTiers(tiers).brackets if tiers else ())
+        _choice("partial", self.partial, PARTIAL_MODES)
         object.__setattr__(self, "dynamic_window",
-                           check_int("dynamic_window", self.dynamic_window, lo=1, hi=50))
+                           _whole("dynamic_window", self.dynamic_window, lo=1, hi=50))
         for flag in ("call_auction", "adl"):
             if not isinstance(getattr(self, flag), bool):
-                raise ValueError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
-        if self.refill_at not in REFILL_PLACES:
-            raise ValueError(f"refill_at must be one of {REFILL_PLACES}, got {self.refill_at!r}")
-        if self.direction not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
-        if self.book_shape not in BOOK_SHAPES:
-            raise ValueError(f"book_shape must be one of {BOOK_SHAPES}, got {self.book_shape!r}")
-        check_leverage_mix(self.leverage_mix, 0.0 if self.mmr_tiers else self.mmr)
-        object.__setattr__(self, "leverage_mix",
-                           tuple((float(lev), float(w)) for lev, w in self.leverage_mix))
+                raise ValueError(f"{flag} must be true or false, got {_show(getattr(self, flag))}")
+        _choice("refill_at", self.refill_at, REFILL_PLACES)
+        _choice("direction", self.direction, DIRECTIONS)
+        _choice("book_shape", self.book_shape, BOOK_SHAPES)
+        mix = _pairs("leverage_mix", self.leverage_mix, ("leverage", "weight"),
+                     "(leverage, weight)")
+        if not math.isfinite(sum(w for _, w in mix)):
+            raise ValueError("leverage_mix weights must add up to a finite number (they are "
+                             "relative: 1 and 3 mean 25% and 75%), got "
+                             f"{_show(self.leverage_mix)}")
+        top = max((lev for lev, _ in mix), default=1.0)
+        if not self.mmr_tiers and self.mmr > 0 and top >= 1 / self.mmr:
+            # Two fields conflict: name both, and the two ways out.
+            raise ValueError(
+                f"mmr {_plain(self.mmr)} allows leverage below {_plain(1 / self.mmr)}x, but "
+                f"leverage_mix has {_plain(top)}x: lower mmr below {_plain(1 / top)} or the "
+                f"leverage below {_plain(1 / self.mmr)}x")
+        # each leverage in [1, 1/mmr), weights >= 0 with a positive sum
+        check_leverage_mix(mix, 0.0 if self.mmr_tiers else self.mmr)
+        object.__setattr__(self, "leverage_mix", mix)
         levels = self.book_range * self.price / self.tick
         if levels > 2_000_000:
             raise ValueError(f"tick must give at most 2,000,000 book levels per side "
@@ -176,8 +329,38 @@ class Scenario:
 
     # ------------------------------------------------------------------------- building
     def replace(self, **changes) -> Scenario:
-        """A checked copy with some fields changed."""
+        """A checked copy with some fields changed (name and description kept as they are)."""
         return dataclasses.replace(self, **changes)
+
+    def variant(self, **changes) -> Scenario:
+        """A checked copy with some fields changed, named and described as changed.
+
+        The one naming rule of the command line and of scenario files with a ``"preset"`` key:
+        a preset (or a variant of one) whose fields change is named ``"<preset> (changed)"``
+        and described by what differs from the preset; changed back, it is the preset again.
+        Any other scenario becomes ``"<name> (changed)"`` ("custom" stays "custom"), described
+        by what differs from it. A ``name`` or ``description`` given among the changes is kept.
+
+        >>> s = Scenario.preset("crowded-longs").variant(shock=0.1)
+        >>> s.name, s.description
+        ('crowded-longs (changed)', 'crowded-longs with shock 10.0%')
+        >>> s.variant(shock=0.03) is Scenario.preset("crowded-longs")
+        True
+        """
+        new = dataclasses.replace(self, **changes)
+        origin = self.name.removesuffix(" (changed)")
+        base = PRESETS.get(origin)
+        if base is None:
+            base, origin = self, self.name
+        diff = describe_changes(base, new)
+        if not diff and not {"name", "description"} & set(changes):
+            return base
+        labels = {}
+        if "name" not in changes and diff:
+            labels["name"] = origin if origin == "custom" else f"{origin} (changed)"
+        if "description" not in changes and diff:
+            labels["description"] = f"{origin} with {diff}"
+        return dataclasses.replace(new, **labels) if labels else new
 
     def positions(self) -> Positions:
         """The seeded population of leveraged positions."""
@@ -214,28 +397,36 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data) -> Scenario:
-        """Build from a dict as written by :meth:`to_dict`; unknown or missing keys are errors."""
+        """Build from a dict such as :meth:`to_dict` writes, or one giving only some fields.
+
+        Fields left out come from the defaults, or from the preset named by a ``"preset"`` key
+        (then the scenario is named as :meth:`variant` names it). ``"format"`` may be left out;
+        if given it must be a known one. Unknown keys are errors.
+
+        >>> Scenario.from_dict({"preset": "thin-book", "shock": 0.1}).name
+        'thin-book (changed)'
+        """
         if not isinstance(data, dict):
-            raise ValueError(f"scenario must be a JSON object, got {type(data).__name__}")
+            raise ValueError(f"scenario must be a JSON object {{\"field\": value, ...}}, got "
+                             f"{'a list' if isinstance(data, list) else _show(data)}")
         data = dict(data)
-        fmt = data.pop("format", None)
-        if fmt == "marginloops.scenario/1":  # written before the mechanisms existed
-            defaults = {f.name: f.default for f in dataclasses.fields(cls)}
-            data = {**{k: defaults[k] for k in _FORMAT_2_FIELDS}, **data}
-        elif fmt != FORMAT:
-            raise ValueError(f"format must be {FORMAT!r} (or 'marginloops.scenario/1'), "
-                             f"got {fmt!r}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        if "format" in data:
+            fmt = data.pop("format")
+            if not isinstance(fmt, str) or fmt not in (FORMAT, FORMAT_1):
+                raise ValueError(f"format must be {FORMAT!r} (or {FORMAT_1!r}, or left out), "
+                                 f"got {_show(fmt)}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = [k for k in data if k not in names and k != "preset"]
         if unknown:
-            raise ValueError(f"scenario has unknown keys {unknown}; allowed: {sorted(names)}")
-        missing = sorted(names - set(data))
-        if missing:
-            raise ValueError(f"scenario is missing keys {missing}")
-        if not isinstance(data["leverage_mix"], list) or not all(
-                isinstance(p, list) and len(p) == 2 for p in data["leverage_mix"]):
-            raise ValueError("leverage_mix must be a list of [leverage, weight] pairs, got "
-                             f"{data['leverage_mix']!r:.80}")
+            keys = ", ".join(f"{_show(k)}{_nearest(k, names + ['preset', 'format'])}"
+                             for k in unknown)
+            raise ValueError(f"scenario has unknown key{'s' if len(unknown) > 1 else ''} {keys}"
+                             "; a key is a Scenario field, \"preset\" or \"format\"")
+        if "preset" in data:
+            base = data.pop("preset")
+            if not isinstance(base, str) or base not in PRESETS:
+                raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {_show(base)}")
+            return PRESETS[base].variant(**data)
         return cls(**data)
 
     def to_json(self) -> str:
@@ -244,18 +435,46 @@ class Scenario:
 
     @classmethod
     def from_json(cls, text) -> Scenario:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"scenario file is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        """Build from JSON text (see :meth:`from_dict`); every failure is a ``ValueError``."""
+        return cls.from_dict(_parse_json(text, "scenario JSON"))
 
     def save(self, path) -> None:
-        Path(path).write_text(self.to_json(), encoding="utf-8")
+        """Write :meth:`to_json` to the file ``path`` (UTF-8)."""
+        Path(_file_name(path)).write_text(self.to_json(), encoding="utf-8")
 
     @classmethod
     def load(cls, path) -> Scenario:
-        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+        """Read a scenario file; every failure is a ``ValueError`` that names the file.
+
+        A file is refused if it is missing, a directory, larger than :data:`MAX_FILE_BYTES`,
+        not UTF-8, not JSON (or nested too deeply), not a JSON object, or not a valid scenario.
+        """
+        name = _file_name(path)
+        where = f"scenario file {name!r}"
+        try:
+            if os.path.isdir(name):
+                raise ValueError(f"{where} is a directory, not a file")
+            size = os.stat(name).st_size
+            if size > MAX_FILE_BYTES:
+                raise ValueError(_too_big(where, size))
+            with open(name, "rb") as f:
+                raw = f.read(MAX_FILE_BYTES + 1)  # a device or pipe may not know its size
+        except FileNotFoundError:
+            raise ValueError(f"{where} does not exist") from None
+        except OSError as exc:
+            raise ValueError(f"cannot read {where}: {exc.strerror or exc}") from None
+        if len(raw) > MAX_FILE_BYTES:
+            raise ValueError(_too_big(where, len(raw)))
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{where} is not UTF-8 text (byte {exc.start:,} is "
+                             f"0x{raw[exc.start]:02x}); save it as UTF-8") from None
+        data = _parse_json(text, where)
+        try:
+            return cls.from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
 
     @classmethod
     def preset(cls, name) -> Scenario:
@@ -263,6 +482,49 @@ class Scenario:
         if name not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
         return PRESETS[name]
+
+
+def _file_name(path) -> str:
+    """``path`` as a file name, refusing what is not one (an empty name, None, a number)."""
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path must be a file name, got {_show(path)}")
+    name = os.fspath(path)
+    if not isinstance(name, str):
+        name = os.fsdecode(name)
+    if not name.strip():
+        raise ValueError(f"path must be a file name, got an empty one ({name!r})")
+    if "\0" in name:
+        raise ValueError(f"path must be a file name, got one with a NUL character: {_show(name)}")
+    return name
+
+
+def _too_big(where, size) -> str:
+    return (f"{where} is {number(size / 2**20, 1)} MB; a scenario file may be at most "
+            f"{number(MAX_FILE_BYTES / 2**20, 0)} MB (a real one is about 1 KB)")
+
+
+def _parse_json(text, where):
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{where} is not UTF-8 text (byte {exc.start:,})") from None
+    if not isinstance(text, str):
+        raise ValueError(f"{where} must be text, got {_show(text)}")
+    if len(text) > MAX_FILE_BYTES:
+        raise ValueError(_too_big(where, len(text.encode("utf-8"))))
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError(f"{where} is nested too deeply to be a scenario (a scenario needs "
+                         "three levels: the object, a list of pairs, a pair)") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where} is not valid JSON: {exc}") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        reason = str(exc).split(";")[0]
+        raise ValueError(f"{where} is not valid JSON: {reason}") from None
 
 
 PRESETS = {s.name: s for s in (
