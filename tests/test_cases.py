@@ -33,7 +33,7 @@ def test_each_scenario_is_valid_round_trips_and_runs_to_an_end(key):
     case = CASES[key]
     s = case.scenario
     assert Scenario.from_json(s.to_json()) == s  # a checked, saveable scenario
-    assert s.direction == "down" and 0 < s.shock < 0.1
+    assert s.direction == "down" and 0 < s.shock <= 0.1  # a push of 10% at most
     history = case.run()
     assert history[0].round == 0 and history[-1].end_reason == "fixed_point"
     assert len(history) < 60  # short enough to step in class
@@ -41,8 +41,9 @@ def test_each_scenario_is_valid_round_trips_and_runs_to_an_end(key):
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_the_calibration_claim(key):
-    """The model's fall is within the stated tolerance of the reported fall."""
+def test_the_calibration_claim_for_the_run_the_lesson_steps(key):
+    """Seed 0 (the scenario's own, stepped in the lesson) is one of the seeds within the
+    tolerance; the claim for most seeds is in test_cases_issue9."""
     case = CASES[key]
     history = case.run()
     fall = 1 - history[-1].price_after / history[0].price_before

@@ -23,14 +23,16 @@ def test_three_exercises_with_hints(exercises):
 
 def test_amplification_of_may_2021_with_more_depth(exercises):
     ex = exercises[0]
-    history = CASES["may-2021"].scenario.replace(depth_1pct=900_000).cascade().run()
+    history = CASES["may-2021"].scenario.replace(depth_1pct=1_300_000).cascade().run()
     p0, p1, pn = history[0].price_before, history[0].price_after, history[-1].price_after
     # By hand: whole move over the shock's move
     assert ex.answer == pytest.approx((pn - p0) / (p1 - p0), rel=1e-12)
-    # from the explorer's status line: a fall of about 21.9% on a 5.0% shock
-    assert ex.answer == pytest.approx(21.9 / 5.0, rel=0.01)
-    assert ex.answer < amplification(CASES["may-2021"].run())  # more depth, less loop
-    first = ex.check("5.37")  # the calibrated case's printed amplification is wrong here
+    # from the explorer's status line: a fall of about 21.7% on a 10.0% shock
+    assert ex.answer == pytest.approx(21.7 / 10.0, rel=0.01)
+    calibrated = amplification(CASES["may-2021"].run())
+    assert ex.answer < calibrated  # more depth, less loop
+    assert f"{calibrated:.2f}" in ex.hints[1] and "1,160,000" in ex.question
+    first = ex.check(f"{calibrated:.2f}")  # the calibrated case's amplification is wrong here
     assert not first.correct and "too high" in first.message
     assert f"{ex.answer:.2f}" not in first.message  # never the answer on the first try
     assert ex.check(f"{ex.answer:.2f}").correct
@@ -38,26 +40,28 @@ def test_amplification_of_may_2021_with_more_depth(exercises):
 
 def test_loop_share_of_may_2021_with_a_smaller_shock(exercises):
     ex = exercises[1]
-    history = CASES["may-2021"].scenario.replace(shock=0.03).cascade().run()
+    history = CASES["may-2021"].scenario.replace(shock=0.05).cascade().run()
     fall = _fall(history)
     shock_fall = 1 - history[0].price_after / history[0].price_before
-    assert shock_fall == pytest.approx(0.03, abs=0.001)
+    assert shock_fall == pytest.approx(0.05, abs=0.001)
     assert ex.answer == pytest.approx((fall - shock_fall) / fall, rel=1e-9)
     assert ex.answer == pytest.approx(1 - 1 / amplification(history), rel=1e-12)
-    # by hand from rounded readings: 1 - 3.0 / 11.4 = 73.7%, within the tolerance of 73.9%
-    assert ex.check(f"{1 - 3.0 / 11.4:.1%}").correct
+    # by hand from rounded readings: 1 - 5.0 / 11.2 = 55.4%, within the tolerance
+    assert ex.check(f"{1 - 5.0 / 11.2:.1%}").correct
     assert not exercises[1].check(f"{shock_fall / fall:.1%}").correct  # the shock's share
-    assert not lesson06.exercises()[1].check("81.4%").correct  # the calibrated case's share
+    calibrated = 1 - 1 / amplification(CASES["may-2021"].run())
+    assert not lesson06.exercises()[1].check(f"{calibrated:.1%}").correct  # the case's own
     assert lesson06.exercises()[1].check(f"{ex.answer * 100:.1f}").correct  # bare = percent
     assert lesson06.exercises()[1].check(f"{ex.answer:.3f}").correct
 
 
-def test_a_deeper_may_2021_book(exercises):
+def test_a_thinner_may_2021_book(exercises):
     ex = exercises[2]
     history = CASES["may-2021"].scenario.replace(depth_1pct=1_000_000).cascade().run()
     assert ex.answer == pytest.approx(_fall(history), rel=1e-12)
-    # 16% more depth takes the fall from 26.8% to little more than half of it
-    assert 0.05 < ex.answer < 0.268 * 0.6
+    # 14% less depth takes the fall well beyond the calibrated 25.5% (seed 0)
+    assert "about 14% less" in ex.question and "1.0 M USD" in ex.question
+    assert ex.answer > _fall(CASES["may-2021"].run()) * 1.3
     assert not ex.check("27%").correct
     assert ex.check(f"{ex.answer:.1%}").correct
 
@@ -102,9 +106,9 @@ def test_depth_sensitivity_matches_direct_runs_and_falls_with_depth():
     lines = lesson06.depth_sensitivity(case, (0.9, 1.0, 1.25)).splitlines()
     falls = []
     for line, f in zip(lines[1:], (0.9, 1.0, 1.25), strict=True):
-        history = case.scenario.replace(depth_1pct=2_000_000 * f).cascade().run()
+        history = case.scenario.replace(depth_1pct=2_030_000 * f).cascade().run()
         factor, depth, fall = line.split()
-        assert float(factor) == f and depth == f"{2_000_000 * f:,.0f}"
+        assert float(factor) == f and depth == f"{2_030_000 * f:,.0f}"
         assert fall == f"{_fall(history):.1%}"
         falls.append(_fall(history))
     assert falls == sorted(falls, reverse=True)  # more depth, less fall
