@@ -527,8 +527,11 @@ def test_partial_liquidation_shows_its_slice_only_while_on():
     assert "partial liquidation: a fraction per round" in c.mechanisms_panel.titles[0]
     # partly closed positions are counted in the status line
     click(ex.time.run_button)
-    reduced = sum(r.n_reduced for r in ex.cascade.history)
-    assert reduced > 0 and f"; {reduced:,} partly closed)" in ex.status.value
+    # (positions, not slices: issue 9 item 12)
+    reduced = ex.cascade.history[-1].n_reduced_open
+    closed = sum(r.n_closed for r in ex.cascade.history)
+    assert reduced > 0 and (f"{closed:,} positions closed, {reduced:,} more partly closed and "
+                            "still open") in ex.status.value
     choice.value = c._settings["partial"].shown(None)
     assert ex.scenario.partial is None and rows.layout.display == "none"
     click(ex.time.run_button)
@@ -614,9 +617,9 @@ def test_set_scenario_shows_every_mechanism_and_back():
     ex = CascadeExplorer(SMALL)
     c = ex.controls
     ex.set_scenario(odd)
-    # the controls show what is not a preset as "custom"
-    assert ex.scenario == c.scenario == odd.replace(name="custom")
-    assert c.preset.value == "custom"
+    # a market with a name of its own keeps it, in the menu too (issue 9 item 9: one name)
+    assert ex.scenario == c.scenario == odd
+    assert c.preset.value == "all on"
     assert all(s.value for s in c.switches.values())
     assert all(box.layout.display is None for box in c._dependents.values())
     # values beyond a knob's usual range widen it rather than being clamped
@@ -651,7 +654,7 @@ def test_set_scenario_shows_every_mechanism_and_back():
     assert c.mechanisms_panel.titles[0] == "Breaking the loop"
     # and a scenario that comes in with its mechanisms on shows them from the start
     ex2 = CascadeExplorer(odd)
-    assert ex2.controls.scenario == odd.replace(name="custom")
+    assert ex2.controls.scenario == odd
     assert {m.field for m in MECHANISMS} <= set(type(odd).__dataclass_fields__)
 
 

@@ -5,13 +5,16 @@ the loop" panel of mechanisms, and the time control every lesson shares (Step, P
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 import math
+import numbers
 from dataclasses import dataclass
 
 import ipywidgets as widgets
 import traitlets
 
+from ..numbers import number, percent
 from ..positions import DEFAULT_LEVERAGE_MIX
 from ..scenarios import PRESETS, Scenario
 from ..tiers import BINANCE_STYLE_TIERS
@@ -36,10 +39,144 @@ def _max_mmr_pct(mix) -> float:
     return math.floor(min(5.0, 100.0 / top * 0.95) / 0.05 + 1e-9) * 0.05
 
 
+# ------------------------------------------------------------------ callbacks that never raise
+def problem_sentence(exc: BaseException) -> str:
+    """``exc`` as one plain sentence for the narration: what went wrong, and that the widget
+    still works."""
+    text = " ".join(str(exc).split()) or f"an unexpected {type(exc).__name__}"
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"That could not be done ({text.rstrip('.')}); nothing else changed, try again."
+
+
+def guarded(handler, report):
+    """``handler`` made safe to register as a widget callback (``observe``, ``on_click``,
+    ``on_submit``): an exception it raises is not let out (the browser would only log it and
+    the widget would stop answering) but shown by ``report(sentence)`` as one plain sentence.
+
+    Every callback in ``marginloops.ui`` is registered through this, so that no widget can be
+    left half-updated by an error (a test forces one in each).
+    """
+    @functools.wraps(handler)
+    def run(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - a widget callback must never let one out
+            try:
+                report(problem_sentence(exc))
+            except Exception:  # noqa: BLE001 - the report itself failed: nothing more to do
+                pass
+            return None
+    return run
+
+
+def message_html(sentence: str) -> str:
+    """A widget's own message area showing ``sentence`` (escaped); "" hides it."""
+    if not sentence:
+        return ""
+    return (f"<div role='alert' style='color:#a04000;margin:2px 0'>{html.escape(sentence)}"
+            f"</div>")
+
+
+class Reports:
+    """A widget that reports problems in one plain sentence: to the callbacks registered with
+    :meth:`on_problem` (an explorer's narration), or while there are none in its own message
+    area ``message`` (an HTML widget the class places in its children)."""
+
+    def _init_reports(self) -> None:
+        self._problem_callbacks = []
+        self.message = widgets.HTML()
+
+    def on_problem(self, callback) -> None:
+        """Call ``callback(sentence)`` for each problem instead of showing it in ``message``."""
+        self._problem_callbacks.append(callback)
+
+    def report(self, sentence: str) -> None:
+        """Show ``sentence`` (a refused value, a callback's error)."""
+        if self._problem_callbacks:
+            for callback in self._problem_callbacks:
+                callback(sentence)
+        else:
+            self.message.value = message_html(sentence)
+
+    def guard(self, handler):
+        """``handler`` as a callback whose errors this widget reports (see :func:`guarded`)."""
+        return guarded(handler, self.report)
+
+
+# ------------------------------------------------------------------ knob values
+def _finite_real(value) -> bool:
+    """A finite real number: bools, strings, None, NaN and infinities are not."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and type(value).__name__ != "bool_" and math.isfinite(value))
+
+
+def _refused(trait, obj, value):
+    """Keep ``obj``'s current value of ``trait`` and tell its refusal listeners."""
+    if not obj.trait_has_value(trait.name):  # at construction: nothing to keep
+        raise traitlets.TraitError(f"value must be a finite number, got {value!r:.40}")
+    old = getattr(obj, trait.name)
+    for callback in getattr(obj, "refusal_callbacks", ()):
+        callback(value, old)
+    return old
+
+
+class _RealFloat(traitlets.CFloat):
+    """A float trait that refuses what is not a finite real number, keeping the old value."""
+
+    def validate(self, obj, value):
+        if not _finite_real(value):
+            return _refused(self, obj, value)
+        return super().validate(obj, value)
+
+
+class _RealInt(traitlets.CInt):
+    """An int trait that refuses what is not a finite real number, keeping the old value."""
+
+    def validate(self, obj, value):
+        if not _finite_real(value):
+            return _refused(self, obj, value)
+        return super().validate(obj, int(round(value)))
+
+
+# A knob's slider and number box: a value that is not a finite number (NaN, an infinity, a
+# bool, a string: typed, sent by a browser or set from code) is refused and the old value kept;
+# a finite one outside the range is clamped into it (the widgets' own bounds).
+class RealFloatSlider(widgets.FloatSlider):
+    value = _RealFloat(0.0, help="Float value").tag(sync=True)
+
+
+class RealFloatLogSlider(widgets.FloatLogSlider):
+    value = _RealFloat(1.0, help="Float value").tag(sync=True)
+
+
+class RealIntSlider(widgets.IntSlider):
+    value = _RealInt(0, help="Int value").tag(sync=True)
+
+
+class RealFloatText(widgets.BoundedFloatText):
+    value = _RealFloat(0.0, help="Float value").tag(sync=True)
+
+
+class RealIntText(widgets.BoundedIntText):
+    value = _RealInt(0, help="Int value").tag(sync=True)
+
+
+def _shown_value(value) -> str:
+    """A refused value as the refusal sentence quotes it."""
+    text = repr(value) if not isinstance(value, float) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+
 class Knob(widgets.HBox):
     """A slider with a labelled number box beside it, kept equal by ``widgets.link``.
 
-    ``value`` is the slider's value; typing in the box moves the slider and vice versa.
+    ``value`` is the slider's value; typing in the box moves the slider and vice versa. A
+    value that is not a finite number (NaN, an infinity, a bool, a string), typed, sent or set
+    from code on the slider, the box or ``value``, is refused: the knob keeps its value and
+    calls each ``on_refuse`` callback with a sentence saying so. A finite value outside the
+    range is clamped into it.
     """
 
     def __init__(self, label, tooltip, *, lo, hi, step, value, integer=False, log=False,
@@ -49,24 +186,36 @@ class Knob(widgets.HBox):
         self.label_widget = label_w = widgets.Label(label, tooltip=tooltip,
                                                     layout={"width": label_width})
         if log:
-            self.slider = widgets.FloatLogSlider(value=value, base=10, min=math.log10(lo),
-                                                 max=math.log10(hi), step=0.05, readout=False,
-                                                 description=label, **common)
+            self.slider = RealFloatLogSlider(value=value, base=10, min=math.log10(lo),
+                                             max=math.log10(hi), step=0.05, readout=False,
+                                             description=label, **common)
         elif integer:
-            self.slider = widgets.IntSlider(value=value, min=lo, max=hi, step=step,
-                                            readout=False, description=label, **common)
+            self.slider = RealIntSlider(value=value, min=lo, max=hi, step=step,
+                                        readout=False, description=label, **common)
         else:
-            self.slider = widgets.FloatSlider(value=value, min=lo, max=hi, step=step,
-                                              readout=False, description=label, **common)
+            self.slider = RealFloatSlider(value=value, min=lo, max=hi, step=step,
+                                          readout=False, description=label, **common)
         self.slider.style.description_width = "0px"  # the visible label is label_w
         self.slider.layout.width = "150px"
-        box_cls = widgets.BoundedIntText if integer else widgets.BoundedFloatText
+        box_cls = RealIntText if integer else RealFloatText
         self.box = box_cls(value=value, min=lo, max=hi, step=step, description=label,
                            layout={"width": "80px"}, **common)
         self.box.style.description_width = "0px"
+        self._refuse_callbacks = []
+        self.slider.refusal_callbacks = self.box.refusal_callbacks = [self._refused]
         self._link = widgets.link((self.slider, "value"), (self.box, "value"))
         super().__init__([label_w, self.slider, self.box])
         self.label = label
+
+    def on_refuse(self, callback) -> None:
+        """Call ``callback(sentence)`` when the knob refuses a value that is not a number."""
+        self._refuse_callbacks.append(callback)
+
+    def _refused(self, value, old) -> None:
+        sentence = (f"{self.label}: {_shown_value(value)} is not a number this knob can take, "
+                    f"so it stays at {_fmt(old)}.")
+        for callback in self._refuse_callbacks:
+            callback(sentence)
 
     @property
     def value(self):
@@ -187,8 +336,8 @@ def _usd(x: float) -> str:
     """A round amount of USD, short: 50K USD, 2.5M USD, 950 USD."""
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if abs(x) >= size:
-            return f"{x / size:,.4g}{suffix} USD"
-    return f"{x:,.4g} USD"
+            return f"{number(x / size, 3, sig=4, trim=True)}{suffix} USD"
+    return f"{number(x, 2, sig=4, trim=True)} USD"
 
 
 def describe_tiers(brackets) -> str:
@@ -197,7 +346,7 @@ def describe_tiers(brackets) -> str:
     for i, (floor, rate) in enumerate(brackets):
         where = (f"below {_usd(brackets[1][0])}" if i == 0 and len(brackets) > 1
                  else "at any size" if i == 0 else f"from {_usd(floor)}")
-        out.append(f"{rate * 100:.3g}% {where}")
+        out.append(f"{percent(rate, 3, trim=True)} {where}")
     return ", ".join(out)
 
 
@@ -309,7 +458,7 @@ MECHANISM_COLUMNS = (("Margin and liquidation", "Who pays for losses"),
 _MECH_LABEL_WIDTH = "175px"
 
 
-class ScenarioControls(widgets.VBox):
+class ScenarioControls(Reports, widgets.VBox):
     """The knobs a teacher talks about, producing a checked :class:`Scenario`.
 
     ``scenario`` is the current scenario; ``on_change(callback)`` registers
@@ -321,6 +470,13 @@ class ScenarioControls(widgets.VBox):
     first), built from :data:`MECHANISMS`: ``mechanisms[field]`` is a field's control and
     ``switches[field]`` the checkbox of a field a checkbox turns on and off (liquidation fee,
     dynamic margin, circuit breaker).
+
+    The market menu names the market that runs, as :func:`market_name` does: a preset's name
+    while it is that preset unchanged, a named market's own name (it gets a menu entry), and
+    "custom" after any change. Choosing "custom" keeps the current settings as a custom market.
+    A value a knob refuses, settings the scenario refuses (the controls go back to the last
+    market that worked) and an error inside a callback are reported in one sentence
+    (:meth:`on_problem`, or the ``message`` area under the controls).
     """
 
     #: Each market knob: (Scenario field, shown units per field unit, usual lo, usual hi).
@@ -338,13 +494,18 @@ class ScenarioControls(widgets.VBox):
     _MMR_TOOLTIP = "Equity a position must keep, as % of its value, before it is liquidated"
 
     def __init__(self, scenario: Scenario | None = None):
+        if scenario is not None and not isinstance(scenario, Scenario):
+            raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
         base = scenario if scenario is not None else PRESETS["crowded-longs"]
+        self._init_reports()
         self._base = base
+        self._name = market_name(base)
+        base = self._good = base.replace(name=self._name) if base.name != self._name else base
+        self._named = {}  # named markets (not presets) shown so far: their menu entries
         self._callbacks = []
         self._quiet = False
-        options = [(f"preset: {name}", name) for name in PRESETS] + [("custom", CUSTOM)]
         self.preset = widgets.Dropdown(
-            options=options, value=_preset_name(base),
+            options=self._menu_options(base), value=self._name,
             description="Market", tooltip="Start from a named market set-up",
             style={"description_width": "70px"}, layout={"width": "330px"})
         self.direction = widgets.ToggleButtons(
@@ -385,7 +546,7 @@ class ScenarioControls(widgets.VBox):
             "n_positions": knob("n_positions", "Positions", "Number of leveraged traders",
                                 step=100, integer=True),
         }
-        self.seed = widgets.BoundedIntText(
+        self.seed = RealIntText(
             value=base.seed, min=0, max=2**32 - 1, description="Seed",
             tooltip="Same seed, same traders: change it to draw another population",
             style={"description_width": "60px"}, layout={"width": "200px"})
@@ -393,8 +554,15 @@ class ScenarioControls(widgets.VBox):
         for w in (self.direction, self.book_shape, self.leverage_mix, self.seed,
                   *(k.slider for k in self.knobs.values()), *self.switches.values(),
                   *(self._value_widget(f) for f in self.mechanisms)):
-            w.observe(self._changed, names="value")
-        self.preset.observe(self._preset_changed, names="value")
+            w.observe(self.guard(self._changed), names="value")
+        self.preset.observe(self.guard(self._preset_changed), names="value")
+        self.seed.refusal_callbacks = [lambda value, old: self.report(
+            f"Seed: {_shown_value(value)} is not a whole number the seed can take, so it "
+            f"stays at {old}.")]
+        for knob in [*self.knobs.values(), *self.mechanisms.values()]:
+            if isinstance(knob, Knob):
+                knob.on_refuse(self.report)
+        self.mechanisms_panel.on_problem(self.report)
         k = self.knobs
         left = widgets.VBox([self.preset, self.direction, k["shock"], self.leverage_mix,
                              k["mmr"], k["long_share"]])
@@ -402,7 +570,7 @@ class ScenarioControls(widgets.VBox):
                               k["open_interest"], k["n_positions"], self.seed])
         super().__init__([widgets.HBox([left, right], layout={"flex_flow": "row wrap",
                                                               "grid_gap": "24px"}),
-                          self.mechanisms_panel])
+                          self.mechanisms_panel, self.message])
 
     # ------------------------------------------------------------------ the market knobs
     def _shown(self, name, scenario: Scenario):
@@ -597,7 +765,7 @@ class ScenarioControls(widgets.VBox):
             shown = self.knobs[name].value
             values[field] = int(shown) if isinstance(scale, int) else _clean(shown / scale)
         return self._base.replace(
-            name=self.preset.value if self.preset.value != CUSTOM else CUSTOM,
+            name=self._name,
             direction=self.direction.value, leverage_mix=self.leverage_mix.value,
             book_shape=self.book_shape.value, seed=int(self.seed.value),
             **values, **self._mechanism_values())
@@ -607,11 +775,24 @@ class ScenarioControls(widgets.VBox):
         self._callbacks.append(callback)
 
     # --------------------------------------------------------------------- writing
-    def set_scenario(self, scenario: Scenario, what: str | None = None) -> None:
-        """Show ``scenario`` in the controls; callbacks fire once, afterwards."""
+    def set_scenario(self, scenario: Scenario, what: str | None = None, *,
+                     notify: bool = True) -> None:
+        """Show ``scenario`` in the controls; callbacks fire once, afterwards (not at all with
+        ``notify=False``). ``what`` says in words why (default: "market set to <name>")."""
+        if not isinstance(scenario, Scenario):
+            raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
+        if what is not None and not isinstance(what, str):
+            raise ValueError(f"what must be a string or None, got {type(what).__name__}")
+        self._show_scenario(scenario)
+        if notify:
+            self._fire(what or f"market set to {self._name}")
+
+    def _show_scenario(self, scenario: Scenario) -> None:
+        """Set every control to ``scenario`` without telling the callbacks."""
         self._quiet = True
         try:
             self._base = scenario
+            self._name = market_name(scenario)
             if scenario.leverage_mix not in [v for _, v in self.leverage_mix.options]:
                 self.leverage_mix.options = [*LEVERAGE_MIXES,
                                              ("from the scenario", scenario.leverage_mix)]
@@ -623,16 +804,32 @@ class ScenarioControls(widgets.VBox):
                 knob.value = self._shown(name, scenario)
             self.seed.value = scenario.seed
             self._show_mechanisms(scenario)
-            self.preset.value = _preset_name(scenario)
+            options = self._menu_options(scenario)
+            if list(self.preset.options) != options:
+                self.preset.options = options
+            self.preset.value = self._name
         finally:
             self._quiet = False
         self._title()
-        self._fire(what or f"market set to {scenario.name}")
+
+    def _menu_options(self, scenario: Scenario) -> list:
+        """The market menu: the presets, each named market shown so far, then "custom"."""
+        name = market_name(scenario)
+        if name not in PRESETS and name != CUSTOM:
+            self._named[name] = scenario
+        return ([(f"preset: {n}", n) for n in PRESETS]
+                + [(f"market: {n}", n) for n in self._named] + [(CUSTOM, CUSTOM)])
 
     def _preset_changed(self, change):
-        if self._quiet or change.new == CUSTOM:
+        if self._quiet:
             return
-        self.set_scenario(PRESETS[change.new], f"market set to the preset {change.new}")
+        if change.new == CUSTOM:  # keep the current settings, as a market of one's own
+            self._name = CUSTOM
+            self._fire("market set to custom: your current settings")
+        elif change.new in PRESETS:
+            self.set_scenario(PRESETS[change.new], f"market set to the preset {change.new}")
+        else:
+            self.set_scenario(self._named[change.new], f"market set to {change.new}")
 
     def _changed(self, change):
         if self._quiet:
@@ -648,6 +845,7 @@ class ScenarioControls(widgets.VBox):
                 if self.knobs["mmr"].value != before:
                     what += (f"; {self._MMR_LABEL} {_fmt(before)} → "
                              f"{_fmt(self.knobs['mmr'].value)}, the most this leverage allows")
+            self._name = CUSTOM
             self.preset.value = CUSTOM
         finally:
             self._quiet = False
@@ -677,21 +875,38 @@ class ScenarioControls(widgets.VBox):
         return f"{owner.description.lower()} {change.old} → {change.new}"
 
     def _fire(self, what):
-        scenario = self.scenario
+        try:
+            scenario = self.scenario
+        except ValueError as exc:  # a combination the ranges let through but Scenario refuses
+            self._show_scenario(self._good)
+            self.report(f"Those settings cannot be used ({' '.join(str(exc).split())}); the "
+                        f"controls are back to the market that runs.")
+            return
+        self._good = scenario
+        self.message.value = ""
         for callback in self._callbacks:
             callback(scenario, what)
 
 
-def _preset_name(scenario: Scenario) -> str:
-    """The menu entry for ``scenario``: its preset only if it is that preset unchanged."""
-    return scenario.name if PRESETS.get(scenario.name) == scenario else CUSTOM
+def market_name(scenario: Scenario) -> str:
+    """The one name a market is shown under (menu, narration, ``explorer.scenario.name``).
+
+    A preset's name while it is that preset unchanged; a scenario that carries a preset's name
+    but differs from it is "custom"; a scenario with a name of its own (a lesson's market)
+    keeps it; an empty name is "custom".
+    """
+    if scenario.name in PRESETS:
+        return scenario.name if PRESETS[scenario.name] == scenario else CUSTOM
+    return scenario.name.strip() or CUSTOM
 
 
 def _fmt(x) -> str:
-    return f"{x:,.4g}"
+    """A knob's value as the narration reads it: at most 4 significant digits after the
+    point, thousands separators, never scientific notation (12,345 not 1.234e+04)."""
+    return number(x, 4, sig=4, trim=True)
 
 
-class Disclosure(widgets.VBox):
+class Disclosure(Reports, widgets.VBox):
     """A titled panel that its title button opens and closes.
 
     The keyboard-operable stand-in for a one-page ``widgets.Accordion`` (ipywidgets 8 draws an
@@ -708,10 +923,11 @@ class Disclosure(widgets.VBox):
                                      layout={"width": "auto", "max_width": "100%"},
                                      style={"font_weight": "bold"})
         self.contents = widgets.Box([child], layout={"padding": "4px 8px"})
-        super().__init__([self.header, self.contents],
+        self._init_reports()
+        super().__init__([self.header, self.contents, self.message],
                          layout={"border": "1px solid #8C8C8C", "margin": "6px 0 0 0"})
-        self.header.on_click(lambda _: self.toggle())
-        self.observe(self._show, names="selected_index")
+        self.header.on_click(self.guard(lambda _: self.toggle()))
+        self.observe(self.guard(self._show), names="selected_index")
         self.selected_index = 0 if open else None
         self._show()
 
@@ -743,7 +959,7 @@ def projector_toggle() -> widgets.ToggleButton:
         layout={"width": "auto"})
 
 
-class TimeControls(widgets.HBox):
+class TimeControls(Reports, widgets.HBox):
     """Step · Play (with speed) · Run to end · round counter ... Reset, the same in every lesson."""
 
     def __init__(self):
@@ -752,18 +968,22 @@ class TimeControls(widgets.HBox):
                                           tooltip="Play one round (in phase mode: one stage)")
         self.play = widgets.Play(value=0, min=0, max=10**9, interval=700, show_repeat=False,
                                  description="Play", tooltip="Play / pause: step automatically")
-        self.speed = widgets.FloatSlider(value=1.5, min=0.5, max=8.0, step=0.5,
+        self.speed = RealFloatSlider(value=1.5, min=0.5, max=8.0, step=0.5,
                                          description="Speed (steps/s)", readout_format=".1f",
                                          tooltip="How many steps Play takes per second",
                                          style={"description_width": "110px"},
                                          layout={"width": "300px"})
-        self.speed_box = widgets.BoundedFloatText(value=1.5, min=0.5, max=8.0, step=0.5,
+        self.speed_box = RealFloatText(value=1.5, min=0.5, max=8.0, step=0.5,
                                                   description="Speed (steps/s)",
                                                   layout={"width": "70px"})
         self.speed_box.style.description_width = "0px"
         self.speed.readout = False
         self._link = widgets.link((self.speed, "value"), (self.speed_box, "value"))
-        self.speed.observe(self._speed_changed, names="value")
+        self._init_reports()
+        self.speed.refusal_callbacks = self.speed_box.refusal_callbacks = [
+            lambda value, old: self.report(f"Speed: {_shown_value(value)} is not a number of "
+                                           f"steps per second, so it stays at {_fmt(old)}.")]
+        self.speed.observe(self.guard(self._speed_changed), names="value")
         self._tick_callbacks = []
         self._stopping = False
         self.run_button = widgets.Button(description="Run to end", icon="fast-forward",
@@ -777,7 +997,8 @@ class TimeControls(widgets.HBox):
                                            tooltip="Back to the market before the shock")
         spacer = widgets.Box(layout={"flex": "1 1 auto", "min_width": "40px"})
         super().__init__([self.step_button, self.play, self.speed, self.speed_box,
-                          self.run_button, self.counter, spacer, self.reset_button],
+                          self.run_button, self.counter, spacer, self.reset_button,
+                          self.message],
                          layout={"align_items": "center", "flex_flow": "row wrap"})
 
     def _speed_changed(self, change):
@@ -786,7 +1007,7 @@ class TimeControls(widgets.HBox):
     def on_tick(self, callback) -> None:
         """Call ``callback()`` on each tick of a playing Play (one step each)."""
         if not self._tick_callbacks:
-            self.play.observe(self._ticked, names="value")
+            self.play.observe(self.guard(self._ticked), names="value")
         self._tick_callbacks.append(callback)
 
     def _ticked(self, change) -> None:

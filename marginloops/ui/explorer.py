@@ -12,6 +12,7 @@ import ipywidgets as widgets
 
 from .. import narration as say
 from ..analysis import crowding
+from ..numbers import number, signed_percent
 from ..scenarios import PRESETS, Scenario
 from . import style
 from .charts import (
@@ -25,7 +26,19 @@ from .charts import (
     scrolling_log,
     stylesheet,
 )
-from .controls import ScenarioControls, TimeControls, projector_toggle
+from .controls import (
+    ScenarioControls,
+    TimeControls,
+    guarded,
+    market_name,
+    problem_sentence,
+    projector_toggle,
+)
+
+def _things(n: int, word: str) -> str:
+    """``n`` things in words: "1 position", "1,804 positions" ("more" stays "more")."""
+    return f"{number(n, 0)} {word}{'' if n == 1 or word == 'more' else 's'}"
+
 
 #: Phase mode shows a halted round as one stage: nothing is checked, liquidated or walked.
 HALT_STAGES = ("trading halted",)
@@ -66,6 +79,13 @@ class CascadeExplorer(ProjectorMode, widgets.VBox):
         if scenario is not None and not isinstance(scenario, Scenario):
             raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
         scenario = scenario if scenario is not None else PRESETS["crowded-longs"]
+        if not isinstance(phase_mode, bool):
+            raise ValueError(f"phase_mode must be True or False, got {phase_mode!r:.40}")
+        if not isinstance(show_controls, bool):
+            raise ValueError(f"show_controls must be True or False, got {show_controls!r:.40}")
+        # One name everywhere: a preset changed is "custom" in the menu and here alike.
+        if scenario.name != market_name(scenario):
+            scenario = scenario.replace(name=market_name(scenario))
         self.controls = ScenarioControls(scenario)
         self.time = TimeControls()
         self.phase_toggle = widgets.Checkbox(
@@ -100,14 +120,19 @@ class CascadeExplorer(ProjectorMode, widgets.VBox):
         self._lines: list[str] = []
         self._pending_stage = None  # phase mode: the next stage of the round in progress
         self._book_before = None
-        self.controls.on_change(self._scenario_changed)
-        self.time.step_button.on_click(lambda _: self.step())
-        self.time.run_button.on_click(lambda _: self.run_to_end())
-        self.time.reset_button.on_click(lambda _: self.reset())
-        self.time.on_tick(self._play_tick)
-        self.time.play.observe(self._sync_buttons, names="playing")
-        self.phase_toggle.observe(self._phase_toggled, names="value")
-        self.projector_toggle.observe(lambda change: self.set_projector(change.new),
+        # Every callback through guard(): an error is one sentence in the narration, never a
+        # traceback in the browser's log with the widget stuck half-updated.
+        guard = self._guard
+        self.controls.on_problem(self._log_note)
+        self.time.on_problem(self._log_note)
+        self.controls.on_change(guard(self._scenario_changed))
+        self.time.step_button.on_click(guard(lambda _: self.step()))
+        self.time.run_button.on_click(guard(lambda _: self.run_to_end()))
+        self.time.reset_button.on_click(guard(lambda _: self.reset()))
+        self.time.on_tick(guard(self._play_tick))
+        self.time.play.observe(guard(self._sync_buttons), names="playing")
+        self.phase_toggle.observe(guard(self._phase_toggled), names="value")
+        self.projector_toggle.observe(guard(lambda change: self.set_projector(change.new)),
                                       names="value")
         self._load(scenario, f"Market: {scenario.name}. Press Step to apply the shock.")
 
@@ -165,20 +190,31 @@ class CascadeExplorer(ProjectorMode, widgets.VBox):
 
     # ------------------------------------------------------------------------ wiring
     def _load(self, scenario: Scenario, message: str) -> None:
-        self._scenario = scenario
-        self.cascade = scenario.cascade()
-        self.crowding = crowding(self.cascade, band=0.05)
-        self.view = View.of(self.cascade)
+        cascade = scenario.cascade()  # built first: a market that fails leaves the old one
+        crowd = crowding(cascade, band=0.05)
+        view = View.of(cascade)
+        self._scenario, self.cascade, self.crowding, self.view = scenario, cascade, crowd, view
         for chart in self._charts():
             chart.reset(self.cascade, self.view)
         self.reset(message)
 
+    def _guard(self, handler):
+        """``handler`` as a callback whose errors the narration reports (:func:`guarded`)."""
+        return guarded(handler, self._log_note)
+
     def _scenario_changed(self, scenario: Scenario, what: str) -> None:
+        old = self._scenario
         try:
             self._load(scenario, f"Settings changed ({what}): the run starts again from "
                                  "round 0.")
-        except ValueError as exc:  # defensive: the widget ranges should prevent this
-            self._log_note(f"Those settings cannot be used: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the old market stays, and the controls say so
+            self.controls.set_scenario(old, notify=False)
+            if self._scenario is old:  # nothing was replaced: the old run stays on screen
+                self._log_note(f"{problem_sentence(exc)} The controls are back to the market "
+                               "that runs.")
+            else:
+                self._load(old, f"{problem_sentence(exc)} The controls are back to the market "
+                                "that ran before; it starts again from round 0.")
 
     def _charts(self):
         return (self.price_chart, self.liquidations_chart, self.book_chart, self.map_chart,
@@ -314,8 +350,10 @@ class CascadeExplorer(ProjectorMode, widgets.VBox):
         hist = cas.history
         start = cas.start_price
         change = cas.price / start - 1
-        n = sum(r.n_liquidated for r in hist)
-        reduced = sum(r.n_reduced for r in hist)
+        # Positions, not liquidation events: a position reduced in three slices is one position.
+        closed = sum(r.n_closed for r in hist)
+        reduced = hist[-1].n_reduced_open if hist else 0
+        partly = f", {_things(reduced, 'more')} partly closed and still open" if reduced else ""
         notional = sum(r.notional_liquidated for r in hist)
         oi = hist[-1].open_interest_notional if hist else float(
             cas.positions.size.sum()) * start
@@ -323,14 +361,14 @@ class CascadeExplorer(ProjectorMode, widgets.VBox):
         self.status.value = (
             f"<div role='status'><b>{where.capitalize()}</b>{self._halt_words()}"
             f" · price <b>{say.price(cas.price)}"
-            f"</b> ({change:+.1%} from {say.price(start)}) · liquidated so far: {n:,} positions"
-            f" ({say.money(notional)}{f'; {reduced:,} partly closed' if reduced else ''})"
+            f"</b> ({signed_percent(change)} from {say.price(start)}) · liquidated so far: "
+            f"{_things(closed, 'position')} closed{partly} ({say.money(notional)})"
             f"{self._margin_words()} · open interest {say.money(oi)}"
             f" · insurance fund {say.money(cas.insurance_fund)}"
             f" · bad debt {say.money(cas.bad_debt)}"
             f" · <span title='Units of positions whose liquidation price lies within 5% of the "
             f"start price, divided by the units resting in the book there'>crowding within 5%: "
-            f"{self.crowding.ratio:.2f}</span></div>")
+            f"{number(self.crowding.ratio, 2)}</span></div>")
 
     def _margin_words(self) -> str:
         """Dynamic margin's surcharge at the last round's check, for the status line."""
@@ -338,9 +376,10 @@ class CascadeExplorer(ProjectorMode, widgets.VBox):
         surcharge = hist[-1].mmr_surcharge if hist else 0.0
         if not surcharge > 0:
             return ""
-        return (f" · <span title='Dynamic margin added {surcharge * 100:.3g} percentage points "
+        return (f" · <span title='Dynamic margin added "
+                f"{number(surcharge * 100, 3, sig=3, trim=True)} percentage points "
                 f"to every maintenance rate at this round&#39;s check, because the price moved "
-                f"fast'>margin <b>+{surcharge * 100:.1f} pts</b> (dynamic)</span>")
+                f"fast'>margin <b>+{number(surcharge * 100, 1)} pts</b> (dynamic)</span>")
 
     def _halt_words(self) -> str:
         """The circuit breaker's state after the last round, for the status line ("" if none)."""
@@ -350,11 +389,11 @@ class CascadeExplorer(ProjectorMode, widgets.VBox):
         rec = hist[-1]
         left = rec.halt_rounds_left
         if rec.halted:
-            more = f"{left} more round{'' if left == 1 else 's'}" if left else (
+            more = f"{number(left, 0)} more round{'' if left == 1 else 's'}" if left else (
                 "resumes next round")
             return f" · <b>trading halted</b> ({more})"
         if rec.breaker_tripped:
-            return (f" · <b>circuit breaker tripped</b>: trading halts for {left} "
+            return (f" · <b>circuit breaker tripped</b>: trading halts for {number(left, 0)} "
                     f"round{'' if left == 1 else 's'}")
         return ""
 
