@@ -445,6 +445,66 @@ class Cascade:
             return self._order[self._reached()].copy()
         return self._order[self._next:self._reach()].copy()
 
+    def effective_liquidation_price(self) -> np.ndarray:
+        r"""Each open position's liquidation price now, USD; NaN for closed positions.
+
+        The price at which the round's check (equity at or below maintenance) catches the
+        position, with what the run has changed since the start: the dynamic-margin surcharge
+        :math:`\sigma` on top of its rate :math:`m`, its maintenance amount :math:`A` (tiers)
+        and, after partial closes, its remaining size :math:`q` and margin :math:`M`. Equity
+        :math:`M + s q (P - E)` equals maintenance :math:`r q P - A q / q_0` (:math:`q_0` the
+        original size, :math:`r = \min(m + \sigma, 0.99)`) at
+
+        .. math::
+
+            P = \frac{E - s M / q - s A / q_0}{1 - s r},
+
+        which is :attr:`Positions.liquidation_price` when nothing has changed (then that array's
+        value is returned as it is). The next round liquidates exactly the positions of the
+        liquidated side whose price the current price has reached (``P <= P_liq`` for a long,
+        up to rounding). The opposite side is never checked in this run (the move is its
+        profit); its positions keep their own liquidation price (auto-deleveraging shrinks
+        them in proportion, which leaves it unchanged).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n,)
+            A new array, in the order of :attr:`positions`.
+        """
+        out = np.array(self.positions.liquidation_price, dtype=np.float64)
+        if not self._general:
+            out[self._order[:self._next]] = np.nan
+            return out
+        s, q = float(self._sign), self._q_left
+        surcharge = self._surcharge()
+        is_open = self._closed_in < 0
+        changed = is_open & ((q != self._size) | (self._m_left != self._margin))
+        if surcharge != 0:
+            changed = is_open
+        k = np.flatnonzero(changed)
+        if k.size:
+            rate = np.minimum(self._mmr_s[k] + surcharge, 0.99)
+            qk = q[k]
+            num = (self._entry_s[k] - s * self._m_left[k] / qk
+                   - s * self._amount_s[k] / self._size[k])
+            out[self._order[k]] = num / (1.0 - s * rate)
+        out[self._order[~is_open]] = np.nan
+        if self.adl:
+            out[self._opp[self._opp_q <= 0]] = np.nan
+        return out
+
+    def open_size(self) -> np.ndarray:
+        """Units each position still holds (0 once closed; less than its size after partial
+        closes or auto-deleveraging), in the order of :attr:`positions` (a new array)."""
+        out = np.array(self.positions.size, dtype=np.float64)
+        if not self._general:
+            out[self._order[:self._next]] = 0.0
+            return out
+        out[self._order] = self._q_left
+        if self.adl:
+            out[self._opp] = self._opp_q
+        return out
+
     def _surcharge(self) -> float:
         """Dynamic margin: ``dynamic_margin`` times the move over the last ``dynamic_window``
         rounds, added to every maintenance rate (0 when switched off)."""

@@ -435,6 +435,13 @@ class LiquidationMapChart(_Chart):
     Four stacked series, told apart by more than colour: open longs (solid), open shorts
     (solid, outlined thickly), positions the price has reached (to be liquidated next; a
     diamond above each bar) and positions already liquidated (hollow).
+
+    Open positions are drawn at their liquidation price *now*
+    (:meth:`Cascade.effective_liquidation_price`: with dynamic margin's surcharge, the
+    maintenance amount and what partial closes left), valued at what they still hold; so every
+    position the next round liquidates is on the reached side of the price line. Closed
+    positions, and the closed part of partly closed ones, stay where they were liquidated
+    from: at their starting liquidation price.
     """
 
     KEY = ((style.BLUE, "■", "open longs"),
@@ -477,9 +484,11 @@ class LiquidationMapChart(_Chart):
                               [_axis_x(self.x, "liquidation price (USD)", ",.4~g"),
                                _axis_y(self.y, "notional (USD)")])
         self.edges = np.linspace(0.0, 1.0, MAP_BINS + 1)
+        self._cascade = None
 
     def reset(self, cascade, view: View):
         self.edges = view.edges(MAP_BINS)
+        self._cascade = cascade
         pos = cascade.positions
         _, longs, shorts = pos.liquidation_map(price_range=(view.price_lo, view.price_hi),
                                                bins=MAP_BINS)
@@ -490,19 +499,45 @@ class LiquidationMapChart(_Chart):
             _fit(y_axis, 0.0, top)
         self.update(cascade.positions, cascade.open_mask, cascade.price)
 
-    def update(self, pos, open_mask, price, reached=None):
-        """Draw ``pos`` split by ``open_mask``; ``reached`` indices are shown as reached."""
-        rng = (float(self.edges[0]), float(self.edges[-1]))
+    def update(self, pos, open_mask, price, reached=None, *, liquidation_price=None,
+               open_size=None):
+        """Draw ``pos`` split by ``open_mask``; ``reached`` indices are shown as reached.
+
+        Open positions are placed at ``liquidation_price`` and valued at ``open_size`` (arrays
+        like ``pos.size``); by default, the effective prices and open sizes of the cascade the
+        chart was last reset with, when ``pos`` is its positions, else ``pos``'s own.
+        """
         reach = np.zeros(len(pos), bool)
         if reached is not None and len(reached):
             reach[reached] = True
-        def binned(mask):
-            _, longs, shorts = pos.liquidation_map(price_range=rng, bins=MAP_BINS,
-                                                   open_mask=mask)
-            return longs, shorts
-        open_longs, open_shorts = binned(open_mask & ~reach)
-        reached_n = sum(binned(reach))
-        gone = sum(binned(~open_mask))
+        open_mask = np.asarray(open_mask, bool)
+        base = pos.liquidation_price
+        cas = self._cascade
+        if liquidation_price is None and cas is not None and cas.positions is pos:
+            liquidation_price = cas.effective_liquidation_price()
+        if open_size is None and cas is not None and cas.positions is pos:
+            open_size = cas.open_size()
+        liq = base if liquidation_price is None else np.asarray(liquidation_price, float)
+        liq = np.where(np.isnan(liq), base, liq)
+        size = pos.size if open_size is None else np.asarray(open_size, float)
+        w_open = size * liq
+        w_base = pos.size * base
+        longs = pos.side > 0
+
+        def binned(prices, weights, mask):
+            """Notional of ``mask``'s longs and shorts per bin, as ``Positions.liquidation_map``
+            sums it."""
+            out = []
+            for side in (mask & longs, mask & ~longs):
+                out.append(np.histogram(prices[side], self.edges, weights=weights[side])[0])
+            return out
+
+        open_longs, open_shorts = binned(liq, w_open, open_mask & ~reach)
+        reached_n = sum(binned(liq, w_open, reach))
+        gone = sum(binned(base, w_base, ~open_mask))
+        part = open_mask & (size < pos.size)
+        if part.any():  # what partial closes and auto-deleveraging took from open positions
+            gone = gone + sum(binned(base, (pos.size - size) * base, part))
         centers = 0.5 * (self.edges[1:] + self.edges[:-1])
         top = float(self.y.max) if self.y.max is not None else 1.0
         has_shorts = open_shorts > 0
