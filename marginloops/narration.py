@@ -85,6 +85,22 @@ def _move(before: float, after: float) -> str:
     return f"moved the price {percent(abs(change))} {way}, from {price(before)} to {price(after)}"
 
 
+def _who(rec: RoundRecord) -> str:
+    """Whom a liquidation round acted on: "353 longs were liquidated", or with partial
+    liquidation "12 longs were closed and 300 more were only partly closed and stay open"."""
+    side, closed, reduced = rec.liquidated_side, rec.n_closed, rec.n_reduced
+    if reduced == 0:
+        if closed == 0:
+            return f"no {side} was liquidated"
+        return f"{_plural(closed, side)} {'was' if closed == 1 else 'were'} liquidated"
+    if closed == 0:
+        return (f"{_plural(reduced, side)} {'was' if reduced == 1 else 'were'} only partly "
+                f"closed and {'stays' if reduced == 1 else 'stay'} open")
+    return (f"{_plural(closed, side)} {'was' if closed == 1 else 'were'} closed and "
+            f"{count(reduced)} more {'was' if reduced == 1 else 'were'} only partly closed "
+            f"and {'stays' if reduced == 1 else 'stay'} open")
+
+
 def narrate(rec: RoundRecord) -> str:
     """One sentence saying what happened in the round ``rec``, for example: "Round 3: 1,204
     longs were liquidated (4.1M USD); selling 3,456 units into the book moved the price 2.3%
@@ -115,9 +131,7 @@ def narrate(rec: RoundRecord) -> str:
             text = (f"Round 0 (the shock): {who} {did} {units(rec.shock_qty)} and "
                     f"{_move(rec.price_before, rec.price_after)}.")
     else:
-        side = rec.liquidated_side
-        text = (f"Round {count(rec.round)}: {_plural(rec.n_liquidated, side)} "
-                f"{'was' if rec.n_liquidated == 1 else 'were'} liquidated "
+        text = (f"Round {count(rec.round)}: {_who(rec)} "
                 f"({money(rec.notional_liquidated)}); ")
         if rec.filled_qty > 0 and rec.uniform_price:
             moved = _move(rec.price_before, rec.price_after)
@@ -138,16 +152,16 @@ def narrate(rec: RoundRecord) -> str:
         elif rec.to_fund < 0:
             text += (f" Some closed beyond their bankruptcy price: the insurance fund paid "
                      f"{money(-rec.to_fund)}.")
-    if rec.n_reduced:
-        text += (f" {_plural(rec.n_reduced, 'position')} {'was' if rec.n_reduced == 1 else 'were'}"
-                 f" only partly closed and stay{'s' if rec.n_reduced == 1 else ''} open.")
     if rec.n_adl:
         side = rec.liquidated_side
         other = "shorts" if side == "long" else "longs"
+        them = f"those {other}" if rec.n_deleveraged != 1 else f"that {other[:-1]}"
         text += (f" The insurance fund could not absorb {_plural(rec.n_adl, 'bankrupt ' + side)}"
                  f": {units(rec.adl_qty)} were auto-deleveraged, closed at their bankruptcy "
                  f"price {price(rec.adl_price)} against the {count(rec.n_deleveraged)} most "
-                 f"profitable, most leveraged {other}, instead of being sold into the book.")
+                 f"profitable, most leveraged {other} instead of being sold into the book. "
+                 f"Closed at {price(rec.adl_price)} rather than the market's "
+                 f"{price(rec.price_before)}, {them} gave up {money(rec.adl_cost)} of profit.")
     if rec.mmr_surcharge > 0:
         text += (f" Every maintenance rate was raised by {points(rec.mmr_surcharge)} "
                  f"percentage points after the recent move "
@@ -177,7 +191,9 @@ def narrate_end(history: list[RoundRecord]) -> str:
     start = first.price_before
     total = last.price_after / start - 1.0
     shock = first.price_after / start - 1.0
-    n = sum(r.n_liquidated for r in history)
+    n = sum(r.n_closed for r in history)
+    reduced = last.n_reduced_open
+    adl_cost = sum(r.adl_cost for r in history)
     way = "fell" if total < 0 else "rose"
     summary = (f"From {price(start)} to {price(last.price_after)}, the price {way} "
                f"{percent(abs(total))} in all")
@@ -189,12 +205,21 @@ def narrate_end(history: list[RoundRecord]) -> str:
         summary += f", {number(total / shock, 1)} times the shock's {percent(abs(shock))}"
     elif shock != 0:
         summary += ", the shock's move alone"
-    if n == 0:
+    if n == 0 and reduced == 0:
         summary += "; no position was liquidated"
-    else:
+    elif reduced == 0:
         summary += f"; {_plural(n, 'position')} {'was' if n == 1 else 'were'} liquidated"
+    else:
+        summary += (f"; {_plural(n, 'position')} {'was' if n == 1 else 'were'} closed and "
+                    f"{count(reduced)} more {'was' if reduced == 1 else 'were'} only reduced "
+                    f"and {'is' if reduced == 1 else 'are'} still open")
     if last.bad_debt > 0:
-        summary += f" and {money(last.bad_debt)} of bad debt was left"
+        summary += (f"{' and' if reduced == 0 else ';'} {money(last.bad_debt)} of bad debt "
+                    f"was left")
+    if adl_cost > 0:
+        summary += (f"; auto-deleveraging cost the "
+                    f"{'shorts' if first.direction == 'down' else 'longs'} it closed "
+                    f"{money(adl_cost)} of profit")
     summary += "."
     if last.end_reason == "fixed_point":
         if last.n_open == 0 and n == 0:
@@ -290,9 +315,11 @@ def _ratio(rec: RoundRecord, prev: RoundRecord | None) -> str:
 
 #: Columns :func:`round_table` knows: header and how to format one record (and the previous).
 _TABLE_COLUMNS = {
-    "round": ("round", lambda r, p: str(r.round)),
+    "round": ("round", lambda r, p: count(r.round)),
     "price": ("price", lambda r, p: price(r.price_after)),
     "change": ("change", lambda r, p: numbers.signed_percent(r.price_change, 2)),
+    "closed": ("closed", lambda r, p: count(r.n_closed)),
+    "reduced": ("reduced", lambda r, p: count(r.n_reduced)),
     "liquidated": ("liquidated", lambda r, p: count(r.n_liquidated)),
     "notional": ("notional", lambda r, p: money(r.notional_liquidated)),
     "drop": ("drop (USD)", lambda r, p: price(abs(r.price_before - r.price_after))),
@@ -303,20 +330,33 @@ _TABLE_COLUMNS = {
     "open_interest": ("open int.", lambda r, p: quantity(r.open_interest)),
     "fund": ("fund", lambda r, p: money(r.insurance_fund)),
     "bad_debt": ("bad debt", lambda r, p: money(r.bad_debt)),
+    "adl_cost": ("ADL cost", lambda r, p: money(r.adl_cost)),
 }
 TABLE_COLUMNS = tuple(_TABLE_COLUMNS)
 
 
-def round_table(history: list[RoundRecord], columns=("round", "price", "change", "liquidated",
-                                                      "notional", "slippage", "unfilled",
-                                                      "open_interest", "fund",
-                                                      "bad_debt")) -> str:
+def default_columns(history: list[RoundRecord]) -> tuple[str, ...]:
+    """The columns :func:`round_table` shows unless told: "reduced" only when some round
+    partly closed a position, "adl_cost" only when some round auto-deleveraged."""
+    columns = ["round", "price", "change", "closed"]
+    columns += ["reduced"] if any(r.n_reduced for r in history) else []
+    columns += ["notional", "slippage", "unfilled", "open_interest", "fund", "bad_debt"]
+    columns += ["adl_cost"] if any(r.n_adl for r in history) else []
+    return tuple(columns)
+
+
+def round_table(history: list[RoundRecord], columns=None) -> str:
     """The rounds of ``history`` as fixed-width text, one row a round.
 
-    ``columns`` picks from :data:`TABLE_COLUMNS`; "drop" is the round's price move in USD,
-    "drop_pct" the same as a fraction of the price before, "drop_ratio" the drop divided by the
-    previous round's drop ("-" for the first).
+    ``columns`` picks from :data:`TABLE_COLUMNS` (default: :func:`default_columns`).
+    "closed" counts the positions closed whole in the round, "reduced" those only partly
+    closed (still open), "liquidated" the two together (each position once a round); "drop" is
+    the round's price move in USD, "drop_pct" the same as a fraction of the price before,
+    "drop_ratio" the drop divided by the previous round's drop ("-" for the first);
+    "adl_cost" is the profit the auto-deleveraged opposite traders gave up.
     """
+    if columns is None:
+        columns = default_columns(history)
     unknown = [c for c in columns if c not in _TABLE_COLUMNS]
     if unknown:
         raise ValueError(f"columns must be among {TABLE_COLUMNS}, got {unknown}")
