@@ -76,6 +76,9 @@ def _whole(label, value, *, lo, hi) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{label} must be a whole number {describe_range(lo, hi)}, got "
                          f"{_show(value)}")
+    if abs(int(value)) > 10**18:  # not spelled out digit by digit in the message
+        raise ValueError(f"{label} must be {describe_range(lo, hi)}, got a number with more "
+                         "than 18 digits")
     return check_int(label, value, lo=lo, hi=hi)
 
 
