@@ -17,9 +17,10 @@ import numpy as np
 
 from .._checks import check_number
 from ..course import lesson02
+from ..numbers import number
 from . import style
 from .charts import _axis_x, _axis_y, _caption_html, _figure, _fit, nice_ticks, stylesheet
-from .controls import Knob
+from .controls import Knob, Reports
 
 #: Price windows the chart can show, as a fraction of the start price on the walked side: the
 #: smallest that holds the walk is used, so small changes move the bars, not the axis.
@@ -32,7 +33,7 @@ SHAPE_OPTIONS = (("flat", "flat"), ("deep", "deep"), ("thin", "thin"))
 _DARK_GREEN, _DARK_VERMILLION = "#006b4f", "#a04000"
 
 
-class BookWalkView(widgets.VBox):
+class BookWalkView(Reports, widgets.VBox):
     """A market order walking the book: order size, 1% depth, book shape and side as controls.
 
     Parameters
@@ -90,13 +91,17 @@ class BookWalkView(widgets.VBox):
 
         self._build_chart()
         self.readout = widgets.HTML(layout={"margin": "4px 0 0 60px", "max_width": "760px"})
+        # Callbacks through guard(): a problem is one sentence in ``message``, not a traceback.
+        self._init_reports()
         for knob in (self.size_knob, self.depth_knob):
-            knob.slider.observe(self._changed, names="value")
+            knob.slider.observe(self.guard(self._changed), names="value")
+            knob.on_refuse(self.report)
         for buttons in (self.shape_buttons, self.side_buttons):
-            buttons.observe(self._changed, names="value")
+            buttons.observe(self.guard(self._changed), names="value")
         controls = widgets.VBox([self.size_knob, self.depth_knob, self.shape_buttons,
                                  self.side_buttons])
-        super().__init__([stylesheet(), controls, self.figure, self.caption, self.readout],
+        super().__init__([stylesheet(), controls, self.message, self.figure, self.caption,
+                          self.readout],
                          layout={"min_width": "360px"})
         self.add_class(style.ROOT_CLASS)  # the stylesheet's visible keyboard focus
         self._redraw()
@@ -167,6 +172,7 @@ class BookWalkView(widgets.VBox):
         self._redraw()
 
     def _redraw(self):
+        self.message.value = ""  # a problem reported before is over once a change draws
         side, tick = self.side, lesson02.TICK
         self.book = lesson02.lesson_book(self.shape, self.depth_1pct)
         self.start = lesson02.start_price(self.book, side)
@@ -196,7 +202,8 @@ class BookWalkView(widgets.VBox):
         else:
             asks = np.maximum(asks - taken, 0.0)
         top = float((bids + asks + taken).max(initial=0.0)) * 1.45 or 1.0
-        per = "level" if per_bar == 1 else f"{per_bar} levels ({per_bar * tick:.2f} USD)"
+        per = ("level" if per_bar == 1
+               else f"{number(per_bar, 0)} levels ({number(per_bar * tick, 2)} USD)")
         x_axis, y_axis = self.figure.axes
         with self.figure.hold_sync():
             _fit(x_axis, edges[0], edges[-1], nice_ticks(edges[0], edges[-1], 7))
@@ -213,15 +220,16 @@ class BookWalkView(widgets.VBox):
             # Labels at three heights so that close rules do not print over each other.
             self.rule_labels.x = prices
             self.rule_labels.y = [0.96 * top, 0.89 * top, 0.82 * top]
-            self.rule_labels.text = [f"start {prices[0]:,.2f}",
-                                     f"average {prices[1]:,.2f}" if filled else "",
-                                     f"last {prices[2]:,.2f}" if filled else ""]
+            self.rule_labels.text = [f"start {number(prices[0], 2)}",
+                                     f"average {number(prices[1], 2)}" if filled else "",
+                                     f"last {number(prices[2], 2)}" if filled else ""]
             self.rule_labels.align = "end" if side == "sell" else "start"
             self.rule_labels.x_offset = -4 if side == "sell" else 4
             hit = taken > 0
             self.taken_label.x = [float(centers[hit].mean()) if hit.any() else prices[0]]
             self.taken_label.y = [float((bids + asks + taken)[hit].max()) if hit.any() else 0.0]
-            self.taken_label.text = [f"taken: {self.fill.filled:,.0f} units" if filled else ""]
+            self.taken_label.text = [f"taken: {number(self.fill.filled, 0)} units"
+                                     if filled else ""]
         self.caption.value = _caption_html(
             (style.BLUE if side == "sell" else style.ORANGE, "■",
              f"{'bids' if side == 'sell' else 'asks'} left after the order"),

@@ -33,7 +33,7 @@ RESET_COLOUR = "#B34F00"
 _LABEL_WIDTH = "165px"
 
 
-def _max_mmr_pct(mix) -> float:
+def max_mmr_pct(mix) -> float:
     """Largest maintenance rate (in %, on a 0.05 grid) that every leverage in ``mix`` allows."""
     top = max(lev for lev, _ in mix)
     return math.floor(min(5.0, 100.0 / top * 0.95) / 0.05 + 1e-9) * 0.05
@@ -480,7 +480,7 @@ class ScenarioControls(Reports, widgets.VBox):
     """
 
     #: Each market knob: (Scenario field, shown units per field unit, usual lo, usual hi).
-    #: The maintenance margin's hi is set by the leverage mix (see ``_max_mmr_pct``).
+    #: The maintenance margin's hi is set by the leverage mix (see ``max_mmr_pct``).
     KNOB_FIELDS = {
         "shock": ("shock", 100.0, 0.5, 90.0),
         "long_share": ("long_share", 100.0, 0.0, 100.0),
@@ -583,7 +583,7 @@ class ScenarioControls(Reports, widgets.VBox):
         """The knob's usual range, widened to hold ``scenario``'s value."""
         _, _, lo, hi = self.KNOB_FIELDS[name]
         if hi is None:  # the maintenance margin: as high as every leverage of the mix allows
-            hi = _max_mmr_pct(scenario.leverage_mix)
+            hi = max_mmr_pct(scenario.leverage_mix)
         shown = self._shown(name, scenario)
         return min(lo, shown), max(hi, shown)
 
@@ -592,7 +592,7 @@ class ScenarioControls(Reports, widgets.VBox):
         a higher value that is still valid (one a scenario brought) on the knob."""
         knob = self.knobs["mmr"]
         top = max(lev for lev, _ in mix)
-        hi = _max_mmr_pct(mix)
+        hi = max_mmr_pct(mix)
         if knob.value > hi and knob.value / 100 * top < 1:
             hi = knob.value
         knob.set_range(0.0, hi)

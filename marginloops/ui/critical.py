@@ -13,16 +13,17 @@ import numpy as np
 from .._checks import check_number
 from ..analysis import closed_form_amplification
 from ..course.lesson04 import RATIO_GRID, simulated_amplification
+from ..numbers import number, percent
 from . import style
 from .charts import _caption_html, _figure, stylesheet
-from .controls import Knob
+from .controls import Knob, Reports
 
 X_MAX = 2.5          # the chart's crowding-ratio axis: 0 .. X_MAX
 Y_MIN, Y_MAX = 1.0, 50.0   # amplification, log scale
 Y_TICKS = (1, 2, 5, 10, 20, 50)
 
 
-class CriticalRatioView(widgets.VBox):
+class CriticalRatioView(Reports, widgets.VBox):
     """Amplification against the crowding ratio ``n/D`` of a flat-band market.
 
     The blue curve is the closed form ``1 / (1 - n/D)`` (infinite from 1 on: not drawn
@@ -116,20 +117,23 @@ class CriticalRatioView(widgets.VBox):
         self.caption = widgets.HTML(_caption_html(
             (style.BLUE, "━", "closed form: 1 / (1 − n/D)"),
             (style.VERMILLION, "●", f"simulated (liquidation prices spread evenly over the "
-                                    f"{self.band:.0%} below the price, flat book, "
-                                    f"{self.shock:.0%} shock)"),
+                                    f"{percent(self.band, 0)} below the price, flat book, "
+                                    f"{percent(self.shock, 0)} shock)"),
             (style.ORANGE, "◆", "your market: the two knobs"),
             (style.BLACK, "┆", "n/D = 1; the shaded side runs through the whole band"),
         ) + "<div style='font-size:13px'>Log scale: each step up the axis multiplies the "
             "fall. A dot or diamond beyond the chart sits on its edge.</div>",
             layout={"margin": "0 0 0 60px"})
         self.readout = widgets.HTML(layout={"margin": "4px 0"})
+        # Callbacks through guard(): a problem is one sentence in ``message``, not a traceback.
+        self._init_reports()
         for knob in (self.depth_knob, self.density_knob):
-            knob.slider.observe(self._changed, names="value")
+            knob.slider.observe(self.guard(self._changed), names="value")
+            knob.on_refuse(self.report)
         intro = widgets.HTML("<b>Your market</b>: set the book's depth and how crowded the "
                              "liquidation prices are.")
         super().__init__([stylesheet(), intro,
-                          self.depth_knob, self.density_knob, self.readout,
+                          self.depth_knob, self.density_knob, self.message, self.readout,
                           self.figure, self.caption], layout={"width": "100%"})
         self.add_class(style.ROOT_CLASS)  # the stylesheet's visible keyboard focus
         self._update()
@@ -162,6 +166,7 @@ class CriticalRatioView(widgets.VBox):
         self._update()
 
     def _update(self) -> None:
+        self.message.value = ""  # a problem reported before is over once a change draws
         ratio = self.ratio
         self._simulated = float(simulated_amplification(ratio, shock=self.shock,
                                                         band=self.band)[0])
@@ -177,12 +182,13 @@ class CriticalRatioView(widgets.VBox):
         shock = self.shock
         if np.isfinite(predicted) and shock * predicted >= self.band:
             # near n/D = 1 the formula's fall passes the end of the positions (even 100%)
-            says = (f"amplification <b>{predicted:.2f}</b>, so a {shock:.0%} shock would become "
-                    f"a fall of more than the {self.band:.0%} band that holds the liquidation "
-                    f"prices: the loop dies out only after eating nearly all of it")
+            says = (f"amplification <b>{number(predicted, 2)}</b>, so a {percent(shock, 0)} "
+                    f"shock would become a fall of more than the {percent(self.band, 0)} band "
+                    f"that holds the liquidation prices: the loop dies out only after eating "
+                    f"nearly all of it")
         elif np.isfinite(predicted):
-            says = (f"amplification <b>{predicted:.2f}</b> (a {shock:.0%} shock becomes a "
-                    f"{shock * predicted:.1%} fall): the loop dies out")
+            says = (f"amplification <b>{number(predicted, 2)}</b> (a {percent(shock, 0)} shock "
+                    f"becomes a {percent(shock * predicted, 1)} fall): the loop dies out")
         else:
             says = "no finite fall (n/D ≥ 1): the loop runs through the whole band"
         where = " (beyond the chart: the diamond sits on its edge)" if (
@@ -190,10 +196,10 @@ class CriticalRatioView(widgets.VBox):
         gap = ""
         if np.isfinite(predicted) and abs(sim - predicted) > 0.02 * predicted:
             gap = (f" The simulation falls short of the closed form because its "
-                   f"liquidation prices stop {self.band:.0%} below the price.")
+                   f"liquidation prices stop {percent(self.band, 0)} below the price.")
         return (f"<div role='status' aria-live='polite' style='line-height:1.5'>"
-                f"Your market: n = {n:,.2f}M USD of liquidations per 1%, D = {d:,.2f}M USD of "
-                f"depth per 1%, so <b>n/D = {ratio:.2f}</b>{html.escape(where)}. "
-                f"Closed form: {says}. Simulation: amplification <b>{sim:.2f}</b> (a "
-                f"{shock * sim:.1%} fall)."
+                f"Your market: n = {number(n, 2)}M USD of liquidations per 1%, D = "
+                f"{number(d, 2)}M USD of depth per 1%, so <b>n/D = {number(ratio, 2)}</b>"
+                f"{html.escape(where)}. Closed form: {says}. Simulation: amplification "
+                f"<b>{number(sim, 2)}</b> (a {percent(shock * sim, 1)} fall)."
                 f"{html.escape(gap)}</div>")

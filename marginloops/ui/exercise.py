@@ -8,12 +8,14 @@ The checking itself is :class:`marginloops.exercises.Exercise`; this only shows 
 from __future__ import annotations
 
 import html
+import numbers
 
 import ipywidgets as widgets
 
 from ..exercises import Exercise, Feedback
 from . import style
 from .charts import stylesheet
+from .controls import guarded
 
 
 class ExerciseBox(widgets.VBox):
@@ -34,6 +36,9 @@ class ExerciseBox(widgets.VBox):
         if not isinstance(exercise, Exercise):
             raise ValueError(f"exercise must be a marginloops.exercises.Exercise, got "
                              f"{type(exercise).__name__}")
+        for name, text in (("title", title), ("placeholder", placeholder)):
+            if not isinstance(text, str):
+                raise ValueError(f"{name} must be a string, got {type(text).__name__}")
         self.exercise = exercise
         self._last_value, self._last_result = None, None
         self.question = widgets.HTML(
@@ -46,8 +51,10 @@ class ExerciseBox(widgets.VBox):
                                            tooltip="Check your answer",
                                            layout={"width": "90px"})
         self.feedback = widgets.HTML(self._render(None))
-        self.check_button.on_click(lambda _: self.check())
-        self.answer.observe(self._on_submit, names="value")
+        # Callbacks through guarded(): an error is a sentence in the feedback, not a traceback.
+        self._submit = guarded(self._on_submit, self._report)
+        self.check_button.on_click(guarded(lambda _: self.check(), self._report))
+        self.answer.observe(self._submit, names="value")
         super().__init__([stylesheet(), self.question,
                           widgets.HBox([self.answer, self.check_button]), self.feedback],
                          layout={"border": "1px solid #bbb", "padding": "4px 8px",
@@ -63,12 +70,15 @@ class ExerciseBox(widgets.VBox):
     def check(self, response: str | None = None) -> Feedback:
         """Check ``response`` (default: what is in the box), show and return the feedback."""
         if response is not None:
+            if isinstance(response, bool) or not isinstance(response, (str, numbers.Real)):
+                raise ValueError(f"response must be a string or a number (or None: what is in "
+                                 f"the box), got {type(response).__name__}")
             with self.hold_trait_notifications():
-                self.answer.unobserve(self._on_submit, names="value")
+                self.answer.unobserve(self._submit, names="value")
                 try:
                     self.answer.value = str(response)
                 finally:
-                    self.answer.observe(self._on_submit, names="value")
+                    self.answer.observe(self._submit, names="value")
         value = self.answer.value
         if value == self._last_value and self._last_result is not None:
             return self._last_result  # Enter then Check on one answer is one try, not two
@@ -77,11 +87,17 @@ class ExerciseBox(widgets.VBox):
         self.feedback.value = self._render(result)
         return result
 
+    def _report(self, sentence: str) -> None:
+        """Show a problem inside a callback in the feedback area, in one sentence."""
+        self.feedback.value = self._render(None, problem=sentence)
+
     # Text colours are darker shades of Okabe-Ito's green and vermilion: the chart colours
     # themselves are below WCAG's 4.5:1 contrast for text on white.
     @staticmethod
-    def _render(result: Feedback | None) -> str:
-        if result is None:
+    def _render(result: Feedback | None, problem: str = "") -> str:
+        if problem:
+            text, colour, mark = problem, "#a04000", "? "
+        elif result is None:
             text, colour, mark = "Type your answer and press Check.", "#555", ""
         elif result.correct:
             text, colour, mark = result.message, "#006b4f", "✓ "

@@ -15,10 +15,11 @@ import ipywidgets as widgets
 import numpy as np
 
 from .._checks import check_number
+from ..numbers import number, percent, signed_percent
 from ..positions import Positions, bankruptcy_price, liquidation_price, parse_side
 from . import style
 from .charts import _axis_x, _axis_y, _caption, _figure, _fit, nice_ticks, stylesheet
-from .controls import Knob, _max_mmr_pct
+from .controls import Knob, Reports, max_mmr_pct
 
 #: Text colour of the liquidation label and message: a darker vermilion, 4.5:1 on white.
 ALARM = "#a04000"
@@ -80,10 +81,11 @@ class MarginState:
 
     def summary(self) -> str:
         """The position in one sentence."""
-        return (f"A {self.leverage:g}x {self.side} of {self.size:,.2f} units at "
-                f"{self.entry:,.2f} USD: a {self.notional:,.2f} USD position opened with "
-                f"{self.margin:,.2f} USD of your own money (initial margin) and "
-                f"{self.notional - self.margin:,.2f} USD borrowed.")
+        return (f"A {number(self.leverage, 2, trim=True)}x {self.side} of "
+                f"{number(self.size, 2)} units at {number(self.entry, 2)} USD: a "
+                f"{number(self.notional, 2)} USD position opened with {number(self.margin, 2)} "
+                f"USD of your own money (initial margin) and "
+                f"{number(self.notional - self.margin, 2)} USD borrowed.")
 
     def lines(self) -> list[str]:
         """What the readout says, as plain sentences (the chart's text alternative)."""
@@ -91,31 +93,31 @@ class MarginState:
         out = []
         if self.liquidated:
             out.append(f"LIQUIDATED: equity fell to the maintenance margin at "
-                       f"{self.liquidation:,.2f} USD (the liquidation price), so the exchange "
+                       f"{number(self.liquidation, 2)} USD (the liquidation price), so the exchange "
                        f"closes the position there. Moving the price back does not reopen it.")
         change = self.equity / self.margin - 1
-        equity = self.equity + 0.0 if round(self.equity, 2) else 0.0  # never "-0.00"
-        out.append(f"Mark price {self.mark:,.2f} USD. Equity {equity:,.2f} USD "
-                   f"({change:+.1%} on the {self.margin:,.2f} USD you put in).")
-        out.append(f"Maintenance margin {self.maintenance:,.2f} USD ({self.mmr:.2%} of the "
-                   f"position's value at the mark price).")
+        out.append(f"Mark price {number(self.mark, 2)} USD. Equity {number(self.equity, 2)} USD "
+                   f"({signed_percent(change)} on the {number(self.margin, 2)} USD you put in).")
+        out.append(f"Maintenance margin {number(self.maintenance, 2)} USD "
+                   f"({percent(self.mmr, 2)} of the position's value at the mark price).")
         if math.isfinite(self.margin_ratio):
-            out.append(f"Margin ratio {self.margin_ratio:.1%} (maintenance margin / equity; "
-                       f"liquidation at 100%).")
+            out.append(f"Margin ratio {percent(self.margin_ratio, 1)} (maintenance margin / "
+                       f"equity; liquidation at 100%).")
         else:
             out.append("Margin ratio: no equity left (equity is zero or below; liquidation "
                        "came at 100%).")
         if self.liquidated:
             out.append(f"Distance to liquidation: none, the price is "
-                       f"{abs(self.mark - self.liquidation):,.2f} USD "
-                       f"({abs(self.distance):.2%}) past it.")
+                       f"{number(abs(self.mark - self.liquidation), 2)} USD "
+                       f"({percent(abs(self.distance), 2)}) past it.")
         elif self.liquidation <= 0:
             out.append("Distance to liquidation: the price can fall all the way to 0: "
                        "at 1x nothing is borrowed, so this long is never liquidated.")
         else:
             out.append(f"Distance to liquidation: the price can {word} "
-                       f"{abs(self.mark - self.liquidation):,.2f} USD ({self.distance:.2%}) "
-                       f"more before liquidation at {self.liquidation:,.2f} USD.")
+                       f"{number(abs(self.mark - self.liquidation), 2)} USD "
+                       f"({percent(self.distance, 2)}) more before liquidation at "
+                       f"{number(self.liquidation, 2)} USD.")
         return out
 
     def text(self) -> str:
@@ -165,14 +167,14 @@ def readout_table(marks, side="long", entry=100.0, leverage=10, mmr=0.005,
         raise ValueError("marks must hold at least one mark price, got none")
     first = states[0]
     rows = [first.summary(),
-            f"Liquidation price {first.liquidation:,.2f} USD, bankruptcy price "
-            f"{first.bankruptcy:,.2f} USD.",
+            f"Liquidation price {number(first.liquidation, 2)} USD, bankruptcy price "
+            f"{number(first.bankruptcy, 2)} USD.",
             f"{'mark':>9}  {'equity':>10}  {'maintenance':>11}  {'margin ratio':>12}  status"]
     for st in states:
-        ratio = f"{st.margin_ratio:.1%}" if math.isfinite(st.margin_ratio) else "no equity"
+        ratio = percent(st.margin_ratio, 1) if math.isfinite(st.margin_ratio) else "no equity"
         status = "LIQUIDATED" if st.liquidated else "open"
-        rows.append(f"{st.mark:>9,.2f}  {st.equity:>10,.2f}  {st.maintenance:>11,.2f}  "
-                    f"{ratio:>12}  {status}")
+        rows.append(f"{number(st.mark, 2):>9}  {number(st.equity, 2):>10}  "
+                    f"{number(st.maintenance, 2):>11}  {ratio:>12}  {status}")
     return "\n".join(rows)
 
 
@@ -191,7 +193,7 @@ def _nice_step(lo, hi, points=300) -> float:
     return next(m * power for m in (1, 2, 5, 10) if m * power >= raw * (1 - 1e-9))
 
 
-class MarginView(widgets.VBox):
+class MarginView(Reports, widgets.VBox):
     """One leveraged position and a mark price to drag: its equity meets the maintenance line.
 
     Controls: side (long/short), entry price, leverage and maintenance margin, each range
@@ -222,7 +224,7 @@ class MarginView(widgets.VBox):
         leverage = int(leverage)
         first = margin_state(side, entry, leverage, mmr, mark, margin)  # checks the rest
         self.margin = first.margin
-        top = _max_mmr_pct(((leverage, 1.0),))
+        top = max_mmr_pct(((leverage, 1.0),))
         if not mmr * 100 <= top + 1e-9:
             raise ValueError(f"mmr must be in [0, {top / 100:g}] for leverage {leverage} (the "
                              f"knob allows up to 95% of 1/leverage, at most 0.05), got {mmr:g}")
@@ -254,15 +256,19 @@ class MarginView(widgets.VBox):
         self.readout = widgets.HTML()
 
         self._build_chart()
+        # Callbacks through guard(): a problem is one sentence in ``message``, not a traceback.
+        self._init_reports()
         for w in (self.side, self.entry.slider, self.leverage.slider, self.mmr.slider):
-            w.observe(self._position_changed, names="value")
-        self.mark.slider.observe(self._mark_changed, names="value")
+            w.observe(self.guard(self._position_changed), names="value")
+        self.mark.slider.observe(self.guard(self._mark_changed), names="value")
+        for knob in (self.entry, self.leverage, self.mmr, self.mark):
+            knob.on_refuse(self.report)
 
         controls = widgets.VBox([widgets.HTML("<b>The position</b>"), self.side, self.entry,
                                  self.leverage, self.mmr, self.position_text,
                                  widgets.HTML("<b>Move the price</b>"), self.mark])
-        super().__init__([stylesheet(), controls, self.figure, self.caption, self.readout],
-                         layout={"min_width": "360px"})
+        super().__init__([stylesheet(), controls, self.message, self.figure, self.caption,
+                          self.readout], layout={"min_width": "360px"})
         self.add_class(style.ROOT_CLASS)  # the stylesheet's visible keyboard focus
         self._redraw(position=True)
 
@@ -322,6 +328,7 @@ class MarginView(widgets.VBox):
         self.caption.layout.margin = "0 0 6px 60px"
 
     def _redraw(self, position: bool) -> None:
+        self.message.value = ""  # a problem reported before is over once a change draws
         st = self.state
         s = st.sign
         with self.figure.hold_sync():
@@ -351,9 +358,9 @@ class MarginView(widgets.VBox):
                 toward_entry = "start" if s > 0 else "end"
                 away = "end" if s > 0 else "start"
                 self._label(self.liq_label, st.liquidation, yhi - 0.06 * (yhi - ylo),
-                            f"liquidation {st.liquidation:,.2f}", toward_entry, lo, hi)
+                            f"liquidation {number(st.liquidation, 2)}", toward_entry, lo, hi)
                 self._label(self.bankrupt_label, st.bankruptcy, yhi - 0.14 * (yhi - ylo),
-                            f"bankruptcy {st.bankruptcy:,.2f}", away, lo, hi)
+                            f"bankruptcy {number(st.bankruptcy, 2)}", away, lo, hi)
                 self._ylo, self._yhi = ylo, yhi
                 self.position_text.value = (
                     f"<div style='font-size:13px;max-width:640px'>"
@@ -364,7 +371,7 @@ class MarginView(widgets.VBox):
             self.mark_label.align = "start" if left else "end"
             self.mark_label.x_offset = 8 if left else -8
             self.mark_label.x, self.mark_label.y = [st.mark], [st.equity]
-            self.mark_label.text = [f"mark {st.mark:,.2f}"]
+            self.mark_label.text = [f"mark {number(st.mark, 2)}"]
         self.readout.value = self._render(st)
 
     @staticmethod
@@ -399,7 +406,7 @@ class MarginView(widgets.VBox):
         self._quiet = True
         try:
             lev = self.leverage.value
-            top = _max_mmr_pct(((lev, 1.0),))
+            top = max_mmr_pct(((lev, 1.0),))
             self.mmr.set_range(0.0, top)  # a rate at or above 1/leverage cannot be set
             lo, hi = mark_range(self.entry.value, lev)
             self.mark.set_range(lo, hi)  # the mark price stays, clamped into the new range
