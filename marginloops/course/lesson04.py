@@ -15,6 +15,7 @@ from .._checks import check_int, check_number
 from ..analysis import amplification, closed_form_amplification
 from ..cascade import Cascade
 from ..exercises import Exercise
+from ..numbers import number, percent
 from ..orderbook import OrderBook
 from ..positions import Positions, check_leverage_mix, liquidation_price
 from ..scenarios import Scenario
@@ -73,6 +74,8 @@ class ClusteredScenario(Scenario):
                 "cluster_leverage", self.cluster_leverage, lo=1,
                 hi=1 / mmr if mmr > 0 else None, hi_open=mmr > 0))
         top = self.cluster_liquidation_prices().max() * (1 + self.cluster_spread)
+        if self.mmr_tiers:  # each position's own bracket sets it: check the crowd itself
+            top = float(self._crowd().liquidation_price.max())
         if top >= self.price - 2 * self.tick:
             lev = self.cluster_leverages().max()
             raise ValueError(
@@ -91,25 +94,48 @@ class ClusteredScenario(Scenario):
 
     def cluster_liquidation_prices(self) -> np.ndarray:
         """Where the crowd's liquidation spikes sit (entry exactly ``cluster_entry``), USD, one
-        per leverage of :meth:`cluster_leverages`."""
-        mmr = max(r for _, r in self.mmr_tiers) if self.mmr_tiers else self.mmr
-        return liquidation_price(self.cluster_entry, self.cluster_leverages(), mmr)
+        per leverage of :meth:`cluster_leverages`.
 
-    def positions(self) -> Positions:
-        """The scenario's seeded population followed by the crowd (the crowd last)."""
-        base = super().positions()
+        With one flat rate: ``cluster_entry * (1 - 1/L) / (1 - mmr)``. Under tiered margin
+        (``mmr_tiers``) the spike of a crowd position of the crowd's mean size: the rate and
+        maintenance amount of its bracket (:meth:`Positions.with_tiers`), its leverage capped
+        at what the bracket allows, as :meth:`Positions.generate` caps it.
+        """
+        levs = self.cluster_leverages()
+        if not self.mmr_tiers:
+            return liquidation_price(self.cluster_entry, levs, self.mmr)
+        tiers = MarginTiers(self.mmr_tiers)
+        size = self.cluster_open_interest / self.price / self.cluster_positions
+        k = tiers.bracket(size * self.cluster_entry * (1.0 + self.cluster_spread) * 1.1)
+        levs = np.minimum(levs, tiers.max_leverage[k])
+        one = Positions.from_arrays(1, np.full(len(levs), size), self.cluster_entry, levs,
+                                    tiers.rates[k])
+        return np.array(one.with_tiers(tiers).liquidation_price)
+
+    def _crowd(self) -> Positions:
+        """The crowd's positions, seeded apart from the scenario's population."""
         mix = (((self.cluster_leverage, 1.0),) if self.cluster_leverage is not None
                else self.leverage_mix)
-        crowd = Positions.generate(
+        return Positions.generate(
             self.cluster_positions, self.cluster_entry, long_share=1.0, leverage_mix=mix,
             mmr=self.mmr, entry_spread=self.cluster_spread,
             notional=self.cluster_open_interest * self.cluster_entry / self.price,
             rng=np.random.default_rng([self.seed, 4]),
             tiers=MarginTiers(self.mmr_tiers) if self.mmr_tiers else None)
-        parts = (base, crowd)
-        return Positions.from_arrays(
+
+    def positions(self) -> Positions:
+        """The scenario's seeded population followed by the crowd (the crowd last).
+
+        Under tiered margin each position keeps its bracket's rate *and maintenance amount*:
+        the joined arrays are put through :meth:`Positions.with_tiers` again, which finds each
+        position's bracket from its own side, size, entry and leverage, so every position
+        comes out exactly as it was generated (its liquidation price included).
+        """
+        parts = (super().positions(), self._crowd())
+        joined = Positions.from_arrays(
             *(np.concatenate([getattr(p, name) for p in parts])
               for name in ("side", "size", "entry", "leverage", "mmr")))
+        return joined.with_tiers(MarginTiers(self.mmr_tiers)) if self.mmr_tiers else joined
 
     def cluster_mask(self, n_total: int | None = None) -> np.ndarray:
         """True for the crowd's positions in :meth:`positions` (they come last)."""
@@ -188,7 +214,7 @@ def compare_clusters(distances=(0.01, 0.06), *, leverage: float = 25.0, shock: f
             spike=float(market.cluster_liquidation_prices()[0]),
             fall=1 - hist[-1].price_after / start, shock_fall=1 - hist[0].price_after / start,
             amplification=amplification(hist), rounds=hist[-1].round,
-            liquidated=sum(r.n_liquidated for r in hist),
+            liquidated=sum(r.n_closed for r in hist),
             crowd=market.cluster_positions,
             crowd_liquidated=int((~cascade.open_mask & crowd).sum()),
             oi_before=float(cascade.positions.size.sum()) * start,
@@ -201,10 +227,12 @@ def format_cluster_comparison(rows: list[dict]) -> str:
     lines = [f"{'crowd below':>11}{'price':>8}{'crowd liq.':>11}{'fall':>7}{'amplif.':>9}"
              f"{'rounds':>8}{'crowd liquidated':>18}{'open interest (USD)':>22}"]
     for r in rows:
-        oi = f"{r['oi_before'] / 1e6:.1f}M -> {r['oi_after'] / 1e6:.1f}M"
-        lines.append(f"{r['below']:>11.0%}{r['price']:>8.2f}{r['spike']:>11.2f}"
-                     f"{r['fall']:>7.1%}{r['amplification']:>9.2f}{r['rounds']:>8}"
-                     f"{r['crowd_liquidated']:>11,} of {r['crowd']:<3,}{oi:>22}")
+        oi = f"{number(r['oi_before'] / 1e6, 1)}M -> {number(r['oi_after'] / 1e6, 1)}M"
+        lines.append(f"{percent(r['below'], 0):>11}{number(r['price'], 2):>8}"
+                     f"{number(r['spike'], 2):>11}{percent(r['fall'], 1):>7}"
+                     f"{number(r['amplification'], 2):>9}{number(r['rounds'], 0):>8}"
+                     f"{number(r['crowd_liquidated'], 0):>11} of {number(r['crowd'], 0):<3}"
+                     f"{oi:>22}")
     return "\n".join(lines)
 
 
@@ -279,8 +307,9 @@ def critical_table(ratios=RATIO_GRID, *, shock: float = 0.02, band: float = 0.3)
         cf = closed_form_amplification(ratio)
         words = ("runs through the whole band" if ratio >= 1 else "dies out" if abs(
             amp - cf) <= 0.02 * cf else "dies out, but reaches the band's end")
-        cf_text = f"{cf:.2f}" if np.isfinite(cf) else "infinite"
-        lines.append(f"{ratio:>5.2f}{cf_text:>13}{amp:>11.2f}{amp * shock:>12.1%}  {words}")
+        cf_text = number(cf, 2) if np.isfinite(cf) else "infinite"
+        lines.append(f"{number(ratio, 2):>5}{cf_text:>13}{number(amp, 2):>11}"
+                     f"{percent(amp * shock, 1):>12}  {words}")
     return "\n".join(lines)
 
 
@@ -306,8 +335,9 @@ def exercises() -> list[Exercise]:
     measured = crowding(market.cascade(), band=0.05).ratio
     return [
         Exercise(
-            f"A market trades at {price:.0f} USD. Its flat book holds {depth / 1e6:.0f}M USD "
-            f"within 1% of the price, and long positions worth {liq_usd / 1e6:.0f}M USD have "
+            f"A market trades at {number(price, 0)} USD. Its flat book holds "
+            f"{number(depth / 1e6, 0)}M USD within 1% of the price, and long positions worth "
+            f"{number(liq_usd / 1e6, 0)}M USD have "
             f"their liquidation prices within 5% below the price. What is the crowding ratio "
             f"n/D within 5%?",
             answer=ratio, tolerance=0.01,
@@ -315,21 +345,24 @@ def exercises() -> list[Exercise]:
                    "5% of price.",
                    "A flat book with 2M USD in each 1% holds 5 × 2M = 10M USD over 5%.")),
         Exercise(
-            f"A {shock:.0%} shock hits a market whose crowding ratio n/D is {shock_ratio:g}. "
+            f"A {percent(shock, 0)} shock hits a market whose crowding ratio n/D is "
+            f"{number(shock_ratio, 2, trim=True)}. "
             f"What total fall does the closed form predict, in %?",
             answer=shock * closed_form_amplification(shock_ratio), unit="%", tolerance=0.01,
             hints=("Each round's drop is the previous one times n/D: 3%, then 0.6%, then "
                    "0.12%, ... Add them up.",
                    "The total is shock / (1 − n/D).")),
         Exercise(
-            f"A crowd of traders bought at the round number {entry:.0f} USD with "
-            f"{leverage:.0f}x leverage; the maintenance margin is 0.5%. At what price are they "
+            f"A crowd of traders bought at the round number {number(entry, 0)} USD with "
+            f"{number(leverage, 0)}x leverage; the maintenance margin is 0.5%. At what price are "
+            f"they "
             f"liquidated, in USD?",
             answer=spike, unit="USD", tolerance=0.001,
             hints=("A long is liquidated at E × (1 − 1/L) / (1 − m).",
                    "E = 200, L = 40, m = 0.005: 200 × 0.975 / 0.995.")),
         Exercise(
-            f"In the sandbox, set the 1% depth to {EXERCISE_DEPTH / 1e6:g}M USD (twice the "
+            f"In the sandbox, set the 1% depth to {number(EXERCISE_DEPTH / 1e6, 2, trim=True)}M "
+            f"USD (twice the "
             f"lesson's 2M) and change nothing else. What is the crowding ratio within 5% now?",
             answer=measured, tolerance=0.01,
             hints=("The explorer's status line shows it: 'crowding within 5%'. Or in code: "
@@ -362,7 +395,8 @@ def liquidation_map_text(positions: Positions, lo: float, hi: float, step: float
     lines = [f"{'liquidation price (USD)':<25}{'longs (USD)':>12}"]
     for i in range(bins - 1, -1, -1):
         bar = "#" * int(round(width * longs[i] / top))
-        lines.append(f"{edges[i]:>9.2f} to {edges[i + 1]:>7.2f}     {longs[i] / 1e6:>8.2f}M  {bar}")
+        lines.append(f"{number(edges[i], 2):>9} to {number(edges[i + 1], 2):>7}     "
+                     f"{number(longs[i] / 1e6, 2):>8}M  {bar}")
     return "\n".join(lines)
 
 
@@ -384,7 +418,8 @@ def crowd_by_leverage(market: ClusteredScenario, cascade: Cascade) -> list[dict]
 
 
 def cluster_rounds_table(market: ClusteredScenario) -> str:
-    """Run ``market`` to the end; one line a round: price, positions liquidated, how many of
+    """Run ``market`` to the end; one line a round: price, positions liquidated (closed whole;
+    the crowd's market has no partial liquidation), how many of
     them were the crowd's, open interest (USD at the round's price) and the crowd still open.
 
     The static version of the explorer's price, liquidation-map and open-interest charts.
@@ -399,7 +434,8 @@ def cluster_rounds_table(market: ClusteredScenario) -> str:
     lines = [f"{'round':>5}{'price':>9}{'liquidated':>12}{'of the crowd':>14}"
              f"{'open interest':>15}{'crowd still open':>18}"]
     for r in hist:
-        lines.append(f"{r.round:>5}{r.price_after:>9.2f}{r.n_liquidated:>12,}"
-                     f"{per_round[r.round]:>14,}{r.open_interest_notional / 1e6:>14.1f}M"
-                     f"{still[r.round]:>18,}")
+        lines.append(f"{r.round:>5}{number(r.price_after, 2):>9}{number(r.n_closed, 0):>12}"
+                     f"{number(per_round[r.round], 0):>14}"
+                     f"{number(r.open_interest_notional / 1e6, 1):>14}M"
+                     f"{number(still[r.round], 0):>18}")
     return "\n".join(lines)
