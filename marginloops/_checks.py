@@ -57,11 +57,13 @@ def _cap_range(lo, hi, lo_open, hi_open):
     return lo, hi, lo_open, hi_open
 
 
-def check_number(name: str, value, *, lo=None, hi=None, lo_open=False, hi_open=False) -> float:
+def check_number(name: str, value, *, lo=None, hi=None, lo_open=False, hi_open=False,
+                 cap=True) -> float:
     """Return ``value`` as a float after checking it is a finite number in the given range.
 
     ``lo``/``hi`` are the bounds; ``lo_open``/``hi_open`` make them strict. Magnitudes above
-    :data:`MAX_MAGNITUDE` are refused whatever the bounds.
+    :data:`MAX_MAGNITUDE` are refused whatever the bounds, unless ``cap`` is False: only for a
+    threshold that is compared and never summed (a limit price a book is walked to).
     """
     rng = describe_range(lo, hi, lo_open, hi_open)
     if not is_real(value):
@@ -77,7 +79,7 @@ def check_number(name: str, value, *, lo=None, hi=None, lo_open=False, hi_open=F
         raise ValueError(f"{name} must be {rng}, got {_show(x)}")
     if hi is not None and (x > hi or (hi_open and x == hi)):
         raise ValueError(f"{name} must be {rng}, got {_show(x)}")
-    if abs(x) > MAX_MAGNITUDE:
+    if cap and abs(x) > MAX_MAGNITUDE:
         raise ValueError(f"{name} must be {describe_range(*_cap_range(lo, hi, lo_open, hi_open))}"
                          f" (larger magnitudes cannot be summed exactly), got {_show(x)}")
     return x
@@ -202,6 +204,18 @@ def check_array_range(name: str, arr: np.ndarray, *, lo=None, hi=None, lo_open=F
         i = int(np.flatnonzero(bad)[0])
         rng = describe_range(lo, hi, lo_open, hi_open)
         raise ValueError(f"{name} must be {rng}, got {arr.flat[i]:g} at index {i}")
+
+
+def check_total(name: str, arr: np.ndarray, what: str) -> None:
+    """Raise if the non-negative numbers in ``arr`` add up to more than :data:`MAX_MAGNITUDE`.
+
+    Sizes are summed into orders and open interest: their total, not just each one, must stay
+    within the cap, so that every order the model builds from them is a valid input again.
+    """
+    total = float(arr.sum())
+    if total > MAX_MAGNITUDE:
+        raise ValueError(f"{name} must add up to at most {_num(MAX_MAGNITUDE)} ({what}), got "
+                         f"{total:.6g} in total")
 
 
 def readonly(arr: np.ndarray) -> np.ndarray:

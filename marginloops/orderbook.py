@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import (MAX_MAGNITUDE, as_float_array, check_array_range, check_int, check_number,
-                      readonly)
+                      check_total, readonly)
 
 BOOK_SHAPES = ("flat", "growing")
 #: Where refilled liquidity goes: at the best remaining level, or back at the levels it left.
@@ -221,6 +221,7 @@ class OrderBook:
                                  f"({len(p)}), got length {len(q)}")
             check_array_range(f"{label}_prices", p, lo=0, lo_open=True)
             check_array_range(f"{label}_sizes", q, lo=0)
+            check_total(f"{label}_sizes", q, "units resting on the side")
             steps = np.diff(p) * sign
             if (steps <= 0).any():
                 i = int(np.flatnonzero(steps <= 0)[0]) + 1
@@ -278,11 +279,13 @@ class OrderBook:
             room = mid / tick - 1e-9  # levels that fit between mid and 0
             n = check_int("levels", levels, lo=1, hi=int(room) if room < most else most)
         steps = np.arange(1, n + 1, dtype=np.float64)
-        inv = 1.0 / tick
+        inv = 1.0 / tick  # inf for a tick below 1e-308; below 0.5 for a tick above 2
+        per_unit = round(inv) if np.isfinite(inv) else 0
         center = round(mid / tick)
-        on_grid = abs(inv - round(inv)) < 1e-9 and abs(mid / tick - center) < 1e-9
+        on_grid = (per_unit >= 1 and abs(inv - per_unit) < 1e-9
+                   and abs(mid / tick - center) < 1e-9)
         if on_grid:  # exact decimal prices such as 99.99, not 99.99000000000001
-            bids, asks = (center - steps) / round(inv), (center + steps) / round(inv)
+            bids, asks = (center - steps) / per_unit, (center + steps) / per_unit
         else:
             bids, asks = mid - steps * tick, mid + steps * tick
         weight = np.ones(n) if shape == "flat" else steps
@@ -326,7 +329,7 @@ class OrderBook:
         """Units resting on the bid side at prices >= ``to_price`` (all bids when None)."""
         s = self._bids
         if to_price is not None:
-            to_price = check_number("to_price", to_price, lo=0)
+            to_price = check_number("to_price", to_price, lo=0, cap=False)
         end = len(s.prices) if to_price is None else max(s.n_through(to_price), s.top)
         return float(s.sizes[s.top:end].sum())
 
@@ -334,7 +337,7 @@ class OrderBook:
         """Units resting on the ask side at prices <= ``to_price`` (all asks when None)."""
         s = self._asks
         if to_price is not None:
-            to_price = check_number("to_price", to_price, lo=0)
+            to_price = check_number("to_price", to_price, lo=0, cap=False)
         end = len(s.prices) if to_price is None else max(s.n_through(to_price), s.top)
         return float(s.sizes[s.top:end].sum())
 
@@ -367,12 +370,12 @@ class OrderBook:
 
     def sell_through(self, limit) -> Fill:
         """Sell into every bid priced at or above ``limit`` (USD): a shock down to ``limit``."""
-        limit = check_number("limit", limit, lo=0)
+        limit = check_number("limit", limit, lo=0, cap=False)  # compared, never summed
         return self._bids.take_through(limit, "sell")
 
     def buy_through(self, limit) -> Fill:
         """Buy every ask priced at or below ``limit`` (USD): a squeeze up to ``limit``."""
-        limit = check_number("limit", limit, lo=0)
+        limit = check_number("limit", limit, lo=0, cap=False)
         return self._asks.take_through(limit, "buy")
 
     def refill(self, side, qty, at="touch") -> float:
@@ -393,7 +396,7 @@ class OrderBook:
         """Cancel ``fraction`` (in [0, 1]) of each level of ``side`` from the touch out to the
         price ``within``: market makers pulling quotes. Returns the units cancelled."""
         fraction = check_number("fraction", fraction, lo=0, hi=1)
-        within = check_number("within", within, lo=0)
+        within = check_number("within", within, lo=0, cap=False)
         return self._side(side).withdraw(fraction, within)
 
     def _side(self, side) -> _Side:

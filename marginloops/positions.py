@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, check_array_range, check_int, check_number, readonly
+from ._checks import (MAX_MAGNITUDE, as_float_array, check_array_range, check_int, check_number,
+                      check_total, readonly)
 
 #: The leverage mix used when none is given: (leverage, weight) pairs.
 DEFAULT_LEVERAGE_MIX = ((2.0, 0.25), (5.0, 0.25), (10.0, 0.25), (25.0, 0.15), (50.0, 0.07),
@@ -190,6 +191,7 @@ class Positions:
     def _build(cls, side, size, entry, leverage, mmr, amount=None) -> Positions:
         """Check owned arrays of equal length and wrap them without copying."""
         check_array_range("size", size, lo=0, lo_open=True)
+        check_total("size", size, "the open interest in units")
         e, lev, m = _check_terms(entry, leverage, mmr)
         # P_liq = (E (1 - s/L) - s A/q) / (1 - s m), in place: two temporaries at most.
         liq = side / lev
@@ -222,8 +224,11 @@ class Positions:
         upper = np.append(floors[1:], np.inf)
         chosen = np.full(len(q), -1)
         for k in range(len(rates)):  # a handful of brackets: vectorised over positions
-            p = (e * (1.0 - s / lev) - s * amounts[k] / q) / (1.0 - s * rates[k])
-            fits = (q * p >= floors[k]) & (q * p < upper[k]) & (chosen < 0)
+            # A tiny size makes amount / size overflow to inf: that bracket's liquidation price
+            # is then beyond any price, so the position does not fit it (not an error).
+            with np.errstate(over="ignore", invalid="ignore"):
+                p = (e * (1.0 - s / lev) - s * amounts[k] / q) / (1.0 - s * rates[k])
+                fits = (q * p >= floors[k]) & (q * p < upper[k]) & (chosen < 0)
             chosen[fits] = k
         lost = chosen < 0  # only at a floor, by rounding: take the bracket of the entry
         chosen[lost] = tiers.bracket(q[lost] * e[lost])
@@ -270,6 +275,10 @@ class Positions:
             if not isinstance(tiers, MarginTiers):
                 raise ValueError(f"tiers must be a MarginTiers, got {type(tiers).__name__}")
         levs, weights = check_leverage_mix(leverage_mix, mmr if tiers is None else 0.0)
+        if notional / price > MAX_MAGNITUDE:  # the sizes add up to notional / price units
+            raise ValueError(f"notional / price (the open interest in units) must be at most "
+                             f"{MAX_MAGNITUDE:.0e}, got {notional:g} / {price:g} = "
+                             f"{notional / price:.3g}")
         rng = np.random.default_rng(seed) if rng is None else rng
 
         n_long = int(round(n * long_share))
