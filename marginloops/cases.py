@@ -465,6 +465,18 @@ _MODEL = dict(price=100.0, n_positions=4000, open_interest=40_000_000.0, book_sh
 _SCALE = ("Model units: a price of 100, 4,000 positions and 40M USD of open interest, so "
           "that a class can step it; only ratios are compared with the event.")
 
+#: The source of both BitMEX insurance-fund figures (a cached copy: the page's own address
+#: on cointelegraph.com was not checked here).
+_BITMEX_FUND = dict(
+    source="BitMEX insurance fund tags ATH, Binance and Deribit inject millions (title as in "
+           "the address)",
+    publisher="Cointelegraph, via a cached copy (cointelegraph.com.cach3.com)",
+    date="March 2020",
+    url="https://cointelegraph.com.cach3.com/news/bitmex-insurance-fund-tags-ath-binance-and-"
+        "deribit-inject-millions/amp.html",
+    quote="\"slimming the exchange\u2019s insurance fund from roughly 35,500 Bitcoins (BTC) on "
+          "March 11 to 33,880 approximately 24 hours later\"")
+
 BLACK_THURSDAY = CaseStudy(
     key="black-thursday-2020",
     title="Black Thursday: Bitcoin on BitMEX",
@@ -536,21 +548,8 @@ BLACK_THURSDAY = CaseStudy(
                  "play-following-market-crash",
                  "\"an operational outage that lasted for about 25 minutes\""),
         Reported("BitMEX insurance fund on 11 March, before the crash", 35_500, "BTC",
-                 "BitMEX insurance fund tags ATH, Binance and Deribit inject millions (title as "
-                 "in the address)", "Cointelegraph, via a cached copy (cointelegraph.com.cach3.com)",
-                 "March 2020",
-                 "https://cointelegraph.com.cach3.com/news/bitmex-insurance-fund-tags-ath-"
-                 "binance-and-deribit-inject-millions/amp.html",
-                 "\"slimming the exchange\u2019s insurance fund from roughly 35,500 Bitcoins (BTC) "
-                 "on March 11 to 33,880 approximately 24 hours later\""),
-        Reported("BitMEX insurance fund about 24 hours later", 33_880, "BTC",
-                 "BitMEX insurance fund tags ATH, Binance and Deribit inject millions (title as "
-                 "in the address)", "Cointelegraph, via a cached copy (cointelegraph.com.cach3.com)",
-                 "March 2020",
-                 "https://cointelegraph.com.cach3.com/news/bitmex-insurance-fund-tags-ath-"
-                 "binance-and-deribit-inject-millions/amp.html",
-                 "\"slimming the exchange\u2019s insurance fund from roughly 35,500 Bitcoins (BTC) "
-                 "on March 11 to 33,880 approximately 24 hours later\""),
+                 **_BITMEX_FUND),
+        Reported("BitMEX insurance fund about 24 hours later", 33_880, "BTC", **_BITMEX_FUND),
         Reported("Auto-deleveraging on BitMEX, 12-13 March", None, "",
                  "BitMEX explains role played by insurance fund during crypto market crash "
                  "(title as in the address)", "CryptoGlobe", "March 2020",
