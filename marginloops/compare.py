@@ -17,10 +17,14 @@ from .narration import count, money, price
 from .numbers import number, percent, signed_percent
 from .scenarios import Scenario
 
-#: The rows of :meth:`Comparison.table`, in order.
+#: The rows of :meth:`Comparison.table`, in order (the cells of :meth:`Summary.cells`).
 MEASURES = ("start price", "final price", "price change", "shock (round 0)", "amplification",
-            "positions liquidated", "notional liquidated", "bad debt", "insurance fund left",
-            "rounds", "end")
+            "positions closed", "positions reduced (still open)", "notional liquidated",
+            "bad debt", "ADL cost", "insurance fund left", "rounds", "end")
+
+#: Rows :meth:`Comparison.table` leaves out when both runs have nothing in them (no partial
+#: liquidation, no auto-deleveraging), so a plain comparison stays short.
+OPTIONAL_MEASURES = ("positions reduced (still open)", "ADL cost")
 
 #: Why a run stopped, in words (reasons the cascade adds later read as their own name).
 _END_WORDS = {None: "still running", "fixed_point": "fixed point",
@@ -70,12 +74,19 @@ class Summary:
     amplification : float
         ``final_change / shock_change`` (:func:`marginloops.amplification`): 1 means the
         liquidations added nothing to the shock; NaN if the shock did not move the price.
-    n_liquidated : int
-        Positions liquidated in all rounds.
+    n_closed : int
+        Positions closed whole in all rounds (bankrupt positions auto-deleveraging closed
+        included): each position counts once, so never more than the market holds.
+    n_reduced : int
+        Positions only partly closed (partial liquidation) and still open at the end, each
+        counted once however many slices it lost.
     notional_liquidated : float
-        Their value at the prices that triggered them, USD.
+        The value of every close and partial close at the prices that triggered them, USD.
     bad_debt : float
         Losses the insurance fund could not cover, USD.
+    adl_cost : float
+        Profit the opposite traders closed by auto-deleveraging gave up against the market
+        price, USD (0 without ADL).
     insurance_fund : float
         What is left in the fund, USD.
     rounds : int
@@ -91,9 +102,11 @@ class Summary:
     final_change: float
     shock_change: float
     amplification: float
-    n_liquidated: int
+    n_closed: int
+    n_reduced: int
     notional_liquidated: float
     bad_debt: float
+    adl_cost: float
     insurance_fund: float
     rounds: int
     end_reason: str | None
@@ -110,18 +123,24 @@ class Summary:
                    final_price=last.price_after, final_change=last.price_after / start - 1.0,
                    shock_change=first.price_after / start - 1.0,
                    amplification=amplification(history),
-                   n_liquidated=sum(r.n_liquidated for r in history),
+                   n_closed=sum(r.n_closed for r in history), n_reduced=last.n_reduced_open,
                    notional_liquidated=sum(r.notional_liquidated for r in history),
-                   bad_debt=last.bad_debt, insurance_fund=last.insurance_fund,
+                   bad_debt=last.bad_debt, adl_cost=sum(r.adl_cost for r in history),
+                   insurance_fund=last.insurance_fund,
                    rounds=last.round, end_reason=last.end_reason)
 
     def cells(self) -> tuple[str, ...]:
         """The summary as the text cells of :data:`MEASURES`, in that order."""
         return (price(self.start_price), price(self.final_price),
                 signed_percent(self.final_change, 2), signed_percent(self.shock_change, 2),
-                _amp(self.amplification), count(self.n_liquidated),
-                money(self.notional_liquidated), money(self.bad_debt),
+                _amp(self.amplification), count(self.n_closed), count(self.n_reduced),
+                money(self.notional_liquidated), money(self.bad_debt), money(self.adl_cost),
                 money(self.insurance_fund), count(self.rounds), end_words(self.end_reason))
+
+    def shows(self, measure: str) -> bool:
+        """False for a row of :data:`OPTIONAL_MEASURES` this run has nothing in."""
+        return {"positions reduced (still open)": self.n_reduced > 0,
+                "ADL cost": self.adl_cost > 0}.get(measure, True)
 
     def _numbers(self) -> tuple:
         """Every field but the label, NaN made comparable."""
@@ -187,9 +206,10 @@ class Comparison:
 
     def table(self) -> str:
         """The summaries as fixed-width text: one row per measure (:data:`MEASURES`), one column
-        per run."""
+        per run; a row of :data:`OPTIONAL_MEASURES` only if either run has something in it."""
         rows = [("", *self.labels)]
-        rows += zip(MEASURES, *(s.cells() for s in self.summaries), strict=True)
+        rows += [row for row in zip(MEASURES, *(s.cells() for s in self.summaries), strict=True)
+                 if any(s.shows(row[0]) for s in self.summaries)]
         w0 = max(len(r[0]) for r in rows)
         widths = [max(len(r[i]) for r in rows) for i in (1, 2)]
         return "\n".join(
@@ -201,11 +221,13 @@ class Comparison:
         """Both runs round by round, side by side, as fixed-width text.
 
         One row per round (round 0, the shock, first) and, for each run, four columns: the
-        price after the round, its move in % of the price before it, the positions liquidated
-        in it, and a note: "breaker trips" (this round's move tripped the circuit breaker),
-        "halted" (no trade this round), "one price" (a call auction cleared the round at a
-        single price) and, on a run's last round, why it stopped ("end: fixed point"). A run
-        that ended earlier leaves its columns empty. The runs' labels head their columns.
+        price after the round, its move in % of the price before it, the positions closed
+        whole in it, and a note: "breaker trips" (this round's move tripped the circuit
+        breaker), "halted" (no trade this round), "one price" (a call auction cleared the round
+        at a single price) and, on a run's last round, why it stopped ("end: fixed point").
+        When either run partly closes positions, a "reduced" column after "closed" counts the
+        positions only partly closed in the round (they stay open). A run that ended earlier
+        leaves its columns empty. The runs' labels head their columns.
 
         Examples
         --------
@@ -213,21 +235,24 @@ class Comparison:
         >>> c = compare(a, a.replace(depth_1pct=6_000_000), labels=("1.5M depth", "6M depth"))
         >>> for line in c.round_table().splitlines()[:5]:
         ...     print(line)
-               1.5M depth                                   6M depth
-        round  price    move  liquidated  note              price    move  liquidated  note
-            0  97.00  -2.99%           0                    97.00  -2.99%           0
-            1  94.13  -2.96%         353                    96.28  -0.74%         353
-            2  91.25  -3.06%         338                    96.13  -0.16%          76
+               1.5M depth                               6M depth
+        round  price    move  closed  note              price    move  closed  note
+            0  97.00  -2.99%       0                    97.00  -2.99%       0
+            1  94.13  -2.96%     353                    96.28  -0.74%     353
+            2  91.25  -3.06%     338                    96.13  -0.16%      76
         """
-        head = ("price", "move", "liquidated", "note")
+        partial = any(r.n_reduced for h in self.histories for r in h)
+        head = ("price", "move", "closed", *(("reduced",) if partial else ()), "note")
+        k = len(head)
         blocks = []
         for history in self.histories:
-            rows = [head] + [(price(r.price_after), _move(r), count(r.n_liquidated),
-                              _round_note(r)) for r in history]
-            rows += [("",) * 4] * (self.steps - len(history))
-            widths = [max(len(row[i]) for row in rows) for i in range(4)]
-            blocks.append([[c.rjust(w) for c, w in zip(row[:3], widths, strict=False)]
-                           + [row[3].ljust(widths[3])] for row in rows])
+            rows = [head] + [(price(r.price_after), _move(r), count(r.n_closed),
+                              *((count(r.n_reduced),) if partial else ()), _round_note(r))
+                             for r in history]
+            rows += [("",) * k] * (self.steps - len(history))
+            widths = [max(len(row[i]) for row in rows) for i in range(k)]
+            blocks.append([[c.rjust(w) for c, w in zip(row[:-1], widths, strict=False)]
+                           + [row[-1].ljust(widths[-1])] for row in rows])
         numbers = ["round"] + [count(n) for n in range(self.steps)]
         w0 = len("round")
         lines = ["  ".join([n.rjust(w0), *a, *b]).rstrip()
@@ -243,7 +268,8 @@ class Comparison:
 
     def verdict(self) -> str:
         """One plain sentence: how far the price moved in run B against run A, how much the
-        cascade amplified the shock in each, and the difference in bad debt."""
+        cascade amplified the shock in each, the difference in bad debt, and what
+        auto-deleveraging took from opposite traders (when either run used it)."""
         a, b = self.summaries
         la, lb = self.labels
         amp_ok = not (math.isnan(a.amplification) or math.isnan(b.amplification))
@@ -253,8 +279,10 @@ class Comparison:
                     else "with no bad debt")
             moved = ("did not move" if a.final_change == 0
                      else f"{_moved(a.final_change)} in both")
+            adl = (f"; auto-deleveraging took {money(a.adl_cost)} of profit from opposite "
+                   f"traders in each" if a.adl_cost > 0 else "")
             return (f'The two runs "{la}" and "{lb}" are identical: the price {moved}{amp}, '
-                    f"{debt}.")
+                    f"{debt}{adl}.")
         if a.final_change * b.final_change > 0:  # both fell, or both rose
             text = (f'The price {_moved(b.final_change)} in run "{lb}" instead of '
                     f'{percent(abs(a.final_change))} in run "{la}"')
@@ -274,7 +302,21 @@ class Comparison:
             text += f", with the same bad debt ({money(a.bad_debt)})"
         else:
             text += f", with {money(abs(diff))} {'less' if diff < 0 else 'more'} bad debt"
-        return text + "."
+        return text + self._adl_words() + "."
+
+    def _adl_words(self) -> str:
+        """What auto-deleveraging took from the opposite traders, for the verdict ("" if
+        neither run deleveraged anyone)."""
+        (a, b), (la, lb) = self.summaries, self.labels
+        if a.adl_cost <= 0 and b.adl_cost <= 0:
+            return ""
+        text = "; auto-deleveraging took "
+        if a.adl_cost > 0 and b.adl_cost > 0:
+            return text + (f'{money(b.adl_cost)} of profit from opposite traders in run "{lb}" '
+                           f'({money(a.adl_cost)} in run "{la}")')
+        cost, label = (b.adl_cost, lb) if b.adl_cost > 0 else (a.adl_cost, la)
+        return text + f'{money(cost)} of profit from opposite traders in run "{label}"'
+
 
 
 def compare(scenario_a: Scenario, scenario_b: Scenario, *,

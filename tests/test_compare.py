@@ -76,7 +76,9 @@ def test_summaries_equal_a_direct_run_of_each_cascade(name):
         assert s.shock_change == pytest.approx(direct[0].price_after / start - 1, rel=1e-12)
         assert s.amplification == pytest.approx(s.final_change / s.shock_change, rel=1e-9)
         assert s.amplification == amplification(direct)
-        assert s.n_liquidated == sum(r.n_liquidated for r in direct)
+        assert s.n_closed == sum(r.n_closed for r in direct)
+        assert s.n_reduced == direct[-1].n_reduced_open
+        assert s.adl_cost == sum(r.adl_cost for r in direct)
         assert s.notional_liquidated == pytest.approx(
             sum(r.notional_liquidated for r in direct), rel=1e-12)
         assert (s.bad_debt, s.insurance_fund) == (last.bad_debt, last.insurance_fund)
@@ -87,21 +89,23 @@ def test_summaries_equal_a_direct_run_of_each_cascade(name):
 def test_table_lists_every_measure_one_column_per_run():
     c = compare(CROWDED, DEEP, labels=("1.5M USD depth", "6M USD depth"))
     assert c.table() == "\n".join([
-        "                      1.5M USD depth  6M USD depth",
-        "start price                    99.99         99.99",
-        "final price                    84.40         96.10",
-        "price change                 -15.59%        -3.89%",
-        "shock (round 0)               -2.99%        -2.99%",
-        "amplification                   5.21          1.30",
-        "positions liquidated           1,512           451",
-        "notional liquidated        17.5M USD      5.2M USD",
-        "bad debt                  184.6K USD         0 USD",
-        "insurance fund left            0 USD    198.5K USD",
-        "rounds                             6             4",
-        "end                      fixed point   fixed point",
+        "                     1.5M USD depth  6M USD depth",
+        "start price                   99.99         99.99",
+        "final price                   84.40         96.10",
+        "price change                -15.59%        -3.89%",
+        "shock (round 0)              -2.99%        -2.99%",
+        "amplification                  5.21          1.30",
+        "positions closed              1,512           451",
+        "notional liquidated       17.5M USD      5.2M USD",
+        "bad debt                 184.6K USD         0 USD",
+        "insurance fund left           0 USD    198.5K USD",
+        "rounds                            6             4",
+        "end                     fixed point   fixed point",
     ])
     lines = c.table().splitlines()
-    assert [line[:20].strip() for line in lines[1:]] == list(MEASURES)
+    # no partial liquidation, no ADL: their rows are left out
+    assert [line[:19].strip() for line in lines[1:]] == [
+        m for m in MEASURES if m not in ("positions reduced (still open)", "ADL cost")]
     assert len({len(line) for line in lines}) == 1  # fixed width: the columns line up
 
 
@@ -111,7 +115,7 @@ def test_a_shock_that_does_not_move_the_price_has_no_amplification():
     c = compare(still, CROWDED)
     a, b = c.summaries
     assert a.shock_change == 0 and math.isnan(a.amplification) and a.rounds == 0
-    assert "amplification                 n/a         5.21" in c.table()
+    assert "amplification                n/a         5.21" in c.table()
     assert c.verdict() == ('The price fell 15.6% in run "B" but did not move in run "A", with '
                            "184.6K USD more bad debt.")
     assert compare(still, still).identical  # NaN amplifications still count as the same
