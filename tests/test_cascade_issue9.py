@@ -391,3 +391,23 @@ def test_no_numpy_warning_escapes_a_run(market):
         assert (cas.open_size()[cas.open_mask] > 0).all()
         if cas.step() is None:
             break
+
+
+def test_explorer_check_stage_draws_the_due_positions_beyond_the_price():
+    """The same through the explorer's buttons: shock, new price, check margins."""
+    from marginloops import CascadeExplorer
+
+    ex = CascadeExplorer(Scenario.preset("crowded-longs").replace(dynamic_margin=2.0),
+                         phase_mode=True)
+    for _ in range(3):
+        ex.time.step_button.click()
+    cas, lmap = ex.cascade, ex.map_chart
+    assert cas.round == 1 and len(cas.in_reach()) > 1000
+    bars = np.asarray(lmap.bars.y)
+    assert bars[2].sum() > 0
+    assert (lmap.edges[1:][bars[2] > 0] >= cas.price).all()
+    assert (lmap.edges[:-1][bars[0] > 0] <= cas.price).all()
+    # the diamonds sit over the reached bars, all at or beyond the price line
+    assert len(lmap.reached.x) and (np.asarray(lmap.reached.x) + 0.5 * (lmap.edges[1]
+                                                                        - lmap.edges[0])
+                                    >= cas.price).all()
