@@ -110,10 +110,10 @@ class Reported:
         if self.value is None:
             return "(no number)"
         if self.unit == "%":
-            return f"{self.value:.1%}"
+            return percent(self.value)
         if self.unit == "USD":
             return _usd(self.value)
-        return f"{self.value:,g} {self.unit}".strip()
+        return f"{number(self.value, 2, trim=True)} {self.unit}".strip()
 
     def link(self) -> str:
         """The source as a markdown link with publisher and date."""
@@ -128,10 +128,11 @@ def _md(text: str) -> str:
 
 
 def _usd(x: float) -> str:
+    """An amount to three significant digits with B, M or K: "1.17B USD", "14M USD"."""
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if abs(x) >= size:
-            return f"{x / size:.3g}{suffix} USD"
-    return f"{x:.3g} USD"
+            return f"{number(x / size, 2, sig=3, trim=True)}{suffix} USD"
+    return f"{number(x, 2, sig=3, trim=True)} USD"
 
 
 @dataclass(frozen=True)
