@@ -279,6 +279,11 @@ class Positions:
             raise ValueError(f"notional / price (the open interest in units) must be at most "
                              f"{MAX_MAGNITUDE:.0e}, got {notional:g} / {price:g} = "
                              f"{notional / price:.3g}")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator or None, got {rng!r:.80}")
+        if seed is not None and (isinstance(seed, (bool, np.bool_))
+                                 or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be None or a whole number >= 0, got {seed!r:.80}")
         rng = np.random.default_rng(seed) if rng is None else rng
 
         n_long = int(round(n * long_share))
@@ -316,14 +321,33 @@ class Positions:
         return self.entry * (1.0 - self.side / self.leverage)
 
     def equity(self, price) -> np.ndarray:
-        """Equity ``M + s q (P - E)`` of each position at ``price``, USD."""
+        """Equity ``M + s q (P - E)`` of each position at ``price`` (USD, >= 0; a number, or an
+        array that broadcasts against the positions), USD."""
+        price = as_float_array("price", price, ndim=None)
+        check_array_range("price", price, lo=0)
         return self.margin + self.side * self.size * (price - self.entry)
 
     def open_interest(self, open_mask=None, price=None) -> float:
-        """Total size of the open positions in asset units (notional in USD if ``price`` given)."""
-        q = self.size if open_mask is None else self.size[open_mask]
+        """Total size of the open positions in asset units (notional in USD if ``price`` given).
+
+        ``open_mask`` is a boolean array with one entry per position (None: all are open).
+        """
+        q = self.size[self._mask(open_mask)]
         total = float(q.sum())
-        return total if price is None else total * float(price)
+        return total if price is None else total * check_number("price", price, lo=0)
+
+    def _mask(self, open_mask) -> np.ndarray:
+        """``open_mask`` checked: a boolean array of one entry per position (None: all)."""
+        if open_mask is None:
+            return np.ones(len(self), bool)
+        try:
+            mask = np.asarray(open_mask)
+        except (TypeError, ValueError):
+            mask = np.asarray(None)
+        if mask.dtype != bool or mask.shape != (len(self),):
+            raise ValueError(f"open_mask must be a boolean array of one entry per position "
+                             f"(shape ({len(self)},)), got {open_mask!r:.80}")
+        return mask
 
     def liquidation_map(self, bins=60, price_range=None, open_mask=None):
         """Open notional binned by liquidation price.
@@ -339,12 +363,16 @@ class Positions:
             USD of open long / short positions whose liquidation price falls in each bin.
         """
         bins = check_int("bins", bins, lo=1, hi=100_000)
-        keep = np.ones(len(self), bool) if open_mask is None else np.asarray(open_mask, bool)
+        keep = self._mask(open_mask)
         liq = self.liquidation_price
         if price_range is None:
             finite = liq[keep & (liq > 0)]
             price_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        lo, hi = float(price_range[0]), float(price_range[1])
+        if not isinstance(price_range, (tuple, list, np.ndarray)) or len(price_range) != 2:
+            raise ValueError(f"price_range must be (low, high) with high > low, got "
+                             f"{price_range!r:.80}")
+        lo = check_number("price_range low", price_range[0])
+        hi = check_number("price_range high", price_range[1])
         if not hi > lo:
             raise ValueError(f"price_range must be (low, high) with high > low, got {price_range}")
         edges = np.linspace(lo, hi, bins + 1)
