@@ -126,7 +126,7 @@ def test_costs_dynamic_margin_in_percentage_points():
     # By hand: 2 * (1 - 97.00 / 99.99) = 5.98 points, on a 0.50% base rate: 6.48% > 1/25 = 4%
     assert lines[0].startswith("Dynamic margin x2, round 1: every maintenance rate raised by "
                                "5.98 percentage points, from 0.50% to 6.48%, above the 1/25 = "
-                               "4% margin a 25x position starts with; 1061 positions")
+                               "4% margin a 25x position starts with; 1,061 positions")
     # the 1061 from the liquidation rule: equity below 6.48% of the position's value at 97.00
     pos = MARKET.positions()
     rate = 0.005 + 2 * (1 - 97.00 / 99.99)
@@ -148,3 +148,42 @@ def test_a_market_without_a_cascade_gets_a_clear_error(change):
     for helper in helpers:
         with pytest.raises(ValueError, match="scenario must start a cascade"):
             helper(market)
+
+
+def test_every_number_in_the_lesson_text_is_printed_by_a_checked_cell():
+    """The prose may only repeat numbers that a seeded, nbval-checked cell prints (issue 9):
+    a number with a decimal point or a thousands separator in a markdown cell must appear in
+    the stored output of a cell tagged NBVAL_CHECK_OUTPUT."""
+    import json
+    import re
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).parents[1] / "lessons" / "05-breaking-the-loop.ipynb")
+                    .read_text(encoding="utf-8"))
+    printed = "".join("".join(o.get("text", "")) for c in nb["cells"]
+                      if c["cell_type"] == "code" and "NBVAL_CHECK_OUTPUT" in "".join(c["source"])
+                      for o in c["outputs"])
+    prose = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    prose = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", prose)  # picture alt texts describe pictures
+    numbers = set(re.findall(r"(?<![\w.])\d[\d,]*\.\d+%?|(?<![\w.])\d{1,3}(?:,\d{3})+", prose))
+    assert numbers, "the lesson's text should discuss the printed numbers"
+    inputs = {"0.25"}  # the insurance fund knob's setting in M USD, a value to type, no result
+    missing = sorted(n for n in numbers - inputs if n not in printed)
+    assert not missing, missing
+
+
+def test_adl_costs_are_printed_and_saved_more_than_they_cost():
+    """Lesson 5's ADL prose says the shorts paid for part of the saving, not all of it."""
+    plain = MARKET.cascade().run()
+    adl = MARKET.replace(adl=True).cascade().run()
+    cost = sum(r.adl_cost for r in adl)
+    saved = plain[-1].bad_debt - adl[-1].bad_debt
+    assert 0 < cost < saved
+    # their cost by hand: units matched times the gap between the ADL price and the market
+    for r in adl:
+        if r.n_adl:
+            assert r.adl_cost == pytest.approx(r.adl_qty * (r.adl_price - r.price_before),
+                                               rel=1e-9)
+    lines = lesson05.costs()
+    assert f"the deleveraged shorts gave up {cost:,.0f} USD of profit." in lines[-3]
+    assert f"({saved:,.0f} USD less)" in lines[-3]

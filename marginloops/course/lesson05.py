@@ -1,5 +1,6 @@
 """Lesson 5, Breaking the loop: the mechanisms compared on one crash (:data:`MECHANISMS`,
-:func:`mechanism_table`), what four of them cost (:func:`costs`), and the exercises."""
+:func:`mechanism_table`), what four of them cost (:func:`costs`), the exercises, and the
+README's table of every mechanism (:func:`readme_table`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import numpy as np
 from ..analysis import amplification
 from ..cascade import RoundRecord
 from ..exercises import Exercise
+from ..narration import count, money, points, price
+from ..numbers import number, percent
 from ..scenarios import Scenario
+from ..tiers import BINANCE_STYLE_TIERS
 from ._shared import market_or_preset
 from ._shared import with_round_1 as _with_round_1
 
@@ -54,8 +58,59 @@ def mechanism_table(scenario: Scenario | None = None,
              f"{'bad debt (USD)':>16}"]
     for label, change in mechanisms.items():
         history = market.replace(**change).cascade().run()
-        lines.append(f"{label:<{width}}{_fall(history):>11.1%}{amplification(history):>15.2f}"
-                     f"{history[-1].round:>8}{history[-1].bad_debt:>16,.0f}")
+        lines.append(f"{label:<{width}}{percent(_fall(history)):>11}"
+                     f"{number(amplification(history), 2):>15}{count(history[-1].round):>8}"
+                     f"{number(history[-1].bad_debt, 0):>16}")
+    return "\n".join(lines)
+
+
+#: The README's table: every mechanism (and the variants the lesson leaves to the sandbox), one
+#: at a time on the preset, as the ``Scenario`` fields each changes.
+README_MECHANISMS: dict[str, dict] = {
+    "none (the preset)": {},
+    "tiered margin (Binance-style brackets)": dict(mmr_tiers=BINANCE_STYLE_TIERS.brackets),
+    "partial liquidation, 25% a round": dict(partial="fraction"),
+    "partial liquidation, restore margin": dict(partial="restore"),
+    "liquidation fee 1% (rest back to traders)": dict(liquidation_fee=0.01),
+    "auto-deleveraging": dict(adl=True),
+    "circuit breaker 2%, 2 rounds, recovery 50%": dict(breaker_move=0.02),
+    "call auction, recovery 50%": dict(call_auction=True),
+    "call auction, no recovery (nothing arrives before the auction)": dict(call_auction=True,
+                                                                           recovery=0.0),
+    "dynamic margin x2": dict(dynamic_margin=2.0),
+    "resilience 30% at the touch": dict(resilience=0.3, refill_at="touch"),
+    "resilience 30% at the old levels": dict(resilience=0.3, refill_at="levels"),
+    "market makers withdraw (x0.5)": dict(withdrawal=0.5),
+}
+
+
+def readme_table(scenario: Scenario | None = None,
+                 mechanisms: dict[str, dict] | None = None) -> str:
+    """The README's mechanism table as markdown, computed now: one row per mechanism.
+
+    Columns: the whole fall, the amplification, the rounds after the shock, the positions
+    closed whole, the positions only reduced and still open at the end, the bad debt (USD),
+    and what auto-deleveraging cost the opposite traders it closed (the profit they gave up
+    against the price of the round, USD).
+
+    ``scenario`` defaults to the crowded-longs preset, ``mechanisms`` to
+    :data:`README_MECHANISMS`. A test checks that the README holds exactly this table.
+    """
+    market = _market(scenario)
+    mechanisms = README_MECHANISMS if mechanisms is None else mechanisms
+    shock = percent(market.shock, 0) if market.shock >= 0.01 else percent(market.shock)
+    head = (f"mechanism on {market.name} ({shock} shock)", "final fall", "amplification",
+            "rounds", "positions closed", "reduced (still open)", "bad debt (USD)",
+            "ADL cost (USD)")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for label, change in mechanisms.items():
+        history = market.replace(**change).cascade().run()
+        last = history[-1]
+        cells = (label, percent(_fall(history)), number(amplification(history), 2),
+                 count(last.round), count(sum(r.n_closed for r in history)),
+                 count(last.n_reduced_open), number(last.bad_debt, 0),
+                 number(sum(r.adl_cost for r in history), 0))
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -76,25 +131,25 @@ def costs(scenario: Scenario | None = None) -> list[str]:
     bare = run(call_auction=True, recovery=0.0)
     halted = [r.round for r in halt if r.halted]
     lines = [f"Circuit breaker: rounds {halted} halted, no trade at all; the crash lasted "
-             f"{halt[-1].round} rounds instead of {plain[-1].round}."]
+             f"{count(halt[-1].round)} rounds instead of {count(plain[-1].round)}."]
     a1, p1, b1 = auction[1], plain[1], bare[1]
     walk = float(np.dot(a1.book_prices, a1.book_qty) / a1.book_qty.sum())
-    lines.append(f"Call auction, recovery {market.recovery:.0%}, round 1: the book first got "
-                 f"back {market.recovery:.0%} of the depth eaten so far; then all "
-                 f"{a1.n_liquidated} positions sold at one price, {a1.avg_fill_price:.2f}, the "
-                 f"price of the last level the batch needed.")
-    lines.append(f"  A walk through that same refilled book: from {a1.book_prices[0]:.2f} down to "
-                 f"{a1.last_fill_price:.2f}, average {walk:.2f}. At one price the batch raised "
-                 f"{(walk - a1.avg_fill_price) * a1.filled_qty / 1e3:,.1f}K USD less.")
-    lines.append(f"Call auction, recovery 0, round 1: nothing refilled; all {b1.n_liquidated} "
-                 f"sold at {b1.avg_fill_price:.2f}, the last fill of the preset's walk through "
-                 f"the same book ({p1.book_prices[0]:.2f} down to {p1.last_fill_price:.2f}, "
-                 f"average {p1.avg_fill_price:.2f}). The run ends at {bare[-1].price_after:.2f} "
-                 f"(preset: {plain[-1].price_after:.2f}), with {bare[-1].bad_debt:,.0f} USD of "
-                 f"bad debt (preset: {plain[-1].bad_debt:,.0f}).")
-    lines += [f"ADL, round {r.round}: {r.n_adl} bankrupt longs closed against "
-              f"{r.n_deleveraged} profitable shorts at {r.adl_price:.2f}; the price was "
-              f"{r.price_before:.2f}." for r in run(adl=True) if r.n_adl]
+    recovery = percent(market.recovery, 0)
+    lines.append(f"Call auction, recovery {recovery}, round 1: the book first got "
+                 f"back {recovery} of the depth eaten so far; then all "
+                 f"{count(a1.n_closed)} positions sold at one price, {price(a1.avg_fill_price)}, "
+                 f"the price of the last level the batch needed.")
+    lines.append(f"  A walk through that same refilled book: from {price(a1.book_prices[0])} down "
+                 f"to {price(a1.last_fill_price)}, average {price(walk)}. At one price the batch "
+                 f"raised {money((walk - a1.avg_fill_price) * a1.filled_qty)} less.")
+    lines.append(f"Call auction, recovery 0, round 1: nothing refilled; all {count(b1.n_closed)} "
+                 f"sold at {price(b1.avg_fill_price)}, the last fill of the preset's walk "
+                 f"through the same book ({price(p1.book_prices[0])} down to "
+                 f"{price(p1.last_fill_price)}, average {price(p1.avg_fill_price)}). The run "
+                 f"ends at {price(bare[-1].price_after)} (preset: {price(plain[-1].price_after)}),"
+                 f" with {number(bare[-1].bad_debt, 0)} USD of bad debt (preset: "
+                 f"{number(plain[-1].bad_debt, 0)}).")
+    lines += adl_costs(market)
     spiral = run(dynamic_margin=2.0)
     levels = np.array(sorted({lev for lev, _ in market.leverage_mix}))
     side, word = (1, "long") if market.direction == "down" else (-1, "short")
@@ -102,20 +157,48 @@ def costs(scenario: Scenario | None = None) -> list[str]:
     for r in spiral[1:]:
         if r.round >= len(plain):
             break
-        text = (f"Dynamic margin x2, round {r.round}: every maintenance rate raised by "
-                f"{r.mmr_surcharge * 100:.2f} percentage points")
+        text = (f"Dynamic margin x2, round {count(r.round)}: every maintenance rate raised by "
+                f"{number(r.mmr_surcharge * 100, 2)} percentage points")
         if not market.mmr_tiers:
             rate = market.mmr + r.mmr_surcharge
             over = levels[1.0 / levels < rate]
-            text += f", from {market.mmr:.2%} to {rate:.2%}"
+            text += f", from {percent(market.mmr, 2)} to {percent(rate, 2)}"
             if len(over):
-                text += (f", above the 1/{over[0]:g} = {1 / over[0]:.0%} margin a {over[0]:g}x "
+                lev = number(over[0], 2, trim=True)
+                text += (f", above the 1/{lev} = {percent(1 / over[0], 0)} margin a {lev}x "
                          f"position starts with")
-        everyone = f", every {word} still open" if r.n_liquidated == still_open else ""
-        text += (f"; {r.n_liquidated} positions liquidated{everyone} "
-                 f"(preset: {plain[r.round].n_liquidated}).")
+        everyone = f", every {word} still open" if r.n_closed == still_open else ""
+        text += (f"; {count(r.n_closed)} positions liquidated{everyone} "
+                 f"(preset: {count(plain[r.round].n_closed)}).")
         lines.append(text)
-        still_open -= r.n_liquidated
+        still_open -= r.n_closed
+    return lines
+
+
+def adl_costs(scenario: Scenario | None = None) -> list[str]:
+    """What auto-deleveraging does on ``scenario`` (default crowded-longs), one sentence per
+    round in which it closed bankrupt positions, then one sentence with the totals: the bad
+    debt it saved against the same run without ADL, and the profit the deleveraged opposite
+    traders gave up for it (:attr:`RoundRecord.adl_cost`: their matched units times the gap
+    between the market price and the bankruptcy price they were closed at).
+    """
+    market = _market(scenario)
+    other = "shorts" if market.direction == "down" else "longs"
+    side = "longs" if market.direction == "down" else "shorts"
+    plain = market.cascade().run()
+    history = market.replace(adl=True).cascade().run()
+    lines = [f"ADL, round {count(r.round)}: {count(r.n_adl)} bankrupt {side} closed against "
+             f"{count(r.n_deleveraged)} profitable {other} at {price(r.adl_price)}; the price "
+             f"was {price(r.price_before)}, so those {other} gave up "
+             f"{number(r.adl_cost, 0)} USD of profit." for r in history if r.n_adl]
+    if not lines:
+        return ["ADL: the insurance fund never ran dry, so nobody was auto-deleveraged."]
+    saved = plain[-1].bad_debt - history[-1].bad_debt
+    cost = sum(r.adl_cost for r in history)
+    lines.append(f"ADL in all: bad debt {number(history[-1].bad_debt, 0)} USD instead of "
+                 f"{number(plain[-1].bad_debt, 0)} ({number(saved, 0)} USD "
+                 f"{'less' if saved >= 0 else 'more'}); the deleveraged {other} gave up "
+                 f"{number(cost, 0)} USD of profit.")
     return lines
 
 
