@@ -298,6 +298,8 @@ def test_chart_unchanged_without_moving_thresholds(changes):
     chart.reset(cas, view)
     pos = cas.positions
     rng = (view.price_lo, view.price_hi)
+    full = pos.liquidation_map(price_range=rng, bins=MAP_BINS)
+    assert chart.y.max == (full[1] + full[2]).max() * 1.15
     for _ in range(4):
         reach = np.zeros(len(pos), bool)
         reach[cas.in_reach()] = True
@@ -411,3 +413,23 @@ def test_explorer_check_stage_draws_the_due_positions_beyond_the_price():
     assert len(lmap.reached.x) and (np.asarray(lmap.reached.x) + 0.5 * (lmap.edges[1]
                                                                         - lmap.edges[0])
                                     >= cas.price).all()
+
+
+@pytest.mark.parametrize("changes", [{"partial": "restore", "dynamic_margin": 1.0},
+                                     {"dynamic_margin": 3.0}, {"adl": True}])
+def test_map_axis_holds_every_stack_of_the_run(changes):
+    """Drawn at effective prices, positions pile up near the price (a "restore" close leaves a
+    position right at it): the y axis, fixed for the run, still holds every stack."""
+    from marginloops.ui import LiquidationMapChart, View
+
+    cas = Scenario.preset("crowded-longs").replace(**changes).cascade()
+    chart = LiquidationMapChart()
+    chart.reset(cas, View.of(cas))
+    assert cas.round == 0 and cas.history == []   # the chart played a copy
+    top = chart.y.max
+    while True:
+        chart.update(cas.positions, cas.open_mask, cas.price, cas.in_reach())
+        assert np.asarray(chart.bars.y).sum(axis=0).max() <= top
+        assert chart.y.max == top
+        if cas.step() is None:
+            break

@@ -7,6 +7,7 @@ stepping.
 
 from __future__ import annotations
 
+import copy
 import html
 from dataclasses import dataclass
 
@@ -492,31 +493,39 @@ class LiquidationMapChart(_Chart):
         pos = cascade.positions
         _, longs, shorts = pos.liquidation_map(price_range=(view.price_lo, view.price_hi),
                                                bins=MAP_BINS)
-        top = float((longs + shorts).max(initial=0.0)) * 1.15 or 1.0
+        top = float((longs + shorts).max(initial=0.0))
+        if cascade.dynamic_margin > 0 or cascade.partial is not None or cascade.adl:
+            top = max(top, self._tallest(cascade))
+        top = top * 1.15 or 1.0
         with self.figure.hold_sync():
             x_axis, y_axis = self.figure.axes
             _fit(x_axis, view.price_lo, view.price_hi)
             _fit(y_axis, 0.0, top)
         self.update(cascade.positions, cascade.open_mask, cascade.price)
 
-    def update(self, pos, open_mask, price, reached=None, *, liquidation_price=None,
-               open_size=None):
-        """Draw ``pos`` split by ``open_mask``; ``reached`` indices are shown as reached.
+    def _tallest(self, cascade) -> float:
+        """The tallest stack a run with moving thresholds will draw, played on a copy: its
+        positions move towards the price as they are drawn at their effective liquidation
+        prices (a partial "restore" close leaves a position right at the price), so bins can
+        fill beyond the starting picture's tallest."""
+        sim = copy.deepcopy(cascade)
+        sim.reset()
+        pos, tallest = sim.positions, 0.0
+        while True:
+            series = self._series(pos, sim.open_mask, np.zeros(len(pos), bool),
+                                  sim.effective_liquidation_price(), sim.open_size())
+            tallest = max(tallest, float(sum(series).max(initial=0.0)))
+            if sim.step() is None:
+                return tallest
 
-        Open positions are placed at ``liquidation_price`` and valued at ``open_size`` (arrays
-        like ``pos.size``); by default, the effective prices and open sizes of the cascade the
-        chart was last reset with, when ``pos`` is its positions, else ``pos``'s own.
+    def _series(self, pos, open_mask, reach, liquidation_price, open_size):
+        """The four stacked series: open longs, open shorts, reached, liquidated (USD per bin).
+
+        Open positions at ``liquidation_price`` (NaN or None: their own), valued at
+        ``open_size`` (None: their size); closed ones, and what partial closes took, at their
+        starting liquidation price.
         """
-        reach = np.zeros(len(pos), bool)
-        if reached is not None and len(reached):
-            reach[reached] = True
-        open_mask = np.asarray(open_mask, bool)
         base = pos.liquidation_price
-        cas = self._cascade
-        if liquidation_price is None and cas is not None and cas.positions is pos:
-            liquidation_price = cas.effective_liquidation_price()
-        if open_size is None and cas is not None and cas.positions is pos:
-            open_size = cas.open_size()
         liq = base if liquidation_price is None else np.asarray(liquidation_price, float)
         liq = np.where(np.isnan(liq), base, liq)
         size = pos.size if open_size is None else np.asarray(open_size, float)
@@ -538,6 +547,26 @@ class LiquidationMapChart(_Chart):
         part = open_mask & (size < pos.size)
         if part.any():  # what partial closes and auto-deleveraging took from open positions
             gone = gone + sum(binned(base, (pos.size - size) * base, part))
+        return open_longs, open_shorts, reached_n, gone
+
+    def update(self, pos, open_mask, price, reached=None, *, liquidation_price=None,
+               open_size=None):
+        """Draw ``pos`` split by ``open_mask``; ``reached`` indices are shown as reached.
+
+        Open positions are placed at ``liquidation_price`` and valued at ``open_size`` (arrays
+        like ``pos.size``); by default, the effective prices and open sizes of the cascade the
+        chart was last reset with, when ``pos`` is its positions, else ``pos``'s own.
+        """
+        reach = np.zeros(len(pos), bool)
+        if reached is not None and len(reached):
+            reach[reached] = True
+        cas = self._cascade
+        if liquidation_price is None and cas is not None and cas.positions is pos:
+            liquidation_price = cas.effective_liquidation_price()
+        if open_size is None and cas is not None and cas.positions is pos:
+            open_size = cas.open_size()
+        open_longs, open_shorts, reached_n, gone = self._series(
+            pos, np.asarray(open_mask, bool), reach, liquidation_price, open_size)
         centers = 0.5 * (self.edges[1:] + self.edges[:-1])
         top = float(self.y.max) if self.y.max is not None else 1.0
         has_shorts = open_shorts > 0
