@@ -240,3 +240,18 @@ def test_a_market_without_positions_ends_naturally():
     fall = f"{1 - history[0].price_after / history[0].price_before:.1%}"
     assert end.endswith(f"the price fell {fall} in all, the shock's move alone; no position was "
                         f"liquidated.")
+
+
+def test_teacher_notes_give_adls_cost_as_the_package_computes_it():
+    notes = (Path(__file__).parents[1] / "lessons" / "TEACHERS.md").read_text(encoding="utf-8")
+    section = re.search(r"^## Lesson 5 .*?(?=^## Lesson )", notes, re.S | re.M).group(0)
+    section = " ".join(section.split())
+    plain = CROWDED.cascade().run()
+    adl = CROWDED.replace(adl=True).cascade().run()
+    cost = sum(r.adl_cost for r in adl)
+    saved = plain[-1].bad_debt - adl[-1].bad_debt
+    assert (f"`adl_cost`): {cost:,.0f} USD on crowded-longs, while bad debt falls by "
+            f"{saved:,.0f} USD") in section
+    assert f"they gave up {cost:,.0f} USD of profit" in section
+    assert f"The rest of the {saved:,.0f} USD saved nobody paid" in section
+    assert "known limitation" not in section  # the map follows dynamic margin now (item 15)
