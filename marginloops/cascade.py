@@ -248,7 +248,9 @@ class Cascade:
     adl : bool
         Auto-deleveraging: bankrupt positions the insurance fund cannot absorb are closed at
         their bankruptcy price against the most profitable, most leveraged opposite positions
-        instead of being sold into the book (see ``_auto_deleverage``).
+        instead of being sold into the book, as far as those hold units (the last bankrupt
+        position matched may be matched in part; the rest of it is sold into the book). What
+        the opposite traders give up against the check price is recorded as ``adl_cost``.
 
     Notes
     -----
