@@ -1,7 +1,8 @@
 """Scenarios: the named, validated knobs a teacher talks about, and the presets.
 
 A :class:`Scenario` builds the positions, the order book and the cascade, and saves to / loads
-from JSON exactly.
+from JSON exactly. A scenario file may give only the fields it changes, from the defaults or from
+a preset: ``{"preset": "thin-book", "shock": 0.1}``.
 """
 
 from __future__ import annotations
@@ -178,7 +179,9 @@ class Scenario:
 
     Every field is checked when the scenario is made (``ValueError`` naming the field, its value
     and the allowed range); ``dataclasses.replace(s, shock=0.1)`` or ``s.replace(shock=0.1)``
-    makes a checked variant.
+    makes a checked variant, and :meth:`variant` one that is also named as changed. Numbers
+    must be real numbers (``int``, ``float`` or numpy numbers): bools and strings are refused,
+    in Python and in a JSON file alike.
 
     Fields
     ------
