@@ -14,7 +14,16 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import narration as say
-from ..compare import MEASURES, LockStep, Summary, compare, differences, end_words
+from ..compare import (
+    MEASURES,
+    OPTIONAL_MEASURES,
+    LockStep,
+    Summary,
+    compare,
+    differences,
+    end_words,
+)
+from ..numbers import number, signed_percent
 from . import style
 from .charts import (
     ProjectorMode,
@@ -29,7 +38,7 @@ from .charts import (
     scrolling_log,
     stylesheet,
 )
-from .controls import TimeControls, projector_toggle
+from .controls import TimeControls, guarded, projector_toggle
 
 
 @dataclass(frozen=True)
@@ -47,9 +56,13 @@ class RunStyle:
 RUN_STYLES = (RunStyle(style.BLUE, "solid", "circle", "●━", "solid line, circles"),
               RunStyle(style.ORANGE, "dashed", "square", "■╌", "dashed line, squares"))
 
-#: Rows of the live summary table, chosen from :data:`marginloops.compare.MEASURES`.
-TABLE_ROWS = ("final price", "price change", "amplification", "positions liquidated",
-              "notional liquidated", "bad debt", "insurance fund left")
+#: Rows of the live summary table, chosen from :data:`marginloops.compare.MEASURES`, in order:
+#: those of :data:`TABLE_ROWS` always, those of :data:`marginloops.compare.OPTIONAL_MEASURES`
+#: (partial liquidation's reduced positions, ADL's cost) once either run has some.
+ALL_TABLE_ROWS = ("final price", "price change", "amplification", "positions closed",
+                  "positions reduced (still open)", "notional liquidated", "bad debt",
+                  "ADL cost", "insurance fund left")
+TABLE_ROWS = tuple(m for m in ALL_TABLE_ROWS if m not in OPTIONAL_MEASURES)
 #: Row headings that read differently while the runs are still going.
 _SO_FAR = {"final price": "price now"}
 
@@ -81,8 +94,9 @@ class CompareView:
 
 
 def _key(run: int, text: str) -> tuple[str, str, str]:
+    """A key item of run ``run``; ``text`` is plain text (escaped here: the key is HTML)."""
     s = RUN_STYLES[run]
-    return (s.colour, s.symbol, text)
+    return (s.colour, s.symbol, html.escape(text))
 
 
 def _run_lines(scales, labels, tooltip_labels, formats):
@@ -158,8 +172,10 @@ class CompareLiquidationsChart(_Chart):
                             padding=0.2, stroke=style.BLACK, stroke_width=1.0,
                             tooltip=bq.Tooltip(fields=["x", "y"], labels=["round", "USD"],
                                                formats=["", ",.0f"]))
-        self.caption = _caption((RUN_STYLES[0].colour, "▮", f"left bar: {labels[0]}"),
-                                (RUN_STYLES[1].colour, "▮", f"right bar: {labels[1]}"),
+        self.caption = _caption((RUN_STYLES[0].colour, "▮",
+                                 f"left bar: {html.escape(labels[0])}"),
+                                (RUN_STYLES[1].colour, "▮",
+                                 f"right bar: {html.escape(labels[1])}"),
                                 (style.BLACK, "", "valued at the price that triggered them"))
         self.figure = _figure("Liquidated notional by round", [self.bars],
                               [_axis_x(self.x, "round", "d"),
@@ -221,8 +237,10 @@ def _show(value) -> str:
     """A scenario field's value for the title line (None, a mechanism switched off: "off")."""
     if value is None:
         return "off"
-    if isinstance(value, float):
-        return f"{value:,.0f}" if value.is_integer() and abs(value) >= 1000 else f"{value:g}"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (int, float)):
+        return number(value, 6, sig=6, trim=True)
     return html.escape(str(value))
 
 
@@ -258,6 +276,8 @@ class CompareExplorer(ProjectorMode, widgets.VBox):
         self.comparison = compare(scenario_a, scenario_b, labels=labels)  # checks the inputs
         self.labels = self.comparison.labels
         self.lock = LockStep(scenario_a, scenario_b)
+        # Every callback through guarded(): an error is one sentence in both runs' narration.
+        guard = self._guard
         self.view = CompareView.of(self.lock, max(s.bad_debt for s in self.comparison.summaries))
         self.time = TimeControls()
         self.time.step_button.tooltip = "Play one round of both runs"
@@ -286,7 +306,7 @@ class CompareExplorer(ProjectorMode, widgets.VBox):
             layout={"grid_template_columns": "repeat(auto-fit, minmax(420px, 1fr))",
                     "grid_gap": "8px", "width": "100%", "overflow": "visible"})
         self.projector_toggle = projector_toggle()
-        self.projector_toggle.observe(lambda change: self.set_projector(change.new),
+        self.projector_toggle.observe(guard(lambda change: self.set_projector(change.new)),
                                       names="value")
         super().__init__([stylesheet(), self.title, self.time,
                           widgets.HBox([self.projector_toggle]), *self.statuses, grid, logs],
@@ -294,11 +314,12 @@ class CompareExplorer(ProjectorMode, widgets.VBox):
         self.add_class(style.ROOT_CLASS)
 
         self._lines: tuple[list[str], list[str]] = ([], [])
-        self.time.step_button.on_click(lambda _: self.step())
-        self.time.run_button.on_click(lambda _: self.run_to_end())
-        self.time.reset_button.on_click(lambda _: self.reset())
-        self.time.on_tick(self._play_tick)
-        self.time.play.observe(self._sync_buttons, names="playing")
+        self.time.on_problem(self._log_note)
+        self.time.step_button.on_click(guard(lambda _: self.step()))
+        self.time.run_button.on_click(guard(lambda _: self.run_to_end()))
+        self.time.reset_button.on_click(guard(lambda _: self.reset()))
+        self.time.on_tick(guard(self._play_tick))
+        self.time.play.observe(guard(self._sync_buttons), names="playing")
         self.reset("Press Step to apply the shock to both runs.")
 
     # ------------------------------------------------------------------------- public
@@ -335,6 +356,16 @@ class CompareExplorer(ProjectorMode, widgets.VBox):
         self._sync_buttons()
 
     # ------------------------------------------------------------------------ wiring
+    def _guard(self, handler):
+        """``handler`` as a callback whose errors the narration reports (:func:`guarded`)."""
+        return guarded(handler, self._log_note)
+
+    def _log_note(self, text: str) -> None:
+        """Add ``text`` to both runs' narration and show it."""
+        for lines in self._lines:
+            lines.append(text)
+        self._render_logs()
+
     def _charts(self):
         return (self.price_chart, self.liquidations_chart, self.debt_chart)
 
@@ -386,6 +417,9 @@ class CompareExplorer(ProjectorMode, widgets.VBox):
         for i, (status, cas) in enumerate(zip(self.statuses, self.lock.cascades, strict=True)):
             status.value = self._status(i, cas)
         self._update_summary()
+        self._render_logs()
+
+    def _render_logs(self) -> None:
         for story, lines, label in zip(self.stories, self._lines, self.labels, strict=True):
             items = "".join(f"<li>{html.escape(line)}</li>" for line in reversed(lines))
             story.value = scrolling_log(f"Narration of {label}", items, "260px")
@@ -398,7 +432,7 @@ class CompareExplorer(ProjectorMode, widgets.VBox):
         else:
             last = hist[-1]
             where = (f"round {last.round} · price <b>{say.price(last.price_after)}</b> "
-                     f"({last.price_after / cas.start_price - 1:+.1%} from "
+                     f"({signed_percent(last.price_after / cas.start_price - 1)} from "
                      f"{say.price(cas.start_price)})")
             if last.halted:
                 where += " · trading halted by the circuit breaker"
@@ -408,17 +442,21 @@ class CompareExplorer(ProjectorMode, widgets.VBox):
 
     def _update_summary(self) -> None:
         hists = [c.history for c in self.lock.cascades]
-        cells = [Summary.of(h).cells() if h else ("–",) * len(MEASURES) for h in hists]
+        summaries = [Summary.of(h) if h else None for h in hists]
+        cells = [s.cells() if s else ("–",) * len(MEASURES) for s in summaries]
+        # a row only some markets have (partial liquidation, ADL) shows once a run has it
+        rows = [m for m in ALL_TABLE_ROWS if m in TABLE_ROWS
+                or any(s is not None and s.shows(m) for s in summaries)]
         done = self.lock.ended
         head = "".join(f"<th style='text-align:right;padding:2px 8px'>{self._mark(i)} "
                        f"{html.escape(label)}</th>" for i, label in enumerate(self.labels))
         body = "".join(
             f"<tr><th scope='row' style='text-align:left;padding:2px 8px;font-weight:normal;"
             f"white-space:nowrap'>"
-            f"{measure if done else _SO_FAR.get(measure, measure)}</th>"
+            f"{html.escape(measure if done else _SO_FAR.get(measure, measure))}</th>"
             + "".join(f"<td style='text-align:right;padding:2px 8px'>"
-                      f"{c[MEASURES.index(measure)]}</td>" for c in cells) + "</tr>"
-            for measure in TABLE_ROWS)
+                      f"{html.escape(c[MEASURES.index(measure)])}</td>" for c in cells) + "</tr>"
+            for measure in rows)
         caption = "At the end of both runs" if done else "So far"
         verdict = ""
         if done:

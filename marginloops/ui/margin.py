@@ -137,9 +137,11 @@ def margin_state(side="long", entry=100.0, leverage=10.0, mmr=0.005, mark=None,
     >>> round(s.equity, 6), round(s.maintenance, 6), round(s.liquidation, 4)
     (500.0, 47.5, 90.4523)
     """
+    if isinstance(side, bool) or not isinstance(side, (str, int, np.integer)):
+        raise ValueError(f"side must be a single 'long' or 'short' (or +1 / -1), got "
+                         f"{side!r:.80}")
     s = int(parse_side(side))
-    if np.ndim(side) != 0:
-        raise ValueError(f"side must be a single 'long' or 'short', got {side!r:.80}")
+    mmr = check_number("mmr", mmr, lo=0, hi=1, hi_open=True)
     liq = liquidation_price(entry, leverage, mmr, s)  # checks entry, leverage and mmr
     margin = check_number("margin", margin, lo=0, lo_open=True)
     mark = check_number("mark", entry if mark is None else mark, lo=0, lo_open=True)
