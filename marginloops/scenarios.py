@@ -370,16 +370,29 @@ class Scenario:
 
     def positions(self) -> Positions:
         """The seeded population of leveraged positions."""
-        return Positions.generate(
-            self.n_positions, self.price, long_share=self.long_share,
-            leverage_mix=self.leverage_mix, mmr=self.mmr, entry_spread=self.entry_spread,
-            notional=self.open_interest, min_distance=2 * self.tick / self.price, seed=self.seed,
-            tiers=MarginTiers(self.mmr_tiers) if self.mmr_tiers else None)
+        try:
+            return Positions.generate(
+                self.n_positions, self.price, long_share=self.long_share,
+                leverage_mix=self.leverage_mix, mmr=self.mmr, entry_spread=self.entry_spread,
+                notional=self.open_interest, min_distance=2 * self.tick / self.price,
+                seed=self.seed, tiers=MarginTiers(self.mmr_tiers) if self.mmr_tiers else None)
+        except ValueError as exc:  # e.g. sizes that round to 0: say which fields made them
+            raise ValueError(f"the positions cannot be built from n_positions, open_interest, "
+                             f"price, leverage_mix and mmr/mmr_tiers: {exc}") from None
 
     def book(self) -> OrderBook:
         """The order book before the shock."""
-        return OrderBook.from_depth(self.price, self.depth_1pct, shape=self.book_shape,
-                                    tick=self.tick, book_range=self.book_range)
+        why = "the order book cannot be built from price, depth_1pct, book_shape, book_range " \
+              "and tick"
+        try:
+            book = OrderBook.from_depth(self.price, self.depth_1pct, shape=self.book_shape,
+                                        tick=self.tick, book_range=self.book_range)
+        except ValueError as exc:
+            raise ValueError(f"{why}: {exc}") from None
+        if book.best_bid is None or book.best_ask is None:  # every level's size rounded to 0
+            raise ValueError(f"{why}: depth_1pct {_show(self.depth_1pct)} USD puts no units on "
+                             f"any level; raise depth_1pct")
+        return book
 
     def cascade(self) -> Cascade:
         """A fresh :class:`Cascade` for this scenario, ready for ``step()``."""

@@ -603,3 +603,38 @@ def test_a_partial_file_takes_the_rest_from_its_preset(preset, data):
     assert changed.replace(name=base.name, description=base.description) == base.replace(
         shock=shock)
     assert changed.name == f"{preset} (changed)" and not math.isnan(changed.shock)
+
+
+@pytest.mark.parametrize("field,value", [("open_interest", 5e-324), ("depth_1pct", 5e-324)])
+def test_values_too_small_to_build_name_their_field(field, value, capsys):
+    with pytest.raises(ValueError, match=field):
+        Scenario(**{field: value}).cascade()
+    assert_cli_error(*run_cli(["--set", f"{field}={value}"], capsys)[::2], field)
+
+
+@given(st.fixed_dictionaries({
+    "price": st.floats(1e-3, 1e9), "shock": st.floats(1e-6, 0.999),
+    "direction": st.sampled_from(["down", "up"]), "n_positions": st.integers(0, 150),
+    "open_interest": st.floats(1e-3, 1e13), "long_share": st.floats(0, 1),
+    "mmr": st.floats(0, 0.0099), "entry_spread": st.floats(0, 0.9),
+    "depth_1pct": st.floats(1e-3, 1e13), "book_shape": st.sampled_from(["flat", "growing"]),
+    "book_range": st.floats(0.01, 0.99), "resilience": st.floats(0, 1),
+    "insurance_fund": st.floats(0, 1e13), "liquidation_fee": st.none() | st.floats(0, 0.1),
+    "partial": st.sampled_from([None, "fraction", "restore"]), "adl": st.booleans(),
+    "breaker_move": st.none() | st.floats(0.001, 0.5), "call_auction": st.booleans(),
+    "dynamic_margin": st.floats(0, 10), "withdrawal": st.floats(0, 100),
+    "seed": st.integers(0, 2**32 - 1), "max_rounds": st.integers(1, 60)}))
+@settings(max_examples=40, deadline=None)
+def test_any_scenario_in_range_runs_or_says_why_without_warnings(kw):
+    tick = min(0.01, 0.01 * kw["price"])
+    if kw["book_range"] * kw["price"] / tick > 2_000_000:
+        tick = kw["book_range"] * kw["price"] / 2_000_000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            s = Scenario(tick=tick, **kw)
+            hist = s.cascade().run()
+        except ValueError as exc:
+            assert "\n" not in str(exc)
+        else:
+            assert hist and all(math.isfinite(r.price_after) for r in hist)
