@@ -163,6 +163,7 @@ def test_a_changed_preset_is_custom_everywhere():
     ex = CascadeExplorer(Scenario.preset("thin-book").replace(shock=0.1))
     assert ex.scenario.name == ex.controls.scenario.name == ex.controls.preset.value == CUSTOM
     assert ex.narration == ["Market: custom. Press Step to apply the shock."]
+    assert "· market custom ·" in ex.status.value
     assert ex.scenario.shock == 0.1
     # a preset unchanged keeps its name
     ex2 = CascadeExplorer(Scenario.preset("thin-book"))
@@ -189,9 +190,11 @@ def test_a_named_market_keeps_its_name_in_the_menu_and_comes_back():
     ex = CascadeExplorer(market)
     c = ex.controls
     assert ex.scenario.name == c.preset.value == "clustered"
+    assert "· market clustered ·" in ex.status.value
     assert ("market: clustered", "clustered") in list(c.preset.options)
     c.knobs["shock"].value = 5.0
     assert ex.scenario.name == c.preset.value == CUSTOM
+    assert "· market custom ·" in ex.status.value
     c.preset.value = "crowded-longs"
     c.preset.value = "clustered"
     assert ex.scenario == market and isinstance(ex.scenario, ClusteredScenario)

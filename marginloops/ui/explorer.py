@@ -360,6 +360,7 @@ class CascadeExplorer(ProjectorMode, widgets.VBox):
         where = f"round {hist[-1].round}" if hist else "before the shock"
         self.status.value = (
             f"<div role='status'><b>{where.capitalize()}</b>{self._halt_words()}"
+            f" · market {html.escape(self._scenario.name)}"
             f" · price <b>{say.price(cas.price)}"
             f"</b> ({signed_percent(change)} from {say.price(start)}) · liquidated so far: "
             f"{_things(closed, 'position')} closed{partly} ({say.money(notional)})"
