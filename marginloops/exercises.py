@@ -33,8 +33,8 @@ def parse_number(text) -> float:
     if is_real(text):  # int, float and numpy's integer and floating numbers
         try:
             value = float(text)
-        except OverflowError:  # an int too big for a float
-            value = math.inf
+        except OverflowError:  # an int too big for a float: too big to be an answer
+            value = MAX_MAGNITUDE * 10
         if not math.isfinite(value):
             raise ValueError(f"expected a finite number, got {_short(repr(text))}")
         if abs(value) > MAX_MAGNITUDE:
@@ -141,7 +141,12 @@ class Exercise:
         self.tolerance = check_number("tolerance", self.tolerance, lo=0, hi=1)
         self.abs_tolerance = check_number("abs_tolerance", self.abs_tolerance, lo=0)
         self.reveal_after = check_int("reveal_after", self.reveal_after, lo=2, hi=100)
-        self.hints = tuple(str(h) for h in self.hints)
+        if isinstance(self.hints, str) or not isinstance(self.hints, (tuple, list)) or not all(
+                isinstance(h, str) for h in self.hints):
+            raise ValueError(f"hints must be a sequence of strings, got {self.hints!r:.80}")
+        self.hints = tuple(self.hints)
+        if not isinstance(self.unit, str):
+            raise ValueError(f"unit must be a string such as 'USD' or '%', got {self.unit!r:.80}")
 
     def show(self, value: float) -> str:
         """``value`` as the student should read it, in this exercise's unit."""

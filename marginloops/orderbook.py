@@ -297,9 +297,9 @@ class OrderBook:
             ask_sizes = weight * (depth_1pct / (asks[within] * weight[within]).sum())
         biggest = max(bid_sizes.max(), ask_sizes.max())
         if not biggest <= MAX_MAGNITUDE:
-            raise ValueError(f"depth_1pct of {depth_1pct:g} USD within 1% of mid {mid:g} needs "
-                             f"{biggest:.3g} units per level, more than the {MAX_MAGNITUDE:.0e} a "
-                             f"level may hold: lower depth_1pct or raise mid or tick")
+            raise ValueError(f"depth_1pct must put at most {MAX_MAGNITUDE:.0e} units on a level "
+                             f"(lower it, or raise mid or tick), got {depth_1pct:g} USD within 1% "
+                             f"of mid {mid:g}: {biggest:.3g} units per level")
         return cls.from_levels(bids, bid_sizes, asks, ask_sizes, tick=tick)
 
     # ------------------------------------------------------------------------------ reading

@@ -18,7 +18,7 @@ DEFAULT_LEVERAGE_MIX = ((2.0, 0.25), (5.0, 0.25), (10.0, 0.25), (25.0, 0.15), (5
 _SIDE_WORDS = {"long": 1, "short": -1}
 
 
-_SIDE_WHAT = "'long' or 'short' (or +1 (long) or -1 (short))"
+_SIDE_WHAT = "'long' or 'short' (or +1 (long) or -1 (short)), or a flat array of them"
 
 
 def parse_side(side) -> np.ndarray:
@@ -46,13 +46,16 @@ def parse_side(side) -> np.ndarray:
     return num.astype(np.int8)
 
 
-def _check_terms(entry, leverage, mmr=None, side=None):
+_NO_MMR = object()  # bankruptcy prices take no maintenance rate (None is a wrong one)
+
+
+def _check_terms(entry, leverage, mmr=_NO_MMR, side=None):
     """``entry``, ``leverage``, ``mmr`` as checked float arrays (any shape, broadcastable)."""
     e = as_float_array("entry", entry, ndim=None)
     lev = as_float_array("leverage", leverage, ndim=None)
     shapes = {"entry": e.shape, "leverage": lev.shape}
     m = None
-    if mmr is not None:
+    if mmr is not _NO_MMR:
         m = as_float_array("mmr", mmr, ndim=None)
         shapes["mmr"] = m.shape
     if side is not None and side.ndim:
@@ -65,7 +68,7 @@ def _check_terms(entry, leverage, mmr=None, side=None):
                          f"shapes {shapes}") from None
     check_array_range("entry", e, lo=0, lo_open=True)
     check_array_range("leverage", lev, lo=1)
-    if mmr is None:
+    if m is None:
         return e, lev, None
     check_array_range("mmr", m, lo=0)
     over = np.broadcast_to(m * lev >= 1, np.broadcast_shapes(m.shape, lev.shape))
@@ -169,17 +172,19 @@ class Positions:
         out = {k: as_float_array(k, v, ndim=None, what=flat)
                for k, v in (("size", size), ("entry", entry), ("leverage", leverage),
                             ("mmr", mmr))}
-        n = None
+        lengths = {}
         for name, arr in [("side", s), *out.items()]:
             if arr.ndim > 1:
                 raise ValueError(f"{name} must be a number or a flat array of numbers, got an "
                                  f"array of shape {arr.shape}")
             if arr.ndim == 1:
-                if n is not None and len(arr) != n:
-                    raise ValueError(f"{name} must have the same length as the other arrays "
-                                     f"({n}), got length {len(arr)}")
-                n = len(arr)
-        n = 1 if n is None else n
+                lengths[name] = len(arr)
+        counts = list(lengths.values())
+        n = max(counts, key=counts.count) if counts else 1  # the length most arrays have
+        for name, length in lengths.items():
+            if length != n:  # blame the odd one out
+                raise ValueError(f"{name} must have the same length as the other arrays "
+                                 f"({n}), got length {length}")
         s = np.broadcast_to(s, (n,)).copy()
         for k, arr in out.items():
             # Copies, so that freezing them never freezes the caller's arrays; a scalar stays a
@@ -325,6 +330,11 @@ class Positions:
         array that broadcasts against the positions), USD."""
         price = as_float_array("price", price, ndim=None)
         check_array_range("price", price, lo=0)
+        try:
+            np.broadcast_shapes(price.shape, self.size.shape)
+        except ValueError:
+            raise ValueError(f"price must be a number or an array that broadcasts against the "
+                             f"{len(self)} positions, got shape {price.shape}") from None
         return self.margin + self.side * self.size * (price - self.entry)
 
     def open_interest(self, open_mask=None, price=None) -> float:

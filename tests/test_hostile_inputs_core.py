@@ -1,0 +1,451 @@
+"""Hostile inputs at every public entry point of the model core (issue 9, items 3, 4, 6, 7).
+
+One rule: real numbers only (bools and strings refused, numpy numbers accepted), magnitudes at
+most 1e15 (the documented cap, ``marginloops._checks.MAX_MAGNITUDE``), flat arrays where flat
+arrays are asked for. Every refusal is a ``ValueError`` whose message names the parameter, says
+what is allowed ("must") and what came ("got"), and no numpy warning escapes.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from marginloops import Cascade, OrderBook, Positions, bankruptcy_price, liquidation_price
+from marginloops.exercises import Exercise, parse_number
+from marginloops.positions import check_leverage_mix
+from marginloops.tiers import BINANCE_STYLE_TIERS, MarginTiers
+
+CAP = 1e15  # the documented magnitude cap
+
+
+def quiet(call):
+    """``call()``'s result, failing the test if any warning (numpy's included) was emitted."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = call()
+    assert not caught, [f"{w.category.__name__}: {w.message}" for w in caught]
+    return out
+
+
+def refused(call, *names) -> str:
+    """``call()`` must raise ValueError naming one of ``names``, with no warning; the message."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError) as err:
+            call()
+    assert not caught, [f"{w.category.__name__}: {w.message}" for w in caught]
+    msg = str(err.value)
+    assert any(name in msg for name in names), msg
+    assert "must" in msg and "got" in msg, msg
+    assert "inhomogeneous" not in msg and "could not convert" not in msg, msg  # numpy's words
+    return msg
+
+
+def positions():
+    return Positions.from_arrays([1, -1], [1.0, 2.0], [100.0, 100.0], [10.0, 5.0], 0.005)
+
+
+def book():
+    return OrderBook.from_levels([99.0, 98.0, 97.0], [5.0, 5.0, 5.0], [101.0, 102.0], [5.0, 5.0],
+                                 tick=1.0)
+
+
+# ------------------------------------------------------------------------------- item 3
+def test_book_sizes_the_model_cannot_sum_are_refused_in_our_words():
+    # today: numpy's "RuntimeWarning: overflow encountered in reduce"
+    msg = refused(lambda: OrderBook.from_levels([99, 98], [1e308, 1e308]), "bid_sizes")
+    assert "1e+308" in msg and "1e15" in msg
+
+
+def test_leverage_mix_weights_that_overflow_when_summed_are_refused():
+    # today: numpy's overflow warning, then "Probabilities do not sum to 1"
+    mix = ((10, 1e308), (20, 1e308))
+    msg = refused(lambda: check_leverage_mix(mix, 0.005), "leverage_mix weight")
+    assert "1e+308" in msg and "[0, 1e15]" in msg
+    refused(lambda: Positions.generate(10, 100.0, leverage_mix=mix, seed=1), "leverage_mix weight")
+
+
+def test_positions_too_big_to_sum_are_refused_before_the_run():
+    # today: accepted, then "RuntimeWarning: overflow encountered in multiply" inside run()
+    msg = refused(lambda: Positions.from_arrays(1, [1e308, 1e308], 100, 10, 0.005), "size")
+    assert "1e+308" in msg and "1e15" in msg
+    for name in ("entry", "leverage"):
+        args = dict(side=1, size=1.0, entry=100.0, leverage=10.0, mmr=0.0)
+        refused(lambda: Positions.from_arrays(**{**args, name: [1e308]}), name)
+
+
+def test_sizes_are_capped_in_total_so_every_order_built_from_them_is_valid():
+    # each size is within the cap but a round's order (their sum) would not be
+    half = 0.6 * CAP
+    msg = refused(lambda: Positions.from_arrays(1, [half, half], 100.0, 10.0, 0.005), "size")
+    assert "add up" in msg
+    refused(lambda: OrderBook.from_levels([99, 98], [half, half]), "bid_sizes")
+    refused(lambda: Positions.generate(10, 1e-3, notional=1e13, seed=1), "notional / price")
+
+
+def test_the_cap_itself_is_accepted_and_a_run_at_it_stays_quiet():
+    pos = Positions.from_arrays(1, [CAP / 2, CAP / 2], CAP, 2.0, 0.0)
+    bk = OrderBook.from_levels(CAP * np.array([0.99, 0.6, 0.5, 0.4]), np.full(4, CAP / 4))
+    history = quiet(lambda: Cascade(pos, bk, shock=0.02, insurance_fund=CAP).run())
+    assert all(math.isfinite(r.price_after) and math.isfinite(r.bad_debt) for r in history)
+    assert history[-1].price_after < CAP
+
+
+def test_from_depth_refuses_ticks_and_depths_it_cannot_build_in_words():
+    # a tick of 5e-324 made 1 / tick infinite: "OverflowError: cannot convert float infinity"
+    refused(lambda: OrderBook.from_depth(1.0, 1e6, tick=5e-324), "number of levels")
+    # a tiny mid with a large depth needs level sizes above the cap: numpy's overflow warning
+    refused(lambda: OrderBook.from_depth(1e-300, 1e15, tick=1e-302), "depth_1pct")
+    # asks reach up to 2 mid: a mid above half the cap would price them beyond it
+    refused(lambda: OrderBook.from_depth(0.9 * CAP, 1e6, tick=1e11), "mid")
+
+
+def test_from_depth_with_a_tick_above_2_builds_without_dividing_by_zero():
+    # 1 / tick rounds to 0: the "exact decimal prices" branch divided by it
+    bk = quiet(lambda: OrderBook.from_depth(1e12, 1e15, tick=1e10, book_range=0.5))
+    bids, _ = bk.bids()
+    assert bids[0] == 1e12 - 1e10 and np.all(np.diff(bids) == -1e10)
+
+
+def test_tiers_with_tiny_sizes_do_not_overflow():
+    pos = Positions.from_arrays([1, -1], [1e-310, 1.0], [100.0, 100.0], [10.0, 10.0], 0.005)
+    tiered = quiet(lambda: pos.with_tiers(BINANCE_STYLE_TIERS))
+    assert tiered.mmr[0] == 0.004 and tiered.maint_amount[0] == 0.0
+
+
+SIZES = st.one_of(st.floats(1e-300, CAP / 8), st.sampled_from([5e-324, 1e-15, 1.0, CAP / 8]))
+PRICES = st.one_of(st.floats(1e-300, CAP / 4), st.sampled_from([1e-300, 1e-9, 1.0, CAP / 4]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(sizes=st.lists(SIZES, min_size=4, max_size=4), entry=PRICES,
+       levs=st.lists(st.floats(1, CAP), min_size=4, max_size=4), bid=PRICES,
+       book_sizes=st.lists(SIZES, min_size=3, max_size=3), shock=st.floats(0.001, 0.999),
+       tiers=st.booleans(),
+       mechanism=st.sampled_from([{}, dict(partial="fraction"), dict(dynamic_margin=1.0),
+                                  dict(adl=True), dict(resilience=0.5, refill_at="levels"),
+                                  dict(withdrawal=1.0), dict(insurance_fund=CAP),
+                                  dict(liquidation_fee=0.01)]))
+def test_any_market_within_the_cap_is_refused_in_words_or_runs_quietly(
+        sizes, entry, levs, bid, book_sizes, shock, tiers, mechanism):
+    def build():
+        pos = Positions.from_arrays([1, -1, 1, 1], sizes, entry, levs,
+                                    [min(0.005, 0.99 / lev) for lev in levs])
+        if tiers:
+            pos = pos.with_tiers(BINANCE_STYLE_TIERS)
+        prices = bid * np.array([1.0, 0.9, 0.5])
+        bk = OrderBook.from_levels(prices, book_sizes, [bid * 1.1], [book_sizes[0]])
+        return Cascade(pos, bk, shock, **mechanism)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            cascade = build()
+        except ValueError as err:
+            assert "must" in str(err)
+            cascade = None
+        if cascade is not None:
+            history = cascade.run()
+            assert all(math.isfinite(r.price_after) for r in history)
+    assert not caught, [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+# ------------------------------------------------------------------------------- item 4
+@pytest.mark.parametrize("mix,name", [
+    (((True, 1),), "leverage_mix leverage"),          # today: every position 1x
+    (((np.True_, 1),), "leverage_mix leverage"),
+    (((10, False), (20, 1)), "leverage_mix weight"),
+    ((("10", "1"),), "leverage_mix leverage"),        # today: accepted as 10x
+    (((10, "1"),), "leverage_mix weight"),
+    (("10:1",), "leverage_mix"),
+    ("10", "leverage_mix"),
+])
+def test_leverage_mix_takes_real_numbers_only(mix, name):
+    refused(lambda: Positions.generate(10, 100.0, leverage_mix=mix, seed=1), name)
+
+
+@pytest.mark.parametrize("brackets,name", [
+    (((0, "0.004"),), "mmr_tiers rate 0"),            # today: accepted
+    ((("0", 0.004),), "mmr_tiers floor 0"),
+    (((False, 0.004),), "mmr_tiers floor 0"),
+    (((0, 0.004), (50_000, True)), "mmr_tiers rate 1"),
+    (((0, 0.004), {50_000: 0.005}), "mmr_tiers"),
+    (((0, 0.004), (1e308, 0.005)), "mmr_tiers floor 1"),
+])
+def test_tiers_take_real_numbers_only(brackets, name):
+    refused(lambda: MarginTiers(brackets), name)
+
+
+@pytest.mark.parametrize("change,name", [
+    (dict(size=["1"], entry=["100"], leverage=["10"]), "size"),   # today: accepted
+    (dict(entry=["100"]), "entry"),
+    (dict(leverage=np.array(["10"])), "leverage"),
+    (dict(mmr="0.005"), "mmr"),
+    (dict(size=True), "size"),                                   # today: a size of 1
+    (dict(size=[True]), "size"),
+    (dict(size=[1.0, True]), "size"),                            # numpy hides it in a float array
+    (dict(size=np.array([True, True])), "size"),
+    (dict(side=True), "side"),                                   # today: a long
+    (dict(side=[np.False_]), "side"),
+    (dict(size=[1 + 2j]), "size"),
+    (dict(size=[None]), "size"),
+])
+def test_positions_take_real_numbers_only(change, name):
+    args = dict(side=1, size=[1.0], entry=[100.0], leverage=[10.0], mmr=0.005)
+    refused(lambda: Positions.from_arrays(**{**args, **change}), name)
+
+
+def test_order_book_takes_real_numbers_only():
+    refused(lambda: OrderBook.from_levels(["99", "98"], [1, 1]), "bid_prices")  # today: accepted
+    refused(lambda: OrderBook.from_levels([99, 98], [True, 1]), "bid_sizes")
+    refused(lambda: OrderBook.from_levels([99, 98], [1, 1], [101], np.array([True])), "ask_sizes")
+    refused(lambda: book().market_sell(np.True_), "qty")
+    refused(lambda: book().refill("bid", "1"), "qty")
+
+
+def test_numpy_numbers_and_the_side_words_are_accepted():
+    pos = Positions.from_arrays(np.array([1, -1], dtype=np.int8), np.float32(2.0),
+                                np.array([100, 100], dtype=np.int64), np.int16(10),
+                                np.float64(0.005))
+    np.testing.assert_array_equal(pos.size, [2.0, 2.0])
+    same = Positions.from_arrays(["long", "short"], 2, 100, 10, 0.005)
+    np.testing.assert_array_equal(same.liquidation_price, pos.liquidation_price)
+    assert liquidation_price(np.int64(100), np.float32(10), 0.0, side=-1) == pytest.approx(110)
+    levs, weights = check_leverage_mix(((np.int64(10), np.float32(1)), (20, 3)), 0.005)
+    np.testing.assert_allclose(weights, [0.25, 0.75])
+    fill = book().market_sell(np.int64(6))
+    assert fill.filled == 6.0 and fill.last_price == 98.0
+    assert MarginTiers(((np.int64(0), np.float64(0.004)),)).brackets == ((0.0, 0.004),)
+
+
+# ------------------------------------------------------------------------------- item 6
+@pytest.mark.parametrize("call,name", [
+    (lambda: Positions.from_arrays([1, 1, 1], [[1], [1, 2], 3], 100, 10, 0.005), "size"),
+    (lambda: Positions.from_arrays([[1], [1, -1]], 1, 100, 10, 0.005), "side"),
+    (lambda: OrderBook.from_levels([[99], [98, 97]], [1, 1]), "bid_prices"),
+    (lambda: OrderBook.from_levels([99, 98], [1, [1, 2]]), "bid_sizes"),
+    (lambda: liquidation_price([[100], [100, 90]], 10, 0.005), "entry"),
+    (lambda: liquidation_price(100, 10, [0.005, [0.01]]), "mmr"),
+    (lambda: bankruptcy_price(100, [[10], [10, 5]]), "leverage"),
+])
+def test_ragged_arrays_are_named_in_our_words(call, name):
+    # today: numpy's "setting an array element with a sequence ... inhomogeneous shape"
+    msg = refused(call, name)
+    assert "ragged" in msg and "array" in msg
+
+
+def test_a_2d_array_where_a_flat_one_is_asked_for_is_named():
+    msg = refused(lambda: Positions.from_arrays(1, [[1.0, 2.0]], 100, 10, 0.005), "size")
+    assert "flat array" in msg and "(1, 2)" in msg
+
+
+def test_the_odd_length_out_is_blamed():
+    msg = refused(lambda: Positions.from_arrays([], [1.0, 2.0], [100.0, 100.0], 10, 0.005),
+                  "side")
+    assert msg.startswith("side must have the same length")
+
+
+# ------------------------------------------------------------------------------- item 7
+def test_numpy_numbers_are_answers():
+    ex = Exercise("Price?", 41_230)
+    assert ex.check(np.int64(41230)).correct      # today: "expected a number, got int64"
+    assert Exercise("Price?", 41_230).check(np.float32(41230.0)).correct
+    assert parse_number(np.uint16(7)) == 7.0
+    refusal = Exercise("Price?", 41_230).check(np.True_)
+    assert refusal.malformed and not refusal.correct
+
+
+@pytest.mark.parametrize("text", ["4\u0661230", "\u0664\u0661\u06622\u0663\u0660",
+                                  "41,\u0662\u0663\u0660", "\uff14\uff11230"])
+def test_digits_of_mixed_scripts_are_not_read(text):
+    ex = Exercise("Price?", 41_230)
+    fb = ex.check(text)                              # today: read as 41230, "Right"
+    assert fb.malformed and not fb.correct and fb.message.startswith("Not read:")
+    assert "mixes digits" in fb.message and ex.attempts == 0
+
+
+@pytest.mark.parametrize("text", ["\u0664\u0661\u0662\u0663\u0660", "\uff14\uff11\uff12\uff13\uff10",
+                                  "\u096a\u0967\u0968\u0969\u0966"])
+def test_digits_of_one_script_are_read(text):
+    # Arabic-Indic, full-width and Devanagari digits, each alone: a student's own way of writing
+    assert Exercise("Price?", 41_230).check(text).correct
+
+
+def test_answers_beyond_the_cap_are_not_read():
+    for answer in (1e308, "1e308", -1e16, 10**400):
+        fb = Exercise("Price?", 41_230).check(answer)
+        assert fb.malformed and "too big" in fb.message
+
+
+# ------------------------------------------------------------------------------- the sweep
+HOSTILE = {
+    "nan": float("nan"), "inf": float("inf"), "-inf": float("-inf"), "1e308": 1e308,
+    "-1e308": -1e308, "True": True, "False": False, "'1'": "1", "''": "", "[]": [],
+    "ragged": [[1], [1, 2]], "None": None, "object": object(), "dict": {},
+}
+
+_POS = dict(side=[1, -1], size=[1.0, 2.0], entry=[100.0, 100.0], leverage=[10.0, 5.0], mmr=0.005)
+_LEVELS = dict(bid_prices=[99.0, 98.0], bid_sizes=[5.0, 5.0], ask_prices=[101.0],
+               ask_sizes=[5.0], tick=1.0)
+_DEPTH = dict(mid=100.0, depth_1pct=1e5, shape="flat", tick=0.01, book_range=0.5, levels=None)
+_CASCADE = dict(shock=0.05, direction="down", resilience=0.0, insurance_fund=0.0,
+                liquidation_fee=None, max_rounds=100, breaker=None, recovery=0.5,
+                call_auction=False, refill_at="touch", withdrawal=0.0, partial=None,
+                partial_fraction=0.25, dynamic_margin=0.0, dynamic_window=2, adl=False)
+_GENERATE = dict(long_share=0.5, mmr=0.005, entry_spread=0.1, notional=1e6, size_sigma=1.0,
+                 min_distance=1e-6, seed=1, rng=None, tiers=None)
+_EXERCISE = dict(tolerance=0.005, abs_tolerance=0.0, hints=(), reveal_after=3, unit="")
+
+
+def _generate(name, v):
+    if name in ("n", "price"):
+        args = dict(n=20, price=100.0)
+        args[name] = v
+        return lambda: Positions.generate(args["n"], args["price"], seed=1)
+    if name == "leverage_mix":
+        return lambda: Positions.generate(20, 100.0, leverage_mix=v, seed=1)
+    if name == "leverage_mix leverage":
+        return lambda: Positions.generate(20, 100.0, leverage_mix=((v, 1.0),), seed=1)
+    if name == "leverage_mix weight":
+        return lambda: Positions.generate(20, 100.0, leverage_mix=((10, 1.0), (5, v)), seed=1)
+    return lambda: Positions.generate(20, 100.0, **{**_GENERATE, name: v})
+
+
+def _tiers(name, v):
+    if name == "mmr_tiers":
+        return lambda: MarginTiers(v)
+    if name == "mmr_tiers floor 1":
+        return lambda: MarginTiers(((0, 0.004), (v, 0.005)))
+    return lambda: MarginTiers(((0, v),))
+
+
+def _exercise(name, v):
+    if name in ("question", "answer"):
+        args = dict(question="Price?", answer=41_230.0)
+        args[name] = v
+        return lambda: Exercise(args["question"], args["answer"])
+    return lambda: Exercise("Price?", 41_230.0, **{**_EXERCISE, name: v})
+
+
+def _book_call(method, name, v):
+    calls = {
+        "market_sell": lambda b: b.market_sell(v), "market_buy": lambda b: b.market_buy(v),
+        "sell_through": lambda b: b.sell_through(v), "buy_through": lambda b: b.buy_through(v),
+        "bid_depth": lambda b: b.bid_depth(v), "ask_depth": lambda b: b.ask_depth(v),
+        "units_left": lambda b: b.units_left(v),
+        "refill side": lambda b: b.refill(v, 1.0), "refill qty": lambda b: b.refill("bid", v),
+        "refill at": lambda b: b.refill("bid", 1.0, at=v),
+        "withdraw side": lambda b: b.withdraw(v, 0.5, 95.0),
+        "withdraw fraction": lambda b: b.withdraw("bid", v, 95.0),
+        "withdraw within": lambda b: b.withdraw("bid", 0.5, v),
+    }
+    return lambda: calls[method](book())
+
+
+def _positions_call(method, v):
+    calls = {
+        "with_tiers": lambda p: p.with_tiers(v), "equity": lambda p: p.equity(v),
+        "open_interest open_mask": lambda p: p.open_interest(open_mask=v),
+        "open_interest price": lambda p: p.open_interest(price=v),
+        "liquidation_map bins": lambda p: p.liquidation_map(bins=v),
+        "liquidation_map price_range": lambda p: p.liquidation_map(price_range=v),
+        "liquidation_map open_mask": lambda p: p.liquidation_map(open_mask=v),
+        "bracket": lambda p: BINANCE_STYLE_TIERS.bracket(v),
+        "requirement": lambda p: BINANCE_STYLE_TIERS.requirement(v),
+    }
+    return lambda: calls[method](positions())
+
+
+def _cascade(name, v):
+    if name in ("positions", "book"):
+        args = dict(positions=positions(), book=book())
+        args[name] = v
+        return lambda: Cascade(args["positions"], args["book"])
+    return lambda: Cascade(positions(), book(), **{**_CASCADE, name: v})
+
+
+# (entry point, the parameter the hostile value goes to, how to call it, names its message may
+# use, hostile values that are valid there: why in the comment)
+ENTRIES = [
+    *[(f"Positions.from_arrays {k}", (lambda k: lambda v: lambda: Positions.from_arrays(
+        **{**_POS, k: v}))(k), (k,), set()) for k in _POS],
+    *[(f"liquidation_price {k}", (lambda k: lambda v: lambda: liquidation_price(
+        **{**dict(entry=100.0, leverage=10.0, mmr=0.005, side="long"), k: v}))(k), (k,), {"[]"})
+      for k in ("entry", "leverage", "mmr", "side")],
+    # vectorised: an empty array in gives an empty array out
+    *[(f"bankruptcy_price {k}", (lambda k: lambda v: lambda: bankruptcy_price(
+        **{**dict(entry=100.0, leverage=10.0, side="short"), k: v}))(k), (k,), {"[]"})
+      for k in ("entry", "leverage", "side")],
+    *[(f"Positions.generate {k}", (lambda k: lambda v: _generate(k, v))(k),
+       (k.split()[0] if k.startswith("leverage_mix") else k,),
+       {"None"} if k in ("seed", "rng", "tiers") else set())
+      for k in ("n", "price", *_GENERATE, "leverage_mix", "leverage_mix leverage",
+                "leverage_mix weight")],
+    *[(f"OrderBook.from_levels {k}", (lambda k: lambda v: lambda: OrderBook.from_levels(
+        **{**_LEVELS, k: v}))(k), (k, k.replace("sizes", "prices")),
+       {"None"} if k == "tick" else set()) for k in _LEVELS],
+    *[(f"OrderBook.from_depth {k}", (lambda k: lambda v: lambda: OrderBook.from_depth(
+        **{**_DEPTH, k: v}))(k), (k,), {"None"} if k == "levels" else set()) for k in _DEPTH],
+    # limits are prices compared, never summed: 1e308 is a valid "everything" threshold; a
+    # missing to_price means the whole side
+    *[(f"book.{m}", (lambda m: lambda v: _book_call(m, m, v))(m),
+       (m.split()[-1] if " " in m else {"market_sell": "qty", "market_buy": "qty",
+                                        "sell_through": "limit", "buy_through": "limit",
+                                        "bid_depth": "to_price", "ask_depth": "to_price",
+                                        "units_left": "side"}[m],),
+       {"1e308"} | ({"None"} if "depth" in m else set())
+       if m in ("sell_through", "buy_through", "bid_depth", "ask_depth", "withdraw within")
+       else set())
+      for m in ("market_sell", "market_buy", "sell_through", "buy_through", "bid_depth",
+                "ask_depth", "units_left", "refill side", "refill qty", "refill at",
+                "withdraw side", "withdraw fraction", "withdraw within")],
+    *[(f"MarginTiers {k}", (lambda k: lambda v: _tiers(k, v))(k), ("mmr_tiers",), set())
+      for k in ("mmr_tiers", "mmr_tiers floor 1", "mmr_tiers rate 0")],
+    # a lookup sums nothing: a huge notional falls in the top bracket; empty in, empty out;
+    # a missing mask or price range means all positions / the whole range
+    *[(f"Positions.{m}", (lambda m: lambda v: _positions_call(m, v))(m),
+       ({"with_tiers": "tiers", "equity": "price", "open_interest open_mask": "open_mask",
+         "open_interest price": "price", "liquidation_map bins": "bins",
+         "liquidation_map price_range": "price_range", "liquidation_map open_mask": "open_mask",
+         "bracket": "notional", "requirement": "notional"}[m],),
+       {"bracket": {"1e308", "[]"}, "requirement": {"1e308", "[]"},
+        "open_interest open_mask": {"None"}, "open_interest price": {"None"},
+        "liquidation_map price_range": {"None"}, "liquidation_map open_mask": {"None"}}.get(
+           m, set()))
+      for m in ("with_tiers", "equity", "open_interest open_mask", "open_interest price",
+                "liquidation_map bins", "liquidation_map price_range",
+                "liquidation_map open_mask", "bracket", "requirement")],
+    # a question may be any non-empty text, "1" included; a unit any text; no hints is fine
+    *[(f"Exercise {k}", (lambda k: lambda v: _exercise(k, v))(k), (k,),
+       {"question": {"'1'"}, "unit": {"'1'", "''"}, "hints": {"[]"}}.get(k, set()))
+      for k in ("question", "answer", *_EXERCISE)],
+    # the fee, breaker and partial mode are optional; call_auction and adl are switches
+    *[(f"Cascade {k}", (lambda k: lambda v: _cascade(k, v))(k), (k,),
+       {"None"} if k in ("liquidation_fee", "breaker", "partial") else
+       {"True", "False"} if k in ("call_auction", "adl") else set())
+      for k in ("positions", "book", *_CASCADE)],
+]
+
+
+@pytest.mark.parametrize("value_id", list(HOSTILE))
+@pytest.mark.parametrize("entry,make,names,valid", ENTRIES, ids=[e[0] for e in ENTRIES])
+def test_every_core_entry_point_refuses_hostile_values_in_words(entry, make, names, valid,
+                                                                value_id):
+    call = make(HOSTILE[value_id])
+    if value_id in valid:
+        quiet(call)
+    else:
+        refused(call, *names)
+
+
+@pytest.mark.parametrize("value_id", list(HOSTILE))
+def test_exercise_check_answers_hostile_values_with_feedback(value_id):
+    ex = Exercise("Price?", 41_230)
+    fb = quiet(lambda: ex.check(HOSTILE[value_id]))
+    if value_id == "'1'":  # a number, only a wrong one
+        assert not fb.malformed and not fb.correct and ex.attempts == 1
+    else:
+        assert fb.malformed and fb.message.startswith("Not read:") and ex.attempts == 0
