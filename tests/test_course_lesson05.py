@@ -167,6 +167,8 @@ def test_every_number_in_the_lesson_text_is_printed_by_a_checked_cell():
     prose = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", prose)  # picture alt texts describe pictures
     numbers = set(re.findall(r"(?<![\w.])\d[\d,]*\.\d+%?|(?<![\w.])\d{1,3}(?:,\d{3})+", prose))
     assert numbers, "the lesson's text should discuss the printed numbers"
+    bare = re.findall(r"(?<![\w.,])\d{4,}(?![\w,])", prose)
+    assert not bare, f"numbers of four digits or more need a thousands separator: {bare}"
     inputs = {"0.25"}  # the insurance fund knob's setting in M USD, a value to type, no result
     missing = sorted(n for n in numbers - inputs if n not in printed)
     assert not missing, missing
