@@ -95,8 +95,15 @@ def _changes(items) -> dict:
     return changes
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line like every other error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="marginloops",
         description="Run a margin-call cascade and print what happens, round by round.",
         epilog="Presets: " + ", ".join(PRESETS) + ". A scenario file may give only the fields "
@@ -150,7 +157,10 @@ def main(argv=None) -> int:
 
 
 def _main(argv) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help, or a usage mistake already reported
+        return stop.code if isinstance(stop.code, int) else 2
     out = sys.stdout
     if args.list:
         for name, sc in PRESETS.items():

@@ -638,3 +638,20 @@ def test_any_scenario_in_range_runs_or_says_why_without_warnings(kw):
             assert "\n" not in str(exc)
         else:
             assert hist and all(math.isfinite(r.price_after) for r in hist)
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--preset", "thin-book", "--scenario", "x.json"], "not allowed with argument --preset"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--set"], "argument --set: expected one argument"),
+    (["--preset", "nope"], "preset must be one of"),
+])
+def test_usage_mistakes_are_one_line_and_status_2(argv, needle, capsys):
+    code, out, err = run_cli(argv, capsys)
+    assert_cli_error(code, err, needle)
+    assert out == ""
+
+
+def test_help_returns_0(capsys):
+    code, out, _ = run_cli(["--help"], capsys)
+    assert code == 0 and "preset" in out and "10%" in out
