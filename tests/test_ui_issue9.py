@@ -576,3 +576,22 @@ def test_exercise_box_refuses_hostile_values(bad):
         with pytest.raises(ValueError, match="response must be"):
             box.check(bad)
     assert box.check("1").correct  # still usable
+
+
+@pytest.mark.parametrize("bad", [None, True, [], {}, object(), np.bool_(False)])
+def test_exercise_answer_box_refuses_what_is_not_text_or_a_number(bad):
+    box = ExerciseBox(Exercise("6 times 7?", answer=42))
+    box.answer.value = "40"
+    box.answer.value = bad
+    assert box.answer.value == "40" and "An answer is text or a number" in box.feedback.value
+    assert box.exercise.attempts == 1
+    box.answer.value = 42  # a number from code is its digits
+    assert box.answer.value == "42" and box.exercise.solved
+    box.answer.value = float("nan")  # read as "nan": not a number a student typed
+    assert not box.check().correct and box.exercise.solved
+
+
+def test_set_scenario_refuses_a_notify_that_is_not_a_bool():
+    c = ScenarioControls(SMALL)
+    with pytest.raises(ValueError, match="notify must be True or False"):
+        c.set_scenario(SMALL, notify="yes")

@@ -783,6 +783,8 @@ class ScenarioControls(Reports, widgets.VBox):
             raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
         if what is not None and not isinstance(what, str):
             raise ValueError(f"what must be a string or None, got {type(what).__name__}")
+        if not isinstance(notify, bool):
+            raise ValueError(f"notify must be True or False, got {notify!r:.40}")
         self._show_scenario(scenario)
         if notify:
             self._fire(what or f"market set to {self._name}")

@@ -11,11 +11,34 @@ import html
 import numbers
 
 import ipywidgets as widgets
+import traitlets
 
 from ..exercises import Exercise, Feedback
 from . import style
 from .charts import stylesheet
 from .controls import guarded
+
+
+class _Answer(traitlets.Unicode):
+    """The answer box's text: a number set from code is taken as its digits ("41230"); what
+    is neither text nor a number (None, a bool, a list) is refused and the old text kept."""
+
+    def validate(self, obj, value):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            if not obj.trait_has_value(self.name):
+                raise traitlets.TraitError(f"value must be text, got {type(value).__name__}")
+            for callback in getattr(obj, "refusal_callbacks", ()):
+                callback(value)
+            return getattr(obj, self.name)
+        return super().validate(obj, value)
+
+
+class AnswerText(widgets.Text):
+    """A Text whose value only ever holds text (see :class:`_Answer`)."""
+
+    value = _Answer(help="String value").tag(sync=True)
 
 
 class ExerciseBox(widgets.VBox):
@@ -44,8 +67,10 @@ class ExerciseBox(widgets.VBox):
         self.question = widgets.HTML(
             f"<p style='margin:4px 0'><b>{html.escape(title)}.</b> "
             f"{html.escape(exercise.question)}</p>")
-        self.answer = widgets.Text(value="", placeholder=placeholder, description="Your answer",
-                                   continuous_update=False, layout={"width": "340px"})
+        self.answer = AnswerText(value="", placeholder=placeholder, description="Your answer",
+                                 continuous_update=False, layout={"width": "340px"})
+        self.answer.refusal_callbacks = [lambda value: self._report(
+            f"An answer is text or a number, not {type(value).__name__}: type it in the box.")]
         self.answer.style.description_width = "90px"
         self.check_button = widgets.Button(description="Check", button_style="primary",
                                            tooltip="Check your answer",
