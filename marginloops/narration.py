@@ -197,7 +197,9 @@ def narrate_end(history: list[RoundRecord]) -> str:
     way = "fell" if total < 0 else "rose"
     summary = (f"From {price(start)} to {price(last.price_after)}, the price {way} "
                f"{percent(abs(total))} in all")
-    if first.book_left <= 0 and shock != 0:
+    if last.price_after == start:  # a shock smaller than one tick, and nothing after it
+        summary = f"The price stayed at {price(start)}"
+    elif first.book_left <= 0 and shock != 0:
         # The shock itself emptied the book: its move was the book's limit, not a choice.
         summary += (f", all of it in the shock, which took every "
                     f"{'bid' if first.direction == 'down' else 'ask'} in the book")

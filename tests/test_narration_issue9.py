@@ -255,3 +255,11 @@ def test_teacher_notes_give_adls_cost_as_the_package_computes_it():
     assert f"they gave up {cost:,.0f} USD of profit" in section
     assert f"The rest of the {saved:,.0f} USD saved nobody paid" in section
     assert "known limitation" not in section  # the map follows dynamic margin now (item 15)
+
+
+def test_a_shock_that_does_not_move_the_price_ends_plainly():
+    history = CROWDED.replace(shock=5e-5).cascade().run()
+    assert history[-1].price_after == history[0].price_before
+    end = narrate_end(history)
+    assert "rose 0.0%" not in end and "fell 0.0%" not in end  # "rose 0.0% in all" before
+    assert end.endswith("The price stayed at 99.99; no position was liquidated.")
