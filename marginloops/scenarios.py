@@ -20,9 +20,9 @@ import numpy as np
 
 from ._checks import check_int, check_number, describe_range
 from .cascade import BREAKER_REFERENCES, DIRECTIONS, PARTIAL_MODES, Cascade, CircuitBreaker
+from .numbers import number, percent
 from .orderbook import BOOK_SHAPES, REFILL_PLACES, OrderBook
 from .positions import DEFAULT_LEVERAGE_MIX, Positions, check_leverage_mix
-from .numbers import number, percent
 from .tiers import MarginTiers
 
 FORMAT = "marginloops.scenario/2"
@@ -119,7 +119,7 @@ def _pairs(label, value, parts, what) -> tuple:
 
 
 def _plain(x) -> str:
-    """A parameter as typed: ``0.2``, ``5``, ``33.33``, ``0.033333`` (no separators' doubt)."""
+    """A parameter as a student would type it back: ``0.2``, ``5``, ``33.3333``, ``0.033333``."""
     return number(x, 6, sig=6, trim=True)
 
 
