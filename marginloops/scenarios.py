@@ -498,8 +498,8 @@ class Scenario:
     @classmethod
     def preset(cls, name) -> Scenario:
         """One of :data:`PRESETS` by name."""
-        if name not in PRESETS:
-            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
+        if not isinstance(name, str) or name not in PRESETS:
+            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {_show(name)}")
         return PRESETS[name]
 
 

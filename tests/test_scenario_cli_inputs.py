@@ -655,3 +655,9 @@ def test_usage_mistakes_are_one_line_and_status_2(argv, needle, capsys):
 def test_help_returns_0(capsys):
     code, out, _ = run_cli(["--help"], capsys)
     assert code == 0 and "preset" in out and "10%" in out
+
+
+@pytest.mark.parametrize("name", [[], {}, None, 1, "", "Thin-Book"])
+def test_preset_refuses_anything_but_a_preset_name(name):
+    with pytest.raises(ValueError, match="preset must be one of"):
+        Scenario.preset(name)
