@@ -132,8 +132,9 @@ def as_float_array(name: str, values, *, ndim=1, what=None, cap=True) -> np.ndar
     the messages (default: "a number or a flat array of numbers"). ``cap=False`` skips the
     magnitude cap, for lookups that sum nothing.
     """
-    what = what or {1: "a number or a flat array of numbers",
-                    None: "a number or an array of numbers"}.get(ndim, f"a {ndim}-d array of numbers")
+    if what is None:
+        what = {1: "a number or a flat array of numbers",
+                None: "a number or an array of numbers"}.get(ndim, f"a {ndim}-d array of numbers")
     if isinstance(values, (str, bytes)):
         _refuse(name, what, f"the string {_short(values)}")
     if isinstance(values, _BOOLS):

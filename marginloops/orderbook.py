@@ -10,8 +10,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import (MAX_MAGNITUDE, as_float_array, check_array_range, check_int, check_number,
-                      check_total, readonly)
+from ._checks import (
+    MAX_MAGNITUDE,
+    as_float_array,
+    check_array_range,
+    check_int,
+    check_number,
+    check_total,
+    readonly,
+)
 
 BOOK_SHAPES = ("flat", "growing")
 #: Where refilled liquidity goes: at the best remaining level, or back at the levels it left.

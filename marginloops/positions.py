@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import (MAX_MAGNITUDE, as_float_array, check_array_range, check_int, check_number,
-                      check_total, readonly)
+from ._checks import (
+    MAX_MAGNITUDE,
+    as_float_array,
+    check_array_range,
+    check_int,
+    check_number,
+    check_total,
+    readonly,
+)
 
 #: The leverage mix used when none is given: (leverage, weight) pairs.
 DEFAULT_LEVERAGE_MIX = ((2.0, 0.25), (5.0, 0.25), (10.0, 0.25), (25.0, 0.15), (50.0, 0.07),

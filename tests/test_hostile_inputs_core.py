@@ -73,9 +73,8 @@ def test_positions_too_big_to_sum_are_refused_before_the_run():
     # today: accepted, then "RuntimeWarning: overflow encountered in multiply" inside run()
     msg = refused(lambda: Positions.from_arrays(1, [1e308, 1e308], 100, 10, 0.005), "size")
     assert "1e+308" in msg and "1e15" in msg
-    for name in ("entry", "leverage"):
-        args = dict(side=1, size=1.0, entry=100.0, leverage=10.0, mmr=0.0)
-        refused(lambda: Positions.from_arrays(**{**args, name: [1e308]}), name)
+    refused(lambda: Positions.from_arrays(1, 1.0, [1e308], 10.0, 0.0), "entry")
+    refused(lambda: Positions.from_arrays(1, 1.0, 100.0, [1e308], 0.0), "leverage")
 
 
 def test_sizes_are_capped_in_total_so_every_order_built_from_them_is_valid():
@@ -267,7 +266,8 @@ def test_digits_of_mixed_scripts_are_not_read(text):
     assert "mixes digits" in fb.message and ex.attempts == 0
 
 
-@pytest.mark.parametrize("text", ["\u0664\u0661\u0662\u0663\u0660", "\uff14\uff11\uff12\uff13\uff10",
+@pytest.mark.parametrize("text", ["\u0664\u0661\u0662\u0663\u0660",
+                                  "\uff14\uff11\uff12\uff13\uff10",
                                   "\u096a\u0967\u0968\u0969\u0966"])
 def test_digits_of_one_script_are_read(text):
     # Arabic-Indic, full-width and Devanagari digits, each alone: a student's own way of writing
@@ -300,145 +300,137 @@ _GENERATE = dict(long_share=0.5, mmr=0.005, entry_spread=0.1, notional=1e6, size
 _EXERCISE = dict(tolerance=0.005, abs_tolerance=0.0, hints=(), reveal_after=3, unit="")
 
 
-def _generate(name, v):
-    if name in ("n", "price"):
-        args = dict(n=20, price=100.0)
-        args[name] = v
-        return lambda: Positions.generate(args["n"], args["price"], seed=1)
-    if name == "leverage_mix":
-        return lambda: Positions.generate(20, 100.0, leverage_mix=v, seed=1)
-    if name == "leverage_mix leverage":
-        return lambda: Positions.generate(20, 100.0, leverage_mix=((v, 1.0),), seed=1)
-    if name == "leverage_mix weight":
-        return lambda: Positions.generate(20, 100.0, leverage_mix=((10, 1.0), (5, v)), seed=1)
-    return lambda: Positions.generate(20, 100.0, **{**_GENERATE, name: v})
+_BOOK_CALLS = {
+    "market_sell": lambda b, v: b.market_sell(v), "market_buy": lambda b, v: b.market_buy(v),
+    "sell_through": lambda b, v: b.sell_through(v), "buy_through": lambda b, v: b.buy_through(v),
+    "bid_depth": lambda b, v: b.bid_depth(v), "ask_depth": lambda b, v: b.ask_depth(v),
+    "units_left": lambda b, v: b.units_left(v),
+    "refill side": lambda b, v: b.refill(v, 1.0), "refill qty": lambda b, v: b.refill("bid", v),
+    "refill at": lambda b, v: b.refill("bid", 1.0, at=v),
+    "withdraw side": lambda b, v: b.withdraw(v, 0.5, 95.0),
+    "withdraw fraction": lambda b, v: b.withdraw("bid", v, 95.0),
+    "withdraw within": lambda b, v: b.withdraw("bid", 0.5, v),
+}
+_POSITIONS_CALLS = {
+    "with_tiers": lambda p, v: p.with_tiers(v), "equity": lambda p, v: p.equity(v),
+    "open_interest open_mask": lambda p, v: p.open_interest(open_mask=v),
+    "open_interest price": lambda p, v: p.open_interest(price=v),
+    "liquidation_map bins": lambda p, v: p.liquidation_map(bins=v),
+    "liquidation_map price_range": lambda p, v: p.liquidation_map(price_range=v),
+    "liquidation_map open_mask": lambda p, v: p.liquidation_map(open_mask=v),
+    "tiers.bracket": lambda p, v: BINANCE_STYLE_TIERS.bracket(v),
+    "tiers.requirement": lambda p, v: BINANCE_STYLE_TIERS.requirement(v),
+}
 
 
-def _tiers(name, v):
-    if name == "mmr_tiers":
-        return lambda: MarginTiers(v)
-    if name == "mmr_tiers floor 1":
-        return lambda: MarginTiers(((0, 0.004), (v, 0.005)))
-    return lambda: MarginTiers(((0, v),))
-
-
-def _exercise(name, v):
-    if name in ("question", "answer"):
-        args = dict(question="Price?", answer=41_230.0)
-        args[name] = v
-        return lambda: Exercise(args["question"], args["answer"])
-    return lambda: Exercise("Price?", 41_230.0, **{**_EXERCISE, name: v})
-
-
-def _book_call(method, name, v):
-    calls = {
-        "market_sell": lambda b: b.market_sell(v), "market_buy": lambda b: b.market_buy(v),
-        "sell_through": lambda b: b.sell_through(v), "buy_through": lambda b: b.buy_through(v),
-        "bid_depth": lambda b: b.bid_depth(v), "ask_depth": lambda b: b.ask_depth(v),
-        "units_left": lambda b: b.units_left(v),
-        "refill side": lambda b: b.refill(v, 1.0), "refill qty": lambda b: b.refill("bid", v),
-        "refill at": lambda b: b.refill("bid", 1.0, at=v),
-        "withdraw side": lambda b: b.withdraw(v, 0.5, 95.0),
-        "withdraw fraction": lambda b: b.withdraw("bid", v, 95.0),
-        "withdraw within": lambda b: b.withdraw("bid", 0.5, v),
-    }
-    return lambda: calls[method](book())
-
-
-def _positions_call(method, v):
-    calls = {
-        "with_tiers": lambda p: p.with_tiers(v), "equity": lambda p: p.equity(v),
-        "open_interest open_mask": lambda p: p.open_interest(open_mask=v),
-        "open_interest price": lambda p: p.open_interest(price=v),
-        "liquidation_map bins": lambda p: p.liquidation_map(bins=v),
-        "liquidation_map price_range": lambda p: p.liquidation_map(price_range=v),
-        "liquidation_map open_mask": lambda p: p.liquidation_map(open_mask=v),
-        "bracket": lambda p: BINANCE_STYLE_TIERS.bracket(v),
-        "requirement": lambda p: BINANCE_STYLE_TIERS.requirement(v),
-    }
-    return lambda: calls[method](positions())
-
-
-def _cascade(name, v):
-    if name in ("positions", "book"):
-        args = dict(positions=positions(), book=book())
-        args[name] = v
+def call_with(entry: str, param: str, v):
+    """A call of the public entry point ``entry`` with ``v`` for ``param``, the rest valid."""
+    if entry == "Positions.from_arrays":
+        return lambda: Positions.from_arrays(**{**_POS, param: v})
+    if entry == "liquidation_price":
+        args = {**dict(entry=100.0, leverage=10.0, mmr=0.005, side="long"), param: v}
+        return lambda: liquidation_price(**args)
+    if entry == "bankruptcy_price":
+        args = {**dict(entry=100.0, leverage=10.0, side="short"), param: v}
+        return lambda: bankruptcy_price(**args)
+    if entry == "Positions.generate":
+        if param in ("n", "price"):
+            args = {**dict(n=20, price=100.0), param: v}
+            return lambda: Positions.generate(args["n"], args["price"], seed=1)
+        if param == "leverage_mix leverage":
+            return lambda: Positions.generate(20, 100.0, leverage_mix=((v, 1.0),), seed=1)
+        if param == "leverage_mix weight":
+            return lambda: Positions.generate(20, 100.0, leverage_mix=((10, 1.0), (5, v)), seed=1)
+        return lambda: Positions.generate(20, 100.0, **{**_GENERATE, param: v})
+    if entry == "OrderBook.from_levels":
+        return lambda: OrderBook.from_levels(**{**_LEVELS, param: v})
+    if entry == "OrderBook.from_depth":
+        return lambda: OrderBook.from_depth(**{**_DEPTH, param: v})
+    if entry == "OrderBook":
+        return lambda: _BOOK_CALLS[param](book(), v)
+    if entry == "MarginTiers":
+        brackets = {"brackets": v, "floor 1": ((0, 0.004), (v, 0.005)), "rate 0": ((0, v),)}
+        return lambda: MarginTiers(brackets[param])
+    if entry == "Positions":
+        return lambda: _POSITIONS_CALLS[param](positions(), v)
+    if entry == "Exercise":
+        if param in ("question", "answer"):
+            args = {**dict(question="Price?", answer=41_230.0), param: v}
+            return lambda: Exercise(args["question"], args["answer"])
+        return lambda: Exercise("Price?", 41_230.0, **{**_EXERCISE, param: v})
+    assert entry == "Cascade"
+    if param in ("positions", "book"):
+        args = {**dict(positions=positions(), book=book()), param: v}
         return lambda: Cascade(args["positions"], args["book"])
-    return lambda: Cascade(positions(), book(), **{**_CASCADE, name: v})
+    return lambda: Cascade(positions(), book(), **{**_CASCADE, param: v})
 
 
-# (entry point, the parameter the hostile value goes to, how to call it, names its message may
-# use, hostile values that are valid there: why in the comment)
-ENTRIES = [
-    *[(f"Positions.from_arrays {k}", (lambda k: lambda v: lambda: Positions.from_arrays(
-        **{**_POS, k: v}))(k), (k,), set()) for k in _POS],
-    *[(f"liquidation_price {k}", (lambda k: lambda v: lambda: liquidation_price(
-        **{**dict(entry=100.0, leverage=10.0, mmr=0.005, side="long"), k: v}))(k), (k,), {"[]"})
-      for k in ("entry", "leverage", "mmr", "side")],
+_OWN_NAMES = {"market_sell": "qty", "market_buy": "qty", "sell_through": "limit",
+              "buy_through": "limit", "bid_depth": "to_price", "ask_depth": "to_price",
+              "units_left": "side", "with_tiers": "tiers", "equity": "price",
+              "tiers.bracket": "notional", "tiers.requirement": "notional",
+              "brackets": "mmr_tiers", "floor 1": "mmr_tiers", "rate 0": "mmr_tiers"}
+
+# Hostile values that are valid at one parameter, and why:
+_VALID = {
     # vectorised: an empty array in gives an empty array out
-    *[(f"bankruptcy_price {k}", (lambda k: lambda v: lambda: bankruptcy_price(
-        **{**dict(entry=100.0, leverage=10.0, side="short"), k: v}))(k), (k,), {"[]"})
-      for k in ("entry", "leverage", "side")],
-    *[(f"Positions.generate {k}", (lambda k: lambda v: _generate(k, v))(k),
-       (k.split()[0] if k.startswith("leverage_mix") else k,),
-       {"None"} if k in ("seed", "rng", "tiers") else set())
-      for k in ("n", "price", *_GENERATE, "leverage_mix", "leverage_mix leverage",
-                "leverage_mix weight")],
-    *[(f"OrderBook.from_levels {k}", (lambda k: lambda v: lambda: OrderBook.from_levels(
-        **{**_LEVELS, k: v}))(k), (k, k.replace("sizes", "prices")),
-       {"None"} if k == "tick" else set()) for k in _LEVELS],
-    *[(f"OrderBook.from_depth {k}", (lambda k: lambda v: lambda: OrderBook.from_depth(
-        **{**_DEPTH, k: v}))(k), (k,), {"None"} if k == "levels" else set()) for k in _DEPTH],
-    # limits are prices compared, never summed: 1e308 is a valid "everything" threshold; a
-    # missing to_price means the whole side
-    *[(f"book.{m}", (lambda m: lambda v: _book_call(m, m, v))(m),
-       (m.split()[-1] if " " in m else {"market_sell": "qty", "market_buy": "qty",
-                                        "sell_through": "limit", "buy_through": "limit",
-                                        "bid_depth": "to_price", "ask_depth": "to_price",
-                                        "units_left": "side"}[m],),
-       {"1e308"} | ({"None"} if "depth" in m else set())
-       if m in ("sell_through", "buy_through", "bid_depth", "ask_depth", "withdraw within")
-       else set())
-      for m in ("market_sell", "market_buy", "sell_through", "buy_through", "bid_depth",
-                "ask_depth", "units_left", "refill side", "refill qty", "refill at",
-                "withdraw side", "withdraw fraction", "withdraw within")],
-    *[(f"MarginTiers {k}", (lambda k: lambda v: _tiers(k, v))(k), ("mmr_tiers",), set())
-      for k in ("mmr_tiers", "mmr_tiers floor 1", "mmr_tiers rate 0")],
-    # a lookup sums nothing: a huge notional falls in the top bracket; empty in, empty out;
-    # a missing mask or price range means all positions / the whole range
-    *[(f"Positions.{m}", (lambda m: lambda v: _positions_call(m, v))(m),
-       ({"with_tiers": "tiers", "equity": "price", "open_interest open_mask": "open_mask",
-         "open_interest price": "price", "liquidation_map bins": "bins",
-         "liquidation_map price_range": "price_range", "liquidation_map open_mask": "open_mask",
-         "bracket": "notional", "requirement": "notional"}[m],),
-       {"bracket": {"1e308", "[]"}, "requirement": {"1e308", "[]"},
-        "open_interest open_mask": {"None"}, "open_interest price": {"None"},
-        "liquidation_map price_range": {"None"}, "liquidation_map open_mask": {"None"}}.get(
-           m, set()))
-      for m in ("with_tiers", "equity", "open_interest open_mask", "open_interest price",
-                "liquidation_map bins", "liquidation_map price_range",
-                "liquidation_map open_mask", "bracket", "requirement")],
-    # a question may be any non-empty text, "1" included; a unit any text; no hints is fine
-    *[(f"Exercise {k}", (lambda k: lambda v: _exercise(k, v))(k), (k,),
-       {"question": {"'1'"}, "unit": {"'1'", "''"}, "hints": {"[]"}}.get(k, set()))
-      for k in ("question", "answer", *_EXERCISE)],
-    # the fee, breaker and partial mode are optional; call_auction and adl are switches
-    *[(f"Cascade {k}", (lambda k: lambda v: _cascade(k, v))(k), (k,),
-       {"None"} if k in ("liquidation_fee", "breaker", "partial") else
-       {"True", "False"} if k in ("call_auction", "adl") else set())
-      for k in ("positions", "book", *_CASCADE)],
+    **{("liquidation_price", k): {"[]"} for k in ("entry", "leverage", "mmr", "side")},
+    **{("bankruptcy_price", k): {"[]"} for k in ("entry", "leverage", "side")},
+    # optional: None means "draw a seed" / "no tiers"; "no tick"; "use book_range"
+    **{("Positions.generate", k): {"None"} for k in ("seed", "rng", "tiers")},
+    ("OrderBook.from_levels", "tick"): {"None"}, ("OrderBook.from_depth", "levels"): {"None"},
+    # a limit price is compared, never summed: 1e308 is a valid "take everything" threshold;
+    # no to_price means the whole side
+    **{("OrderBook", k): {"1e308"} for k in ("sell_through", "buy_through", "withdraw within")},
+    **{("OrderBook", k): {"1e308", "None"} for k in ("bid_depth", "ask_depth")},
+    # a lookup sums nothing: a huge notional falls in the top bracket; empty in, empty out
+    **{("Positions", k): {"1e308", "[]"} for k in ("tiers.bracket", "tiers.requirement")},
+    # no mask, no price, no range: all positions, units, the whole range
+    **{("Positions", k): {"None"} for k in ("open_interest open_mask", "open_interest price",
+                                            "liquidation_map price_range",
+                                            "liquidation_map open_mask")},
+    # a question may be any non-empty text, a unit any text; no hints is fine
+    ("Exercise", "question"): {"'1'"}, ("Exercise", "unit"): {"'1'", "''"},
+    ("Exercise", "hints"): {"[]"},
+    # the fee, the breaker and partial closes are optional; call_auction and adl are switches
+    **{("Cascade", k): {"None"} for k in ("liquidation_fee", "breaker", "partial")},
+    **{("Cascade", k): {"True", "False"} for k in ("call_auction", "adl")},
+}
+
+ENTRIES = [
+    *[("Positions.from_arrays", k) for k in _POS],
+    *[("liquidation_price", k) for k in ("entry", "leverage", "mmr", "side")],
+    *[("bankruptcy_price", k) for k in ("entry", "leverage", "side")],
+    *[("Positions.generate", k) for k in ("n", "price", *_GENERATE, "leverage_mix",
+                                          "leverage_mix leverage", "leverage_mix weight")],
+    *[("OrderBook.from_levels", k) for k in _LEVELS],
+    *[("OrderBook.from_depth", k) for k in _DEPTH],
+    *[("OrderBook", k) for k in _BOOK_CALLS],
+    *[("MarginTiers", k) for k in ("brackets", "floor 1", "rate 0")],
+    *[("Positions", k) for k in _POSITIONS_CALLS],
+    *[("Exercise", k) for k in ("question", "answer", *_EXERCISE)],
+    *[("Cascade", k) for k in ("positions", "book", *_CASCADE)],
 ]
 
 
+def _names(entry, param):
+    """The names a refusal of ``param`` may give: its own (an inner pair's is its list's)."""
+    method = entry in ("OrderBook", "Positions")  # "refill qty": the method's qty
+    name = _OWN_NAMES.get(param, param.split()[-1] if method else param)
+    names = [name, name.split()[0]]
+    if entry == "OrderBook.from_levels":  # a length mismatch names both arrays of a side
+        names.append(param.replace("sizes", "prices"))
+    return names
+
+
 @pytest.mark.parametrize("value_id", list(HOSTILE))
-@pytest.mark.parametrize("entry,make,names,valid", ENTRIES, ids=[e[0] for e in ENTRIES])
-def test_every_core_entry_point_refuses_hostile_values_in_words(entry, make, names, valid,
-                                                                value_id):
-    call = make(HOSTILE[value_id])
-    if value_id in valid:
+@pytest.mark.parametrize("entry,param", ENTRIES, ids=[f"{e} {p}" for e, p in ENTRIES])
+def test_every_core_entry_point_refuses_hostile_values_in_words(entry, param, value_id):
+    call = call_with(entry, param, HOSTILE[value_id])
+    if value_id in _VALID.get((entry, param), ()):
         quiet(call)
     else:
-        refused(call, *names)
+        refused(call, *_names(entry, param))
 
 
 @pytest.mark.parametrize("value_id", list(HOSTILE))
