@@ -10,7 +10,11 @@ and other objects are refused. A wrong type is reported with ``ValueError`` too 
 ``TypeError``), like a value out of range: the message says what was expected and what came,
 and a caller catches one exception class for every bad input.
 
-Magnitudes are capped at :data:`MAX_MAGNITUDE`: see there why.
+Magnitudes are capped at :data:`MAX_MAGNITUDE` (see there why), and so are totals of sizes
+(:func:`check_total`), so that every order the model builds from them is a valid input again.
+The one exception is a price a book is walked to (a limit, ``to_price``, ``within``): it is
+compared, never summed, so any finite value is a valid "that far" (``cap=False``); likewise a
+notional looked up in a bracket table.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ import numpy as np
 #: book levels and multiplies prices by sizes: with every input at most 1e15, a product is at
 #: most 1e30 and a sum of ten million of them 1e37, far below float64's 1.8e308, so no sum
 #: overflows and no numpy warning escapes. 1e15 also stays below 2**53 (about 9e15), so a whole
-#: number that large is still represented exactly, and it is a thousand times more than any real
-#: market figure the lessons use (total crypto open interest is about 1e11 USD).
+#: number that large is still represented exactly; and it is ten thousand times any real market
+#: figure the lessons use (total crypto open interest is about 1e11 USD).
 MAX_MAGNITUDE = 1e15
 
 _REAL_SCALARS = (int, float, np.integer, np.floating)
@@ -64,6 +68,17 @@ def check_number(name: str, value, *, lo=None, hi=None, lo_open=False, hi_open=F
     ``lo``/``hi`` are the bounds; ``lo_open``/``hi_open`` make them strict. Magnitudes above
     :data:`MAX_MAGNITUDE` are refused whatever the bounds, unless ``cap`` is False: only for a
     threshold that is compared and never summed (a limit price a book is walked to).
+
+    >>> check_number("shock", 0.05, lo=0, hi=1)
+    0.05
+    >>> check_number("size", True, lo=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: size must be a number >= 0, got True
+    >>> check_number("size", 1e308, lo=0, lo_open=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: size must be in (0, 1e15] (larger magnitudes cannot be summed exactly), got 1e+308
     """
     rng = describe_range(lo, hi, lo_open, hi_open)
     if not is_real(value):
@@ -131,6 +146,13 @@ def as_float_array(name: str, values, *, ndim=1, what=None, cap=True) -> np.ndar
     one when ``ndim`` is 1); ``None`` accepts any. ``what`` describes the values expected, for
     the messages (default: "a number or a flat array of numbers"). ``cap=False`` skips the
     magnitude cap, for lookups that sum nothing.
+
+    >>> as_float_array("size", [1, 2.5])
+    array([1. , 2.5])
+    >>> as_float_array("size", [[1], [1, 2]])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: size must be a number or a flat array of numbers, got a ragged sequence [[1], ...
     """
     if what is None:
         what = {1: "a number or a flat array of numbers",
