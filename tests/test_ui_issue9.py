@@ -236,6 +236,8 @@ def test_knob_sentences_have_no_scientific_notation():
     assert "Positions 300 → 12,345" in ex.narration[-1]
     ex.controls.knobs["depth_1pct"].value = 2.2387211385683394
     assert "→ 2.239)" in ex.narration[-1]
+    ex.controls.seed.value = 123_456
+    assert "seed 0 → 123,456" in ex.narration[-1]
 
 
 def test_tiers_and_amounts_read_without_scientific_notation():
@@ -409,9 +411,10 @@ def test_a_settings_error_in_the_controls_alone_is_shown_under_them(monkeypatch)
     with monkeypatch.context() as m:
         m.setattr(Scenario, "replace", boom)
         c.knobs["shock"].value = 9.0
-    assert "boom in the model" in c.message.value
+    assert "boom in the model" in c.message.value and c.message.layout.display is None
     c.knobs["shock"].value = 8.0
     assert c.message.value == "" and c.scenario.shock == 0.08
+    assert c.message.layout.display == "none"
 
 
 def test_settings_the_scenario_refuses_put_the_controls_back():

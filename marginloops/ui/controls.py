@@ -85,7 +85,12 @@ class Reports:
 
     def _init_reports(self) -> None:
         self._problem_callbacks = []
-        self.message = widgets.HTML()
+        # hidden while empty: no blank line in a layout that has nothing to say
+        self.message = widgets.HTML(layout={"display": "none", "flex": "1 0 100%"})
+        self.message.observe(self.guard(self._show_message), names="value")
+
+    def _show_message(self, change) -> None:
+        self.message.layout.display = None if change.new else "none"
 
     def on_problem(self, callback) -> None:
         """Call ``callback(sentence)`` for each problem instead of showing it in ``message``."""
@@ -874,7 +879,8 @@ class ScenarioControls(Reports, widgets.VBox):
         if owner is self.leverage_mix:
             names = dict((v, k) for k, v in self.leverage_mix.options)
             return f"leverage mix → {names.get(change.new, 'custom')}"
-        return f"{owner.description.lower()} {change.old} → {change.new}"
+        old, new = (_fmt(v) if _finite_real(v) else v for v in (change.old, change.new))
+        return f"{owner.description.lower()} {old} → {new}"
 
     def _fire(self, what):
         try:
