@@ -150,6 +150,7 @@ class Exercise:
 
     def show(self, value: float) -> str:
         """``value`` as the student should read it, in this exercise's unit."""
+        value = check_number("value", value)
         if self.unit == "%":
             return f"{value:.2%}"
         whole = float(value).is_integer() and float(self.answer).is_integer()

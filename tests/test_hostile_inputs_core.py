@@ -441,3 +441,59 @@ def test_exercise_check_answers_hostile_values_with_feedback(value_id):
         assert not fb.malformed and not fb.correct and ex.attempts == 1
     else:
         assert fb.malformed and fb.message.startswith("Not read:") and ex.attempts == 0
+
+
+ANYTHING = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5),
+              st.complex_numbers(), st.sampled_from([np.True_, np.int64(3), np.float32(2.5)])),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner),
+                            st.dictionaries(st.text(max_size=2), inner, max_size=2)),
+    max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=ANYTHING, param=st.sampled_from(list(_POS)))
+def test_positions_answer_anything_with_our_words_or_a_valid_market(value, param):
+    def build():
+        try:
+            return Positions.from_arrays(**{**_POS, param: value})
+        except ValueError as err:
+            assert param in str(err) and "must" in str(err), str(err)
+            return None
+    pos = quiet(build)
+    if pos is not None:  # then every field is a finite real within the cap
+        for field in ("size", "entry", "leverage", "mmr", "liquidation_price"):
+            arr = getattr(pos, field)
+            assert arr.dtype == np.float64 and np.all(np.isfinite(arr)) and len(arr) == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=ANYTHING)
+def test_an_order_book_answers_anything_with_our_words_or_is_built(value):
+    def build():
+        try:
+            return OrderBook.from_levels([99.0, 98.0], value)
+        except ValueError as err:
+            assert "bid_sizes" in str(err) and "must" in str(err), str(err)
+            return None
+    bk = quiet(build)
+    if bk is not None:
+        assert 0 <= bk.bid_depth() <= CAP
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.one_of(st.text(), st.from_regex(r"[+-]?[\d,.]{1,12}(e[+-]?\d{1,4})?[%kKmM]?")))
+def test_exercise_check_never_raises_and_reads_only_ordinary_numbers(text):
+    ex = Exercise("Price?", 41_230)
+    fb = quiet(lambda: ex.check(text))
+    if fb.malformed:
+        assert fb.message.startswith("Not read:") and ex.attempts == 0
+    else:
+        value = parse_number(text)
+        assert math.isfinite(value) and abs(value) <= CAP and ex.attempts == 1
+        assert len({ord(c) - int(c) for c in text if c.isdecimal()}) <= 1  # one script
+
+
+@pytest.mark.parametrize("value_id", list(HOSTILE))
+def test_exercise_show_refuses_what_is_not_a_number(value_id):
+    refused(lambda: Exercise("Price?", 41_230, unit="USD").show(HOSTILE[value_id]), "value")
