@@ -371,7 +371,7 @@ def test_explorer_buttons_report_errors_and_stay_usable(monkeypatch):
         t.play.playing = True
         t.play.value += 1
     assert "boom in the model" in ex.narration[-1]
-    t.stop()
+    assert not t.play.playing  # the error stopped Play: reported once, not on every tick
 
 
 def test_explorer_controls_report_errors_and_go_back(monkeypatch):

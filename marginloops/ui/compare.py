@@ -357,8 +357,13 @@ class CompareExplorer(ProjectorMode, widgets.VBox):
 
     # ------------------------------------------------------------------------ wiring
     def _guard(self, handler):
-        """``handler`` as a callback whose errors the narration reports (:func:`guarded`)."""
-        return guarded(handler, self._log_note)
+        """``handler`` as a callback whose errors the narration reports (:func:`guarded`); an
+        error also stops Play, so that a failing step is reported once, not on every tick."""
+        return guarded(handler, self._problem)
+
+    def _problem(self, sentence: str) -> None:
+        self.time.stop()
+        self._log_note(sentence)
 
     def _log_note(self, text: str) -> None:
         """Add ``text`` to both runs' narration and show it."""

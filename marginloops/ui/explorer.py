@@ -199,8 +199,13 @@ class CascadeExplorer(ProjectorMode, widgets.VBox):
         self.reset(message)
 
     def _guard(self, handler):
-        """``handler`` as a callback whose errors the narration reports (:func:`guarded`)."""
-        return guarded(handler, self._log_note)
+        """``handler`` as a callback whose errors the narration reports (:func:`guarded`); an
+        error also stops Play, so that a failing step is reported once, not on every tick."""
+        return guarded(handler, self._problem)
+
+    def _problem(self, sentence: str) -> None:
+        self.time.stop()
+        self._log_note(sentence)
 
     def _scenario_changed(self, scenario: Scenario, what: str) -> None:
         old = self._scenario
