@@ -95,8 +95,9 @@ def test_every_knob_refuses_what_is_not_a_number_and_keeps_working():
 
 
 def test_huge_and_negative_values_are_clamped_into_the_knob_range():
-    ex = CascadeExplorer(SMALL)
-    for name, knob in ex.controls.knobs.items():
+    ex = CascadeExplorer(SMALL.replace(liquidation_fee=0.01, dynamic_margin=2.0,
+                                       breaker_move=0.02, partial="fraction"))
+    for name, knob in all_knobs(ex.controls).items():
         if knob.slider.disabled:
             continue
         lo, hi = knob.range
@@ -105,6 +106,8 @@ def test_huge_and_negative_values_are_clamped_into_the_knob_range():
             assert knob.value == pytest.approx(expected), (name, value)
             assert knob.box.value == pytest.approx(knob.slider.value, rel=1e-12)
         ex.scenario.cascade()  # a valid market whatever was typed
+    ex.controls.knobs["shock"].value = 4.0  # and a normal change after all that
+    assert ex.scenario.shock == 0.04 and ex.narration[-1].startswith("Settings changed")
 
 
 def test_nan_on_a_knob_then_another_control_still_works():
@@ -146,6 +149,12 @@ def test_views_knobs_refuse_nan_and_say_so(make):
         assert knob.value == before
         assert "is not a number this knob can take" in view.message.value
     knobs[0].value = knobs[0].range[0]  # a normal change draws and clears the message
+    assert view.message.value == ""
+    for knob in knobs:  # huge and negative values are clamped into the knob's range
+        for value in (1e308, -1e308, -5):
+            knob.box.value = value
+            lo, hi = knob.range
+            assert lo * (1 - 1e-12) <= knob.value <= hi * (1 + 1e-12)
     assert view.message.value == ""
 
 
