@@ -87,7 +87,7 @@ def check_number(name: str, value, *, lo=None, hi=None, lo_open=False, hi_open=F
         x = float(value)
     except OverflowError:  # a Python int too big for a float
         raise ValueError(f"{name} must be {describe_range(*_cap_range(lo, hi, lo_open, hi_open))}"
-                         f", got a number with {len(str(abs(value)))} digits") from None
+                         f", got {_whole(value)}") from None
     if not math.isfinite(x):
         raise ValueError(f"{name} must be {f'a finite number {rng}'.strip()}, got {_show(x)}")
     if lo is not None and (x < lo or (lo_open and x == lo)):
@@ -111,11 +111,20 @@ def check_int(name: str, value, *, lo=None, hi=None) -> int:
                          f"{_short(value)}")
     x = int(value)
     if (lo is not None and x < lo) or (hi is not None and x > hi):
-        raise ValueError(f"{name} must be {rng}, got {x}")
+        raise ValueError(f"{name} must be {rng}, got {_whole(x)}")
     if abs(x) > MAX_MAGNITUDE:
         lo_c, hi_c, _, _ = _cap_range(lo, hi, False, False)
-        raise ValueError(f"{name} must be {describe_range(lo_c, hi_c)}, got {x:.3g}")
+        raise ValueError(f"{name} must be {describe_range(lo_c, hi_c)}, got {_whole(x)}")
     return x
+
+
+def _whole(x: int) -> str:
+    """A whole number for a message: spelled out up to 16 digits, else only its length (Python
+    refuses to print ints above 4,300 digits, and nobody reads 400)."""
+    if abs(x) < 10**16:
+        return str(x)
+    digits = int(abs(x).bit_length() * 0.30103) + 1  # within one of the exact count
+    return f"a {'negative ' if x < 0 else ''}whole number of about {digits:,} digits"
 
 
 def _num(x) -> str:

@@ -497,3 +497,16 @@ def test_exercise_check_never_raises_and_reads_only_ordinary_numbers(text):
 @pytest.mark.parametrize("value_id", list(HOSTILE))
 def test_exercise_show_refuses_what_is_not_a_number(value_id):
     refused(lambda: Exercise("Price?", 41_230, unit="USD").show(HOSTILE[value_id]), "value")
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda: Positions.generate(10**400, 100.0, seed=1), "n"),
+    (lambda: Positions.generate(20, 10**5000, seed=1), "price"),
+    (lambda: Positions.from_arrays(1, [10**400], 100.0, 10.0, 0.005), "size"),
+    (lambda: Cascade(positions(), book(), max_rounds=-10**5000), "max_rounds"),
+    (lambda: book().market_sell(10**20), "qty"),
+])
+def test_whole_numbers_too_big_for_a_float_are_refused_without_spelling_them_out(call, name):
+    # Python will not even print an int of more than 4,300 digits
+    msg = refused(call, name)
+    assert len(msg) < 200 and "00000000000000000" not in msg
