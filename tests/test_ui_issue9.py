@@ -312,7 +312,7 @@ def test_clustered_positions_keep_the_maintenance_amount_under_tiers():
     market = clustered_market(leverage_mix=((5.0, 0.5), (10.0, 0.5)),
                               mmr_tiers=BINANCE_STYLE_TIERS.brackets)
     pos = market.positions()
-    parts = (Scenario.positions(market), market._crowd())
+    parts = (Scenario.positions(market), market.crowd_positions())
     for name in ("side", "size", "entry", "leverage", "mmr", "maint_amount",
                  "liquidation_price"):
         np.testing.assert_array_equal(getattr(pos, name),
@@ -326,7 +326,7 @@ def test_clustered_positions_keep_the_maintenance_amount_under_tiers():
 def test_clustered_market_takes_tiers():
     market = clustered_market().replace(mmr_tiers=BINANCE_STYLE_TIERS.brackets)
     assert isinstance(market, ClusteredScenario)
-    crowd = market._crowd()
+    crowd = market.crowd_positions()
     assert crowd.liquidation_price.max() < market.price
     spikes = market.cluster_liquidation_prices()
     assert len(spikes) == len(market.cluster_leverages()) and (spikes < market.price).all()

@@ -75,7 +75,7 @@ class ClusteredScenario(Scenario):
                 hi=1 / mmr if mmr > 0 else None, hi_open=mmr > 0))
         top = self.cluster_liquidation_prices().max() * (1 + self.cluster_spread)
         if self.mmr_tiers:  # each position's own bracket sets it: check the crowd itself
-            top = float(self._crowd().liquidation_price.max())
+            top = float(self.crowd_positions().liquidation_price.max())
         if top >= self.price - 2 * self.tick:
             lev = self.cluster_leverages().max()
             raise ValueError(
@@ -112,8 +112,10 @@ class ClusteredScenario(Scenario):
                                     tiers.rates[k])
         return np.array(one.with_tiers(tiers).liquidation_price)
 
-    def _crowd(self) -> Positions:
-        """The crowd's positions, seeded apart from the scenario's population."""
+    def crowd_positions(self) -> Positions:
+        """The crowd alone: ``cluster_positions`` longs around ``cluster_entry`` (under tiered
+        margin each with its bracket's rate and maintenance amount), seeded apart from the
+        scenario's own population (``[seed, 4]``); :meth:`positions` puts them last."""
         mix = (((self.cluster_leverage, 1.0),) if self.cluster_leverage is not None
                else self.leverage_mix)
         return Positions.generate(
@@ -131,7 +133,7 @@ class ClusteredScenario(Scenario):
         position's bracket from its own side, size, entry and leverage, so every position
         comes out exactly as it was generated (its liquidation price included).
         """
-        parts = (super().positions(), self._crowd())
+        parts = (super().positions(), self.crowd_positions())
         joined = Positions.from_arrays(
             *(np.concatenate([getattr(p, name) for p in parts])
               for name in ("side", "size", "entry", "leverage", "mmr")))
