@@ -349,7 +349,7 @@ class Positions:
 
         ``open_mask`` is a boolean array with one entry per position (None: all are open).
         """
-        q = self.size[self._mask(open_mask)]
+        q = self.size if open_mask is None else self.size[self._mask(open_mask)]
         total = float(q.sum())
         return total if price is None else total * check_number("price", price, lo=0)
 
