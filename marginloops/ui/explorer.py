@@ -35,6 +35,7 @@ from .controls import (
     projector_toggle,
 )
 
+
 def _things(n: int, word: str) -> str:
     """``n`` things in words: "1 position", "1,804 positions" ("more" stays "more")."""
     return f"{number(n, 0)} {word}{'' if n == 1 or word == 'more' else 's'}"
@@ -72,6 +73,14 @@ class CascadeExplorer(ProjectorMode, widgets.VBox):
         are hollow); ``status``, ``stage``, ``story``: the text panels (the charts' text
         alternative; the status line also shows dynamic margin's surcharge and how many
         positions were only partly closed).
+
+    Notes
+    -----
+    The market is shown under one name (:func:`~marginloops.ui.controls.market_name`): a
+    preset changed in any way is "custom" in the menu, the narration, the status line and
+    ``explorer.scenario.name``. No callback lets an exception out: a knob refuses a value that
+    is not a number, and any other error is one sentence in the narration, with the controls
+    back on the market that runs.
     """
 
     def __init__(self, scenario: Scenario | None = None, *, phase_mode: bool = False,
