@@ -93,8 +93,9 @@ class MarginState:
         out = []
         if self.liquidated:
             out.append(f"LIQUIDATED: equity fell to the maintenance margin at "
-                       f"{number(self.liquidation, 2)} USD (the liquidation price), so the exchange "
-                       f"closes the position there. Moving the price back does not reopen it.")
+                       f"{number(self.liquidation, 2)} USD (the liquidation price), so the "
+                       f"exchange closes the position there. Moving the price back does not "
+                       f"reopen it.")
         change = self.equity / self.margin - 1
         out.append(f"Mark price {number(self.mark, 2)} USD. Equity {number(self.equity, 2)} USD "
                    f"({signed_percent(change)} on the {number(self.margin, 2)} USD you put in).")
