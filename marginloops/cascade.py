@@ -620,8 +620,12 @@ class Cascade:
         else:  # "restore": after closing x at this price, maintenance equals equity
             rate = np.minimum(self._mmr_s[hit] + surcharge, 0.99)
             maintenance = rate * q * p_before - self._amount_s[hit] * (q / self._size[hit])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                x = np.where(maintenance > 0, 1.0 - equity_now / maintenance, 1.0)
+            # Divide only where there is a requirement: a tiny one (a rate of 5e-324) would
+            # overflow the ratio, and a share above 1 is clipped to a whole close anyway.
+            ratio = np.zeros_like(maintenance)
+            with np.errstate(over="ignore"):
+                np.divide(equity_now, maintenance, out=ratio, where=maintenance > 0)
+            x = np.where(maintenance > 0, 1.0 - ratio, 1.0)
             x = np.clip(x, self.partial_fraction, 1.0)
         # Bankrupt at this price, or too small to keep: close it all.
         x[(equity_now < 0) | ((1.0 - x) * q < 0.01 * self._size[hit])] = 1.0

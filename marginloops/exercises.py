@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._checks import MAX_MAGNITUDE, check_int, check_number, is_real
+from .numbers import number, percent
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9}
@@ -152,10 +153,10 @@ class Exercise:
         """``value`` as the student should read it, in this exercise's unit."""
         value = check_number("value", value)
         if self.unit == "%":
-            return f"{value:.2%}"
+            return percent(value, 2)
         whole = float(value).is_integer() and float(self.answer).is_integer()
-        number = f"{value:,.2f}" if abs(value) < 1e6 and not whole else f"{value:,.0f}"
-        return f"{number} {self.unit}".strip()
+        shown = number(value, 2 if abs(value) < 1e6 and not whole else 0)
+        return f"{shown} {self.unit}".strip()
 
     def check(self, response) -> Feedback:
         """Check what the student typed (a string or a number); never raises."""

@@ -433,3 +433,18 @@ def test_map_axis_holds_every_stack_of_the_run(changes):
         assert chart.y.max == top
         if cas.step() is None:
             break
+
+
+def test_restore_with_a_vanishing_maintenance_rate_runs_without_warnings():
+    """A rate of 5e-324 made the "restore" share's division overflow (a numpy RuntimeWarning
+    escaping run()); the position is closed whole instead, quietly."""
+    import warnings
+
+    from marginloops import Scenario
+    s = Scenario(price=1.0, shock=0.5, n_positions=1, open_interest=2.0, long_share=1.0,
+                 mmr=5e-324, entry_spread=0.0, depth_1pct=1.0, partial="restore", seed=0,
+                 max_rounds=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = s.cascade().run()
+    assert [(r.n_closed, r.n_reduced) for r in history[1:]] == [(1, 0)]  # closed whole
