@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_int, check_number, describe_range
+from ._checks import check_int, check_number, describe_range, is_real
 from .cascade import BREAKER_REFERENCES, DIRECTIONS, PARTIAL_MODES, Cascade, CircuitBreaker
 from .numbers import number, percent
 from .orderbook import BOOK_SHAPES, REFILL_PLACES, OrderBook
@@ -55,15 +55,10 @@ def _show(value) -> str:
         return f"a {type(value).__name__}"
 
 
-def _is_real(value) -> bool:
-    return (isinstance(value, (int, float, np.integer, np.floating))
-            and not isinstance(value, (bool, np.bool_)))
-
-
 def _number(label, value, *, none=False, **bounds) -> float:
     rng = describe_range(bounds.get("lo"), bounds.get("hi"), bounds.get("lo_open", False),
                          bounds.get("hi_open", False))
-    if not _is_real(value):
+    if not is_real(value):
         also = " (or none)" if none else ""
         raise ValueError(f"{label} must be a number {rng}{also}, got {_show(value)}")
     try:
@@ -103,8 +98,8 @@ def _pairs(label, value, parts, what) -> tuple:
             raise ValueError(f"{label} must be a list of {what} pairs, got {_show(pair)} as "
                              f"pair {i} of {_show(value)}")
         xs = []
-        for part, x in zip(parts, pair):
-            if not _is_real(x):
+        for part, x in zip(parts, pair, strict=True):
+            if not is_real(x):
                 raise ValueError(f"{label} {part} must be a number, got {_show(x)} in pair {i}")
             try:
                 x = float(x)

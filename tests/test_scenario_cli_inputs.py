@@ -506,9 +506,9 @@ def test_sweep_json_fields(field, tmp_path):
     path = tmp_path / "s.json"
     for value in JSON_HOSTILE:
         text = json.dumps({field: value})  # NaN and Infinity as JSON's extension literals
-        for load in (lambda: Scenario.from_json(text),
-                     lambda: Scenario.from_dict(json.loads(text)),
-                     lambda: (path.write_text(text), Scenario.load(path))[1]):
+        for load in (lambda text=text: Scenario.from_json(text),
+                     lambda text=text: Scenario.from_dict(json.loads(text)),
+                     lambda text=text: (path.write_text(text), Scenario.load(path))[1]):
             with warnings.catch_warnings():
                 warnings.simplefilter("error")
                 if accepted(field, value):

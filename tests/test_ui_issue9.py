@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from marginloops import CascadeExplorer, Scenario
 from marginloops.cascade import Cascade
 from marginloops.compare import LockStep
-from marginloops.course import lesson02
 from marginloops.course.lesson04 import ClusteredScenario, clustered_market
 from marginloops.exercises import Exercise
 from marginloops.positions import Positions

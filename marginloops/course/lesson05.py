@@ -9,7 +9,7 @@ import numpy as np
 from ..analysis import amplification
 from ..cascade import RoundRecord
 from ..exercises import Exercise
-from ..narration import count, money, points, price
+from ..narration import count, money, price
 from ..numbers import number, percent
 from ..scenarios import Scenario
 from ..tiers import BINANCE_STYLE_TIERS

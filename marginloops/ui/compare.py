@@ -38,7 +38,7 @@ from .charts import (
     scrolling_log,
     stylesheet,
 )
-from .controls import TimeControls, guarded, projector_toggle
+from .controls import StopsOnProblem, TimeControls, projector_toggle
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ def _show(value) -> str:
     return html.escape(str(value))
 
 
-class CompareExplorer(ProjectorMode, widgets.VBox):
+class CompareExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
     """Two markets hit by a shock and stepped together, one round of each per click.
 
     Parameters
@@ -356,15 +356,6 @@ class CompareExplorer(ProjectorMode, widgets.VBox):
         self._sync_buttons()
 
     # ------------------------------------------------------------------------ wiring
-    def _guard(self, handler):
-        """``handler`` as a callback whose errors the narration reports (:func:`guarded`); an
-        error also stops Play, so that a failing step is reported once, not on every tick."""
-        return guarded(handler, self._problem)
-
-    def _problem(self, sentence: str) -> None:
-        self.time.stop()
-        self._log_note(sentence)
-
     def _log_note(self, text: str) -> None:
         """Add ``text`` to both runs' narration and show it."""
         for lines in self._lines:

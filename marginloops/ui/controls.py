@@ -78,6 +78,20 @@ def message_html(sentence: str) -> str:
             f"</div>")
 
 
+class StopsOnProblem:
+    """For an explorer (a ``time`` :class:`TimeControls` and a ``_log_note(text)`` narration):
+    its callbacks report errors in the narration, and an error also stops Play, so that a
+    failing step is reported once, not on every tick."""
+
+    def _guard(self, handler):
+        """``handler`` as a callback whose errors the narration reports (:func:`guarded`)."""
+        return guarded(handler, self._problem)
+
+    def _problem(self, sentence: str) -> None:
+        self.time.stop()
+        self._log_note(sentence)
+
+
 class Reports:
     """A widget that reports problems in one plain sentence: to the callbacks registered with
     :meth:`on_problem` (an explorer's narration), or while there are none in its own message

@@ -28,8 +28,8 @@ from .charts import (
 )
 from .controls import (
     ScenarioControls,
+    StopsOnProblem,
     TimeControls,
-    guarded,
     market_name,
     problem_sentence,
     projector_toggle,
@@ -45,7 +45,7 @@ def _things(n: int, word: str) -> str:
 HALT_STAGES = ("trading halted",)
 
 
-class CascadeExplorer(ProjectorMode, widgets.VBox):
+class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
     """Step through a margin-call cascade one round (or one stage) at a time.
 
     Parameters
@@ -206,15 +206,6 @@ class CascadeExplorer(ProjectorMode, widgets.VBox):
         for chart in self._charts():
             chart.reset(self.cascade, self.view)
         self.reset(message)
-
-    def _guard(self, handler):
-        """``handler`` as a callback whose errors the narration reports (:func:`guarded`); an
-        error also stops Play, so that a failing step is reported once, not on every tick."""
-        return guarded(handler, self._problem)
-
-    def _problem(self, sentence: str) -> None:
-        self.time.stop()
-        self._log_note(sentence)
 
     def _scenario_changed(self, scenario: Scenario, what: str) -> None:
         old = self._scenario
