@@ -153,7 +153,7 @@ def test_a_market_without_a_cascade_gets_a_clear_error(change):
 def test_every_number_in_the_lesson_text_is_printed_by_a_checked_cell():
     """The prose may only repeat numbers that a seeded, nbval-checked cell prints (issue 9):
     a number with a decimal point or a thousands separator in a markdown cell must appear in
-    the stored output of a cell tagged NBVAL_CHECK_OUTPUT."""
+    the stored output of a cell tagged nbval-check-output."""
     import json
     import re
     from pathlib import Path
@@ -161,7 +161,7 @@ def test_every_number_in_the_lesson_text_is_printed_by_a_checked_cell():
     nb = json.loads((Path(__file__).parents[1] / "lessons" / "05-breaking-the-loop.ipynb")
                     .read_text(encoding="utf-8"))
     printed = "".join("".join(o.get("text", "")) for c in nb["cells"]
-                      if c["cell_type"] == "code" and "NBVAL_CHECK_OUTPUT" in "".join(c["source"])
+                      if "nbval-check-output" in c["metadata"].get("tags", ())
                       for o in c["outputs"])
     prose = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     prose = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", prose)  # picture alt texts describe pictures
