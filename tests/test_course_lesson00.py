@@ -35,7 +35,7 @@ def test_the_whole_fall_in_percent(exercises):
     assert "15.6" not in first.message  # never the answer on the first try
     assert ex.check("15.6%").correct
     assert lesson00.exercises()[1].check("15.6").correct  # a bare 15.6 means 15.6%
-    assert lesson00.exercises()[1].check("0.156").correct
+    assert lesson00.exercises()[1].check("0.156").malformed  # 0.156%, not reinterpreted
 
 
 def test_the_amplification(exercises):

@@ -144,7 +144,7 @@ def test_exercise_2_slippage_by_hand():
     ex = exercises()[1]
     assert ex.answer == pytest.approx((20.0 - 19.92) / 20.0)  # 0.4%
     assert ex.check("0.4%").correct
-    assert exercises()[1].check("0.004").correct
+    assert exercises()[1].check("0.004").malformed  # 0.004%, not reinterpreted
     ex = exercises()[1]
     wrong = ex.check("1%")  # (20.00 - 19.80) / 20: the last fill's move, not the slippage
     assert not wrong.correct and "too high" in wrong.message and "0.40%" not in wrong.message
@@ -160,7 +160,7 @@ def test_exercise_3_one_percent_order_by_hand():
     mean_price = (39.99 + 39.60) / 2  # 39.795
     assert ex.answer == pytest.approx(1_200_000 / mean_price)  # 30,154.5
     assert ex.check("30,154").correct
-    assert exercises()[2].check("30000").correct  # 1.2M USD / 40 USD: within 1%
+    assert not exercises()[2].check("30000").correct  # 1.2M USD / 40 USD: not to the unit
     ex = exercises()[2]
     wrong = ex.check("1.2M")  # dollars, not units
     assert not wrong.correct and "too high" in wrong.message

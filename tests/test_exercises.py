@@ -58,18 +58,19 @@ def test_malformed_answer_is_explained_and_does_not_count():
     assert ex.attempts == 0
 
 
-def test_percent_answers_accept_both_forms():
+def test_percent_answers_are_per_cent_with_or_without_the_sign():
     ex = Exercise("How far did the price fall?", 0.156, unit="%", tolerance=0.01)
     assert ex.check("15.6%").correct
     assert Exercise("same", 0.156, unit="%", tolerance=0.01).check("15.6").correct
-    assert Exercise("same", 0.156, unit="%", tolerance=0.01).check("0.156").correct
+    fraction = Exercise("same", 0.156, unit="%", tolerance=0.01).check("0.156")
+    assert fraction.malformed and "0.156 means 0.156%" in fraction.message  # never reinterpreted
 
 
-def test_a_small_percentage_typed_without_its_sign_is_read_as_meant():
-    # 0.4% typed as "0.4": read as 0.4%, not 40%; "40" as 40% when that is the answer
+def test_a_small_percentage_typed_without_its_sign_is_per_cent():
+    # "0.4" is 0.4% in every percentage question: right for 0.4%, never 40%
     assert Exercise("slippage?", 0.004, unit="%", tolerance=0.01).check("0.4").correct
     assert Exercise("fall?", 0.4, unit="%", tolerance=0.01).check("40").correct
-    assert Exercise("fall?", 0.4, unit="%", tolerance=0.01).check("0.4").correct
+    assert Exercise("fall?", 0.4, unit="%", tolerance=0.01).check("0.4").malformed
     wrong = Exercise("slippage?", 0.004, unit="%", tolerance=0.01).check("0.9")
     assert not wrong.correct and "0.90%" in wrong.message and "too high" in wrong.message
 

@@ -272,8 +272,10 @@ def exercises() -> list[Exercise]:
         Exercise(
             "Another coin trades at 40 USD. Its book is flat, with levels 0.01 USD apart, and "
             "holds 1.2M USD of bids within 1% of the price. What is the biggest market sell, in "
-            "units, that keeps the price within 1% of the start?",
-            answer=order_for_move(other, 0.01), tolerance=0.01, unit="units",
+            "units, that keeps the price within 1% of the start? (To the unit.)",
+            # To the unit (30,154 or 30,155): the rule of thumb 1.2M / 40 = 30,000 is refused.
+            answer=order_for_move(other, 0.01), tolerance=0.0, abs_tolerance=1.0,
+            unit="units",
             hints=("The 1% depth is the money resting within 1% of the price: selling all of it "
                    "moves the price just under 1%.",
                    "Units = USD / price: 1.2M USD of bids, each priced a little under 40 USD.")),

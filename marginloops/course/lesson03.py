@@ -28,20 +28,23 @@ def exercises(scenario: Scenario | None = None) -> list[Exercise]:
     return [
         Exercise(
             f"A shock lowers the price by {SHOCK_USD:g} USD in a market where n/D = {RATIO:g}. "
-            "What total fall, in USD, does the closed form predict?",
-            answer=SHOCK_USD * closed_form_amplification(RATIO), unit="USD", tolerance=0.01,
+            "What total fall, in USD, does the closed form predict? (Two decimals.)",
+            answer=SHOCK_USD * closed_form_amplification(RATIO), unit="USD", tolerance=0.0,
+            abs_tolerance=0.006,
             hints=("Write out the drops: 4, then 4 x 0.25, then 4 x 0.25 x 0.25, ... and add "
                    "them up.",
                    "The sum of the series is shock / (1 - n/D).")),
         Exercise(
             f"The crowded-longs market has a crowding ratio of about 0.96 with 1.5M USD of 1% "
             f"depth. What is its crowding ratio with {DEPTH / 1e6:g}M USD of 1% depth?",
-            answer=ratio, tolerance=0.03,
+            # 0.96 x 1.5 / 4 = 0.36 (the package measures 0.3602); 0.35 or 0.37 is a slip.
+            answer=ratio, tolerance=0.0, abs_tolerance=0.006,
             hints=("The traders stay the same, so n stays the same; only D changes.",
                    "D grows in proportion to the 1% depth: 4M is 4 / 1.5 times 1.5M.")),
         Exercise(
             f"With that {DEPTH / 1e6:g}M USD book, what amplification (total fall divided by "
             "the shock's fall) does the closed form predict?",
-            answer=closed_form_amplification(ratio), tolerance=0.02,
+            # 1 / (1 - 0.36) = 1.5625 and 1 / (1 - 0.3602) = 1.563; 1.55 or 1.57 is a slip.
+            answer=closed_form_amplification(ratio), tolerance=0.0, abs_tolerance=0.006,
             hints=("Amplification = 1 / (1 - n/D), with n/D your answer to exercise 2.",)),
     ]

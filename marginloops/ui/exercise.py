@@ -50,25 +50,29 @@ class ExerciseBox(widgets.VBox):
         The question and its answer.
     title : str
         Shown in bold before the question, e.g. "Exercise 1".
-    placeholder : str
-        Grey text in the empty answer box.
+    placeholder : str, optional
+        Grey text in the empty answer box. By default (or "") the exercise's
+        :attr:`~marginloops.exercises.Exercise.form`,
+        which states how the box reads a number (in per cent for a percentage question, with
+        or without the % sign; no % sign in any other question): the same rule in every lesson.
     """
 
     def __init__(self, exercise: Exercise, title: str = "Exercise",
-                 placeholder: str = "a number, e.g. 41,230 or 2.5%"):
+                 placeholder: str = ""):
         if not isinstance(exercise, Exercise):
             raise ValueError(f"exercise must be a marginloops.exercises.Exercise, got "
                              f"{type(exercise).__name__}")
         for name, text in (("title", title), ("placeholder", placeholder)):
             if not isinstance(text, str):
                 raise ValueError(f"{name} must be a string, got {type(text).__name__}")
+        placeholder = placeholder or exercise.form
         self.exercise = exercise
         self._last_value, self._last_result = None, None
         self.question = widgets.HTML(
             f"<p style='margin:4px 0'><b>{html.escape(title)}.</b> "
             f"{html.escape(exercise.question)}</p>")
         self.answer = AnswerText(value="", placeholder=placeholder, description="Your answer",
-                                 continuous_update=False, layout={"width": "340px"})
+                                 continuous_update=False, layout={"width": "400px"})
         self.answer.refusal_callbacks = [lambda value: self._report(
             f"An answer is text or a number, not {type(value).__name__}: type it in the box.")]
         self.answer.style.description_width = "90px"

@@ -1,0 +1,128 @@
+"""Issue 10, items 5, 9 and 10: one rule for reading a number in every lesson's exercises
+(per cent for a percentage question, sign or not; no % sign elsewhere), tolerances that match
+what each question asks, the printable worksheets, and the answers a student hands in."""
+
+import importlib
+
+import pytest
+
+from marginloops.exercises import Exercise
+
+
+def lesson_exercises():
+    """(lesson, number, exercise) for every exercise of every lesson, numbered from 1."""
+    return [(n, i, exercise) for n in range(7)
+            for i, exercise in enumerate(
+                importlib.import_module(f"marginloops.course.lesson{n:02d}").exercises(), 1)]
+
+
+ALL = lesson_exercises()
+IDS = [f"lesson{n:02d}-ex{i}" for n, i, _ in ALL]
+
+
+def fresh(n, i):
+    """A new copy of lesson ``n``'s exercise ``i`` (no tries counted yet)."""
+    return importlib.import_module(f"marginloops.course.lesson{n:02d}").exercises()[i - 1]
+
+
+# ---------------------------------------------------------------- item 5: one rule everywhere
+@pytest.mark.parametrize("n,i,exercise", ALL, ids=IDS)
+def test_every_exercise_reads_numbers_by_the_one_rule(n, i, exercise):
+    if exercise.unit == "%":
+        # In per cent, with or without the sign: "3.52" and "3.52%" are the same answer.
+        per_cent = f"{exercise.answer * 100:.2f}"
+        assert fresh(n, i).check(per_cent).correct, per_cent
+        assert fresh(n, i).check(per_cent + "%").correct
+        assert fresh(n, i).check(exercise.answer * 100).correct  # a number from code, too
+        # A fraction is never reinterpreted; the box explains and does not count a try.
+        ex = fresh(n, i)
+        fraction = f"{exercise.answer:.6f}"
+        result = ex.check(fraction)
+        assert not result.correct and result.malformed and ex.attempts == 0
+        assert f"{fraction} means {fraction}%" in result.message
+        assert "in per cent" in exercise.form and "3.5%" in exercise.form
+    else:
+        plain = f"{exercise.answer:.4f}"
+        assert fresh(n, i).check(plain).correct
+        ex = fresh(n, i)
+        result = ex.check(plain + "%")
+        assert not result.correct and result.malformed and ex.attempts == 0
+        assert f"asks for {exercise.kind}, not a percentage" in result.message
+        assert "(no %)" in exercise.form
+
+
+def test_the_issues_three_cases():
+    # lesson 02 exercise 2 (0.40%): "0.4" is 0.4%, the fraction "0.004" is not 40% or right
+    assert fresh(2, 2).check("0.4").message == "Right: 0.40%."
+    assert fresh(2, 2).check("0.4%").correct and fresh(2, 2).check("0.004").malformed
+    # lesson 01 exercise 2 (3.52%) and lesson 06 exercise 2 (55.4%): the same reading
+    assert fresh(1, 2).check("0.035").malformed and fresh(6, 2).check("0.554").malformed
+    assert fresh(1, 2).check("3.52").correct and fresh(6, 2).check("55.4").correct
+    # a percentage typed into a count question is refused, naming what it wants
+    result = fresh(0, 1).check("-15.6%")
+    assert result.malformed and "a count of positions, not a percentage" in result.message
+    assert "-0.16" not in result.message
+
+
+def test_a_wrong_percentage_is_judged_in_per_cent():
+    ex = fresh(2, 2)  # 0.40%
+    result = ex.check("0.9")
+    assert not result.correct and not result.malformed and "0.90% is too high" in result.message
+    assert ex.attempts == 1
+
+
+@pytest.mark.parametrize("n,i,exercise", ALL, ids=IDS)
+def test_the_answer_box_states_the_rule_in_its_placeholder(n, i, exercise):
+    from marginloops.ui import ExerciseBox
+    box = ExerciseBox(exercise)
+    assert box.answer.placeholder == exercise.form
+    assert ExerciseBox(exercise, placeholder="custom").answer.placeholder == "custom"
+
+
+def test_the_placeholders_are_the_same_across_lessons():
+    forms = {}
+    for _, _, exercise in ALL:
+        forms.setdefault(exercise.unit, set()).add(exercise.form)
+    assert all(len(f) == 1 for f in forms.values()), forms
+    assert Exercise("q?", 1.0, unit="rounds").form == "a number in rounds, e.g. 12.5 (no %)"
+
+
+# ------------------------------------------------- item 10: tolerances match the questions
+#: What a careful student gives (a reading of the status line, the answer to the precision
+#: asked): accepted.
+ACCEPTED = [
+    (0, 2, "15.6"), (0, 2, "15.59%"), (0, 3, "5.2"), (0, 3, "5.21"),
+    (1, 1, "175.88"), (1, 2, "3.5"), (1, 3, "400"), (1, 4, "41"),
+    (2, 1, "19.92"), (2, 2, "0.4"), (2, 3, "30,154"), (2, 3, "30155"),
+    (3, 1, "5.33"), (3, 2, "0.36"), (3, 3, "1.5625"), (3, 3, "1.56"),
+    (4, 1, "0.3"), (4, 2, "3.75"), (4, 3, "195.98"), (4, 4, "0.48"),
+    (5, 1, "1.03"), (5, 1, "1.033"), (5, 2, "534"), (5, 3, "8.97"),
+    (6, 1, "2.17"), (6, 2, "55.4"), (6, 2, "55.36"), (6, 3, "35.1"),
+]
+
+#: Near misses a careful student would not give (a rule of thumb, a rounded reading, a
+#: neighbouring count): each refused. Every exercise has at least one.
+NEAR_MISSES = [
+    (0, 1, "352"), (0, 2, "15.5"), (0, 2, "15.7"), (0, 3, "5.1"), (0, 3, "5.3"), (0, 4, "768"),
+    (1, 1, "175.9"), (1, 2, "3.4"), (1, 2, "3.6"), (1, 3, "401"), (1, 4, "40"),
+    (2, 1, "19.93"), (2, 2, "0.41"), (2, 3, "30000"), (2, 3, "30,150"), (2, 3, "30,157"),
+    (3, 1, "5.3"), (3, 2, "0.35"), (3, 2, "0.37"), (3, 3, "1.55"), (3, 3, "1.57"),
+    (4, 1, "0.31"), (4, 2, "3.7"), (4, 2, "3.8"), (4, 3, "196"), (4, 4, "0.47"), (4, 4, "0.49"),
+    (5, 1, "1.0"), (5, 1, "1.04"), (5, 2, "530"), (5, 2, "540"), (5, 3, "9"),
+    (6, 1, "2.2"), (6, 1, "2.16"), (6, 2, "55"), (6, 2, "56"), (6, 3, "35"), (6, 3, "35.2"),
+]
+
+
+@pytest.mark.parametrize("n,i,typed", ACCEPTED)
+def test_a_careful_answer_is_accepted(n, i, typed):
+    assert fresh(n, i).check(typed).correct
+
+
+@pytest.mark.parametrize("n,i,typed", NEAR_MISSES)
+def test_a_near_miss_is_refused(n, i, typed):
+    result = fresh(n, i).check(typed)
+    assert not result.correct and not result.malformed, result.message
+
+
+def test_every_exercise_has_a_near_miss_checked():
+    assert {(n, i) for n, i, _ in NEAR_MISSES} == {(n, i) for n, i, _ in ALL}
