@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from marginloops import Scenario, crowding, round_table
+from marginloops.course import story
+
 LESSONS = sorted((Path(__file__).parents[1] / "lessons").glob("0*.ipynb"))
 MARKER = re.compile(r"^\s*#+\s*(NBVAL_\w+|PYTEST_VALIDATE_\w+)\s*$", re.M)
 
@@ -47,3 +50,44 @@ def test_no_cell_is_both_checked_and_ignored(path):
     both = [n for n, c in _code_cells(path)
             if {"nbval-check-output", "nbval-ignore-output"} <= set(c["metadata"].get("tags", ()))]
     assert not both, f"{path.name}: cells {both}"
+
+
+# ------------------------------------------------------------------ one story across lessons
+
+
+def test_the_first_band_is_the_crowding_ratio_of_lesson_3():
+    market = Scenario.preset("crowded-longs")
+    rows = story.crowd_in_bands(market, (1_500_000, 2_000_000), width=0.05, count=2)
+    for depth, ratio in zip((1_500_000, 2_000_000), rows[0]["ratios"], strict=True):
+        measured = crowding(market.replace(depth_1pct=depth).cascade(), band=0.05)
+        assert ratio == pytest.approx(measured.ratio, rel=0.01)
+    assert rows[0]["units"] == pytest.approx(measured.liquidation_units, rel=0.01)
+
+
+def test_drop_ratios_are_the_round_tables():
+    market = Scenario.preset("crowded-longs").replace(depth_1pct=2_000_000)
+    mine = [line.split()[-1] for line in story.drop_ratio_table(market, ()).splitlines()[2:]]
+    theirs = [line.split()[-1] for line in round_table(
+        market.cascade().run(), columns=("round", "drop_ratio")).splitlines()[1:]]
+    assert mine == theirs
+
+
+def test_the_2m_row_is_above_the_closed_form_because_the_crowd_is_denser_further_down():
+    """Lesson 3's explanation, checked: the run crosses into a band with a higher n/D, and the
+    ratios it meets average above the first band's."""
+    market = Scenario.preset("crowded-longs")
+    first, second = (r["ratios"][0] for r in story.crowd_in_bands(market, (2_000_000,),
+                                                                    count=2))
+    assert second > first
+    history = market.replace(depth_1pct=2_000_000).cascade().run()
+    drops = [r.price_before - r.price_after for r in history]
+    met = [b / a for a, b in zip(drops[1:6], drops[2:7], strict=True)]  # rounds 2 to 6
+    assert sum(met) / len(met) > first
+    assert 1 - history[-1].price_after / history[0].price_before > 0.05  # past the first band
+
+
+@pytest.mark.parametrize("kw", [dict(width=0), dict(width=0.5, count=2), dict(count=0),
+                                dict(count=1.5), dict(width=True)])
+def test_bad_bands_are_refused(kw):
+    with pytest.raises(ValueError, match="width|count"):
+        story.crowd_in_bands(None, (), **kw)
