@@ -23,8 +23,8 @@ __all__ = ["CASES", "Cascade", "CaseStudy", "CircuitBreaker", "Comparison", "Cro
            "liquidation_price", "loop_share", "narrate", "narrate_end", "narrate_history",
            "round_table"]
 
-_UI_NAMES = {"BookWalkView", "CascadeExplorer", "CompareExplorer", "CriticalRatioView",
-             "ExerciseBox", "MarginView"}
+_UI_NAMES = {"AnswerSheet", "BookWalkView", "CascadeExplorer", "CompareExplorer",
+             "CriticalRatioView", "ExerciseBox", "MarginView"}
 
 
 def __getattr__(name):

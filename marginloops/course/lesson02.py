@@ -264,8 +264,7 @@ def exercises() -> list[Exercise]:
                    "the levels, then divide by 250.")),
         Exercise(
             "The same 250-unit sell on the same book: what is its slippage, the distance from "
-            "the average fill to the start price (the best bid, 20.00), as a % of the start? "
-            "(Type it with a % sign, for example 1.5%.)",
+            "the average fill to the start price (the best bid, 20.00), as a % of the start?",
             answer=slippage(sell_250, start), tolerance=0.0, abs_tolerance=0.00002, unit="%",
             hints=("Slippage = (start − average fill) / start.",
                    "Use the average fill from exercise 1, not the last fill (19.80).")),

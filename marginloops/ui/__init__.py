@@ -15,11 +15,11 @@ from .charts import (
 from .compare import CompareExplorer
 from .controls import LEVERAGE_MIXES, Knob, ScenarioControls, TimeControls
 from .critical import CriticalRatioView
-from .exercise import ExerciseBox
+from .exercise import AnswerSheet, ExerciseBox
 from .explorer import CascadeExplorer
 from .margin import MarginView
 
-__all__ = ["BookChart", "BookWalkView", "CascadeExplorer", "CompareExplorer", "CriticalRatioView",
-           "ExerciseBox", "Knob", "LEVERAGE_MIXES", "LiquidationMapChart", "LiquidationsChart",
+__all__ = ["AnswerSheet", "BookChart", "BookWalkView", "CascadeExplorer", "CompareExplorer",
+           "CriticalRatioView", "ExerciseBox", "Knob", "LEVERAGE_MIXES", "LiquidationMapChart", "LiquidationsChart",
            "MarginView", "OpenInterestChart", "PriceChart", "ScenarioControls", "TimeControls",
            "View"]

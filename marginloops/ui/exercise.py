@@ -1,22 +1,46 @@
 """An exercise as a widget: the question, a text box for the answer, a Check button and the
 feedback, so a student can answer in the notebook and in Voila's app mode (where code cells
-cannot be edited).
+cannot be edited); and :class:`AnswerSheet`, which gives the student every answer checked in
+this kernel as a file to hand in.
 
 The checking itself is :class:`marginloops.exercises.Exercise`; this only shows it.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import numbers
+import re
+import weakref
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import ipywidgets as widgets
 import traitlets
 
 from ..exercises import Exercise, Feedback
+from ..numbers import number
 from . import style
 from .charts import stylesheet
-from .controls import guarded
+from .controls import guarded, message_html
+
+#: Every ExerciseBox made in this kernel, oldest first (weak: a closed box drops out), and the
+#: answer sheets to tell when one of them checks an answer.
+_BOXES: list = []
+_SHEETS: weakref.WeakSet = weakref.WeakSet()
+
+
+@dataclass(frozen=True)
+class CheckedAnswer:
+    """One answer a student checked: when (UTC), what was typed, the feedback, and whether it
+    was right and counted as a try (an answer the box could not read is not a try)."""
+
+    time: datetime
+    typed: str
+    correct: bool
+    counted: bool
+    message: str
 
 
 class _Answer(traitlets.Unicode):
@@ -67,6 +91,9 @@ class ExerciseBox(widgets.VBox):
                 raise ValueError(f"{name} must be a string, got {type(text).__name__}")
         placeholder = placeholder or exercise.form
         self.exercise = exercise
+        self.title = title
+        #: Every answer checked in this box, oldest first (what :class:`AnswerSheet` exports).
+        self.answers: list[CheckedAnswer] = []
         self._last_value, self._last_result = None, None
         self.question = widgets.HTML(
             f"<p style='margin:4px 0'><b>{html.escape(title)}.</b> "
@@ -89,6 +116,7 @@ class ExerciseBox(widgets.VBox):
                          layout={"border": "1px solid #bbb", "padding": "4px 8px",
                                  "margin": "6px 0"})
         self.add_class(style.ROOT_CLASS)  # the stylesheet's visible keyboard focus
+        _BOXES.append(weakref.ref(self))
 
     def _on_submit(self, change):
         # The Text commits on Enter or on leaving the box (continuous_update=False); an empty
@@ -114,6 +142,10 @@ class ExerciseBox(widgets.VBox):
         result = self.exercise.check(value)
         self._last_value, self._last_result = value, result
         self.feedback.value = self._render(result)
+        self.answers.append(CheckedAnswer(datetime.now(timezone.utc), value, result.correct,
+                                          not result.malformed, result.message))
+        for sheet in list(_SHEETS):
+            sheet.refresh()
         return result
 
     def _report(self, sentence: str) -> None:
@@ -135,3 +167,126 @@ class ExerciseBox(widgets.VBox):
         return (f"<div role='status' aria-live='polite' style='color:{colour};margin:2px 0'>"
                 f"<span aria-hidden='true' style='font-weight:bold'>{mark}</span>"
                 f"{html.escape(text)}</div>")
+
+
+class AnswerSheet(widgets.VBox):
+    """"Answers to hand in": the student's name and a link that downloads every answer checked
+    in this kernel's :class:`ExerciseBox` es (what was typed, when, right or not, tries) as one
+    small HTML page.
+
+    The link is an HTML anchor with a ``data:`` URI and a ``download`` file name, rebuilt after
+    every checked answer: the file is made in the page, so it works in JupyterLab and in Voila
+    (which serves no files from the kernel) with nothing on the server. This is the way an
+    ipywidgets maintainer recommends (jupyter-widgets/ipywidgets#1966; Voila's own issues
+    #578 and #711 show that file links are forbidden there).
+
+    Parameters
+    ----------
+    lesson : str
+        The lesson's number as it appears in its file name, e.g. "03": names the file
+        (``lesson-03-answers-<name>.html``) and heads the page.
+
+    Answers live in the kernel: a restart or a new Binder session starts an empty sheet.
+    """
+
+    def __init__(self, lesson: str):
+        if not isinstance(lesson, str) or not re.fullmatch(r"[0-9A-Za-z-]{1,20}", lesson):
+            raise ValueError(f"lesson must be a short name such as '03' (letters, digits or -, "
+                             f"1 to 20 of them), got {lesson!r:.40}")
+        self.lesson = lesson
+        self.name = widgets.Text(value="", description="Your name",
+                                 placeholder="first and last name", continuous_update=True,
+                                 layout={"width": "400px"})
+        self.name.style.description_width = "90px"
+        self.summary = widgets.HTML()
+        self.link = widgets.HTML()
+        self.message = widgets.HTML("")
+        self.name.observe(guarded(lambda _: self.refresh(), self._report), names="value")
+        super().__init__([stylesheet(),
+                          widgets.HTML("<p style='margin:4px 0'><b>Answers to hand in.</b> "
+                                       "Type your name, then download the file of your answers "
+                                       "and hand it in.</p>"),
+                          self.name, self.summary, self.link, self.message],
+                         layout={"border": "1px solid #bbb", "padding": "4px 8px",
+                                 "margin": "6px 0"})
+        self.add_class(style.ROOT_CLASS)
+        _SHEETS.add(self)
+        self.refresh()
+
+    def _report(self, sentence: str) -> None:
+        self.message.value = message_html(sentence)
+
+    @staticmethod
+    def boxes() -> list:
+        """The live exercise boxes of this kernel, oldest first."""
+        live = [ref() for ref in _BOXES]
+        return [box for box in live if box is not None and box.comm is not None]
+
+    def exercises(self) -> list[tuple[str, str, list[CheckedAnswer]]]:
+        """(title, question, answers) per exercise, in the order the boxes were made. A box
+        shown again (its cell run twice) adds its answers to the same exercise."""
+        found: dict = {}
+        for box in self.boxes():
+            key = (box.title, box.exercise.question)
+            found.setdefault(key, []).extend(box.answers)
+        return [(title, question, sorted(answers, key=lambda a: a.time))
+                for (title, question), answers in found.items()]
+
+    @property
+    def filename(self) -> str:
+        """``lesson-<lesson>-answers-<name>.html``, the name reduced to letters and digits."""
+        name = re.sub(r"[^0-9A-Za-z]+", "-", self.name.value).strip("-")[:40] or "student"
+        return f"lesson-{self.lesson}-answers-{name}.html"
+
+    def document(self) -> str:
+        """The file to hand in: a self-contained HTML page, one table row per checked answer."""
+        rows, right, answered = [], 0, 0
+        exercises = self.exercises()
+        for title, question, answers in exercises:
+            solved = any(a.correct for a in answers)
+            tries = sum(a.counted for a in answers)
+            right += solved
+            answered += bool(answers)
+            state = ("right" if solved else "not yet right" if answers else "not answered")
+            rows.append(f"<h2>{html.escape(title)}: {state}, {number(tries, 0)} "
+                        f"{'try' if tries == 1 else 'tries'}</h2>\n"
+                        f"<p>{html.escape(question)}</p>")
+            if answers:
+                rows.append("<table><tr><th>when (UTC)</th><th>typed</th><th>result</th>"
+                            "<th>feedback</th></tr>")
+                for a in answers:
+                    result = "right" if a.correct else "not yet" if a.counted else "not read"
+                    rows.append(f"<tr><td>{a.time:%Y-%m-%d %H:%M:%S}</td>"
+                                f"<td>{html.escape(a.typed)}</td><td>{result}</td>"
+                                f"<td>{html.escape(a.message)}</td></tr>")
+                rows.append("</table>")
+        name = html.escape(self.name.value.strip()) or "(no name typed)"
+        made = datetime.now(timezone.utc)
+        return (
+            "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<title>Lesson {html.escape(self.lesson)} answers: {name}</title>"
+            "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}"
+            "table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px;"
+            "text-align:left}h2{font-size:1.1em;margin-top:1.2em}</style></head><body>\n"
+            f"<h1>marginloops lesson {html.escape(self.lesson)}: answers</h1>\n"
+            f"<p>Student: <b>{name}</b>. Saved {made:%Y-%m-%d %H:%M} UTC. "
+            f"{number(answered, 0)} of {number(len(exercises), 0)} exercises answered, "
+            f"{number(right, 0)} right.</p>\n" + "\n".join(rows) + "\n</body></html>\n")
+
+    def refresh(self) -> None:
+        """Rebuild the summary and the download link from the boxes' answers."""
+        exercises = self.exercises()
+        answered = sum(bool(a) for _, _, a in exercises)
+        right = sum(any(x.correct for x in a) for _, _, a in exercises)
+        self.summary.value = (
+            f"<div role='status' style='margin:2px 0'>{number(answered, 0)} of "
+            f"{number(len(exercises), 0)} exercises answered, {number(right, 0)} right. "
+            "Answers are kept only while this notebook's kernel runs.</div>")
+        payload = base64.b64encode(self.document().encode("utf-8")).decode("ascii")
+        self.link.value = (
+            f"<a class='marginloops-download' download='{html.escape(self.filename)}' "
+            f"href='data:text/html;charset=utf-8;base64,{payload}' "
+            "style='display:inline-block;padding:4px 12px;margin:4px 0;background:#1565c0;"
+            "color:#fff;border-radius:3px;text-decoration:none'>"
+            f"Download my answers</a> <span style='color:#555'>"
+            f"({html.escape(self.filename)})</span>")
