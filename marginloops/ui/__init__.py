@@ -20,6 +20,6 @@ from .explorer import CascadeExplorer
 from .margin import MarginView
 
 __all__ = ["AnswerSheet", "BookChart", "BookWalkView", "CascadeExplorer", "CompareExplorer",
-           "CriticalRatioView", "ExerciseBox", "Knob", "LEVERAGE_MIXES", "LiquidationMapChart", "LiquidationsChart",
-           "MarginView", "OpenInterestChart", "PriceChart", "ScenarioControls", "TimeControls",
-           "View"]
+           "CriticalRatioView", "ExerciseBox", "Knob", "LEVERAGE_MIXES", "LiquidationMapChart",
+           "LiquidationsChart", "MarginView", "OpenInterestChart", "PriceChart", "ScenarioControls",
+           "TimeControls", "View"]
