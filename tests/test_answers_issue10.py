@@ -126,3 +126,87 @@ def test_a_near_miss_is_refused(n, i, typed):
 
 def test_every_exercise_has_a_near_miss_checked():
     assert {(n, i) for n, i, _ in NEAR_MISSES} == {(n, i) for n, i, _ in ALL}
+
+
+# --------------------------------------------------------- item 9: the answers to hand in
+def decoded(sheet):
+    """The file the sheet's download link holds, and the file name it offers."""
+    import base64
+    import re
+    link = sheet.link.value
+    name = re.search(r"download='([^']+)'", link).group(1)
+    payload = re.search(r"href='data:text/html;charset=utf-8;base64,([^']+)'", link).group(1)
+    return name, base64.b64decode(payload).decode("utf-8")
+
+
+@pytest.fixture
+def no_boxes():
+    """Close every box made so far, so a test sees only its own."""
+    from marginloops import AnswerSheet
+    for box in AnswerSheet.boxes():
+        box.close()
+    yield
+
+
+def test_the_answer_sheet_collects_every_box_and_offers_a_file(no_boxes):
+    from marginloops import AnswerSheet, ExerciseBox
+    from marginloops.course import lesson02
+    boxes = [ExerciseBox(e, title=f"Exercise {i}")
+             for i, e in enumerate(lesson02.exercises(), 1)]
+    sheet = AnswerSheet(lesson="02")
+    name, page = decoded(sheet)
+    assert name == "lesson-02-answers-student.html"
+    assert "0 of 3 exercises answered, 0 right" in page and page.count("not answered") == 3
+    boxes[0].check("19.90")
+    boxes[0].check("19.92")
+    boxes[1].check("0.004")  # a fraction: not read, not a try
+    sheet.name.value = "Ann <b>Lee</b>"
+    name, page = decoded(sheet)
+    assert name == "lesson-02-answers-Ann-b-Lee-b.html"
+    assert "Ann &lt;b&gt;Lee&lt;/b&gt;" in page and "<b>Lee</b>" not in page
+    assert "Exercise 1: right, 2 tries" in page and "Exercise 2: not yet right, 0 tries" in page
+    assert "Exercise 3: not answered" in page
+    assert "<td>19.90</td><td>not yet</td>" in page and "<td>19.92</td><td>right</td>" in page
+    assert "<td>0.004</td><td>not read</td>" in page
+    assert "2 of 3 exercises answered, 1 right" in page
+    assert "2 of 3 exercises answered, 1 right" in sheet.summary.value
+    import re
+    assert re.search(r"<tr><td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</td><td>19.90</td>", page)
+
+
+def test_a_box_shown_twice_adds_to_one_exercise_and_a_closed_box_drops_out(no_boxes):
+    from marginloops import AnswerSheet, ExerciseBox
+    from marginloops.course import lesson03
+    ex = lesson03.exercises()[0]
+    first, again = ExerciseBox(ex, title="Exercise 1"), ExerciseBox(ex, title="Exercise 1")
+    first.check("4")
+    again.check("5.33")
+    sheet = AnswerSheet(lesson="03")
+    assert len(sheet.exercises()) == 1 and "Exercise 1: right, 2 tries" in decoded(sheet)[1]
+    other = ExerciseBox(lesson03.exercises()[1], title="Exercise 2")
+    sheet.refresh()
+    assert len(sheet.exercises()) == 2
+    other.close()
+    sheet.refresh()
+    assert len(sheet.exercises()) == 1
+
+
+@pytest.mark.parametrize("bad", ["", "3/../x", "a" * 21, 3, None, "03 "])
+def test_the_answer_sheet_refuses_a_bad_lesson_name(bad):
+    from marginloops import AnswerSheet
+    with pytest.raises(ValueError, match="lesson must be a short name"):
+        AnswerSheet(lesson=bad)
+
+
+def test_every_lesson_notebook_has_the_answer_sheet_after_its_exercises():
+    import json
+    from pathlib import Path
+    for path in sorted((Path(__file__).parents[1] / "lessons").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        sources = ["".join(c["source"]) for c in cells]
+        sheet = [k for k, s in enumerate(sources) if "AnswerSheet(lesson=" in s]
+        assert len(sheet) == 1, path.name
+        assert f'AnswerSheet(lesson="{path.name[:2]}")' in sources[sheet[0]]
+        assert "nbval-ignore-output" in cells[sheet[0]]["metadata"].get("tags", [])
+        boxes = [k for k, s in enumerate(sources) if "ExerciseBox(" in s and k != sheet[0]]
+        assert sheet[0] > max(boxes), path.name
