@@ -415,6 +415,12 @@ class BookChart(_Chart):
 
     def update(self, book, price, rec=None):
         """Draw ``book`` with the current ``price``; ``rec``'s consumed levels are marked."""
+        self.show_walk(book, rec)
+        self.set_price(price)
+
+    def show_walk(self, book, rec=None) -> None:
+        """Draw the resting orders of ``book`` and mark the levels ``rec``'s order took (none
+        without ``rec``); the price line stays where it is."""
         centers = 0.5 * (self.edges[1:] + self.edges[:-1])
         resting = book_histogram(book, self.edges)
         if rec is not None and rec.book_qty.size:
@@ -425,6 +431,9 @@ class BookChart(_Chart):
             self.resting.x, self.resting.y = centers, resting
         with self.taken.hold_sync():
             self.taken.x, self.taken.y = centers, taken
+
+    def set_price(self, price) -> None:
+        """Move the dashed price line to ``price``; nothing else is redrawn."""
         with self.price.hold_sync():
             self.price.x = [price] * 2
             self.price.y = [0.0, float(self.y.max)]
@@ -581,6 +590,11 @@ class LiquidationMapChart(_Chart):
         with self.reached.hold_sync():
             self.reached.x = centers[hit]
             self.reached.y = np.minimum(stack[hit] + 0.05 * top, 0.97 * top)
+        self.set_price(price)
+
+    def set_price(self, price) -> None:
+        """Move the dashed price line to ``price``; the bars and diamonds stay as they are."""
+        top = float(self.y.max) if self.y.max is not None else 1.0
         with self.price.hold_sync():
             self.price.x = [price] * 2
             self.price.y = [0.0, top]

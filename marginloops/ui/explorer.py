@@ -45,6 +45,16 @@ def _things(n: int, word: str) -> str:
 HALT_STAGES = ("trading halted",)
 
 
+def _new_price_words(rec) -> str:
+    """Phase mode's "new price" stage in words: the last fill becomes the price (the round's
+    whole sentence goes to the log; who is in reach next is the next check's news)."""
+    if rec.price_after == rec.price_before:
+        return f"New price: nothing traded, so the price stays at {say.price(rec.price_after)}."
+    way = "lower" if rec.price_after < rec.price_before else "higher"
+    return (f"New price: the last fill, {say.price(rec.price_after)}, is the new price, "
+            f"{say.percent(abs(rec.price_change))} {way} than {say.price(rec.price_before)}.")
+
+
 class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
     """Step through a margin-call cascade one round (or one stage) at a time.
 
@@ -236,12 +246,22 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         self.time.step_button.disabled = done or playing
         self.time.run_button.disabled = done
         self.time.play.disabled = done
-        if self._pending_stage is None:
+        # A stage on show keeps its "stage k/n" in the counter (a round's last stage too),
+        # until the run ends ("(end)").
+        if self._pending_stage is None and (done or not self.stage.value):
             self._update_counter()
 
     def _phase_toggled(self, change) -> None:
-        if not change.new:
-            self._finish_stage_display()
+        if change.new:
+            # Between rounds: the map loses its "reached" marks; the next click checks margins.
+            self._draw_map()
+        else:
+            if self._pending_stage is None:
+                # A whole round's view: the positions in reach are marked, no stage named.
+                self._draw_map()
+                self._update_status()
+            else:
+                self._finish_stage_display()
             self._set_stage("")
         self._sync_buttons()
 
@@ -253,10 +273,19 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         self.liquidations_chart.update(hist)
         self.oi_chart.update(hist)
         self.book_chart.update(cas.book, cas.price, hist[-1] if hist else None)
-        # Positions the price has already reached are shown apart: the next round's sellers.
-        self.map_chart.update(cas.positions, cas.open_mask, cas.price, cas.in_reach())
+        self._draw_map()
         self._update_status()
         self._render_log()
+
+    def _draw_map(self, reached: bool | None = None) -> None:
+        """The liquidation map at the current price. Positions the price has already reached
+        are shown apart (the next round's sellers) after a whole round; in phase mode only
+        from the "check margins" stage on (``reached`` says so; default: not in phase mode)."""
+        cas = self.cascade
+        if reached is None:
+            reached = not self.phase_mode
+        self.map_chart.update(cas.positions, cas.open_mask, cas.price,
+                              cas.in_reach() if reached else None)
 
     def _show_round(self) -> None:
         rec = self.cascade.history[-1]
@@ -272,39 +301,56 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
             self._render_log()
 
     def _advance_stage(self) -> None:
+        """One click in phase mode: each stage changes exactly the marks its name says.
+
+        ================  ==========================================================
+        stage             what changes on screen (nothing else is redrawn)
+        ================  ==========================================================
+        the shock         the order book: the levels the outside order took
+        check margins     the liquidation map: the positions reached (◆)
+        liquidate         the liquidations chart's bar; on the map, reached → hollow;
+                          the status line's "liquidated so far"
+        walk the book     the order book: the levels the liquidation order took
+        new price         the price chart, open interest, fund and bad debt, both
+                          price lines, the status line's price; the round's sentence
+                          in the log
+        trading halted    the whole round at once (one stage)
+        ================  ==========================================================
+        """
         cas = self.cascade
         stage = self._pending_stage
         if stage is None:  # start a new round
             if cas.history and cas.history[-1].halt_rounds_left > 0:  # a halted round
                 rec = cas.step()
                 self._lines.append(say.narrate(rec))
-                self._redraw_all()
+                self._show_new_price()
+                self.book_chart.show_walk(cas.book)  # market makers refilled it
+                self._draw_map(reached=False)
                 self._set_stage(say.narrate(rec), 1, HALT_STAGES, rec.round)
                 self._note_end()
             elif cas.round == 0:
-                self._book_before = cas.book.copy()
                 rec = cas.step()
-                self.book_chart.update(cas.book, rec.price_before, rec)
+                self.book_chart.show_walk(cas.book, rec)
                 self._pending_stage = "price"
                 self._set_stage(say.narrate_shock(rec, cas.shock), 1, say.SHOCK_STAGES)
             else:
                 reached = cas.in_reach()
-                pos = cas.positions
-                notional = float(pos.size[reached].sum()) * cas.price
+                notional = float(cas.open_size()[reached].sum()) * cas.price
                 side = "long" if cas.direction == "down" else "short"
-                self.map_chart.update(pos, cas.open_mask, cas.price, reached)
+                self._draw_map(reached=True)
                 self._pending_stage = "liquidate"
                 self._set_stage(say.narrate_check(cas.price, len(reached), notional, side), 1,
                                 say.ROUND_STAGES)
         elif stage == "liquidate":
             rec = cas.step()
             self.liquidations_chart.update(cas.history)
+            # The closed positions turn hollow; the price line waits for "new price".
             self.map_chart.update(cas.positions, cas.open_mask, rec.price_before)
             self._pending_stage = "walk"
             self._set_stage(say.narrate_liquidate(rec), 2, say.ROUND_STAGES)
         elif stage == "walk":
             rec = cas.history[-1]
-            self.book_chart.update(cas.book, rec.price_before, rec)
+            self.book_chart.show_walk(cas.book, rec)
             self._pending_stage = "price"
             self._set_stage(say.narrate_walk(rec), 3, say.ROUND_STAGES)
         else:  # "price": the round is complete
@@ -312,9 +358,20 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
             stages = say.SHOCK_STAGES if rec.is_shock else say.ROUND_STAGES
             self._pending_stage = None
             self._lines.append(say.narrate(rec))
-            self._redraw_all()
-            self._set_stage("New price. " + say.narrate(rec), len(stages), stages, rec.round)
+            self._show_new_price()
+            self._set_stage(_new_price_words(rec), len(stages), stages, rec.round)
             self._note_end()
+
+    def _show_new_price(self) -> None:
+        """Phase mode's last stage: the marks that show a round's new price (and its open
+        interest, fund and bad debt), and the log; the book and the map keep their bars."""
+        cas = self.cascade
+        hist = cas.history
+        self.price_chart.update(hist)
+        self.oi_chart.update(hist)
+        self.book_chart.set_price(cas.price)
+        self.map_chart.set_price(cas.price)
+        self._render_log()
 
     def _finish_stage_display(self) -> None:
         """Leaving phase mode (or running on) mid-round: complete the round on screen."""
@@ -341,6 +398,7 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         self.stage.value = (f"<div role='status' aria-live='polite'><b>{html.escape(title)}:</b> "
                             f"{html.escape(text)}</div>")
         self._update_counter(f"Round {round_no} · stage {k}/{len(stages)}")
+        self._update_status(title)
 
     def _update_counter(self, text: str | None = None) -> None:
         cas = self.cascade
@@ -350,35 +408,55 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
                 text += " (end)"
         self.time.counter.value = f"<b>{html.escape(text)}</b>"
 
-    def _update_status(self) -> None:
+    def _shown(self) -> tuple[list, list]:
+        """The records the charts show: those whose new price is on screen, and those whose
+        liquidations are (in phase mode, a round's liquidations show two stages before its
+        price)."""
+        hist = self.cascade.history
+        if self._pending_stage in ("walk", "price"):  # the last round's price still to come
+            return hist[:-1], hist
+        return hist, hist
+
+    def _update_status(self, where: str | None = None) -> None:
+        """The status line, from exactly the records the charts show (:meth:`_shown`); in
+        phase mode ``where`` names the stage, and at "check margins" the positions reached
+        are counted as the map marks them."""
         cas = self.cascade
-        hist = cas.history
+        settled, liquidated = self._shown()
         start = cas.start_price
-        change = cas.price / start - 1
+        price = settled[-1].price_after if settled else start
+        change = price / start - 1
         # Positions, not liquidation events: a position reduced in three slices is one position.
-        closed = sum(r.n_closed for r in hist)
-        reduced = hist[-1].n_reduced_open if hist else 0
+        closed = sum(r.n_closed for r in liquidated)
+        reduced = liquidated[-1].n_reduced_open if liquidated else 0
         partly = f", {_things(reduced, 'more')} partly closed and still open" if reduced else ""
-        notional = sum(r.notional_liquidated for r in hist)
-        oi = hist[-1].open_interest_notional if hist else float(
+        notional = sum(r.notional_liquidated for r in liquidated)
+        oi = settled[-1].open_interest_notional if settled else float(
             cas.positions.size.sum()) * start
-        where = f"round {hist[-1].round}" if hist else "before the shock"
+        fund = settled[-1].insurance_fund if settled else cas.initial_fund
+        debt = settled[-1].bad_debt if settled else 0.0
+        reached = ""
+        if self._pending_stage == "liquidate":
+            reached = (f" · <b>reached: {_things(len(cas.in_reach()), 'position')}</b>, "
+                       "liquidated next")
+        if where is None:
+            where = f"round {settled[-1].round}" if settled else "before the shock"
         self.status.value = (
-            f"<div role='status'><b>{where.capitalize()}</b>{self._halt_words()}"
+            f"<div role='status'><b>{html.escape(where[:1].upper() + where[1:])}</b>"
+            f"{self._halt_words(settled)}"
             f" · market {html.escape(self._scenario.name)}"
-            f" · price <b>{say.price(cas.price)}"
+            f" · price <b>{say.price(price)}"
             f"</b> ({signed_percent(change)} from {say.price(start)}) · liquidated so far: "
             f"{_things(closed, 'position')} closed{partly} ({say.money(notional)})"
-            f"{self._margin_words()} · open interest {say.money(oi)}"
-            f" · insurance fund {say.money(cas.insurance_fund)}"
-            f" · bad debt {say.money(cas.bad_debt)}"
+            f"{reached}{self._margin_words(liquidated)} · open interest {say.money(oi)}"
+            f" · insurance fund {say.money(fund)}"
+            f" · bad debt {say.money(debt)}"
             f" · <span title='Units of positions whose liquidation price lies within 5% of the "
             f"start price, divided by the units resting in the book there'>crowding within 5%: "
             f"{number(self.crowding.ratio, 2)}</span></div>")
 
-    def _margin_words(self) -> str:
-        """Dynamic margin's surcharge at the last round's check, for the status line."""
-        hist = self.cascade.history
+    def _margin_words(self, hist) -> str:
+        """Dynamic margin's surcharge at the last check of ``hist``, for the status line."""
         surcharge = hist[-1].mmr_surcharge if hist else 0.0
         if not surcharge > 0:
             return ""
@@ -387,10 +465,10 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
                 f"to every maintenance rate at this round&#39;s check, because the price moved "
                 f"fast'>margin <b>+{number(surcharge * 100, 1)} pts</b> (dynamic)</span>")
 
-    def _halt_words(self) -> str:
-        """The circuit breaker's state after the last round, for the status line ("" if none)."""
-        hist = self.cascade.history
-        if not hist or self.cascade.ended:
+    def _halt_words(self, hist) -> str:
+        """The circuit breaker's state after the last round of ``hist``, for the status line
+        ("" if none, and once the run has ended)."""
+        if not hist or hist[-1].end_reason is not None:
             return ""
         rec = hist[-1]
         left = rec.halt_rounds_left
