@@ -91,3 +91,40 @@ def test_the_2m_row_is_above_the_closed_form_because_the_crowd_is_denser_further
 def test_bad_bands_are_refused(kw):
     with pytest.raises(ValueError, match="width|count"):
         story.crowd_in_bands(None, (), **kw)
+
+
+def _markdown(number: str) -> str:
+    (path,) = [p for p in LESSONS if p.name.startswith(number)]
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+
+
+def test_n_and_d_have_one_definition_in_the_same_words():
+    for number in ("03", "04"):
+        prose = " ".join(_markdown(number).split())
+        assert "units of positions liquidated per dollar of price fall" in prose, number
+        assert "units of buy orders in the book per dollar of price" in prose, number
+    assert "USD of positions that would be liquidated per 1%" not in _markdown("04")
+
+
+def test_reset_is_described_as_it_works():
+    """Reset goes back to round 0 and keeps the knobs (``CascadeExplorer.reset``)."""
+    for number in ("00", "06"):
+        prose = " ".join(_markdown(number).split())
+        assert "round 0" in prose and "keeps the knobs" in prose, number
+    assert "Goes back to the market before the shock" not in _markdown("00")
+
+
+def test_lesson_3_prose_numbers_are_printed_by_checked_cells():
+    """Every number with a decimal point or a thousands separator in lesson 3's text."""
+    (path,) = [p for p in LESSONS if p.name.startswith("03")]
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    printed = "".join("".join(o.get("text", "")) for c in cells
+                      if "nbval-check-output" in c["metadata"].get("tags", ())
+                      for o in c["outputs"])
+    prose = re.sub(r"<img[^>]*>|!\[[^\]]*\]\([^)]*\)", "", _markdown("03"))
+    numbers = set(re.findall(r"(?<![\w.])\d[\d,]*\.\d+%?|(?<![\w.])\d{1,3}(?:,\d{3})+", prose))
+    # Part 3's arithmetic on paper, and the band= argument a student types
+    worked_example = {"0.5", "0.25", "0.125", "0.9", "0.05"}
+    missing = sorted(n for n in numbers - worked_example if n not in printed)
+    assert not missing, missing
