@@ -210,3 +210,50 @@ def test_every_lesson_notebook_has_the_answer_sheet_after_its_exercises():
         assert "nbval-ignore-output" in cells[sheet[0]]["metadata"].get("tags", [])
         boxes = [k for k, s in enumerate(sources) if "ExerciseBox(" in s and k != sheet[0]]
         assert sheet[0] > max(boxes), path.name
+
+
+# ------------------------------------------------------------- item 9: printable worksheets
+def test_the_committed_worksheets_are_what_the_generator_writes_now():
+    from pathlib import Path
+
+    from marginloops.worksheets import pages
+    folder = Path(__file__).parents[1] / "lessons" / "worksheets"
+    expected = pages()
+    on_disk = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.html")}
+    assert sorted(on_disk) == sorted(expected), "run: python -m marginloops.worksheets " \
+                                                "lessons/worksheets"
+    for name, text in expected.items():
+        assert on_disk[name] == text, f"{name} is stale: python -m marginloops.worksheets " \
+                                      f"lessons/worksheets"
+
+
+def test_a_worksheet_per_lesson_with_every_question_and_no_answer():
+    import html
+    from pathlib import Path
+
+    from marginloops.worksheets import LESSONS, accepted, worksheet
+    notebooks = {p.stem for p in (Path(__file__).parents[1] / "lessons").glob("*.ipynb")}
+    assert {notebook for _, notebook, _ in LESSONS} == notebooks
+    for lesson, _, _ in LESSONS:
+        exercises = [e for n, _, e in ALL if f"{n:02d}" == lesson]
+        page, key = worksheet(lesson), worksheet(lesson, answers=True)
+        assert "3.5 and 3.5% both mean 3.5%" in page and "Name:" in page
+        for k, exercise in enumerate(exercises, 1):
+            for text in (page, key):
+                assert f"<h2>Exercise {k}</h2>" in text
+                assert html.escape(exercise.question) in text
+                assert html.escape(exercise.form) in text
+            shown = exercise.show(exercise.answer)
+            assert f"Answer: {html.escape(shown)}" in key
+            assert html.escape(accepted(exercise)) in key
+            assert shown not in page and "Answer: <span></span>" in page
+        assert page.count("class='exercise'") == len(exercises)
+
+
+def test_the_worksheet_command_writes_every_page(tmp_path, capsys):
+    from marginloops.worksheets import lesson_exercises, main, pages
+    assert main([str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(pages())
+    assert capsys.readouterr().out.count(".html") == 14
+    with pytest.raises(ValueError, match="lesson must be one of 00, 01"):
+        lesson_exercises("7")
