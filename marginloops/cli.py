@@ -15,9 +15,9 @@ import sys
 import textwrap
 from decimal import Decimal
 
-from .narration import money, narrate_history, round_table
+from .narration import money, narrate_history, round_table, units
 from .numbers import number
-from .scenarios import FRACTION_FIELDS, PRESETS, Scenario, fraction_text
+from .scenarios import FRACTION_FIELDS, PRESETS, Scenario, describe_changes, fraction_text
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _WHOLE = re.compile(r"[+-]?\d{1,30}", re.ASCII)
@@ -122,18 +122,71 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def header(scenario: Scenario, start: float) -> str:
-    """The line that opens a run: the scenario's name and the figures that set it up."""
+def header(scenario: Scenario, start: float, open_units: float | None = None) -> str:
+    """The line that opens a run: the scenario's name and the figures that set it up.
+
+    ``open_units``: the open interest in asset units (the round table's "open int. (units)"
+    column), shown with its notional so that the two figures read as one. Without it, the
+    notional alone.
+    """
     if scenario.n_positions:
+        held = f"{money(scenario.open_interest)} open"
+        if open_units is not None:
+            held = f"{units(open_units)} open, {money(scenario.open_interest)} at the mid"
         who = (f"{number(scenario.n_positions, 0)} position"
-               f"{'' if scenario.n_positions == 1 else 's'}, "
-               f"{money(scenario.open_interest)} open")
+               f"{'' if scenario.n_positions == 1 else 's'}, {held}")
     else:
         who = "no leveraged positions"
     side = "bid" if scenario.direction == "down" else "ask"
     return (f"Scenario: {scenario.name}  ({who}, 1% depth {money(scenario.depth_1pct)}, "
             f"shock {fraction_text(scenario.shock)} {scenario.direction}; "
             f"mid {number(scenario.price)}, the run starts at the best {side} {number(start)})")
+
+
+#: A mechanism's other settings, shown with it when it is on, even at their defaults: they
+#: decide what the mechanism does (a breaker halts for ``breaker_rounds`` and the book recovers
+#: ``recovery`` of its consumed depth meanwhile).
+_COMPANIONS = {"breaker_move": ("breaker_rounds", "breaker_reference", "recovery"),
+               "call_auction": ("recovery",),
+               "partial": ("partial_fraction",),
+               "dynamic_margin": ("dynamic_window",),
+               "resilience": ("refill_at",)}
+
+
+def _setting_text(name: str, value) -> str:
+    if name in FRACTION_FIELDS:
+        return f"{name} {fraction_text(value)}"
+    return f"{name} {number(value, 0) if isinstance(value, int) else value}"
+
+
+def settings_line(scenario: Scenario) -> str:
+    """Every setting of ``scenario`` that differs from the preset it came from (from the
+    defaults, ``Scenario()``, for a scenario of no preset), mechanisms included; then, for
+    each mechanism switched on, its other settings that were left as they were.
+
+    >>> s = Scenario.preset("crowded-longs").variant(breaker_move=0.02)
+    >>> print(settings_line(s))  # doctest: +NORMALIZE_WHITESPACE
+    Settings changed from the preset crowded-longs: breaker_move 2.0% (with breaker_rounds 2,
+    breaker_reference round, recovery 50.0% as they were).
+    >>> print(settings_line(Scenario.preset("thin-book")))
+    Settings: the preset thin-book, unchanged.
+    """
+    origin = scenario.name.removesuffix(" (changed)")
+    base = PRESETS.get(origin)
+    where = f"the preset {origin}" if base is not None else "the defaults"
+    if base is None:
+        base = Scenario()
+    diff = describe_changes(base, scenario)
+    if not diff:
+        return f"Settings: {where}, unchanged."
+    changed = {f for f in _FIELDS if getattr(scenario, f) != getattr(base, f)}
+    kept = []
+    for mechanism, others in _COMPANIONS.items():
+        if mechanism in changed and getattr(scenario, mechanism) not in (None, False, 0, 0.0):
+            kept += [o for o in others if o not in changed and o not in kept]
+    with_kept = (f" (with {', '.join(_setting_text(o, getattr(scenario, o)) for o in kept)} "
+                 f"as they were)") if kept else ""
+    return f"Settings changed from {where}: {diff}{with_kept}."
 
 
 def _one_line(exc) -> str:
@@ -189,7 +242,9 @@ def _main(argv) -> int:
     except (ValueError, TypeError, OSError) as exc:
         sys.stderr.write(f"marginloops: error: {_one_line(exc)}\n")
         return 2
-    out.write(header(scenario, history[0].price_before) + "\n\n")
+    # round 0 is the shock alone: its open interest is the market's before any liquidation
+    out.write(header(scenario, history[0].price_before, history[0].open_interest) + "\n")
+    out.write(textwrap.fill(settings_line(scenario), 100, subsequent_indent="  ") + "\n\n")
     out.write(round_table(history) + "\n\n")
     for line in narrate_history(history):
         out.write(textwrap.fill(line, 100) + "\n")

@@ -315,21 +315,29 @@ def _ratio(rec: RoundRecord, prev: RoundRecord | None) -> str:
     return number(drop / abs(prev.price_after - prev.price_before), 2)
 
 
+def _yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
 #: Columns :func:`round_table` knows: header and how to format one record (and the previous).
+#: Every column names its unit, in its header ("price (USD)", "open int. (units)") or in every
+#: cell ("4.1M USD", "-2.99%"); "round" is a round's number and "drop / previous" a ratio of
+#: two drops in USD, so neither has a unit.
 _TABLE_COLUMNS = {
     "round": ("round", lambda r, p: count(r.round)),
-    "price": ("price", lambda r, p: price(r.price_after)),
+    "price": ("price (USD)", lambda r, p: price(r.price_after)),
     "change": ("change", lambda r, p: numbers.signed_percent(r.price_change, 2)),
-    "closed": ("closed", lambda r, p: count(r.n_closed)),
-    "reduced": ("reduced", lambda r, p: count(r.n_reduced)),
-    "liquidated": ("liquidated", lambda r, p: count(r.n_liquidated)),
+    "closed": ("closed (positions)", lambda r, p: count(r.n_closed)),
+    "reduced": ("reduced (positions)", lambda r, p: count(r.n_reduced)),
+    "liquidated": ("liquidated (positions)", lambda r, p: count(r.n_liquidated)),
+    "halted": ("halted", lambda r, p: _yes_no(r.halted)),
     "notional": ("notional", lambda r, p: money(r.notional_liquidated)),
     "drop": ("drop (USD)", lambda r, p: price(abs(r.price_before - r.price_after))),
     "drop_pct": ("drop", lambda r, p: numbers.percent(abs(r.price_change), 2)),
     "drop_ratio": ("drop / previous", lambda r, p: _ratio(r, p)),
     "slippage": ("slippage", lambda r, p: numbers.percent(r.slippage, 2)),
-    "unfilled": ("unfilled", lambda r, p: quantity(r.unfilled_qty)),
-    "open_interest": ("open int.", lambda r, p: quantity(r.open_interest)),
+    "unfilled": ("unfilled (units)", lambda r, p: quantity(r.unfilled_qty)),
+    "open_interest": ("open int. (units)", lambda r, p: quantity(r.open_interest)),
     "fund": ("fund", lambda r, p: money(r.insurance_fund)),
     "bad_debt": ("bad debt", lambda r, p: money(r.bad_debt)),
     "adl_cost": ("ADL cost", lambda r, p: money(r.adl_cost)),
@@ -339,9 +347,11 @@ TABLE_COLUMNS = tuple(_TABLE_COLUMNS)
 
 def default_columns(history: list[RoundRecord]) -> tuple[str, ...]:
     """The columns :func:`round_table` shows unless told: "reduced" only when some round
-    partly closed a position, "adl_cost" only when some round auto-deleveraged."""
+    partly closed a position, "halted" only when a circuit breaker halted some round,
+    "adl_cost" only when some round auto-deleveraged."""
     columns = ["round", "price", "change", "closed"]
     columns += ["reduced"] if any(r.n_reduced for r in history) else []
+    columns += ["halted"] if any(r.halted for r in history) else []
     columns += ["notional", "slippage", "unfilled", "open_interest", "fund", "bad_debt"]
     columns += ["adl_cost"] if any(r.n_adl for r in history) else []
     return tuple(columns)
@@ -350,7 +360,14 @@ def default_columns(history: list[RoundRecord]) -> tuple[str, ...]:
 def round_table(history: list[RoundRecord], columns=None) -> str:
     """The rounds of ``history`` as fixed-width text, one row a round.
 
-    ``columns`` picks from :data:`TABLE_COLUMNS` (default: :func:`default_columns`).
+    ``columns`` picks from :data:`TABLE_COLUMNS` (default: :func:`default_columns`). Each
+    column names its unit, in its header or in every cell.
+
+    One row a round: round 0 is the shock; every later row is one round of the cascade, a
+    trading round (margins checked, liquidations sent to the book) or, with a circuit breaker,
+    a halted round ("halted" yes: no trade, no liquidation, the book recovers). A run's
+    "rounds" are all its rows after round 0, halted ones included; its liquidation rounds are
+    those of them that closed or reduced a position.
     "closed" counts the positions closed whole in the round, "reduced" those only partly
     closed (still open), "liquidated" the two together (each position once a round); "drop" is
     the round's price move in USD, "drop_pct" the same as a fraction of the price before,

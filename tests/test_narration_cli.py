@@ -100,7 +100,8 @@ def test_core_never_imports_the_interface():
 def test_round_table_columns_and_drop_ratio():
     hist = small_run()  # prices 100 -> 99 -> 98 -> 97: drops of 1 USD each round
     table = round_table(hist, columns=("round", "price", "drop", "drop_ratio")).splitlines()
-    assert table[0].split() == ["round", "price", "drop", "(USD)", "drop", "/", "previous"]
+    assert table[0].split() == ["round", "price", "(USD)", "drop", "(USD)", "drop", "/",
+                                "previous"]
     assert table[1].split() == ["0", "99.00", "1.00", "-"]
     assert table[3].split() == ["2", "97.00", "1.00", "1.00"]
     with pytest.raises(ValueError, match="columns must be among"):

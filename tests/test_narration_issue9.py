@@ -118,7 +118,8 @@ def test_round_tables_show_closed_and_reduced_columns():
     head = round_table(sliced).splitlines()[0].split()
     assert "closed" in head and "reduced" in head and "liquidated" not in head
     assert "reduced" not in round_table(plain).splitlines()[0].split()
-    col = head.index("closed")
+    from marginloops.narration import default_columns  # headers hold spaces: "price (USD)"
+    col = default_columns(sliced).index("closed")
     for line, r in zip(round_table(sliced).splitlines()[1:], sliced, strict=True):
         cells = line.split()
         assert cells[col] == f"{r.n_closed:,}" and cells[col + 1] == f"{r.n_reduced:,}"
