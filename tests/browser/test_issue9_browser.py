@@ -28,7 +28,7 @@ def explorers(scope):
         has=scope.page.locator("button.widget-button", has_text="Step"))
 
 
-def wait_until(read, done, what, timeout_s=30.0):
+def wait_until(read, done, what, timeout_s=60.0):
     """Poll ``read()`` until ``done(value)`` holds; return that value."""
     deadline = time.monotonic() + timeout_s
     while not done(value := read()):
@@ -38,7 +38,7 @@ def wait_until(read, done, what, timeout_s=30.0):
     return value
 
 
-def wait_for_text(locator, needle, timeout_s=30.0):
+def wait_for_text(locator, needle, timeout_s=60.0):
     """Poll until ``needle`` is in the text of ``locator`` (re-resolved each time: the
     narration's HTML is re-rendered, so element handles go stale); return that text."""
     return wait_until(lambda: locator.text_content() or "", lambda text: needle in text,
