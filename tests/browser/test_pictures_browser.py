@@ -1,0 +1,66 @@
+"""The lessons' pictures in a real browser: folded away under the live widget, and not stale.
+
+Every lesson is rendered by Voilà; each picture's widget gets the same clicks as when
+``make_pictures.py`` took the picture, and its visible text must equal the ``.txt`` stored
+beside the picture. JupyterLab must show the picture blocks closed too.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import make_pictures
+from labtools import open_notebook, save_screenshot
+from make_pictures import LESSONS, PICTURES
+
+# Every picture block of the page: closed, its label shown, its picture not.
+_FOLDED_JS = """
+() => Array.from(document.querySelectorAll('details')).filter(d => d.querySelector('img'))
+  .map(d => ({open: d.open, summary: d.querySelector('summary').innerText.trim(),
+              summaryShown: d.querySelector('summary').getBoundingClientRect().height > 0,
+              imageShown: d.querySelector('img').getBoundingClientRect().height > 0}))
+"""
+
+
+def assert_folded(page, lesson: str, expected: int) -> None:
+    blocks = page.evaluate(_FOLDED_JS)
+    assert len(blocks) == expected, f"{lesson}: {len(blocks)} picture blocks, not {expected}"
+    for block in blocks:
+        assert not block["open"] and not block["imageShown"], f"{lesson}: shown open: {block}"
+        assert block["summaryShown"] and block["summary"].startswith("Picture of this")
+
+
+def test_pictures_show_what_the_widgets_show_and_are_folded_in_voila(voila_server, browser):
+    seen = {}
+
+    def check_folded(page, lesson):
+        count = sum(picture.lesson == lesson for picture in PICTURES)
+        assert_folded(page, lesson, count)
+        seen[lesson] = save_screenshot(page, f"pictures-voila-{lesson.removesuffix('.ipynb')}")
+
+    texts = make_pictures.take_all(voila_server, browser, before=check_folded)
+    assert sorted(seen) == sorted({picture.lesson for picture in PICTURES})
+    stale = []
+    for picture in PICTURES:
+        stored = picture.txt.read_text(encoding="utf-8")
+        if texts[picture.name] != stored:
+            diff = "".join(difflib.unified_diff(
+                stored.splitlines(keepends=True), texts[picture.name].splitlines(keepends=True),
+                f"lessons/images/{picture.name}.txt", "the widget now", n=1))
+            stale.append(f"{make_pictures.stale_message(picture.name)}\n{diff}")
+    assert not stale, "\n\n".join(stale)
+
+
+def test_pictures_are_folded_in_lab(lab_server, page, page_log):
+    lesson = LESSONS / "01-margin-and-leverage.ipynb"
+    open_notebook(lab_server, page, lesson, assets=(make_pictures.IMAGES,))
+    summary = page.locator("summary", has_text="Picture of this widget")
+    summary.scroll_into_view_if_needed()
+    assert_folded(page, lesson.name, 1)
+    save_screenshot(page, "pictures-lab-folded")
+    summary.click()  # a reader who wants it opens it: the picture is there
+    image = page.locator("details img[src='images/lesson01-margin.png']")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=image.element_handle())
+    assert image.bounding_box()["height"] > 300
+    save_screenshot(page, "pictures-lab-opened")

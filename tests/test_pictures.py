@@ -1,0 +1,123 @@
+"""The lessons' pictures of their widgets: folded away under the live widget, and not stale.
+
+A reader with a kernel must never meet a picture of a control (it looks clickable); a reader
+without one (GitHub, nbviewer) must still get the picture. So each picture sits in a closed
+``<details>`` block, labelled "Picture of this explorer, for reading without a kernel", in the
+Markdown cell right under the widget's code cell. Inside it the picture is an HTML ``<img>``,
+not Markdown: GitHub's notebook view has shown ``<details>`` open and left Markdown inside it
+unrendered (volkamerlab/teachopencadd#189), and nbconvert (which nbviewer runs) passes raw HTML
+through; an ``<img>`` shows either way. JupyterLab and Voilà render it closed:
+``tests/browser/test_pictures_browser.py`` looks.
+
+The pictures and their ``.txt`` (the widget's visible text when the picture was taken) are
+written by ``tests/browser/make_pictures.py``; the browser test takes them again and compares
+the text. The checks here need no browser: where the pictures are, and that every figure the
+alt text quotes is one the picture's text shows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+import make_pictures  # noqa: E402
+from make_pictures import IMAGES, LESSONS, PICTURES  # noqa: E402
+
+DETAILS = re.compile(
+    r"<details>\s*<summary>(?P<summary>[^<]*)</summary>\s*"
+    r'<img src="images/(?P<name>[\w-]+)\.png" alt="(?P<alt>[^"]+)">\s*'
+    r"<p><em>(?P<caption>.+?)</em></p>\s*</details>", re.S)
+#: A figure as the widgets print it: 91.25, 1,512, -8.7%, 4.1M (not a lone digit like "2").
+FIGURE = re.compile(r"-?\d{1,3}(?:,\d{3})*(?:\.\d+)?%?(?:[kKM]\b)?")
+
+
+def cells(lesson: str) -> list[dict]:
+    return json.loads((LESSONS / lesson).read_text(encoding="utf-8"))["cells"]
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def placements() -> list[tuple[str, int, re.Match]]:
+    """(lesson, cell index, match) for every picture block in every lesson."""
+    found = []
+    for path in sorted(LESSONS.glob("*.ipynb")):
+        for index, cell in enumerate(cells(path.name)):
+            found += [(path.name, index, m) for m in DETAILS.finditer(source(cell))]
+    return found
+
+
+def test_every_image_of_a_lesson_is_a_folded_picture():
+    """No lesson shows an image outside a closed <details> block of the expected form."""
+    for path in sorted(LESSONS.glob("*.ipynb")):
+        for index, cell in enumerate(cells(path.name)):
+            text = source(cell)
+            assert "](images/" not in text, f"{path.name} cell {index}: a Markdown image"
+            assert text.count("<img") == len(DETAILS.findall(text)), (
+                f"{path.name} cell {index}: an <img> that is not in a closed <details> block "
+                f"of the form DETAILS expects")
+            assert "<details open" not in text, f"{path.name} cell {index}: opened by default"
+
+
+def test_each_picture_is_right_under_its_widget_with_its_label():
+    by_name = {picture.name: picture for picture in PICTURES}
+    seen = []
+    for lesson, index, match in placements():
+        name = match["name"]
+        assert name in by_name, f"{lesson}: images/{name}.png is not in make_pictures.PICTURES"
+        picture = by_name[name]
+        assert picture.lesson == lesson, f"{name} is listed for {picture.lesson}, found in {lesson}"
+        assert match["summary"] == picture.summary
+        above = cells(lesson)[index - 1]
+        assert above["cell_type"] == "code", f"{lesson}: {name} is not right under a code cell"
+        seen.append(name)
+    assert sorted(seen) == sorted(by_name), "each picture is placed exactly once"
+
+
+def test_every_picture_has_its_png_and_text_and_nothing_else_is_left():
+    expected = {f"{p.name}{ext}" for p in PICTURES for ext in (".png", ".txt")}
+    present = {path.name for path in IMAGES.iterdir() if path.suffix in (".png", ".txt")}
+    assert present == expected, (
+        f"missing: {sorted(expected - present)}; not made by make_pictures.py: "
+        f"{sorted(present - expected)}")
+    for picture in PICTURES:
+        assert picture.png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert picture.txt.read_text(encoding="utf-8").strip()
+
+
+@pytest.mark.parametrize("lesson,index,match", placements(),
+                         ids=[m["name"] for _, _, m in placements()])
+def test_the_alt_text_quotes_only_figures_the_picture_shows(lesson, index, match):
+    """Each figure in the alt text is in the picture's visible text: a stale alt text fails."""
+    shown = (IMAGES / f"{match['name']}.txt").read_text(encoding="utf-8")
+    shown_figures = set(FIGURE.findall(shown))
+    quoted = [figure for figure in FIGURE.findall(match["alt"]) if len(figure) > 1]
+    missing = [figure for figure in quoted if figure not in shown_figures]
+    assert not missing, (
+        f"{lesson} cell {index}: the alt text of images/{match['name']}.png quotes {missing}, "
+        f"which its text lessons/images/{match['name']}.txt does not show. Make the alt text "
+        "say what the picture shows, or regenerate the picture: "
+        f".venv/bin/python tests/browser/make_pictures.py {match['name']}")
+
+
+def test_stale_message_says_how_to_regenerate():
+    message = make_pictures.stale_message("lesson01-margin")
+    assert "tests/browser/make_pictures.py lesson01-margin" in message
+    assert "lessons/images/lesson01-margin.txt" in message
+
+
+def test_nbconvert_keeps_the_folded_picture():
+    """nbviewer renders with nbconvert's HTML exporter: the block and its <img> survive."""
+    nbconvert = pytest.importorskip("nbconvert")
+    body, _ = nbconvert.HTMLExporter().from_filename(str(LESSONS / "01-margin-and-leverage.ipynb"))
+    folded = re.search(r"<details>\s*<summary>Picture of this widget, for reading without a "
+                       r"kernel</summary>\s*<img(?=[^>]*\balt=.The margin widget)"
+                       r'(?=[^>]*src="images/lesson01-margin.png")[^>]*>.*?</details>', body, re.S)
+    assert folded, "nbconvert did not keep the <details> block with its <img>"
