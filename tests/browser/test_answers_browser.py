@@ -60,11 +60,14 @@ def test_answers_download_in_lab(lab_server, page, page_log):
     third = exercise_box(panel, "Exercise 3")
     assert third.locator("input[type='text']").get_attribute("placeholder") == (
         "a number of units, e.g. 12,500 (no %)")
+    save_screenshot(second, "answers-lab-placeholder")  # the empty box states the rule
     # The cases: "0.004" is not 40% nor right; "0.4" is 0.4%; % in a units question.
     answer(second, "0.004", "this question takes numbers in per cent")
+    save_screenshot(second, "answers-lab-fraction")
     answer(second, "0.4", "Right: 0.40%.")
     answer(third, "30000", "Not yet: 30,000.00 units is too low.")
     answer(third, "30,154%", "asks for a number of units, not a percentage")
+    save_screenshot(third, "answers-lab-percent-in-units")
     save_screenshot(second, "answers-lab-exercise2")
 
     sheet = sheet_of(panel)
