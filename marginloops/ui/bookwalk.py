@@ -29,6 +29,8 @@ WINDOWS = (0.02, 0.05, 0.1, 0.2, 0.5)
 MAX_BARS = 100
 SIDE_OPTIONS = (("sell into the bids", "sell"), ("buy from the asks", "buy"))
 SHAPE_OPTIONS = (("flat", "flat"), ("deep", "deep"), ("thin", "thin"))
+#: Pixels between the tallest bar the order took and the baseline of its "taken" label.
+TAKEN_LABEL_GAP = 14
 # Text on white needs 4.5:1 contrast: darker shades of the Okabe-Ito green and vermilion.
 _DARK_GREEN, _DARK_VERMILLION = "#006b4f", "#a04000"
 
@@ -151,9 +153,11 @@ class BookWalkView(Reports, widgets.VBox):
                                     colors=[style.BLACK, _DARK_GREEN, _DARK_VERMILLION],
                                     font_weight="bold", default_size=13, align="start",
                                     x_offset=4)
+        # 14 px above the tallest bar it names (its baseline; 6 px left the text touching
+        # the bar tops), under the rule labels, which start at 82% of the axis.
         self.taken_label = bq.Label(x=[0.0], y=[0.0], scales=sc, text=[""],
                                     colors=[_DARK_VERMILLION], default_size=13, align="middle",
-                                    y_offset=-6)
+                                    y_offset=-TAKEN_LABEL_GAP)
         self.figure = _figure("A market order walking the book",
                               [self.bars, self.start_rule, self.avg_rule, self.last_rule,
                                self.rule_labels, self.taken_label],

@@ -123,17 +123,21 @@ class ComparePriceChart(_Chart):
                                    colors=[style.GREY], line_style="dotted",
                                    labels=["start price"])
         self.lines = _run_lines(sc, labels, ["round", "price"], ["", ",.2f"])
+        # Drawn behind the runs' lines and bigger than their markers (grey, 3.3:1 on white,
+        # no black outline): a halted round's square or circle stays on top, whole, and the
+        # cross's arms show around it.
         self.halted = bq.Scatter(x=[], y=[], scales=sc, colors=[style.GREY], marker="cross",
-                                 default_size=130, stroke=style.BLACK, stroke_width=1.0,
+                                 default_size=260, stroke=style.GREY, stroke_width=0.5,
                                  labels=["trading halted"],
                                  tooltip=bq.Tooltip(fields=["x", "y"],
                                                     labels=["halted round", "price"],
                                                     formats=["", ",.2f"]))
-        halted_key = ((style.GREY, "✚", "trading halted by the circuit breaker"),) if halts else ()
+        halted_key = ((style.GREY, "✚", "trading halted by the circuit breaker (a cross behind "
+                                     "the round's point)"),) if halts else ()
         self.caption = _caption(*(_key(i, f"{label} ({RUN_STYLES[i].words})")
                                   for i, label in enumerate(labels)),
                                 (style.GREY, "┈┈", "price before the shock"), *halted_key)
-        self.figure = _figure("Price by round", [self.start_line, *self.lines, self.halted],
+        self.figure = _figure("Price by round", [self.start_line, self.halted, *self.lines],
                               [_axis_x(self.x, "round", "d"),
                                _axis_y(self.y, "price (USD)", ",.2f")])
 

@@ -5,15 +5,18 @@ the loop" panel of mechanisms, and the time control every lesson shares (Step, P
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import functools
 import html
 import math
 import numbers
+import re
 from dataclasses import dataclass
 
 import ipywidgets as widgets
 import traitlets
 
+from ..cases import CASES
 from ..numbers import number, percent
 from ..positions import DEFAULT_LEVERAGE_MIX
 from ..scenarios import PRESETS, Scenario
@@ -34,9 +37,13 @@ _LABEL_WIDTH = "165px"
 
 
 def max_mmr_pct(mix) -> float:
-    """Largest maintenance rate (in %, on a 0.05 grid) that every leverage in ``mix`` allows."""
+    """Largest maintenance rate (in %, on a 0.05 grid) that every leverage in ``mix`` allows.
+
+    >>> max_mmr_pct(((100, 1.0),)), max_mmr_pct(((50, 1.0),))  # not 0.9500000000000001
+    (0.95, 1.9)
+    """
     top = max(lev for lev, _ in mix)
-    return math.floor(min(5.0, 100.0 / top * 0.95) / 0.05 + 1e-9) * 0.05
+    return round(math.floor(min(5.0, 100.0 / top * 0.95) / 0.05 + 1e-9) * 0.05, 2)
 
 
 # ------------------------------------------------------------------ callbacks that never raise
@@ -158,27 +165,135 @@ class _RealInt(traitlets.CInt):
         return super().validate(obj, int(round(value)))
 
 
+def _decimals(step) -> int:
+    """How many digits after the point a multiple of ``step`` needs (0.05: 2, 100: 0)."""
+    return max(0, -decimal.Decimal(f"{step:.12g}").normalize().as_tuple().exponent)
+
+
+def on_step(x, step):
+    """``x`` rounded to the nearest multiple of ``step``, without binary noise.
+
+    ``round(x / step) * step`` alone gives ``19 * 0.05 = 0.9500000000000001``; the result is
+    rounded again to the step's own decimals, so that it prints as a person would write it.
+
+    >>> on_step(0.96, 0.05), on_step(114.99999999999999, 0.1), on_step(1234, 100)
+    (0.95, 115.0, 1200)
+    """
+    value = round(round(x / step) * step, _decimals(step))
+    return int(value) if isinstance(step, int) and isinstance(x, int) else value
+
+
+class _Settles:
+    """What every slider and number box of a knob does with a value (a mixin).
+
+    A value that comes from the browser (typed in a box, dragged on a slider) is rounded to
+    the knob's step ``grid`` (None: not rounded), then clamped into the range, and each of
+    ``typed_callbacks`` is called with ``(value, bound)``: ``bound`` is the end of the range
+    the value was clamped to, or None when it was in range. A value set from code keeps its
+    digits (a scenario's 3.33% shock stays 3.33, not the step's 3.5: the controls show the
+    scenario that runs) but loses its binary noise (12 significant digits). What the kernel
+    keeps is sent back to the browser even when it equals the old value (99 typed at 90):
+    ipywidgets' ``set_state`` sends a value that differs from the one received
+    (``Widget._should_send_property``), a test checks it.
+    """
+
+    grid = None
+    typed_callbacks = ()
+    _from_browser = False
+
+    def set_state(self, sync_data):
+        self._from_browser = True
+        try:
+            super().set_state(sync_data)
+        finally:
+            self._from_browser = False
+
+    def _bounds(self) -> tuple:
+        return self.min, self.max
+
+    def _tidy(self, value):
+        return _clean(value)
+
+    def _settle(self, value):
+        sent = value
+        if self._from_browser and self.grid:
+            value = on_step(value, self.grid)
+        lo, hi = self._bounds()
+        bound = lo if value < lo else hi if value > hi else None
+        if self._from_browser:  # told what the student typed, not its rounding
+            for callback in self.typed_callbacks:
+                callback(sent, bound)
+        return self._tidy(value if bound is None else bound)
+
+
 # A knob's slider and number box: a value that is not a finite number (NaN, an infinity, a
 # bool, a string: typed, sent by a browser or set from code) is refused and the old value kept;
-# a finite one outside the range is clamped into it (the widgets' own bounds).
-class RealFloatSlider(widgets.FloatSlider):
+# a finite one is settled by _Settles (rounded to the step if typed, clamped into the range).
+class RealFloatSlider(_Settles, widgets.FloatSlider):
     value = _RealFloat(0.0, help="Float value").tag(sync=True)
 
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        return self._settle(proposal["value"])
 
-class RealFloatLogSlider(widgets.FloatLogSlider):
+
+class RealFloatLogSlider(_Settles, widgets.FloatLogSlider):
     value = _RealFloat(1.0, help="Float value").tag(sync=True)
 
+    def _bounds(self) -> tuple:
+        return _clean(self.base ** self.min), _clean(self.base ** self.max)
 
-class RealIntSlider(widgets.IntSlider):
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        return self._settle(proposal["value"])
+
+
+class RealIntSlider(_Settles, widgets.IntSlider):
     value = _RealInt(0, help="Int value").tag(sync=True)
 
+    def _tidy(self, value):
+        return int(value)
 
-class RealFloatText(widgets.BoundedFloatText):
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        return self._settle(proposal["value"])
+
+
+# The number boxes are Bounded* in Python but drawn by the browser as plain FloatText/IntText:
+# a BoundedFloatText's view clamps a typed value itself before sending it (ipywidgets 8,
+# FloatTextView.handleChanged: Math.min(max, value) whenever the model has a max), so the
+# kernel would never see the 99 that became 90 and could not say so. Here min and max stay in
+# the kernel (not synced), which clamps and tells ``typed_callbacks``.
+class RealFloatText(_Settles, widgets.BoundedFloatText):
+    _model_name = traitlets.Unicode("FloatTextModel").tag(sync=True)
     value = _RealFloat(0.0, help="Float value").tag(sync=True)
+    min = traitlets.CFloat(0.0, help="Least value (kept in the kernel, which clamps)")
+    max = traitlets.CFloat(100.0, help="Largest value (kept in the kernel, which clamps)")
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        return self._settle(proposal["value"])
 
 
-class RealIntText(widgets.BoundedIntText):
+class RealIntText(_Settles, widgets.BoundedIntText):
+    _model_name = traitlets.Unicode("IntTextModel").tag(sync=True)
     value = _RealInt(0, help="Int value").tag(sync=True)
+    min = traitlets.CInt(0, help="Least value (kept in the kernel, which clamps)")
+    max = traitlets.CInt(100, help="Largest value (kept in the kernel, which clamps)")
+
+    def _tidy(self, value):
+        return int(value)
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        return self._settle(proposal["value"])
+
+
+def clamp_sentence(typed, bound, hi) -> str:
+    """What a knob's row says when a typed value was clamped: "90 is the most: 99 was set
+    to 90" (``hi``: ``bound`` is the top of the range)."""
+    return (f"{_fmt(bound)} is the {'most' if hi else 'least'}: {_fmt(typed)} was set to "
+            f"{_fmt(bound)}")
 
 
 def _shown_value(value) -> str:
@@ -188,22 +303,67 @@ def _shown_value(value) -> str:
 
 
 
+class ClampNote:
+    """The short message beside a number box that says a typed value was clamped ("90 is the
+    most: 99 was set to 90"); ``widget`` (an HTML, hidden while empty) goes in the box's row.
+
+    A good value typed, or any later change of ``watched`` (the box, or the slider linked to
+    it), clears it.
+    """
+
+    def __init__(self, box, watched=None):
+        self.widget = widgets.HTML(layout={"display": "none", "margin": "0 0 0 6px"})
+        self._clamped_to = None
+        box.typed_callbacks = [self._typed]
+        (watched or box).observe(guarded(self._moved, self._say), names="value")
+
+    @property
+    def text(self) -> str:
+        """The message as plain text ("" when there is none)."""
+        return html.unescape(re.sub(r"<[^>]+>", "", self.widget.value))
+
+    def _typed(self, value, bound) -> None:
+        if bound is None:
+            self._say("")
+            return
+        self._clamped_to = bound
+        self._say(clamp_sentence(value, bound, value > bound))
+
+    def _moved(self, change) -> None:
+        # the change a clamp itself makes keeps its message; any later change clears it
+        keep = self._clamped_to is not None and change.new == self._clamped_to
+        self._clamped_to = None
+        if not keep:
+            self._say("")
+
+    def _say(self, sentence: str) -> None:
+        self.widget.value = (f"<span role='status' style='color:#a04000;font-size:12px'>"
+                             f"{html.escape(sentence)}</span>" if sentence else "")
+        self.widget.layout.display = None if sentence else "none"
+
+
 class Knob(widgets.HBox):
     """A slider with a labelled number box beside it, kept equal by ``widgets.link``.
 
     ``value`` is the slider's value; typing in the box moves the slider and vice versa. A
     value that is not a finite number (NaN, an infinity, a bool, a string), typed, sent or set
     from code on the slider, the box or ``value``, is refused: the knob keeps its value and
-    calls each ``on_refuse`` callback with a sentence saying so. A finite value outside the
-    range is clamped into it.
+    calls each ``on_refuse`` callback with a sentence saying so.
+
+    A value typed or dragged is rounded to ``step`` (so the box never shows binary noise such
+    as 0.9500000000000001); a typed value outside the range is clamped into it and the row
+    says so in ``note`` ("90 is the most: 99 was set to 90") until the next change. A value
+    set from code keeps its digits, clamped into the range (see :class:`_Settles`).
     """
 
     def __init__(self, label, tooltip, *, lo, hi, step, value, integer=False, log=False,
                  label_width=_LABEL_WIDTH):
         common = dict(continuous_update=False, tooltip=tooltip)
         self.log_scale = log
+        self.step = step
         self.label_widget = label_w = widgets.Label(label, tooltip=tooltip,
                                                     layout={"width": label_width})
+        lo, hi = _clean(lo), _clean(hi)
         if log:
             self.slider = RealFloatLogSlider(value=value, base=10, min=math.log10(lo),
                                              max=math.log10(hi), step=0.05, readout=False,
@@ -220,11 +380,21 @@ class Knob(widgets.HBox):
         self.box = box_cls(value=value, min=lo, max=hi, step=step, description=label,
                            layout={"width": "80px"}, **common)
         self.box.style.description_width = "0px"
+        self.slider.grid = self.box.grid = step
+        # The clamp message, in the knob's row; a live region, so a screen reader says it.
+        self._clamp_note = ClampNote(self.box, self.slider)
+        self.note = self._clamp_note.widget
         self._refuse_callbacks = []
         self.slider.refusal_callbacks = self.box.refusal_callbacks = [self._refused]
         self._link = widgets.link((self.slider, "value"), (self.box, "value"))
-        super().__init__([label_w, self.slider, self.box])
+        super().__init__([label_w, self.slider, self.box, self.note],
+                         layout={"align_items": "center", "flex_flow": "row wrap"})
         self.label = label
+
+    @property
+    def note_text(self) -> str:
+        """The row's clamp message as plain text ("" when there is none)."""
+        return self._clamp_note.text
 
     def on_refuse(self, callback) -> None:
         """Call ``callback(sentence)`` when the knob refuses a value that is not a number."""
@@ -251,6 +421,7 @@ class Knob(widgets.HBox):
 
     def set_range(self, lo, hi):
         """Allow [lo, hi]; a value outside is clamped into it."""
+        lo, hi = _clean(lo), _clean(hi)
         bounds = {self.box: (lo, hi),
                   self.slider: (math.log10(lo), math.log10(hi)) if self.log_scale else (lo, hi)}
         for w, (a, b) in bounds.items():  # widen to the union first: min never passes max
@@ -346,9 +517,16 @@ class Setting:
         return _fmt(shown) if self.kind == "knob" else ("on" if shown else "off")
 
 
-def _clean(x: float) -> float:
-    """Drop the binary noise of a unit conversion: 7 * 0.01 is 0.07, not 0.07000000000000001."""
+def clean(x: float) -> float:
+    """``x`` without the binary noise of a unit conversion (12 significant digits kept).
+
+    >>> clean(7 * 0.01), clean(100 * (1 + 0.15))
+    (0.07, 115.0)
+    """
     return float(f"{x:.12g}")
+
+
+_clean = clean
 
 
 def _usd(x: float) -> str:
@@ -526,7 +704,8 @@ class ScenarioControls(Reports, widgets.VBox):
         self.preset = widgets.Dropdown(
             options=self._menu_options(base), value=self._name,
             description="Market", tooltip="Start from a named market set-up",
-            style={"description_width": "70px"}, layout={"width": "330px"})
+            # as wide as a knob's row: a case study's title fits
+            style={"description_width": "70px"}, layout={"width": "400px"})
         self.direction = widgets.ToggleButtons(
             options=[("crash (down)", "down"), ("squeeze (up)", "up")], value=base.direction,
             tooltips=["An outside seller pushes the price down: longs are liquidated",
@@ -556,7 +735,7 @@ class ScenarioControls(Reports, widgets.VBox):
                                "Share of positions that are long", step=5.0),
             "mmr": knob("mmr", self._MMR_LABEL, self._MMR_TOOLTIP, step=0.05),
             "depth_1pct": knob("depth_1pct", "1% depth (M USD)", "Dollars of resting orders "
-                               "within 1% of the price on each side of the book", step=0.05,
+                               "within 1% of the price on each side of the book", step=0.01,
                                log=True),
             "resilience": knob("resilience", "Resilience (%)", "Share of the depth each round "
                                "used up that market makers put back", step=5.0),
@@ -565,10 +744,16 @@ class ScenarioControls(Reports, widgets.VBox):
             "n_positions": knob("n_positions", "Positions", "Number of leveraged traders",
                                 step=100, integer=True),
         }
+        # The seed's row lines up with the knobs' rows: its label in the labels' column (not
+        # a right-aligned description), its box under the sliders and number boxes.
+        seed_tip = "Same seed, same traders: change it to draw another population"
         self.seed = RealIntText(
-            value=base.seed, min=0, max=2**32 - 1, description="Seed",
-            tooltip="Same seed, same traders: change it to draw another population",
-            style={"description_width": "60px"}, layout={"width": "200px"})
+            value=base.seed, min=0, max=2**32 - 1, step=1, description="Seed",
+            tooltip=seed_tip, style={"description_width": "0px"}, layout={"width": "234px"})
+        self.seed_note = ClampNote(self.seed)
+        self.seed_row = widgets.HBox(
+            [widgets.Label("Seed", tooltip=seed_tip, layout={"width": _LABEL_WIDTH}),
+             self.seed, self.seed_note.widget], layout={"align_items": "center"})
         self.mechanisms_panel = self._build_mechanisms(base)
         for w in (self.direction, self.book_shape, self.leverage_mix, self.seed,
                   *(k.slider for k in self.knobs.values()), *self.switches.values(),
@@ -586,7 +771,7 @@ class ScenarioControls(Reports, widgets.VBox):
         left = widgets.VBox([self.preset, self.direction, k["shock"], self.leverage_mix,
                              k["mmr"], k["long_share"]])
         right = widgets.VBox([self.book_shape, k["depth_1pct"], k["resilience"],
-                              k["open_interest"], k["n_positions"], self.seed])
+                              k["open_interest"], k["n_positions"], self.seed_row])
         super().__init__([widgets.HBox([left, right], layout={"flex_flow": "row wrap",
                                                               "grid_gap": "24px"}),
                           self.mechanisms_panel, self.message])
@@ -839,7 +1024,8 @@ class ScenarioControls(Reports, widgets.VBox):
         if name not in PRESETS and name != CUSTOM:
             self._named[name] = scenario
         return ([(f"preset: {n}", n) for n in PRESETS]
-                + [(f"market: {n}", n) for n in self._named] + [(CUSTOM, CUSTOM)])
+                + [(market_label(n, m), n) for n, m in self._named.items()]
+                + [(CUSTOM, CUSTOM)])
 
     def _preset_changed(self, change):
         if self._quiet:
@@ -922,6 +1108,16 @@ def market_name(scenario: Scenario) -> str:
     return scenario.name.strip() or CUSTOM
 
 
+def market_label(name: str, scenario: Scenario) -> str:
+    """The market menu's entry for a named market (not a preset): a case study's scenario is
+    shown by the case's title ("case: Black Thursday: Bitcoin on BitMEX"), any other
+    market as "market: <name>"."""
+    case = CASES.get(name)
+    if case is not None and case.scenario == scenario:
+        return f"case: {case.title}"
+    return f"market: {name}"
+
+
 def _fmt(x) -> str:
     """A knob's value as the narration reads it: at most 4 significant digits after the
     point, thousands separators, never scientific notation (12,345 not 1.234e+04)."""
@@ -988,23 +1184,41 @@ class TimeControls(Reports, widgets.HBox):
         self.step_button = widgets.Button(description="Step", icon="step-forward",
                                           button_style="primary",
                                           tooltip="Play one round (in phase mode: one stage)")
+        # ipywidgets' Play draws its play/pause and stop buttons as bare icons, with no text,
+        # title or aria-label (PlayView.render in @jupyter-widgets/controls 8), and no trait
+        # reaches them. So Play stays (its browser-side timer sends the ticks) but hidden, and
+        # a labelled toggle button plays and pauses it; Reset and Run to end stop it.
         self.play = widgets.Play(value=0, min=0, max=10**9, interval=700, show_repeat=False,
-                                 description="Play", tooltip="Play / pause: step automatically")
+                                 description="Play", tooltip="Play / pause: step automatically",
+                                 layout={"display": "none"})
+        self.play_button = widgets.ToggleButton(
+            value=False, description="Play", icon="play",
+            tooltip="Play: step automatically at the speed set beside it; press again to pause",
+            layout={"width": "auto"})
+        self._play_link = widgets.link((self.play_button, "value"), (self.play, "playing"))
+        self._play_disabled = widgets.dlink((self.play, "disabled"),
+                                            (self.play_button, "disabled"))
         self.speed = RealFloatSlider(value=1.5, min=0.5, max=8.0, step=0.5,
-                                         description="Speed (steps/s)", readout_format=".1f",
-                                         tooltip="How many steps Play takes per second",
-                                         style={"description_width": "110px"},
-                                         layout={"width": "300px"})
+                                     description="Speed (steps/s)", readout_format=".1f",
+                                     tooltip="How many steps Play takes per second",
+                                     style={"description_width": "110px"},
+                                     layout={"width": "300px"})
         self.speed_box = RealFloatText(value=1.5, min=0.5, max=8.0, step=0.5,
-                                                  description="Speed (steps/s)",
-                                                  layout={"width": "70px"})
+                                       description="Speed (steps/s)",
+                                       tooltip="How many steps Play takes per second",
+                                       layout={"width": "70px"})
         self.speed_box.style.description_width = "0px"
         self.speed.readout = False
+        self.speed.grid = self.speed_box.grid = 0.5
         self._link = widgets.link((self.speed, "value"), (self.speed_box, "value"))
         self._init_reports()
         self.speed.refusal_callbacks = self.speed_box.refusal_callbacks = [
             lambda value, old: self.report(f"Speed: {_shown_value(value)} is not a number of "
                                            f"steps per second, so it stays at {_fmt(old)}.")]
+        self.speed_box.typed_callbacks = [
+            lambda value, bound: bound is not None and self.report(
+                f"Speed (steps/s): {clamp_sentence(value, bound, value > bound)}.")]
+        self.play.observe(self.guard(self._playing_changed), names="playing")
         self.speed.observe(self.guard(self._speed_changed), names="value")
         self._tick_callbacks = []
         self._stopping = False
@@ -1018,13 +1232,19 @@ class TimeControls(Reports, widgets.HBox):
                                                   "text_color": "#FFFFFF"},
                                            tooltip="Back to the market before the shock")
         spacer = widgets.Box(layout={"flex": "1 1 auto", "min_width": "40px"})
-        super().__init__([self.step_button, self.play, self.speed, self.speed_box,
+        super().__init__([self.step_button, self.play_button, self.play, self.speed,
+                          self.speed_box,
                           self.run_button, self.counter, spacer, self.reset_button,
                           self.message],
                          layout={"align_items": "center", "flex_flow": "row wrap"})
 
     def _speed_changed(self, change):
         self.play.interval = int(round(1000 / change.new))
+
+    def _playing_changed(self, change) -> None:
+        """The play button says what pressing it will do: Play, or Pause while playing."""
+        self.play_button.description = "Pause" if change.new else "Play"
+        self.play_button.icon = "pause" if change.new else "play"
 
     def on_tick(self, callback) -> None:
         """Call ``callback()`` on each tick of a playing Play (one step each)."""

@@ -19,7 +19,7 @@ from ..numbers import number, percent, signed_percent
 from ..positions import Positions, bankruptcy_price, liquidation_price, parse_side
 from . import style
 from .charts import _axis_x, _axis_y, _caption, _figure, _fit, nice_ticks, stylesheet
-from .controls import Knob, Reports, max_mmr_pct
+from .controls import Knob, Reports, clean, max_mmr_pct, on_step
 
 #: Text colour of the liquidation label and message: a darker vermilion, 4.5:1 on white.
 ALARM = "#a04000"
@@ -187,13 +187,27 @@ def mark_range(entry, leverage) -> tuple[float, float]:
     Wide enough to hold the liquidation and the bankruptcy price of every allowed position.
     """
     half = SPAN / float(leverage)
-    return max(entry * (1 - half), entry * 0.05), entry * (1 + half)
+    return clean(max(entry * (1 - half), entry * 0.05)), clean(entry * (1 + half))
 
 
 def _nice_step(lo, hi, points=300) -> float:
-    raw = (hi - lo) / points
-    power = 10.0 ** math.floor(math.log10(raw))
-    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw * (1 - 1e-9))
+    """A power of ten giving the range between ``points`` and ten times as many steps: a
+    power of ten (not 2 or 5) so that a whole-dollar entry price is always on the grid."""
+    return clean(10.0 ** math.floor(math.log10((hi - lo) / points) + 1e-9))
+
+
+def mark_knob_range(entry, leverage) -> tuple[float, float, float]:
+    """The mark-price knob's (lo, hi, step): :func:`mark_range` widened to whole steps, so
+    that both ends, and every value the slider reaches, are multiples of the step (no
+    114.99999999999999 in the box).
+
+    >>> mark_knob_range(100, 10)
+    (85.0, 115.0, 0.1)
+    """
+    lo, hi = mark_range(entry, leverage)
+    step = _nice_step(lo, hi)
+    lo = max(on_step(math.floor(lo / step + 1e-9) * step, step), step)
+    return lo, on_step(math.ceil(hi / step - 1e-9) * step, step), step
 
 
 class MarginView(Reports, widgets.VBox):
@@ -231,8 +245,9 @@ class MarginView(Reports, widgets.VBox):
         if not mmr * 100 <= top + 1e-9:
             raise ValueError(f"mmr must be in [0, {top / 100:g}] for leverage {leverage} (the "
                              f"knob allows up to 95% of 1/leverage, at most 0.05), got {mmr:g}")
-        lo, hi = mark_range(entry, leverage)
-        check_number("mark", first.mark, lo=lo, hi=hi)
+        mark_lo, mark_hi = mark_range(entry, leverage)
+        check_number("mark", first.mark, lo=mark_lo, hi=mark_hi)
+        lo, hi, mark_step = mark_knob_range(entry, leverage)
         self._quiet = False
 
         self.side = widgets.ToggleButtons(
@@ -250,7 +265,7 @@ class MarginView(Reports, widgets.VBox):
                         "exchange lets you keep, as a % of the position's value; it stays "
                         "below 100 / leverage", lo=0.0, hi=top, step=0.05, value=mmr * 100)
         self.mark = Knob("Mark price (USD)", "Drag (or type) the price the exchange uses to "
-                         "value the position", lo=lo, hi=hi, step=_nice_step(lo, hi),
+                         "value the position", lo=lo, hi=hi, step=mark_step,
                          value=first.mark)
         self.mark.slider.continuous_update = True  # cheap: the marker follows the drag
         self.mark.slider.layout.width = "320px"
@@ -411,10 +426,10 @@ class MarginView(Reports, widgets.VBox):
             lev = self.leverage.value
             top = max_mmr_pct(((lev, 1.0),))
             self.mmr.set_range(0.0, top)  # a rate at or above 1/leverage cannot be set
-            lo, hi = mark_range(self.entry.value, lev)
+            lo, hi, step = mark_knob_range(self.entry.value, lev)
             self.mark.set_range(lo, hi)  # the mark price stays, clamped into the new range
-            step = _nice_step(lo, hi)
             self.mark.slider.step = self.mark.box.step = step
+            self.mark.slider.grid = self.mark.box.grid = self.mark.step = step
         finally:
             self._quiet = False
         self._redraw(position=True)
