@@ -4,10 +4,13 @@ A reader with a kernel must never meet a picture of a control (it looks clickabl
 without one (GitHub, nbviewer) must still get the picture. So each picture sits in a closed
 ``<details>`` block, labelled "Picture of this explorer, for reading without a kernel", in the
 Markdown cell right under the widget's code cell. Inside it the picture is an HTML ``<img>``,
-not Markdown: GitHub's notebook view has shown ``<details>`` open and left Markdown inside it
-unrendered (volkamerlab/teachopencadd#189), and nbconvert (which nbviewer runs) passes raw HTML
-through; an ``<img>`` shows either way. JupyterLab and Voilà render it closed:
-``tests/browser/test_pictures_browser.py`` looks.
+not Markdown, because renderers treat Markdown inside an HTML block differently: GitHub's
+notebook view has been reported showing ``<details>`` open with the Markdown inside left raw
+(volkamerlab/teachopencadd#189, 2021) and, earlier, not showing the folded content
+(recommenders-team/recommenders#754, 2019); GitHub cannot be tested from here. nbconvert's HTML
+exporter, which nbviewer runs, keeps the block and its ``<img>`` (tested below). JupyterLab and
+Voilà render it closed (``tests/browser/test_pictures_browser.py`` looks). The text version of
+each picture (a checked cell's table or narration) stays outside the block, for every reader.
 
 The pictures and their ``.txt`` (the widget's visible text when the picture was taken) are
 written by ``tests/browser/make_pictures.py``; the browser test takes them again and compares
