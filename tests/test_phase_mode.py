@@ -221,6 +221,22 @@ def test_each_stage_of_the_shock_and_two_rounds_changes_what_its_name_says():
     assert int(st[6]["reached"]) == hist[2].n_liquidated
 
 
+def test_stage_sentences_say_when_the_price_moves():
+    """The shock's stage names its last fill without calling it the price yet; "new price"
+    says it, and who is in reach next is left to "check margins"."""
+    ex = CascadeExplorer(CROWDED, phase_mode=True)
+    ex.time.step_button.click()
+    assert text(ex.stage.value) == (
+        "Round 0, stage 1 of 2 (the shock): The shock: an outside seller sells 45,228 units, "
+        "taking every bid priced at or above 96.99 (3.0% below 99.99); its last fill is at "
+        "97.00, the price the next stage sets.")
+    assert "price 99.99" in text(ex.status.value)
+    ex.time.step_button.click()
+    assert text(ex.stage.value) == ("Round 0, stage 2 of 2 (new price): New price: the last "
+                                    "fill, 97.00, is the new price, 3.0% lower than 99.99.")
+    assert "price 97.00" in text(ex.status.value)
+
+
 def test_click_3_check_margins_changes_the_map():
     """The issue's first complaint: click 3 changed no chart (the ◆ came at click 2)."""
     ex = CascadeExplorer(CROWDED, phase_mode=True)
