@@ -51,11 +51,18 @@ h1 { font-size: 1.4em; margin-bottom: 0.2em; }
 """.strip()
 
 
+def _entry(lesson: str) -> tuple[str, str, str]:
+    """The :data:`LESSONS` entry of ``lesson``; a ValueError naming the choices otherwise."""
+    for entry in LESSONS:
+        if entry[0] == lesson:
+            return entry
+    raise ValueError(f"lesson must be one of {', '.join(n for n, _, _ in LESSONS)}, "
+                     f"got {lesson!r:.40}")
+
+
 def lesson_exercises(lesson: str) -> list[Exercise]:
     """Lesson ``lesson``'s exercises ("00" ... "06"), as its notebook asks them."""
-    if lesson not in {n for n, _, _ in LESSONS}:
-        raise ValueError(f"lesson must be one of {', '.join(n for n, _, _ in LESSONS)}, "
-                         f"got {lesson!r:.40}")
+    _entry(lesson)
     return importlib.import_module(f"marginloops.course.lesson{lesson}").exercises()
 
 
@@ -81,7 +88,7 @@ def worksheet(lesson: str, *, answers: bool = False,
               exercises: list[Exercise] | None = None) -> str:
     """Lesson ``lesson``'s worksheet as one HTML page; with ``answers=True`` the teacher's copy
     (each answer, what is accepted, the hints)."""
-    _, notebook, title = next(entry for entry in LESSONS if entry[0] == lesson)
+    _, notebook, title = _entry(lesson)
     exercises = lesson_exercises(lesson) if exercises is None else exercises
     heading = f"Lesson {int(lesson)} · {title}: {'answers' if answers else 'worksheet'}"
     parts = [

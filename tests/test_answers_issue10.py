@@ -257,3 +257,7 @@ def test_the_worksheet_command_writes_every_page(tmp_path, capsys):
     assert capsys.readouterr().out.count(".html") == 14
     with pytest.raises(ValueError, match="lesson must be one of 00, 01"):
         lesson_exercises("7")
+    from marginloops.worksheets import worksheet
+    for bad in ("7", 3, None):
+        with pytest.raises(ValueError, match="lesson must be one of 00, 01"):
+            worksheet(bad)

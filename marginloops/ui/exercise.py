@@ -144,8 +144,8 @@ class ExerciseBox(widgets.VBox):
         self.feedback.value = self._render(result)
         self.answers.append(CheckedAnswer(datetime.now(timezone.utc), value, result.correct,
                                           not result.malformed, result.message))
-        for sheet in list(_SHEETS):
-            sheet.refresh()
+        for sheet in list(_SHEETS):  # a sheet's problem is the sheet's sentence, not the box's
+            guarded(sheet.refresh, sheet._report)()  # noqa: SLF001 - same module
         return result
 
     def _report(self, sentence: str) -> None:
