@@ -2,9 +2,11 @@
 JupyterLab news pop-up switched off by settings the package ships, Binder's pins consistent with
 the package's dependencies, and the README's local Voilà command.
 
-The news setting: JupyterLab reads ``overrides.json`` from its application settings directory,
+The news setting: JupyterLab's settings server reads ``overrides.d/*.json`` (one a package) and
+``overrides.json`` (the user's) from its application settings directory,
 ``{sys.prefix}/share/jupyter/lab/settings`` (https://jupyterlab.readthedocs.io/en/stable/user/
-directories.html); the setting is ``fetchNews`` of ``@jupyterlab/apputils-extension:notification``
+directories.html; jupyterlab_server.settings_utils); the setting is ``fetchNews`` of
+``@jupyterlab/apputils-extension:notification``
 (https://jupyterlab.readthedocs.io/en/stable/user/announcements.html). The browser side (no
 pop-up, ``/voila/render/...`` served by JupyterLab) is tests/browser/test_environment_browser.py.
 """
@@ -15,16 +17,16 @@ import json
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-OVERRIDES = ROOT / "jupyter-config" / "lab" / "settings" / "overrides.json"
+OVERRIDES = ROOT / "jupyter-config" / "lab" / "settings" / "overrides.d" / "marginloops.json"
 NOTIFICATION = "@jupyterlab/apputils-extension:notification"
 
 
@@ -89,7 +91,7 @@ def test_overrides_switch_the_news_off_with_values_the_schema_allows():
 def test_the_wheel_installs_the_overrides_where_jupyterlab_reads_them():
     shared = PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]["shared-data"]
     source = OVERRIDES.relative_to(ROOT).as_posix()
-    assert shared[source] == "share/jupyter/lab/settings/overrides.json"
+    assert shared[source] == "share/jupyter/lab/settings/overrides.d/marginloops.json"
 
 
 def test_this_environment_has_the_overrides_installed():
@@ -97,12 +99,25 @@ def test_this_environment_has_the_overrides_installed():
     the file of the repository, in the directory JupyterLab reads application settings from."""
     from jupyterlab.commands import get_app_dir
 
-    installed = Path(get_app_dir()) / "settings" / "overrides.json"
+    installed = Path(get_app_dir()) / "settings" / "overrides.d" / "marginloops.json"
     assert installed.exists(), (
         f"{installed} is missing: reinstall the package (pip install -e .) so its shared-data "
         "is installed")
     assert json.loads(installed.read_text()) == json.loads(OVERRIDES.read_text())
     assert Path(get_app_dir()).resolve() == (Path(sys.prefix) / "share/jupyter/lab").resolve()
+
+
+def test_jupyterlabs_settings_server_reads_news_off_by_default(tmp_path):
+    """The settings server, given this environment's directories and an empty user-settings
+    directory (a new student), serves fetchNews "false" as the default: no pop-up asks."""
+    from jupyterlab.commands import get_app_dir
+    from jupyterlab_server.settings_utils import get_settings
+
+    app = Path(get_app_dir())
+    settings, _ = get_settings(str(app / "settings"), str(app / "schemas"), str(tmp_path),
+                               schema_name=NOTIFICATION)
+    defaults = {k: v["default"] for k, v in settings["schema"]["properties"].items()}
+    assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False
 
 
 def test_voila_server_extension_is_enabled():
