@@ -107,6 +107,13 @@ def test_n_and_d_have_one_definition_in_the_same_words():
     assert "USD of positions that would be liquidated per 1%" not in _markdown("04")
 
 
+def test_rounds_are_defined_in_the_same_words():
+    """Round 0 is the shock; "rounds" counts the rounds after it, halted ones included."""
+    for number in ("00", "03", "05"):
+        prose = " ".join(_markdown(number).split())
+        assert "until the run ended, halted rounds included" in prose, number
+
+
 def test_reset_is_described_as_it_works():
     """Reset goes back to round 0 and keeps the knobs (``CascadeExplorer.reset``)."""
     for number in ("00", "06"):
