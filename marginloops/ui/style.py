@@ -55,6 +55,54 @@ def projector_colour(colour):
     return PROJECTOR_COLOURS.get(colour.upper(), colour)
 
 
+# ------------------------------------------------------------------------------ dead widgets
+#: What a widget says once its kernel is gone (restarted, shut down, or Binder's idle stop): it
+#: no longer answers, and a student needs to know why and what to do.
+DEAD_SENTENCE = ("The kernel stopped, so this explorer no longer answers: run this cell again, "
+                 "or Run All (Run \u25b8 Run All Cells).")
+#: The class ipywidgets 8 puts on a widget's view once its model's comm is closed: JupyterLab's
+#: widget manager calls ``disconnect()`` (every model's ``comm_live`` becomes false) when the
+#: kernel's status turns to "restarting" (@jupyter-widgets/jupyterlab-manager ``manager.ts``,
+#: ``_handleKernelStatusChange``; @jupyter-widgets/base ``widget.ts``, ``_comm_live_update``).
+#: On its own it only shows a red "broken chain" icon in front of every widget, with no word.
+DISCONNECTED_CLASS = "jupyter-widgets-disconnected"
+#: A kernel shut down or culled (not restarted) leaves ``comm_live`` true, but JupyterLab's
+#: notebook toolbar then shows its execution indicator with ``data-status="disconnected"``
+#: (@jupyterlab/notebook ``executionindicator.tsx``): a notebook panel holding one has lost its
+#: kernel. (Seen in JupyterLab 4.6 after ``DELETE /api/kernels/<id>``.)
+KERNEL_LOST_PANEL = (".jp-NotebookPanel:has(.jp-Notebook-ExecutionIndicator"
+                     "[data-status='disconnected'])")
+
+
+def css_string(text: str) -> str:
+    """``text`` as a CSS string literal (for ``content:``)."""
+    return '"' + "".join(c if c.isascii() and c not in '"\\' else f"\\{ord(c):x} "
+                         for c in text) + '"'
+
+
+def _dead_css(root: str) -> str:
+    """The rules that turn a dead widget (its root of class ``root``) into one plain sentence
+    over its greyed-out controls; a click on it makes the sentence flash instead of nothing."""
+    dead = f"{root}.{DISCONNECTED_CLASS}, {KERNEL_LOST_PANEL} {root}"
+    each = lambda suffix: ", ".join(f"{part}{suffix}" for part in dead.split(", "))  # noqa: E731
+    return f"""
+/* A dead widget (kernel restarted or gone): one sentence at its top, kept in view while the
+   reader scrolls through it; its controls greyed out and unclickable; a click flashes the
+   sentence. ipywidgets' broken-chain icons inside it are hidden: the sentence says it. */
+{each("")} {{ cursor: not-allowed; }}
+{each("::before")} {{
+  content: {css_string(DEAD_SENTENCE)}; display: block; position: sticky; top: 0;
+  z-index: 20; align-self: stretch; margin: 0 0 6px 0; padding: 8px 12px;
+  font: normal normal 600 15px/1.4 var(--jp-ui-font-family, sans-serif);
+  color: {BLACK}; background: #FFF3E0; border: 2px solid {VERMILLION}; border-radius: 3px;
+  white-space: normal; text-align: left; }}
+{each(":active::before")} {{ color: #FFFFFF; background: #B34F00; }}
+{each(" > *")} {{ opacity: 0.45; filter: grayscale(1); pointer-events: none; }}
+{each(f" .{DISCONNECTED_CLASS}::before")}, {each(f" {root}::before")} {{
+  display: none !important; }}
+"""
+
+
 def _css() -> str:
     root, proj = f".{ROOT_CLASS}", f".{ROOT_CLASS}.{PROJECTOR_CLASS}"
     recolour = "\n".join(
@@ -74,9 +122,10 @@ def _css() -> str:
 {proj} .bqplot text.axislabel {{ font-size: {PROJECTOR_LABEL_FONT} !important;
   fill: {BLACK} !important; }}
 {recolour}
-"""
+{_dead_css(root)}"""
 
 
-#: The explorers' stylesheet (an HTML widget holding a <style> shows it): a visible focus ring
-#: and projector mode's text, both scoped to :data:`ROOT_CLASS`.
+#: The explorers' stylesheet (an HTML widget holding a <style> shows it): a visible focus ring,
+#: projector mode's text and a dead widget's sentence (:data:`DEAD_SENTENCE`), all scoped to
+#: :data:`ROOT_CLASS`.
 CSS = _css()

@@ -1,0 +1,40 @@
+"""The dead-widget sentence (issue 10, item 1): in every explorer's stylesheet, keyed on what
+JupyterLab and ipywidgets mark; the browser test checks what a student sees."""
+
+import re
+
+import pytest
+
+from marginloops.ui import style
+from marginloops.ui.charts import stylesheet
+
+
+def test_sentence_says_what_happened_and_what_to_do():
+    text = style.DEAD_SENTENCE
+    assert "kernel stopped" in text and "run this cell again" in text and "Run All" in text
+
+
+def test_stylesheet_shows_the_sentence_on_both_signals():
+    css = stylesheet().value
+    content = re.findall(r'content: (".*?");', css)
+    assert content == [style.css_string(style.DEAD_SENTENCE)]
+    # after a restart (ipywidgets' class on the root) and after a shutdown (Lab's toolbar)
+    assert f".{style.ROOT_CLASS}.jupyter-widgets-disconnected::before" in css
+    assert (".jp-NotebookPanel:has(.jp-Notebook-ExecutionIndicator[data-status='disconnected'])"
+            f" .{style.ROOT_CLASS}::before") in css
+    assert "pointer-events: none" in css
+
+
+@pytest.mark.parametrize("text, literal", [
+    ("plain", '"plain"'),
+    ('say "hi"', '"say \\22 hi\\22 "'),
+    ("a\\b", '"a\\5c b"'),
+    ("Run \u25b8 Run", '"Run \\25b8  Run"'),
+])
+def testcss_string_escapes_quotes_backslashes_and_non_ascii(text, literal):
+    assert style.css_string(text) == literal
+
+
+def test_stylesheet_holds_no_markup_breaking_character():
+    """The sheet lives in an HTML widget's <style>: a "<" could end it early."""
+    assert "<" not in style.CSS
