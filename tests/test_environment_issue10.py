@@ -133,3 +133,44 @@ def test_readme_gives_the_local_voila_command():
     readme = (ROOT / "README.md").read_text()
     assert ".venv/bin/voila lessons/03-the-loop-round-by-round.ipynb" in readme
     assert "/voila/render/lessons/03-the-loop-round-by-round.ipynb" in readme
+
+
+# ------------------------------------------------------------ the teacher's day (item 9)
+TEACHERS = (ROOT / "lessons" / "TEACHERS.md").read_text(encoding="utf-8")
+
+
+def section(title: str) -> str:
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", TEACHERS, re.S | re.M)
+    assert match, f"TEACHERS.md has no section {title!r}"
+    return match.group(1)
+
+
+def test_teachers_has_a_one_page_day_of_checklist():
+    checklist = section("On the day: a one-page checklist")
+    boxes = re.findall(r"^- \[ \] ", checklist, re.M)
+    assert 8 <= len(boxes) <= 20 and len(checklist.splitlines()) <= 60  # one page
+    for needed in ("lessons/worksheets/", "Download my answers", "python -m marginloops",
+                   "Voilà", "Binder", "measured locally"):
+        assert needed in checklist, needed
+
+
+def test_teachers_has_a_plan_for_binder_down_or_slow():
+    plan = section("If Binder is down or slow")
+    for fallback in (".venv/bin/voila lessons/", "lessons/worksheets/", "python -m marginloops",
+                     "the README's first command"):
+        assert fallback in plan, fallback
+    assert "(#if-binder-is-down-or-slow)" in section("Launching for a class on Binder")
+
+
+def test_click_timings_say_where_they_were_measured_and_agree():
+    """No unsupported Binder figure; README and TEACHERS.md quote the same local medians."""
+    readme = (ROOT / "README.md").read_text()
+    teachers, flat_readme = " ".join(TEACHERS.split()), " ".join(readme.split())
+    assert "1.5-3.5 s" not in teachers and "Binder-sized machine" not in teachers
+    assert "Binder was not measured" in teachers and "Binder was not measured" in flat_readme
+    assert "measured **locally**" in readme
+    medians = dict(re.findall(r"^\| (crowded-longs|lesson 06)[^|]*\| median (\d+) ms", readme,
+                              re.M))
+    assert medians == {"crowded-longs": "95", "lesson 06": "136"}
+    # TEACHERS.md rounds the same medians to seconds
+    assert "about 0.1 s in JupyterLab" in teachers and "about 0.14 s in JupyterLab" in teachers
