@@ -18,7 +18,8 @@ _FOLDED_JS = """
 () => Array.from(document.querySelectorAll('details')).filter(d => d.querySelector('img'))
   .map(d => ({open: d.open, summary: d.querySelector('summary').innerText.trim(),
               summaryShown: d.querySelector('summary').getBoundingClientRect().height > 0,
-              imageShown: d.querySelector('img').getBoundingClientRect().height > 0}))
+              imageShown: d.querySelector('img').checkVisibility(
+                {contentVisibilityAuto: true, checkVisibilityCSS: true})}))
 """
 
 
@@ -35,8 +36,9 @@ def test_pictures_show_what_the_widgets_show_and_are_folded_in_voila(voila_serve
 
     def check_folded(page, lesson):
         count = sum(picture.lesson == lesson for picture in PICTURES)
-        assert_folded(page, lesson, count)
+        page.locator("details summary").first.scroll_into_view_if_needed()
         seen[lesson] = save_screenshot(page, f"pictures-voila-{lesson.removesuffix('.ipynb')}")
+        assert_folded(page, lesson, count)
 
     texts = make_pictures.take_all(voila_server, browser, before=check_folded)
     assert sorted(seen) == sorted({picture.lesson for picture in PICTURES})
