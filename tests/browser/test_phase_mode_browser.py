@@ -44,6 +44,29 @@ _FIGURE_HASHES_JS = """
 """
 
 
+# Clicks Step in the page and resolves with the milliseconds until the stage line (phase mode)
+# or, outside it, the narration log shows new text: no Playwright round trip in the timing.
+_CLICK_TO_TEXT_JS = """
+(root) => new Promise((resolve, reject) => {
+  const target = root.querySelector("div[role='status'][aria-live='polite']")
+    || root.querySelector("div[role='log']");
+  const step = Array.from(root.querySelectorAll('button.widget-button'))
+    .find(b => b.textContent.trim() === 'Step');
+  const old = target.textContent;
+  const start = performance.now();
+  const poll = () => {
+    const now = root.querySelector("div[role='status'][aria-live='polite']")
+      || root.querySelector("div[role='log']");
+    if (now.textContent !== old) resolve(performance.now() - start);
+    else if (performance.now() - start > 30000) reject('no new text in 30 s');
+    else requestAnimationFrame(poll);
+  };
+  step.click();
+  requestAnimationFrame(poll);
+})
+"""
+
+
 def plain(value: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", value)).strip()
 
@@ -124,4 +147,12 @@ def test_every_phase_mode_stage_changes_its_chart_and_the_status_agrees(
     # the issue's numbers, as the page shows them
     text = plain(status.text_content())
     assert "liquidated so far: 691 positions closed (8.3M USD)" in text
+    # Measured in the page: click -> the stage's text, for the shock and round 1's stages.
+    widget_button(explorer, "Reset").click()
+    wait_until(lambda: stage_line.count() == 0 or not plain(stage_line.text_content()),
+               "Reset clears the stage line")
+    wait_until(lambda: "Before the shock" in plain(status.text_content()), "Reset")
+    in_page = [round(explorer.evaluate(_CLICK_TO_TEXT_JS)) for _ in range(6)]
+    print(f"phase mode in Lab, in-page click -> stage line, ms (shock, new price, check, "
+          f"liquidate, walk, new price): {in_page}")
     assert page_log.errors == []
