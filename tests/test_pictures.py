@@ -124,3 +124,109 @@ def test_nbconvert_keeps_the_folded_picture():
                        r"kernel</summary>\s*<img(?=[^>]*\balt=.The margin widget)"
                        r'(?=[^>]*src="images/lesson01-margin.png")[^>]*>.*?</details>', body, re.S)
     assert folded, "nbconvert did not keep the <details> block with its <img>"
+
+
+# --- The widgets' own text, without a browser -------------------------------------------------
+# Each lesson's code cells are run up to each picture (display() is a no-op, prints are
+# swallowed); the value of the cell right above the picture is its widget. The picture's
+# actions are done in Python (Button.click(), a number box's or menu's value set), then every
+# HTML and Label text the widget shows must be in the picture's .txt (compared without
+# whitespace: the browser lays text out in lines). A widget that now says "1.001%" where the
+# picture says "1.00%" fails here, in a second, with no browser.
+
+_TAGS = re.compile(r"<style.*?</style>|<[^>]+>", re.S)
+_SPACE = re.compile(r"\s+")
+
+
+def _lesson_widgets(lesson: str) -> dict:
+    """{picture name: the widget in the code cell right above it}, for one lesson."""
+    import ast
+    import contextlib
+    import io
+
+    namespace = {"display": lambda *args, **kwargs: None}
+    found, last = {}, None
+    for cell in cells(lesson):
+        text = source(cell)
+        if cell["cell_type"] == "markdown":
+            for match in DETAILS.finditer(text):
+                found[match["name"]] = last
+            continue
+        if cell["cell_type"] != "code":
+            continue
+        tree = ast.parse(text)
+        tail = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(tree, lesson, "exec"), namespace)  # the lesson's own code
+            last = eval(compile(ast.Expression(tail.value), lesson, "eval"), namespace) \
+                if tail is not None else None
+    return found
+
+
+def _descendants(widget):
+    """The widget and every widget it shows (a folded accordion's pages and hidden ones not)."""
+    import ipywidgets as widgets
+
+    layout = getattr(widget, "layout", None)
+    if layout is not None and (layout.display == "none" or layout.visibility == "hidden"):
+        return
+    yield widget
+    children = getattr(widget, "children", ())
+    if isinstance(widget, (widgets.Accordion, widgets.Tab, widgets.Stack)):
+        index = widget.selected_index
+        children = [] if index is None else [children[index]]
+    for child in children:
+        yield from _descendants(child)
+
+
+def _find(widget, kind, description):
+    import ipywidgets as widgets
+
+    matches = [w for w in _descendants(widget) if isinstance(w, kind)
+               and (getattr(w, "description", "") or "").strip() == description
+               and not isinstance(w, widgets.Play)]
+    assert matches, f"no {kind} described {description!r}"
+    return matches[-1]  # a knob's number box comes after its slider
+
+
+def _act(widget, action) -> None:
+    """A Picture's action done in Python (make_pictures.act does it in the browser)."""
+    import ipywidgets as widgets
+
+    kind, target, arg = action
+    if kind == "click":
+        button = _find(widget, widgets.Button, target)
+        for _ in range(arg):
+            button.click()
+    elif kind == "type":
+        boxes = (widgets.FloatText, widgets.BoundedFloatText, widgets.IntText,
+                 widgets.BoundedIntText)
+        _find(widget, boxes, target).value = float(arg)
+    elif kind == "select":
+        _find(widget, widgets.Dropdown, target).label = arg
+
+
+def _shown_texts(widget) -> list[str]:
+    import html
+
+    import ipywidgets as widgets
+
+    texts = []
+    for w in _descendants(widget):
+        if isinstance(w, (widgets.HTML, widgets.HTMLMath, widgets.Label)):
+            texts.append(html.unescape(_TAGS.sub("", w.value)))
+    return [t for t in texts if t.strip()]
+
+
+@pytest.mark.parametrize("lesson", sorted({picture.lesson for picture in PICTURES}))
+def test_the_widgets_still_show_what_their_pictures_show(lesson):
+    found = _lesson_widgets(lesson)
+    for picture in (p for p in PICTURES if p.lesson == lesson):
+        widget = found[picture.name]
+        for action in picture.actions:
+            _act(widget, action)
+        shown = _SPACE.sub("", picture.txt.read_text(encoding="utf-8"))
+        stale = [text for text in _shown_texts(widget) if _SPACE.sub("", text) not in shown]
+        assert not stale, (
+            f"{make_pictures.stale_message(picture.name)}\nThe widget now shows, and the "
+            "picture does not:\n" + "\n".join(f"    {text.strip()[:300]}" for text in stale))
