@@ -118,3 +118,14 @@ def test_a_scenario_file_is_described_against_its_preset_or_the_defaults(tmp_pat
 def test_settings_line_of_an_unchanged_variant_is_the_preset():
     back = CROWDED.variant(shock=0.1).variant(shock=0.03)
     assert settings_line(back) == "Settings: the preset crowded-longs, unchanged."
+
+
+def test_readme_describes_the_printout_as_it_is(capsys):
+    from pathlib import Path
+
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    code, out, _ = run_cli(["--set", "breaker_move=2%"], capsys)
+    settings = " ".join(line.strip() for line in out.split("\n\n")[0].splitlines()[1:])
+    shown = settings.removeprefix("Settings changed from the preset crowded-longs: ")
+    assert f"`{shown.removesuffix('.')}`" in readme
+    assert "`price (USD)`, `open int. (units)`" in readme and "halted" in readme
