@@ -222,6 +222,7 @@ def act(widget, action: tuple) -> None:
         if kind == "type":
             control.fill(arg)
             control.press("Enter")
+            control.blur()  # no focus ring in the picture
         else:
             control.select_option(label=arg)
         control.evaluate("c => c.removeAttribute('data-picture-control')")

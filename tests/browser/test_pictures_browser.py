@@ -63,12 +63,24 @@ def test_pictures_are_folded_in_lab(lab_server, page, page_log):
     lesson = LESSONS / "01-margin-and-leverage.ipynb"
     open_notebook(lab_server, page, lesson, assets=(make_pictures.IMAGES,))
     summary = page.locator("summary", has_text="Picture of this widget")
-    summary.scroll_into_view_if_needed()
+    cell = page.locator(".jp-MarkdownCell", has=summary)
+    # Lab renders a cell once it is near the view: bring it there, then look.
+    cell.scroll_into_view_if_needed()
+    page.wait_for_function("s => s.checkVisibility({contentVisibilityAuto: true})",
+                           arg=summary.element_handle())
     assert_folded(page, lesson.name, 1)
-    save_screenshot(page, "pictures-lab-folded")
+    # Right under the live widget: the widget's output ends just above the label.
+    widget_bottom = page.evaluate(
+        """s => { const cells = Array.from(document.querySelectorAll('.jp-Cell'));
+                  const at = cells.findIndex(c => c.contains(s));
+                  return cells[at - 1].querySelector('.jp-OutputArea').getBoundingClientRect()
+                    .bottom; }""", summary.element_handle())
+    gap = summary.bounding_box()["y"] - widget_bottom
+    assert 0 <= gap < 60, f"the picture's label is {gap:.0f} px below the widget"
+    save_screenshot(cell, "pictures-lab-folded")
     summary.click()  # a reader who wants it opens it: the picture is there
-    image = page.locator("details img[src='images/lesson01-margin.png']")
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+    image = page.locator("details img[src*='lesson01-margin.png']")
+    page.wait_for_function("img => img.checkVisibility() && img.complete && img.naturalWidth > 0",
                            arg=image.element_handle())
     assert image.bounding_box()["height"] > 300
-    save_screenshot(page, "pictures-lab-opened")
+    save_screenshot(cell, "pictures-lab-opened")
