@@ -312,7 +312,10 @@ class ClampNote:
     """
 
     def __init__(self, box, watched=None):
-        self.widget = widgets.HTML(layout={"display": "none", "margin": "0 0 0 6px"})
+        # Narrow, its text wrapping onto two lines: shown, it must not widen the column of
+        # knobs so much that the controls' second column drops below the first.
+        self.widget = widgets.HTML(layout={"display": "none", "margin": "0 0 0 6px",
+                                           "width": "104px"})
         self._clamped_to = None
         box.typed_callbacks = [self._typed]
         (watched or box).observe(guarded(self._moved, self._say), names="value")
@@ -337,8 +340,9 @@ class ClampNote:
             self._say("")
 
     def _say(self, sentence: str) -> None:
-        self.widget.value = (f"<span role='status' style='color:#a04000;font-size:12px'>"
-                             f"{html.escape(sentence)}</span>" if sentence else "")
+        self.widget.value = (f"<div role='status' style='color:#a04000;font-size:12px;"
+                             f"line-height:1.25;white-space:normal'>{html.escape(sentence)}"
+                             f"</div>" if sentence else "")
         self.widget.layout.display = None if sentence else "none"
 
 
