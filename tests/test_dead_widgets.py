@@ -12,17 +12,21 @@ from marginloops.ui.charts import stylesheet
 def test_sentence_says_what_happened_and_what_to_do():
     text = style.DEAD_SENTENCE
     assert "kernel stopped" in text and "run this cell again" in text and "Run All" in text
+    assert "kernel stopped" in style.DEAD_SENTENCE_VOILA
+    assert "reload the page" in style.DEAD_SENTENCE_VOILA  # Voilà shows no cells to run
 
 
 def test_stylesheet_shows_the_sentence_on_both_signals():
     css = stylesheet().value
     content = re.findall(r'content: (".*?");', css)
-    assert content == [style.css_string(style.DEAD_SENTENCE)]
+    assert content == [style.css_string(style.DEAD_SENTENCE),
+                       style.css_string(style.DEAD_SENTENCE_VOILA)]
     # after a restart (ipywidgets' class on the root) and after a shutdown (Lab's toolbar)
     assert f".{style.ROOT_CLASS}.jupyter-widgets-disconnected::before" in css
     assert (".jp-NotebookPanel:has(.jp-Notebook-ExecutionIndicator[data-status='disconnected'])"
             f" .{style.ROOT_CLASS}::before") in css
     assert "pointer-events: none" in css
+    assert f"{style.VOILA_CELLS} .{style.ROOT_CLASS}.jupyter-widgets-disconnected::before" in css
 
 
 @pytest.mark.parametrize("text, literal", [

@@ -60,6 +60,11 @@ def projector_colour(colour):
 #: no longer answers, and a student needs to know why and what to do.
 DEAD_SENTENCE = ("The kernel stopped, so this explorer no longer answers: run this cell again, "
                  "or Run All (Run \u25b8 Run All Cells).")
+#: The same in Voilà, which has no cells to run: a new kernel comes with a reload.
+DEAD_SENTENCE_VOILA = ("The kernel stopped, so this explorer no longer answers: reload the page "
+                       "to start it again.")
+#: Voilà's page holds its rendered notebook in this element (its "lab" template).
+VOILA_CELLS = "#rendered_cells"
 #: The class ipywidgets 8 puts on a widget's view once its model's comm is closed: JupyterLab's
 #: widget manager calls ``disconnect()`` (every model's ``comm_live`` becomes false) when the
 #: kernel's status turns to "restarting" (@jupyter-widgets/jupyterlab-manager ``manager.ts``,
@@ -96,6 +101,8 @@ def _dead_css(root: str) -> str:
   font: normal normal 600 15px/1.4 var(--jp-ui-font-family, sans-serif);
   color: {BLACK}; background: #FFF3E0; border: 2px solid {VERMILLION}; border-radius: 3px;
   white-space: normal; text-align: left; }}
+{", ".join(f"{VOILA_CELLS} {part}::before" for part in dead.split(", "))} {{
+  content: {css_string(DEAD_SENTENCE_VOILA)}; }}
 {each(":active::before")} {{ color: #FFFFFF; background: #B34F00; }}
 {each(" > *")} {{ opacity: 0.45; filter: grayscale(1); pointer-events: none; }}
 {each(f" .{DISCONNECTED_CLASS}::before")}, {each(f" {root}::before")} {{
