@@ -127,7 +127,7 @@ class ComparePriceChart(_Chart):
         # no black outline): a halted round's square or circle stays on top, whole, and the
         # cross's arms show around it.
         self.halted = bq.Scatter(x=[], y=[], scales=sc, colors=[style.GREY], marker="cross",
-                                 default_size=260, stroke=style.GREY, stroke_width=0.5,
+                                 default_size=170, stroke=style.GREY, stroke_width=0.5,
                                  labels=["trading halted"],
                                  tooltip=bq.Tooltip(fields=["x", "y"],
                                                     labels=["halted round", "price"],
