@@ -20,7 +20,12 @@ def test_stylesheet_shows_the_sentence_on_both_signals():
     css = stylesheet().value
     content = re.findall(r'content: (".*?");', css)
     assert content == [style.css_string(style.DEAD_SENTENCE),
-                       style.css_string(style.DEAD_SENTENCE_VOILA)]
+                       style.css_string(style.DEAD_SENTENCE_VOILA)] * 2 + [
+                       style.css_string(style.DEAD_SENTENCE_UNREACHABLE)]
+    # a server gone for good (Binder's idle stop) counts only after a delay, not on a blip
+    assert (".jp-NotebookPanel:has(.jp-Notebook-ExecutionIndicator[data-status='connecting'])"
+            f" .{style.ROOT_CLASS}::before {{ animation: marginloops-live-banner "
+            f"{style.UNREACHABLE_DELAY_S}s step-end backwards;") in css
     # after a restart (ipywidgets' class on the root) and after a shutdown (Lab's toolbar)
     assert f".{style.ROOT_CLASS}.jupyter-widgets-disconnected::before" in css
     assert (".jp-NotebookPanel:has(.jp-Notebook-ExecutionIndicator[data-status='disconnected'])"

@@ -60,6 +60,11 @@ def projector_colour(colour):
 #: no longer answers, and a student needs to know why and what to do.
 DEAD_SENTENCE = ("The kernel stopped, so this explorer no longer answers: run this cell again, "
                  "or Run All (Run \u25b8 Run All Cells).")
+#: The same when the whole server is gone (Binder stops it after about ten minutes unused):
+#: running a cell cannot help until a new server runs.
+DEAD_SENTENCE_UNREACHABLE = ("The server stopped (Binder stops it after about ten minutes "
+                             "unused), so this explorer no longer answers: open the lesson "
+                             "again (the Binder link, or jupyter lab), then Run All.")
 #: The same in Voilà, which has no cells to run: a new kernel comes with a reload.
 DEAD_SENTENCE_VOILA = ("The kernel stopped, so this explorer no longer answers: reload the page "
                        "to start it again.")
@@ -77,6 +82,13 @@ DISCONNECTED_CLASS = "jupyter-widgets-disconnected"
 #: kernel. (Seen in JupyterLab 4.6 after ``DELETE /api/kernels/<id>``.)
 KERNEL_LOST_PANEL = (".jp-NotebookPanel:has(.jp-Notebook-ExecutionIndicator"
                      "[data-status='disconnected'])")
+#: A server that stopped (Binder's idle stop ends the whole server) leaves the indicator at
+#: ``data-status="connecting"`` for good (seen for 5 minutes in JupyterLab 4.6 after stopping
+#: the server); a network blip shows it for a moment too, so this one counts only after
+#: :data:`UNREACHABLE_DELAY_S` seconds.
+KERNEL_UNREACHABLE_PANEL = (".jp-NotebookPanel:has(.jp-Notebook-ExecutionIndicator"
+                            "[data-status='connecting'])")
+UNREACHABLE_DELAY_S = 10
 
 
 def css_string(text: str) -> str:
@@ -85,10 +97,11 @@ def css_string(text: str) -> str:
                          for c in text) + '"'
 
 
-def _dead_css(root: str) -> str:
-    """The rules that turn a dead widget (its root of class ``root``) into one plain sentence
-    over its greyed-out controls; a click on it makes the sentence flash instead of nothing."""
-    dead = f"{root}.{DISCONNECTED_CLASS}, {KERNEL_LOST_PANEL} {root}"
+def _dead_css(root: str, dead: str = "") -> str:
+    """The rules that turn a dead widget (its root of class ``root``; ``dead``: the selectors
+    that find it dead) into one plain sentence over its greyed-out controls; a click on it
+    makes the sentence flash instead of nothing."""
+    dead = dead or f"{root}.{DISCONNECTED_CLASS}, {KERNEL_LOST_PANEL} {root}"
     each = lambda suffix: ", ".join(f"{part}{suffix}" for part in dead.split(", "))  # noqa: E731
     return f"""
 /* A dead widget (kernel restarted or gone): one sentence at its top, kept in view while the
@@ -107,6 +120,23 @@ def _dead_css(root: str) -> str:
 {each(" > *")} {{ opacity: 0.45; filter: grayscale(1); pointer-events: none; }}
 {each(f" .{DISCONNECTED_CLASS}::before")}, {each(f" {root}::before")} {{
   display: none !important; }}
+"""
+
+
+def _late_dead_css(root: str) -> str:
+    """The same look for an unreachable server, held back for :data:`UNREACHABLE_DELAY_S`
+    seconds: an animation that keeps the live look until it ends (``step-end``) and then lets
+    the dead look (the rules of :func:`_dead_css`, repeated for this selector) show."""
+    late = f"{KERNEL_UNREACHABLE_PANEL} {root}"
+    hold = f"{UNREACHABLE_DELAY_S}s step-end backwards"
+    return _dead_css(root, late) + f"""
+@keyframes marginloops-live-banner {{ from {{ max-height: 0; padding: 0; margin: 0;
+  border-width: 0; overflow: hidden; opacity: 0; }} }}
+@keyframes marginloops-live-controls {{ from {{ opacity: 1; filter: none;
+  pointer-events: auto; }} }}
+{late}::before {{ animation: marginloops-live-banner {hold};
+  content: {css_string(DEAD_SENTENCE_UNREACHABLE)}; }}
+{late} > * {{ animation: marginloops-live-controls {hold}; }}
 """
 
 
@@ -129,7 +159,7 @@ def _css() -> str:
 {proj} .bqplot text.axislabel {{ font-size: {PROJECTOR_LABEL_FONT} !important;
   fill: {BLACK} !important; }}
 {recolour}
-{_dead_css(root)}"""
+{_dead_css(root)}{_late_dead_css(root)}"""
 
 
 #: The explorers' stylesheet (an HTML widget holding a <style> shows it): a visible focus ring,

@@ -45,7 +45,9 @@ _DEAD_JS = """
   for (let el = step; el && el !== root; el = el.parentElement) {
     opacity *= Number(getComputedStyle(el).opacity);
   }
-  return {content: before.content, display: before.display,
+  const indicator = document.querySelector('.jp-Notebook-ExecutionIndicator');
+  return {content: before.content, display: before.display, opacity: before.opacity,
+          kernelIndicator: indicator ? indicator.dataset.status : null,
           background: before.backgroundColor, stepOpacity: opacity,
           clickHitsStep: !!(hit && step.contains(hit)),
           clickHitsRoot: !!(hit && root.contains(hit)),
@@ -55,6 +57,7 @@ _DEAD_JS = """
 
 SENTENCE = '"' + style.DEAD_SENTENCE + '"'
 VOILA_SENTENCE = '"' + style.DEAD_SENTENCE_VOILA + '"'
+UNREACHABLE_SENTENCE = '"' + style.DEAD_SENTENCE_UNREACHABLE + '"'
 
 
 def dead_state(page):
@@ -66,7 +69,8 @@ def wait_dead(page, timeout_s=60.0, sentence=SENTENCE):
     deadline = time.monotonic() + timeout_s
     while True:
         state = dead_state(page)
-        if state and state["content"] == sentence and state["display"] == "block":
+        if (state and state["content"] == sentence and state["display"] == "block"
+                and state["opacity"] == "1"):
             return state
         if time.monotonic() > deadline:
             raise AssertionError(f"no dead-widget sentence after {timeout_s:g} s: {state}")
@@ -207,3 +211,29 @@ def test_voila_kernel_death_leaves_a_sentence_saying_reload(voila_server, page,
     assert dead_state(page)["content"] == "none"
     kill_voila_kernel(voila_server, page)
     check_dead_explorer(page, "voila-kernel-killed", sentence=VOILA_SENTENCE)
+
+
+def test_server_stopped_leaves_a_sentence_after_a_delay(tmp_path, page, explorer_notebook):
+    """Binder's idle stop ends the whole server: Lab's indicator then reads "connecting" for
+    good, and after style.UNREACHABLE_DELAY_S seconds the explorer says it is dead."""
+    server = labtools.start_lab(tmp_path / "lab-to-stop")
+    try:
+        open_notebook(server, page, explorer_notebook)
+        server.stop()
+        page.wait_for_function(
+            "() => document.querySelector('.jp-Notebook-ExecutionIndicator')"
+            ".dataset.status === 'connecting'")
+        connecting = time.monotonic()
+        early = dead_state(page)
+        assert early["opacity"] == "0" and early["clickHitsStep"], early  # a blip says nothing
+        # JupyterLab says "Server Connection Error" in a dialog; once it is closed, the
+        # explorer still says what happened, at its place.
+        # (Lab shows it again at each failed poll unless told not to.)
+        dialog = page.locator(".jp-Dialog")
+        dialog.get_by_role("checkbox").check()
+        dialog.get_by_role("button", name="Close").click()
+        dialog.wait_for(state="detached")
+        check_dead_explorer(page, "lab-server-stopped", sentence=UNREACHABLE_SENTENCE)
+        assert time.monotonic() - connecting >= style.UNREACHABLE_DELAY_S - 1
+    finally:
+        server.stop()
