@@ -261,7 +261,8 @@ def test_reset_restores_both_runs_exactly(explorer):
     assert histories(ex) == [[], []] and not ex.lock.ended
     assert all(list(line.y) == [] for line in (*ex.price_chart.lines, *ex.debt_chart.lines))
     np.testing.assert_array_equal(ex.liquidations_chart.bars.y, 0.0)
-    assert ex.narration == (["Reset: back to the market before the shock."],) * 2
+    reset = "Reset: back to round 0, before the shock; the knobs stay as they are."
+    assert ex.narration == ([reset],) * 2
     assert not ex.time.step_button.disabled and "Round –" in ex.time.counter.value
     click(ex.time.run_button)
     assert [prices(h) for h in histories(ex)] == [prices(SMALL.cascade().run()),

@@ -75,7 +75,7 @@ def test_reset_restores_the_initial_state_exactly():
     assert list(ex.price_chart.line.y) == []
     np.testing.assert_array_equal(ex.book_chart.resting.y, before["book"])
     np.testing.assert_array_equal(ex.map_chart.bars.y, before["map"])
-    assert ex.narration == ["Reset: back to the market before the shock."]
+    assert ex.narration == ["Reset: back to round 0, before the shock; the knobs stay as they are."]
     assert not ex.time.step_button.disabled
     click(ex.time.run_button)
     fresh = SMALL.cascade().run()

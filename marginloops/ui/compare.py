@@ -38,7 +38,7 @@ from .charts import (
     scrolling_log,
     stylesheet,
 )
-from .controls import StopsOnProblem, TimeControls, projector_toggle
+from .controls import RESET_MESSAGE, StopsOnProblem, TimeControls, projector_toggle
 
 
 @dataclass(frozen=True)
@@ -351,7 +351,7 @@ class CompareExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         self._sync_buttons()  # first: the page shows Step disabled before the verdict
         self._redraw()
 
-    def reset(self, message: str = "Reset: back to the market before the shock.") -> None:
+    def reset(self, message: str = RESET_MESSAGE) -> None:
         """Both runs back to round 0 of the same markets."""
         self.time.stop()
         self.lock.reset()

@@ -31,6 +31,8 @@ LEVERAGE_MIXES = (
     ("extreme: 50x-100x", ((50.0, 0.6), (100.0, 0.4))),
 )
 CUSTOM = "custom"
+#: What Reset says: it rewinds the run and keeps the knobs.
+RESET_MESSAGE = "Reset: back to round 0, before the shock; the knobs stay as they are."
 #: The Reset button's colour: Okabe-Ito's vermillion darkened for white text (5.2:1).
 RESET_COLOUR = "#B34F00"
 _LABEL_WIDTH = "165px"

@@ -27,6 +27,7 @@ from .charts import (
     stylesheet,
 )
 from .controls import (
+    RESET_MESSAGE,
     ScenarioControls,
     StopsOnProblem,
     TimeControls,
@@ -209,7 +210,7 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         self._note_end()
         self._sync_buttons()
 
-    def reset(self, message: str = "Reset: back to the market before the shock.") -> None:
+    def reset(self, message: str = RESET_MESSAGE) -> None:
         """Back to round 0 of the same market."""
         self.time.stop()
         self.cascade.reset()

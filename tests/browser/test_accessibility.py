@@ -33,11 +33,6 @@ ALLOWED = [
     # (Knob, and Speed beside its box), the keyboard-and-screen-reader way to set the value.
     ("aria-input-field-name", r"noUi-handle",
      "ipywidgets slider handle has no accessible name (its labelled number box beside it has)"),
-    # ipywidgets 8's Play widget renders its play/pause and stop buttons as icons only, with no
-    # text, title or aria-label (its tooltip goes on the container). Step and "Run to end", the
-    # labelled buttons beside it, do the same work by keyboard.
-    ("button-name", r"widget-play",
-     "ipywidgets Play's icon-only buttons (labelled Step / Run to end do the same)"),
     # JupyterLab's Markdown theme (which Voilà uses) draws links in dark blue without an
     # underline; axe wants 3:1 against the body text or an underline. The lessons' prose is
     # Markdown rendered by that theme: nothing of ours styles it.
@@ -228,7 +223,7 @@ def test_explorers_are_accessible_keyboard_operable_and_projectable_in_lab(
     # Step by keyboard: Shift+Tab from Play lands on Step; Enter and Space each play a round.
     counter = explorer.locator(".widget-html", has_text=re.compile(r"^\s*Round")).first
     assert counter.text_content().strip() == "Round –"
-    explorer.locator(".widget-play button").first.focus()
+    explorer.get_by_role("button", name=re.compile(r"\bPlay$")).focus()
     page.keyboard.press("Shift+Tab")
     now = focused(page)
     assert now["tag"] == "BUTTON" and now["text"] == "Step", now

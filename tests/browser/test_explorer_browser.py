@@ -1,5 +1,6 @@
 """The explorer and the lessons in a real JupyterLab (and one lesson in Voilà), in Chromium."""
 
+import re
 import time
 from pathlib import Path
 
@@ -207,7 +208,7 @@ def test_play_typing_and_presets_work_in_lab(lab_server, page, page_log, explore
     story = explorer.locator("div[role='log']")
     counter = explorer.locator(".widget-html", has_text="Round").first
     # Play runs the cascade to its end by itself, then stops.
-    explorer.locator(".widget-play button").first.click()
+    explorer.get_by_role("button", name=re.compile(r"\bPlay$")).click()
     wait_for_text(counter, "(end)", timeout_s=60)
     assert "The cascade stopped" in story.text_content()
     save_screenshot(explorer, "explorer-lab-played-to-end")
