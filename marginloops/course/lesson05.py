@@ -222,9 +222,10 @@ def exercises(scenario: Scenario | None = None) -> list[Exercise]:
             "(breaker_rounds=4). What is the amplification now?",
             # 1.0301; the status line's 3.1% / 3.0% gives 1.033. 1.0 or 1.04 is a slip.
             answer=amplification(longer_halt), tolerance=0.0, abs_tolerance=0.005,
-            hints=("Step it in the sandbox (tick 'circuit breaker', set 'Halt rounds' to 4) "
-                   "or run market.replace(breaker_move=0.02, breaker_rounds=4).cascade().run(), "
-                   "then amplification(...) of that history.",
+            hints=("In the sandbox: open Breaking the loop, tick 'circuit breaker', set 'Halt "
+                   "rounds' to 4, press Run to end and divide the status line's price change by "
+                   "the shock's. In JupyterLab you can also compute amplification(market.replace("
+                   "breaker_move=0.02, breaker_rounds=4).cascade().run()).",
                    "During each halted round the book recovers 50% of what is still missing.")),
         Exercise(
             "With auto-deleveraging on, shrink the insurance fund from 250,000 to 100,000 USD "
