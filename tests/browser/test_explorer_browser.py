@@ -158,7 +158,7 @@ def test_explorer_steps_resets_and_plays_in_lab(lab_server, page, page_log, expl
     assert price_line(figure).count("L") == 5  # six points: rounds 0 to 5
     # Reset empties the price line and says so; Run to end disables Step.
     widget_button(explorer, "Reset").click()
-    wait_for_text(explorer.locator("div[role='log']"), "Reset: back to the market before")
+    wait_for_text(explorer.locator("div[role='log']"), "Reset: back to round 0, before the shock")
     wait_for_text(counter, "Round –")
     deadline = time.monotonic() + 30
     while (line := price_line(figure)) != "":
