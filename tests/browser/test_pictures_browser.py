@@ -8,6 +8,7 @@ beside the picture. JupyterLab must show the picture blocks closed too.
 from __future__ import annotations
 
 import difflib
+import time
 
 import make_pictures
 from labtools import open_notebook, save_screenshot
@@ -68,6 +69,13 @@ def test_pictures_are_folded_in_lab(lab_server, page, page_log):
     cell.scroll_into_view_if_needed()
     page.wait_for_function("s => s.checkVisibility({contentVisibilityAuto: true})",
                            arg=summary.element_handle())
+    # The widget above may still be growing as its charts draw, which moves the cell and lets
+    # Lab's windowing hide it again for a moment: look again (scrolled back) before judging.
+    for _ in range(20):
+        cell.scroll_into_view_if_needed()
+        if all(b["summaryShown"] for b in page.evaluate(_FOLDED_JS)):
+            break
+        time.sleep(0.5)
     assert_folded(page, lesson.name, 1)
     # Right under the live widget: the widget's output ends just above the label.
     widget_bottom = page.evaluate(
