@@ -46,6 +46,14 @@ def test_committed_outputs_are_exactly_the_checked_cells(path):
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name[:2])
+def test_committed_lessons_carry_no_saved_widget_state(path):
+    """The environment saves widget state with a notebook (saveState, pyproject.toml): a lesson
+    saved by its author after a run would carry stale explorers (about 220 kB each)."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    assert "widgets" not in notebook["metadata"], f"{path.name}: clear metadata.widgets"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name[:2])
 def test_no_cell_is_both_checked_and_ignored(path):
     both = [n for n, c in _code_cells(path)
             if {"nbval-check-output", "nbval-ignore-output"} <= set(c["metadata"].get("tags", ()))]
