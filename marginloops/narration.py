@@ -295,7 +295,8 @@ def narrate_walk(rec: RoundRecord) -> str:
 
 
 def narrate_shock(rec: RoundRecord, shock: float) -> str:
-    """The shock's first stage: the outside order and the last price it traded at."""
+    """The shock's stage in phase mode: the outside order and the last price it traded at,
+    which becomes the price only at the next stage, "new price" (:func:`narrate_new_price`)."""
     down = rec.direction == "down"
     target = rec.price_before * (1 - shock if down else 1 + shock)
     who, what = ("an outside seller sells", "bid priced at or above") if down else (
@@ -304,8 +305,18 @@ def narrate_shock(rec: RoundRecord, shock: float) -> str:
             f"{price(target)} ({percent(shock)} {'below' if down else 'above'} "
             f"{price(rec.price_before)})")
     if rec.filled_qty > 0:
-        text += f"; its last fill, at {price(rec.last_fill_price)}, is the new price"
+        text += f"; its last fill is at {price(rec.last_fill_price)}, the price the next stage sets"
     return text + "."
+
+
+def narrate_new_price(rec: RoundRecord) -> str:
+    """The "new price" stage in phase mode: the last fill becomes the price (who is in reach
+    next is the next check's news)."""
+    if rec.price_after == rec.price_before:
+        return f"New price: nothing traded, so the price stays at {price(rec.price_after)}."
+    way = "lower" if rec.price_after < rec.price_before else "higher"
+    return (f"New price: the last fill, {price(rec.price_after)}, is the new price, "
+            f"{percent(abs(rec.price_change))} {way} than {price(rec.price_before)}.")
 
 
 def _ratio(rec: RoundRecord, prev: RoundRecord | None) -> str:

@@ -46,33 +46,6 @@ def _things(n: int, word: str) -> str:
 HALT_STAGES = ("trading halted",)
 
 
-def _shock_words(rec, shock: float) -> str:
-    """Phase mode's "the shock" stage in words: the outside order and its last fill, which
-    becomes the price only at the next stage, "new price" (so not
-    :func:`~marginloops.narration.narrate_shock`'s "is the new price")."""
-    down = rec.direction == "down"
-    target = rec.price_before * (1 - shock if down else 1 + shock)
-    who, what = ("an outside seller sells", "bid priced at or above") if down else (
-        "an outside buyer buys", "ask priced at or below")
-    text = (f"The shock: {who} {say.units(rec.shock_qty)}, taking every {what} "
-            f"{say.price(target)} ({say.percent(shock)} {'below' if down else 'above'} "
-            f"{say.price(rec.price_before)})")
-    if rec.filled_qty > 0:
-        text += (f"; its last fill is at {say.price(rec.last_fill_price)}, the price the next "
-                 "stage sets")
-    return text + "."
-
-
-def _new_price_words(rec) -> str:
-    """Phase mode's "new price" stage in words: the last fill becomes the price (the round's
-    whole sentence goes to the log; who is in reach next is the next check's news)."""
-    if rec.price_after == rec.price_before:
-        return f"New price: nothing traded, so the price stays at {say.price(rec.price_after)}."
-    way = "lower" if rec.price_after < rec.price_before else "higher"
-    return (f"New price: the last fill, {say.price(rec.price_after)}, is the new price, "
-            f"{say.percent(abs(rec.price_change))} {way} than {say.price(rec.price_before)}.")
-
-
 class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
     """Step through a margin-call cascade one round (or one stage) at a time.
 
@@ -350,7 +323,7 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
                 rec = cas.step()
                 self.book_chart.show_walk(cas.book, rec)
                 self._pending_stage = "price"
-                self._set_stage(_shock_words(rec, cas.shock), 1, say.SHOCK_STAGES)
+                self._set_stage(say.narrate_shock(rec, cas.shock), 1, say.SHOCK_STAGES)
             else:
                 reached = cas.in_reach()
                 notional = float(cas.open_size()[reached].sum()) * cas.price
@@ -377,7 +350,7 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
             self._pending_stage = None
             self._lines.append(say.narrate(rec))
             self._show_new_price()
-            self._set_stage(_new_price_words(rec), len(stages), stages, rec.round)
+            self._set_stage(say.narrate_new_price(rec), len(stages), stages, rec.round)
             self._note_end()
 
     def _show_new_price(self) -> None:
