@@ -348,6 +348,18 @@ class OrderBook:
         end = len(s.prices) if to_price is None else max(s.n_through(to_price), s.top)
         return float(s.sizes[s.top:end].sum())
 
+    def depth_profile(self, side, lo, hi):
+        """Resting levels of ``side`` ("bid" or "ask") priced in ``[lo, hi]`` (USD), as
+        ``(prices, sizes)`` best first (copies): the venue protocol's depth profile
+        (:class:`marginloops.venue.Venue`)."""
+        lo = check_number("lo", lo, lo=0, cap=False)
+        hi = check_number("hi", hi, lo=0, cap=False)
+        if not lo <= hi:
+            raise ValueError(f"lo must be <= hi, got lo={lo:g} and hi={hi:g}")
+        prices, sizes = self.bids() if self._side(side) is self._bids else self.asks()
+        keep = (prices >= lo) & (prices <= hi)
+        return prices[keep], sizes[keep]
+
     def units_left(self, side) -> float:
         """Units resting on ``side`` ("bid" or "ask"), from a running total (no scan)."""
         return self._side(side).left

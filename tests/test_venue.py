@@ -1,0 +1,30 @@
+"""The venue protocol (issue 11): the order book is a venue, and its depth profile reads right."""
+
+import numpy as np
+import pytest
+
+from marginloops import OrderBook
+from marginloops.venue import Venue
+
+
+def test_the_order_book_is_a_venue():
+    assert isinstance(OrderBook.from_levels([99, 98], [1, 2], [101], [3]), Venue)
+
+
+def test_depth_profile_gives_the_levels_in_the_range_best_first():
+    book = OrderBook.from_levels([99, 98, 97, 96], [1, 2, 3, 4], [101, 102], [5, 6])
+    prices, sizes = book.depth_profile("bid", 96.5, 98)
+    assert prices.tolist() == [98, 97] and sizes.tolist() == [2, 3]
+    prices, sizes = book.depth_profile("ask", 100, 101.5)
+    assert prices.tolist() == [101] and sizes.tolist() == [5]
+    book.market_sell(2.5)  # takes 99 and 1.5 of 98
+    assert book.depth_profile("bid", 0, 200)[1].tolist() == [0.5, 3, 4]
+
+
+def test_depth_profile_refuses_an_upside_down_range():
+    book = OrderBook.from_levels([99], [1])
+    with pytest.raises(ValueError, match="lo must be <= hi, got lo=99 and hi=98"):
+        book.depth_profile("bid", 99, 98)
+    with pytest.raises(ValueError, match="side must be 'bid' or 'ask'"):
+        book.depth_profile("middle", 1, 2)
+    assert np.isfinite(book.best_bid)
