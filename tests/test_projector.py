@@ -169,11 +169,12 @@ def test_every_mark_kind_in_a_figure_is_covered():
              bq.Scatter(x=[0], y=[0], scales=sc, default_size=50, stroke_width=1.0,
                         colors=[style.YELLOW]),
              bq.Bars(x=[0, 1], y=[1, 2], scales=sc, stroke_width=0.5, colors=[style.PURPLE])]
-    from marginloops.ui.charts import _Chart, _figure
+    from marginloops.ui.chartkit import Chart as Base
+    from marginloops.ui.chartkit import figure
 
-    class Chart(_Chart):
+    class Chart(Base):
         def __init__(self):
-            self.figure = _figure("t", marks, [bq.Axis(scale=sc["x"])])
+            self.figure = figure("t", marks, [bq.Axis(scale=sc["x"])])
 
     chart = Chart()
     before = look([chart])

@@ -465,7 +465,7 @@ def test_views_report_errors_in_their_message_area(monkeypatch):
 
     walk = BookWalkView()
     with monkeypatch.context() as m:
-        m.setattr(bookwalk.lesson02, "walk", boom)
+        m.setattr(bookwalk.model, "walk", boom)
         walk.size_knob.value = 50_000.0
         walk.side_buttons.value = "buy"
     assert "boom in the model" in walk.message.value

@@ -3,7 +3,7 @@
 Knobs set the order size, the book's 1% depth, its shape and the side; a bqplot chart (built
 once, updated in place) shows the levels, what the order took, and the start, average and last
 fill prices; a readout says the same in words. The book and the walk are the model's
-(:mod:`marginloops.course.lesson02`, :class:`marginloops.OrderBook`): nothing is recomputed here.
+(:mod:`marginloops.bookwalk`, :class:`marginloops.OrderBook`): nothing is recomputed here.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
+from .. import bookwalk as model
 from .._checks import check_number
-from ..course import lesson02
 from ..numbers import number
 from . import style
-from .charts import _axis_x, _axis_y, _caption_html, _figure, _fit, nice_ticks, stylesheet
+from .chartkit import axis_x, axis_y, caption_html, figure, fit, nice_ticks, stylesheet
 from .controls import Knob, Reports
 
 #: Price windows the chart can show, as a fraction of the start price on the walked side: the
@@ -45,7 +45,7 @@ class BookWalkView(Reports, widgets.VBox):
     depth_1pct : float
         USD resting within 1% of the price on each side, in [``DEPTH_RANGE``] (shown in M USD).
     shape : {"flat", "deep", "thin"}
-        The book's shape (see :func:`marginloops.course.lesson02.lesson_book`).
+        The book's shape (see :func:`marginloops.bookwalk.lesson_book`).
     side : {"sell", "buy"}
         Sell into the bids or buy from the asks.
 
@@ -68,10 +68,10 @@ class BookWalkView(Reports, widgets.VBox):
                                   hi=self.SIZE_RANGE[1])
         depth_1pct = check_number("depth_1pct", depth_1pct, lo=self.DEPTH_RANGE[0],
                                   hi=self.DEPTH_RANGE[1])
-        if shape not in lesson02.SHAPES:
-            raise ValueError(f"shape must be one of {lesson02.SHAPES}, got {shape!r}")
-        if side not in lesson02.SIDES:
-            raise ValueError(f"side must be one of {lesson02.SIDES}, got {side!r}")
+        if shape not in model.SHAPES:
+            raise ValueError(f"shape must be one of {model.SHAPES}, got {shape!r}")
+        if side not in model.SIDES:
+            raise ValueError(f"side must be one of {model.SIDES}, got {side!r}")
         self.size_knob = Knob("Order size (units)",
                               "How many units of the asset the market order trades",
                               lo=self.SIZE_RANGE[0], hi=self.SIZE_RANGE[1], step=1,
@@ -83,7 +83,7 @@ class BookWalkView(Reports, widgets.VBox):
                                log=True)
         self.shape_buttons = widgets.ToggleButtons(
             options=SHAPE_OPTIONS, value=shape, description="Book shape",
-            tooltips=[lesson02.SHAPE_WORDS[s] for _, s in SHAPE_OPTIONS],
+            tooltips=[model.SHAPE_WORDS[s] for _, s in SHAPE_OPTIONS],
             style={"button_width": "70px", "description_width": "90px"})
         self.side_buttons = widgets.ToggleButtons(
             options=SIDE_OPTIONS, value=side, description="Order",
@@ -158,11 +158,11 @@ class BookWalkView(Reports, widgets.VBox):
         self.taken_label = bq.Label(x=[0.0], y=[0.0], scales=sc, text=[""],
                                     colors=[_DARK_VERMILLION], default_size=13, align="middle",
                                     y_offset=-TAKEN_LABEL_GAP)
-        self.figure = _figure("A market order walking the book",
+        self.figure = figure("A market order walking the book",
                               [self.bars, self.start_rule, self.avg_rule, self.last_rule,
                                self.rule_labels, self.taken_label],
-                              [_axis_x(self.x, "price (USD)", ",.2f"),
-                               _axis_y(self.y, "units resting per level")])
+                              [axis_x(self.x, "price (USD)", ",.2f"),
+                               axis_y(self.y, "units resting per level")])
         self.figure.layout.height = "340px"
         self.caption = widgets.HTML(layout={"margin": "0 0 0 60px"})
 
@@ -177,14 +177,14 @@ class BookWalkView(Reports, widgets.VBox):
 
     def _redraw(self):
         self.message.value = ""  # a problem reported before is over once a change draws
-        side, tick = self.side, lesson02.TICK
-        self.book = lesson02.lesson_book(self.shape, self.depth_1pct)
-        self.start = lesson02.start_price(self.book, side)
-        self.fill = lesson02.walk(self.book, self.order_size, side)
-        self._sentences = lesson02.describe_walk(self.fill, self.start)
-        self._move_sentence = lesson02.describe_move(self.book, 0.01, side)
+        side, tick = self.side, model.TICK
+        self.book = model.lesson_book(self.shape, self.depth_1pct)
+        self.start = model.start_price(self.book, side)
+        self.fill = model.walk(self.book, self.order_size, side)
+        self._sentences = model.describe_walk(self.fill, self.start)
+        self._move_sentence = model.describe_move(self.book, 0.01, side)
         sign = -1.0 if side == "sell" else 1.0
-        moved = lesson02.price_move(self.fill, self.start)
+        moved = model.price_move(self.fill, self.start)
         window = next((w for w in WINDOWS if moved <= 0.9 * w), WINDOWS[-1])
         far = self.start * (1 + sign * window)
         near = self.start - sign * 0.25 * window * self.start  # a little of the other side
@@ -210,8 +210,8 @@ class BookWalkView(Reports, widgets.VBox):
                else f"{number(per_bar, 0)} levels ({number(per_bar * tick, 2)} USD)")
         x_axis, y_axis = self.figure.axes
         with self.figure.hold_sync():
-            _fit(x_axis, edges[0], edges[-1], nice_ticks(edges[0], edges[-1], 7))
-            _fit(y_axis, 0.0, top)
+            fit(x_axis, edges[0], edges[-1], nice_ticks(edges[0], edges[-1], 7))
+            fit(y_axis, 0.0, top)
             y_axis.label = f"units resting per {per}"
             self.bars.x = centers
             self.bars.y = np.vstack([bids, asks, taken])
@@ -234,7 +234,7 @@ class BookWalkView(Reports, widgets.VBox):
             self.taken_label.y = [float((bids + asks + taken)[hit].max()) if hit.any() else 0.0]
             self.taken_label.text = [f"taken: {number(self.fill.filled, 0)} units"
                                      if filled else ""]
-        self.caption.value = _caption_html(
+        self.caption.value = caption_html(
             (style.BLUE if side == "sell" else style.ORANGE, "■",
              f"{'bids' if side == 'sell' else 'asks'} left after the order"),
             (style.ORANGE if side == "sell" else style.BLUE, "■",

@@ -25,20 +25,21 @@ from ..compare import (
 )
 from ..numbers import number, signed_percent
 from . import style
-from .charts import (
-    ProjectorMode,
-    View,
-    _axis_x,
-    _axis_y,
-    _caption,
-    _Chart,
-    _figure,
-    _fit,
-    _round_ticks,
+from .chartkit import (
+    Chart,
+    axis_x,
+    axis_y,
+    caption,
+    figure,
+    fit,
+    fit_rounds,
+    rounds_span,
     scrolling_log,
     stylesheet,
 )
 from .controls import RESET_MESSAGE, StopsOnProblem, TimeControls, projector_toggle
+from .projector import ProjectorMode
+from .view import View
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def _run_lines(scales, labels, tooltip_labels, formats):
         for s, label in zip(RUN_STYLES, labels, strict=True))
 
 
-class ComparePriceChart(_Chart):
+class ComparePriceChart(Chart):
     """Both runs' last traded price after each round, on one pair of axes.
 
     With ``halts`` (a circuit breaker in either run) the rounds in which trading was halted are
@@ -134,20 +135,20 @@ class ComparePriceChart(_Chart):
                                                     formats=["", ",.2f"]))
         halted_key = ((style.GREY, "✚", "trading halted by the circuit breaker (a cross behind "
                                      "the round's point)"),) if halts else ()
-        self.caption = _caption(*(_key(i, f"{label} ({RUN_STYLES[i].words})")
+        self.caption = caption(*(_key(i, f"{label} ({RUN_STYLES[i].words})")
                                   for i, label in enumerate(labels)),
                                 (style.GREY, "┈┈", "price before the shock"), *halted_key)
-        self.figure = _figure("Price by round", [self.start_line, self.halted, *self.lines],
-                              [_axis_x(self.x, "round", "d"),
-                               _axis_y(self.y, "price (USD)", ",.2f")])
+        self.figure = figure("Price by round", [self.start_line, self.halted, *self.lines],
+                              [axis_x(self.x, "round", "d"),
+                               axis_y(self.y, "price (USD)", ",.2f")])
 
     def reset(self, lock: LockStep, view: CompareView):
         """Fix the axes to ``view`` and draw the runs as they stand."""
         with self.figure.hold_sync():
             x_axis, y_axis = self.figure.axes
-            _fit(x_axis, -0.5, view.rounds + 0.5, _round_ticks(view.rounds))
-            _fit(y_axis, view.price_lo, view.price_hi)
-            self.start_line.x = [-0.5, view.rounds + 0.5]
+            fit_rounds(x_axis, view.rounds)
+            fit(y_axis, view.price_lo, view.price_hi)
+            self.start_line.x = list(rounds_span(view.rounds))
             self.start_line.y = [[c.start_price] * 2 for c in lock.cascades]
         self.update(*(c.history for c in lock.cascades))
 
@@ -163,7 +164,7 @@ class ComparePriceChart(_Chart):
             self.halted.y = [r.price_after for r in halted]
 
 
-class CompareLiquidationsChart(_Chart):
+class CompareLiquidationsChart(Chart):
     """Notional liquidated per round, a pair of bars per round: run A left, run B right."""
 
     def __init__(self, labels):
@@ -176,21 +177,21 @@ class CompareLiquidationsChart(_Chart):
                             padding=0.2, stroke=style.BLACK, stroke_width=1.0,
                             tooltip=bq.Tooltip(fields=["x", "y"], labels=["round", "USD"],
                                                formats=["", ",.0f"]))
-        self.caption = _caption((RUN_STYLES[0].colour, "▮",
+        self.caption = caption((RUN_STYLES[0].colour, "▮",
                                  f"left bar: {html.escape(labels[0])}"),
                                 (RUN_STYLES[1].colour, "▮",
                                  f"right bar: {html.escape(labels[1])}"),
                                 (style.BLACK, "", "valued at the price that triggered them"))
-        self.figure = _figure("Liquidated notional by round", [self.bars],
-                              [_axis_x(self.x, "round", "d"),
-                               _axis_y(self.y, "liquidated (USD)")])
+        self.figure = figure("Liquidated notional by round", [self.bars],
+                              [axis_x(self.x, "round", "d"),
+                               axis_y(self.y, "liquidated (USD)")])
 
     def reset(self, lock: LockStep, view: CompareView):
         """Fix the axes to ``view`` and draw the runs as they stand."""
         with self.figure.hold_sync():
             x_axis, y_axis = self.figure.axes
-            _fit(x_axis, -0.5, view.rounds + 0.5, _round_ticks(view.rounds))
-            _fit(y_axis, 0.0, view.notional_max)
+            fit_rounds(x_axis, view.rounds)
+            fit(y_axis, 0.0, view.notional_max)
         self.rounds = view.rounds
         self.update(*(c.history for c in lock.cascades))
 
@@ -208,7 +209,7 @@ class CompareLiquidationsChart(_Chart):
             self.bars.y = y
 
 
-class CompareBadDebtChart(_Chart):
+class CompareBadDebtChart(Chart):
     """Both runs' bad debt so far (losses the insurance fund could not cover), by round."""
 
     def __init__(self, labels):
@@ -216,17 +217,17 @@ class CompareBadDebtChart(_Chart):
         self.y = bq.LinearScale(min=0.0)
         self.lines = _run_lines({"x": self.x, "y": self.y}, labels, ["round", "USD"],
                                 ["", ",.0f"])
-        self.caption = _caption(*(_key(i, f"{label} ({RUN_STYLES[i].words})")
+        self.caption = caption(*(_key(i, f"{label} ({RUN_STYLES[i].words})")
                                   for i, label in enumerate(labels)))
-        self.figure = _figure("Bad debt so far", list(self.lines),
-                              [_axis_x(self.x, "round", "d"), _axis_y(self.y, "bad debt (USD)")])
+        self.figure = figure("Bad debt so far", list(self.lines),
+                              [axis_x(self.x, "round", "d"), axis_y(self.y, "bad debt (USD)")])
 
     def reset(self, lock: LockStep, view: CompareView):
         """Fix the axes to ``view`` and draw the runs as they stand."""
         with self.figure.hold_sync():
             x_axis, y_axis = self.figure.axes
-            _fit(x_axis, -0.5, view.rounds + 0.5, _round_ticks(view.rounds))
-            _fit(y_axis, 0.0, view.debt_max)
+            fit_rounds(x_axis, view.rounds)
+            fit(y_axis, 0.0, view.debt_max)
         self.update(*(c.history for c in lock.cascades))
 
     def update(self, hist_a, hist_b):

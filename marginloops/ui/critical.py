@@ -12,10 +12,10 @@ import numpy as np
 
 from .._checks import check_number
 from ..analysis import closed_form_amplification
-from ..course.lesson04 import RATIO_GRID, simulated_amplification
+from ..critical import RATIO_GRID, simulated_amplification
 from ..numbers import number, percent
 from . import style
-from .charts import _caption_html, _figure, stylesheet
+from .chartkit import caption_html, figure, stylesheet
 from .controls import Knob, Reports
 
 X_MAX = 2.5          # the chart's crowding-ratio axis: 0 .. X_MAX
@@ -28,7 +28,7 @@ class CriticalRatioView(Reports, widgets.VBox):
 
     The blue curve is the closed form ``1 / (1 - n/D)`` (infinite from 1 on: not drawn
     there); the vermilion dots are simulations of the flat-band market
-    (:func:`marginloops.course.lesson04.flat_band_market`): liquidation prices spread evenly
+    (:func:`marginloops.critical.flat_band_market`): liquidation prices spread evenly
     over a band of ``band`` below the price, a flat book. Left of ``n/D = 1`` the loop dies
     out; right of it (shaded) it runs through the whole band. The orange diamond is the market
     the two knobs describe: its 1% depth ``D`` and its liquidations per 1% of price ``n``,
@@ -110,11 +110,11 @@ class CriticalRatioView(Reports, widgets.VBox):
         y_axis = bq.Axis(scale=self.y, label="amplification (total fall ÷ shock)",
                          tick_format="~g", tick_values=list(Y_TICKS), side="left",
                          grid_lines="dashed", label_offset="45px")
-        self.figure = _figure("Critical ratio: does the loop die out?",
+        self.figure = figure("Critical ratio: does the loop die out?",
                               [self.region, self.boundary, self.curve, self.points,
                                self.labels, self.marker], [x_axis, y_axis])
         self.figure.layout.height = "380px"
-        self.caption = widgets.HTML(_caption_html(
+        self.caption = widgets.HTML(caption_html(
             (style.BLUE, "━", "closed form: 1 / (1 − n/D)"),
             (style.VERMILLION, "●", f"simulated (liquidation prices spread evenly over the "
                                     f"{percent(self.band, 0)} below the price, flat book, "

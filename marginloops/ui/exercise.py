@@ -22,7 +22,7 @@ import traitlets
 from ..exercises import Exercise, Feedback
 from ..numbers import number
 from . import style
-from .charts import stylesheet
+from .chartkit import stylesheet
 from .controls import guarded, message_html
 
 #: Every ExerciseBox made in this kernel, oldest first (weak: a closed box drops out), and the

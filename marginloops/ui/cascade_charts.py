@@ -1,0 +1,424 @@
+"""The explorer's live bqplot charts of one cascade: price, liquidations, order book,
+liquidation map, open interest.
+
+Each chart builds its figure and marks once and changes their data in place under
+``hold_sync()``. A :class:`~marginloops.ui.view.View` fixes every axis for a whole run, so
+nothing jumps while stepping.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import bqplot as bq
+import numpy as np
+
+from . import style
+from .chartkit import (
+    Chart,
+    axis_x,
+    axis_y,
+    caption,
+    caption_html,
+    figure,
+    fit,
+    fit_rounds,
+    rounds_span,
+)
+from .view import BOOK_BINS, MAP_BINS, View, book_histogram
+
+__all__ = ["BookChart", "LiquidationMapChart", "LiquidationsChart", "OpenInterestChart",
+           "PriceChart"]
+
+
+class PriceChart(Chart):
+    """Last traded price after each round, the shock marked, the starting price dashed, and
+    the rounds a circuit breaker halted marked with grey squares (keyed only when it is on)."""
+
+    KEY = ((style.BLUE, "●━", "last traded price after each round"),
+           (style.VERMILLION, "▼", "after the shock (round 0)"),
+           (style.GREY, "╌╌", "price before the shock"))
+    HALTED_KEY = (style.GREY, "■", "trading halted by the circuit breaker: no trade, no "
+                                   "liquidation")
+
+    def __init__(self):
+        self.x = bq.LinearScale()
+        self.y = bq.LinearScale()
+        sc = {"x": self.x, "y": self.y}
+        self.start_line = bq.Lines(x=[0.0, 1.0], y=[0.0, 0.0], scales=sc, colors=[style.GREY],
+                                   line_style="dashed", labels=["start price"])
+        self.line = bq.Lines(x=[], y=[], scales=sc, colors=[style.BLUE], stroke_width=3,
+                             marker="circle", marker_size=40, labels=["price"],
+                             tooltip=bq.Tooltip(fields=["x", "y"], labels=["round", "price"],
+                                                formats=["", ",.2f"]))
+        self.shock = bq.Scatter(x=[], y=[], scales=sc, colors=[style.VERMILLION],
+                                marker="triangle-down", default_size=160,
+                                labels=["after the shock"])
+        self.halted = bq.Scatter(x=[], y=[], scales=sc, colors=[style.GREY], marker="square",
+                                 default_size=110, stroke=style.BLACK, stroke_width=1.0,
+                                 labels=["trading halted"],
+                                 tooltip=bq.Tooltip(fields=["x", "y"],
+                                                    labels=["halted round", "price"],
+                                                    formats=["", ",.2f"]))
+        self.caption = caption(*self.KEY)
+        self.figure = figure("Price by round",
+                              [self.start_line, self.line, self.halted, self.shock],
+                              [axis_x(self.x, "round", "d"), axis_y(self.y, "price (USD)",
+                                                                     ",.2f")])
+
+    def reset(self, cascade, view: View):
+        breaker = cascade.breaker is not None
+        self.caption.value = caption_html(*self.KEY, *((self.HALTED_KEY,) if breaker else ()))
+        with self.figure.hold_sync():
+            x_axis, y_axis = self.figure.axes
+            fit_rounds(x_axis, view.rounds)
+            fit(y_axis, view.price_lo, view.price_hi)
+            self.start_line.x = list(rounds_span(view.rounds))
+            self.start_line.y = [cascade.start_price] * 2
+        self.update(cascade.history)
+
+    def update(self, hist):
+        """Draw the rounds of ``hist`` (a list of :class:`RoundRecord`)."""
+        with self.line.hold_sync():
+            self.line.x = [r.round for r in hist]
+            self.line.y = [r.price_after for r in hist]
+        with self.shock.hold_sync():
+            self.shock.x = [0] if hist else []
+            self.shock.y = [hist[0].price_after] if hist else []
+        halted = [r for r in hist if r.halted]
+        with self.halted.hold_sync():
+            self.halted.x = [r.round for r in halted]
+            self.halted.y = [r.price_after for r in halted]
+
+
+class LiquidationsChart(Chart):
+    """Notional liquidated per round, as bars; longs and shorts stacked and labelled (shorts
+    with a thick outline, as in the liquidation map); a diamond above each round a call
+    auction cleared (keyed only when auctions are on)."""
+
+    KEY = ((style.BLUE, "■", "longs liquidated (a crash)"),
+           (style.ORANGE, "▣", "shorts liquidated (a squeeze; outlined)"),
+           (style.BLACK, "", "valued at the price that triggered them"))
+    #: Outline width of the bars: a run liquidates one side only, so the mark's one stroke
+    #: width can tell shorts (a squeeze) from longs by more than colour.
+    STROKE = {"down": 1.0, "up": 3.0}
+    AUCTION_KEY = (style.BLACK, "◆", "above a bar: cleared by a call auction at one price")
+
+    def __init__(self):
+        self.x = bq.LinearScale()
+        self.y = bq.LinearScale(min=0.0)
+        self.rounds = 10
+        self.bars = bq.Bars(x=np.arange(11), y=np.zeros((2, 11)),
+                            scales={"x": self.x, "y": self.y}, type="stacked",
+                            colors=[style.BLUE, style.ORANGE],
+                            labels=["longs liquidated", "shorts liquidated"], padding=0.2,
+                            stroke=style.BLACK, stroke_width=1.0,
+                            tooltip=bq.Tooltip(fields=["x", "y"], labels=["round", "USD"],
+                                               formats=["", ",.0f"]))
+        self.auction = bq.Scatter(x=[], y=[], scales={"x": self.x, "y": self.y},
+                                  colors=[style.BLACK], marker="diamond", default_size=70,
+                                  labels=["cleared by a call auction"],
+                                  tooltip=bq.Tooltip(fields=["x"],
+                                                     labels=["call auction, round"],
+                                                     formats=[""]))
+        self.caption = caption(*self.KEY)
+        self.figure = figure("Liquidated notional by round", [self.bars, self.auction],
+                              [axis_x(self.x, "round", "d"),
+                               axis_y(self.y, "liquidated (USD)")])
+
+    def reset(self, cascade, view: View):
+        auction = cascade.call_auction
+        self.caption.value = caption_html(*self.KEY, *((self.AUCTION_KEY,) if auction else ()))
+        self.set_style(self.bars, "stroke_width", self.STROKE[cascade.direction])
+        with self.figure.hold_sync():
+            x_axis, y_axis = self.figure.axes
+            fit_rounds(x_axis, view.rounds)
+            fit(y_axis, 0.0, view.notional_max)
+        self.rounds = view.rounds
+        self.update(cascade.history)
+
+    def update(self, hist):
+        """Draw the rounds of ``hist`` (a list of :class:`RoundRecord`)."""
+        # One bar slot for every round on the axis, zero until played: a Bars mark given a
+        # single x value draws its band scale reversed in the browser and never recovers.
+        n = max(self.rounds + 1, len(hist))
+        longs, shorts = np.zeros(n), np.zeros(n)
+        for r in hist:
+            (longs if r.direction == "down" else shorts)[r.round] = r.notional_liquidated
+        with self.bars.hold_sync():
+            self.bars.x = np.arange(n)
+            self.bars.y = [longs, shorts]
+        # The diamond sits just above its bar, inside the axis.
+        top = float(self.y.max) if self.y.max is not None else 1.0
+        auctions = [r for r in hist if r.uniform_price]
+        with self.auction.hold_sync():
+            self.auction.x = [r.round for r in auctions]
+            self.auction.y = [min(r.notional_liquidated + 0.05 * top, 0.97 * top)
+                              for r in auctions]
+
+
+class BookChart(Chart):
+    """Units resting in the book per price bin, with what this round's orders took marked."""
+
+    def __init__(self):
+        self.x = bq.LinearScale()
+        self.y = bq.LinearScale(min=0.0)
+        sc = {"x": self.x, "y": self.y}
+        tip = bq.Tooltip(fields=["x", "y"], labels=["price", "units"], formats=[",.2f", ",.0f"])
+        self.resting = bq.Lines(x=[], y=[], scales=sc, colors=[style.BLUE], fill="bottom",
+                                fill_opacities=[0.35], stroke_width=2,
+                                labels=["resting orders"], tooltip=tip)
+        self.taken = bq.Bars(x=[0.0], y=[0.0], scales=sc, colors=[style.VERMILLION],
+                             labels=["taken this round"], padding=0.0,
+                             stroke=style.BLACK, stroke_width=0.5, tooltip=tip)
+        self.price = bq.Lines(x=[0.0, 0.0], y=[0.0, 1.0], scales=sc, colors=[style.BLACK],
+                              line_style="dashed", stroke_width=2, labels=["price"])
+        self.caption = caption((style.BLUE, "▆", "orders resting in the book (shaded)"),
+                                (style.VERMILLION, "▮", "taken by this round's orders"),
+                                (style.BLACK, "┆", "price (dashed)"))
+        self.figure = figure("Order book: depth near the price",
+                              [self.resting, self.taken, self.price],
+                              [axis_x(self.x, "price (USD)", ",.4~g"),
+                               axis_y(self.y, "units resting")])
+        self.edges = np.linspace(0.0, 1.0, BOOK_BINS + 1)
+
+    def reset(self, cascade, view: View):
+        self.edges = view.book_edges()
+        with self.figure.hold_sync():
+            x_axis, y_axis = self.figure.axes
+            fit(x_axis, view.price_lo, view.price_hi)
+            fit(y_axis, 0.0, view.depth_max)
+        self.update(cascade.book, cascade.price)
+
+    def update(self, book, price, rec=None):
+        """Draw ``book`` with the current ``price``; ``rec``'s consumed levels are marked."""
+        self.show_walk(book, rec)
+        self.set_price(price)
+
+    def show_walk(self, book, rec=None) -> None:
+        """Draw the resting orders of ``book`` and mark the levels ``rec``'s order took (none
+        without ``rec``); the price line stays where it is."""
+        centers = 0.5 * (self.edges[1:] + self.edges[:-1])
+        resting = book_histogram(book, self.edges)
+        if rec is not None and rec.book_qty.size:
+            taken = np.histogram(rec.book_prices, self.edges, weights=rec.book_qty)[0]
+        else:
+            taken = np.zeros_like(resting)
+        with self.resting.hold_sync():
+            self.resting.x, self.resting.y = centers, resting
+        with self.taken.hold_sync():
+            self.taken.x, self.taken.y = centers, taken
+
+    def set_price(self, price) -> None:
+        """Move the dashed price line to ``price``; nothing else is redrawn."""
+        with self.price.hold_sync():
+            self.price.x = [price] * 2
+            self.price.y = [0.0, float(self.y.max)]
+
+
+class LiquidationMapChart(Chart):
+    """Open notional by liquidation price, the current price as a line.
+
+    Four stacked series, told apart by more than colour: open longs (solid), open shorts
+    (solid, outlined thickly), positions the price has reached (to be liquidated next; a
+    diamond above each bar) and positions already liquidated (hollow).
+
+    Open positions are drawn at their liquidation price *now*
+    (:meth:`Cascade.effective_liquidation_price`: with dynamic margin's surcharge, the
+    maintenance amount and what partial closes left), valued at what they still hold; so every
+    position the next round liquidates is on the reached side of the price line. Closed
+    positions, and the closed part of partly closed ones, stay where they were liquidated
+    from: at their starting liquidation price.
+    """
+
+    KEY = ((style.BLUE, "■", "open longs"),
+           (style.ORANGE, "▣", "open shorts (outlined)"),
+           (style.VERMILLION, "◆", "reached: liquidated next (a ◆ above each bar)"),
+           (style.BLACK, "□", "already liquidated (hollow)"),
+           (style.BLACK, "┆", "price (dashed)"))
+
+    def __init__(self):
+        self.x = bq.LinearScale()
+        self.y = bq.LinearScale(min=0.0)
+        sc = {"x": self.x, "y": self.y}
+        tip = bq.Tooltip(fields=["x", "y"], labels=["liquidation price", "USD"],
+                         formats=[",.2f", ",.0f"])
+        self.bars = bq.Bars(
+            x=[0.0], y=[[0.0]] * 4, scales=sc, type="stacked",
+            colors=[style.BLUE, style.ORANGE, style.VERMILLION, "white"],
+            labels=["open longs", "open shorts", "reached: liquidated next", "liquidated"],
+            padding=0.0, stroke=style.BLACK, stroke_width=0.5, tooltip=tip)
+        # Drawn under the bars: a thick outline around the open shorts. Its first series is
+        # an invisible base that lifts the outline onto the longs below it; where there are
+        # no shorts, both are moved above the axis (out of sight) so that no zero-height
+        # outline draws a line along the stack.
+        self.shorts_edge = bq.Bars(
+            x=[0.0], y=[[0.0]] * 2, scales=sc, type="stacked",
+            colors=["transparent", "transparent"], opacities=[0.0, 1.0], padding=0.0,
+            stroke=style.BLACK, stroke_width=3.0, labels=["", "open shorts (outline)"])
+        self.reached = bq.Scatter(x=[], y=[], scales=sc, colors=[style.VERMILLION],
+                                  marker="diamond", default_size=36, stroke=style.BLACK,
+                                  stroke_width=1.0,
+                                  labels=["reached: liquidated next"],
+                                  tooltip=bq.Tooltip(fields=["x"],
+                                                     labels=["reached, liquidation price"],
+                                                     formats=[",.2f"]))
+        self.price = bq.Lines(x=[0.0, 0.0], y=[0.0, 1.0], scales=sc, colors=[style.BLACK],
+                              line_style="dashed", stroke_width=2, labels=["price"])
+        self.caption = caption(*self.KEY)
+        self.figure = figure("Liquidation map: where positions get liquidated",
+                              [self.shorts_edge, self.bars, self.reached, self.price],
+                              [axis_x(self.x, "liquidation price (USD)", ",.4~g"),
+                               axis_y(self.y, "notional (USD)")])
+        self.edges = np.linspace(0.0, 1.0, MAP_BINS + 1)
+        self._cascade = None
+
+    def reset(self, cascade, view: View):
+        self.edges = view.edges(MAP_BINS)
+        self._cascade = cascade
+        pos = cascade.positions
+        _, longs, shorts = pos.liquidation_map(price_range=(view.price_lo, view.price_hi),
+                                               bins=MAP_BINS)
+        top = float((longs + shorts).max(initial=0.0))
+        if cascade.dynamic_margin > 0 or cascade.partial is not None or cascade.adl:
+            top = max(top, self._tallest(cascade))
+        top = top * 1.15 or 1.0
+        with self.figure.hold_sync():
+            x_axis, y_axis = self.figure.axes
+            fit(x_axis, view.price_lo, view.price_hi)
+            fit(y_axis, 0.0, top)
+        self.update(cascade.positions, cascade.open_mask, cascade.price)
+
+    def _tallest(self, cascade) -> float:
+        """The tallest stack a run with moving thresholds will draw, played on a copy: its
+        positions move towards the price as they are drawn at their effective liquidation
+        prices (a partial "restore" close leaves a position right at the price), so bins can
+        fill beyond the starting picture's tallest."""
+        sim = copy.deepcopy(cascade)
+        sim.reset()
+        pos, tallest = sim.positions, 0.0
+        while True:
+            series = self._series(pos, sim.open_mask, np.zeros(len(pos), bool),
+                                  sim.effective_liquidation_price(), sim.open_size())
+            tallest = max(tallest, float(sum(series).max(initial=0.0)))
+            if sim.step() is None:
+                return tallest
+
+    def _series(self, pos, open_mask, reach, liquidation_price, open_size):
+        """The four stacked series: open longs, open shorts, reached, liquidated (USD per bin).
+
+        Open positions at ``liquidation_price`` (NaN or None: their own), valued at
+        ``open_size`` (None: their size); closed ones, and what partial closes took, at their
+        starting liquidation price.
+        """
+        base = pos.liquidation_price
+        liq = base if liquidation_price is None else np.asarray(liquidation_price, float)
+        liq = np.where(np.isnan(liq), base, liq)
+        size = pos.size if open_size is None else np.asarray(open_size, float)
+        w_open = size * liq
+        w_base = pos.size * base
+        longs = pos.side > 0
+
+        def binned(prices, weights, mask):
+            """Notional of ``mask``'s longs and shorts per bin, as ``Positions.liquidation_map``
+            sums it."""
+            out = []
+            for side in (mask & longs, mask & ~longs):
+                out.append(np.histogram(prices[side], self.edges, weights=weights[side])[0])
+            return out
+
+        open_longs, open_shorts = binned(liq, w_open, open_mask & ~reach)
+        reached_n = sum(binned(liq, w_open, reach))
+        gone = sum(binned(base, w_base, ~open_mask))
+        part = open_mask & (size < pos.size)
+        if part.any():  # what partial closes and auto-deleveraging took from open positions
+            gone = gone + sum(binned(base, (pos.size - size) * base, part))
+        return open_longs, open_shorts, reached_n, gone
+
+    def update(self, pos, open_mask, price, reached=None, *, liquidation_price=None,
+               open_size=None):
+        """Draw ``pos`` split by ``open_mask``; ``reached`` indices are shown as reached.
+
+        Open positions are placed at ``liquidation_price`` and valued at ``open_size`` (arrays
+        like ``pos.size``); by default, the effective prices and open sizes of the cascade the
+        chart was last reset with, when ``pos`` is its positions, else ``pos``'s own.
+        """
+        reach = np.zeros(len(pos), bool)
+        if reached is not None and len(reached):
+            reach[reached] = True
+        cas = self._cascade
+        if liquidation_price is None and cas is not None and cas.positions is pos:
+            liquidation_price = cas.effective_liquidation_price()
+        if open_size is None and cas is not None and cas.positions is pos:
+            open_size = cas.open_size()
+        open_longs, open_shorts, reached_n, gone = self._series(
+            pos, np.asarray(open_mask, bool), reach, liquidation_price, open_size)
+        centers = 0.5 * (self.edges[1:] + self.edges[:-1])
+        top = float(self.y.max) if self.y.max is not None else 1.0
+        has_shorts = open_shorts > 0
+        with self.shorts_edge.hold_sync():
+            self.shorts_edge.x = centers
+            self.shorts_edge.y = [np.where(has_shorts, open_longs, 10.0 * top), open_shorts]
+        with self.bars.hold_sync():
+            self.bars.x = centers
+            self.bars.y = [open_longs, open_shorts, reached_n, gone]
+        stack = open_longs + open_shorts + reached_n + gone
+        hit = reached_n > 0
+        with self.reached.hold_sync():
+            self.reached.x = centers[hit]
+            self.reached.y = np.minimum(stack[hit] + 0.05 * top, 0.97 * top)
+        self.set_price(price)
+
+    def set_price(self, price) -> None:
+        """Move the dashed price line to ``price``; the bars and diamonds stay as they are."""
+        top = float(self.y.max) if self.y.max is not None else 1.0
+        with self.price.hold_sync():
+            self.price.x = [price] * 2
+            self.price.y = [0.0, top]
+
+
+class OpenInterestChart(Chart):
+    """Open interest (left axis) and the insurance fund and bad debt (right axis) by round."""
+
+    def __init__(self):
+        self.x = bq.LinearScale()
+        self.y = bq.LinearScale(min=0.0)
+        self.y2 = bq.LinearScale(min=0.0)
+        tip = bq.Tooltip(fields=["x", "y"], labels=["round", "USD"], formats=["", ",.0f"])
+        self.oi = bq.Lines(x=[], y=[], scales={"x": self.x, "y": self.y}, colors=[style.BLUE],
+                           stroke_width=3, marker="circle", marker_size=30,
+                           labels=["open interest"], tooltip=tip)
+        self.fund = bq.Lines(x=[], y=[], scales={"x": self.x, "y": self.y2},
+                             colors=[style.GREEN], line_style="dashed", stroke_width=2.5,
+                             marker="square", marker_size=30, labels=["insurance fund"],
+                             tooltip=tip)
+        self.debt = bq.Lines(x=[], y=[], scales={"x": self.x, "y": self.y2},
+                             colors=[style.VERMILLION], line_style="dotted", stroke_width=2.5,
+                             marker="triangle-up", marker_size=30, labels=["bad debt"], tooltip=tip)
+        self.caption = caption((style.BLUE, "●━", "open interest (left axis)"),
+                                (style.GREEN, "■╌", "insurance fund (right axis, dashed)"),
+                                (style.VERMILLION, "▲┈", "bad debt (right axis, dotted)"))
+        self.figure = figure("Open interest, insurance fund, bad debt",
+                              [self.oi, self.fund, self.debt],
+                              [axis_x(self.x, "round", "d"),
+                               axis_y(self.y, "open interest (USD)"),
+                               axis_y(self.y2, "fund / bad debt (USD)", side="right")])
+        self.figure.fig_margin = {**style.FIG_MARGIN, "right": 75}
+
+    def reset(self, cascade, view: View):
+        with self.figure.hold_sync():
+            x_axis, y_axis, y2_axis = self.figure.axes
+            fit_rounds(x_axis, view.rounds)
+            fit(y_axis, 0.0, view.oi_max)
+            fit(y2_axis, 0.0, view.money_max)
+        self.update(cascade.history)
+
+    def update(self, hist):
+        """Draw the rounds of ``hist`` (a list of :class:`RoundRecord`)."""
+        x = [r.round for r in hist]
+        with self.oi.hold_sync():
+            self.oi.x, self.oi.y = x, [r.open_interest_notional for r in hist]
+        with self.fund.hold_sync():
+            self.fund.x, self.fund.y = x, [r.insurance_fund for r in hist]
+        with self.debt.hold_sync():
+            self.debt.x, self.debt.y = x, [r.bad_debt for r in hist]
