@@ -4,20 +4,22 @@ Importing this package loads ipywidgets and bqplot; the model core never does.
 """
 
 from .bookwalk import BookWalkView
-from .charts import (
+from .cascade_charts import (
     BookChart,
     LiquidationMapChart,
     LiquidationsChart,
     OpenInterestChart,
     PriceChart,
-    View,
 )
 from .compare import CompareExplorer
-from .controls import LEVERAGE_MIXES, Knob, ScenarioControls, TimeControls
 from .critical import CriticalRatioView
 from .exercise import AnswerSheet, ExerciseBox
 from .explorer import CascadeExplorer
+from .knobs import Knob
 from .margin import MarginView
+from .scenario_controls import LEVERAGE_MIXES, ScenarioControls
+from .time_controls import TimeControls
+from .view import View
 
 __all__ = ["AnswerSheet", "BookChart", "BookWalkView", "CascadeExplorer", "CompareExplorer",
            "CriticalRatioView", "ExerciseBox", "Knob", "LEVERAGE_MIXES", "LiquidationMapChart",

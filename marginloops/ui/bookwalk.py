@@ -20,7 +20,8 @@ from .._checks import check_number
 from ..numbers import number
 from . import style
 from .chartkit import axis_x, axis_y, caption_html, figure, fit, nice_ticks, stylesheet
-from .controls import Knob, Reports
+from .knobs import Knob
+from .reports import Reports
 
 #: Price windows the chart can show, as a fraction of the start price on the walked side: the
 #: smallest that holds the walk is used, so small changes move the bars, not the axis.

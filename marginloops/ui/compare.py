@@ -37,8 +37,9 @@ from .chartkit import (
     scrolling_log,
     stylesheet,
 )
-from .controls import RESET_MESSAGE, StopsOnProblem, TimeControls, projector_toggle
 from .projector import ProjectorMode
+from .reports import StopsOnProblem
+from .time_controls import RESET_MESSAGE, TimeControls, projector_toggle
 from .view import View
 
 

@@ -16,7 +16,8 @@ from ..critical import RATIO_GRID, simulated_amplification
 from ..numbers import number, percent
 from . import style
 from .chartkit import caption_html, figure, stylesheet
-from .controls import Knob, Reports
+from .knobs import Knob
+from .reports import Reports
 
 X_MAX = 2.5          # the chart's crowding-ratio axis: 0 .. X_MAX
 Y_MIN, Y_MAX = 1.0, 50.0   # amplification, log scale

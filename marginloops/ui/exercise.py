@@ -23,7 +23,7 @@ from ..exercises import Exercise, Feedback
 from ..numbers import number
 from . import style
 from .chartkit import stylesheet
-from .controls import guarded, message_html
+from .reports import guarded, message_html
 
 #: Every ExerciseBox made in this kernel, oldest first (weak: a closed box drops out), and the
 #: answer sheets to tell when one of them checks an answer.

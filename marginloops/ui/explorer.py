@@ -15,26 +15,19 @@ from ..analysis import crowding
 from ..numbers import number, signed_percent
 from ..scenarios import PRESETS, Scenario
 from . import style
-from .charts import (
+from .cascade_charts import (
     BookChart,
     LiquidationMapChart,
     LiquidationsChart,
     OpenInterestChart,
     PriceChart,
-    ProjectorMode,
-    View,
-    scrolling_log,
-    stylesheet,
 )
-from .controls import (
-    RESET_MESSAGE,
-    ScenarioControls,
-    StopsOnProblem,
-    TimeControls,
-    market_name,
-    problem_sentence,
-    projector_toggle,
-)
+from .chartkit import scrolling_log, stylesheet
+from .projector import ProjectorMode
+from .reports import StopsOnProblem, problem_sentence
+from .scenario_controls import ScenarioControls, market_name
+from .time_controls import RESET_MESSAGE, TimeControls, projector_toggle
+from .view import View
 
 
 def _things(n: int, word: str) -> str:

@@ -20,7 +20,8 @@ from ..numbers import number
 from ..positions import Positions
 from . import style
 from .chartkit import axis_x, axis_y, caption, figure, fit, nice_ticks, stylesheet
-from .controls import Knob, Reports, clean, max_mmr_pct, on_step
+from .knobs import Knob, clean, max_mmr_pct, on_step
+from .reports import Reports
 
 #: Text colour of the liquidation label and message: a darker vermilion, 4.5:1 on white.
 ALARM = "#a04000"
