@@ -211,8 +211,10 @@ class ConstantProductPool:
         A buy of the whole base reserve or more would cost infinitely many USD: like Uniswap
         v2's pair (``require(amount0Out < _reserve0 && amount1Out < _reserve1,
         'UniswapV2: INSUFFICIENT_LIQUIDITY')``), the pool refuses it as a whole: nothing
-        trades, the pool is untouched and the Fill reports ``unfilled == qty``. A buy of less
-        than the reserve always fills in full (trade to a price with :meth:`buy_through`).
+        trades, the pool is untouched and the Fill reports ``unfilled == qty``. So is a buy
+        whose cost would take the pool's USD beyond :data:`~marginloops._checks.MAX_MAGNITUDE`
+        (1e15, the most the model adds up exactly). Any other buy fills in full (trade to a
+        price with :meth:`buy_through`).
         """
         qty = check_number("qty", qty, lo=0)
         if qty >= self._x:

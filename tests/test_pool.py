@@ -118,6 +118,10 @@ def test_a_sell_never_runs_out_but_a_buy_of_the_whole_reserve_is_refused():
         fill = p.market_buy(qty)
         assert fill.filled == 0 and fill.unfilled == qty and fill.exhausted
         assert (p.base_reserve, p.quote_reserve) == (100, 10_000)
+    # A buy costing more USD than the model adds up exactly (1e15) is refused the same way:
+    # 9.99 of 10 coins from 1e14 USD would cost 1e14 * 9.99 / (0.997 * 0.01) = 1.0e17 USD.
+    big = ConstantProductPool(10, 1e14)
+    assert big.market_buy(9.99).unfilled == 9.99 and big.base_reserve == 10
     # 99 of them fill, at 10,000 * 99 / (0.997 * 1) = 992,979 USD.
     fill = p.market_buy(99)
     assert fill.unfilled == 0 and fill.avg_price * 99 == pytest.approx(992_978.94, abs=0.01)
@@ -223,6 +227,11 @@ def pools(draw):
 def test_k_never_decreases_and_the_average_is_on_the_right_side_of_spot(p, share, sell):
     k, spot, x, bid, ask = p.k, p.spot, p.base_reserve, p.best_bid, p.best_ask
     qty = share * x if sell else min(share, 0.99) * x
+    if not sell and p.quote_reserve * (1 + qty / (p.gamma * (x - qty))) > 1e15:
+        # beyond what the model may add up (MAX_MAGNITUDE): refused whole, nothing moves
+        fill = p.market_buy(qty)
+        assert fill.filled == 0 and fill.unfilled == qty and p.k == k
+        return
     fill = p.market_sell(qty) if sell else p.market_buy(qty)
     assert fill.filled == pytest.approx(qty) and fill.unfilled == 0
     assert p.k >= k * (1 - 1e-12)
@@ -305,3 +314,102 @@ def test_bad_calls_name_the_parameter():
 def test_a_sell_through_to_a_tiny_price_that_needs_too_many_coins_is_refused():
     with pytest.raises(ValueError, match="limit must leave the pool at most"):
         ConstantProductPool(1e6, 1e12).sell_through(1e-12)
+
+
+# ------------------------------------------- lesson 2's comparison (marginloops.course.venues)
+def _bisect(f, lo, hi, n=200):
+    for _ in range(n):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
+    return (lo + hi) / 2
+
+
+def test_lesson_pool_by_bisection_not_by_the_closed_form():
+    from marginloops.course.venues import lesson_pool
+    # Independently of from_depth's closed form: find the quote reserve y (spot 100, x = y/100)
+    # at which selling the spot down to 99 pays 2,000,000 USD, by two nested bisections on
+    # Uniswap's amount out.
+    g = 0.997
+
+    def paid(y):
+        x = y / 100
+        d = _bisect(lambda d: 99 - (y - g * d * y / (x + g * d)) / (x + d), 0.0, x)
+        return g * d * y / (x + g * d)
+
+    y = _bisect(lambda y: paid(y) - 2e6, 1e8, 1e9)
+    pool = lesson_pool()
+    assert pool.quote_reserve == pytest.approx(y, rel=1e-9)  # 399,594,773 USD
+    assert pool.base_reserve == pytest.approx(y / 100, rel=1e-9)
+
+
+def test_compare_venues_by_hand():
+    from marginloops.course.venues import compare_venues, lesson_pool
+    rows = compare_venues([1_000, 20_000, 2_000_000])
+    pool = lesson_pool()
+    x, y = pool.base_reserve, pool.quote_reserve
+    small, one_pct, huge = rows
+    # The flat book holds a = 2,000,000 / 994.5 = 2,011.06 units a level from 99.90 down:
+    # 1,000 units fill at 99.90; no slippage, no move.
+    assert small.qty == 1_000 and small.book.avg_price == 99.9 and small.book.last_price == 99.9
+    assert small.book_slippage == 0 and small.book_start == 99.9
+    # 20,000 units: nine full levels (99.90 ... 99.10, 9 * 99.5 = 895.5 USD a unit of a) and
+    # 20,000 - 9a = 1,900.45 units at 99.00: average (895.5 a + 99 (20,000 - 9a)) / 20,000.
+    a = 2_000_000 / 994.5
+    assert one_pct.book.avg_price == pytest.approx((895.5 * a + 99 * (20_000 - 9 * a)) / 20_000)
+    assert one_pct.book.last_price == 99.0
+    assert one_pct.book_slippage == pytest.approx((99.9 - one_pct.book.avg_price) / 99.9)
+    # The pool: out = 0.997 q y / (x + 0.997 q); its start is the bid 0.997 * 100 = 99.7.
+    for row in rows:
+        q = row.qty
+        out = 0.997 * q * y / (x + 0.997 * q)
+        assert row.pool.avg_price == pytest.approx(out / q, rel=1e-12)
+        assert row.pool.last_price == pytest.approx((y - out) / (x + q), rel=1e-12)
+        assert row.pool_start == pytest.approx(99.7)
+        assert row.pool_slippage == pytest.approx((99.7 - out / q) / 99.7, rel=1e-9)
+        assert row.pool.unfilled == 0
+    # 2,000,000 units: more than the book's bids (500 levels of a, 1,005,530 units).
+    assert huge.book.unfilled == pytest.approx(2e6 - 500 * a, rel=1e-9)
+    assert huge.book.last_price == 50.0 and huge.pool.filled == 2e6
+
+
+def test_compare_venues_buys_and_a_refused_buy():
+    from marginloops.course.venues import compare_venues
+    rows = compare_venues([1_000, 5_000_000], side="buy")
+    assert rows[0].book.avg_price == pytest.approx(100.1)  # the best ask, 100.10
+    assert rows[0].pool_start == pytest.approx(100 / 0.997)
+    assert rows[1].pool.filled == 0 and rows[1].pool.unfilled == 5e6  # > the 3,995,948 held
+
+
+def test_venue_table_text():
+    from marginloops.course.venues import compare_venues, venue_table
+    text = venue_table(compare_venues([1_000, 2_000_000]))
+    lines = text.splitlines()
+    # Row 1 by hand: the book 99.90 / 99.90 / 0.00%; the pool
+    # out / q = 99.7 * x / (x + 997) = 99.675 (x = 3,995,948), price after
+    # 100 x^2 / ((x + 997)(x + 1,000)) = 99.950, slippage (99.7 - 99.675) / 99.7 = 0.025%.
+    assert lines[0].split() == ["order", "book", "pool", "(fee", "0.3%)"]
+    assert lines[1].split() == ["sell", "(units)", "average", "price", "after", "slippage",
+                                "average", "price", "after", "slippage"]
+    assert lines[2].split() == ["1,000", "99.90", "99.90", "0.00%", "99.68", "99.95", "0.02%"]
+    assert lines[3].split()[:2] == ["2,000,000", "74.95*"]
+    assert lines[4] == ("* 2,000,000 units: the book ran out, 994,470 units unfilled (the "
+                        "average is over the 1,005,530 that filled).")
+    assert len({len(line) for line in lines[1:4]}) == 1  # the columns line up
+    refused = venue_table(compare_venues([5_000_000], side="buy")).splitlines()
+    assert refused[1].split()[0] == "buy" and refused[2].split()[4] == "-*"
+    assert refused[-1].startswith("* 5,000,000 units: the pool refuses a buy of all its coins")
+
+
+def test_compare_venues_refuses_bad_input():
+    from marginloops import OrderBook
+    from marginloops.course.venues import compare_venues, venue_table
+    with pytest.raises(ValueError, match="sizes must be > 0, got 0 at index 1"):
+        compare_venues([10, 0])
+    with pytest.raises(ValueError, match="side must be one of"):
+        compare_venues([10], side="short")
+    with pytest.raises(ValueError, match="book must be an OrderBook, got ConstantProductPool"):
+        compare_venues([10], book=pool())
+    with pytest.raises(ValueError, match="pool must be a ConstantProductPool, got OrderBook"):
+        compare_venues([10], pool=OrderBook.from_levels([99], [1]))
+    with pytest.raises(ValueError, match="rows must hold at least one VenueRow"):
+        venue_table([])
