@@ -90,6 +90,82 @@ KERNEL_UNREACHABLE_PANEL = (".jp-NotebookPanel:has(.jp-Notebook-ExecutionIndicat
                             "[data-status='connecting'])")
 UNREACHABLE_DELAY_S = 10
 
+# ------------------------------------------------- Voilà: kernel shut down or culled, server gone
+#: Voilà 0.5 marks nothing when its kernel is shut down or culled, nor when its server stops: its
+#: page holds a bare ``KernelConnection`` (no session poll, no status bar), the server leaves the
+#: kernel's websocket open after a shutdown, and the widget manager reacts only to a "restarting"
+#: status (@voila-dashboards widgets-manager8 plugin; @jupyter-widgets/jupyterlab-manager
+#: ``KernelWidgetManager``). Seen in Voilà 0.5.13 with Chromium: after ``DELETE
+#: /api/kernels/<id>``, a cull (``--MappingKernelManager.cull_idle_timeout``) or a stopped server,
+#: not one DOM mutation in 100-140 s, and a click on Step changed nothing but a caret colour
+#: (voila-dashboards/voila#67 asks for a "connection failed" notice; still open).
+#: The package's Voilà template (:func:`voila_template_files`) therefore runs a few lines of
+#: script (:data:`VOILA_WATCH_JS`) that ask the server about the page's kernel when a student
+#: presses a key or the mouse inside an explorer, and when the page is shown again, and set this
+#: attribute on ``<body>``: "gone" (the server answers 404: shut down or culled) or "unreachable"
+#: (no answer, twice :data:`VOILA_RETRY_S` seconds apart: the server stopped); removed again on an
+#: answer. The stylesheet keys on it like on the others.
+VOILA_KERNEL_ATTR = "data-marginloops-kernel"
+#: The template's name (``?template=marginloops`` on a Voilà URL, or ``--template=marginloops``).
+VOILA_TEMPLATE = "marginloops"
+VOILA_RETRY_S = 3
+#: An explorer on a Voilà page whose kernel is gone, or whose server no longer answers (written
+#: with ``:is()`` so that the Voilà selectors built from it still match inside #rendered_cells).
+VOILA_KERNEL_GONE = f".{ROOT_CLASS}:is(body[{VOILA_KERNEL_ATTR}='gone'] *)"
+VOILA_SERVER_GONE = f".{ROOT_CLASS}:is(body[{VOILA_KERNEL_ATTR}='unreachable'] *)"
+#: The server-stopped sentence in Voilà: a reload alone cannot help, a new server can.
+DEAD_SENTENCE_UNREACHABLE_VOILA = ("The server stopped (Binder stops it after about ten minutes "
+                                   "unused), so this explorer no longer answers: open the "
+                                   "lesson's link again to start a new one.")
+#: The template's script (no jinja markup in it). It asks ``GET api/kernels/<id>`` with
+#: ``no_track_activity`` (jupyter_server then does not count the request as activity, so it keeps
+#: no idle server alive); the page's kernel id and base URL come from Voilà's
+#: ``#jupyter-config-data``.
+VOILA_WATCH_JS = """
+(() => {
+  const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
+  const token = new URLSearchParams(window.location.search).get('token');
+  const url = (config.baseUrl || '/').replace(/\\/?$/, '/') + 'api/kernels/'
+    + encodeURIComponent(config.kernelId) + '?no_track_activity=1';
+  const headers = token ? {Authorization: 'token ' + token} : {};
+  const ask = () => fetch(url, {headers, cache: 'no-store', credentials: 'same-origin'}).then(
+    (reply) => (reply.status === 404 ? 'gone' : reply.ok ? 'alive' : 'unknown'),
+    () => 'unreachable');
+  const wait = (ms) => new Promise((done) => setTimeout(done, ms));
+  let asking = false;
+  const check = async () => {
+    if (asking || !config.kernelId) return;
+    asking = true;
+    try {
+      let state = await ask();
+      if (state === 'unreachable') state = await wait(RETRY_MS).then(ask);
+      if (state === 'gone' || state === 'unreachable') document.body.setAttribute(ATTR, state);
+      else if (state === 'alive') document.body.removeAttribute(ATTR);
+    } finally {
+      asking = false;
+    }
+  };
+  const inExplorer = (event) => event.target.closest && event.target.closest(ROOT);
+  for (const type of ['pointerdown', 'keydown']) {
+    document.addEventListener(type, (event) => { if (inExplorer(event)) check(); }, true);
+  }
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) check(); });
+})();
+""".replace("RETRY_MS", str(VOILA_RETRY_S * 1000)).replace(
+    "ATTR", repr(VOILA_KERNEL_ATTR)).replace("ROOT", repr(f".{ROOT_CLASS}"))
+
+
+def voila_template_files() -> dict:
+    """The package's Voilà template, file name -> text (installed under
+    ``share/jupyter/voila/templates/marginloops/``): Voilà's own "lab" template plus
+    :data:`VOILA_WATCH_JS` at the end of the page (Voilà's documented way to extend a template:
+    ``conf.json`` names the base template, ``index.html.j2`` extends its blocks)."""
+    index = ("{%- extends 'voila/templates/lab/index.html.j2' -%}\n"
+             "{%- block body_footer -%}\n{{ super() }}\n"
+             f"<script>{VOILA_WATCH_JS}</script>\n"
+             "{%- endblock body_footer -%}\n")
+    return {"conf.json": '{"base_template": "lab"}\n', "index.html.j2": index}
+
 
 def css_string(text: str) -> str:
     """``text`` as a CSS string literal (for ``content:``)."""
@@ -97,11 +173,15 @@ def css_string(text: str) -> str:
                          for c in text) + '"'
 
 
-def _dead_css(root: str, dead: str = "") -> str:
+def _dead_css(root: str, dead: str = "", sentence: str = "") -> str:
     """The rules that turn a dead widget (its root of class ``root``; ``dead``: the selectors
     that find it dead) into one plain sentence over its greyed-out controls; a click on it
-    makes the sentence flash instead of nothing."""
-    dead = dead or f"{root}.{DISCONNECTED_CLASS}, {KERNEL_LOST_PANEL} {root}"
+    makes the sentence flash instead of nothing. The sentence is :data:`DEAD_SENTENCE`, or
+    :data:`DEAD_SENTENCE_VOILA` inside Voilà's page, unless ``sentence`` names one for both."""
+    dead = dead or f"{root}.{DISCONNECTED_CLASS}, {KERNEL_LOST_PANEL} {root}, {VOILA_KERNEL_GONE}"
+    voila = "" if sentence else f"""
+{", ".join(f"{VOILA_CELLS} {part}::before" for part in dead.split(", "))} {{
+  content: {css_string(DEAD_SENTENCE_VOILA)}; }}"""
     each = lambda suffix: ", ".join(f"{part}{suffix}" for part in dead.split(", "))  # noqa: E731
     return f"""
 /* A dead widget (kernel restarted or gone): one sentence at its top, kept in view while the
@@ -109,13 +189,11 @@ def _dead_css(root: str, dead: str = "") -> str:
    sentence. ipywidgets' broken-chain icons inside it are hidden: the sentence says it. */
 {each("")} {{ cursor: not-allowed; }}
 {each("::before")} {{
-  content: {css_string(DEAD_SENTENCE)}; display: block; position: sticky; top: 0;
+  content: {css_string(sentence or DEAD_SENTENCE)}; display: block; position: sticky; top: 0;
   z-index: 20; align-self: stretch; margin: 0 0 6px 0; padding: 8px 12px;
   font: normal normal 600 15px/1.4 var(--jp-ui-font-family, sans-serif);
   color: {BLACK}; background: #FFF3E0; border: 2px solid {VERMILLION}; border-radius: 3px;
-  white-space: normal; text-align: left; }}
-{", ".join(f"{VOILA_CELLS} {part}::before" for part in dead.split(", "))} {{
-  content: {css_string(DEAD_SENTENCE_VOILA)}; }}
+  white-space: normal; text-align: left; }}{voila}
 {each(":active::before")} {{ color: #FFFFFF; background: #B34F00; }}
 {each(" > *")} {{ opacity: 0.45; filter: grayscale(1); pointer-events: none; }}
 {each(f" .{DISCONNECTED_CLASS}::before")}, {each(f" {root}::before")} {{
@@ -159,7 +237,9 @@ def _css() -> str:
 {proj} .bqplot text.axislabel {{ font-size: {PROJECTOR_LABEL_FONT} !important;
   fill: {BLACK} !important; }}
 {recolour}
-{_dead_css(root)}{_late_dead_css(root)}"""
+{_dead_css(root)}{_late_dead_css(root)}
+/* Voilà's server gone (marked by the package's Voilà template): a reload cannot help. */
+{_dead_css(root, VOILA_SERVER_GONE, DEAD_SENTENCE_UNREACHABLE_VOILA)}"""
 
 
 #: The explorers' stylesheet (an HTML widget holding a <style> shows it): a visible focus ring,

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 from pathlib import Path
 
 import labtools
@@ -253,5 +254,144 @@ def test_server_stopped_leaves_a_sentence_after_a_delay(tmp_path, page, explorer
         dialog.wait_for(state="detached")
         check_dead_explorer(page, "lab-server-stopped", sentence=UNREACHABLE_SENTENCE)
         assert time.monotonic() - connecting >= style.UNREACHABLE_DELAY_S - 1
+    finally:
+        server.stop()
+
+
+# ----------------------------------------------- Voilà: kernel shut down or culled, server gone
+# Voilà itself marks nothing in these cases (style.VOILA_KERNEL_ATTR says what was inspected);
+# the package's Voilà template asks the server about the kernel at a student's click.
+
+UNREACHABLE_VOILA_SENTENCE = '"' + style.DEAD_SENTENCE_UNREACHABLE_VOILA + '"'
+
+
+def start_voila_with_template(scratch, *options):
+    """A Voilà server whose default template is the package's (written from
+    ``style.voila_template_files()`` into a data dir on ``JUPYTER_PATH``), with ``options``."""
+    data = scratch / "share"
+    template = data / "voila" / "templates" / style.VOILA_TEMPLATE
+    template.mkdir(parents=True)
+    for name, text in style.voila_template_files().items():
+        (template / name).write_text(text)
+    root = scratch / "root"
+    root.mkdir()
+    port, token = labtools.free_port(), os.urandom(16).hex()
+    argv = [sys.executable, "-m", "voila", "--no-browser", f"--port={port}",
+            "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", f"--Voila.token={token}",
+            "--show_tracebacks=True", f"--template={style.VOILA_TEMPLATE}", *options, str(root)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_PATH", str(data))
+        return labtools.start_server("voila", argv, port=port, token=token, root=root,
+                                     scratch=scratch, ready_path="voila/static/voila.js")
+
+
+def page_kernel_id(page):
+    return json.loads(page.locator("#jupyter-config-data").text_content())["kernelId"]
+
+
+def kernel_answers(server, kernel_id):
+    """What the server says about the kernel: True (it runs), False (404) or None (no server)."""
+    try:
+        server.api("GET", f"api/kernels/{kernel_id}")
+        return True
+    except urllib.error.HTTPError as err:
+        if err.code == 404:
+            return False
+        raise
+    except (urllib.error.URLError, ConnectionError):
+        return None
+
+
+def still_looks_live(page, seconds=2.0):
+    """Voilà on its own: the explorer keeps its live look (no sentence, Step clickable)."""
+    time.sleep(seconds)
+    state = dead_state(page)
+    assert state["content"] == "none" and state["clickHitsStep"], state
+    assert page.evaluate(f"() => document.body.getAttribute('{style.VOILA_KERNEL_ATTR}')") is None
+
+
+@pytest.fixture
+def kernel_checks(page):
+    """The status of every answer to the template's ``GET api/kernels/<id>``, in order."""
+    seen = []
+    page.on("response", lambda r: seen.append(r.status) if "/api/kernels/" in r.url
+            and "no_track_activity" in r.url else None)
+    return seen
+
+
+def test_voila_template_keeps_a_live_explorer_live(tmp_path, page, explorer_notebook,
+                                                   kernel_checks):
+    """With the kernel alive the template's check answers 200 and marks nothing; Step steps."""
+    server = start_voila_with_template(tmp_path / "voila-live")
+    try:
+        open_voila(server, page, explorer_notebook)
+        before = dead_state(page)["round"]
+        page.locator(f".{style.ROOT_CLASS} button.widget-button", has_text="Step").first.click()
+        deadline = time.monotonic() + 30
+        while dead_state(page)["round"] == before or not kernel_checks:
+            assert time.monotonic() < deadline, (before, kernel_checks)
+            time.sleep(0.1)
+        still_looks_live(page, 1.0)
+        assert kernel_checks == [200], kernel_checks
+    finally:
+        server.stop()
+
+
+def test_voila_kernel_shut_down_leaves_a_sentence_saying_reload(tmp_path, page,
+                                                                 explorer_notebook):
+    """DELETE /api/kernels/<id> (what a shutdown does): Voilà shows nothing; at the student's
+    first click the template's check gets a 404 and the explorer says to reload."""
+    server = start_voila_with_template(tmp_path / "voila-delete")
+    try:
+        open_voila(server, page, explorer_notebook)
+        kernel_id = page_kernel_id(page)
+        server.api("DELETE", f"api/kernels/{kernel_id}")
+        assert kernel_answers(server, kernel_id) is False
+        still_looks_live(page)
+        save_screenshot(page, "dead-voila-shutdown-before-click")
+        click_step_like_a_student(page, "voila-shutdown-first")
+        check_dead_explorer(page, "voila-shutdown", sentence=VOILA_SENTENCE)
+    finally:
+        server.stop()
+
+
+def test_voila_kernel_culled_leaves_a_sentence_saying_reload(tmp_path, page, explorer_notebook):
+    """Voilà's own idle culling (cull_connected, as a deployment that culls would set it)."""
+    server = start_voila_with_template(
+        tmp_path / "voila-cull", "--MappingKernelManager.cull_idle_timeout=15",
+        "--MappingKernelManager.cull_interval=2", "--MappingKernelManager.cull_connected=True")
+    try:
+        open_voila(server, page, explorer_notebook)
+        assert dead_state(page)["content"] == "none"
+        kernel_id = page_kernel_id(page)
+        deadline = time.monotonic() + 60
+        while kernel_answers(server, kernel_id):
+            assert time.monotonic() < deadline, server.log_tail()
+            time.sleep(1)
+        assert "Culling 'idle' kernel" in server.log_tail()
+        still_looks_live(page)
+        click_step_like_a_student(page, "voila-culled-first")
+        check_dead_explorer(page, "voila-culled", sentence=VOILA_SENTENCE)
+    finally:
+        server.stop()
+
+
+def test_voila_server_stopped_leaves_a_sentence_saying_open_the_link(tmp_path, page,
+                                                                       explorer_notebook):
+    """Binder's idle stop ends the server: the check gets no answer twice, VOILA_RETRY_S
+    seconds apart (a blip is not enough), then the explorer says to open the link again."""
+    server = start_voila_with_template(tmp_path / "voila-stop")
+    try:
+        open_voila(server, page, explorer_notebook)
+        kernel_id = page_kernel_id(page)
+        server.stop()
+        assert kernel_answers(server, kernel_id) is None
+        still_looks_live(page)
+        clicked = time.monotonic()
+        click_step_like_a_student(page, "voila-server-stopped-first")
+        early = dead_state(page)
+        assert early["content"] == "none", early  # one unanswered request says nothing yet
+        check_dead_explorer(page, "voila-server-stopped", sentence=UNREACHABLE_VOILA_SENTENCE)
+        assert time.monotonic() - clicked >= style.VOILA_RETRY_S - 0.5
     finally:
         server.stop()
