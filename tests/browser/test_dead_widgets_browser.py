@@ -304,7 +304,7 @@ def kernel_answers(server, kernel_id):
 
 def still_looks_live(page, seconds=2.0):
     """Voilà on its own: the explorer keeps its live look (no sentence, Step clickable)."""
-    time.sleep(seconds)
+    page.wait_for_timeout(seconds * 1000)
     state = dead_state(page)
     assert state["content"] == "none" and state["clickHitsStep"], state
     assert page.evaluate(f"() => document.body.getAttribute('{style.VOILA_KERNEL_ATTR}')") is None
@@ -370,7 +370,10 @@ def test_voila_kernel_culled_leaves_a_sentence_saying_reload(tmp_path, page, exp
             time.sleep(1)
         assert "Culling 'idle' kernel" in server.log_tail()
         still_looks_live(page)
-        click_step_like_a_student(page, "voila-culled-first")
+        # A student coming back to the tab (the page shown again): the sentence is there
+        # before any click.
+        page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+        wait_dead(page, timeout_s=10, sentence=VOILA_SENTENCE)
         check_dead_explorer(page, "voila-culled", sentence=VOILA_SENTENCE)
     finally:
         server.stop()
@@ -393,5 +396,50 @@ def test_voila_server_stopped_leaves_a_sentence_saying_open_the_link(tmp_path, p
         assert early["content"] == "none", early  # one unanswered request says nothing yet
         check_dead_explorer(page, "voila-server-stopped", sentence=UNREACHABLE_VOILA_SENTENCE)
         assert time.monotonic() - clicked >= style.VOILA_RETRY_S - 0.5
+    finally:
+        server.stop()
+
+
+def test_voila_network_blip_says_nothing_and_a_mark_goes_once_the_server_answers(
+        tmp_path, page, explorer_notebook, kernel_checks):
+    """The template's check on a flaky network: one request lost says nothing; no answer twice
+    marks the server gone, and the next click that gets an answer takes the sentence away."""
+    server = start_voila_with_template(tmp_path / "voila-blip")
+    try:
+        open_voila(server, page, explorer_notebook)
+        check = "**/api/kernels/*?no_track_activity=1"
+        lost = []
+
+        def lose_first(route):
+            if lost:
+                route.continue_()
+            else:
+                lost.append(route.request.url)
+                route.abort()
+
+        page.route(check, lose_first)
+        page.locator(f".{style.ROOT_CLASS}").get_by_text("Before the shock").first.click()
+        # (page.wait_for_timeout, not time.sleep: Playwright's sync API runs the route handler
+        # and records responses only while a call of its own waits)
+        page.wait_for_timeout((style.VOILA_RETRY_S + 2) * 1000)
+        assert lost and kernel_checks == [200], (lost, kernel_checks)
+        still_looks_live(page, 0)
+        page.unroute(check)
+
+        page.route(check, lambda route: route.abort())
+        page.locator(f".{style.ROOT_CLASS} .widget-text input").first.focus()
+        page.keyboard.press("Shift")  # a key pressed inside an explorer counts too
+        wait_dead(page, timeout_s=style.VOILA_RETRY_S + 10, sentence=UNREACHABLE_VOILA_SENTENCE)
+        save_screenshot(page, "dead-voila-blip-unreachable")
+        page.unroute(check)
+        box = page.locator(f".{style.ROOT_CLASS}").first.bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + 20)  # on the sentence
+        deadline = time.monotonic() + 10
+        while dead_state(page)["content"] != "none":
+            assert time.monotonic() < deadline, (dead_state(page), kernel_checks)
+            time.sleep(0.1)
+        still_looks_live(page, 0)
+        assert kernel_checks == [200, 200], kernel_checks
+        save_screenshot(page, "dead-voila-blip-recovered")
     finally:
         server.stop()
