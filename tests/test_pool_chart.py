@@ -52,17 +52,30 @@ def test_a_sell_moves_the_point_and_draws_its_path():
     assert chart.y.min < 9_093.389 < 10_000 < chart.y.max
 
 
-def test_a_small_trade_gets_a_narrow_window_and_a_big_one_a_wide_one():
+def test_the_axes_stay_while_trades_stay_inside_and_refit_when_one_leaves():
     pool = small_pool()
     chart = ReservesChart(pool)
-    # The trade reaches +-0.5 / 100.5 = 0.5% from the middle of its path; the smallest window
-    # whose 60% holds that is +-2%: the coin axis spans 0.04 * 100.5.
+    # Opening frame: the coin axis 100 +- 25% = [75, 125] (the smallest window).
+    assert (chart.x.min, chart.x.max) == pytest.approx((75, 125))
+    y_axis = (chart.y.min, chart.y.max)
     chart.update(pool.market_sell(1))
-    assert chart.x.max - chart.x.min == pytest.approx(0.04 * 100.5)
-    # 101 -> 151 coins: +-25 / 126 = 19.8% from the middle; 60% of 20% is too little, 60% of
-    # 40% is enough: the axis spans 0.8 * 126 = 100.8.
-    chart.update(pool.market_sell(50))
-    assert chart.x.max - chart.x.min == pytest.approx(100.8)
+    chart.update(pool.market_sell(20))  # 121 coins: still 5% inside the edge at 125
+    assert (chart.x.min, chart.x.max) == pytest.approx((75, 125))
+    assert (chart.y.min, chart.y.max) == y_axis
+    # 30 more: 121 -> 151 leaves the frame. Refit around the path: centre 136, reach
+    # 15 / 136 = 11%, within 60% of the smallest window (25%): 136 +- 34 = [102, 170].
+    chart.update(pool.market_sell(30))
+    assert (chart.x.min, chart.x.max) == pytest.approx((102, 170))
+    # A trade of 100 -> 400 coins needs a wider window: reach 150 / 250 = 60%, beyond 60% of
+    # 25% and 50% and 75%: the widest, 250 +- 90% = [25, 475].
+    fresh = small_pool(fee=0.0)
+    wide = ReservesChart(fresh)
+    wide.update(fresh.market_sell(300))
+    assert (wide.x.min, wide.x.max) == pytest.approx((25, 475))
+    # The USD axis holds the curve from 475 to 25 coins: 10^6 / 475 to 10^6 / 25, padded 6%.
+    span = 1e6 / 25 - 1e6 / 475
+    assert (wide.y.min, wide.y.max) == pytest.approx((1e6 / 475 - 0.06 * span,
+                                                      1e6 / 25 + 0.06 * span))
 
 
 def test_a_buy_draws_its_path_to_the_left():
@@ -107,7 +120,10 @@ def test_pool_view_buttons_trade_and_reset():
     view.size_box.value = 200  # more than the 110 coins the pool holds: refused, nothing moves
     view.buy_button.click()
     assert view.pool.base_reserve == 110 and view.sentence.startswith("The pool refuses")
+    view.sell(60)  # 110 -> 170 coins: out of the first frame, the axes refit
+    assert view.chart.x.max > 170  # 140 +- 50%: [70, 210]
     view.reset_button.click()
+    assert (view.chart.x.min, view.chart.x.max) == pytest.approx((75, 125))  # framed afresh
     assert (view.pool.base_reserve, view.pool.quote_reserve) == (100, 10_000)
     assert view.chart.point.x[0] == 100 and not view.chart.path.visible
     assert view.chart.pool is view.pool

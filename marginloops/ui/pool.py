@@ -24,9 +24,13 @@ from .chartkit import Chart, axis_x, axis_y, caption_html, figure, fit, nice_tic
 __all__ = ["CURVE_POINTS", "WINDOWS", "PoolView", "ReservesChart", "describe_trade",
            "trade_path"]
 
-#: Half-widths of the coin axis the chart can show, as a fraction of the coins at its centre:
-#: the smallest that holds the last trade is used, so a small trade is not a dot.
-WINDOWS = (0.02, 0.05, 0.1, 0.2, 0.4, 0.7)
+#: Half-widths of the coin axis the chart can show, as a fraction of the coins at its centre.
+#: The chart keeps its frame while the pool stays in it (so trades after trades march along
+#: the curve), and otherwise takes the smallest of these that holds the last trade. Even the
+#: smallest shows the curve bend (y spans 0.8 to 1.33 times the centre's).
+WINDOWS = (0.25, 0.5, 0.75, 0.9)
+#: A point closer than this fraction of the axis to its edge makes the chart refit.
+EDGE = 0.05
 #: Points of the drawn curve.
 CURVE_POINTS = 160
 #: The pool :class:`PoolView` opens with: spot 100 USD, 2M USD of 1% depth (lesson 2's market).
@@ -82,7 +86,9 @@ class ReservesChart(Chart):
     spot price ``y/x``.
 
     Call :meth:`update` after the pool trades (with the trade's Fill) or after liquidity
-    changes (without one). Built once; :meth:`update` changes the marks' data in place.
+    changes (without one). Built once; :meth:`update` changes the marks' data in place. The
+    axes stay put while the pool and its last trade stay well inside them, so several trades
+    walk along one picture of the curve; they refit when a trade leaves it.
     """
 
     def __init__(self, pool: ConstantProductPool):
@@ -90,6 +96,7 @@ class ReservesChart(Chart):
             raise ValueError(f"pool must be a ConstantProductPool, got {type(pool).__name__}")
         self.pool = pool
         self.fill: Fill | None = None
+        self._frame = None  # (x_lo, x_hi, y_lo, y_hi, half-width) the axes show
         self.x = bq.LinearScale()
         self.y = bq.LinearScale()
         sc = {"x": self.x, "y": self.y}
@@ -112,8 +119,8 @@ class ReservesChart(Chart):
         self.figure = figure("The pool's reserves: x·y = k",
                              [self.curve, self.tangent, self.path, self.before, self.point,
                               self.label],
-                             [axis_x(self.x, "units of the coin in the pool (x)", ".4s"),
-                              axis_y(self.y, "USD in the pool (y)", ".4s")])
+                             [axis_x(self.x, "units of the coin in the pool (x)", ".3s"),
+                              axis_y(self.y, "USD in the pool (y)", ".3s")])
         self.figure.layout.height = "340px"
         self.caption = widgets.HTML(caption_html(
             (style.BLUE, "━", "x·y = k: every reserve the pool can trade to"),
@@ -122,6 +129,29 @@ class ReservesChart(Chart):
             (style.BLACK, "○", "before it"),
             (style.BLACK, "╌", "slope = minus the price y/x")), layout={"margin": "0 0 0 60px"})
         self.update()
+
+    def reset_frame(self) -> None:
+        """Forget the frame: the next :meth:`update` fits the axes around the pool afresh."""
+        self._frame = None
+
+    def _holds(self, xs, ys) -> bool:
+        x_lo, x_hi, y_lo, y_hi, _ = self._frame
+        mx, my = EDGE * (x_hi - x_lo), EDGE * (y_hi - y_lo)
+        return bool((xs >= x_lo + mx).all() and (xs <= x_hi - mx).all()
+                    and (ys >= y_lo + my).all() and (ys <= y_hi - my).all())
+
+    @staticmethod
+    def _fit_frame(xs, ys, k):
+        """Axes around the points ``(xs, ys)``: the coin axis centred on them, as wide as the
+        smallest of :data:`WINDOWS` that holds them within its middle 60%; the USD axis from
+        the curve's lowest to its highest point there, padded, and holding every point."""
+        centre = 0.5 * (xs.min() + xs.max())
+        reach = 0.5 * (xs.max() - xs.min()) / centre
+        half = next((w for w in WINDOWS if reach <= 0.6 * w), WINDOWS[-1])
+        x_lo, x_hi = centre * (1 - half), centre * (1 + half)
+        y_lo, y_hi = min(k / x_hi, ys.min()), max(k / x_lo, ys.max())
+        pad = 0.06 * (y_hi - y_lo)
+        return x_lo, x_hi, y_lo - pad, y_hi + pad, half
 
     @property
     def marks(self) -> dict:
@@ -138,22 +168,18 @@ class ReservesChart(Chart):
         pool = self.pool
         x_now, y_now, k = pool.base_reserve, pool.quote_reserve, pool.k
         px, py = trade_path(pool, fill) if fill is not None else (np.zeros(0), np.zeros(0))
-        xs = np.concatenate([px, [x_now]])
-        centre = 0.5 * (xs.min() + xs.max())
-        reach = 0.5 * (xs.max() - xs.min()) / centre
-        half = next((w for w in WINDOWS if reach <= 0.6 * w), WINDOWS[-1])
-        x_lo, x_hi = centre * (1 - half), centre * (1 + half)
+        xs, ys = np.concatenate([px, [x_now]]), np.concatenate([py, [y_now]])
+        if self._frame is None or not self._holds(xs, ys):
+            self._frame = self._fit_frame(xs, ys, k)
+        x_lo, x_hi, y_lo, y_hi, half = self._frame
+        centre = 0.5 * (x_lo + x_hi)
         grid = np.linspace(x_lo, x_hi, CURVE_POINTS)
-        y_lo, y_hi = k / x_hi, k / x_lo
-        if py.size:  # the path starts on the curve of the k before the trade: keep it in view
-            y_lo, y_hi = min(y_lo, py.min()), max(y_hi, py.max())
-        pad = 0.04 * (y_hi - y_lo)
         slope = -y_now / x_now
-        run = 0.25 * half * centre
+        run = 0.35 * half * centre
         x_axis, y_axis = self.figure.axes
         with self.figure.hold_sync():
             fit(x_axis, x_lo, x_hi, nice_ticks(x_lo, x_hi, 6))
-            fit(y_axis, y_lo - pad, y_hi + pad, nice_ticks(y_lo - pad, y_hi + pad, 6))
+            fit(y_axis, y_lo, y_hi, nice_ticks(y_lo, y_hi, 6))
             self.curve.x, self.curve.y = grid, k / grid
             self.tangent.x = [x_now - run, x_now + run]
             self.tangent.y = [y_now - slope * run, y_now + slope * run]
@@ -229,6 +255,7 @@ class PoolView(widgets.VBox):
         """Back to the pool as it was before any trade."""
         self.pool = self.start_pool.copy()
         self.chart.pool = self.pool
+        self.chart.reset_frame()
         self.chart.update()
         self._say(self._state_sentence())
 
