@@ -142,19 +142,26 @@ class ConstantProductPool:
         return self._x * self._y
 
     @property
+    def empty(self) -> bool:
+        """True once liquidity providers withdrew everything (``withdraw(side, 1, ...)``): an
+        empty pool trades nothing, like a book with no levels."""
+        return self._x == 0.0
+
+    @property
     def spot(self) -> float:
-        """The spot price ``y / x`` (USD per coin), without the fee."""
-        return self._y / self._x
+        """The spot price ``y / x`` (USD per coin), without the fee (NaN for an empty pool)."""
+        return math.nan if self.empty else self._y / self._x
 
     @property
-    def best_bid(self) -> float:
-        """``γ·y/x``: the price a tiny sell gets (the spot less the fee)."""
-        return self.gamma * self._y / self._x
+    def best_bid(self) -> float | None:
+        """``γ·y/x``: the price a tiny sell gets (the spot less the fee); None when empty."""
+        return None if self.empty else self.gamma * self._y / self._x
 
     @property
-    def best_ask(self) -> float:
-        """``y/(γ·x)``: the price a tiny buy pays (the spot plus the fee on the USD paid in)."""
-        return self._y / (self.gamma * self._x)
+    def best_ask(self) -> float | None:
+        """``y/(γ·x)``: the price a tiny buy pays (the spot plus the fee on the USD paid in);
+        None when empty."""
+        return None if self.empty else self._y / (self.gamma * self._x)
 
     def units_left(self, side) -> float:
         """Coins ``side`` can still absorb in all.
@@ -162,9 +169,11 @@ class ConstantProductPool:
         ``"bid"``: ``inf``. A pool never runs out of buyers: selling ``Δ`` pays
         ``γΔy/(x + γΔ) < y`` for every finite ``Δ``, so the price falls towards 0 but some USD
         always remains. ``"ask"``: the base reserve ``x``, a bound no buy reaches (buying
-        ``Δ`` costs ``yΔ/(γ(x - Δ))``, unbounded as ``Δ`` nears ``x``).
+        ``Δ`` costs ``yΔ/(γ(x - Δ))``, unbounded as ``Δ`` nears ``x``). An empty pool: 0.
         """
-        return math.inf if self._side(side) == "bid" else self._x
+        if self._side(side) == "ask" or self.empty:
+            return self._x
+        return math.inf
 
     def depth_profile(self, side, lo, hi, points=PROFILE_POINTS):
         """The depth of ``side`` between the prices ``lo`` and ``hi`` (USD), best first, as
@@ -183,6 +192,8 @@ class ConstantProductPool:
         if not lo <= hi:
             raise ValueError(f"lo must be <= hi, got lo={lo:g} and hi={hi:g}")
         points = check_int("points", points, lo=1, hi=100_000)
+        if self.empty:
+            return np.zeros(0), np.zeros(0)
         if side == "bid":
             start, end = min(hi, self.best_bid), lo
         else:
@@ -203,6 +214,8 @@ class ConstantProductPool:
         pool always has USD left to pay, at an ever lower price.
         """
         qty = check_number("qty", qty, lo=0)
+        if self.empty:
+            return self._fill("sell", qty, 0.0, 0.0, None)
         return self._sell(qty)
 
     def market_buy(self, qty) -> Fill:
@@ -240,8 +253,8 @@ class ConstantProductPool:
         """
         limit = check_number("limit", limit, lo=0, lo_open=True, cap=False)
         x, y, g = self._x, self._y, self.gamma
-        if limit >= y / x:
-            return self._sell(0.0)
+        if self.empty or limit >= y / x:
+            return self._fill("sell", 0.0, 0.0, 0.0, None)
         root = math.sqrt((1 - g) ** 2 * x * x + 4 * g * x * y / limit)
         qty = 2.0 * x * (y / limit - x) / ((1 + g) * x + root)
         if not qty <= MAX_MAGNITUDE:
@@ -260,7 +273,7 @@ class ConstantProductPool:
         """
         limit = check_number("limit", limit, lo=0, cap=False)
         x, y, g = self._x, self._y, self.gamma
-        if limit <= y / x:
+        if self.empty or limit <= y / x:
             return self._fill("buy", 0.0, 0.0, 0.0, None)
         u = 2.0 * x * y / ((1 - g) * y + math.sqrt((1 - g) ** 2 * y * y + 4 * g * limit * x * y))
         qty = x - u
@@ -275,11 +288,14 @@ class ConstantProductPool:
         """Liquidity providers deposit ``qty`` coins and ``qty·spot`` USD: both reserves grow
         in proportion, the spot price stays, and the depth grows on both sides (a pool has one
         curve for both, and no "touch" or "levels": ``side`` and ``at`` are checked but change
-        nothing). Returns ``qty``, the coins added."""
+        nothing). Returns ``qty``, the coins added; 0 for an empty pool, which has no price to
+        deposit at (as a book side with no levels has no touch)."""
         self._side(side)
         qty = check_number("qty", qty, lo=0)
         if not isinstance(at, str) or at not in REFILL_PLACES:
             raise ValueError(f"at must be one of {REFILL_PLACES}, got {at!r}")
+        if self.empty:
+            return 0.0
         scale = 1.0 + qty / self._x
         if not self._y * scale <= MAX_MAGNITUDE:
             raise ValueError(f"qty must keep the pool's USD at most {MAX_MAGNITUDE:.0e}, got "
@@ -288,16 +304,19 @@ class ConstantProductPool:
         return qty
 
     def withdraw(self, side, fraction, within) -> float:
-        """Liquidity providers withdraw ``fraction`` (in [0, 1)) of the pool: both reserves
+        """Liquidity providers withdraw ``fraction`` (in [0, 1]) of the pool: both reserves
         shrink in proportion and the spot price stays. A constant-product position spans every
         price, so it cannot be pulled near the price only: ``side`` and ``within`` are checked
-        but change nothing. Returns the coins removed, ``fraction·x``. (A whole withdrawal,
-        ``fraction = 1``, would leave no pool: refused.)"""
+        but change nothing. Returns the coins removed, ``fraction·x``. ``fraction = 1`` empties
+        the pool (:attr:`empty`): it trades nothing after that."""
         self._side(side)
-        fraction = check_number("fraction", fraction, lo=0, hi=1, hi_open=True)
+        fraction = check_number("fraction", fraction, lo=0, hi=1)
         check_number("within", within, lo=0, cap=False)
         removed = fraction * self._x
-        self._x, self._y = self._x - removed, self._y * (1.0 - fraction)
+        if fraction == 1.0:
+            self._x = self._y = 0.0
+        else:
+            self._x, self._y = self._x - removed, self._y * (1.0 - fraction)
         return removed
 
     def copy(self) -> ConstantProductPool:
@@ -308,7 +327,7 @@ class ConstantProductPool:
 
     def __repr__(self) -> str:
         return (f"ConstantProductPool(base_reserve={self._x:.6g}, quote_reserve={self._y:.6g}, "
-                f"fee={self.fee:g}, spot={self.spot:.6g})")
+                f"fee={self.fee:g}, spot={self.spot:.6g})")  # spot nan when empty
 
     # ------------------------------------------------------------------------------ helpers
     def _side(self, side) -> str:

@@ -177,6 +177,19 @@ def test_refill_and_withdraw_move_both_reserves_in_proportion():
     assert p.market_sell(10).last_price > pool().market_sell(10).last_price
 
 
+def test_withdrawing_everything_leaves_an_empty_pool_that_trades_nothing():
+    p = pool()
+    assert p.withdraw("bid", 1.0, 99) == 100 and p.empty
+    assert p.best_bid is None and p.best_ask is None and math.isnan(p.spot)
+    assert p.units_left("bid") == 0 and p.units_left("ask") == 0 and p.k == 0
+    sell, buy = p.market_sell(5), p.market_buy(5)
+    assert (sell.filled, sell.unfilled, buy.filled, buy.unfilled) == (0, 5, 0, 5)
+    assert p.sell_through(50).filled == 0 and p.buy_through(150).filled == 0
+    assert p.depth_profile("bid", 0, 200)[0].size == 0
+    assert p.refill("bid", 10) == 0 and p.empty  # no price to deposit at
+    assert isinstance(p.copy(), Venue) and p.copy().empty
+
+
 def test_copy_is_independent():
     p = pool()
     q = p.copy()
@@ -297,7 +310,7 @@ def test_bad_calls_name_the_parameter():
         (lambda: p.depth_profile("bid", 1, 2, points=0), r"points must be in \[1, 100000\]"),
         (lambda: p.refill("bid", 1, at="middle"), "at must be one of"),
         (lambda: p.refill("sideways", 1), "side must be 'bid' or 'ask'"),
-        (lambda: p.withdraw("bid", 1.0, 90), r"fraction must be in \[0, 1\), got 1"),
+        (lambda: p.withdraw("bid", 1.5, 90), r"fraction must be in \[0, 1\], got 1.5"),
         (lambda: p.withdraw("bid", 0.5, -1), "within must be >= 0"),
         (lambda: p.units_left("both"), "side must be 'bid' or 'ask'"),
         (lambda: ConstantProductPool.from_depth(0, 1e6), r"mid must be > 0|mid must be in"),
