@@ -34,12 +34,10 @@ from .chartkit import (
     fit,
     fit_rounds,
     rounds_span,
-    scrolling_log,
     stylesheet,
 )
-from .projector import ProjectorMode
-from .reports import StopsOnProblem
-from .time_controls import RESET_MESSAGE, TimeControls, projector_toggle
+from .run_controller import NarrationLog, RunController, chart_grid
+from .time_controls import RESET_MESSAGE
 from .view import View
 
 
@@ -250,7 +248,7 @@ def _show(value) -> str:
     return html.escape(str(value))
 
 
-class CompareExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
+class CompareExplorer(RunController):
     """Two markets hit by a shock and stepped together, one round of each per click.
 
     Parameters
@@ -272,6 +270,10 @@ class CompareExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         The axis ranges.
     time : TimeControls
         Step, Play, Run to end, Reset and the round counter.
+    round : int or None
+        The last round played (0: the shock; None before it), a trait to observe.
+    ended : bool
+        Whether both runs are over, a trait to observe.
     projector_toggle : ToggleButton
         The "Projector mode" button (see :meth:`set_projector`).
     price_chart, liquidations_chart, debt_chart : the charts; ``title``, ``statuses``,
@@ -282,57 +284,40 @@ class CompareExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         self.comparison = compare(scenario_a, scenario_b, labels=labels)  # checks the inputs
         self.labels = self.comparison.labels
         self.lock = LockStep(scenario_a, scenario_b)
-        # Every callback through guarded(): an error is one sentence in both runs' narration.
-        guard = self._guard
         self.view = CompareView.of(self.lock, max(s.bad_debt for s in self.comparison.summaries))
-        self.time = TimeControls()
+        self._make_run_controls()
         self.time.step_button.tooltip = "Play one round of both runs"
         self.title = widgets.HTML(self._title(), layout={"margin": "0 0 4px 0"})
         self.statuses = tuple(widgets.HTML(layout={"margin": "2px 0"}) for _ in self.labels)
         self.summary = widgets.HTML(layout={"min_width": "360px"})
-        self.stories = tuple(
-            widgets.HTML(layout={"border": "1px solid #8C8C8C"})
-            for _ in self.labels)
+        self.narration_logs = tuple(NarrationLog(f"Narration of {label}", "260px")
+                                    for label in self.labels)
+        self.stories = tuple(log.widget for log in self.narration_logs)
         self.price_chart = ComparePriceChart(
             self.labels, halts=any(c.breaker is not None for c in self.lock.cascades))
         self.liquidations_chart = CompareLiquidationsChart(self.labels)
         self.debt_chart = CompareBadDebtChart(self.labels)
         for chart in self._charts():
             chart.reset(self.lock, self.view)
-        grid = widgets.GridBox(
-            [self.price_chart.widget, self.liquidations_chart.widget, self.debt_chart.widget,
-             self.summary],
-            layout={"grid_template_columns": "repeat(auto-fit, minmax(420px, 1fr))",
-                    "grid_gap": "8px", "width": "100%", "overflow": "visible"})
-        logs = widgets.GridBox(
-            [widgets.VBox([widgets.HTML(f"<b>{self._mark(i)} {html.escape(label)}: what "
-                                        "happened, newest first</b>"), story],
-                          layout={"min_width": "360px", "overflow": "visible"})
-             for i, (label, story) in enumerate(zip(self.labels, self.stories, strict=True))],
-            layout={"grid_template_columns": "repeat(auto-fit, minmax(420px, 1fr))",
-                    "grid_gap": "8px", "width": "100%", "overflow": "visible"})
-        self.projector_toggle = projector_toggle()
-        self.projector_toggle.observe(guard(lambda change: self.set_projector(change.new)),
-                                      names="value")
+        grid = chart_grid([self.price_chart.widget, self.liquidations_chart.widget,
+                           self.debt_chart.widget, self.summary])
+        logs = chart_grid(
+            log.box(f"<b>{self._mark(i)} {html.escape(label)}: what happened, newest first</b>")
+            for i, (label, log) in enumerate(zip(self.labels, self.narration_logs, strict=True)))
         super().__init__([stylesheet(), self.title, self.time,
                           widgets.HBox([self.projector_toggle]), *self.statuses, grid, logs],
                          layout={"width": "100%"})
         self.add_class(style.ROOT_CLASS)
 
-        self._lines: tuple[list[str], list[str]] = ([], [])
-        self.time.on_problem(self._log_note)
-        self.time.step_button.on_click(guard(lambda _: self.step()))
-        self.time.run_button.on_click(guard(lambda _: self.run_to_end()))
-        self.time.reset_button.on_click(guard(lambda _: self.reset()))
-        self.time.on_tick(guard(self._play_tick))
-        self.time.play.observe(guard(self._sync_buttons), names="playing")
+        # Every callback through guard(): an error is one sentence in both runs' narration.
+        self._wire_run_controls()
         self.reset("Press Step to apply the shock to both runs.")
 
     # ------------------------------------------------------------------------- public
     @property
     def narration(self) -> tuple[list[str], list[str]]:
         """Every sentence so far of run A and of run B, oldest first (shown newest first)."""
-        return (list(self._lines[0]), list(self._lines[1]))
+        return tuple(list(log.lines) for log in self.narration_logs)
 
     def step(self) -> None:
         """One click of Step: the next round of each run that has not ended."""
@@ -357,40 +342,34 @@ class CompareExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         """Both runs back to round 0 of the same markets."""
         self.time.stop()
         self.lock.reset()
-        self._lines = ([message], [message])
+        for log in self.narration_logs:
+            log.clear(message)
         self._redraw()
         self._sync_buttons()
 
     # ------------------------------------------------------------------------ wiring
     def _log_note(self, text: str) -> None:
         """Add ``text`` to both runs' narration and show it."""
-        for lines in self._lines:
-            lines.append(text)
-        self._render_logs()
+        for log in self.narration_logs:
+            log.append(text)
+
+    def run_ended(self) -> bool:
+        """Whether both runs are over."""
+        return self.lock.ended
+
+    def round_shown(self) -> int | None:
+        """The last round played (0: the shock), None before the shock."""
+        return self.lock.steps - 1 if self.lock.steps else None
 
     def _charts(self):
         return (self.price_chart, self.liquidations_chart, self.debt_chart)
 
-    def _play_tick(self) -> None:
-        self.step()
-        if self.lock.ended:
-            self.time.stop()
-
-    def _sync_buttons(self, *_) -> None:
-        done = self.lock.ended
-        self.time.step_button.disabled = done or self.time.play.playing
-        self.time.run_button.disabled = done
-        self.time.play.disabled = done
-        steps = self.lock.steps
-        text = f"Round {steps - 1}" if steps else "Round –"
-        self.time.counter.value = f"<b>{html.escape(text + (' (end)' if done else ''))}</b>"
-
     def _narrate_new(self, before) -> None:
         """Add the sentences of the rounds played since the histories had ``before`` records."""
-        for lines, cas, n in zip(self._lines, self.lock.cascades, before, strict=True):
-            lines.extend(say.narrate(r) for r in cas.history[n:])
+        for log, cas, n in zip(self.narration_logs, self.lock.cascades, before, strict=True):
+            log.extend(say.narrate(r) for r in cas.history[n:])
             if cas.ended and len(cas.history) > n:
-                lines.append(say.narrate_end(cas.history))
+                log.extend([say.narrate_end(cas.history)])
 
     # ------------------------------------------------------------------- drawing
     @staticmethod
@@ -422,9 +401,8 @@ class CompareExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         self._render_logs()
 
     def _render_logs(self) -> None:
-        for story, lines, label in zip(self.stories, self._lines, self.labels, strict=True):
-            items = "".join(f"<li>{html.escape(line)}</li>" for line in reversed(lines))
-            story.value = scrolling_log(f"Narration of {label}", items, "260px")
+        for log in self.narration_logs:
+            log.render()
 
     def _status(self, run: int, cas) -> str:
         hist = cas.history

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 
 import ipywidgets as widgets
+import traitlets
 
 from .. import narration as say
 from ..analysis import crowding
@@ -22,11 +23,11 @@ from .cascade_charts import (
     OpenInterestChart,
     PriceChart,
 )
-from .chartkit import scrolling_log, stylesheet
-from .projector import ProjectorMode
-from .reports import StopsOnProblem, problem_sentence
+from .chartkit import stylesheet
+from .reports import problem_sentence
+from .run_controller import NarrationLog, RunController, chart_grid
 from .scenario_controls import ScenarioControls, market_name
-from .time_controls import RESET_MESSAGE, TimeControls, projector_toggle
+from .time_controls import RESET_MESSAGE
 from .view import View
 
 
@@ -39,7 +40,7 @@ def _things(n: int, word: str) -> str:
 HALT_STAGES = ("trading halted",)
 
 
-class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
+class CascadeExplorer(RunController):
     """Step through a margin-call cascade one round (or one stage) at a time.
 
     Parameters
@@ -54,6 +55,13 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
 
     Attributes
     ----------
+    scenario : Scenario
+        The market that runs, a trait: observe it, or set it (as :meth:`set_scenario` does) to
+        run another market; the controls follow.
+    round : int or None
+        The last round played (0: the shock; None before it), a trait to observe.
+    ended : bool
+        Whether the run is over, a trait to observe.
     cascade : Cascade
         The model behind the pictures: ``explorer.cascade.history`` holds every round's record.
     crowding : Crowding
@@ -77,6 +85,8 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
     back on the market that runs.
     """
 
+    scenario = traitlets.Instance(Scenario, help="The market that runs (set it to run another)")
+
     def __init__(self, scenario: Scenario | None = None, *, phase_mode: bool = False,
                  show_controls: bool = True):
         if scenario is not None and not isinstance(scenario, Scenario):
@@ -90,28 +100,24 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         if scenario.name != market_name(scenario):
             scenario = scenario.replace(name=market_name(scenario))
         self.controls = ScenarioControls(scenario)
-        self.time = TimeControls()
+        self._make_run_controls()
         self.phase_toggle = widgets.Checkbox(
             value=phase_mode, description="Phase mode: one stage of the round per click",
             tooltip="Split each round into check margins → liquidate → walk the book → new price",
             indent=False, layout={"width": "360px"})
         self.status = widgets.HTML(layout={"margin": "4px 0"})
         self.stage = widgets.HTML(layout={"min_height": "24px"})
-        # The log scrolls inside its HTML (a focusable region, so the keyboard can scroll it).
-        self.story = widgets.HTML(layout={"border": "1px solid #8C8C8C"})
+        self.narration_log = NarrationLog("Narration", "300px")
+        self.story = self.narration_log.widget
         self.price_chart = PriceChart()
         self.liquidations_chart = LiquidationsChart()
         self.book_chart = BookChart()
         self.map_chart = LiquidationMapChart()
         self.oi_chart = OpenInterestChart()
-        log_box = widgets.VBox([widgets.HTML("<b>What happened, newest first</b>"), self.story],
-                               layout={"min_width": "360px", "overflow": "visible"})
-        grid = widgets.GridBox(
+        grid = chart_grid(
             [self.price_chart.widget, self.liquidations_chart.widget, self.map_chart.widget,
-             self.book_chart.widget, self.oi_chart.widget, log_box],
-            layout={"grid_template_columns": "repeat(auto-fit, minmax(420px, 1fr))",
-                    "grid_gap": "8px", "width": "100%", "overflow": "visible"})
-        self.projector_toggle = projector_toggle()
+             self.book_chart.widget, self.oi_chart.widget,
+             self.narration_log.box("<b>What happened, newest first</b>")])
         parts = [stylesheet()] + ([self.controls] if show_controls else [])
         parts += [self.time,
                   widgets.HBox([self.phase_toggle, self.projector_toggle],
@@ -120,30 +126,18 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         super().__init__(parts, layout={"width": "100%"})
         self.add_class(style.ROOT_CLASS)
 
-        self._lines: list[str] = []
         self._pending_stage = None  # phase mode: the next stage of the round in progress
-        self._book_before = None
+        self._scenario = None  # the market that runs (the trait follows once it is loaded)
         # Every callback through guard(): an error is one sentence in the narration, never a
         # traceback in the browser's log with the widget stuck half-updated.
         guard = self._guard
         self.controls.on_problem(self._log_note)
-        self.time.on_problem(self._log_note)
-        self.controls.on_change(guard(self._scenario_changed))
-        self.time.step_button.on_click(guard(lambda _: self.step()))
-        self.time.run_button.on_click(guard(lambda _: self.run_to_end()))
-        self.time.reset_button.on_click(guard(lambda _: self.reset()))
-        self.time.on_tick(guard(self._play_tick))
-        self.time.play.observe(guard(self._sync_buttons), names="playing")
+        self.controls.observe(guard(self._controls_changed), names="scenario")
+        self._wire_run_controls()
         self.phase_toggle.observe(guard(self._phase_toggled), names="value")
-        self.projector_toggle.observe(guard(lambda change: self.set_projector(change.new)),
-                                      names="value")
         self._load(scenario, f"Market: {scenario.name}. Press Step to apply the shock.")
 
     # ------------------------------------------------------------------------- public
-    @property
-    def scenario(self) -> Scenario:
-        return self._scenario
-
     @property
     def phase_mode(self) -> bool:
         return self.phase_toggle.value
@@ -151,7 +145,7 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
     @property
     def narration(self) -> list[str]:
         """Every sentence so far, oldest first (the log shows them newest first)."""
-        return list(self._lines)
+        return list(self.narration_log.lines)
 
     def step(self) -> None:
         """One click of Step: a whole round, or in phase mode the next stage of one."""
@@ -170,7 +164,7 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         self.time.stop()
         self._finish_stage_display()
         while self.cascade.step() is not None:
-            self._lines.append(say.narrate(self.cascade.history[-1]))
+            self.narration_log.lines.append(say.narrate(self.cascade.history[-1]))
         self._redraw_all()
         self._set_stage("")
         self._note_end()
@@ -181,7 +175,7 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         self.time.stop()
         self.cascade.reset()
         self._pending_stage = None
-        self._lines = []
+        self.narration_log.clear()
         self._redraw_all()
         self._set_stage("")
         self._log_note(message)
@@ -190,6 +184,15 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
     def set_scenario(self, scenario: Scenario) -> None:
         """Show another market (the controls follow); the run restarts."""
         self.controls.set_scenario(scenario)
+
+    def run_ended(self) -> bool:
+        """Whether the run is over: the cascade has ended and no stage is left to show."""
+        return self.cascade.ended and self._pending_stage is None
+
+    def round_shown(self) -> int | None:
+        """The last round the model played (0: the shock), None before the shock."""
+        hist = self.cascade.history
+        return hist[-1].round if hist else None
 
     # ------------------------------------------------------------------------ wiring
     def _load(self, scenario: Scenario, message: str) -> None:
@@ -200,8 +203,21 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         for chart in self._charts():
             chart.reset(self.cascade, self.view)
         self.reset(message)
+        self.scenario = scenario
 
-    def _scenario_changed(self, scenario: Scenario, what: str) -> None:
+    @traitlets.observe("scenario")
+    def _scenario_set(self, change) -> None:
+        """``scenario`` set from code: the controls show it, and tell :meth:`_controls_changed`
+        (a market that already runs is left alone)."""
+        if change.new != self.controls.scenario:
+            self.controls.set_scenario(change.new)
+
+    def _controls_changed(self, change) -> None:
+        """The controls' market changed: run it (unless it already runs)."""
+        if change.new != self._scenario:
+            self._run_market(change.new, self.controls.what)
+
+    def _run_market(self, scenario: Scenario, what: str) -> None:
         old = self._scenario
         try:
             self._load(scenario, f"Settings changed ({what}): the run starts again from "
@@ -214,26 +230,16 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
             else:
                 self._load(old, f"{problem_sentence(exc)} The controls are back to the market "
                                 "that ran before; it starts again from round 0.")
+        self.scenario = self._scenario  # what runs, whoever set the trait
 
     def _charts(self):
         return (self.price_chart, self.liquidations_chart, self.book_chart, self.map_chart,
                 self.oi_chart)
 
-    def _play_tick(self) -> None:
-        self.step()
-        if self.cascade.ended and self._pending_stage is None:
-            self.time.stop()
-
-    def _sync_buttons(self, *_) -> None:
-        done = self.cascade.ended and self._pending_stage is None
-        playing = self.time.play.playing
-        self.time.step_button.disabled = done or playing
-        self.time.run_button.disabled = done
-        self.time.play.disabled = done
+    def _counter_follows(self) -> bool:
         # A stage on show keeps its "stage k/n" in the counter (a round's last stage too),
         # until the run ends ("(end)").
-        if self._pending_stage is None and (done or not self.stage.value):
-            self._update_counter()
+        return self._pending_stage is None and (self.run_ended() or not self.stage.value)
 
     def _phase_toggled(self, change) -> None:
         if change.new:
@@ -259,7 +265,7 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         self.book_chart.update(cas.book, cas.price, hist[-1] if hist else None)
         self._draw_map()
         self._update_status()
-        self._render_log()
+        self.narration_log.render()
 
     def _draw_map(self, reached: bool | None = None) -> None:
         """The liquidation map at the current price. Positions the price has already reached
@@ -273,16 +279,15 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
 
     def _show_round(self) -> None:
         rec = self.cascade.history[-1]
-        self._lines.append(say.narrate(rec))
+        self.narration_log.lines.append(say.narrate(rec))
         self._redraw_all()
         self._set_stage("")
         self._note_end()
 
     def _note_end(self) -> None:
         end = say.narrate_end(self.cascade.history)
-        if end and (not self._lines or self._lines[-1] != end):
-            self._lines.append(end)
-            self._render_log()
+        if end and (not self.narration_log.lines or self.narration_log.lines[-1] != end):
+            self.narration_log.append(end)
 
     def _advance_stage(self) -> None:
         """One click in phase mode: each stage changes exactly the marks its name says.
@@ -306,7 +311,7 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         if stage is None:  # start a new round
             if cas.history and cas.history[-1].halt_rounds_left > 0:  # a halted round
                 rec = cas.step()
-                self._lines.append(say.narrate(rec))
+                self.narration_log.lines.append(say.narrate(rec))
                 self._show_new_price()
                 self.book_chart.show_walk(cas.book)  # market makers refilled it
                 self._draw_map(reached=False)
@@ -341,7 +346,7 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
             rec = cas.history[-1]
             stages = say.SHOCK_STAGES if rec.is_shock else say.ROUND_STAGES
             self._pending_stage = None
-            self._lines.append(say.narrate(rec))
+            self.narration_log.lines.append(say.narrate(rec))
             self._show_new_price()
             self._set_stage(say.narrate_new_price(rec), len(stages), stages, rec.round)
             self._note_end()
@@ -355,7 +360,7 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         self.oi_chart.update(hist)
         self.book_chart.set_price(cas.price)
         self.map_chart.set_price(cas.price)
-        self._render_log()
+        self.narration_log.render()
 
     def _finish_stage_display(self) -> None:
         """Leaving phase mode (or running on) mid-round: complete the round on screen."""
@@ -383,14 +388,6 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
                             f"{html.escape(text)}</div>")
         self._update_counter(f"Round {round_no} · stage {k}/{len(stages)}")
         self._update_status(title)
-
-    def _update_counter(self, text: str | None = None) -> None:
-        cas = self.cascade
-        if text is None:
-            text = f"Round {cas.history[-1].round}" if cas.history else "Round –"
-            if cas.ended and self._pending_stage is None:
-                text += " (end)"
-        self.time.counter.value = f"<b>{html.escape(text)}</b>"
 
     def _shown(self) -> tuple[list, list]:
         """The records the charts show: those whose new price is on screen, and those whose
@@ -466,9 +463,4 @@ class CascadeExplorer(StopsOnProblem, ProjectorMode, widgets.VBox):
         return ""
 
     def _log_note(self, text: str) -> None:
-        self._lines.append(text)
-        self._render_log()
-
-    def _render_log(self) -> None:
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in reversed(self._lines))
-        self.story.value = scrolling_log("Narration", items, "300px")
+        self.narration_log.append(text)

@@ -16,7 +16,7 @@ import traitlets
 from ..numbers import number
 from .reports import guarded
 
-__all__ = ["ClampNote", "Knob", "LABEL_WIDTH", "RealFloatLogSlider", "RealFloatSlider",
+__all__ = ["ClampNote", "Knob", "LABEL_WIDTH", "link_pair", "RealFloatLogSlider", "RealFloatSlider",
            "RealFloatText", "RealIntSlider", "RealIntText", "clamp_sentence", "clean",
            "finite_real", "format_value", "max_mmr_pct", "on_step", "quote_value"]
 
@@ -265,10 +265,24 @@ class ClampNote:
         self.widget.layout.display = None if sentence else "none"
 
 
-class Knob(widgets.HBox):
-    """A slider with a labelled number box beside it, kept equal by ``widgets.link``.
+def link_pair(slider, box) -> tuple:
+    """Keep ``slider`` and its number ``box`` equal: in the browser at once (``jslink``: a
+    drag or a typed number shows in the other without a round trip to the kernel), and in the
+    kernel (``link``), which rounds, clamps and refuses values (:class:`_Settles`) and which
+    code and tests read. What the kernel settles on is sent back to both.
 
-    ``value`` is the slider's value; typing in the box moves the slider and vice versa. A
+    Returns the two links ``(jslink, link)``.
+    """
+    return (widgets.jslink((slider, "value"), (box, "value")),
+            widgets.link((slider, "value"), (box, "value")))
+
+
+class Knob(widgets.HBox):
+    """A slider with a labelled number box beside it, kept equal by :func:`link_pair`.
+
+    ``value`` is the slider's value, a trait: ``knob.observe(callback, names="value")`` is
+    told each change, and ``traitlets.link`` can tie it to another widget. Typing in the box
+    moves the slider and vice versa. A
     value that is not a finite number (NaN, an infinity, a bool, a string), typed, sent or set
     from code on the slider, the box or ``value``, is refused: the knob keeps its value and
     calls each ``on_refuse`` callback with a sentence saying so.
@@ -278,6 +292,8 @@ class Knob(widgets.HBox):
     says so in ``note`` ("90 is the most: 99 was set to 90") until the next change. A value
     set from code keeps its digits, clamped into the range (see :class:`_Settles`).
     """
+
+    value = traitlets.Any(help="The knob's value: the slider's, which the box shows")
 
     def __init__(self, label, tooltip, *, lo, hi, step, value, integer=False, log=False,
                  label_width=LABEL_WIDTH):
@@ -309,10 +325,25 @@ class Knob(widgets.HBox):
         self.note = self._clamp_note.widget
         self._refuse_callbacks = []
         self.slider.refusal_callbacks = self.box.refusal_callbacks = [self._refused]
-        self._link = widgets.link((self.slider, "value"), (self.box, "value"))
+        self._jslink, self._link = link_pair(self.slider, self.box)
         super().__init__([label_w, self.slider, self.box, self.note],
                          layout={"align_items": "center", "flex_flow": "row wrap"})
         self.label = label
+        self.slider.observe(self._slider_moved, names="value")
+
+    @traitlets.default("value")
+    def _slider_value(self):
+        return self.slider.value
+
+    @traitlets.validate("value")
+    def _settle_value(self, proposal):
+        """A value set on the knob is set on the slider, which refuses, clamps or keeps it:
+        the knob's value is what the slider then holds."""
+        self.slider.value = proposal["value"]
+        return self.slider.value
+
+    def _slider_moved(self, change) -> None:
+        self.value = change.new
 
     @property
     def note_text(self) -> str:
@@ -328,14 +359,6 @@ class Knob(widgets.HBox):
                     f"so it stays at {format_value(old)}.")
         for callback in self._refuse_callbacks:
             callback(sentence)
-
-    @property
-    def value(self):
-        return self.slider.value
-
-    @value.setter
-    def value(self, v):
-        self.slider.value = v
 
     @property
     def range(self) -> tuple:

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
 
 import ipywidgets as widgets
+import traitlets
 
 from ..cases import CASES
 from ..positions import DEFAULT_LEVERAGE_MIX
@@ -41,8 +43,12 @@ CUSTOM = "custom"
 class ScenarioControls(Reports, widgets.VBox):
     """The knobs a teacher talks about, producing a checked :class:`Scenario`.
 
-    ``scenario`` is the current scenario; ``on_change(callback)`` registers
-    ``callback(scenario, what)`` where ``what`` says in words what changed.
+    ``scenario`` is the scenario the controls show, a trait: ``observe(callback,
+    names="scenario")`` is told each change, and ``what`` (a trait too, set first) says it in
+    words ("Shock size (%) 3 → 90"; "" when the controls only show again a market
+    :meth:`set_scenario` was given with ``notify=False``). Setting ``scenario`` shows it, as
+    :meth:`set_scenario` does. ``on_change(callback)`` calls ``callback(scenario, what)`` after
+    each change the controls report (not those ``notify=False`` shows).
 
     The market knobs are always on screen; a scenario value beyond a knob's usual range widens
     that knob, so the controls always show the scenario that runs. The mechanisms that feed or
@@ -73,6 +79,9 @@ class ScenarioControls(Reports, widgets.VBox):
     _MMR_LABEL = "Maintenance margin (%)"
     _MMR_TOOLTIP = "Equity a position must keep, as % of its value, before it is liquidated"
 
+    scenario = traitlets.Instance(Scenario, help="The scenario the controls show")
+    what = traitlets.Unicode("", help="The last change of scenario, in words")
+
     def __init__(self, scenario: Scenario | None = None):
         if scenario is not None and not isinstance(scenario, Scenario):
             raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
@@ -82,8 +91,6 @@ class ScenarioControls(Reports, widgets.VBox):
         self._name = market_name(base)
         base = self._good = base.replace(name=self._name) if base.name != self._name else base
         self._named = {}  # named markets (not presets) shown so far: their menu entries
-        self._callbacks = []
-        self._quiet = False
         self.preset = widgets.Dropdown(
             options=self._menu_options(base), value=self._name,
             description="Market", tooltip="Start from a named market set-up",
@@ -138,11 +145,14 @@ class ScenarioControls(Reports, widgets.VBox):
             [widgets.Label("Seed", tooltip=seed_tip, layout={"width": LABEL_WIDTH}),
              self.seed, self.seed_note.widget], layout={"align_items": "center"})
         self.mechanisms_panel = self._build_mechanisms(base)
-        for w in (self.direction, self.book_shape, self.leverage_mix, self.seed,
-                  *(k.slider for k in self.knobs.values()), *self.switches.values(),
-                  *(self._value_widget(f) for f in self.mechanisms)):
-            w.observe(self.guard(self._changed), names="value")
-        self.preset.observe(self.guard(self._preset_changed), names="value")
+        # What the controls listen to: each input's value (the market menu's apart). While
+        # the controls set their own inputs (_not_listening), nothing listens.
+        self._inputs = (self.direction, self.book_shape, self.leverage_mix, self.seed,
+                        *(k.slider for k in self.knobs.values()), *self.switches.values(),
+                        *(self._value_widget(f) for f in self.mechanisms))
+        self._on_input = self.guard(self._changed)
+        self._on_preset = self.guard(self._preset_changed)
+        self._listen(True)
         self.seed.refusal_callbacks = [lambda value, old: self.report(
             f"Seed: {quote_value(value)} is not a whole number the seed can take, so it "
             f"stays at {old}.")]
@@ -158,6 +168,23 @@ class ScenarioControls(Reports, widgets.VBox):
         super().__init__([widgets.HBox([left, right], layout={"flex_flow": "row wrap",
                                                               "grid_gap": "24px"}),
                           self.mechanisms_panel, self.message])
+        self.set_trait("scenario", base)
+
+    def _listen(self, on: bool) -> None:
+        """Listen to the inputs (``on``), or stop listening."""
+        for w in self._inputs:
+            (w.observe if on else w.unobserve)(self._on_input, names="value")
+        (self.preset.observe if on else self.preset.unobserve)(self._on_preset, names="value")
+
+    @contextlib.contextmanager
+    def _not_listening(self):
+        """While the controls set their own inputs, they are not told of it: a change they
+        make is not a change a student made."""
+        self._listen(False)
+        try:
+            yield
+        finally:
+            self._listen(True)
 
     # ------------------------------------------------------------------ the market knobs
     def _shown(self, name, scenario: Scenario):
@@ -345,8 +372,8 @@ class ScenarioControls(Reports, widgets.VBox):
         panel.set_title(0, "Breaking the loop" + (f" (on: {', '.join(on)})" if on else ""))
 
     # --------------------------------------------------------------------- reading
-    @property
-    def scenario(self) -> Scenario:
+    def _read(self) -> Scenario:
+        """The scenario the inputs show (``ValueError`` if the Scenario refuses it)."""
         values = {}
         for name, (field, scale, _, _) in self.KNOB_FIELDS.items():
             shown = self.knobs[name].value
@@ -358,8 +385,38 @@ class ScenarioControls(Reports, widgets.VBox):
             **values, **self._mechanism_values())
 
     def on_change(self, callback) -> None:
-        """Call ``callback(scenario, what)`` after every change of a control."""
-        self._callbacks.append(callback)
+        """Call ``callback(scenario, what)`` after every change of a control (a thin layer
+        over ``observe(..., names="scenario")``; not for what ``notify=False`` shows)."""
+        def told(change):
+            if self.what:
+                callback(change.new, self.what)
+        self.observe(told, names="scenario")
+
+    @traitlets.validate("scenario")
+    def _one_name(self, proposal) -> Scenario:
+        """A market is kept under the one name it is shown under (:func:`market_name`)."""
+        scenario = proposal["value"]
+        name = market_name(scenario)
+        return scenario if scenario.name == name else scenario.replace(name=name)
+
+    @traitlets.observe("scenario")
+    def _scenario_set(self, change) -> None:
+        """``scenario`` set from code: show it (the controls' own changes already show)."""
+        try:
+            shown = self._read()
+        except ValueError:
+            shown = None
+        if change.new != shown:
+            self._show_scenario(change.new)
+            self._good = change.new
+            self.message.value = ""
+            self.what = f"market set to {self._name}"
+
+    def _publish(self, scenario: Scenario, what: str) -> None:
+        """Tell the observers of ``scenario`` once, ``what`` already set."""
+        with self.hold_trait_notifications():
+            self.what = what
+            self.scenario = scenario
 
     # --------------------------------------------------------------------- writing
     def set_scenario(self, scenario: Scenario, what: str | None = None, *,
@@ -375,11 +432,13 @@ class ScenarioControls(Reports, widgets.VBox):
         self._show_scenario(scenario)
         if notify:
             self._fire(what or f"market set to {self._name}")
+        else:
+            self._good = self._read()
+            self._publish(self._good, "")
 
     def _show_scenario(self, scenario: Scenario) -> None:
-        """Set every control to ``scenario`` without telling the callbacks."""
-        self._quiet = True
-        try:
+        """Set every control to ``scenario``; the observers of ``scenario`` are not told."""
+        with self._not_listening():
             self._base = scenario
             self._name = market_name(scenario)
             if scenario.leverage_mix not in [v for _, v in self.leverage_mix.options]:
@@ -397,8 +456,6 @@ class ScenarioControls(Reports, widgets.VBox):
             if list(self.preset.options) != options:
                 self.preset.options = options
             self.preset.value = self._name
-        finally:
-            self._quiet = False
         self._title()
 
     def _menu_options(self, scenario: Scenario) -> list:
@@ -411,8 +468,6 @@ class ScenarioControls(Reports, widgets.VBox):
                 + [(CUSTOM, CUSTOM)])
 
     def _preset_changed(self, change):
-        if self._quiet:
-            return
         if change.new == CUSTOM:  # keep the current settings, as a market of one's own
             self._name = CUSTOM
             self._fire("market set to custom: your current settings")
@@ -422,11 +477,8 @@ class ScenarioControls(Reports, widgets.VBox):
             self.set_scenario(self._named[change.new], f"market set to {change.new}")
 
     def _changed(self, change):
-        if self._quiet:
-            return
         what = self._describe(change)
-        self._quiet = True
-        try:
+        with self._not_listening():
             if change.owner is self.leverage_mix or (
                     change.owner is self._value_widget("mmr_tiers") and change.new == ()):
                 # a flat rate again: it must suit every leverage of the mix
@@ -438,8 +490,6 @@ class ScenarioControls(Reports, widgets.VBox):
                              f"allows")
             self._name = CUSTOM
             self.preset.value = CUSTOM
-        finally:
-            self._quiet = False
         self._show_dependents()
         self._title()
         self._fire(what)
@@ -468,7 +518,7 @@ class ScenarioControls(Reports, widgets.VBox):
 
     def _fire(self, what):
         try:
-            scenario = self.scenario
+            scenario = self._read()
         except ValueError as exc:  # a combination the ranges let through but Scenario refuses
             self._show_scenario(self._good)
             self.report(f"Those settings cannot be used ({' '.join(str(exc).split())}); the "
@@ -476,8 +526,7 @@ class ScenarioControls(Reports, widgets.VBox):
             return
         self._good = scenario
         self.message.value = ""
-        for callback in self._callbacks:
-            callback(scenario, what)
+        self._publish(scenario, what)
 
 
 def market_name(scenario: Scenario) -> str:

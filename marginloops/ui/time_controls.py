@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from .knobs import RealFloatSlider, RealFloatText, clamp_sentence, format_value, quote_value
+from .knobs import (
+    RealFloatSlider,
+    RealFloatText,
+    clamp_sentence,
+    format_value,
+    link_pair,
+    quote_value,
+)
 from .reports import Reports
 
 __all__ = ["RESET_COLOUR", "RESET_MESSAGE", "TimeControls", "projector_toggle"]
@@ -58,7 +65,7 @@ class TimeControls(Reports, widgets.HBox):
         self.speed_box.style.description_width = "0px"
         self.speed.readout = False
         self.speed.grid = self.speed_box.grid = 0.5
-        self._link = widgets.link((self.speed, "value"), (self.speed_box, "value"))
+        self._jslink, self._link = link_pair(self.speed, self.speed_box)
         self._init_reports()
         self.speed.refusal_callbacks = self.speed_box.refusal_callbacks = [
             lambda value, old: self.report(f"Speed: {quote_value(value)} is not a number of "
