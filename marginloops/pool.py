@@ -38,9 +38,10 @@ class ConstantProductPool:
     with the fee taken off the input keep the product: ``balance0Adjusted * balance1Adjusted >=
     reserve0 * reserve1 * 1000**2`` with ``balanceAdjusted = balance * 1000 - amountIn * 3``. The
     whole input, fee included, stays in the reserves, so ``k`` grows with every trade: the
-    whitepaper (Adams, Zinsmeister, Robinson, *Uniswap v2 Core*, 2020) says the reserves keep
-    "the invariant that the product of the reserves cannot decrease", and the 30-basis-point
-    fee "goes to liquidity providers". This pool does the same.
+    whitepaper (Adams, Zinsmeister, Robinson, *Uniswap v2 Core*, March 2020) introduces the
+    pairs of v1, on whose "same formula" v2 is built, as "maintaining the invariant that the
+    product of the reserves cannot decrease", with a 30-basis-point fee that "goes to liquidity
+    providers". This pool does the same.
 
     Prices (USD per coin):
 
