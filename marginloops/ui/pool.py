@@ -224,9 +224,9 @@ class PoolView(widgets.VBox):
         self.size_box = widgets.BoundedFloatText(
             value=float(order_size), min=lo, max=hi, step=1000, description="Order size (units)",
             style={"description_width": "130px"}, layout={"width": "300px"})
-        self.sell_button = widgets.Button(description="Sell", button_style="danger",
+        self.sell_button = widgets.Button(description="Sell",
                                           tooltip="Sell this many units to the pool")
-        self.buy_button = widgets.Button(description="Buy", button_style="success",
+        self.buy_button = widgets.Button(description="Buy",
                                          tooltip="Buy this many units from the pool")
         self.reset_button = widgets.Button(description="Reset",
                                            tooltip="Back to the pool before any trade")
