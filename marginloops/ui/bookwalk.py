@@ -19,7 +19,16 @@ from .. import bookwalk as model
 from .._checks import check_number
 from ..numbers import number
 from . import style
-from .chartkit import axis_x, axis_y, caption_html, figure, fit, nice_ticks, stylesheet
+from .chartkit import (
+    axis_x,
+    axis_y,
+    caption_html,
+    figure,
+    fit,
+    nice_ticks,
+    set_traits,
+    stylesheet,
+)
 from .knobs import Knob
 from .reports import Reports
 
@@ -210,31 +219,28 @@ class BookWalkView(Reports, widgets.VBox):
         per = ("level" if per_bar == 1
                else f"{number(per_bar, 0)} levels ({number(per_bar * tick, 2)} USD)")
         x_axis, y_axis = self.figure.axes
-        with self.figure.hold_sync():
-            fit(x_axis, edges[0], edges[-1], nice_ticks(edges[0], edges[-1], 7))
-            fit(y_axis, 0.0, top)
-            y_axis.label = f"units resting per {per}"
-            self.bars.x = centers
-            self.bars.y = np.vstack([bids, asks, taken])
-            filled = self.fill.filled > 0
-            prices = [self.start, self.fill.avg_price if filled else self.start,
-                      self.fill.last_price if filled else self.start]
-            for rule, price in zip((self.start_rule, self.avg_rule, self.last_rule), prices,
-                                   strict=True):
-                rule.x, rule.y = [price, price], [0.0, top]
-            # Labels at three heights so that close rules do not print over each other.
-            self.rule_labels.x = prices
-            self.rule_labels.y = [0.96 * top, 0.89 * top, 0.82 * top]
-            self.rule_labels.text = [f"start {number(prices[0], 2)}",
-                                     f"average {number(prices[1], 2)}" if filled else "",
-                                     f"last {number(prices[2], 2)}" if filled else ""]
-            self.rule_labels.align = "end" if side == "sell" else "start"
-            self.rule_labels.x_offset = -4 if side == "sell" else 4
-            hit = taken > 0
-            self.taken_label.x = [float(centers[hit].mean()) if hit.any() else prices[0]]
-            self.taken_label.y = [float((bids + asks + taken)[hit].max()) if hit.any() else 0.0]
-            self.taken_label.text = [f"taken: {number(self.fill.filled, 0)} units"
-                                     if filled else ""]
+        fit(x_axis, edges[0], edges[-1], nice_ticks(edges[0], edges[-1], 7))
+        fit(y_axis, 0.0, top)
+        y_axis.label = f"units resting per {per}"
+        set_traits(self.bars, x=centers, y=np.vstack([bids, asks, taken]))
+        filled = self.fill.filled > 0
+        prices = [self.start, self.fill.avg_price if filled else self.start,
+                  self.fill.last_price if filled else self.start]
+        for rule, price in zip((self.start_rule, self.avg_rule, self.last_rule), prices,
+                               strict=True):
+            set_traits(rule, x=[price, price], y=[0.0, top])
+        # Labels at three heights so that close rules do not print over each other.
+        set_traits(self.rule_labels, x=prices, y=[0.96 * top, 0.89 * top, 0.82 * top],
+                   text=[f"start {number(prices[0], 2)}",
+                         f"average {number(prices[1], 2)}" if filled else "",
+                         f"last {number(prices[2], 2)}" if filled else ""],
+                   align="end" if side == "sell" else "start",
+                   x_offset=-4 if side == "sell" else 4)
+        hit = taken > 0
+        set_traits(self.taken_label,
+                   x=[float(centers[hit].mean()) if hit.any() else prices[0]],
+                   y=[float((bids + asks + taken)[hit].max()) if hit.any() else 0.0],
+                   text=[f"taken: {number(self.fill.filled, 0)} units" if filled else ""])
         self.caption.value = caption_html(
             (style.BLUE if side == "sell" else style.ORANGE, "■",
              f"{'bids' if side == 'sell' else 'asks'} left after the order"),

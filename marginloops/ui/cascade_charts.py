@@ -24,6 +24,7 @@ from .chartkit import (
     fit,
     fit_rounds,
     rounds_span,
+    set_traits,
 )
 from .view import BOOK_BINS, MAP_BINS, View, book_histogram
 
@@ -69,12 +70,11 @@ class PriceChart(Chart):
     def reset(self, cascade, view: View):
         breaker = cascade.breaker is not None
         self.caption.value = caption_html(*self.KEY, *((self.HALTED_KEY,) if breaker else ()))
-        with self.figure.hold_sync():
-            x_axis, y_axis = self.figure.axes
-            fit_rounds(x_axis, view.rounds)
-            fit(y_axis, view.price_lo, view.price_hi)
-            self.start_line.x = list(rounds_span(view.rounds))
-            self.start_line.y = [cascade.start_price] * 2
+        x_axis, y_axis = self.figure.axes
+        fit_rounds(x_axis, view.rounds)
+        fit(y_axis, view.price_lo, view.price_hi)
+        set_traits(self.start_line, x=list(rounds_span(view.rounds)),
+                   y=[cascade.start_price] * 2)
         self.update(cascade.history)
 
     def update(self, hist):
@@ -130,10 +130,9 @@ class LiquidationsChart(Chart):
         auction = cascade.call_auction
         self.caption.value = caption_html(*self.KEY, *((self.AUCTION_KEY,) if auction else ()))
         self.set_style(self.bars, "stroke_width", self.STROKE[cascade.direction])
-        with self.figure.hold_sync():
-            x_axis, y_axis = self.figure.axes
-            fit_rounds(x_axis, view.rounds)
-            fit(y_axis, 0.0, view.notional_max)
+        x_axis, y_axis = self.figure.axes
+        fit_rounds(x_axis, view.rounds)
+        fit(y_axis, 0.0, view.notional_max)
         self.rounds = view.rounds
         self.update(cascade.history)
 
@@ -184,10 +183,9 @@ class BookChart(Chart):
 
     def reset(self, cascade, view: View):
         self.edges = view.book_edges()
-        with self.figure.hold_sync():
-            x_axis, y_axis = self.figure.axes
-            fit(x_axis, view.price_lo, view.price_hi)
-            fit(y_axis, 0.0, view.depth_max)
+        x_axis, y_axis = self.figure.axes
+        fit(x_axis, view.price_lo, view.price_hi)
+        fit(y_axis, 0.0, view.depth_max)
         self.update(cascade.book, cascade.price)
 
     def update(self, book, price, rec=None):
@@ -283,10 +281,9 @@ class LiquidationMapChart(Chart):
         if cascade.dynamic_margin > 0 or cascade.partial is not None or cascade.adl:
             top = max(top, self._tallest(cascade))
         top = top * 1.15 or 1.0
-        with self.figure.hold_sync():
-            x_axis, y_axis = self.figure.axes
-            fit(x_axis, view.price_lo, view.price_hi)
-            fit(y_axis, 0.0, top)
+        x_axis, y_axis = self.figure.axes
+        fit(x_axis, view.price_lo, view.price_hi)
+        fit(y_axis, 0.0, top)
         self.update(cascade.positions, cascade.open_mask, cascade.price)
 
     def _tallest(self, cascade) -> float:
@@ -406,11 +403,10 @@ class OpenInterestChart(Chart):
         self.figure.fig_margin = {**style.FIG_MARGIN, "right": 75}
 
     def reset(self, cascade, view: View):
-        with self.figure.hold_sync():
-            x_axis, y_axis, y2_axis = self.figure.axes
-            fit_rounds(x_axis, view.rounds)
-            fit(y_axis, 0.0, view.oi_max)
-            fit(y2_axis, 0.0, view.money_max)
+        x_axis, y_axis, y2_axis = self.figure.axes
+        fit_rounds(x_axis, view.rounds)
+        fit(y_axis, 0.0, view.oi_max)
+        fit(y2_axis, 0.0, view.money_max)
         self.update(cascade.history)
 
     def update(self, hist):

@@ -17,7 +17,7 @@ from . import style
 
 __all__ = ["Chart", "axis_x", "axis_y", "caption", "caption_html", "copy_value", "figure",
            "fit", "fit_rounds", "nice_ticks", "projector_changes", "px", "round_ticks",
-           "rounds_span", "scrolling_log", "stylesheet"]
+           "rounds_span", "scrolling_log", "set_traits", "stylesheet"]
 
 
 def axis_x(scale, label, fmt=None) -> bq.Axis:
@@ -76,8 +76,11 @@ def nice_ticks(lo: float, hi: float, target: int = 8) -> np.ndarray:
 
 
 def fit(axis: bq.Axis, lo: float, hi: float, ticks=None) -> None:
-    """Fix ``axis``'s scale to [lo, hi] with round tick values (no jumping, no odd labels)."""
-    axis.scale.min, axis.scale.max = float(lo), float(hi)
+    """Fix ``axis``'s scale to [lo, hi] with round tick values (no jumping, no odd labels).
+
+    The scale's two changes go in one message (``hold_sync``), the axis's ticks in another.
+    """
+    set_traits(axis.scale, min=float(lo), max=float(hi))
     axis.tick_values = nice_ticks(lo, hi) if ticks is None else np.asarray(ticks, float)
 
 
@@ -89,6 +92,14 @@ def round_ticks(rounds: int) -> np.ndarray:
     ([0, 1, 2, 3, 4, 5], [0, 4, 8])
     """
     return np.arange(0, rounds + 1, 1 if rounds <= 12 else max(1, round(rounds / 10)))
+
+
+def set_traits(widget, **values) -> None:
+    """Set several traits of one ``widget``, sent to the browser in one message
+    (``hold_sync`` batches the changes of the widget it is called on, and only those)."""
+    with widget.hold_sync():
+        for name, value in values.items():
+            setattr(widget, name, value)
 
 
 def rounds_span(rounds: int) -> tuple[float, float]:
@@ -168,17 +179,17 @@ class Chart:
         """Projector mode on (bigger and bolder, for a projector or a bright room) or off."""
         if bool(on) == self.projector:
             return
-        with self.figure.hold_sync():
-            if on:
-                changes = projector_changes(self.figure)
-                self._normal = [(obj, name, copy_value(getattr(obj, name)))
-                                for obj, name, _ in changes]
-                for obj, name, value in changes:
-                    setattr(obj, name, value)
-            else:
-                for obj, name, value in reversed(self._normal):
-                    setattr(obj, name, value)
-                self._normal = None
+        if on:
+            changes = projector_changes(self.figure)
+            self._normal = [(obj, name, copy_value(getattr(obj, name)))
+                            for obj, name, _ in changes]
+        else:
+            changes, self._normal = list(reversed(self._normal)), None
+        by_widget: dict[int, tuple] = {}  # one message per widget, in the order first changed
+        for obj, name, value in changes:
+            by_widget.setdefault(id(obj), (obj, {}))[1][name] = value
+        for obj, values in by_widget.values():
+            set_traits(obj, **values)
 
     def set_style(self, obj, name, value) -> None:
         """Set a trait that projector mode also changes (a mark's outline width): the normal

@@ -34,6 +34,7 @@ from .chartkit import (
     fit,
     fit_rounds,
     rounds_span,
+    set_traits,
     stylesheet,
 )
 from .run_controller import NarrationLog, RunController, chart_grid
@@ -143,12 +144,11 @@ class ComparePriceChart(Chart):
 
     def reset(self, lock: LockStep, view: CompareView):
         """Fix the axes to ``view`` and draw the runs as they stand."""
-        with self.figure.hold_sync():
-            x_axis, y_axis = self.figure.axes
-            fit_rounds(x_axis, view.rounds)
-            fit(y_axis, view.price_lo, view.price_hi)
-            self.start_line.x = list(rounds_span(view.rounds))
-            self.start_line.y = [[c.start_price] * 2 for c in lock.cascades]
+        x_axis, y_axis = self.figure.axes
+        fit_rounds(x_axis, view.rounds)
+        fit(y_axis, view.price_lo, view.price_hi)
+        set_traits(self.start_line, x=list(rounds_span(view.rounds)),
+                   y=[[c.start_price] * 2 for c in lock.cascades])
         self.update(*(c.history for c in lock.cascades))
 
     def update(self, hist_a, hist_b):
@@ -187,10 +187,9 @@ class CompareLiquidationsChart(Chart):
 
     def reset(self, lock: LockStep, view: CompareView):
         """Fix the axes to ``view`` and draw the runs as they stand."""
-        with self.figure.hold_sync():
-            x_axis, y_axis = self.figure.axes
-            fit_rounds(x_axis, view.rounds)
-            fit(y_axis, 0.0, view.notional_max)
+        x_axis, y_axis = self.figure.axes
+        fit_rounds(x_axis, view.rounds)
+        fit(y_axis, 0.0, view.notional_max)
         self.rounds = view.rounds
         self.update(*(c.history for c in lock.cascades))
 
@@ -223,10 +222,9 @@ class CompareBadDebtChart(Chart):
 
     def reset(self, lock: LockStep, view: CompareView):
         """Fix the axes to ``view`` and draw the runs as they stand."""
-        with self.figure.hold_sync():
-            x_axis, y_axis = self.figure.axes
-            fit_rounds(x_axis, view.rounds)
-            fit(y_axis, 0.0, view.debt_max)
+        x_axis, y_axis = self.figure.axes
+        fit_rounds(x_axis, view.rounds)
+        fit(y_axis, 0.0, view.debt_max)
         self.update(*(c.history for c in lock.cascades))
 
     def update(self, hist_a, hist_b):

@@ -325,7 +325,8 @@ class Knob(widgets.HBox):
         self.note = self._clamp_note.widget
         self._refuse_callbacks = []
         self.slider.refusal_callbacks = self.box.refusal_callbacks = [self._refused]
-        self._jslink, self._link = link_pair(self.slider, self.box)
+        #: The slider and the box kept equal: ``(jslink, link)`` (see :func:`link_pair`).
+        self.links = link_pair(self.slider, self.box)
         super().__init__([label_w, self.slider, self.box, self.note],
                          layout={"align_items": "center", "flex_flow": "row wrap"})
         self.label = label

@@ -19,7 +19,7 @@ from ..margin import MarginState, margin_state, readout_table
 from ..numbers import number
 from ..positions import Positions
 from . import style
-from .chartkit import axis_x, axis_y, caption, figure, fit, nice_ticks, stylesheet
+from .chartkit import axis_x, axis_y, caption, figure, fit, nice_ticks, set_traits, stylesheet
 from .knobs import Knob, clean, max_mmr_pct, on_step
 from .reports import Reports
 
@@ -204,57 +204,53 @@ class MarginView(Reports, widgets.VBox):
         self.message.value = ""  # a problem reported before is over once a change draws
         st = self.state
         s = st.sign
-        with self.figure.hold_sync():
-            if position:
-                lo, hi = self.mark.range
-                xs = np.array([lo, hi])
-                one = Positions.from_arrays(s, st.size, st.entry, st.leverage, st.mmr)
-                eq = one.equity(xs)
-                maint = st.mmr * st.size * xs
-                ylo = min(eq.min(), 0.0)
-                yhi = max(eq.max(), maint.max())
-                pad = 0.08 * (yhi - ylo)
-                ylo, yhi = ylo - pad, yhi + 2 * pad  # room above for the labels
-                fit(self.figure.axes[0], lo, hi)
-                self.figure.axes[0].tick_values = nice_ticks(lo, hi, 8)
-                fit(self.figure.axes[1], ylo, yhi)
-                self.zero_line.x = xs
-                self.equity_line.x, self.equity_line.y = xs, eq
-                self.maint_line.x, self.maint_line.y = xs, maint
-                for rule, price in ((self.liq_rule, st.liquidation),
-                                    (self.bankrupt_rule, st.bankruptcy)):
-                    shown = lo <= price <= hi
-                    rule.x = [price, price] if shown else []
-                    rule.y = [ylo, yhi] if shown else []
-                # the two rules are close: the label of the one nearer the entry goes on the
-                # entry's side, the other's on the far side, at different heights
-                toward_entry = "start" if s > 0 else "end"
-                away = "end" if s > 0 else "start"
-                self._label(self.liq_label, st.liquidation, yhi - 0.06 * (yhi - ylo),
-                            f"liquidation {number(st.liquidation, 2)}", toward_entry, lo, hi)
-                self._label(self.bankrupt_label, st.bankruptcy, yhi - 0.14 * (yhi - ylo),
-                            f"bankruptcy {number(st.bankruptcy, 2)}", away, lo, hi)
-                self._ylo, self._yhi = ylo, yhi
-                self.position_text.value = (
-                    f"<div style='font-size:13px;max-width:640px'>"
-                    f"{html.escape(st.summary())}</div>")
-            self.mark_rule.x, self.mark_rule.y = [st.mark, st.mark], [self._ylo, self._yhi]
-            self.marker.x, self.marker.y = [st.mark], [st.equity]
-            left = (st.mark - self.mark.range[0]) < 0.5 * (self.mark.range[1] - self.mark.range[0])
-            self.mark_label.align = "start" if left else "end"
-            self.mark_label.x_offset = 8 if left else -8
-            self.mark_label.x, self.mark_label.y = [st.mark], [st.equity]
-            self.mark_label.text = [f"mark {number(st.mark, 2)}"]
+        if position:
+            lo, hi = self.mark.range
+            xs = np.array([lo, hi])
+            one = Positions.from_arrays(s, st.size, st.entry, st.leverage, st.mmr)
+            eq = one.equity(xs)
+            maint = st.mmr * st.size * xs
+            ylo = min(eq.min(), 0.0)
+            yhi = max(eq.max(), maint.max())
+            pad = 0.08 * (yhi - ylo)
+            ylo, yhi = ylo - pad, yhi + 2 * pad  # room above for the labels
+            fit(self.figure.axes[0], lo, hi, nice_ticks(lo, hi, 8))
+            fit(self.figure.axes[1], ylo, yhi)
+            self.zero_line.x = xs
+            set_traits(self.equity_line, x=xs, y=eq)
+            set_traits(self.maint_line, x=xs, y=maint)
+            for rule, price in ((self.liq_rule, st.liquidation),
+                                (self.bankrupt_rule, st.bankruptcy)):
+                shown = lo <= price <= hi
+                set_traits(rule, x=[price, price] if shown else [],
+                           y=[ylo, yhi] if shown else [])
+            # the two rules are close: the label of the one nearer the entry goes on the
+            # entry's side, the other's on the far side, at different heights
+            toward_entry = "start" if s > 0 else "end"
+            away = "end" if s > 0 else "start"
+            self._label(self.liq_label, st.liquidation, yhi - 0.06 * (yhi - ylo),
+                        f"liquidation {number(st.liquidation, 2)}", toward_entry, lo, hi)
+            self._label(self.bankrupt_label, st.bankruptcy, yhi - 0.14 * (yhi - ylo),
+                        f"bankruptcy {number(st.bankruptcy, 2)}", away, lo, hi)
+            self._ylo, self._yhi = ylo, yhi
+            self.position_text.value = (
+                f"<div style='font-size:13px;max-width:640px'>"
+                f"{html.escape(st.summary())}</div>")
+        set_traits(self.mark_rule, x=[st.mark, st.mark], y=[self._ylo, self._yhi])
+        set_traits(self.marker, x=[st.mark], y=[st.equity])
+        left = (st.mark - self.mark.range[0]) < 0.5 * (self.mark.range[1] - self.mark.range[0])
+        set_traits(self.mark_label, align="start" if left else "end",
+                   x_offset=8 if left else -8, x=[st.mark], y=[st.equity],
+                   text=[f"mark {number(st.mark, 2)}"])
         self.readout.value = self._render(st)
 
     @staticmethod
     def _label(label, x, y, text, align, lo, hi):
         if not lo <= x <= hi:
-            label.x, label.y, label.text = [], [], []
+            set_traits(label, x=[], y=[], text=[])
             return
-        label.align = align
-        label.x_offset = 5 if align == "start" else -5
-        label.x, label.y, label.text = [x], [y], [text]
+        set_traits(label, align=align, x_offset=5 if align == "start" else -5, x=[x], y=[y],
+                   text=[text])
 
     @staticmethod
     def _render(st: MarginState) -> str:

@@ -65,7 +65,8 @@ class TimeControls(Reports, widgets.HBox):
         self.speed_box.style.description_width = "0px"
         self.speed.readout = False
         self.speed.grid = self.speed_box.grid = 0.5
-        self._jslink, self._link = link_pair(self.speed, self.speed_box)
+        #: The speed slider and its box kept equal: ``(jslink, link)``.
+        self.speed_links = link_pair(self.speed, self.speed_box)
         self._init_reports()
         self.speed.refusal_callbacks = self.speed_box.refusal_callbacks = [
             lambda value, old: self.report(f"Speed: {quote_value(value)} is not a number of "
