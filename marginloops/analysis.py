@@ -40,7 +40,7 @@ class Crowding:
 def crowding(cascade: Cascade, band: float = 0.05) -> Crowding:
     """Measure how crowded the leverage is within ``band`` (a fraction in (0, 1)) of the price.
 
-    Uses the cascade's state before the shock (its starting price and book copy).
+    Uses the cascade's state before the shock (its starting price and venue copy).
     """
     band = check_number("band", band, lo=0, hi=1, lo_open=True, hi_open=True)
     start = cascade.start_price
@@ -50,9 +50,10 @@ def crowding(cascade: Cascade, band: float = 0.05) -> Crowding:
     liq = pos.liquidation_price
     side = pos.side == (1 if down else -1)
     in_band = side & (liq >= lo) & (liq <= hi)
-    book = cascade.initial_book
-    prices, sizes = book.bids() if down else book.asks()
-    book_units = float(sizes[(prices >= lo) & (prices <= hi)].sum())
+    # The venue's resting depth in the band, through the venue protocol (a book's levels, a
+    # pool's grid).
+    _, sizes = cascade.initial_book.depth_profile("bid" if down else "ask", lo, hi)
+    book_units = float(sizes.sum())
     liq_units = float(pos.size[in_band].sum())
     ratio = liq_units / book_units if book_units > 0 else float("inf")
     return Crowding(band, lo, hi, liq_units, book_units, ratio)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .analysis import amplification
 from .cascade import Cascade, RoundRecord
+from .mechanisms import MECHANISMS
 from .narration import count, money, price
 from .numbers import number, percent, signed_percent
 from .scenarios import Scenario
@@ -160,9 +161,7 @@ def _move(r: RoundRecord) -> str:
 
 def _round_note(r: RoundRecord) -> str:
     """What :meth:`Comparison.round_table` says about one round besides its numbers."""
-    notes = ["breaker trips"] if r.breaker_tripped else []
-    notes += ["halted"] if r.halted else []
-    notes += ["one price"] if r.uniform_price else []
+    notes = [note for m in MECHANISMS for note in m.notes(r)]
     notes += [f"end: {end_words(r.end_reason)}"] if r.end_reason is not None else []
     return ", ".join(notes)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from . import numbers
 from .cascade import RoundRecord
+from .mechanisms import MECHANISMS
 from .numbers import number
 
 
@@ -57,7 +58,7 @@ def count(n: int) -> str:
     return number(n, 0)
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{count(n)} {word}{'' if n == 1 else 's'}"
 
 
@@ -92,11 +93,11 @@ def _who(rec: RoundRecord) -> str:
     if reduced == 0:
         if closed == 0:
             return f"no {side} was liquidated"
-        return f"{_plural(closed, side)} {'was' if closed == 1 else 'were'} liquidated"
+        return f"{plural(closed, side)} {'was' if closed == 1 else 'were'} liquidated"
     if closed == 0:
-        return (f"{_plural(reduced, side)} {'was' if reduced == 1 else 'were'} only partly "
+        return (f"{plural(reduced, side)} {'was' if reduced == 1 else 'were'} only partly "
                 f"closed and {'stays' if reduced == 1 else 'stay'} open")
-    return (f"{_plural(closed, side)} {'was' if closed == 1 else 'were'} closed and "
+    return (f"{plural(closed, side)} {'was' if closed == 1 else 'were'} closed and "
             f"{count(reduced)} more {'was' if reduced == 1 else 'were'} only partly closed "
             f"and {'stays' if reduced == 1 else 'stay'} open")
 
@@ -108,14 +109,10 @@ def narrate(rec: RoundRecord) -> str:
     """
     down = rec.direction == "down"
     trade = "sell" if down else "buy"
-    if rec.halted:
-        text = (f"Round {count(rec.round)}: trading is halted by the circuit breaker, so nobody is "
-                f"liquidated and the price stays at {price(rec.price_after)}; market makers put "
-                f"back {units(rec.refilled)} of {'bids' if down else 'asks'}.")
-        left = rec.halt_rounds_left
-        return text + (f" The halt lasts {_plural(left, 'more round')}." if left else
-                       f" Trading resumes next round, with {_plural(rec.pending, 'position')} "
-                       f"waiting to be liquidated.")
+    for m in MECHANISMS:  # a round a mechanism played instead (a halt) has its own sentence
+        own = m.round_sentence(rec)
+        if own is not None:
+            return own
     if rec.is_shock:
         who = "an outside seller" if down else "an outside buyer"
         did = "sold" if down else "bought"
@@ -133,11 +130,10 @@ def narrate(rec: RoundRecord) -> str:
     else:
         text = (f"Round {count(rec.round)}: {_who(rec)} "
                 f"({money(rec.notional_liquidated)}); ")
-        if rec.filled_qty > 0 and rec.uniform_price:
-            moved = _move(rec.price_before, rec.price_after)
-            text += (f"a call auction cleared their {units(rec.filled_qty)} at one price, "
-                     f"{price(rec.avg_fill_price)}, which {moved} (slippage "
-                     f"{percent(rec.slippage)}).")
+        moved = _move(rec.price_before, rec.price_after)
+        how = next((w for w in (m.fill_words(rec, moved) for m in MECHANISMS) if w), None)
+        if how is not None:  # a mechanism changed how the order traded (a call auction)
+            text += how
         elif rec.filled_qty > 0:
             text += (f"{'selling' if down else 'buying'} {units(rec.filled_qty)} "
                      f"{'into' if down else 'from'} the book "
@@ -152,33 +148,16 @@ def narrate(rec: RoundRecord) -> str:
         elif rec.to_fund < 0:
             text += (f" Some closed beyond their bankruptcy price: the insurance fund paid "
                      f"{money(-rec.to_fund)}.")
-    if rec.n_adl:
-        side = rec.liquidated_side
-        other = "shorts" if side == "long" else "longs"
-        them = f"those {other}" if rec.n_deleveraged != 1 else f"that {other[:-1]}"
-        text += (f" The insurance fund could not absorb {_plural(rec.n_adl, 'bankrupt ' + side)}"
-                 f": {units(rec.adl_qty)} were auto-deleveraged, closed at their bankruptcy "
-                 f"price {price(rec.adl_price)} against the {count(rec.n_deleveraged)} most "
-                 f"profitable, most leveraged {other} instead of being sold into the book. "
-                 f"Closed at {price(rec.adl_price)} rather than the market's "
-                 f"{price(rec.price_before)}, {them} gave up {money(rec.adl_cost)} of profit.")
-    if rec.mmr_surcharge > 0:
-        text += (f" Every maintenance rate was raised by {points(rec.mmr_surcharge)} "
-                 f"percentage points after the recent move "
-                 f"(dynamic margin).")
-    if rec.withdrawn > 0:
-        text += (f" The fast move made market makers cancel {units(rec.withdrawn)} of "
-                 f"{'bids' if down else 'asks'} near the price.")
-    if rec.breaker_tripped:
-        text += (f" That move tripped the circuit breaker: trading halts for "
-                 f"{_plural(rec.halt_rounds_left, 'round')}.")
+    for m in MECHANISMS:  # each mechanism's sentence, in the registry's order
+        text += m.sentence(rec)
     if rec.unfilled_qty > 0:
         text += (f" The book ran out: {units(rec.unfilled_qty)} could not be "
                  f"{'sold' if down else 'bought'} and are reported unfilled.")
-    elif rec.pending and rec.end_reason is None and not rec.breaker_tripped:
+    elif (rec.pending and rec.end_reason is None
+          and not any(m.stops_the_news(rec) for m in MECHANISMS)):
         what = "position" if rec.is_shock else "more position"
         one = rec.pending == 1
-        text += (f" {_plural(rec.pending, what)} {'is' if one else 'are'} now within reach: "
+        text += (f" {plural(rec.pending, what)} {'is' if one else 'are'} now within reach: "
                  f"the price has reached {'its' if one else 'their'} liquidation price.")
     return text
 
@@ -210,9 +189,9 @@ def narrate_end(history: list[RoundRecord]) -> str:
     if n == 0 and reduced == 0:
         summary += "; no position was liquidated"
     elif reduced == 0:
-        summary += f"; {_plural(n, 'position')} {'was' if n == 1 else 'were'} liquidated"
+        summary += f"; {plural(n, 'position')} {'was' if n == 1 else 'were'} liquidated"
     else:
-        summary += (f"; {_plural(n, 'position')} {'was' if n == 1 else 'were'} closed and "
+        summary += (f"; {plural(n, 'position')} {'was' if n == 1 else 'were'} closed and "
                     f"{count(reduced)} more {'was' if reduced == 1 else 'were'} only reduced "
                     f"and {'is' if reduced == 1 else 'are'} still open")
     if last.bad_debt > 0:
@@ -238,7 +217,7 @@ def narrate_end(history: list[RoundRecord]) -> str:
                 f"{side}, so {units(last.unfilled_qty)} went unfilled and the price stays at "
                 f"the last trade, {price(last.price_after)}. {summary}")
     return (f"The run stopped at its limit of {count(last.round)} rounds with "
-            f"{_plural(last.pending, 'position')} still within reach. {summary}")
+            f"{plural(last.pending, 'position')} still within reach. {summary}")
 
 
 def narrate_history(history: list[RoundRecord]) -> list[str]:
@@ -258,7 +237,7 @@ def narrate_check(price_now: float, n: int, notional: float, side: str) -> str:
     if n == 0:
         return (f"Check margins: at {price(price_now)} no open position has reached its "
                 f"liquidation price.")
-    return (f"Check margins: at {price(price_now)}, {_plural(n, side)} "
+    return (f"Check margins: at {price(price_now)}, {plural(n, side)} "
             f"({money(notional)}) {'has' if n == 1 else 'have'} reached "
             f"{'its' if n == 1 else 'their'} liquidation price.")
 
@@ -283,10 +262,10 @@ def narrate_walk(rec: RoundRecord) -> str:
     levels = len(rec.book_prices)
     if rec.uniform_price:
         return (f"Clear the auction: {units(rec.filled_qty)} needed "
-                f"{_plural(levels, 'price level')}, to {price(rec.last_fill_price)}; every "
+                f"{plural(levels, 'price level')}, to {price(rec.last_fill_price)}; every "
                 f"unit trades at that one price (slippage {percent(rec.slippage)}).")
     text = (f"Walk the book: {units(rec.filled_qty)} took "
-            f"{_plural(levels, 'price level')} from {price(rec.book_prices[0])} to "
+            f"{plural(levels, 'price level')} from {price(rec.book_prices[0])} to "
             f"{price(rec.book_prices[-1])}, an average fill of {price(rec.avg_fill_price)} "
             f"(slippage {percent(rec.slippage)}).")
     if rec.unfilled_qty > 0:

@@ -12,16 +12,17 @@ import difflib
 import json
 import math
 import os
-import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_int, check_number, describe_range, is_real
-from .cascade import BREAKER_REFERENCES, DIRECTIONS, PARTIAL_MODES, Cascade, CircuitBreaker
+from ._checks import is_real
+from .cascade import CORE_PARAMS, Cascade
+from .mechanisms import MECHANISMS, all_params
 from .numbers import number, percent
-from .orderbook import BOOK_SHAPES, REFILL_PLACES, OrderBook
+from .orderbook import BOOK_SHAPES, OrderBook
+from .params import check_choice, check_real, check_whole, show
 from .positions import DEFAULT_LEVERAGE_MIX, Positions, check_leverage_mix
 from .tiers import MarginTiers
 
@@ -31,8 +32,11 @@ FORMAT_1 = "marginloops.scenario/1"
 #: Largest scenario file :meth:`Scenario.load` reads, bytes (a real one is about 1 KB).
 MAX_FILE_BYTES = 10 * 1024 * 1024
 #: Fields given as a fraction (0.05 is 5%); the command line also reads them as "5%".
-FRACTION_FIELDS = ("shock", "long_share", "mmr", "entry_spread", "book_range", "resilience",
-                   "liquidation_fee", "partial_fraction", "breaker_move", "recovery")
+#: The run's and the mechanisms' declared parameters (:data:`~marginloops.cascade.CORE_PARAMS`,
+#: :data:`~marginloops.mechanisms.MECHANISMS`): Scenario checks them with their one check.
+RUN_PARAMS = CORE_PARAMS + all_params()
+FRACTION_FIELDS = ("long_share", "mmr", "entry_spread", "book_range") + tuple(
+    p.name for p in RUN_PARAMS if p.fraction)
 #: Fields added by format 2 (the mechanisms); a format-1 file gets their defaults.
 _FORMAT_2_FIELDS = ("mmr_tiers", "partial", "partial_fraction", "dynamic_margin",
                     "dynamic_window", "breaker_move", "breaker_rounds", "breaker_reference",
@@ -40,47 +44,9 @@ _FORMAT_2_FIELDS = ("mmr_tiers", "partial", "partial_fraction", "dynamic_margin"
 
 
 # ----------------------------------------------------------------------------------- checks
-# Scenario checks its own fields (one rule: real numbers only, bools and strings refused), so a
-# message always names the scenario's field, whatever the shared checks underneath accept.
-_REPR = reprlib.Repr()
-_REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict = 40, 40, 4, 4, 4
-_REPR.maxlevel = 3
-
-
-def _show(value) -> str:
-    """A short, safe repr for messages (deeply nested or huge values are cut)."""
-    try:
-        return _REPR.repr(value)
-    except Exception:  # a hostile __repr__ must not hide the real message
-        return f"a {type(value).__name__}"
-
-
-def _number(label, value, *, none=False, **bounds) -> float:
-    rng = describe_range(bounds.get("lo"), bounds.get("hi"), bounds.get("lo_open", False),
-                         bounds.get("hi_open", False))
-    if not is_real(value):
-        also = " (or none)" if none else ""
-        raise ValueError(f"{label} must be a number {rng}{also}, got {_show(value)}")
-    try:
-        float(value)
-    except OverflowError:  # a Python int beyond float range
-        raise ValueError(f"{label} must be {rng}, got a number too large for a float") from None
-    return check_number(label, value, **bounds)
-
-
-def _whole(label, value, *, lo, hi) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{label} must be a whole number {describe_range(lo, hi)}, got "
-                         f"{_show(value)}")
-    if abs(int(value)) > 10**18:  # not spelled out digit by digit in the message
-        raise ValueError(f"{label} must be {describe_range(lo, hi)}, got a number with more "
-                         "than 18 digits")
-    return check_int(label, value, lo=lo, hi=hi)
-
-
-def _choice(label, value, allowed) -> None:
-    if not isinstance(value, (str, type(None))) or value not in allowed:
-        raise ValueError(f"{label} must be one of {allowed}, got {_show(value)}")
+# Scenario checks its own fields with the checks of marginloops.params (one rule: real numbers
+# only, bools and strings refused), so a message always names the scenario's field.
+_show, _number, _whole, _choice = show, check_real, check_whole, check_choice
 
 
 def _pairs(label, value, parts, what) -> tuple:
@@ -195,7 +161,7 @@ class Scenario:
     book_range : how far each side of the book reaches, fraction of price, [0.01, 0.99]
     tick : price step between book levels, USD
     resilience : fraction of consumed depth market makers refill after each round, [0, 1]
-    insurance_fund : the fund at the start, USD >= 0
+    insurance_fund : the fund at the start, USD >= 0 (at most 1e15, as every number)
     liquidation_fee : None (all remaining margin to the fund) or a fee rate in [0, 0.1]
     max_rounds : bound on liquidation rounds, [1, 100000]
     seed : seed of the random population, [0, 2**32 - 1]
@@ -261,7 +227,6 @@ class Scenario:
         object.__setattr__(self, "price", _number("price", self.price, lo=0, hi=1e9,
                                                   lo_open=True))
         num = {
-            "shock": dict(lo=0, hi=1, lo_open=True, hi_open=True),
             "open_interest": dict(lo=0, hi=1e13, lo_open=True),
             "long_share": dict(lo=0, hi=1),
             "mmr": dict(lo=0, hi=0.5),
@@ -269,42 +234,20 @@ class Scenario:
             "depth_1pct": dict(lo=0, hi=1e13, lo_open=True),
             "book_range": dict(lo=0.01, hi=0.99),
             "tick": dict(lo=0, lo_open=True, hi=0.01 * self.price),
-            "resilience": dict(lo=0, hi=1),
-            "insurance_fund": dict(lo=0, hi=1e13),
-            "recovery": dict(lo=0, hi=1),
-            "partial_fraction": dict(lo=0.01, hi=1),
-            "dynamic_margin": dict(lo=0, hi=10),
-            "withdrawal": dict(lo=0, hi=100),
         }
         for label, bounds in num.items():
             object.__setattr__(self, label, _number(label, getattr(self, label), **bounds))
-        if self.liquidation_fee is not None:
-            object.__setattr__(self, "liquidation_fee", _number(
-                "liquidation_fee", self.liquidation_fee, lo=0, hi=0.1, none=True))
+        # The run's and the mechanisms' fields: their one declared check, shared with Cascade.
+        for param in RUN_PARAMS:
+            object.__setattr__(self, param.name, param.check(getattr(self, param.name)))
         object.__setattr__(self, "n_positions",
                            _whole("n_positions", self.n_positions, lo=0, hi=2_000_000))
-        object.__setattr__(self, "max_rounds",
-                           _whole("max_rounds", self.max_rounds, lo=1, hi=100_000))
         object.__setattr__(self, "seed", _whole("seed", self.seed, lo=0, hi=2**32 - 1))
-        if self.breaker_move is not None:
-            object.__setattr__(self, "breaker_move", _number(
-                "breaker_move", self.breaker_move, lo=0.001, hi=0.5, none=True))
-        object.__setattr__(self, "breaker_rounds",
-                           _whole("breaker_rounds", self.breaker_rounds, lo=1, hi=100))
-        _choice("breaker_reference", self.breaker_reference, BREAKER_REFERENCES)
         tiers = self.mmr_tiers
         if isinstance(tiers, MarginTiers):
             tiers = tiers.brackets
         tiers = _pairs("mmr_tiers", tiers, ("floor", "rate"), "(notional floor, rate)")
         object.__setattr__(self, "mmr_tiers", MarginTiers(tiers).brackets if tiers else ())
-        _choice("partial", self.partial, PARTIAL_MODES)
-        object.__setattr__(self, "dynamic_window",
-                           _whole("dynamic_window", self.dynamic_window, lo=1, hi=50))
-        for flag in ("call_auction", "adl"):
-            if not isinstance(getattr(self, flag), bool):
-                raise ValueError(f"{flag} must be true or false, got {_show(getattr(self, flag))}")
-        _choice("refill_at", self.refill_at, REFILL_PLACES)
-        _choice("direction", self.direction, DIRECTIONS)
         _choice("book_shape", self.book_shape, BOOK_SHAPES)
         mix = _pairs("leverage_mix", self.leverage_mix, ("leverage", "weight"),
                      "(leverage, weight)")
@@ -391,16 +334,10 @@ class Scenario:
 
     def cascade(self) -> Cascade:
         """A fresh :class:`Cascade` for this scenario, ready for ``step()``."""
-        breaker = None if self.breaker_move is None else CircuitBreaker(
-            self.breaker_move, self.breaker_rounds, self.breaker_reference)
-        return Cascade(self.positions(), self.book(), self.shock, direction=self.direction,
-                       resilience=self.resilience, insurance_fund=self.insurance_fund,
-                       liquidation_fee=self.liquidation_fee, max_rounds=self.max_rounds,
-                       breaker=breaker, recovery=self.recovery, call_auction=self.call_auction,
-                       refill_at=self.refill_at, withdrawal=self.withdrawal,
-                       partial=self.partial, partial_fraction=self.partial_fraction,
-                       dynamic_margin=self.dynamic_margin, dynamic_window=self.dynamic_window,
-                       adl=self.adl)
+        run = {p.name: getattr(self, p.name) for p in CORE_PARAMS}
+        for m in MECHANISMS:
+            run.update(m.from_scenario(self))
+        return Cascade(self.positions(), self.book(), **run)
 
     # ------------------------------------------------------------------------------ JSON
     def to_dict(self) -> dict:

@@ -1,0 +1,189 @@
+"""The mechanisms that feed or break a cascade, one module each (issue 11).
+
+A mechanism is a subclass of :class:`Mechanism` that declares, as data:
+
+- ``params``: its parameters (:class:`~marginloops.params.Param`, with their one check and
+  the control row the explorer draws), under their :class:`~marginloops.Scenario` names;
+- ``record_fields``: the :class:`RecordField` s it adds to every
+  :class:`~marginloops.RoundRecord`, with their default (the value when it is off);
+- the stages of the round it takes part in: the hook methods below it overrides;
+- its narration (:meth:`Mechanism.sentence`, :meth:`Mechanism.round_sentence`,
+  :meth:`Mechanism.fill_words`) and its words in the comparison table
+  (:meth:`Mechanism.notes`).
+
+The round (:class:`~marginloops.Cascade`), the scenario (:class:`~marginloops.Scenario`), the
+narration and the comparison read :data:`MECHANISMS` and never name a mechanism. Adding one is
+one new module here and its name in :data:`MECHANISMS`.
+
+The stages of a liquidation round, in order, and the hooks a mechanism may join:
+
+1. ``surcharge``: a rise of every maintenance rate at this check (dynamic margin);
+2. check margins (the accounts); 3. ``choose``: how much of each caught account to close
+   (partial liquidation); 4. ``divert``: units closed off the venue (auto-deleveraging);
+5. ``before_trade``: depth arriving before the order (a call auction's collection period);
+6. execute on the venue; ``adjust_fill``: the price the order clears at (one price in an
+   auction); 7. settle: ``fee`` (a liquidation fee), the fund and bad debt (core);
+8. recover depth (core resilience); ``after_trade``: the venue's reaction (quote withdrawal);
+9. ``judge``: what the move triggers (a circuit breaker); 10. ``record``.
+
+A mechanism may also replace a whole round: ``halts`` / ``halt`` (a circuit breaker's halt).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MECHANISMS", "Mechanism", "RecordField", "all_params", "record_fields"]
+
+
+@dataclass(frozen=True)
+class RecordField:
+    """A field a mechanism adds to :class:`~marginloops.RoundRecord`: its name, type, value
+    when the mechanism is off (or did nothing), and its one-line meaning."""
+
+    name: str
+    type: type
+    default: object
+    doc: str
+
+
+class Mechanism:
+    """Base of every mechanism: declarations, and hooks that do nothing.
+
+    An instance belongs to one :class:`~marginloops.Cascade`, built from the cascade's keyword
+    arguments (``cascade_kwargs`` names them and their defaults); ``active`` says whether it is
+    switched on, and a cascade calls only the hooks of active mechanisms that override them.
+    """
+
+    #: Key and words.
+    name = ""
+    title = ""
+    #: Its Scenario fields.
+    params: tuple = ()
+    #: Fields it adds to RoundRecord.
+    record_fields: tuple = ()
+    #: Its Cascade keyword arguments and their defaults (by default, its params).
+    cascade_kwargs: dict | None = None
+    #: It changes thresholds after the sort: the accounts must check every open one.
+    moves_thresholds = False
+    #: It needs the opposite side's remaining sizes.
+    needs_opposite = False
+
+    def __init__(self, **values):
+        for key, default in self.kwargs().items():
+            value = values.get(key, default)
+            param = next((p for p in self.params if p.name == key), None)
+            setattr(self, key, value if param is None else param.check(value, python=True))
+
+    @classmethod
+    def kwargs(cls) -> dict:
+        """The Cascade keyword arguments this mechanism reads, with their defaults."""
+        if cls.cascade_kwargs is not None:
+            return dict(cls.cascade_kwargs)
+        return {p.name: p.default for p in cls.params}
+
+    @classmethod
+    def from_scenario(cls, scenario) -> dict:
+        """The Cascade keyword arguments a scenario's fields give (by default the same names)."""
+        return {p.name: getattr(scenario, p.name) for p in cls.params}
+
+    @property
+    def active(self) -> bool:
+        """Switched on (by default: its first parameter is not off)."""
+        p = self.params[0]
+        return not p.is_off(getattr(self, p.name))
+
+    # ------------------------------------------------------------------ round stages
+    def reset(self, run) -> None:
+        """The run starts again."""
+
+    def halts(self, run) -> bool:
+        """True when this mechanism replaces the coming round by its own (a halt)."""
+        return False
+
+    def halt(self, run, st) -> None:
+        """Play the replacing round (see :meth:`halts`)."""
+
+    def surcharge(self, run) -> float:
+        """Added to every maintenance rate at this round's check."""
+        return 0.0
+
+    def choose(self, run, st, closing) -> None:
+        """Set ``closing.x``, the fraction of each caught account to close."""
+
+    def divert(self, run, st, closing) -> None:
+        """Close units off the venue (set ``closing.diverted``, ``st.off_venue_*``)."""
+
+    def before_trade(self, run, st) -> None:
+        """Just before the order goes to the venue."""
+
+    def adjust_fill(self, run, st, fill):
+        """The fill the order's accounts settle at."""
+        return fill
+
+    def fee(self, frac, close, avg_price):
+        """Each close's fee, USD (only the fee mechanism charges one)."""
+        return None
+
+    def after_trade(self, run, st) -> None:
+        """After the price moved and depth recovered."""
+
+    def judge(self, run, st) -> None:
+        """When the round did not end the run: what its move triggers."""
+
+    def record(self, run, st) -> dict:
+        """This round's values of the mechanism's record fields."""
+        return {}
+
+    # ------------------------------------------------------------------ words
+    @staticmethod
+    def round_sentence(rec) -> str | None:
+        """A whole round's sentence, when the mechanism played the round (a halt)."""
+        return None
+
+    @staticmethod
+    def fill_words(rec, moved: str) -> str | None:
+        """How the liquidations traded, when the mechanism changed that (an auction)."""
+        return None
+
+    @staticmethod
+    def sentence(rec) -> str:
+        """A sentence added to the round's narration ("" when there is nothing to say)."""
+        return ""
+
+    @staticmethod
+    def stops_the_news(rec) -> bool:
+        """True when the round's last sentence (who is in reach next) should be left out."""
+        return False
+
+    @staticmethod
+    def notes(rec) -> list[str]:
+        """Words for the comparison table's notes column."""
+        return []
+
+
+def _registry() -> tuple:
+    from .adl import AutoDeleveraging
+    from .breaker import Breaker
+    from .call_auction import CallAuction
+    from .dynamic_margin import DynamicMargin
+    from .fee import LiquidationFee
+    from .partial import PartialLiquidation
+    from .withdrawal import QuoteWithdrawal
+
+    return (PartialLiquidation, AutoDeleveraging, DynamicMargin, QuoteWithdrawal, Breaker,
+            CallAuction, LiquidationFee)
+
+
+#: Every mechanism, in the order their stages and sentences run.
+MECHANISMS: tuple = _registry()
+
+
+def all_params() -> tuple:
+    """Every mechanism's parameters, in order."""
+    return tuple(p for m in MECHANISMS for p in m.params)
+
+
+def record_fields() -> tuple:
+    """Every mechanism's record fields, in order."""
+    return tuple(f for m in MECHANISMS for f in m.record_fields)

@@ -1,0 +1,217 @@
+"""Issue 11, the engine: one round pipeline, mechanisms as declarations, accounts and venues
+behind protocols. (That every result is unchanged is tests/test_golden.py's job.)"""
+
+import dataclasses
+import inspect
+
+import numpy as np
+import pytest
+
+from marginloops import Cascade, OrderBook, Positions, RoundRecord, Scenario
+from marginloops import cascade as cascade_module
+from marginloops.accounts import Accounts, PerpetualAccounts
+from marginloops.cascade import CORE_PARAMS
+from marginloops.mechanisms import MECHANISMS, Mechanism, all_params, record_fields
+from marginloops.params import Control, Param
+from marginloops.venue import Venue
+
+
+def one_long(entry=100.0, leverage=10.0, mmr=0.0, size=1.0):
+    return Positions.from_arrays([1], [size], [entry], [leverage], [mmr])
+
+
+def ladder(top=100.0, n=200, tick=0.1, size=1.0):
+    prices = top - tick * np.arange(n)
+    return OrderBook.from_levels(prices, np.full(n, size), [top + tick], [1.0], tick=tick)
+
+
+# ------------------------------------------------------------------ declarations
+def test_every_mechanism_declares_params_fields_and_words():
+    names = set()
+    for m in MECHANISMS:
+        assert issubclass(m, Mechanism) and m.name and m.title
+        assert m.params and all(isinstance(p, Param) for p in m.params)
+        for p in m.params:
+            assert p.name not in names  # one owner per parameter
+            names.add(p.name)
+            assert isinstance(p.control, Control) and p.control.label and p.control.group
+            assert p.doc
+
+
+def test_round_records_hold_the_core_fields_then_every_mechanisms_fields():
+    names = [f.name for f in dataclasses.fields(RoundRecord)]
+    extra = [f.name for f in record_fields()]
+    assert names[-len(extra):] == extra
+    assert len(set(names)) == len(names)
+    # A record built without the mechanisms' fields has their declared defaults.
+    core = {f.name: 0 for f in dataclasses.fields(RoundRecord) if f.name not in extra}
+    core.update(book_prices=np.zeros(0), book_qty=np.zeros(0), direction="down",
+                end_reason=None)
+    rec = RoundRecord(**core)
+    for f in record_fields():
+        got = getattr(rec, f.name)
+        assert got == f.default or (f.default != f.default and got != got)
+
+
+def test_every_declared_parameter_is_a_scenario_field_with_the_same_default():
+    fields = {f.name: f.default for f in dataclasses.fields(Scenario)}
+    for p in CORE_PARAMS + all_params():
+        assert p.name in fields
+        assert fields[p.name] == p.default, p.name
+
+
+def test_the_round_code_names_no_mechanism():
+    """The pipeline's stages read the declarations: no mechanism parameter or record field is
+    named in the code of the round (docstrings aside)."""
+    # The settle stage is the core's: it reports the fees it charged (at the rate the fee
+    # mechanism gives) and the accounts it only reduced (as the accounts report them).
+    settled = {"fees", "returned_to_traders", "n_reduced"}
+    words = {p.name for p in all_params()} | {f.name for f in record_fields()} - settled
+    words |= {"breaker", "halted", "adl", "partial", "call_auction"}
+    for fn in (Cascade.step, Cascade._shock, Cascade._liquidate, Cascade._recover,
+               Cascade._record, Cascade.__init__, Cascade.reset):
+        code = inspect.getsource(fn)
+        doc = inspect.getdoc(fn) or ""
+        code = code.replace(doc, "")
+        named = sorted(w for w in words if f".{w}" in code or f"{w}=" in code
+                       or f'"{w}"' in code)
+        assert named == [], (fn.__name__, named)
+
+
+def test_control_rows_are_plain_data():
+    src = "".join(inspect.getsource(m) for m in MECHANISMS)
+    assert "ipywidgets" not in src and "bqplot" not in src
+    c = next(p for p in all_params() if p.name == "liquidation_fee").control
+    assert (c.lo, c.hi, c.step, c.per_unit) == (0.0, 10.0, 0.1, 0.01)
+
+
+# ------------------------------------------------------------------ one check each
+@pytest.mark.parametrize("field,value,needle", [
+    ("liquidation_fee", 0.5, "liquidation_fee must be in [0, 0.1], got 0.5"),
+    ("max_rounds", 200_000, "max_rounds must be in [1, 100000], got 200000"),
+    ("partial_fraction", 0.001, "partial_fraction must be in [0.01, 1], got 0.001"),
+    ("dynamic_window", 0, "dynamic_window must be in [1, 50], got 0"),
+    ("withdrawal", 101, "withdrawal must be in [0, 100], got 101"),
+    ("recovery", -0.5, "recovery must be in [0, 1], got -0.5"),
+])
+def test_scenario_and_cascade_refuse_the_same_values_with_the_same_words(field, value, needle):
+    with pytest.raises(ValueError) as a:
+        Scenario(**{field: value})
+    with pytest.raises(ValueError) as b:
+        Cascade(one_long(), ladder(), shock=0.01, **{field: value})
+    assert needle in str(a.value) and needle in str(b.value)
+
+
+def test_the_stricter_ranges_are_accepted_at_their_ends():
+    Cascade(one_long(), ladder(), shock=0.01, liquidation_fee=0.1, max_rounds=100_000)
+    Scenario(liquidation_fee=0.1, max_rounds=100_000)
+
+
+def test_an_unknown_keyword_is_still_a_type_error():
+    with pytest.raises(TypeError, match="colour"):
+        Cascade(one_long(), ladder(), shock=0.01, colour="red")
+
+
+def test_a_fee_of_zero_is_a_fee_not_no_fee():
+    """Rate 0: the remaining margin goes back to the trader; None: all of it to the fund."""
+    pos = one_long(leverage=10.0, mmr=0.05)  # margin 10, liquidation at 90 / 0.95 = 94.74
+    zero = Cascade(pos, ladder(), shock=0.06, liquidation_fee=0.0).run()
+    none = Cascade(pos, ladder(), shock=0.06).run()
+    assert zero[1].returned_to_traders > 0 and zero[1].fees == 0.0
+    assert none[1].returned_to_traders == 0.0 and none[1].to_fund > 0
+    assert zero[1].returned_to_traders == pytest.approx(none[1].to_fund)
+
+
+# ------------------------------------------------------------------ accounts
+def test_perpetuals_implement_the_account_protocol_by_hand():
+    """One long, entry 100, 10x, mmr 0: margin 10, liquidation (and bankruptcy) price 90."""
+    pos = one_long()
+    acc = PerpetualAccounts(pos, "down", 100.0)
+    assert isinstance(acc, Accounts)
+    assert acc.threshold_price()[0] == pytest.approx(90.0)
+    closing = acc.check(95.0)
+    assert closing.n == 0
+    closing = acc.check(90.0)
+    assert closing.n == 1
+    assert acc.equity_at(95.0, closing)[0] == pytest.approx(5.0)  # 10 + 1 * (95 - 100)
+    moving = PerpetualAccounts(pos, "down", 100.0, moving=True)
+    c = moving.check(89.0)
+    assert moving.equity_at(89.0, c)[0] == pytest.approx(-1.0)
+    assert moving.maintenance(c, 89.0)[0] == 0.0
+
+
+def test_accounts_refuse_a_position_past_its_threshold_at_the_start():
+    with pytest.raises(ValueError, match="solvent at the starting price"):
+        PerpetualAccounts(one_long(), "down", 89.0)
+
+
+# ------------------------------------------------------------------ venues
+class Wrapped:
+    """A venue that is not an OrderBook: every call goes to one through the protocol."""
+
+    def __init__(self, book):
+        self._book = book
+
+    best_bid = property(lambda self: self._book.best_bid)
+    best_ask = property(lambda self: self._book.best_ask)
+
+    def units_left(self, side):
+        return self._book.units_left(side)
+
+    def depth_profile(self, side, lo, hi):
+        return self._book.depth_profile(side, lo, hi)
+
+    def market_sell(self, qty):
+        return self._book.market_sell(qty)
+
+    def market_buy(self, qty):
+        return self._book.market_buy(qty)
+
+    def sell_through(self, limit):
+        return self._book.sell_through(limit)
+
+    def buy_through(self, limit):
+        return self._book.buy_through(limit)
+
+    def refill(self, side, qty, at="touch"):
+        return self._book.refill(side, qty, at)
+
+    def withdraw(self, side, fraction, within):
+        return self._book.withdraw(side, fraction, within)
+
+    def copy(self):
+        return Wrapped(self._book.copy())
+
+
+@pytest.mark.parametrize("changes", [{}, dict(resilience=0.3, call_auction=True),
+                                     dict(partial="restore", breaker_move=0.02, withdrawal=0.5)])
+def test_any_venue_runs_the_cascade_the_same_way(changes):
+    s = Scenario.preset("crowded-longs").replace(n_positions=500, **changes)
+    plain = s.cascade()
+    run = {p.name: getattr(s, p.name) for p in CORE_PARAMS}
+    for m in MECHANISMS:
+        run.update(m.from_scenario(s))
+    wrapped = Cascade(s.positions(), Wrapped(s.book()), **run)
+    assert isinstance(wrapped.book, Venue) and not isinstance(wrapped.book, OrderBook)
+    assert wrapped.run() == plain.run()
+
+
+def test_crowding_reads_the_venue_through_its_depth_profile():
+    from marginloops.analysis import crowding
+
+    s = Scenario.preset("thin-book")
+    a = crowding(s.cascade())
+    run = {p.name: getattr(s, p.name) for p in CORE_PARAMS}
+    b = crowding(Cascade(s.positions(), Wrapped(s.book()), **run))
+    assert a == b
+    # By hand: a flat book of 300,000 USD within 1% holds 3,000 units per 1% near 100.
+    assert a.book_units == pytest.approx(5 * 3000.0, rel=0.02)
+
+
+def test_a_non_venue_is_refused_by_name():
+    with pytest.raises(ValueError, match="book must be a venue"):
+        Cascade(one_long(), object(), shock=0.01)
+
+
+def test_the_module_has_no_order_book_check():
+    assert "isinstance(book, OrderBook)" not in inspect.getsource(cascade_module)
