@@ -118,9 +118,13 @@ DEAD_SENTENCE_UNREACHABLE_VOILA = ("The server stopped (Binder stops it after ab
                                    "unused), so this explorer no longer answers: open the "
                                    "lesson's link again to start a new one.")
 #: The template's script (no jinja markup in it). It asks ``GET api/kernels/<id>`` with
-#: ``no_track_activity`` (jupyter_server then does not count the request as activity, so it keeps
-#: no idle server alive); the page's kernel id and base URL come from Voilà's
-#: ``#jupyter-config-data``.
+#: ``no_track_activity`` (jupyter_server's ``APIHandler.update_api_activity`` then does not count
+#: the request, so it keeps no idle server alive); the page's kernel id and base URL come from
+#: Voilà's ``#jupyter-config-data``. Its answers: a JSON reply = the server's own ("alive", or
+#: "gone" on a 404); no reply, a page that is not JSON (a proxy's or hub's) or 424/502/503/504 =
+#: no server behind the page ("unreachable"; JupyterHub answers an API request for a server that
+#: is not running with 424, jupyterhub/jupyterhub#3636, and JupyterLab's own kernel client
+#: treats 424 and 503 as "no server yet"); anything else changes nothing.
 VOILA_WATCH_JS = """
 (() => {
   const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
@@ -129,7 +133,13 @@ VOILA_WATCH_JS = """
     + encodeURIComponent(config.kernelId) + '?no_track_activity=1';
   const headers = token ? {Authorization: 'token ' + token} : {};
   const ask = () => fetch(url, {headers, cache: 'no-store', credentials: 'same-origin'}).then(
-    (reply) => (reply.status === 404 ? 'gone' : reply.ok ? 'alive' : 'unknown'),
+    (reply) => {
+      const json = /json/.test(reply.headers.get('content-type') || '');
+      if (reply.ok && json) return 'alive';
+      if (reply.status === 404 && json) return 'gone';
+      if (!json || [424, 502, 503, 504].includes(reply.status)) return 'unreachable';
+      return 'unknown';
+    },
     () => 'unreachable');
   const wait = (ms) => new Promise((done) => setTimeout(done, ms));
   let asking = false;

@@ -400,6 +400,11 @@ def test_voila_server_stopped_leaves_a_sentence_saying_open_the_link(tmp_path, p
         server.stop()
 
 
+def answer_with(reply):
+    """A route handler that answers every request with ``reply`` (Route.fulfill's keywords)."""
+    return lambda route: route.fulfill(**reply)
+
+
 def test_voila_network_blip_says_nothing_and_a_mark_goes_once_the_server_answers(
         tmp_path, page, explorer_notebook, kernel_checks):
     """The template's check on a flaky network: one request lost says nothing; no answer twice
@@ -441,5 +446,26 @@ def test_voila_network_blip_says_nothing_and_a_mark_goes_once_the_server_answers
         still_looks_live(page, 0)
         assert kernel_checks == [200, 200], kernel_checks
         save_screenshot(page, "dead-voila-blip-recovered")
+
+        # Behind JupyterHub (Binder) the hub answers for a server that no longer runs: 424 to
+        # an API request (jupyterhub/jupyterhub#3636), or its own HTML page.
+        for reply in ({"status": 424, "json": {"message": "server not running"}},
+                      {"status": 200, "content_type": "text/html", "body": "<html>hub</html>"}):
+            page.route(check, answer_with(reply))
+            page.locator(f".{style.ROOT_CLASS}").get_by_text("Before the shock").first.click()
+            wait_dead(page, timeout_s=style.VOILA_RETRY_S + 10,
+                      sentence=UNREACHABLE_VOILA_SENTENCE)
+            page.unroute(check)
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + 20)
+            page.wait_for_function(
+                f"() => !document.body.hasAttribute('{style.VOILA_KERNEL_ATTR}')")
     finally:
         server.stop()
+
+
+def test_voila_template_script_holds_no_jinja_markup():
+    """The script sits inside a Jinja template: "{{", "{%" or "{#" in it would be read as
+    template markup."""
+    assert not any(mark in style.VOILA_WATCH_JS for mark in ("{{", "{%", "{#"))
+    index = style.voila_template_files()["index.html.j2"]
+    assert f"<script>{style.VOILA_WATCH_JS}</script>" in index
