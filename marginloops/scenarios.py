@@ -23,10 +23,17 @@ from .mechanisms import MECHANISMS, all_params
 from .numbers import number, percent
 from .orderbook import BOOK_SHAPES, OrderBook
 from .params import check_choice, check_real, check_whole, show
+from .pool import ConstantProductPool
 from .positions import DEFAULT_LEVERAGE_MIX, Positions, check_leverage_mix
 from .tiers import MarginTiers
 
 FORMAT = "marginloops.scenario/2"
+#: The venues a scenario's cascade can trade on: a limit order book, or a constant-product pool
+#: of the same 1% depth (see :meth:`Scenario.venue_model`).
+VENUES = ("book", "pool")
+#: The pool's fee, Uniswap v2's 0.3% (``UniswapV2Library.getAmountOut`` multiplies the input
+#: by 997/1000).
+POOL_FEE = 0.003
 #: The format written before the mechanisms existed; still read.
 FORMAT_1 = "marginloops.scenario/1"
 #: Largest scenario file :meth:`Scenario.load` reads, bytes (a real one is about 1 KB).
@@ -184,6 +191,9 @@ class Scenario:
         most profitable, most leveraged opposite positions at their bankruptcy price
     withdrawal : how hard market makers pull quotes after a fast move, [0, 100]: a move of
         x% cancels ``min(1, withdrawal * x)`` of the depth within 1% of the new price
+    venue : "book" (a limit order book from ``depth_1pct``, ``book_shape``, ``book_range`` and
+        ``tick``) or "pool" (a constant-product pool, ``x·y = k`` with Uniswap v2's 0.3% fee,
+        holding the same 1% depth: see :meth:`venue_model`)
     """
 
     name: str = "custom"
@@ -219,6 +229,7 @@ class Scenario:
     refill_at: str = "touch"
     withdrawal: float = 0.0
     adl: bool = False
+    venue: str = "book"
 
     def __post_init__(self):
         for label in ("name", "description"):
@@ -249,6 +260,7 @@ class Scenario:
         tiers = _pairs("mmr_tiers", tiers, ("floor", "rate"), "(notional floor, rate)")
         object.__setattr__(self, "mmr_tiers", MarginTiers(tiers).brackets if tiers else ())
         _choice("book_shape", self.book_shape, BOOK_SHAPES)
+        _choice("venue", self.venue, VENUES)
         mix = _pairs("leverage_mix", self.leverage_mix, ("leverage", "weight"),
                      "(leverage, weight)")
         if not math.isfinite(sum(w for _, w in mix)):
@@ -332,12 +344,42 @@ class Scenario:
                              f"any level; raise depth_1pct")
         return book
 
+    def pool(self) -> ConstantProductPool:
+        r"""The constant-product pool of the same 1% depth as :meth:`book`, its touch at
+        ``price`` on the side the run trades into.
+
+        A book's 1% depth is the USD resting within 1% of the price: what a seller gets for
+        sweeping it. For a pool of ``x`` coins and ``y`` USD (spot ``P = y/x``) without a fee,
+        selling until the spot is ``r·P`` (``r = 0.99``) leaves ``x' = x/\sqrt r`` (since
+        ``x'y' = xy`` and ``y'/x' = rP``) and ``y' = y\sqrt r``: the seller gets
+        ``y (1 - \sqrt{0.99})`` USD, so ``y = depth_1pct / (1 - \sqrt{0.99}) ≈ 199.5 ×
+        depth_1pct``. With the fee ``f`` taken on the input (``γ = 1 - f``), selling ``a·x``
+        coins moves the spot to ``P / ((1 + a)(1 + γa))`` and pays ``y·γa / (1 + γa)``: ``a``
+        solves ``γa² + (1 + γ)a + 1 - 1/r = 0`` and ``y = depth_1pct (1 + γa) / (γa)``
+        (:meth:`ConstantProductPool.from_depth` computes it).
+
+        A pool's best bid is ``γP`` and its best ask ``P/γ``; the pool is placed at spot
+        ``price/γ`` in a crash (``γ·price`` in a squeeze), so the run starts at ``price`` as
+        on a book whose touch is at ``price``.
+        """
+        g = 1.0 - POOL_FEE
+        spot = self.price / g if self.direction == "down" else self.price * g
+        try:
+            return ConstantProductPool.from_depth(spot, self.depth_1pct, fee=POOL_FEE)
+        except ValueError as exc:
+            raise ValueError(f"the pool cannot be built from price and depth_1pct: {exc}") \
+                from None
+
+    def venue_model(self):
+        """The venue the cascade trades on: :meth:`book` or :meth:`pool` (``venue``)."""
+        return self.pool() if self.venue == "pool" else self.book()
+
     def cascade(self) -> Cascade:
         """A fresh :class:`Cascade` for this scenario, ready for ``step()``."""
         run = {p.name: getattr(self, p.name) for p in CORE_PARAMS}
         for m in MECHANISMS:
             run.update(m.from_scenario(self))
-        return Cascade(self.positions(), self.book(), **run)
+        return Cascade(self.positions(), self.venue_model(), **run)
 
     # ------------------------------------------------------------------------------ JSON
     def to_dict(self) -> dict:

@@ -215,3 +215,69 @@ def test_a_non_venue_is_refused_by_name():
 
 def test_the_module_has_no_order_book_check():
     assert "isinstance(book, OrderBook)" not in inspect.getsource(cascade_module)
+
+
+# ------------------------------------------------------------------ a scenario on a pool
+def test_a_pool_scenario_holds_the_books_1pct_depth_derived_by_hand():
+    """Fee-free, selling until the spot is 1% lower pays y (1 - sqrt(0.99)): y = D / that.
+    With the fee on the input (gamma = 0.997), selling a·x coins takes the spot to
+    P / ((1 + a)(1 + gamma a)) and pays y gamma a / (1 + gamma a)."""
+    from marginloops.pool import ConstantProductPool
+    from marginloops.scenarios import POOL_FEE
+
+    assert POOL_FEE == 0.003
+    depth = 1_500_000.0
+    free = ConstantProductPool.from_depth(100.0, depth, fee=0.0)
+    assert free.quote_reserve == pytest.approx(depth / (1 - np.sqrt(0.99)), rel=1e-12)
+    assert free.quote_reserve == pytest.approx(199.5 * depth, rel=1e-3)
+
+    s = Scenario.preset("crowded-longs").replace(venue="pool")
+    assert s.depth_1pct == depth
+    pool = s.pool()
+    g = 1 - POOL_FEE
+    # The root a > 0 of g a^2 + (1 + g) a + 1 - 1/0.99 = 0, by numpy, not by the pool's code.
+    a = max(np.roots([g, 1 + g, 1 - 1 / 0.99]).real)
+    x, y = pool.base_reserve, pool.quote_reserve
+    assert y == pytest.approx(depth * (1 + g * a) / (g * a), rel=1e-9)
+    # It starts at the scenario's price on the side a crash sells into: best bid = g * spot.
+    assert pool.best_bid == pytest.approx(s.price, rel=1e-12)
+    assert y / x == pytest.approx(s.price / g, rel=1e-12)
+    # Selling a x coins pays depth_1pct USD and leaves the spot 1% lower.
+    fill = pool.copy().market_sell(a * x)
+    assert fill.filled * fill.avg_price == pytest.approx(depth, rel=1e-9)
+    after = pool.copy()
+    after.market_sell(a * x)
+    assert after.spot == pytest.approx(0.99 * y / x, rel=1e-9)
+
+
+def test_a_squeeze_on_a_pool_starts_at_the_price_on_the_ask_side():
+    s = Scenario.preset("short-squeeze").replace(venue="pool")
+    assert s.pool().best_ask == pytest.approx(s.price, rel=1e-12)
+
+
+@pytest.mark.parametrize("preset", ["calm-market", "crowded-longs", "thin-book",
+                                    "short-squeeze"])
+def test_a_cascade_runs_on_a_pool_of_the_same_depth(preset):
+    from marginloops.pool import ConstantProductPool
+
+    book = Scenario.preset(preset)
+    pool = book.replace(venue="pool")
+    cas = pool.cascade()
+    assert isinstance(cas.book, ConstantProductPool)
+    hist = cas.run()
+    assert hist[0].price_before == pytest.approx(book.price)
+    assert hist[-1].end_reason is not None
+    # Prices only move through trades: each round's last fill is its new price.
+    for r in hist:
+        if r.filled_qty > 0:
+            assert r.price_after == r.last_fill_price
+    # The same crowd of traders: the book and the pool start from the same positions.
+    np.testing.assert_array_equal(cas.positions.entry, book.cascade().positions.entry)
+
+
+def test_the_venue_field_is_checked_and_round_trips():
+    with pytest.raises(ValueError, match=r"venue must be one of \('book', 'pool'\), got 'amm'"):
+        Scenario(venue="amm")
+    s = Scenario.preset("thin-book").replace(venue="pool")
+    assert Scenario.from_json(s.to_json()) == s
+    assert Scenario().venue == "book"
