@@ -36,6 +36,19 @@ VENUES = ("book", "pool")
 POOL_FEE = 0.003
 #: The format written before the mechanisms existed; still read.
 FORMAT_1 = "marginloops.scenario/1"
+#: The format nested by concern (issue 11): market, venue, accounts, mechanisms; read, and
+#: written by ``to_dict(nested=True)`` / ``to_json(nested=True)`` / ``save(path, nested=True)``.
+FORMAT_3 = "marginloops.scenario/3"
+#: Format 3's groups: each Scenario field but the labels and the mechanisms' in one of them
+#: (the mechanisms' fields go under "mechanisms", one object per mechanism, by its name). In
+#: "venue", "kind" is the ``venue`` field.
+CONCERNS = {
+    "market": ("price", "shock", "direction", "seed", "max_rounds", "insurance_fund"),
+    "venue": ("kind", "depth_1pct", "book_shape", "book_range", "tick", "resilience",
+              "recovery", "refill_at"),
+    "accounts": ("n_positions", "open_interest", "long_share", "leverage_mix", "mmr",
+                 "mmr_tiers", "entry_spread"),
+}
 #: Largest scenario file :meth:`Scenario.load` reads, bytes (a real one is about 1 KB).
 MAX_FILE_BYTES = 10 * 1024 * 1024
 #: Fields given as a fraction (0.05 is 5%); the command line also reads them as "5%".
@@ -382,11 +395,19 @@ class Scenario:
         return Cascade(self.positions(), self.venue_model(), **run)
 
     # ------------------------------------------------------------------------------ JSON
-    def to_dict(self) -> dict:
+    def to_dict(self, nested: bool = False) -> dict:
+        """Every field, flat (format 2), or ``nested`` by concern (format 3: "market",
+        "venue", "accounts" and "mechanisms", one object per mechanism)."""
         d = dataclasses.asdict(self)
         d["leverage_mix"] = [list(p) for p in self.leverage_mix]
         d["mmr_tiers"] = [list(p) for p in self.mmr_tiers]
-        return {"format": FORMAT, **d}
+        if not nested:
+            return {"format": FORMAT, **d}
+        out = {"format": FORMAT_3, "name": d["name"], "description": d["description"]}
+        for group, names in CONCERNS.items():
+            out[group] = {k: d["venue" if k == "kind" else k] for k in names}
+        out["mechanisms"] = {m.name: {p.name: d[p.name] for p in m.params} for m in MECHANISMS}
+        return out
 
     @classmethod
     def from_dict(cls, data) -> Scenario:
@@ -405,9 +426,11 @@ class Scenario:
         data = dict(data)
         if "format" in data:
             fmt = data.pop("format")
-            if not isinstance(fmt, str) or fmt not in (FORMAT, FORMAT_1):
-                raise ValueError(f"format must be {FORMAT!r} (or {FORMAT_1!r}, or left out), "
-                                 f"got {_show(fmt)}")
+            if not isinstance(fmt, str) or fmt not in (FORMAT, FORMAT_1, FORMAT_3):
+                raise ValueError(f"format must be {FORMAT!r} (or {FORMAT_1!r} or {FORMAT_3!r}, "
+                                 f"or left out), got {_show(fmt)}")
+            if fmt == FORMAT_3:
+                data = _flatten(data)
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = [k for k in data if k not in names and k != "preset"]
         if unknown:
@@ -422,18 +445,19 @@ class Scenario:
             return PRESETS[base].variant(**data)
         return cls(**data)
 
-    def to_json(self) -> str:
-        """JSON text that :meth:`from_json` turns back into an equal scenario."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+    def to_json(self, nested: bool = False) -> str:
+        """JSON text that :meth:`from_json` turns back into an equal scenario (format 3,
+        nested by concern, when ``nested``)."""
+        return json.dumps(self.to_dict(nested), indent=2) + "\n"
 
     @classmethod
     def from_json(cls, text) -> Scenario:
         """Build from JSON text (see :meth:`from_dict`); every failure is a ``ValueError``."""
         return cls.from_dict(_parse_json(text, "scenario JSON"))
 
-    def save(self, path) -> None:
-        """Write :meth:`to_json` to the file ``path`` (UTF-8)."""
-        Path(_file_name(path)).write_text(self.to_json(), encoding="utf-8")
+    def save(self, path, nested: bool = False) -> None:
+        """Write :meth:`to_json` to the file ``path`` (UTF-8; format 3 when ``nested``)."""
+        Path(_file_name(path)).write_text(self.to_json(nested), encoding="utf-8")
 
     @classmethod
     def load(cls, path) -> Scenario:
@@ -475,6 +499,49 @@ class Scenario:
         if not isinstance(name, str) or name not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {_show(name)}")
         return PRESETS[name]
+
+
+def _flatten(data: dict) -> dict:
+    """A format-3 scenario (nested by concern) as the flat fields of format 2, every key
+    checked: an unknown one is named with its group ("market.shok")."""
+    out = {}
+    groups = {**CONCERNS, "mechanisms": tuple(m.name for m in MECHANISMS)}
+    top = ("name", "description", "preset")
+    for key, value in data.items():
+        if key in top:
+            out[key] = value
+            continue
+        if key not in groups:
+            raise ValueError(f"scenario (format 3) has unknown key {_show(key)}"
+                             f"{_nearest(key, [*groups, *top, 'format'])}; a key is one of "
+                             f"{[*groups]}, a label ({', '.join(top)}) or \"format\"")
+        if not isinstance(value, dict):
+            raise ValueError(f"{key} must be an object {{\"field\": value, ...}}, got "
+                             f"{_show(value)}")
+        if key != "mechanisms":
+            for name, v in value.items():
+                if name not in groups[key]:
+                    raise ValueError(f"{key} has unknown key {_show(name)}"
+                                     f"{_nearest(name, groups[key])}; its keys are "
+                                     f"{list(groups[key])}")
+                out["venue" if (key, name) == ("venue", "kind") else name] = v
+            continue
+        for mech, params in value.items():
+            m = next((m for m in MECHANISMS if m.name == mech), None)
+            if m is None:
+                raise ValueError(f"mechanisms has unknown key {_show(mech)}"
+                                 f"{_nearest(mech, groups['mechanisms'])}; a key is a mechanism: "
+                                 f"{list(groups['mechanisms'])}")
+            names = [p.name for p in m.params]
+            if not isinstance(params, dict):
+                raise ValueError(f"mechanisms.{mech} must be an object of {names}, got "
+                                 f"{_show(params)}")
+            for name, v in params.items():
+                if name not in names:
+                    raise ValueError(f"mechanisms.{mech} has unknown key {_show(name)}"
+                                     f"{_nearest(name, names)}; its keys are {names}")
+                out[name] = v
+    return out
 
 
 def _file_name(path) -> str:

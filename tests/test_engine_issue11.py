@@ -3,6 +3,7 @@ behind protocols. (That every result is unchanged is tests/test_golden.py's job.
 
 import dataclasses
 import inspect
+import json
 
 import numpy as np
 import pytest
@@ -281,3 +282,58 @@ def test_the_venue_field_is_checked_and_round_trips():
     s = Scenario.preset("thin-book").replace(venue="pool")
     assert Scenario.from_json(s.to_json()) == s
     assert Scenario().venue == "book"
+
+
+# ------------------------------------------------------------------ format 3
+def test_format_3_puts_every_field_in_exactly_one_group():
+    from marginloops.scenarios import CONCERNS
+
+    nested = Scenario().to_dict(nested=True)
+    assert nested["format"] == "marginloops.scenario/3"
+    seen = ["name", "description"]
+    for group in CONCERNS:
+        seen += ["venue" if k == "kind" else k for k in nested[group]]
+    for mech in nested["mechanisms"].values():
+        seen += list(mech)
+    assert sorted(seen) == sorted(f.name for f in dataclasses.fields(Scenario))
+    assert len(seen) == len(set(seen))
+    assert nested["mechanisms"]["breaker"] == {"breaker_move": None, "breaker_rounds": 2,
+                                               "breaker_reference": "round"}
+
+
+@pytest.mark.parametrize("preset", ["calm-market", "crowded-longs", "thin-book",
+                                    "short-squeeze"])
+def test_format_3_round_trips_and_runs_as_format_2(preset, tmp_path):
+    s = Scenario.preset(preset).variant(shock=0.07, partial="restore", breaker_move=0.02,
+                                        venue="pool")
+    path = tmp_path / "s.json"
+    s.save(path, nested=True)
+    assert json.loads(path.read_text())["format"] == "marginloops.scenario/3"
+    back = Scenario.load(path)
+    assert back == s
+    assert Scenario.from_json(s.to_json()) == back  # format 2 reads the same scenario
+
+
+def test_a_partial_format_3_file_takes_the_rest_from_its_preset():
+    s = Scenario.from_dict({"format": "marginloops.scenario/3", "preset": "thin-book",
+                            "market": {"shock": 0.1}, "mechanisms": {"fee": {
+                                "liquidation_fee": 0.01}}})
+    assert s == Scenario.preset("thin-book").variant(shock=0.1, liquidation_fee=0.01)
+    assert s.name == "thin-book (changed)"
+
+
+@pytest.mark.parametrize("data,needle", [
+    ({"shock": 0.1}, "scenario (format 3) has unknown key 'shock'"),
+    ({"market": {"shok": 0.1}}, "market has unknown key 'shok' (did you mean 'shock'?)"),
+    ({"venue": {"depth_1pct": 0}}, "depth_1pct must be"),
+    ({"venue": "pool"}, "venue must be an object"),
+    ({"mechanisms": {"breakers": {}}}, "mechanisms has unknown key 'breakers' (did you mean "
+                                      "'breaker'?)"),
+    ({"mechanisms": {"fee": {"liquidation_fee": 0.5}}},
+     "liquidation_fee must be in [0, 0.1], got 0.5"),
+    ({"mechanisms": {"fee": {"adl": True}}}, "mechanisms.fee has unknown key 'adl'"),
+])
+def test_format_3_mistakes_are_named_with_their_group(data, needle):
+    with pytest.raises(ValueError) as err:
+        Scenario.from_dict({"format": "marginloops.scenario/3", **data})
+    assert needle in str(err.value)
