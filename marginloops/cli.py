@@ -15,6 +15,7 @@ import sys
 import textwrap
 from decimal import Decimal
 
+from .mechanisms import MECHANISMS
 from .narration import money, narrate_history, round_table, units
 from .numbers import number
 from .scenarios import FRACTION_FIELDS, PRESETS, Scenario, describe_changes, fraction_text
@@ -146,11 +147,11 @@ def header(scenario: Scenario, start: float, open_units: float | None = None) ->
 #: A mechanism's other settings, shown with it when it is on, even at their defaults: they
 #: decide what the mechanism does (a breaker halts for ``breaker_rounds`` and the book recovers
 #: ``recovery`` of its consumed depth meanwhile).
-_COMPANIONS = {"breaker_move": ("breaker_rounds", "breaker_reference", "recovery"),
-               "call_auction": ("recovery",),
-               "partial": ("partial_fraction",),
-               "dynamic_margin": ("dynamic_window",),
-               "resilience": ("refill_at",)}
+#: Read from the mechanisms' declarations: a mechanism's first parameter switches it on, its
+#: other parameters and its ``companions`` go with it.
+_COMPANIONS = {m.params[0].name: tuple(p.name for p in m.params[1:]) + m.companions
+               for m in MECHANISMS if len(m.params) > 1 or m.companions}
+_COMPANIONS["resilience"] = ("refill_at",)
 
 
 def _setting_text(name: str, value) -> str:

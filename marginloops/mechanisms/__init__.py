@@ -62,6 +62,8 @@ class Mechanism:
     params: tuple = ()
     #: Fields it adds to RoundRecord.
     record_fields: tuple = ()
+    #: Core parameters that decide what it does once on (shown with it by the command line).
+    companions: tuple = ()
     #: Its Cascade keyword arguments and their defaults (by default, its params).
     cascade_kwargs: dict | None = None
     #: It changes thresholds after the sort: the accounts must check every open one.

@@ -71,6 +71,7 @@ class Breaker(Mechanism):
                             "The move from the price trading started or last resumed at")))),
     )
     cascade_kwargs = {"breaker": None}
+    companions = ("recovery",)
     record_fields = (
         RecordField("halted", bool, False, "True when a circuit breaker halted trading this "
                     "round (no trade, no liquidation)"),

@@ -22,6 +22,7 @@ class CallAuction(Mechanism):
                   "price, after market makers have restored part of the depth, instead of "
                   "walking a thin book", kind="check", short="call auction")),
     )
+    companions = ("recovery",)
     record_fields = (
         RecordField("uniform_price", bool, False, "True when a call auction cleared this "
                     "round's order at one price"),
