@@ -172,7 +172,6 @@ def narrate_end(history: list[RoundRecord]) -> str:
     shock = first.price_after / start - 1.0
     n = sum(r.n_closed for r in history)
     reduced = last.n_reduced_open
-    adl_cost = sum(r.adl_cost for r in history)
     way = "fell" if total < 0 else "rose"
     summary = (f"From {price(start)} to {price(last.price_after)}, the price {way} "
                f"{percent(abs(total))} in all")
@@ -197,10 +196,7 @@ def narrate_end(history: list[RoundRecord]) -> str:
     if last.bad_debt > 0:
         summary += (f"{' and' if reduced == 0 else ';'} {money(last.bad_debt)} of bad debt "
                     f"was left")
-    if adl_cost > 0:
-        summary += (f"; auto-deleveraging cost the "
-                    f"{'shorts' if first.direction == 'down' else 'longs'} it closed "
-                    f"{money(adl_cost)} of profit")
+    summary += "".join(m.end_words(history) for m in MECHANISMS)
     summary += "."
     if last.end_reason == "fixed_point":
         if last.n_open == 0 and n == 0:
@@ -245,12 +241,11 @@ def narrate_check(price_now: float, n: int, notional: float, side: str) -> str:
 def narrate_liquidate(rec: RoundRecord) -> str:
     """Stage 2: the liquidation engine's market order."""
     kind = "sell" if rec.direction == "down" else "buy"
-    how = "a call auction that clears at one price" if rec.uniform_price else f"one market {kind}"
+    how = next((w for w in (m.order_words(rec) for m in MECHANISMS) if w),
+               f"one market {kind}")
     text = (f"Liquidate: the engine closes {'it' if rec.n_liquidated == 1 else 'them'} with "
             f"{how} order for {units(rec.qty_liquidated)}.")
-    if rec.n_adl:
-        text += f" ({units(rec.adl_qty)} go to opposite traders by auto-deleveraging instead.)"
-    return text
+    return text + "".join(m.liquidate_words(rec) for m in MECHANISMS)
 
 
 def narrate_walk(rec: RoundRecord) -> str:
@@ -260,10 +255,9 @@ def narrate_walk(rec: RoundRecord) -> str:
         return (f"Walk the book: there was nothing left to {into}; "
                 f"{units(rec.unfilled_qty)} are reported unfilled.")
     levels = len(rec.book_prices)
-    if rec.uniform_price:
-        return (f"Clear the auction: {units(rec.filled_qty)} needed "
-                f"{plural(levels, 'price level')}, to {price(rec.last_fill_price)}; every "
-                f"unit trades at that one price (slippage {percent(rec.slippage)}).")
+    own = next((w for w in (m.walk_sentence(rec) for m in MECHANISMS) if w), None)
+    if own is not None:  # a mechanism changed how the order traded (a call auction)
+        return own
     text = (f"Walk the book: {units(rec.filled_qty)} took "
             f"{plural(levels, 'price level')} from {price(rec.book_prices[0])} to "
             f"{price(rec.book_prices[-1])}, an average fill of {price(rec.avg_fill_price)} "

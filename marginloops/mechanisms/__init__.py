@@ -154,6 +154,26 @@ class Mechanism:
         return ""
 
     @staticmethod
+    def order_words(rec) -> str | None:
+        """Phase mode's liquidate stage: the kind of order, when the mechanism changed it."""
+        return None
+
+    @staticmethod
+    def liquidate_words(rec) -> str:
+        """Added to phase mode's liquidate stage ("" when there is nothing to say)."""
+        return ""
+
+    @staticmethod
+    def walk_sentence(rec) -> str | None:
+        """Phase mode's walk stage, when the mechanism changed how the order traded."""
+        return None
+
+    @staticmethod
+    def end_words(history) -> str:
+        """Added to the run's closing summary ("" when there is nothing to say)."""
+        return ""
+
+    @staticmethod
     def stops_the_news(rec) -> bool:
         """True when the round's last sentence (who is in reach next) should be left out."""
         return False

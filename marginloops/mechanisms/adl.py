@@ -153,3 +153,22 @@ class AutoDeleveraging(Mechanism):
                 f"profitable, most leveraged {other} instead of being sold into the book. "
                 f"Closed at {price(rec.adl_price)} rather than the market's "
                 f"{price(rec.price_before)}, {them} gave up {money(rec.adl_cost)} of profit.")
+
+    @staticmethod
+    def liquidate_words(rec) -> str:
+        from ..narration import units
+
+        if not rec.n_adl:
+            return ""
+        return f" ({units(rec.adl_qty)} go to opposite traders by auto-deleveraging instead.)"
+
+    @staticmethod
+    def end_words(history) -> str:
+        from ..narration import money
+
+        cost = sum(r.adl_cost for r in history)
+        if cost <= 0:
+            return ""
+        return (f"; auto-deleveraging cost the "
+                f"{'shorts' if history[0].direction == 'down' else 'longs'} it closed "
+                f"{money(cost)} of profit")

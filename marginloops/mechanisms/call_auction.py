@@ -51,5 +51,20 @@ class CallAuction(Mechanism):
                 f"{percent(rec.slippage)}).")
 
     @staticmethod
+    def order_words(rec) -> str | None:
+        return "a call auction that clears at one price" if rec.uniform_price else None
+
+    @staticmethod
+    def walk_sentence(rec) -> str | None:
+        from ..narration import percent, plural, price, units
+
+        if not rec.uniform_price:
+            return None
+        return (f"Clear the auction: {units(rec.filled_qty)} needed "
+                f"{plural(len(rec.book_prices), 'price level')}, to "
+                f"{price(rec.last_fill_price)}; every unit trades at that one price (slippage "
+                f"{percent(rec.slippage)}).")
+
+    @staticmethod
     def notes(rec) -> list[str]:
         return ["one price"] if rec.uniform_price else []
