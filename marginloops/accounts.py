@@ -88,7 +88,18 @@ def split_fee(equity: np.ndarray, fee: np.ndarray | None) -> tuple[float, float,
 
 @runtime_checkable
 class Accounts(Protocol):
-    """What the round pipeline asks of an account model."""
+    """What the round pipeline asks of an account model (the perpetuals here; a lending book
+    next). Its three ideas: a **threshold price** per account, the **equity at a price** of the
+    accounts a check caught, and **closing a fraction** of them. The rest is bookkeeping the
+    record reads.
+
+    Attributes it keeps: ``positions`` (the population, for charts), ``sign`` (+1: the run
+    closes longs by selling, -1: shorts by buying), ``open_interest`` (units still open),
+    ``n_open`` (accounts still open), ``inventory`` (units the fund took over unsold).
+    """
+
+    def reset(self) -> None:
+        """Every account open again, as before the shock."""
 
     def threshold_price(self, surcharge: float = 0.0) -> np.ndarray:
         """Each account's threshold price now (NaN when closed), in the caller's order."""
@@ -97,10 +108,32 @@ class Accounts(Protocol):
         """The equity of the accounts of ``closing`` at ``price``, USD."""
 
     def check(self, price: float, surcharge: float = 0.0) -> Closing:
-        """The open accounts the check at ``price`` catches."""
+        """The open accounts the check at ``price`` catches (``x``: close them whole)."""
 
-    def close(self, closing: Closing, fill, qty: float, round_no: int, fee) -> Settled:
+    def choose_whole(self, closing: Closing) -> None:
+        """Settle ``closing.x``: what must be closed whole is (bankrupt, or too small left)."""
+
+    def close(self, closing: Closing, fill, qty: float, round_no: int, fee, *, p_before,
+              off_venue_units=0.0, off_venue_closed=0) -> Settled:
         """Close ``closing.x`` of each caught account at ``fill``; settle the money."""
+
+    def pending(self, price: float, surcharge: float = 0.0) -> int:
+        """Open accounts a check at ``price`` would catch."""
+
+    def in_reach(self, price: float, surcharge: float = 0.0) -> np.ndarray:
+        """Their indices, in the caller's order."""
+
+    def open_mask(self) -> np.ndarray:
+        """True for accounts still open."""
+
+    def open_size(self) -> np.ndarray:
+        """Units each account still holds."""
+
+    def liquidated_round(self) -> np.ndarray:
+        """The round each account was closed in, -1 while open."""
+
+    def n_reduced_open(self) -> int:
+        """Accounts partly closed and still open."""
 
 
 class PerpetualAccounts:

@@ -18,13 +18,11 @@ from dataclasses import dataclass, field, fields, make_dataclass
 
 import numpy as np
 
-from .accounts import PerpetualAccounts
 from .mechanisms import MECHANISMS, Mechanism, record_fields
 from .mechanisms.breaker import BREAKER_REFERENCES, CircuitBreaker
 from .mechanisms.partial import PARTIAL_MODES
 from .orderbook import REFILL_PLACES
 from .params import Param
-from .positions import Positions
 from .venue import Venue
 
 __all__ = ["BREAKER_REFERENCES", "CORE_PARAMS", "DIRECTIONS", "END_REASONS", "PARTIAL_MODES",
@@ -220,7 +218,9 @@ class Cascade:
     Parameters
     ----------
     positions : Positions
-        The leveraged traders. Every one must be solvent at the starting price.
+        The leveraged traders. Every one must be solvent at the starting price. The round
+        reaches them through ``positions.accounts(...)``, an
+        :class:`~marginloops.accounts.Accounts` (any population offering it plugs in).
     book : Venue
         The venue before the shock (an :class:`~marginloops.OrderBook`, or any
         :class:`~marginloops.venue.Venue` such as a constant-product pool). It is copied: the
@@ -295,8 +295,8 @@ class Cascade:
     def __init__(self, positions, book, shock=0.05, *, direction="down", resilience=0.0,
                  insurance_fund=0.0, max_rounds=1000, recovery=0.5, refill_at="touch",
                  **mechanisms):
-        if not isinstance(positions, Positions):
-            raise ValueError("positions must be a Positions object, got "
+        if not callable(getattr(positions, "accounts", None)):  # Positions, or any population
+            raise ValueError("positions must be a Positions object, got "  # that gives Accounts
                              f"{type(positions).__name__}")
         if not isinstance(book, Venue):
             raise ValueError("book must be a venue (an OrderBook or a ConstantProductPool), got "
@@ -334,9 +334,8 @@ class Cascade:
         self.start_price = start
         # Partial closes and moving margins change thresholds after the sort: those runs check
         # every open position of the side each round (vectorised) instead of one searchsorted.
-        self.accounts = PerpetualAccounts(
-            positions, self.direction, start,
-            moving=any(m.moves_thresholds for m in active),
+        self.accounts = positions.accounts(
+            self.direction, start, moving=any(m.moves_thresholds for m in active),
             opposite=any(m.needs_opposite for m in active))
         self.reset()
 

@@ -337,3 +337,25 @@ def test_format_3_mistakes_are_named_with_their_group(data, needle):
     with pytest.raises(ValueError) as err:
         Scenario.from_dict({"format": "marginloops.scenario/3", **data})
     assert needle in str(err.value)
+
+
+def test_any_population_that_gives_accounts_plugs_into_the_cascade():
+    """The cascade reaches its traders only through ``positions.accounts(...)``."""
+    s = Scenario.preset("crowded-longs").replace(n_positions=400, partial="fraction")
+    pos = s.positions()
+    asked = []
+
+    class Population:
+        size = pos.size
+
+        def accounts(self, direction, start, *, moving=False, opposite=False):
+            asked.append((direction, start, moving, opposite))
+            return PerpetualAccounts(pos, direction, start, moving=moving, opposite=opposite)
+
+    run = {p.name: getattr(s, p.name) for p in CORE_PARAMS}
+    for m in MECHANISMS:
+        run.update(m.from_scenario(s))
+    other = Cascade(Population(), s.book(), **run)
+    assert asked == [("down", s.book().best_bid, True, False)]
+    assert other.run() == s.cascade().run()
+    assert isinstance(other.accounts, Accounts)
