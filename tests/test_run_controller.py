@@ -253,3 +253,33 @@ def test_fit_sends_the_scale_in_one_message():
     fit(axis, 10.0, 20.0)
     assert len(sent.messages) == 1 and set(sent.messages[0]) == {"min", "max"}
     assert (scale.min, scale.max) == (10.0, 20.0) and list(axis.tick_values)[0] == 10.0
+
+
+# ------------------------------------------------- the panel reads the mechanisms' declarations
+def test_the_panel_rows_come_from_the_mechanisms_declarations():
+    from marginloops.mechanisms import all_params
+    from marginloops.ui.mechanisms import CORE_ROWS, setting_of
+
+    declared = {p.name: p for p in all_params() if p.control is not None}
+    assert len(declared) >= 10
+    rows = {m.field: m for m in MECHANISMS}
+    for name, param in declared.items():
+        assert rows[name] == setting_of(param)
+        assert rows[name].label == param.control.label
+    assert set(rows) == set(declared) | {s.field for s in CORE_ROWS}
+
+
+def test_a_new_mechanisms_control_shows_without_a_change_to_the_ui():
+    from marginloops.mechanisms import all_params
+    from marginloops.params import Control, Param
+    from marginloops.ui.mechanisms import panel_columns, panel_rows
+
+    new = Param("cooling_off", "number", 0.0, lo=0, hi=5,
+                control=Control("Cooling off", "Pause (rounds)", "How long trading cools off",
+                                lo=0.0, hi=5.0, step=1.0))
+    rows = panel_rows((*all_params(), new))
+    assert rows[-1].field == "cooling_off" and rows[-1].group == "Cooling off"
+    assert [r.field for r in rows[:-1]] == [m.field for m in MECHANISMS]
+    columns = panel_columns(rows)
+    assert columns[-1][-1] == "Cooling off" and columns[0] == ("Margin and liquidation",
+                                                               "Who pays for losses")

@@ -9,13 +9,16 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import traitlets
 
+from ..mechanisms import all_params
 from ..numbers import number, percent
+from ..params import Param
 from ..tiers import BINANCE_STYLE_TIERS
 from .knobs import clean, format_value
 from .reports import Reports
 
-__all__ = ["Disclosure", "MECHANISMS", "MECHANISM_COLUMNS", "MECHANISM_LABEL_WIDTH", "OFF",
-           "Setting", "describe_tiers", "tiers_note"]
+__all__ = ["CORE_ROWS", "Disclosure", "MECHANISMS", "MECHANISM_COLUMNS", "MECHANISM_LABEL_WIDTH",
+           "OFF", "PANEL_ORDER", "Setting", "describe_tiers", "panel_columns", "panel_rows",
+           "setting_of", "tiers_note"]
 
 
 #: What a choice's buttons hold for a field value of None (a selection widget cannot hold None).
@@ -125,10 +128,9 @@ def tiers_note(brackets) -> str:
             "position's value; leverage is capped at 1 / (2 × rate).")
 
 
-#: The "Breaking the loop" panel, one row per Scenario field, in display order. Add a
-#: mechanism here (and its group to MECHANISM_COLUMNS): the panel, the reading and writing of
-#: scenarios and the narration of changes all follow from this table.
-MECHANISMS = (
+#: The panel's rows for core settings that belong to no mechanism module (the maintenance
+#: margin's brackets, the insurance fund, where market makers refill, recovery in a pause).
+CORE_ROWS = (
     Setting("mmr_tiers", "Margin and liquidation", "Maintenance margin",
             "One maintenance rate for every position (the maintenance margin knob above), or "
             "exchange-style brackets: the rate grows with the position's size, and the "
@@ -139,56 +141,9 @@ MECHANISMS = (
                      ("tiered brackets (Binance style)", BINANCE_STYLE_TIERS.brackets,
                       "Bigger positions keep a larger share of their value: "
                       + describe_tiers(BINANCE_STYLE_TIERS.brackets)))),
-    Setting("dynamic_margin", "Margin and liquidation", "Rise (× the move)",
-            "Every maintenance rate rises by this many times the price move of the last "
-            "rounds: at 2, a 3% move adds 6 percentage points (the margin spiral)",
-            lo=0.5, hi=10.0, step=0.5, off=0.0, default=2.0, switch="dynamic margin",
-            switch_tooltip="Raise the maintenance margin when the price has moved fast, as "
-                           "exchanges and lenders do in a crash: more positions are "
-                           "liquidated (Brunnermeier and Pedersen's margin spiral)",
-            says="dynamic margin on: maintenance rates rise {}× the recent move",
-            says_off="dynamic margin off", short="dynamic margin {}×"),
-    Setting("dynamic_window", "Margin and liquidation", "Window (rounds)",
-            "Over how many past rounds the move that raises the margin is measured",
-            lo=1, hi=10, step=1, integer=True, under="dynamic_margin"),
-    Setting("partial", "Margin and liquidation", "Partial liquidation",
-            "Close a reached position at once, or reduce it in slices", kind="radio",
-            short="partial liquidation: {}",
-            options=(("no (close whole positions)", None,
-                      "A position the price reaches is closed at once"),
-                     ("a fraction per round", "fraction",
-                      "Close a slice of each reached position per round, until it is safe "
-                      "again or gone"),
-                     ("just enough to restore margin", "restore",
-                      "Close just enough of each reached position (at least a slice) for "
-                      "the rest to meet its maintenance margin again"))),
-    Setting("partial_fraction", "Margin and liquidation", "Slice (%)",
-            "The share of a reached position closed in one round (a fraction per round), or "
-            "the least share closed (just enough)", lo=1.0, hi=100.0, step=1.0, per_unit=0.01,
-            under="partial"),
     Setting("insurance_fund", "Who pays for losses", "Insurance fund (M USD)",
             "Money set aside to pay for positions closed beyond their bankruptcy price; what "
             "the fund cannot pay is bad debt", lo=0.0, hi=10.0, step=0.05, per_unit=1e6),
-    Setting("liquidation_fee", "Who pays for losses", "Fee (% of the close)",
-            "The fee as % of the closed position's value, at most the margin it has left; the "
-            "fee goes to the insurance fund, the rest of the margin back to the trader",
-            lo=0.0, hi=10.0, step=0.1, per_unit=0.01, default=1.0,
-            switch="charge a liquidation fee",
-            switch_tooltip="Ticked: liquidated traders pay a fee into the insurance fund and get "
-                           "the rest of their margin back. Unticked: all the margin a liquidated "
-                           "position has left goes to the fund",
-            says="liquidation fee {}% of the close",
-            says_off="no liquidation fee: all remaining margin goes to the fund", short="fee {}%"),
-    Setting("adl", "Who pays for losses", "auto-deleveraging",
-            "When the insurance fund cannot absorb the positions already past their bankruptcy "
-            "price, close them at that price against the most profitable, most leveraged "
-            "traders on the other side, instead of selling them into the book",
-            kind="check", short="auto-deleveraging"),
-    Setting("withdrawal", "Market makers", "Quote withdrawal",
-            "How hard market makers pull their quotes after a fast move: a move of x% cancels "
-            "min(1, withdrawal·x) of the depth within 1% of the price (0: they never pull, "
-            "0.2: a 5% move cancels all of it)", lo=0.0, hi=20.0, step=0.05,
-            short="quote withdrawal {}"),
     Setting("refill_at", "Market makers", "Refill at",
             "Where market makers put depth back (resilience, and recovery in a pause)",
             kind="choice", short="refill at {}",
@@ -197,34 +152,60 @@ MECHANISMS = (
                      ("old levels", "levels", "At the price levels the orders took, nearest "
                                               "first: the next trades fill higher, so the price "
                                               "can climb back"))),
-    Setting("breaker_move", "Halts and auctions", "Halts after a move of (%)",
-            "Trading halts when the price moves more than this", lo=0.5, hi=50.0, step=0.5,
-            per_unit=0.01, default=2.0, switch="circuit breaker",
-            switch_tooltip="Halt trading for a few rounds when the price moves too far: no "
-                           "trade and no liquidation while market makers restore depth",
-            says="circuit breaker on: halts after a move of {}%", says_off="circuit breaker off",
-            short="circuit breaker {}%"),
-    Setting("breaker_rounds", "Halts and auctions", "Halt rounds",
-            "How many rounds a halt lasts", lo=1, hi=10, step=1, integer=True,
-            under="breaker_move"),
-    Setting("breaker_reference", "Halts and auctions", "Move measured",
-            "Which move trips the breaker", kind="choice", under="breaker_move",
-            options=(("within a round", "round", "The move from the start to the end of one "
-                                                 "round"),
-                     ("from the last start", "start", "The move from the price trading started "
-                                                      "or last resumed at"))),
-    Setting("call_auction", "Halts and auctions", "call auction",
-            "Collect each round's liquidations and clear them in one batch at a single price, "
-            "after market makers have restored part of the depth, instead of walking a thin "
-            "book", kind="check", short="call auction"),
     Setting("recovery", "Halts and auctions", "Recovery in a pause (%)",
             "Market makers restore during a pause: the share of the depth used up so far that "
             "they put back in each halted round and before each call auction", lo=0.0,
             hi=100.0, step=5.0, per_unit=0.01),
 )
-#: How the panel lays out the groups of :data:`MECHANISMS`: columns of group names.
+
+#: The order the panel shows its rows in (Scenario fields); a row declared by a mechanism but
+#: not named here comes after these, in the order of :data:`marginloops.mechanisms.MECHANISMS`.
+PANEL_ORDER = ("mmr_tiers", "dynamic_margin", "dynamic_window", "partial", "partial_fraction",
+               "insurance_fund", "liquidation_fee", "adl", "withdrawal", "refill_at",
+               "breaker_move", "breaker_rounds", "breaker_reference", "call_auction", "recovery")
+
+
+def setting_of(param: Param) -> Setting:
+    """The panel's row for a parameter a mechanism declares (its :class:`~marginloops.params.
+    Control`, plain data in the core, drawn here)."""
+    c = param.control
+    return Setting(param.name, c.group, c.label, c.tooltip, kind=c.kind, lo=c.lo, hi=c.hi,
+                   step=c.step, per_unit=c.per_unit, integer=c.integer, options=c.options,
+                   switch=c.switch, switch_tooltip=c.switch_tooltip, off=c.off,
+                   default=0.0 if c.default is None else c.default, under=c.under,
+                   says=c.says or "", says_off=c.says_off or "", short=c.short)
+
+
+def panel_rows(params=None) -> tuple:
+    """The panel's rows in display order: :data:`CORE_ROWS` and a row for every parameter
+    with a control that the mechanisms declare (``params``: by default
+    :func:`marginloops.mechanisms.all_params`), ordered by :data:`PANEL_ORDER`."""
+    rows = {s.field: s for s in CORE_ROWS}
+    rows.update((p.name, setting_of(p)) for p in (all_params() if params is None else params)
+                if p.control is not None)
+    order = [f for f in PANEL_ORDER if f in rows] + [f for f in rows if f not in PANEL_ORDER]
+    return tuple(rows[f] for f in order)
+
+
+#: The "Breaking the loop" panel, one row per Scenario field, in display order: read from the
+#: mechanisms' declarations (:func:`panel_rows`). A new mechanism module's controls show here
+#: with no change to this file; the reading and writing of scenarios and the narration of
+#: changes follow from these rows.
+MECHANISMS = panel_rows()
+
+#: How the panel lays out the groups of :data:`MECHANISMS`: columns of group names (a group no
+#: column names goes at the end of the last; see :func:`panel_columns`).
 MECHANISM_COLUMNS = (("Margin and liquidation", "Who pays for losses"),
                      ("Market makers", "Halts and auctions"))
+def panel_columns(rows=None) -> tuple:
+    """:data:`MECHANISM_COLUMNS`, with any group of ``rows`` (default :data:`MECHANISMS`) that
+    no column names added at the end of the last column."""
+    named = {g for column in MECHANISM_COLUMNS for g in column}
+    extra = tuple(dict.fromkeys(m.group for m in (MECHANISMS if rows is None else rows)
+                                if m.group not in named))
+    return (*MECHANISM_COLUMNS[:-1], MECHANISM_COLUMNS[-1] + extra)
+
+
 #: Width of a mechanism row's label column.
 MECHANISM_LABEL_WIDTH = "175px"
 

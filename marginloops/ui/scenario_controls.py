@@ -24,7 +24,7 @@ from .knobs import (
     max_mmr_pct,
     quote_value,
 )
-from .mechanisms import MECHANISM_COLUMNS, MECHANISM_LABEL_WIDTH, MECHANISMS, Disclosure, Setting
+from .mechanisms import MECHANISM_LABEL_WIDTH, MECHANISMS, Disclosure, Setting, panel_columns
 from .reports import Reports
 
 __all__ = ["CUSTOM", "LEVERAGE_MIXES", "ScenarioControls", "market_label", "market_name"]
@@ -264,7 +264,7 @@ class ScenarioControls(Reports, widgets.VBox):
                 self._dependents[m.field].children += (note,)
         columns = [widgets.VBox([w for g in names for w in (
             widgets.HTML(f"<b>{g}</b>", layout={"margin": "6px 0 0 0"}), *groups[g])])
-            for names in MECHANISM_COLUMNS]
+            for names in panel_columns()]
         panel = Disclosure(
             widgets.HBox(columns, layout={"flex_flow": "row wrap", "grid_gap": "24px"}),
             "Breaking the loop",
