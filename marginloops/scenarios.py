@@ -501,6 +501,24 @@ class Scenario:
         return PRESETS[name]
 
 
+def _with_declared_fields(cls):
+    """``cls``, or a subclass with a field for every declared parameter it does not name yet
+    (default as declared; checked in ``__post_init__`` with the others): a new mechanism's
+    parameters become Scenario fields without an edit here. The fields written out above keep
+    their order, so files, descriptions and printouts stay as they are."""
+    have = {f.name for f in dataclasses.fields(cls)}
+    extra = [p for p in RUN_PARAMS if p.name not in have]
+    if not extra:
+        return cls
+    doc = (cls.__doc__ or "") + "".join(f"    {p.name} : {p.doc}\n" for p in extra)
+    return dataclasses.make_dataclass(
+        cls.__name__, [(p.name, object, dataclasses.field(default=p.default)) for p in extra],
+        bases=(cls,), frozen=True, namespace={"__doc__": doc, "__module__": __name__})
+
+
+Scenario = _with_declared_fields(Scenario)
+
+
 def _flatten(data: dict) -> dict:
     """A format-3 scenario (nested by concern) as the flat fields of format 2, every key
     checked: an unknown one is named with its group ("market.shok")."""
