@@ -359,3 +359,83 @@ def test_any_population_that_gives_accounts_plugs_into_the_cascade():
     assert asked == [("down", s.book().best_bid, True, False)]
     assert other.run() == s.cascade().run()
     assert isinstance(other.accounts, Accounts)
+
+
+_TOY = '''
+from __future__ import annotations
+
+from ..params import Control, Param
+from . import Mechanism, RecordField
+
+
+class Haircut(Mechanism):
+    name = "haircut"
+    title = "fund haircut"
+    params = (Param("haircut", "number", 0.0, lo=0, hi=0.5, fraction=True,
+                    doc="share of the round's money to the fund set aside, [0, 0.5]",
+                    control=Control("Who pays for losses", "Haircut (%)", "tip", lo=0, hi=50,
+                                    step=1, per_unit=0.01)),)
+    record_fields = (RecordField("set_aside", float, 0.0, "USD set aside this round"),)
+
+    def record(self, run, st) -> dict:
+        return {"set_aside": abs(st.to_fund) * self.haircut}
+
+    @staticmethod
+    def sentence(rec) -> str:
+        return " Set aside." if rec.set_aside > 0 else ""
+
+    @staticmethod
+    def notes(rec) -> list[str]:
+        return ["haircut"] if rec.set_aside > 0 else []
+'''
+
+_TRY = '''
+import json
+from marginloops import Cascade, Scenario
+from marginloops.compare import _round_note
+from marginloops.narration import narrate
+s = Scenario.preset("crowded-longs").variant(haircut=0.1)
+h = s.cascade().run()
+out = {"description": s.description, "set_aside": h[1].set_aside, "sentence": narrate(h[1]),
+       "note": _round_note(h[1]), "nested": s.to_dict(nested=True)["mechanisms"]["haircut"],
+       "default": Scenario().haircut, "back": Scenario.from_json(s.to_json(nested=True)) == s}
+for make in (lambda: Scenario(haircut=0.9), lambda: Cascade(s.positions(), s.book(), haircut=0.9)):
+    try:
+        make()
+    except ValueError as exc:
+        out.setdefault("errors", []).append(str(exc))
+print(json.dumps(out))
+'''
+
+
+def test_a_new_mechanism_is_one_module_and_one_registry_line(tmp_path):
+    """In a scratch copy of the package: add a module and its name in the registry, change
+    nothing else, and the mechanism is a checked Scenario and Cascade parameter, a record
+    field, a sentence, a compare note and a format-3 entry."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import marginloops
+
+    pkg = tmp_path / "marginloops"
+    shutil.copytree(Path(marginloops.__file__).parent, pkg,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (pkg / "mechanisms" / "haircut.py").write_text(_TOY)
+    reg = pkg / "mechanisms" / "__init__.py"
+    text = reg.read_text()
+    text = text.replace("    from .withdrawal import QuoteWithdrawal\n",
+                        "    from .withdrawal import QuoteWithdrawal\n"
+                        "    from .haircut import Haircut\n")
+    text = text.replace("CallAuction, LiquidationFee)", "CallAuction, LiquidationFee, Haircut)")
+    reg.write_text(text)
+    done = subprocess.run([sys.executable, "-c", _TRY], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={"PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["description"] == "crowded-longs with haircut 10.0%"
+    assert out["set_aside"] > 0 and " Set aside. " in out["sentence"]
+    assert out["note"] == "haircut" and out["nested"] == {"haircut": 0.1}
+    assert out["default"] == 0.0 and out["back"] is True
+    assert out["errors"] == ["haircut must be in [0, 0.5], got 0.9"] * 2
