@@ -79,9 +79,11 @@ def test_compare_explorer_steps_both_runs_in_lab(lab_server, page, page_log, com
                            "both runs' price paths should change")
         summary = wait_until(lambda: summary_text(widget), lambda text, old=summary: text != old,
                              "the summary table should change")
-    logs = widget.locator("div[role='log']").all_text_contents()
-    assert len(logs) == 2 and all("Round 2:" in log and "Round 0 (the shock)" in log
-                                  for log in logs)
+    # each log is its own widget, sent after the summary: wait for both
+    logs = wait_until(lambda: widget.locator("div[role='log']").all_text_contents(),
+                      lambda texts: len(texts) == 2 and all("Round 2:" in t for t in texts),
+                      "both logs should reach round 2")
+    assert all("Round 0 (the shock)" in log for log in logs)
     assert "Round 2" in widget.locator(".widget-html", has_text="Round").first.text_content()
     save_screenshot(widget, f"compare-{name}-lab-round2")
     # Run to end: both runs stop, Step is disabled and the verdict is shown under the table
