@@ -17,7 +17,8 @@ import math
 import numpy as np
 import pytest
 
-from marginloops.ui.margin import MarginView, margin_state, mark_range, readout_table
+from marginloops.margin import margin_state, readout_table
+from marginloops.ui.margin import MarginView, mark_range
 
 LIQ_10X = 9000 / 99.5  # 90.45226130653266, from the equation above
 
@@ -209,3 +210,11 @@ def test_equity_at_the_bankruptcy_price_reads_zero_not_minus_zero():
     # the float equity is a hair below zero
     text = margin_state("long", 10.5, 50, 0.0, mark=10.29).text()
     assert "Equity 0.00 USD" in text and "-0.00" not in text.split("Equity")[1].split("(")[0]
+
+
+def test_the_model_lives_in_the_core_and_the_old_path_still_works():
+    """lesson 01 prints its table without a widget library; ui.margin re-exports the model."""
+    import marginloops.margin as core
+    import marginloops.ui.margin as view
+    assert view.margin_state is core.margin_state and view.readout_table is core.readout_table
+    assert view.MarginState is core.MarginState
