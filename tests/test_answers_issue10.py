@@ -164,11 +164,17 @@ def test_the_answer_sheet_collects_every_box_and_offers_a_file(no_boxes):
     name, page = decoded(sheet)
     assert name == "lesson-02-answers-Ann-b-Lee-b.html"
     assert "Ann &lt;b&gt;Lee&lt;/b&gt;" in page and "<b>Lee</b>" not in page
-    assert "Exercise 1: right, 2 tries" in page and "Exercise 2: not yet right, 0 tries" in page
-    assert "Exercise 3: not answered" in page
+    assert "Exercise 1: right, 2 tries" in page
+    # only a fraction it could not read: kept in the file, but not an answer
+    assert "Exercise 2: not answered (nothing it could read), 0 tries" in page
+    assert "Exercise 3: not answered, 0 tries" in page
     assert "<td>19.90</td><td>not yet</td>" in page and "<td>19.92</td><td>right</td>" in page
     assert "<td>0.004</td><td>not read</td>" in page
-    assert "2 of 3 exercises answered, 1 right" in page
+    assert "1 of 3 exercises answered, 1 right" in page
+    assert "1 of 3 exercises answered, 1 right" in sheet.summary.value
+    boxes[2].check("banana")  # the walk's case: unreadable text alone answers nothing
+    assert "1 of 3 exercises answered" in sheet.summary.value
+    boxes[2].check("30000")  # a wrong but readable answer does
     assert "2 of 3 exercises answered, 1 right" in sheet.summary.value
     import re
     assert re.search(r"<tr><td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</td><td>19.90</td>", page)

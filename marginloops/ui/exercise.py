@@ -43,6 +43,13 @@ class CheckedAnswer:
     message: str
 
 
+def was_answered(answers) -> bool:
+    """An exercise counts as answered once the box read one of its answers (right, or a
+    counted try); text it could not read ("banana", "1e99", a fraction for a per-cent question)
+    is kept in the file but answers nothing."""
+    return any(a.correct or a.counted for a in answers)
+
+
 class _Answer(traitlets.Unicode):
     """The answer box's text: a number set from code is taken as its digits ("41230"); what
     is neither text nor a number (None, a bool, a list) is refused and the old text kept."""
@@ -246,8 +253,9 @@ class AnswerSheet(widgets.VBox):
             solved = any(a.correct for a in answers)
             tries = sum(a.counted for a in answers)
             right += solved
-            answered += bool(answers)
-            state = ("right" if solved else "not yet right" if answers else "not answered")
+            answered += was_answered(answers)
+            state = ("right" if solved else "not yet right" if was_answered(answers)
+                     else "not answered (nothing it could read)" if answers else "not answered")
             rows.append(f"<h2>{html.escape(title)}: {state}, {number(tries, 0)} "
                         f"{'try' if tries == 1 else 'tries'}</h2>\n"
                         f"<p>{html.escape(question)}</p>")
@@ -276,7 +284,7 @@ class AnswerSheet(widgets.VBox):
     def refresh(self) -> None:
         """Rebuild the summary and the download link from the boxes' answers."""
         exercises = self.exercises()
-        answered = sum(bool(a) for _, _, a in exercises)
+        answered = sum(was_answered(a) for _, _, a in exercises)
         right = sum(any(x.correct for x in a) for _, _, a in exercises)
         self.summary.value = (
             f"<div role='status' style='margin:2px 0'>{number(answered, 0)} of "
