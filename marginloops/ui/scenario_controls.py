@@ -421,8 +421,11 @@ class ScenarioControls(Reports, widgets.VBox):
     # --------------------------------------------------------------------- writing
     def set_scenario(self, scenario: Scenario, what: str | None = None, *,
                      notify: bool = True) -> None:
-        """Show ``scenario`` in the controls; callbacks fire once, afterwards (not at all with
-        ``notify=False``). ``what`` says in words why (default: "market set to <name>")."""
+        """Show ``scenario`` in the controls; the observers of ``scenario`` are told once,
+        afterwards, with ``what`` in words why (default: "market set to <name>"). With
+        ``notify=False`` they are told with ``what`` "" (an echo: an explorer ignores the market
+        it already runs) and :meth:`on_change` callbacks not at all. A market equal to the one
+        shown is no change: nobody is told."""
         if not isinstance(scenario, Scenario):
             raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
         if what is not None and not isinstance(what, str):
