@@ -299,10 +299,6 @@ def _ratio(rec: RoundRecord, prev: RoundRecord | None) -> str:
     return number(drop / abs(prev.price_after - prev.price_before), 2)
 
 
-def _yes_no(flag: bool) -> str:
-    return "yes" if flag else "no"
-
-
 #: Columns :func:`round_table` knows: header and how to format one record (and the previous).
 #: Every column names its unit, in its header ("price (USD)", "open int. (units)") or in every
 #: cell ("4.1M USD", "-2.99%"); "round" is a round's number and "drop / previous" a ratio of
@@ -312,9 +308,7 @@ _TABLE_COLUMNS = {
     "price": ("price (USD)", lambda r, p: price(r.price_after)),
     "change": ("change", lambda r, p: numbers.signed_percent(r.price_change, 2)),
     "closed": ("closed (positions)", lambda r, p: count(r.n_closed)),
-    "reduced": ("reduced (positions)", lambda r, p: count(r.n_reduced)),
     "liquidated": ("liquidated (positions)", lambda r, p: count(r.n_liquidated)),
-    "halted": ("halted", lambda r, p: _yes_no(r.halted)),
     "notional": ("notional", lambda r, p: money(r.notional_liquidated)),
     "drop": ("drop (USD)", lambda r, p: price(abs(r.price_before - r.price_after))),
     "drop_pct": ("drop", lambda r, p: numbers.percent(abs(r.price_change), 2)),
@@ -324,8 +318,19 @@ _TABLE_COLUMNS = {
     "open_interest": ("open int. (units)", lambda r, p: quantity(r.open_interest)),
     "fund": ("fund", lambda r, p: money(r.insurance_fund)),
     "bad_debt": ("bad debt", lambda r, p: money(r.bad_debt)),
-    "adl_cost": ("ADL cost", lambda r, p: money(r.adl_cost)),
 }
+_DEFAULT_COLUMNS = ("round", "price", "change", "closed", "notional", "slippage", "unfilled",
+                    "open_interest", "fund", "bad_debt")
+# The mechanisms' columns (their declarations), each after the column it names.
+_SHOWN = {}
+for _m in MECHANISMS:
+    for _c in _m.table_columns:
+        _keys = list(_TABLE_COLUMNS)
+        _at = _keys.index(_c.after) + 1
+        _TABLE_COLUMNS = dict([*[(k, _TABLE_COLUMNS[k]) for k in _keys[:_at]],
+                               (_c.key, (_c.header, _c.cell)),
+                               *[(k, _TABLE_COLUMNS[k]) for k in _keys[_at:]]])
+        _SHOWN[_c.key] = _c.shown
 TABLE_COLUMNS = tuple(_TABLE_COLUMNS)
 
 
@@ -333,12 +338,8 @@ def default_columns(history: list[RoundRecord]) -> tuple[str, ...]:
     """The columns :func:`round_table` shows unless told: "reduced" only when some round
     partly closed a position, "halted" only when a circuit breaker halted some round,
     "adl_cost" only when some round auto-deleveraged."""
-    columns = ["round", "price", "change", "closed"]
-    columns += ["reduced"] if any(r.n_reduced for r in history) else []
-    columns += ["halted"] if any(r.halted for r in history) else []
-    columns += ["notional", "slippage", "unfilled", "open_interest", "fund", "bad_debt"]
-    columns += ["adl_cost"] if any(r.n_adl for r in history) else []
-    return tuple(columns)
+    return tuple(c for c in TABLE_COLUMNS
+                 if c in _DEFAULT_COLUMNS or (c in _SHOWN and _SHOWN[c](history)))
 
 
 def round_table(history: list[RoundRecord], columns=None) -> str:

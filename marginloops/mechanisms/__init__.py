@@ -33,7 +33,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MECHANISMS", "Mechanism", "RecordField", "all_params", "record_fields"]
+__all__ = ["MECHANISMS", "Mechanism", "RecordField", "TableColumn", "all_params",
+           "record_fields"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,19 @@ class RecordField:
     type: type
     default: object
     doc: str
+
+
+@dataclass(frozen=True)
+class TableColumn:
+    """A column a mechanism adds to :func:`marginloops.narration.round_table`: its key,
+    header, ``cell(record, previous record) -> str``, ``shown(history) -> bool`` (is it among
+    the default columns of this run), and the key of the column it follows."""
+
+    key: str
+    header: str
+    cell: object
+    shown: object
+    after: str
 
 
 class Mechanism:
@@ -64,6 +78,8 @@ class Mechanism:
     record_fields: tuple = ()
     #: Core parameters that decide what it does once on (shown with it by the command line).
     companions: tuple = ()
+    #: Columns it adds to the round table (narration.round_table).
+    table_columns: tuple = ()
     #: Its Cascade keyword arguments and their defaults (by default, its params).
     cascade_kwargs: dict | None = None
     #: It changes thresholds after the sort: the accounts must check every open one.

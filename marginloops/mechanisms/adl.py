@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..params import Control, Param
-from . import Mechanism, RecordField
+from . import Mechanism, RecordField, TableColumn
 
 
 class AutoDeleveraging(Mechanism):
@@ -38,6 +38,9 @@ class AutoDeleveraging(Mechanism):
                     "round: their matched units times the gap between the check price "
                     "(price_before) and the price auto-deleveraging closed them at (>= 0)"),
     )
+    table_columns = (TableColumn(
+        "adl_cost", "ADL cost", lambda r, p: _money(r.adl_cost),
+        lambda history: any(r.n_adl for r in history), after="bad_debt"),)
     moves_thresholds = True
     needs_opposite = True
 
@@ -172,3 +175,9 @@ class AutoDeleveraging(Mechanism):
         return (f"; auto-deleveraging cost the "
                 f"{'shorts' if history[0].direction == 'down' else 'longs'} it closed "
                 f"{money(cost)} of profit")
+
+
+def _money(x) -> str:
+    from ..narration import money
+
+    return money(x)

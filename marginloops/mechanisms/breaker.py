@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .._checks import check_int, check_number
 from ..params import Control, Param
-from . import Mechanism, RecordField
+from . import Mechanism, RecordField, TableColumn
 
 BREAKER_REFERENCES = ("round", "start")
 
@@ -79,6 +79,10 @@ class Breaker(Mechanism):
                     "circuit breaker"),
         RecordField("halt_rounds_left", int, 0, "halt rounds still to come after this one"),
     )
+
+    table_columns = (TableColumn(
+        "halted", "halted", lambda r, p: "yes" if r.halted else "no",
+        lambda history: any(r.halted for r in history), after="liquidated"),)
 
     def __init__(self, breaker=None):
         if breaker is not None and not isinstance(breaker, CircuitBreaker):

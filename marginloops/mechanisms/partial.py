@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..params import Control, Param
-from . import Mechanism, RecordField
+from . import Mechanism, RecordField, TableColumn
 
 #: None (close whole positions), a fixed "fraction" of each position per round, or just enough
 #: to "restore" the maintenance margin.
@@ -48,6 +48,9 @@ class PartialLiquidation(Mechanism):
                     "have been partly closed at some point and are still open after this round "
                     "(cumulative; 0 without partial liquidation)"),
     )
+    table_columns = (TableColumn(
+        "reduced", "reduced (positions)", lambda r, p: _count(r.n_reduced),
+        lambda history: any(r.n_reduced for r in history), after="closed"),)
     moves_thresholds = True
 
     def choose(self, run, st, closing) -> None:
@@ -67,3 +70,9 @@ class PartialLiquidation(Mechanism):
 
     def record(self, run, st) -> dict:
         return {"n_reduced": st.reduced, "n_reduced_open": run.accounts.n_reduced_open()}
+
+
+def _count(x) -> str:
+    from ..narration import count
+
+    return count(x)
