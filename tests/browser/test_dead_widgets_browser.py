@@ -478,20 +478,14 @@ def test_voila_template_script_holds_no_jinja_markup():
 
 def test_voila_in_a_jupyter_server_as_on_binder(tmp_path, page, explorer_notebook):
     """Binder serves Voilà from the Jupyter server (``/voila/render/...``, the server
-    extension), the template chosen in the URL (``?template=marginloops``): a kernel shut down
-    says to reload, and the server stopped after it says to open the link again."""
-    data = tmp_path / "share"
-    template = data / "voila" / "templates" / style.VOILA_TEMPLATE
-    template.mkdir(parents=True)
-    for name, text in style.voila_template_files().items():
-        (template / name).write_text(text)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("JUPYTER_PATH", str(data))
-        server = labtools.start_lab(tmp_path / "lab-voila")
+    extension), the package's template being the default there (``etc/jupyter/voila.json``,
+    installed with the package; the template in ``share/jupyter/voila/templates``):
+    a plain link gets the template; a kernel shut down says to reload, and the server stopped
+    after it says to open the link again."""
+    server = labtools.start_lab(tmp_path / "lab-voila")
     try:
         (server.root / explorer_notebook.name).write_bytes(explorer_notebook.read_bytes())
-        page.goto(server.url(f"voila/render/{explorer_notebook.name}?template="
-                             f"{style.VOILA_TEMPLATE}"))
+        page.goto(server.url(f"voila/render/{explorer_notebook.name}"))
         page.wait_for_function("() => !document.getElementById('loading')"
                                " && document.getElementById('rendered_cells')"
                                " && document.querySelector('.marginloops button.widget-button')",
