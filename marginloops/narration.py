@@ -269,14 +269,16 @@ def narrate_walk(rec: RoundRecord) -> str:
 
 def narrate_shock(rec: RoundRecord, shock: float) -> str:
     """The shock's stage in phase mode: the outside order and the last price it traded at,
-    which becomes the price only at the next stage, "new price" (:func:`narrate_new_price`)."""
+    which becomes the price only at the next stage, "new price" (:func:`narrate_new_price`).
+
+    The shock's limit is said as a distance from the price, not as a price: printed to the
+    cent, ``(1 - shock) * P0`` can read below the last fill (99.99 x 0.97 = 96.9903, "96.99",
+    while the last bid taken is 97.00), which a student reads as a contradiction.
+    """
     down = rec.direction == "down"
-    target = rec.price_before * (1 - shock if down else 1 + shock)
-    who, what = ("an outside seller sells", "bid priced at or above") if down else (
-        "an outside buyer buys", "ask priced at or below")
-    text = (f"The shock: {who} {units(rec.shock_qty)}, taking every {what} "
-            f"{price(target)} ({percent(shock)} {'below' if down else 'above'} "
-            f"{price(rec.price_before)})")
+    who, what = ("an outside seller sells", "bid") if down else ("an outside buyer buys", "ask")
+    text = (f"The shock: {who} {units(rec.shock_qty)}, taking every {what} within "
+            f"{percent(shock)} {'below' if down else 'above'} {price(rec.price_before)}")
     if rec.filled_qty > 0:
         text += f"; its last fill is at {price(rec.last_fill_price)}, the price the next stage sets"
     return text + "."

@@ -113,9 +113,8 @@ def test_small_moves_keep_two_decimals_and_shock_stage_names_its_last_fill():
     assert percent(0.0004) == "0.04%" and percent(0.023) == "2.3%"
     hist = small_run()
     text = narrate_shock(hist[0], 0.015)
-    assert text == ("The shock: an outside seller sells 2 units, taking every bid priced at or "
-                    "above 98.50 (1.5% below 100.00); its last fill is at 99.00, the price the "
-                    "next stage sets.")
+    assert text == ("The shock: an outside seller sells 2 units, taking every bid within 1.5% "
+                    "below 100.00; its last fill is at 99.00, the price the next stage sets.")
     # the next stage, by hand: 100.00 -> 99.00 is 1.0% lower
     assert narrate_new_price(hist[0]) == ("New price: the last fill, 99.00, is the new price, "
                                           "1.0% lower than 100.00.")

@@ -228,8 +228,8 @@ def test_stage_sentences_say_when_the_price_moves():
     ex.time.step_button.click()
     assert text(ex.stage.value) == (
         "Round 0, stage 1 of 2 (the shock): The shock: an outside seller sells 45,228 units, "
-        "taking every bid priced at or above 96.99 (3.0% below 99.99); its last fill is at "
-        "97.00, the price the next stage sets.")
+        "taking every bid within 3.0% below 99.99; its last fill is at 97.00, the price the "
+        "next stage sets.")
     assert "price 99.99" in text(ex.status.value)
     ex.time.step_button.click()
     assert text(ex.stage.value) == ("Round 0, stage 2 of 2 (new price): New price: the last "
