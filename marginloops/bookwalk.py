@@ -12,9 +12,10 @@ from __future__ import annotations
 from ._checks import check_number
 from .orderbook import Fill, OrderBook
 
-__all__ = ["MID", "REACH", "SHAPES", "SHAPE_WORDS", "SIDES", "TICK", "check_side",
-           "describe_move", "describe_walk", "lesson_book", "next_level_after",
-           "order_for_move", "price_move", "slippage", "start_price", "walk", "walk_lines"]
+__all__ = ["EXAMPLE_LEVELS", "MID", "REACH", "SHAPES", "SHAPE_WORDS", "SIDES", "TICK",
+           "check_side", "describe_move", "describe_walk", "example_book", "lesson_book",
+           "next_level_after", "order_for_move", "price_move", "slippage", "start_price", "walk",
+           "walk_lines"]
 
 #: The lesson's market: mid price and tick, USD. A tick of 0.10 puts ten levels within 1% of
 #: the price on each side, few enough to see one by one.
@@ -31,6 +32,8 @@ SHAPE_WORDS = {
     "thin": "the same size at every level, but nothing beyond 2% from the price",
 }
 SIDES = ("sell", "buy")
+#: The small book of the worked example: three bid levels, best first (USD, units).
+EXAMPLE_LEVELS = ((100.0, 99.5, 99.0), (40.0, 60.0, 100.0))
 def lesson_book(shape: str = "flat", depth_1pct: float = 2_000_000.0, *, mid: float = MID,
                 tick: float = TICK) -> OrderBook:
     """The book the lesson's widget walks, built with :meth:`OrderBook.from_depth`.
@@ -61,6 +64,11 @@ def lesson_book(shape: str = "flat", depth_1pct: float = 2_000_000.0, *, mid: fl
     depth_1pct = check_number("depth_1pct", depth_1pct, lo=0, lo_open=True)
     return OrderBook.from_depth(mid, depth_1pct, shape="growing" if shape == "deep" else "flat",
                                 tick=tick, book_range=REACH[shape])
+
+
+def example_book() -> OrderBook:
+    """The three-level book of the lesson's worked example (bids only)."""
+    return OrderBook.from_levels(*EXAMPLE_LEVELS)
 
 
 def check_side(side) -> str:

@@ -9,6 +9,7 @@ Everything here walks books with :meth:`marginloops.OrderBook.market_sell` and
 from __future__ import annotations
 
 from ..bookwalk import (  # re-exported: the lesson and its tests import them from here
+    EXAMPLE_LEVELS,
     MID,
     REACH,
     SHAPE_WORDS,
@@ -17,6 +18,7 @@ from ..bookwalk import (  # re-exported: the lesson and its tests import them fr
     TICK,
     describe_move,
     describe_walk,
+    example_book,
     lesson_book,
     next_level_after,
     order_for_move,
@@ -34,15 +36,8 @@ __all__ = ["EXAMPLE_LEVELS", "EXERCISE_LEVELS", "Fill", "MID", "OrderBook", "REA
            "exercise_book", "exercises", "lesson_book", "next_level_after", "order_for_move",
            "price_move", "slippage", "start_price", "walk", "walk_lines"]
 
-#: The small book of the worked example: three bid levels, best first (USD, units).
-EXAMPLE_LEVELS = ((100.0, 99.5, 99.0), (40.0, 60.0, 100.0))
 #: The three bid levels of exercises 1 and 2 (USD, units).
 EXERCISE_LEVELS = ((20.0, 19.9, 19.8), (100.0, 100.0, 200.0))
-
-
-def example_book() -> OrderBook:
-    """The three-level book of the lesson's worked example (bids only)."""
-    return OrderBook.from_levels(*EXAMPLE_LEVELS)
 
 
 def exercise_book() -> OrderBook:
