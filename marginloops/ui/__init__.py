@@ -17,11 +17,12 @@ from .exercise import AnswerSheet, ExerciseBox
 from .explorer import CascadeExplorer
 from .knobs import Knob
 from .margin import MarginView
+from .run_controller import RunController
 from .scenario_controls import LEVERAGE_MIXES, ScenarioControls
 from .time_controls import TimeControls
 from .view import View
 
 __all__ = ["AnswerSheet", "BookChart", "BookWalkView", "CascadeExplorer", "CompareExplorer",
            "CriticalRatioView", "ExerciseBox", "Knob", "LEVERAGE_MIXES", "LiquidationMapChart",
-           "LiquidationsChart", "MarginView", "OpenInterestChart", "PriceChart", "ScenarioControls",
-           "TimeControls", "View"]
+           "LiquidationsChart", "MarginView", "OpenInterestChart", "PriceChart", "RunController",
+           "ScenarioControls", "TimeControls", "View"]
