@@ -75,6 +75,8 @@ PICTURES = (
             summary="Picture of this widget, for reading without a kernel"),
     Picture("lesson02-bookwalk", "02-order-books-and-slippage.ipynb",
             summary="Picture of this widget, for reading without a kernel"),
+    Picture("lesson02-pool", "02-order-books-and-slippage.ipynb", (("click", "Sell", 2),),
+            summary="Picture of this widget, for reading without a kernel"),
     Picture("lesson03-explorer", "03-the-loop-round-by-round.ipynb", STEP_6),
     Picture("lesson03-sandbox", "03-the-loop-round-by-round.ipynb", (("click", "Step", 3),)),
     Picture("lesson04-critical", "04-liquidation-clusters.ipynb",
