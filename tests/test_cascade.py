@@ -173,13 +173,25 @@ def test_cascade_runs_through_the_whole_band_when_density_reaches_depth(ratio):
     (dict(direction="sideways"), "direction must be one of"),
     (dict(resilience=1.5), "resilience must be in [0, 1], got 1.5"),
     (dict(insurance_fund=-1), "insurance_fund must be >= 0, got -1"),
-    (dict(max_rounds=0), "max_rounds must be in [1, 1000000], got 0"),
-    (dict(liquidation_fee=1.0), "liquidation_fee must be in [0, 1), got 1"),
+    # One range per field, shared by Scenario and Cascade (issue 11: they used to differ).
+    (dict(max_rounds=0), "max_rounds must be in [1, 100000], got 0"),
+    (dict(max_rounds=100_001), "max_rounds must be in [1, 100000], got 100001"),
+    (dict(liquidation_fee=0.11), "liquidation_fee must be in [0, 0.1], got 0.11"),
 ])
 def test_cascade_rejects_bad_input(kwargs, needle):
     with pytest.raises(ValueError) as err:
         Cascade(two_longs(), ladder_book(), **{"shock": 0.01, **kwargs})
     assert needle in str(err.value)
+
+
+@pytest.mark.parametrize("field,value", [("max_rounds", 100_001), ("liquidation_fee", 0.11)])
+def test_scenario_and_cascade_refuse_a_field_with_the_same_words(field, value):
+    from marginloops import Scenario
+    with pytest.raises(ValueError) as in_scenario:
+        Scenario.preset("crowded-longs").replace(**{field: value})
+    with pytest.raises(ValueError) as in_cascade:
+        Cascade(two_longs(), ladder_book(), shock=0.01, **{field: value})
+    assert str(in_scenario.value) == str(in_cascade.value)
 
 
 def test_cascade_rejects_positions_already_past_liquidation():
