@@ -239,9 +239,12 @@ def test_a_file_may_give_only_what_it_changes():
     ({"preset": "thin", "shock": 0.1}, "preset must be one of ['calm-market', 'crowded-longs', "
                                        "'short-squeeze', 'thin-book'], got 'thin'"),
     ({"preset": None}, "preset must be one of"),
-    ({"format": "marginloops.scenario/3", "shock": 0.1}, "format must be "
-     "'marginloops.scenario/2' (or 'marginloops.scenario/1', or left out), got "
-     "'marginloops.scenario/3'"),
+    ({"format": "marginloops.scenario/4", "shock": 0.1}, "format must be "
+     "'marginloops.scenario/2' (or 'marginloops.scenario/1' or 'marginloops.scenario/3', or "
+     "left out), got 'marginloops.scenario/4'"),
+    # format 3 is nested by concern: a flat field at its top is a mistake named alone
+    ({"format": "marginloops.scenario/3", "shock": 0.1}, "scenario (format 3) has unknown key "
+     "'shock'; a key is one of ['market', 'venue', 'accounts', 'mechanisms']"),
     ({"format": ["x"]}, "format must be"),
     ({"shock": 7}, "shock must be in (0, 1), got 7"),
 ])
