@@ -21,7 +21,7 @@ from ..positions import Positions
 from . import style
 from .chartkit import axis_x, axis_y, caption, figure, fit, nice_ticks, set_traits, stylesheet
 from .knobs import Knob, clean, max_mmr_pct, on_step
-from .reports import Reports
+from .reports import Reports, not_listening
 
 #: Text colour of the liquidation label and message: a darker vermilion, 4.5:1 on white.
 ALARM = "#a04000"
@@ -103,7 +103,6 @@ class MarginView(Reports, widgets.VBox):
         mark_lo, mark_hi = mark_range(entry, leverage)
         check_number("mark", first.mark, lo=mark_lo, hi=mark_hi)
         lo, hi, mark_step = mark_knob_range(entry, leverage)
-        self._quiet = False
 
         self.side = widgets.ToggleButtons(
             options=[("long: bet on a rise", "long"), ("short: bet on a fall", "short")],
@@ -131,9 +130,13 @@ class MarginView(Reports, widgets.VBox):
         self._build_chart()
         # Callbacks through guard(): a problem is one sentence in ``message``, not a traceback.
         self._init_reports()
-        for w in (self.side, self.entry.slider, self.leverage.slider, self.mmr.slider):
-            w.observe(self.guard(self._position_changed), names="value")
-        self.mark.slider.observe(self.guard(self._mark_changed), names="value")
+        on_position, on_mark = self.guard(self._position_changed), self.guard(self._mark_changed)
+        #: What the view listens to: ``(widget, handler, trait)``.
+        self._listeners = [(w, on_position, "value") for w in (
+            self.side, self.entry.slider, self.leverage.slider, self.mmr.slider)]
+        self._listeners.append((self.mark.slider, on_mark, "value"))
+        for widget, handler, name in self._listeners:
+            widget.observe(handler, names=name)
         for knob in (self.entry, self.leverage, self.mmr, self.mark):
             knob.on_refuse(self.report)
 
@@ -270,10 +273,8 @@ class MarginView(Reports, widgets.VBox):
 
     # ------------------------------------------------------------------ wiring
     def _position_changed(self, change):
-        if self._quiet:
-            return
-        self._quiet = True
-        try:
+        # the ranges below may clamp the maintenance rate and the mark: not a student's change
+        with not_listening(self._listeners):
             lev = self.leverage.value
             top = max_mmr_pct(((lev, 1.0),))
             self.mmr.set_range(0.0, top)  # a rate at or above 1/leverage cannot be set
@@ -281,10 +282,7 @@ class MarginView(Reports, widgets.VBox):
             self.mark.set_range(lo, hi)  # the mark price stays, clamped into the new range
             self.mark.slider.step = self.mark.box.step = step
             self.mark.slider.grid = self.mark.box.grid = self.mark.step = step
-        finally:
-            self._quiet = False
         self._redraw(position=True)
 
     def _mark_changed(self, change):
-        if not self._quiet:
-            self._redraw(position=False)
+        self._redraw(position=False)

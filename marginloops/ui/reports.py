@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 
 import ipywidgets as widgets
 
-__all__ = ["Reports", "StopsOnProblem", "guarded", "message_html", "problem_sentence"]
+__all__ = ["Reports", "StopsOnProblem", "guarded", "message_html", "not_listening",
+           "problem_sentence"]
 
 
 def problem_sentence(exc: BaseException) -> str:
@@ -40,6 +42,21 @@ def guarded(handler, report):
                 pass
             return None
     return run
+
+
+@contextlib.contextmanager
+def not_listening(listeners):
+    """While a widget sets its own inputs, it is not told of it: each ``(widget, handler,
+    trait)`` of ``listeners`` is unobserved for the block and observed again after it (a
+    change it makes itself is not a change a student made)."""
+    listeners = list(listeners)
+    for widget, handler, name in listeners:
+        widget.unobserve(handler, names=name)
+    try:
+        yield
+    finally:
+        for widget, handler, name in listeners:
+            widget.observe(handler, names=name)
 
 
 def message_html(sentence: str) -> str:

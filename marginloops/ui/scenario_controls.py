@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import html
 
@@ -25,7 +24,7 @@ from .knobs import (
     quote_value,
 )
 from .mechanisms import MECHANISM_LABEL_WIDTH, MECHANISMS, Disclosure, Setting, panel_columns
-from .reports import Reports
+from .reports import Reports, not_listening
 
 __all__ = ["CUSTOM", "LEVERAGE_MIXES", "ScenarioControls", "market_label", "market_name"]
 
@@ -152,7 +151,8 @@ class ScenarioControls(Reports, widgets.VBox):
                         *(self._value_widget(f) for f in self.mechanisms))
         self._on_input = self.guard(self._changed)
         self._on_preset = self.guard(self._preset_changed)
-        self._listen(True)
+        for widget, handler, name in self._listeners():
+            widget.observe(handler, names=name)
         self.seed.refusal_callbacks = [lambda value, old: self.report(
             f"Seed: {quote_value(value)} is not a whole number the seed can take, so it "
             f"stays at {old}.")]
@@ -170,21 +170,14 @@ class ScenarioControls(Reports, widgets.VBox):
                           self.mechanisms_panel, self.message])
         self.set_trait("scenario", base)
 
-    def _listen(self, on: bool) -> None:
-        """Listen to the inputs (``on``), or stop listening."""
-        for w in self._inputs:
-            (w.observe if on else w.unobserve)(self._on_input, names="value")
-        (self.preset.observe if on else self.preset.unobserve)(self._on_preset, names="value")
+    def _listeners(self) -> list:
+        """What the controls listen to: ``(widget, handler, trait)``."""
+        return ([(w, self._on_input, "value") for w in self._inputs]
+                + [(self.preset, self._on_preset, "value")])
 
-    @contextlib.contextmanager
     def _not_listening(self):
-        """While the controls set their own inputs, they are not told of it: a change they
-        make is not a change a student made."""
-        self._listen(False)
-        try:
-            yield
-        finally:
-            self._listen(True)
+        """While the controls set their own inputs, they are not told of it."""
+        return not_listening(self._listeners())
 
     # ------------------------------------------------------------------ the market knobs
     def _shown(self, name, scenario: Scenario):
