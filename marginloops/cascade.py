@@ -442,23 +442,6 @@ class Cascade:
         closes or auto-deleveraging), in the order of :attr:`positions` (a new array)."""
         return self.accounts.open_size()
 
-    # Read-only views that tests written before issue 11 read (the state lives in accounts).
-    @property
-    def _order(self) -> np.ndarray:
-        return self.accounts.order
-
-    @property
-    def _q_left(self) -> np.ndarray:
-        return self.accounts.q_left
-
-    @property
-    def _closed_in(self) -> np.ndarray:
-        return self.accounts.closed_in
-
-    @property
-    def _opp_q(self) -> np.ndarray:
-        return self.accounts.opposite_left
-
     def put_back(self, qty) -> float:
         """Market makers put ``qty`` units back on the traded side; returns units placed."""
         placed = self.venue.refill(self.venue_side, qty, at=self.refill_at)

@@ -230,7 +230,7 @@ def test_partial_restore_brings_equity_back_to_exactly_the_maintenance_margin():
     # maintenance of what is left, 0.05 * 99 * 4 * (10/11), equals the equity, 18.
     x = 1 - 18 / 19.8
     assert r1.n_reduced == 1 and r1.qty_liquidated == pytest.approx(4 * x)
-    left = cas._q_left[0]
+    left = cas.accounts.q_left[0]
     assert left == pytest.approx(4 * (1 - x))
     assert 0.05 * 99 * left == pytest.approx(18.0)
 
@@ -311,7 +311,7 @@ def test_adl_closes_the_bankrupt_long_against_the_top_ranked_short():
     # is sold into the book, the price stays at 98 and no bad debt is left.
     assert (r1.n_adl, r1.adl_qty, r1.adl_price, r1.n_deleveraged) == (1, 2.0, 99.0, 1)
     assert r1.qty_liquidated == 0 and r1.price_after == 98.0 and r1.bad_debt == 0
-    assert list(cas._opp_q) == [1.0, 1.0]  # S1 untouched, S2 down from 3 to 1
+    assert list(cas.accounts.opposite_left) == [1.0, 1.0]  # S1 untouched, S2 down from 3 to 1
     assert r1.open_interest == pytest.approx(2.0)  # S1's 1 + S2's 1
     # Without ADL the long is sold into the book at 97 and 96: 2 * (96.5 - 99) = -5 of debt.
     plain = Cascade(adl_market(), ladder(), shock=0.025).run()

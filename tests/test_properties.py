@@ -192,9 +192,9 @@ def _check_moving_thresholds(pos, cas, hist, kwargs, rounds, s):
     # Closed at most once; partial closes only ever shrink a position.
     assert (rounds >= 0).sum() == sum(r.n_liquidated - r.n_reduced for r in hist)
     assert all(r.n_adl <= r.n_liquidated - r.n_reduced for r in hist)
-    size_sorted = pos.size[cas._order]
-    assert (cas._q_left >= -1e-12).all() and (cas._q_left <= size_sorted + 1e-12).all()
-    assert (cas._q_left[cas._closed_in >= 0] == 0).all()
+    size_sorted, q_left = pos.size[cas.accounts.order], cas.accounts.q_left
+    assert (q_left >= -1e-12).all() and (q_left <= size_sorted + 1e-12).all()
+    assert (q_left[cas.accounts.closed_in >= 0] == 0).all()
     # Units, prices and money: every liquidated unit filled or unfilled; prices from fills;
     # the fund and bad debt follow the flows round by round.
     fund, debt = kwargs["insurance_fund"], 0.0
@@ -218,12 +218,12 @@ def _check_moving_thresholds(pos, cas, hist, kwargs, rounds, s):
         assert r.bad_debt == pytest.approx(debt, abs=1e-6)
     # Open interest: the other side (less what auto-deleveraging took) plus what is left of
     # this side; each deleveraged unit left on both sides.
-    other = cas._opp_q.sum() if kwargs.get("adl") else pos.size[pos.side != s].sum()
+    other = cas.accounts.opposite_left.sum() if kwargs.get("adl") else pos.size[pos.side != s].sum()
     if kwargs.get("adl"):
         taken = pos.size[pos.side != s].sum() - other
         assert taken == pytest.approx(sum(r.adl_qty for r in hist), abs=1e-9)
-        assert (cas._opp_q >= 0).all()
-    assert hist[-1].open_interest == pytest.approx(other + cas._q_left.sum(), abs=1e-9)
+        assert (cas.accounts.opposite_left >= 0).all()
+    assert hist[-1].open_interest == pytest.approx(other + cas.accounts.q_left.sum(), abs=1e-9)
     cas.reset()
     assert [_key(r) for r in cas.run()] == [_key(r) for r in hist]
 
