@@ -85,6 +85,7 @@ class _CoreRecord:
     pending: int
     n_closed: int
     end_reason: str | None
+    venue: str = "book"
 
     def __eq__(self, other):
         """Field by field; arrays by value and NaN equal to NaN, so histories compare."""
@@ -158,6 +159,9 @@ _RECORD_DOC = """What happened in one round. Round 0 is the shock; rounds 1, 2, 
     n_closed : positions closed whole this round (including bankrupt positions closed by
         auto-deleveraging); without partial liquidation it equals ``n_liquidated``
     end_reason : None, or why the run stops after this round (see ``END_REASONS``)
+    venue : str
+        What the round traded on, in words: "book" (an order book) or "pool" (a
+        constant-product pool); the narration names it.
 
     Fields the mechanisms add (:mod:`marginloops.mechanisms`; each has its default when the
     mechanism is off):
@@ -562,4 +566,5 @@ class Cascade:
             book_left=self.venue.units_left(self.venue_side), refilled=st.refilled,
             open_interest=acc.open_interest,
             open_interest_notional=acc.open_interest * self.price, n_open=acc.n_open,
-            pending=st.pending, n_closed=st.closed, end_reason=st.end, **extra)
+            pending=st.pending, n_closed=st.closed, end_reason=st.end,
+            venue=self.venue.kind, **extra)

@@ -120,7 +120,8 @@ def narrate(rec: RoundRecord) -> str:
             # The book, not the shock asked for, set this move: say so once, plainly.
             side = "bids" if down else "asks"
             text = (f"Round 0 (the shock): {who} {did} {units(rec.shock_qty)} and took every "
-                    f"{side[:-1]} in the book: the {side} ran out at {price(rec.price_after)}, "
+                    f"{side[:-1]} in the {rec.venue}: the {side} ran out at "
+                    f"{price(rec.price_after)}, "
                     f"{percent(abs(rec.price_change))} {'below' if down else 'above'} the "
                     f"start of {price(rec.price_before)}, so the price could "
                     f"{'fall' if down else 'rise'} no further.")
@@ -136,12 +137,12 @@ def narrate(rec: RoundRecord) -> str:
             text += how
         elif rec.filled_qty > 0:
             text += (f"{'selling' if down else 'buying'} {units(rec.filled_qty)} "
-                     f"{'into' if down else 'from'} the book "
+                     f"{'into' if down else 'from'} the {rec.venue} "
                      f"{_move(rec.price_before, rec.price_after)} "
                      f"(average fill {price(rec.avg_fill_price)}, slippage "
                      f"{percent(rec.slippage)}).")
         else:
-            text += f"there was nothing left in the book to {trade} into."
+            text += f"there was nothing left in the {rec.venue} to {trade} into."
         if rec.bad_debt_round > 0:
             text += (f" Some closed beyond their bankruptcy price and the insurance fund could "
                      f"not cover {money(rec.bad_debt_round)} of the losses: that is bad debt.")
@@ -180,7 +181,7 @@ def narrate_end(history: list[RoundRecord]) -> str:
     elif first.book_left <= 0 and shock != 0:
         # The shock itself emptied the book: its move was the book's limit, not a choice.
         summary += (f", all of it in the shock, which took every "
-                    f"{'bid' if first.direction == 'down' else 'ask'} in the book")
+                    f"{'bid' if first.direction == 'down' else 'ask'} in the {first.venue}")
     elif shock != 0 and total != shock:
         summary += f", {number(total / shock, 1)} times the shock's {percent(abs(shock))}"
     elif shock != 0:

@@ -207,6 +207,9 @@ class OrderBook:
     sum and one ``searchsorted`` over the levels the order reaches.
     """
 
+    #: What the venue is called in the narration ("selling 3,456 units into the book").
+    kind = "book"
+
     def __init__(self, bids: _Side, asks: _Side, tick=None):
         self._bids, self._asks, self.tick = bids, asks, tick
 

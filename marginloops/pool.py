@@ -82,6 +82,10 @@ class ConstantProductPool:
     906.6109
     """
 
+    #: What the venue is called in the narration ("selling 3,456 units into the pool").
+    kind = "pool"
+
+
     def __init__(self, base_reserve, quote_reserve, fee=0.003):
         self._x = check_number("base_reserve", base_reserve, lo=0, hi=MAX_MAGNITUDE,
                                lo_open=True)

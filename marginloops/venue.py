@@ -26,6 +26,9 @@ class Venue(Protocol):
     outcome (``Fill.unfilled > 0``), never an error.
     """
 
+    #: What the venue is called in words ("book", "pool"): the narration says "into the pool".
+    kind: str
+
     # ---- reading
     @property
     def best_bid(self) -> float | None:

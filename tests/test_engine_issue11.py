@@ -150,6 +150,8 @@ def test_accounts_refuse_a_position_past_its_threshold_at_the_start():
 class Wrapped:
     """A venue that is not an OrderBook: every call goes to one through the protocol."""
 
+    kind = property(lambda self: self._book.kind)
+
     def __init__(self, book):
         self._book = book
 

@@ -28,3 +28,15 @@ def test_depth_profile_refuses_an_upside_down_range():
     with pytest.raises(ValueError, match="side must be 'bid' or 'ask'"):
         book.depth_profile("middle", 1, 2)
     assert np.isfinite(book.best_bid)
+
+
+def test_a_cascade_on_a_pool_says_pool_in_its_records_and_sentences():
+    from marginloops import Scenario, narrate
+    from marginloops.narration import narrate_end
+    book_run = Scenario.preset("crowded-longs").cascade().run()
+    pool_run = Scenario.preset("crowded-longs").replace(venue="pool").cascade().run()
+    assert {r.venue for r in book_run} == {"book"} and {r.venue for r in pool_run} == {"pool"}
+    traded = next(r for r in pool_run[1:] if r.filled_qty > 0)
+    assert "units into the pool" in narrate(traded) and "book" not in narrate(traded)
+    assert "units into the book" in narrate(next(r for r in book_run[1:] if r.filled_qty > 0))
+    assert "book" not in narrate_end(pool_run)
