@@ -291,3 +291,24 @@ def test_halt_crosses_are_drawn_behind_both_runs():
     assert marks.index(price.halted) < min(marks.index(line) for line in price.lines)
     run_marker = max(line.marker_size for line in price.lines)
     assert price.halted.default_size > 2 * run_marker  # its arms show around a marker
+
+
+def test_a_clamp_back_to_the_same_value_keeps_the_run_and_the_market():
+    """The course walk: "-5" typed into a seed of 0 said "Settings changed (seed 0 → 0): the
+    run starts again from round 0" and renamed the preset "custom". Nothing changed: the run
+    goes on, the market keeps its name, and the seed's row says the clamp."""
+    from marginloops import CascadeExplorer
+    ex = CascadeExplorer(PRESETS["crowded-longs"])
+    ex.time.step_button.click()
+    ex.time.step_button.click()
+    ex.controls.seed.set_state({"value": -5})  # what the browser sends
+    assert ex.controls.seed.value == 0 and ex.round == 1
+    assert ex.scenario.name == "crowded-longs" and ex.controls.preset.value == "crowded-longs"
+    assert "Settings changed" not in ex.controls.message.value + ex.status.value
+    assert ex.controls.seed_note.text == "0 is the least: -5 was set to 0"
+    knob = ex.controls.knobs["shock"]
+    knob.value = 90
+    round_now = ex.round
+    knob.box.set_state({"value": 99})  # 90 already: clamped back to 90
+    assert knob.value == 90 and ex.round == round_now
+    assert knob.note_text == "90 is the most: 99 was set to 90"
