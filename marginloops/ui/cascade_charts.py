@@ -1,8 +1,9 @@
 """The explorer's live bqplot charts of one cascade: price, liquidations, order book,
 liquidation map, open interest.
 
-Each chart builds its figure and marks once and changes their data in place under
-``hold_sync()``. A :class:`~marginloops.ui.view.View` fixes every axis for a whole run, so
+Each chart builds its figure and marks once and changes their data in place, sending only the
+traits whose value changed, each mark's in one message (:func:`.chartkit.set_changed`): an
+unchanged mark is not redrawn in the browser. A :class:`~marginloops.ui.view.View` fixes every axis for a whole run, so
 nothing jumps while stepping.
 """
 
@@ -24,7 +25,7 @@ from .chartkit import (
     fit,
     fit_rounds,
     rounds_span,
-    set_traits,
+    set_changed,
 )
 from .view import BOOK_BINS, MAP_BINS, View, book_histogram
 
@@ -73,22 +74,17 @@ class PriceChart(Chart):
         x_axis, y_axis = self.figure.axes
         fit_rounds(x_axis, view.rounds)
         fit(y_axis, view.price_lo, view.price_hi)
-        set_traits(self.start_line, x=list(rounds_span(view.rounds)),
-                   y=[cascade.start_price] * 2)
+        set_changed(self.start_line, x=list(rounds_span(view.rounds)),
+                    y=[cascade.start_price] * 2)
         self.update(cascade.history)
 
     def update(self, hist):
         """Draw the rounds of ``hist`` (a list of :class:`RoundRecord`)."""
-        with self.line.hold_sync():
-            self.line.x = [r.round for r in hist]
-            self.line.y = [r.price_after for r in hist]
-        with self.shock.hold_sync():
-            self.shock.x = [0] if hist else []
-            self.shock.y = [hist[0].price_after] if hist else []
+        set_changed(self.line, x=[r.round for r in hist], y=[r.price_after for r in hist])
+        set_changed(self.shock, x=[0] if hist else [],
+                    y=[hist[0].price_after] if hist else [])
         halted = [r for r in hist if r.halted]
-        with self.halted.hold_sync():
-            self.halted.x = [r.round for r in halted]
-            self.halted.y = [r.price_after for r in halted]
+        set_changed(self.halted, x=[r.round for r in halted], y=[r.price_after for r in halted])
 
 
 class LiquidationsChart(Chart):
@@ -144,16 +140,12 @@ class LiquidationsChart(Chart):
         longs, shorts = np.zeros(n), np.zeros(n)
         for r in hist:
             (longs if r.direction == "down" else shorts)[r.round] = r.notional_liquidated
-        with self.bars.hold_sync():
-            self.bars.x = np.arange(n)
-            self.bars.y = [longs, shorts]
+        set_changed(self.bars, x=np.arange(n), y=[longs, shorts])
         # The diamond sits just above its bar, inside the axis.
         top = float(self.y.max) if self.y.max is not None else 1.0
         auctions = [r for r in hist if r.uniform_price]
-        with self.auction.hold_sync():
-            self.auction.x = [r.round for r in auctions]
-            self.auction.y = [min(r.notional_liquidated + 0.05 * top, 0.97 * top)
-                              for r in auctions]
+        set_changed(self.auction, x=[r.round for r in auctions],
+                    y=[min(r.notional_liquidated + 0.05 * top, 0.97 * top) for r in auctions])
 
 
 class BookChart(Chart):
@@ -202,16 +194,12 @@ class BookChart(Chart):
             taken = np.histogram(rec.book_prices, self.edges, weights=rec.book_qty)[0]
         else:
             taken = np.zeros_like(resting)
-        with self.resting.hold_sync():
-            self.resting.x, self.resting.y = centers, resting
-        with self.taken.hold_sync():
-            self.taken.x, self.taken.y = centers, taken
+        set_changed(self.resting, x=centers, y=resting)
+        set_changed(self.taken, x=centers, y=taken)
 
     def set_price(self, price) -> None:
         """Move the dashed price line to ``price``; nothing else is redrawn."""
-        with self.price.hold_sync():
-            self.price.x = [price] * 2
-            self.price.y = [0.0, float(self.y.max)]
+        set_changed(self.price, x=[price] * 2, y=[0.0, float(self.y.max)])
 
 
 class LiquidationMapChart(Chart):
@@ -353,25 +341,19 @@ class LiquidationMapChart(Chart):
         centers = 0.5 * (self.edges[1:] + self.edges[:-1])
         top = float(self.y.max) if self.y.max is not None else 1.0
         has_shorts = open_shorts > 0
-        with self.shorts_edge.hold_sync():
-            self.shorts_edge.x = centers
-            self.shorts_edge.y = [np.where(has_shorts, open_longs, 10.0 * top), open_shorts]
-        with self.bars.hold_sync():
-            self.bars.x = centers
-            self.bars.y = [open_longs, open_shorts, reached_n, gone]
+        set_changed(self.shorts_edge, x=centers,
+                    y=[np.where(has_shorts, open_longs, 10.0 * top), open_shorts])
+        set_changed(self.bars, x=centers, y=[open_longs, open_shorts, reached_n, gone])
         stack = open_longs + open_shorts + reached_n + gone
         hit = reached_n > 0
-        with self.reached.hold_sync():
-            self.reached.x = centers[hit]
-            self.reached.y = np.minimum(stack[hit] + 0.05 * top, 0.97 * top)
+        set_changed(self.reached, x=centers[hit],
+                    y=np.minimum(stack[hit] + 0.05 * top, 0.97 * top))
         self.set_price(price)
 
     def set_price(self, price) -> None:
         """Move the dashed price line to ``price``; the bars and diamonds stay as they are."""
         top = float(self.y.max) if self.y.max is not None else 1.0
-        with self.price.hold_sync():
-            self.price.x = [price] * 2
-            self.price.y = [0.0, top]
+        set_changed(self.price, x=[price] * 2, y=[0.0, top])
 
 
 class OpenInterestChart(Chart):
@@ -412,9 +394,6 @@ class OpenInterestChart(Chart):
     def update(self, hist):
         """Draw the rounds of ``hist`` (a list of :class:`RoundRecord`)."""
         x = [r.round for r in hist]
-        with self.oi.hold_sync():
-            self.oi.x, self.oi.y = x, [r.open_interest_notional for r in hist]
-        with self.fund.hold_sync():
-            self.fund.x, self.fund.y = x, [r.insurance_fund for r in hist]
-        with self.debt.hold_sync():
-            self.debt.x, self.debt.y = x, [r.bad_debt for r in hist]
+        set_changed(self.oi, x=x, y=[r.open_interest_notional for r in hist])
+        set_changed(self.fund, x=x, y=[r.insurance_fund for r in hist])
+        set_changed(self.debt, x=x, y=[r.bad_debt for r in hist])

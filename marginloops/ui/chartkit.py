@@ -17,7 +17,8 @@ from . import style
 
 __all__ = ["Chart", "axis_x", "axis_y", "caption", "caption_html", "copy_value", "figure",
            "fit", "fit_rounds", "nice_ticks", "projector_changes", "px", "round_ticks",
-           "rounds_span", "scrolling_log", "set_traits", "stylesheet"]
+           "rounds_span", "same_value", "scrolling_log", "set_changed", "set_traits",
+           "stylesheet"]
 
 
 def axis_x(scale, label, fmt=None) -> bq.Axis:
@@ -100,6 +101,43 @@ def set_traits(widget, **values) -> None:
     with widget.hold_sync():
         for name, value in values.items():
             setattr(widget, name, value)
+
+
+def same_value(old, new) -> bool:
+    """Whether trait value ``new`` equals ``old`` as the browser would draw it: numbers and
+    arrays (a list of arrays as a 2-d array) compared by value, NaN equal to NaN.
+
+    bqplot sends a whole array on any assignment, even of an equal one (traitlets cannot tell
+    two arrays equal), so a chart compares first (:func:`set_changed`).
+    """
+    if old is None or new is None:
+        return old is new
+    try:
+        a, b = np.asarray(old), np.asarray(new)
+    except (ValueError, TypeError):
+        return False
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+        try:
+            return bool(np.array_equal(a.astype(float), b.astype(float), equal_nan=True))
+        except (ValueError, TypeError):
+            return False
+    try:
+        return bool(np.array_equal(a, b))
+    except (ValueError, TypeError):
+        return False
+
+
+def set_changed(widget, **values) -> tuple[str, ...]:
+    """Set the traits of ``widget`` whose new value differs from the one it has
+    (:func:`same_value`), in one message; unchanged ones are not re-sent. Returns the names
+    set (none: nothing is sent and the browser redraws nothing)."""
+    changed = {name: value for name, value in values.items()
+               if not same_value(getattr(widget, name), value)}
+    if changed:
+        set_traits(widget, **changed)
+    return tuple(changed)
 
 
 def rounds_span(rounds: int) -> tuple[float, float]:
