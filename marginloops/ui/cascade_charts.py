@@ -1,10 +1,10 @@
 """The explorer's live bqplot charts of one cascade: price, liquidations, order book,
 liquidation map, open interest.
 
-Each chart builds its figure and marks once and changes their data in place, sending only the
-traits whose value changed, each mark's in one message (:func:`.chartkit.set_changed`): an
-unchanged mark is not redrawn in the browser. A :class:`~marginloops.ui.view.View` fixes every axis for a whole run, so
-nothing jumps while stepping.
+Each chart builds its figure and marks once and changes their data in place, each mark's
+changed traits in one message (:func:`.chartkit.set_changed`): a mark whose data did not
+change is not sent, so the browser does not redraw it. A :class:`~marginloops.ui.view.View`
+fixes every axis for a whole run, so nothing jumps while stepping.
 """
 
 from __future__ import annotations

@@ -107,8 +107,9 @@ def same_value(old, new) -> bool:
     """Whether trait value ``new`` equals ``old`` as the browser would draw it: numbers and
     arrays (a list of arrays as a 2-d array) compared by value, NaN equal to NaN.
 
-    bqplot sends a whole array on any assignment, even of an equal one (traitlets cannot tell
-    two arrays equal), so a chart compares first (:func:`set_changed`).
+    bqplot's array traits (traittypes ``Array``) already skip an assignment ``np.array_equal``
+    to the old value, but count NaN unequal to NaN, and a trait set to a list is compared
+    only after conversion; this compares first, for any trait (:func:`set_changed`).
     """
     if old is None or new is None:
         return old is new
