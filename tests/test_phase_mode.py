@@ -111,7 +111,14 @@ def check_status_agrees_with_charts(ex):
     oi = list(ex.oi_chart.oi.y)
     assert len(oi) == rounds_priced
     start_oi = float(cas.positions.size.sum()) * cas.start_price
-    assert st["oi"] == say.money(oi[-1] if oi else start_oi)
+    if len(drawn) > rounds_priced:
+        # a round liquidated, its price still to come: open interest has fallen by the closes
+        # ("liquidate" on), what is still open valued at the price on show (lesson 03's walk)
+        open_units = float(cas.open_size().sum())
+        assert open_units == pytest.approx(cas.history[-1].open_interest, rel=1e-12)
+        assert st["oi"] == say.money(open_units * shown_price)
+    else:
+        assert st["oi"] == say.money(oi[-1] if oi else start_oi)
     fund, debt = list(ex.oi_chart.fund.y), list(ex.oi_chart.debt.y)
     assert st["fund"] == say.money(fund[-1] if fund else cas.initial_fund)
     assert st["debt"] == say.money(debt[-1] if debt else 0.0)
@@ -161,12 +168,29 @@ def play_stages(scenario, clicks):
     return ex, out
 
 
+def taken_key(ex):
+    """The book chart's key for the "taken" bars, as a student reads it."""
+    m = re.search(r"taken by [^·]+", text(ex.book_chart.caption.value))
+    assert m, text(ex.book_chart.caption.value)
+    return m.group(0).strip()
+
+
 def check_stage_against_record(ex, stage):
     """What the stage's marks show, against the cascade's records."""
     cas = ex.cascade
     rec = cas.history[-1]
     bars = np.asarray(ex.liquidations_chart.bars.y)
     taken = np.asarray(ex.book_chart.taken.y)
+    # the key names the round whose order the "taken" bars show (they change at the walk)
+    # ("check margins" and "liquidate": the previous round's; a halted round took nothing)
+    shown = cas.history[-2] if stage == "liquidate" else rec
+    assert taken.sum() == pytest.approx(shown.filled_qty, rel=1e-9)
+    if stage in ("check margins", "liquidate"):
+        assert taken_key(ex) == f"taken by the previous round's orders (round {shown.round})"
+        in_progress = int(re.search(r"Round (\d+), stage", text(ex.stage.value)).group(1))
+        assert shown.round == in_progress - 1
+    else:
+        assert taken_key(ex) == "taken by this round's orders"
     if stage in ("the shock", "walk the book"):
         assert taken.sum() == pytest.approx(rec.filled_qty, rel=1e-9)
         np.testing.assert_allclose(ex.book_chart.resting.y,
@@ -212,6 +236,12 @@ def test_each_stage_of_the_shock_and_two_rounds_changes_what_its_name_says():
     assert st[2]["reached"] == "353" and st[2]["closed"] == "0"
     assert (st[3]["closed"], st[3]["notional"]) == ("353", say.money(hist[1].notional_liquidated))
     assert st[3]["notional"] == "4.2M USD" and st[4]["notional"] == "4.2M USD"
+    # ... and open interest falls by them at "liquidate" (it stayed at 24.2M until "new price")
+    assert st[2]["oi"] == "24.2M USD" and st[2]["oi"] == say.money(
+        hist[0].open_interest_notional)
+    assert st[3]["oi"] == st[4]["oi"] == say.money(hist[1].open_interest * hist[0].price_after)
+    assert st[3]["oi"] == "20.1M USD"
+    assert st[5]["oi"] == say.money(hist[1].open_interest_notional)
     # the price moves only at "new price"
     prices = [s["price"] for s in st]
     assert prices == [say.price(p) for p in [hist[0].price_before] + [hist[0].price_after] * 4

@@ -9,11 +9,14 @@ from __future__ import annotations
 import html
 
 import ipywidgets as widgets
+import numpy as np
 import traitlets
 
 from .. import narration as say
 from ..analysis import crowding
 from ..numbers import number, signed_percent
+from ..orderbook import Fill
+from ..pool import ConstantProductPool
 from ..scenarios import PRESETS, Scenario
 from . import style
 from .cascade_charts import (
@@ -23,7 +26,8 @@ from .cascade_charts import (
     OpenInterestChart,
     PriceChart,
 )
-from .chartkit import stylesheet
+from .chartkit import caption_html, stylesheet
+from .pool import ReservesChart
 from .reports import problem_sentence
 from .run_controller import NarrationLog, RunController, chart_grid
 from .scenario_controls import ScenarioControls, market_name
@@ -38,6 +42,49 @@ def _things(n: int, word: str) -> str:
 
 #: Phase mode shows a halted round as one stage: nothing is checked, liquidated or walked.
 HALT_STAGES = ("trading halted",)
+
+
+def taken_words(previous: int | None = None) -> str:
+    """The book chart's key for its "taken" bars: this round's orders, or in phase mode, from
+    "check margins" until the walk, the previous round's (round ``previous``)."""
+    if previous is None:
+        return "taken by this round's orders"
+    return f"taken by the previous round's orders (round {previous})"
+
+
+def record_fill(rec) -> Fill:
+    """The venue trade of record ``rec`` as a :class:`~marginloops.orderbook.Fill` (the levels
+    it took, best first), for the pool chart, which draws a trade from its Fill."""
+    qty, prices = np.asarray(rec.book_qty, float), np.asarray(rec.book_prices, float)
+    filled = float(qty.sum())
+    avg = float((prices * qty).sum() / filled) if filled > 0 else float("nan")
+    last = float(prices[-1]) if prices.size else float("nan")
+    return Fill(side="sell" if rec.direction == "down" else "buy", requested=filled,
+                filled=filled, unfilled=0.0, avg_price=avg, last_price=last,
+                level_prices=prices, level_qty=qty)
+
+
+def _view_of_pool_run(cascade) -> View:
+    """The axis ranges of a run on a pool, as :meth:`View.of` finds them for a book (same
+    price range, rounds and money axes); the book-depth axis is not drawn for a pool.
+    Stands in until :meth:`View.of` reads any venue."""
+    start = cascade.start_price
+    cascade.reset()
+    hist = cascade.run()
+    cascade.reset()
+    move = max(abs(r.price_after - start) for r in hist)
+    span = max(move, start * cascade.shock, start * 0.02)
+    if cascade.direction == "down":
+        lo, hi = max(start - 1.6 * span, 0.0), start + 0.3 * span
+    else:
+        lo, hi = start - 0.3 * span, start + 1.6 * span
+    notional = max(r.notional_liquidated for r in hist)
+    money = max(max(r.insurance_fund, r.bad_debt) for r in hist)
+    oi = max(float(cascade.positions.size.sum()) * start,
+             max(r.open_interest_notional for r in hist))
+    return View(price_lo=lo, price_hi=hi, rounds=max(10, len(hist) - 1),
+                notional_max=notional * 1.15 or 1.0, oi_max=oi * 1.1 or 1.0,
+                money_max=money * 1.15 or 1.0, depth_max=1.0, tick=None)
 
 
 class CascadeExplorer(RunController):
@@ -112,11 +159,15 @@ class CascadeExplorer(RunController):
         self.price_chart = PriceChart()
         self.liquidations_chart = LiquidationsChart()
         self.book_chart = BookChart()
+        self.pool_chart: ReservesChart | None = None  # built for the first market on a pool
+        # The venue's chart: the book's depth, or the pool's reserves curve (swapped on load).
+        self.venue_box = widgets.VBox([self.book_chart.widget],
+                                      layout={"min_width": "360px", "overflow": "visible"})
         self.map_chart = LiquidationMapChart()
         self.oi_chart = OpenInterestChart()
         grid = chart_grid(
             [self.price_chart.widget, self.liquidations_chart.widget, self.map_chart.widget,
-             self.book_chart.widget, self.oi_chart.widget,
+             self.venue_box, self.oi_chart.widget,
              self.narration_log.box("<b>What happened, newest first</b>")])
         parts = [stylesheet()] + ([self.controls] if show_controls else [])
         parts += [self.time,
@@ -146,6 +197,14 @@ class CascadeExplorer(RunController):
     def narration(self) -> list[str]:
         """Every sentence so far, oldest first (the log shows them newest first)."""
         return list(self.narration_log.lines)
+
+    @property
+    def venue_chart(self):
+        """The chart of the venue the market trades on, the one on show: ``book_chart`` (an
+        order book's depth) or ``pool_chart`` (a constant-product pool's reserves curve)."""
+        if isinstance(self.cascade.venue, ConstantProductPool):
+            return self.pool_chart
+        return self.book_chart
 
     def step(self) -> None:
         """One click of Step: a whole round, or in phase mode the next stage of one."""
@@ -198,10 +257,22 @@ class CascadeExplorer(RunController):
     def _load(self, scenario: Scenario, message: str) -> None:
         cascade = scenario.cascade()  # built first: a market that fails leaves the old one
         crowd = crowding(cascade, band=0.05)
-        view = View.of(cascade)
+        on_pool = isinstance(cascade.venue, ConstantProductPool)
+        view = _view_of_pool_run(cascade) if on_pool else View.of(cascade)
         self._scenario, self.cascade, self.crowding, self.view = scenario, cascade, crowd, view
+        if on_pool:
+            if self.pool_chart is None:
+                self.pool_chart = ReservesChart(cascade.venue)
+            self.pool_chart.reset_frame()  # fitted afresh, on the run's venue, by reset()
         for chart in self._charts():
-            chart.reset(self.cascade, self.view)
+            if chart is not self.venue_chart:
+                chart.reset(self.cascade, self.view)
+        if not on_pool:
+            self.book_chart.reset(cascade, view)
+        shown = self.venue_chart
+        if self.venue_box.children != (shown.widget,):
+            shown.set_projector(bool(self.projector_toggle.value))
+            self.venue_box.children = (shown.widget,)
         self.reset(message)
         self.scenario = scenario
 
@@ -233,7 +304,7 @@ class CascadeExplorer(RunController):
         self.scenario = self._scenario  # what runs, whoever set the trait
 
     def _charts(self):
-        return (self.price_chart, self.liquidations_chart, self.book_chart, self.map_chart,
+        return (self.price_chart, self.liquidations_chart, self.venue_chart, self.map_chart,
                 self.oi_chart)
 
     def _counter_follows(self) -> bool:
@@ -262,7 +333,8 @@ class CascadeExplorer(RunController):
         self.price_chart.update(hist)
         self.liquidations_chart.update(hist)
         self.oi_chart.update(hist)
-        self.book_chart.update(cas.book, cas.price, hist[-1] if hist else None)
+        self._show_venue_trade(hist[-1] if hist else None)
+        self._set_venue_price(cas.price)
         self._draw_map()
         self._update_status()
         self.narration_log.render()
@@ -313,13 +385,13 @@ class CascadeExplorer(RunController):
                 rec = cas.step()
                 self.narration_log.lines.append(say.narrate(rec))
                 self._show_new_price()
-                self.book_chart.show_walk(cas.book)  # market makers refilled it
+                self._show_venue_trade(rec)  # nothing traded; market makers refilled it
                 self._draw_map(reached=False)
                 self._set_stage(say.narrate(rec), 1, HALT_STAGES, rec.round)
                 self._note_end()
             elif cas.round == 0:
                 rec = cas.step()
-                self.book_chart.show_walk(cas.book, rec)
+                self._show_venue_trade(rec)
                 self._pending_stage = "price"
                 self._set_stage(say.narrate_shock(rec, cas.shock), 1, say.SHOCK_STAGES)
             else:
@@ -327,6 +399,8 @@ class CascadeExplorer(RunController):
                 notional = float(cas.open_size()[reached].sum()) * cas.price
                 side = "long" if cas.direction == "down" else "short"
                 self._draw_map(reached=True)
+                if self.venue_chart is self.book_chart:  # its bars: the last round's take
+                    self._label_taken(cas.history[-1].round)
                 self._pending_stage = "liquidate"
                 self._set_stage(say.narrate_check(cas.price, len(reached), notional, side), 1,
                                 say.ROUND_STAGES)
@@ -339,7 +413,7 @@ class CascadeExplorer(RunController):
             self._set_stage(say.narrate_liquidate(rec), 2, say.ROUND_STAGES)
         elif stage == "walk":
             rec = cas.history[-1]
-            self.book_chart.show_walk(cas.book, rec)
+            self._show_venue_trade(rec)
             self._pending_stage = "price"
             self._set_stage(say.narrate_walk(rec), 3, say.ROUND_STAGES)
         else:  # "price": the round is complete
@@ -358,9 +432,38 @@ class CascadeExplorer(RunController):
         hist = cas.history
         self.price_chart.update(hist)
         self.oi_chart.update(hist)
-        self.book_chart.set_price(cas.price)
+        self._set_venue_price(cas.price)
         self.map_chart.set_price(cas.price)
         self.narration_log.render()
+
+    def _show_venue_trade(self, rec) -> None:
+        """The venue's chart after ``rec``'s trade (None: no trade to mark). A book: its resting
+        orders and the levels ``rec``'s order took, the key naming that order's round; a
+        pool: where it stands on its curve and the path ``rec``'s trade took along it."""
+        cas = self.cascade
+        if self.venue_chart is self.pool_chart:
+            if self.pool_chart.pool is not cas.venue:  # a new run (reset): a new frame
+                self.pool_chart.pool = cas.venue
+                self.pool_chart.reset_frame()
+            traded = rec is not None and rec.filled_qty > 0
+            self.pool_chart.update(record_fill(rec) if traded else None)
+            return
+        self.book_chart.show_walk(cas.book, rec)
+        self._label_taken()
+
+    def _label_taken(self, previous: int | None = None) -> None:
+        """The book chart's key says whose orders its "taken" bars show: this round's, or
+        (round ``previous``) the previous round's, while phase mode has not walked yet."""
+        key = caption_html((style.BLUE, "▆", "orders resting in the book (shaded)"),
+                           (style.VERMILLION, "▮", taken_words(previous)),
+                           (style.BLACK, "┆", "price (dashed)"))
+        if self.book_chart.caption.value != key:
+            self.book_chart.caption.value = key
+
+    def _set_venue_price(self, price: float) -> None:
+        """The book chart's price line moves to ``price``; a pool's point is its price."""
+        if self.venue_chart is self.book_chart:
+            self.book_chart.set_price(price)
 
     def _finish_stage_display(self) -> None:
         """Leaving phase mode (or running on) mid-round: complete the round on screen."""
@@ -412,8 +515,13 @@ class CascadeExplorer(RunController):
         reduced = liquidated[-1].n_reduced_open if liquidated else 0
         partly = f", {_things(reduced, 'more')} partly closed and still open" if reduced else ""
         notional = sum(r.notional_liquidated for r in liquidated)
-        oi = settled[-1].open_interest_notional if settled else float(
-            cas.positions.size.sum()) * start
+        # Open interest falls with the closes: from "liquidate" on, the positions still open
+        # after the round's closes, valued at the price on show until "new price".
+        if len(liquidated) > len(settled):
+            oi = liquidated[-1].open_interest * price
+        else:
+            oi = settled[-1].open_interest_notional if settled else float(
+                cas.positions.size.sum()) * start
         fund = settled[-1].insurance_fund if settled else cas.initial_fund
         debt = settled[-1].bad_debt if settled else 0.0
         reached = ""
