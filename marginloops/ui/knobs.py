@@ -231,10 +231,14 @@ class ClampNote:
     """
 
     def __init__(self, box, watched=None):
-        # Narrow, its text wrapping onto two lines: shown, it must not widen the column of
-        # knobs so much that the controls' second column drops below the first.
-        self.widget = widgets.HTML(layout={"display": "none", "margin": "0 0 0 6px",
-                                           "width": "104px"})
+        # On a line of its own under the row (the row wraps; min-width 100% takes the row's
+        # whole width) and adding no width of its own to the column (width 0: a percentage
+        # min-width counts as 0 when the browser sizes the column to its content). Shown, it
+        # must not widen the column of knobs, or the controls' second column drops below the
+        # first (seen in JupyterLab with the note beside the box, 104 px wide: the course walk).
+        self.widget = widgets.HTML(layout={"display": "none", "margin": "0 0 4px 0",
+                                           "flex": "0 0 auto", "width": "0",
+                                           "min_width": "100%"})
         self._clamped_to = None
         box.typed_callbacks = [self._typed]
         (watched or box).observe(guarded(self._moved, self._say), names="value")

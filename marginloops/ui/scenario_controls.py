@@ -142,7 +142,8 @@ class ScenarioControls(Reports, widgets.VBox):
         self.seed_note = ClampNote(self.seed)
         self.seed_row = widgets.HBox(
             [widgets.Label("Seed", tooltip=seed_tip, layout={"width": LABEL_WIDTH}),
-             self.seed, self.seed_note.widget], layout={"align_items": "center"})
+             self.seed, self.seed_note.widget],
+            layout={"align_items": "center", "flex_flow": "row wrap"})
         self.mechanisms_panel = self._build_mechanisms(base)
         # What the controls listen to: each input's value (the market menu's apart). While
         # the controls set their own inputs (_not_listening), nothing listens.

@@ -52,9 +52,15 @@ def test_knob_boxes_round_clamp_and_say_so_in_lab(lab_server, page, page_log, tm
 
     # 99% typed into the shock box: the box shows 90 and the row says why.
     shock = explorer.get_by_role("spinbutton", name="Shock size (%)", exact=True)
+    depth = explorer.get_by_role("spinbutton", name="1% depth (M USD)", exact=True)
+    depth_at = depth.bounding_box()  # the controls' second column, before any note
     type_into(shock, "99")
     note = explorer.get_by_text("90 is the most: 99 was set to 90")
     note.wait_for(state="visible")
+    # The note goes under its row: the second column stays where it was (the course walk saw
+    # a note beside the box push it below the first column).
+    moved = depth.bounding_box()
+    assert (moved["x"], moved["y"]) == (depth_at["x"], depth_at["y"]), (depth_at, moved)
     wait_until(shock.input_value, lambda v: v == "90", "the shock box after 99")
     row = shock.locator("xpath=ancestor::div[contains(@class,'widget-hbox')][1]")
     assert row.get_by_text("90 is the most").is_visible()  # in the knob's own row
