@@ -1,0 +1,118 @@
+"""The explorer on a constant-product pool (issue 11, item 2): the pool's reserves chart takes
+the order-book chart's place, follows the cascade's pool every round (and at phase mode's
+"walk the book"), and gives the place back when the market trades on a book again."""
+
+import numpy as np
+import pytest
+
+from marginloops import CascadeExplorer, Scenario
+from marginloops.ui.pool import ReservesChart
+
+CROWDED = Scenario.preset("crowded-longs")
+POOL = CROWDED.replace(venue="pool")
+
+
+def uniswap_out(x, y, dx, fee=0.003):
+    """USD out of a pool (x coins, y USD) for ``dx`` coins in, Uniswap v2's formula (the issue's
+    words): out = γ·Δx·y / (x + γ·Δx), γ = 1 − fee."""
+    g = 1 - fee
+    return g * dx * y / (x + g * dx)
+
+
+def shown_on(ex):
+    return ex.venue_box.children[0]
+
+
+def point(ex):
+    return float(ex.pool_chart.point.x[0]), float(ex.pool_chart.point.y[0])
+
+
+def test_a_pool_market_shows_the_reserves_chart_in_place_of_the_book():
+    ex = CascadeExplorer(POOL)
+    assert isinstance(ex.pool_chart, ReservesChart) and ex.venue_chart is ex.pool_chart
+    assert shown_on(ex) is ex.pool_chart.widget
+    assert ex.book_chart.widget not in ex.venue_box.children
+    start = POOL.pool()
+    assert point(ex) == pytest.approx((start.base_reserve, start.quote_reserve), rel=1e-12)
+    assert not ex.pool_chart.path.visible  # no trade yet
+
+
+def test_each_step_moves_the_point_to_the_cascade_pool_along_the_round_trade():
+    ex = CascadeExplorer(POOL)
+    x, y = POOL.pool().base_reserve, POOL.pool().quote_reserve
+    for _ in range(3):
+        ex.time.step_button.click()
+        rec = ex.cascade.history[-1]
+        pool = ex.cascade.venue
+        assert rec.venue == "pool"
+        # the chart's point is the cascade's pool now ...
+        assert point(ex) == pytest.approx((pool.base_reserve, pool.quote_reserve), rel=1e-12)
+        # ... which the round's sale moved by Uniswap v2's formula (no refill in this preset)
+        assert rec.refilled == 0
+        assert point(ex) == pytest.approx((x + rec.filled_qty,
+                                           y - uniswap_out(x, y, rec.filled_qty)), rel=1e-9)
+        assert point(ex)[1] / point(ex)[0] == pytest.approx(rec.price_after, rel=1e-9)
+        # the path runs from where the pool stood before the round to where it stands now
+        px, py = np.asarray(ex.pool_chart.path.x), np.asarray(ex.pool_chart.path.y)
+        assert ex.pool_chart.path.visible
+        assert (px[0], py[0]) == pytest.approx((x, y), rel=1e-9)
+        assert (px[-1], py[-1]) == pytest.approx(point(ex), rel=1e-12)
+        assert np.all(np.diff(px) > 0) and np.all(np.diff(py) < 0)  # a sale: coins in, USD out
+        x, y = point(ex)
+    assert x > POOL.pool().base_reserve  # the point moved
+
+
+def test_reset_and_switching_venue_swap_the_chart_back_and_forth():
+    ex = CascadeExplorer(POOL)
+    start = point(ex)
+    ex.time.step_button.click(), ex.time.step_button.click()
+    assert point(ex) != start
+    ex.time.reset_button.click()
+    assert shown_on(ex) is ex.pool_chart.widget
+    assert point(ex) == pytest.approx(start, rel=1e-12) and not ex.pool_chart.path.visible
+    ex.time.step_button.click()  # the chart follows the new run's pool, not the old one
+    assert ex.pool_chart.pool is ex.cascade.venue
+    ex.set_scenario(CROWDED)  # a book
+    assert ex.venue_chart is ex.book_chart and shown_on(ex) is ex.book_chart.widget
+    ex.time.step_button.click()
+    assert np.asarray(ex.book_chart.taken.y).sum() == pytest.approx(
+        ex.cascade.history[-1].filled_qty, rel=1e-9)
+    ex.set_scenario(POOL)
+    assert shown_on(ex) is ex.pool_chart.widget
+    assert point(ex) == pytest.approx(start, rel=1e-12)
+
+
+def test_a_book_market_never_builds_a_pool_chart():
+    ex = CascadeExplorer(CROWDED)
+    ex.time.step_button.click()
+    assert ex.pool_chart is None and shown_on(ex) is ex.book_chart.widget
+
+
+def test_phase_mode_on_a_pool_moves_the_point_at_the_shock_and_the_walk_only():
+    ex = CascadeExplorer(POOL, phase_mode=True)
+    seen = []
+    for _ in range(10):
+        before = point(ex)
+        ex.time.step_button.click()
+        stage = ex.stage.value.split("(")[1].split(")")[0]
+        moved = point(ex) != before
+        seen.append((stage, moved))
+        pool = ex.cascade.venue
+        if stage in ("the shock", "walk the book", "new price"):  # the round's trade is shown
+            assert point(ex) == pytest.approx((pool.base_reserve, pool.quote_reserve), rel=1e-12)
+    assert seen == [("the shock", True), ("new price", False)] + [
+        ("check margins", False), ("liquidate", False), ("walk the book", True),
+        ("new price", False)] * 2
+
+
+def test_run_to_end_on_a_pool_and_projector_mode_follow_the_swap():
+    ex = CascadeExplorer(CROWDED)
+    ex.projector_toggle.value = True
+    ex.set_scenario(POOL)
+    assert ex.pool_chart.projector  # the chart swapped in wears projector mode too
+    ex.time.run_button.click()
+    pool = ex.cascade.venue
+    assert ex.cascade.ended
+    assert point(ex) == pytest.approx((pool.base_reserve, pool.quote_reserve), rel=1e-12)
+    ex.projector_toggle.value = False
+    assert not ex.pool_chart.projector
