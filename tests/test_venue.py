@@ -40,3 +40,16 @@ def test_a_cascade_on_a_pool_says_pool_in_its_records_and_sentences():
     assert "units into the pool" in narrate(traded) and "book" not in narrate(traded)
     assert "units into the book" in narrate(next(r for r in book_run[1:] if r.filled_qty > 0))
     assert "book" not in narrate_end(pool_run)
+
+
+def test_the_package_exports_the_venues_accounts_and_mechanisms():
+    import marginloops
+    from marginloops.accounts import Accounts, PerpetualAccounts
+    from marginloops.mechanisms import MECHANISMS
+    from marginloops.pool import ConstantProductPool
+    assert marginloops.Venue is Venue and marginloops.ConstantProductPool is ConstantProductPool
+    assert marginloops.Accounts is Accounts and marginloops.PerpetualAccounts is PerpetualAccounts
+    assert marginloops.MECHANISMS is MECHANISMS
+    assert isinstance(ConstantProductPool.from_depth(100.0, 2e6), marginloops.Venue)
+    assert set(marginloops.__all__) >= {"Venue", "ConstantProductPool", "Accounts",
+                                        "PerpetualAccounts", "MECHANISMS"}

@@ -17,6 +17,7 @@ from .exercise import AnswerSheet, ExerciseBox
 from .explorer import CascadeExplorer
 from .knobs import Knob
 from .margin import MarginView
+from .pool import PoolView, ReservesChart
 from .run_controller import RunController
 from .scenario_controls import LEVERAGE_MIXES, ScenarioControls
 from .time_controls import TimeControls
@@ -24,5 +25,5 @@ from .view import View
 
 __all__ = ["AnswerSheet", "BookChart", "BookWalkView", "CascadeExplorer", "CompareExplorer",
            "CriticalRatioView", "ExerciseBox", "Knob", "LEVERAGE_MIXES", "LiquidationMapChart",
-           "LiquidationsChart", "MarginView", "OpenInterestChart", "PriceChart", "RunController",
-           "ScenarioControls", "TimeControls", "View"]
+           "LiquidationsChart", "MarginView", "OpenInterestChart", "PoolView", "PriceChart",
+           "ReservesChart", "RunController", "ScenarioControls", "TimeControls", "View"]
