@@ -101,8 +101,22 @@ def test_phase_mode_on_a_pool_moves_the_point_at_the_shock_and_the_walk_only():
         if stage in ("the shock", "walk the book", "new price"):  # the round's trade is shown
             assert point(ex) == pytest.approx((pool.base_reserve, pool.quote_reserve), rel=1e-12)
     assert seen == [("the shock", True), ("new price", False)] + [
-        ("check margins", False), ("liquidate", False), ("walk the book", True),
+        ("check margins", False), ("liquidate", False), ("trade with the pool", True),
         ("new price", False)] * 2
+
+
+def test_phase_mode_names_the_pool_trade_with_the_records_numbers():
+    """A pool has no book to walk: stage 3 is "trade with the pool", in the records' numbers."""
+    ex = CascadeExplorer(POOL, phase_mode=True)
+    for _ in range(5):
+        ex.time.step_button.click()
+    rec = ex.cascade.history[-1]
+    words = ex.stage.value
+    assert "Round 1, stage 3 of 4 (trade with the pool)" in words
+    assert "price level" not in words and "book" not in words
+    assert "43,191 units sold into the pool for 4.1M USD, an average fill of 95.36" in words
+    assert rec.filled_qty * rec.avg_fill_price == pytest.approx(43_191 * 95.36, rel=1e-4)
+    assert "its price y/x is now 94.30" in words and "Round 1 · stage 3/4" in ex.time.counter.value
 
 
 def test_run_to_end_on_a_pool_and_projector_mode_follow_the_swap():

@@ -42,6 +42,8 @@ def _things(n: int, word: str) -> str:
 
 #: Phase mode shows a halted round as one stage: nothing is checked, liquidated or walked.
 HALT_STAGES = ("trading halted",)
+#: Phase mode's third stage on a pool, in place of "walk the book".
+POOL_TRADE_STAGE = "trade with the pool"
 
 
 def taken_words(previous: int | None = None) -> str:
@@ -403,22 +405,22 @@ class CascadeExplorer(RunController):
                     self._label_taken(cas.history[-1].round)
                 self._pending_stage = "liquidate"
                 self._set_stage(say.narrate_check(cas.price, len(reached), notional, side), 1,
-                                say.ROUND_STAGES)
+                                self._round_stages())
         elif stage == "liquidate":
             rec = cas.step()
             self.liquidations_chart.update(cas.history)
             # The closed positions turn hollow; the price line waits for "new price".
             self.map_chart.update(cas.positions, cas.open_mask, rec.price_before)
             self._pending_stage = "walk"
-            self._set_stage(say.narrate_liquidate(rec), 2, say.ROUND_STAGES)
+            self._set_stage(say.narrate_liquidate(rec), 2, self._round_stages())
         elif stage == "walk":
             rec = cas.history[-1]
             self._show_venue_trade(rec)
             self._pending_stage = "price"
-            self._set_stage(say.narrate_walk(rec), 3, say.ROUND_STAGES)
+            self._set_stage(self._walk_sentence(rec), 3, self._round_stages())
         else:  # "price": the round is complete
             rec = cas.history[-1]
-            stages = say.SHOCK_STAGES if rec.is_shock else say.ROUND_STAGES
+            stages = say.SHOCK_STAGES if rec.is_shock else self._round_stages()
             self._pending_stage = None
             self.narration_log.lines.append(say.narrate(rec))
             self._show_new_price()
@@ -435,6 +437,25 @@ class CascadeExplorer(RunController):
         self._set_venue_price(cas.price)
         self.map_chart.set_price(cas.price)
         self.narration_log.render()
+
+    def _round_stages(self) -> tuple[str, ...]:
+        """A round's stages; on a pool the third is its trade (a pool has no book to walk)."""
+        if self.venue_chart is self.pool_chart:
+            return tuple(POOL_TRADE_STAGE if s == "walk the book" else s
+                         for s in say.ROUND_STAGES)
+        return say.ROUND_STAGES
+
+    def _walk_sentence(self, rec) -> str:
+        """Stage 3's sentence: the order walking the book, or on a pool the pool's trade."""
+        if (self.venue_chart is not self.pool_chart or rec.filled_qty <= 0
+                or getattr(rec, "uniform_price", False)):
+            return say.narrate_walk(rec)
+        into = "sold into" if rec.direction == "down" else "bought from"
+        return (f"Trade with the pool: {say.units(rec.filled_qty)} {into} the pool for "
+                f"{say.money(rec.filled_qty * rec.avg_fill_price)}, an average fill of "
+                f"{say.price(rec.avg_fill_price)} (slippage {say.percent(rec.slippage)}); its "
+                f"price y/x is now {say.price(self.cascade.venue.spot)}, the price the next "
+                f"stage sets.")
 
     def _show_venue_trade(self, rec) -> None:
         """The venue's chart after ``rec``'s trade (None: no trade to mark). A book: its resting
