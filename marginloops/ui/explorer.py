@@ -121,7 +121,10 @@ class CascadeExplorer(RunController):
         ``book_chart``, ``map_chart``, ``oi_chart``: the charts (halted rounds are grey squares
         on the price chart, call-auction rounds diamonds over their bars; in the liquidation
         map open shorts are outlined, reached positions carry a diamond and liquidated ones
-        are hollow); ``status``, ``stage``, ``story``: the text panels (the charts' text
+        are hollow); on a market whose ``venue`` is "pool", ``pool_chart`` (the pool's
+        reserves curve, :class:`~marginloops.ui.pool.ReservesChart`) stands where the book
+        chart would, and ``venue_chart`` is whichever is shown; ``status``, ``stage``,
+        ``story``: the text panels (the charts' text
         alternative; the status line also shows dynamic margin's surcharge and how many
         positions were only partly closed).
 
@@ -373,7 +376,8 @@ class CascadeExplorer(RunController):
         check margins     the liquidation map: the positions reached (◆)
         liquidate         the liquidations chart's bar; on the map, reached → hollow;
                           the status line's "liquidated so far"
-        walk the book     the order book: the levels the liquidation order took
+        walk the book     the order book: the levels the liquidation order took (on a
+                          pool, "trade with the pool": its point and the trade's path)
         new price         the price chart, open interest, fund and bad debt, both
                           price lines, the status line's price; the round's sentence
                           in the log
