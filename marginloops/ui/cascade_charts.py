@@ -27,7 +27,7 @@ from .chartkit import (
     rounds_span,
     set_changed,
 )
-from .view import BOOK_BINS, MAP_BINS, View, book_histogram
+from .view import BOOK_BINS, EMPTY_AXIS_MAX, MAP_BINS, View, book_histogram
 
 __all__ = ["BookChart", "LiquidationMapChart", "LiquidationsChart", "OpenInterestChart",
            "PriceChart"]
@@ -268,7 +268,7 @@ class LiquidationMapChart(Chart):
         top = float((longs + shorts).max(initial=0.0))
         if cascade.dynamic_margin > 0 or cascade.partial is not None or cascade.adl:
             top = max(top, self._tallest(cascade))
-        top = top * 1.15 or 1.0
+        top = top * 1.15 or EMPTY_AXIS_MAX
         x_axis, y_axis = self.figure.axes
         fit(x_axis, view.price_lo, view.price_hi)
         fit(y_axis, 0.0, top)

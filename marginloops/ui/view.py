@@ -9,10 +9,14 @@ import numpy as np
 
 from ..cascade import Cascade
 
-__all__ = ["BOOK_BINS", "MAP_BINS", "View", "book_edges", "book_histogram"]
+__all__ = ["BOOK_BINS", "EMPTY_AXIS_MAX", "MAP_BINS", "View", "book_edges", "book_histogram"]
 
 BOOK_BINS = 120
 MAP_BINS = 90
+#: The top of an axis with nothing to show yet (nothing liquidated, no fund, no bad debt): a
+#: whole 1,000, so its ticks read 0.00, 200 ... 1.00k, never the SI milli "800m" that the
+#: ".3s" tick format gives below 1 (which a student reads as 800 million).
+EMPTY_AXIS_MAX = 1_000.0
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,9 @@ class View:
         oi = max(float(cascade.positions.size.sum()) * start,
                  max(r.open_interest_notional for r in hist))
         return cls(price_lo=lo, price_hi=hi, rounds=max(10, len(hist) - 1),
-                   notional_max=notional * 1.15 or 1.0, oi_max=oi * 1.1 or 1.0,
-                   money_max=money * 1.15 or 1.0, depth_max=depth_max * 1.15 or 1.0,
+                   notional_max=notional * 1.15 or EMPTY_AXIS_MAX,
+                   oi_max=oi * 1.1 or EMPTY_AXIS_MAX, money_max=money * 1.15 or EMPTY_AXIS_MAX,
+                   depth_max=depth_max * 1.15 or EMPTY_AXIS_MAX,
                    tick=tick)
 
     def edges(self, bins) -> np.ndarray:
