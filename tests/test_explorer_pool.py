@@ -62,6 +62,26 @@ def test_each_step_moves_the_point_to_the_cascade_pool_along_the_round_trade():
     assert x > POOL.pool().base_reserve  # the point moved
 
 
+def test_with_a_refill_the_path_is_the_trade_and_the_price_the_pools():
+    """resilience 0.5: market makers add coins and USD after each trade at the same price; the
+    chart draws the trade (from the pool before it) and the pool as the trade left it."""
+    ex = CascadeExplorer(POOL.replace(resilience=0.5))
+    for _ in range(3):
+        before = ex.cascade.venue.copy()
+        x, y = before.base_reserve, before.quote_reserve
+        ex.time.step_button.click()
+        rec, pool = ex.cascade.history[-1], ex.cascade.venue
+        assert rec.refilled > 0
+        px, py = np.asarray(ex.pool_chart.path.x), np.asarray(ex.pool_chart.path.y)
+        assert (px[0], py[0]) == pytest.approx((x, y), rel=1e-9)
+        after = (x + rec.filled_qty, y - uniswap_out(x, y, rec.filled_qty))
+        assert (px[-1], py[-1]) == pytest.approx(after, rel=1e-9)
+        assert point(ex) == pytest.approx(after, rel=1e-9)
+        # the refill added rec.refilled coins at the same price
+        assert pool.base_reserve == pytest.approx(after[0] + rec.refilled, rel=1e-12)
+        assert point(ex)[1] / point(ex)[0] == pytest.approx(pool.spot, rel=1e-9)
+
+
 def test_reset_and_switching_venue_swap_the_chart_back_and_forth():
     ex = CascadeExplorer(POOL)
     start = point(ex)
@@ -71,7 +91,7 @@ def test_reset_and_switching_venue_swap_the_chart_back_and_forth():
     assert shown_on(ex) is ex.pool_chart.widget
     assert point(ex) == pytest.approx(start, rel=1e-12) and not ex.pool_chart.path.visible
     ex.time.step_button.click()  # the chart follows the new run's pool, not the old one
-    assert ex.pool_chart.pool is ex.cascade.venue
+    assert ex.pool_chart.pool is ex.cascade.venue  # no refill in this preset: the pool itself
     ex.set_scenario(CROWDED)  # a book
     assert ex.venue_chart is ex.book_chart and shown_on(ex) is ex.book_chart.widget
     ex.time.step_button.click()

@@ -165,6 +165,7 @@ class CascadeExplorer(RunController):
         self.liquidations_chart = LiquidationsChart()
         self.book_chart = BookChart()
         self.pool_chart: ReservesChart | None = None  # built for the first market on a pool
+        self._pool_run = None  # the pool of the run the pool chart's frame was fitted to
         # The venue's chart: the book's depth, or the pool's reserves curve (swapped on load).
         self.venue_box = widgets.VBox([self.book_chart.widget],
                                       layout={"min_width": "360px", "overflow": "visible"})
@@ -464,13 +465,21 @@ class CascadeExplorer(RunController):
     def _show_venue_trade(self, rec) -> None:
         """The venue's chart after ``rec``'s trade (None: no trade to mark). A book: its resting
         orders and the levels ``rec``'s order took, the key naming that order's round; a
-        pool: where it stands on its curve and the path ``rec``'s trade took along it."""
+        pool: where it stands on its curve and the path ``rec``'s trade took along it. When
+        market makers refilled the pool after the trade (``resilience``: both reserves grow,
+        the price stays), the chart shows the pool as the trade left it, so the path is the
+        trade's; the next round's path starts from the refilled pool."""
         cas = self.cascade
         if self.venue_chart is self.pool_chart:
-            if self.pool_chart.pool is not cas.venue:  # a new run (reset): a new frame
-                self.pool_chart.pool = cas.venue
+            if self._pool_run is not cas.venue:  # a new run (reset): a new frame
+                self._pool_run = cas.venue
                 self.pool_chart.reset_frame()
             traded = rec is not None and rec.filled_qty > 0
+            pool = cas.venue
+            if traded and rec.refilled > 0 and pool.base_reserve > 0:
+                pool = pool.copy()  # undo the refill: x·(1 - f), y·(1 - f), same price
+                pool.withdraw(cas.venue_side, rec.refilled / pool.base_reserve, 0.0)
+            self.pool_chart.pool = pool
             self.pool_chart.update(record_fill(rec) if traded else None)
             return
         self.book_chart.show_walk(cas.book, rec)
