@@ -278,8 +278,12 @@ def narrate_shock(rec: RoundRecord, shock: float) -> str:
     """
     down = rec.direction == "down"
     who, what = ("an outside seller sells", "bid") if down else ("an outside buyer buys", "ask")
-    text = (f"The shock: {who} {units(rec.shock_qty)}, taking every {what} within "
-            f"{percent(shock)} {'below' if down else 'above'} {price(rec.price_before)}")
+    where = f"{percent(shock)} {'below' if down else 'above'} {price(rec.price_before)}"
+    if rec.venue == "pool":  # a pool has no bids to take: it trades until its price gets there
+        text = (f"The shock: {who} {units(rec.shock_qty)} {'to' if down else 'from'} the pool, "
+                f"until its price is {where}")
+    else:
+        text = f"The shock: {who} {units(rec.shock_qty)}, taking every {what} within {where}"
     if rec.filled_qty > 0:
         text += f"; its last fill is at {price(rec.last_fill_price)}, the price the next stage sets"
     return text + "."

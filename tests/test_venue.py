@@ -53,3 +53,13 @@ def test_the_package_exports_the_venues_accounts_and_mechanisms():
     assert isinstance(ConstantProductPool.from_depth(100.0, 2e6), marginloops.Venue)
     assert set(marginloops.__all__) >= {"Venue", "ConstantProductPool", "Accounts",
                                         "PerpetualAccounts", "MECHANISMS"}
+
+
+def test_the_shock_stage_on_a_pool_says_pool_words():
+    from marginloops import Scenario
+    from marginloops.narration import narrate_shock
+    market = Scenario.preset("crowded-longs").replace(venue="pool")
+    shock = market.cascade().step()
+    text = narrate_shock(shock, market.shock)
+    assert text.startswith("The shock: an outside seller sells ") and "bid" not in text
+    assert "to the pool, until its price is 3.0% below " in text
