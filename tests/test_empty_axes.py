@@ -31,3 +31,15 @@ def test_the_explorers_empty_axes_have_no_tick_below_one_but_zero():
             if axis.orientation == "vertical":
                 ticks = [float(t) for t in axis.tick_values]
                 assert all(t == 0 or t >= 1 for t in ticks), (chart, ticks)
+
+
+def test_view_of_reads_a_run_on_a_pool():
+    """View.of works on any venue: on a pool its price range holds the whole run, and the
+    depth axis (a book's only) is left at the empty axis's top."""
+    cascade = Scenario.preset("crowded-longs").replace(venue="pool").cascade()
+    view = View.of(cascade)
+    history = cascade.run()
+    prices = [r.price_after for r in history] + [history[0].price_before]
+    assert view.price_lo <= min(prices) and max(prices) <= view.price_hi
+    assert view.tick is None and view.depth_max == EMPTY_AXIS_MAX
+    assert view.notional_max >= max(r.notional_liquidated for r in history)

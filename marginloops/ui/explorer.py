@@ -66,29 +66,6 @@ def record_fill(rec) -> Fill:
                 level_prices=prices, level_qty=qty)
 
 
-def _view_of_pool_run(cascade) -> View:
-    """The axis ranges of a run on a pool, as :meth:`View.of` finds them for a book (same
-    price range, rounds and money axes); the book-depth axis is not drawn for a pool.
-    Stands in until :meth:`View.of` reads any venue."""
-    start = cascade.start_price
-    cascade.reset()
-    hist = cascade.run()
-    cascade.reset()
-    move = max(abs(r.price_after - start) for r in hist)
-    span = max(move, start * cascade.shock, start * 0.02)
-    if cascade.direction == "down":
-        lo, hi = max(start - 1.6 * span, 0.0), start + 0.3 * span
-    else:
-        lo, hi = start - 0.3 * span, start + 1.6 * span
-    notional = max(r.notional_liquidated for r in hist)
-    money = max(max(r.insurance_fund, r.bad_debt) for r in hist)
-    oi = max(float(cascade.positions.size.sum()) * start,
-             max(r.open_interest_notional for r in hist))
-    return View(price_lo=lo, price_hi=hi, rounds=max(10, len(hist) - 1),
-                notional_max=notional * 1.15 or 1.0, oi_max=oi * 1.1 or 1.0,
-                money_max=money * 1.15 or 1.0, depth_max=1.0, tick=None)
-
-
 class CascadeExplorer(RunController):
     """Step through a margin-call cascade one round (or one stage) at a time.
 
@@ -264,7 +241,7 @@ class CascadeExplorer(RunController):
         cascade = scenario.cascade()  # built first: a market that fails leaves the old one
         crowd = crowding(cascade, band=0.05)
         on_pool = isinstance(cascade.venue, ConstantProductPool)
-        view = _view_of_pool_run(cascade) if on_pool else View.of(cascade)
+        view = View.of(cascade)
         self._scenario, self.cascade, self.crowding, self.view = scenario, cascade, crowd, view
         if on_pool:
             if self.pool_chart is None:

@@ -38,7 +38,9 @@ class View:
 
     @classmethod
     def of(cls, cascade: Cascade) -> View:
-        """Play ``cascade`` to the end twice (ranges, then the book's depth), then reset it."""
+        """Play ``cascade`` to the end (ranges; on a book a second time, for its depth), then
+        reset it. Any venue: on a pool the depth axis is not used (``depth_max`` is the empty
+        axis's top, ``tick`` None)."""
         start = cascade.start_price
         cascade.reset()
         hist = cascade.run()
@@ -48,14 +50,17 @@ class View:
             lo, hi = max(start - 1.6 * span, 0.0), start + 0.3 * span
         else:
             lo, hi = start - 0.3 * span, start + 1.6 * span
-        # The depth axis must hold the fullest bin the book chart will draw, in its own bins.
-        tick = cascade.book.tick
-        edges = book_edges(lo, hi, tick)
         cascade.reset()
-        depth_max = book_histogram(cascade.book, edges).max(initial=0.0)
-        while cascade.step() is not None:
-            depth_max = max(depth_max, book_histogram(cascade.book, edges).max(initial=0.0))
-        cascade.reset()
+        tick, depth_max = None, 0.0
+        if cascade.venue.kind == "book":
+            # The depth axis must hold the fullest bin the book chart will draw, in its own
+            # bins. (A pool has no depth chart: the explorer draws its reserves curve.)
+            tick = cascade.venue.tick
+            edges = book_edges(lo, hi, tick)
+            depth_max = book_histogram(cascade.venue, edges).max(initial=0.0)
+            while cascade.step() is not None:
+                depth_max = max(depth_max, book_histogram(cascade.venue, edges).max(initial=0.0))
+            cascade.reset()
         notional = max(r.notional_liquidated for r in hist)
         money = max(max(r.insurance_fund, r.bad_debt) for r in hist)
         oi = max(float(cascade.positions.size.sum()) * start,
