@@ -4,14 +4,14 @@ mechanism (:data:`MECHANISMS`, laid out by :data:`MECHANISM_COLUMNS`), and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import ipywidgets as widgets
 import traitlets
 
 from ..mechanisms import all_params
 from ..numbers import number, percent
-from ..params import Param
+from ..params import Control, Param
 from ..tiers import BINANCE_STYLE_TIERS
 from .knobs import clean, format_value
 from .reports import Reports
@@ -26,55 +26,26 @@ OFF = "off"
 
 
 @dataclass(frozen=True)
-class Setting:
-    """One control of the "Breaking the loop" panel, bound to one :class:`Scenario` field.
+class Setting(Control):
+    """One control of the "Breaking the loop" panel, bound to one :class:`Scenario` field: a
+    :class:`~marginloops.params.Control` (group, label, tooltip, kind, range, options, switch,
+    off, under, says, short: see there) and what the panel adds to it.
 
     Parameters
     ----------
     field : the Scenario field it sets
-    group : the heading it appears under (see :data:`MECHANISM_COLUMNS`)
-    label, tooltip : what the student reads, and the explanation on hover
-    kind : "knob" (a :class:`Knob`), "check" (a checkbox for a True/False field), "choice"
-        (ToggleButtons), "radio" (RadioButtons, for long option labels) or "menu" (a Dropdown)
-        over ``options``, ``((label, value, tooltip), ...)``; a value None is shown as
-        :data:`OFF`
-    lo, hi, step, integer : the knob's range in shown units; it must only allow valid values
-        (a scenario's value outside it widens it)
-    per_unit : field value of one shown unit: 0.01 shows a fraction in %, 1e6 USD in M USD
-    switch, switch_tooltip : for a field that a checkbox turns on and off: the checkbox's
-        label; unticked, the field is ``off`` and the knob is hidden
-    off : the field's value while it is off (its switch unticked, or a choice on it)
     default : what the control shows while a switched field is off (a knob's number, a
-        choice's option value)
-    under : the field this control belongs to: shown only while that field is on (its switch
-        ticked, or its choice not ``off``)
+        choice's option value); 0 unless given
     note : ``note(value)`` is a line shown under the control while the field is on
     says, says_off : the change in words for the narration, "{}" is the shown value
-        (switched fields; other controls say "label old → new")
-    short : the panel title's words while the field differs from its Scenario default
-        ("{}" is the shown value); None: never in the title
+        (switched fields; other controls say "label old → new"); "" when not given
     """
 
-    field: str
-    group: str
-    label: str
-    tooltip: str
-    kind: str = "knob"
-    lo: float = 0.0
-    hi: float = 1.0
-    step: float = 1.0
-    per_unit: float = 1.0
-    integer: bool = False
-    options: tuple = ()
-    switch: str | None = None
-    switch_tooltip: str = ""
-    off: object = None
+    field: str = ""
     default: object = 0.0
-    under: str | None = None
-    note: object = None
     says: str = ""
     says_off: str = ""
-    short: str | None = None
+    note: object = None
 
     @property
     def selects(self) -> bool:
@@ -131,9 +102,9 @@ def tiers_note(brackets) -> str:
 #: The panel's rows for core settings that belong to no mechanism module (the maintenance
 #: margin's brackets, the insurance fund, where market makers refill, recovery in a pause).
 CORE_ROWS = (
-    Setting("mmr_tiers", "Margin and liquidation", "Maintenance margin",
-            "One maintenance rate for every position (the maintenance margin knob above), or "
-            "exchange-style brackets: the rate grows with the position's size, and the "
+    Setting(field="mmr_tiers", group="Margin and liquidation", label="Maintenance margin",
+            tooltip="One maintenance rate for every position (the maintenance margin knob "
+            "above), or exchange-style brackets: the rate grows with the position's size, and the "
             "brackets replace the flat rate", kind="menu", off=(), short="tiered margin",
             note=tiers_note,
             options=(("one rate (the maintenance margin knob)", (),
@@ -141,20 +112,22 @@ CORE_ROWS = (
                      ("tiered brackets (Binance style)", BINANCE_STYLE_TIERS.brackets,
                       "Bigger positions keep a larger share of their value: "
                       + describe_tiers(BINANCE_STYLE_TIERS.brackets)))),
-    Setting("insurance_fund", "Who pays for losses", "Insurance fund (M USD)",
-            "Money set aside to pay for positions closed beyond their bankruptcy price; what "
-            "the fund cannot pay is bad debt", lo=0.0, hi=10.0, step=0.05, per_unit=1e6),
-    Setting("refill_at", "Market makers", "Refill at",
-            "Where market makers put depth back (resilience, and recovery in a pause)",
+    Setting(field="insurance_fund", group="Who pays for losses",
+            label="Insurance fund (M USD)",
+            tooltip="Money set aside to pay for positions closed beyond their bankruptcy "
+            "price; what the fund cannot pay is bad debt",
+            lo=0.0, hi=10.0, step=0.05, per_unit=1e6),
+    Setting(field="refill_at", group="Market makers", label="Refill at",
+            tooltip="Where market makers put depth back (resilience, and recovery in a pause)",
             kind="choice", short="refill at {}",
             options=(("touch", "touch", "At the best remaining price: the price stays where the "
                                         "last trade left it"),
                      ("old levels", "levels", "At the price levels the orders took, nearest "
                                               "first: the next trades fill higher, so the price "
                                               "can climb back"))),
-    Setting("recovery", "Halts and auctions", "Recovery in a pause (%)",
-            "Market makers restore during a pause: the share of the depth used up so far that "
-            "they put back in each halted round and before each call auction", lo=0.0,
+    Setting(field="recovery", group="Halts and auctions", label="Recovery in a pause (%)",
+            tooltip="Market makers restore during a pause: the share of the depth used up so "
+            "far that they put back in each halted round and before each call auction", lo=0.0,
             hi=100.0, step=5.0, per_unit=0.01),
 )
 
@@ -169,11 +142,10 @@ def setting_of(param: Param) -> Setting:
     """The panel's row for a parameter a mechanism declares (its :class:`~marginloops.params.
     Control`, plain data in the core, drawn here)."""
     c = param.control
-    return Setting(param.name, c.group, c.label, c.tooltip, kind=c.kind, lo=c.lo, hi=c.hi,
-                   step=c.step, per_unit=c.per_unit, integer=c.integer, options=c.options,
-                   switch=c.switch, switch_tooltip=c.switch_tooltip, off=c.off,
-                   default=0.0 if c.default is None else c.default, under=c.under,
-                   says=c.says or "", says_off=c.says_off or "", short=c.short)
+    declared = {f.name: getattr(c, f.name) for f in fields(Control)}
+    return Setting(**{**declared, "field": param.name,
+                      "default": 0.0 if c.default is None else c.default,
+                      "says": c.says or "", "says_off": c.says_off or ""})
 
 
 def panel_rows(params=None) -> tuple:
