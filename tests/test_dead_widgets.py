@@ -31,8 +31,9 @@ def test_stylesheet_shows_the_sentence_on_both_signals():
             f"{style.UNREACHABLE_DELAY_S}s step-end backwards;") in css
     # after a restart (ipywidgets' class on the root) and after a shutdown (Lab's toolbar)
     assert f".{style.ROOT_CLASS}.jupyter-widgets-disconnected::before" in css
-    assert (".jp-NotebookPanel:has(.jp-Notebook-ExecutionIndicator[data-status='disconnected'])"
-            f" .{style.ROOT_CLASS}::before") in css
+    assert (".jp-NotebookPanel:has(.jp-Notebook-ExecutionIndicator:is([data-status="
+            "'disconnected'],[data-status='unknown'])) "
+            f".{style.ROOT_CLASS}::before") in css
     assert "pointer-events: none" in css
     assert f"{style.VOILA_CELLS} .{style.ROOT_CLASS}.jupyter-widgets-disconnected::before" in css
 

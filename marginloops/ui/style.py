@@ -80,8 +80,10 @@ DISCONNECTED_CLASS = "jupyter-widgets-disconnected"
 #: notebook toolbar then shows its execution indicator with ``data-status="disconnected"``
 #: (@jupyterlab/notebook ``executionindicator.tsx``): a notebook panel holding one has lost its
 #: kernel. (Seen in JupyterLab 4.6 after ``DELETE /api/kernels/<id>``.)
+#: A clean-clone run saw the indicator read ``data-status="unknown"`` instead after the same
+#: ``DELETE`` (the session then holds no kernel): that is a lost kernel too.
 KERNEL_LOST_PANEL = (".jp-NotebookPanel:has(.jp-Notebook-ExecutionIndicator"
-                     "[data-status='disconnected'])")
+                     ":is([data-status='disconnected'],[data-status='unknown']))")
 #: A server that stopped (Binder's idle stop ends the whole server) leaves the indicator at
 #: ``data-status="connecting"`` for good (seen for 5 minutes in JupyterLab 4.6 after stopping
 #: the server); a network blip shows it for a moment too, so this one counts only after
