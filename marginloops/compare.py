@@ -9,23 +9,30 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, make_dataclass
 
 from .analysis import amplification
 from .cascade import Cascade, RoundRecord
-from .mechanisms import MECHANISMS
+from .mechanisms import MECHANISMS, placed, summary_measures
 from .narration import count, money, price
 from .numbers import number, percent, signed_percent
 from .scenarios import Scenario
 
-#: The rows of :meth:`Comparison.table`, in order (the cells of :meth:`Summary.cells`).
-MEASURES = ("start price", "final price", "price change", "shock (round 0)", "amplification",
-            "positions closed", "positions reduced (still open)", "notional liquidated",
-            "bad debt", "ADL cost", "insurance fund left", "rounds", "end")
+#: The rows of :meth:`Comparison.table` every run has, in order.
+CORE_MEASURES = ("start price", "final price", "price change", "shock (round 0)",
+                 "amplification", "positions closed", "notional liquidated", "bad debt",
+                 "insurance fund left", "rounds", "end")
 
-#: Rows :meth:`Comparison.table` leaves out when both runs have nothing in them (no partial
-#: liquidation, no auto-deleveraging), so a plain comparison stays short.
-OPTIONAL_MEASURES = ("positions reduced (still open)", "ADL cost")
+#: The measures the mechanisms add (:attr:`marginloops.mechanisms.Mechanism.summary_measures`).
+_EXTRA = summary_measures()
+
+#: The rows of :meth:`Comparison.table`, in order (the cells of :meth:`Summary.cells`): the
+#: core's, each mechanism's measure after the row it names.
+MEASURES = placed(CORE_MEASURES, _EXTRA, key=lambda m: m.label, after=lambda m: m.after)
+
+#: Rows :meth:`Comparison.table` leaves out when both runs have nothing in them (the
+#: mechanisms' measures), so a plain comparison stays short.
+OPTIONAL_MEASURES = tuple(m.label for m in _EXTRA)
 
 #: Why a run stopped, in words (reasons the cascade adds later read as their own name).
 _END_WORDS = {None: "still running", "fixed_point": "fixed point",
@@ -56,9 +63,7 @@ def end_words(reason: str | None) -> str:
     return _END_WORDS.get(reason, str(reason).replace("_", " "))
 
 
-@dataclass(frozen=True)
-class Summary:
-    """The few numbers that sum up one run (or the part of it played so far).
+_SUMMARY_DOC = """The few numbers that sum up one run (or the part of it played so far).
 
     Attributes
     ----------
@@ -76,25 +81,27 @@ class Summary:
         ``final_change / shock_change`` (:func:`marginloops.amplification`): 1 means the
         liquidations added nothing to the shock; NaN if the shock did not move the price.
     n_closed : int
-        Positions closed whole in all rounds (bankrupt positions auto-deleveraging closed
-        included): each position counts once, so never more than the market holds.
-    n_reduced : int
-        Positions only partly closed (partial liquidation) and still open at the end, each
-        counted once however many slices it lost.
+        Positions closed whole in all rounds (those closed off the venue included): each
+        position counts once, so never more than the market holds.
     notional_liquidated : float
-        The value of every close and partial close at the prices that triggered them, USD.
+        The value of every close, whole or in part, at the prices that triggered them, USD.
     bad_debt : float
         Losses the insurance fund could not cover, USD.
-    adl_cost : float
-        Profit the opposite traders closed by auto-deleveraging gave up against the market
-        price, USD (0 without ADL).
     insurance_fund : float
         What is left in the fund, USD.
     rounds : int
         Number of the last round played (the shock is round 0).
     end_reason : str or None
         Why the run stopped (see :data:`marginloops.cascade.END_REASONS`); None while running.
-    """
+
+    Measures the mechanisms add (:mod:`marginloops.mechanisms`; each is 0 when the mechanism
+    is off):
+"""
+
+
+@dataclass(frozen=True)
+class _CoreSummary:
+    """The core's fields and the methods of :class:`Summary` (which adds the mechanisms')."""
 
     label: str
     direction: str
@@ -104,10 +111,8 @@ class Summary:
     shock_change: float
     amplification: float
     n_closed: int
-    n_reduced: int
     notional_liquidated: float
     bad_debt: float
-    adl_cost: float
     insurance_fund: float
     rounds: int
     end_reason: str | None
@@ -124,29 +129,44 @@ class Summary:
                    final_price=last.price_after, final_change=last.price_after / start - 1.0,
                    shock_change=first.price_after / start - 1.0,
                    amplification=amplification(history),
-                   n_closed=sum(r.n_closed for r in history), n_reduced=last.n_reduced_open,
+                   n_closed=sum(r.n_closed for r in history),
                    notional_liquidated=sum(r.notional_liquidated for r in history),
-                   bad_debt=last.bad_debt, adl_cost=sum(r.adl_cost for r in history),
-                   insurance_fund=last.insurance_fund,
-                   rounds=last.round, end_reason=last.end_reason)
+                   bad_debt=last.bad_debt, insurance_fund=last.insurance_fund,
+                   rounds=last.round, end_reason=last.end_reason,
+                   **{m.key: m.of(history) for m in _EXTRA})
 
     def cells(self) -> tuple[str, ...]:
         """The summary as the text cells of :data:`MEASURES`, in that order."""
-        return (price(self.start_price), price(self.final_price),
-                signed_percent(self.final_change, 2), signed_percent(self.shock_change, 2),
-                _amp(self.amplification), count(self.n_closed), count(self.n_reduced),
-                money(self.notional_liquidated), money(self.bad_debt), money(self.adl_cost),
-                money(self.insurance_fund), count(self.rounds), end_words(self.end_reason))
+        cells = dict(zip(CORE_MEASURES, (
+            price(self.start_price), price(self.final_price),
+            signed_percent(self.final_change, 2), signed_percent(self.shock_change, 2),
+            _amp(self.amplification), count(self.n_closed), money(self.notional_liquidated),
+            money(self.bad_debt), money(self.insurance_fund), count(self.rounds),
+            end_words(self.end_reason)), strict=True))
+        cells.update((m.label, m.cell(getattr(self, m.key))) for m in _EXTRA)
+        return tuple(cells[m] for m in MEASURES)
 
     def shows(self, measure: str) -> bool:
         """False for a row of :data:`OPTIONAL_MEASURES` this run has nothing in."""
-        return {"positions reduced (still open)": self.n_reduced > 0,
-                "ADL cost": self.adl_cost > 0}.get(measure, True)
+        return all(getattr(self, m.key) > 0 for m in _EXTRA if m.label == measure)
 
     def _numbers(self) -> tuple:
         """Every field but the label, NaN made comparable."""
         values = dataclasses.astuple(dataclasses.replace(self, label=""))
         return tuple("nan" if isinstance(v, float) and math.isnan(v) else v for v in values)
+
+
+def _make_summary_class():
+    doc = _SUMMARY_DOC + "".join(f"    {m.key} : {m.type.__name__}\n        {m.doc}\n"
+                                 for m in _EXTRA) + "    "
+    return make_dataclass(
+        "Summary", [(m.key, m.type, field(default=m.type(0))) for m in _EXTRA],
+        bases=(_CoreSummary,), frozen=True,
+        namespace={"__doc__": doc, "__module__": __name__})
+
+
+#: One run summed up: :class:`_CoreSummary`'s fields, then every mechanism's measure.
+Summary = _make_summary_class()
 
 
 def _amp(x: float, decimals: int = 2) -> str:
@@ -157,6 +177,16 @@ def _amp(x: float, decimals: int = 2) -> str:
 def _move(r: RoundRecord) -> str:
     """The round's price move in % of the price before it: "-2.96%", "+1.20%", "0.00%"."""
     return signed_percent(r.price_after / r.price_before - 1, 2)
+
+
+#: The columns of :meth:`Comparison.round_table` every run has before its note: header and
+#: ``cell(record, previous record)``.
+_ROUND_COLUMNS = {"price": ("price", lambda r, p: price(r.price_after)),
+                  "move": ("move", lambda r, p: _move(r)),
+                  "closed": ("closed", lambda r, p: count(r.n_closed))}
+
+#: The mechanisms' round-table columns that go in :meth:`Comparison.round_table` too.
+_COMPARE_COLUMNS = tuple(c for m in MECHANISMS for c in m.table_columns if c.compare_header)
 
 
 def _round_note(r: RoundRecord) -> str:
@@ -221,12 +251,12 @@ class Comparison:
 
         One row per round (round 0, the shock, first) and, for each run, four columns: the
         price after the round, its move in % of the price before it, the positions closed
-        whole in it, and a note: "breaker trips" (this round's move tripped the circuit
-        breaker), "halted" (no trade this round), "one price" (a call auction cleared the round
-        at a single price) and, on a run's last round, why it stopped ("end: fixed point").
-        When either run partly closes positions, a "reduced" column after "closed" counts the
-        positions only partly closed in the round (they stay open). A run that ended earlier
-        leaves its columns empty. The runs' labels head their columns.
+        whole in it, and a note: the mechanisms' words for the round
+        (:meth:`marginloops.mechanisms.Mechanism.notes`, such as "one price") and, on a run's
+        last round, why it stopped ("end: fixed point"). A mechanism's column with a
+        ``compare_header`` (:class:`marginloops.mechanisms.TableColumn`) comes in too, after
+        the column it names, when either run shows it. A run that ended earlier leaves its
+        columns empty. The runs' labels head their columns.
 
         Examples
         --------
@@ -240,14 +270,15 @@ class Comparison:
             1  94.13  -2.96%     353                    96.28  -0.74%     353
             2  91.25  -3.06%     338                    96.13  -0.16%      76
         """
-        partial = any(r.n_reduced for h in self.histories for r in h)
-        head = ("price", "move", "closed", *(("reduced",) if partial else ()), "note")
+        extra = [c for c in _COMPARE_COLUMNS if any(c.shown(h) for h in self.histories)]
+        keys = placed(_ROUND_COLUMNS, extra, key=lambda c: c.key, after=lambda c: c.after)
+        cells = {**_ROUND_COLUMNS, **{c.key: (c.compare_header, c.cell) for c in extra}}
+        head = (*(cells[key][0] for key in keys), "note")
         k = len(head)
         blocks = []
         for history in self.histories:
-            rows = [head] + [(price(r.price_after), _move(r), count(r.n_closed),
-                              *((count(r.n_reduced),) if partial else ()), _round_note(r))
-                             for r in history]
+            rows = [head] + [(*(cells[key][1](r, p) for key in keys), _round_note(r))
+                             for r, p in zip(history, [None, *history], strict=False)]
             rows += [("",) * k] * (self.steps - len(history))
             widths = [max(len(row[i]) for row in rows) for i in range(k)]
             blocks.append([[c.rjust(w) for c, w in zip(row[:-1], widths, strict=False)]
@@ -267,8 +298,8 @@ class Comparison:
 
     def verdict(self) -> str:
         """One plain sentence: how far the price moved in run B against run A, how much the
-        cascade amplified the shock in each, the difference in bad debt, and what
-        auto-deleveraging took from opposite traders (when either run used it)."""
+        cascade amplified the shock in each, the difference in bad debt, and the mechanisms'
+        clauses (:attr:`marginloops.mechanisms.SummaryMeasure.words`)."""
         a, b = self.summaries
         la, lb = self.labels
         amp_ok = not (math.isnan(a.amplification) or math.isnan(b.amplification))
@@ -278,10 +309,8 @@ class Comparison:
                     else "with no bad debt")
             moved = ("did not move" if a.final_change == 0
                      else f"{_moved(a.final_change)} in both")
-            adl = (f"; auto-deleveraging took {money(a.adl_cost)} of profit from opposite "
-                   f"traders in each" if a.adl_cost > 0 else "")
             return (f'The two runs "{la}" and "{lb}" are identical: the price {moved}{amp}, '
-                    f"{debt}{adl}.")
+                    f"{debt}{self._clauses()}.")
         if a.final_change * b.final_change > 0:  # both fell, or both rose
             text = (f'The price {_moved(b.final_change)} in run "{lb}" instead of '
                     f'{percent(abs(a.final_change))} in run "{la}"')
@@ -301,21 +330,13 @@ class Comparison:
             text += f", with the same bad debt ({money(a.bad_debt)})"
         else:
             text += f", with {money(abs(diff))} {'less' if diff < 0 else 'more'} bad debt"
-        return text + self._adl_words() + "."
+        return text + self._clauses() + "."
 
-    def _adl_words(self) -> str:
-        """What auto-deleveraging took from the opposite traders, for the verdict ("" if
-        neither run deleveraged anyone)."""
+    def _clauses(self) -> str:
+        """The mechanisms' clauses of :meth:`verdict`, from each measure that has one."""
         (a, b), (la, lb) = self.summaries, self.labels
-        if a.adl_cost <= 0 and b.adl_cost <= 0:
-            return ""
-        text = "; auto-deleveraging took "
-        if a.adl_cost > 0 and b.adl_cost > 0:
-            return text + (f'{money(b.adl_cost)} of profit from opposite traders in run "{lb}" '
-                           f'({money(a.adl_cost)} in run "{la}")')
-        cost, label = (b.adl_cost, lb) if b.adl_cost > 0 else (a.adl_cost, la)
-        return text + f'{money(cost)} of profit from opposite traders in run "{label}"'
-
+        return "".join(m.words(getattr(a, m.key), getattr(b, m.key), la, lb, self.identical)
+                       for m in _EXTRA if m.words is not None)
 
 
 def compare(scenario_a: Scenario, scenario_b: Scenario, *,

@@ -2,8 +2,11 @@
 behind protocols. (That every result is unchanged is tests/test_golden.py's job.)"""
 
 import dataclasses
+import importlib
 import inspect
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +18,9 @@ from marginloops.cascade import CORE_PARAMS
 from marginloops.mechanisms import MECHANISMS, Mechanism, all_params, record_fields
 from marginloops.params import Control, Param
 from marginloops.venue import Venue
+
+#: compare.py as the package has it (the toy below must not need an edit to it).
+COMPARE_SOURCE = Path(importlib.import_module("marginloops.compare").__file__).read_text()
 
 
 def one_long(entry=100.0, leverage=10.0, mmr=0.0, size=1.0):
@@ -77,6 +83,25 @@ def test_the_round_code_names_no_mechanism():
         named = sorted(w for w in words if f".{w}" in code or f"{w}=" in code
                        or f'"{w}"' in code)
         assert named == [], (fn.__name__, named)
+
+
+def test_compare_names_no_mechanism():
+    """compare.py reads the mechanisms' declarations (summary measures, verdict clauses, round
+    table columns, notes): no mechanism's name, title, parameter, record field, column or
+    measure is written in it, docstrings included."""
+    source = COMPARE_SOURCE.lower()
+    words = {p.name for p in all_params()} | {f.name for f in record_fields()}
+    for m in MECHANISMS:
+        words |= {m.name, m.title, *m.title.split(), *(c.key for c in m.table_columns)}
+        words |= {w for s in m.summary_measures for w in (s.key, s.label)}
+    words -= {"liquidation", "margin", "fee", "fees"}  # the core's words too
+    named = sorted(w for w in words if re.search(rf"\b{re.escape(w.lower())}\b", source))
+    assert named == []
+    # and the measures it shows are the declared ones
+    from marginloops.compare import MEASURES, OPTIONAL_MEASURES
+    declared = tuple(s.label for m in MECHANISMS for s in m.summary_measures)
+    assert OPTIONAL_MEASURES == declared == ("positions reduced (still open)", "ADL cost")
+    assert set(declared) <= set(MEASURES)
 
 
 def test_control_rows_are_plain_data():
@@ -367,7 +392,13 @@ _TOY = '''
 from __future__ import annotations
 
 from ..params import Control, Param
-from . import Mechanism, RecordField
+from . import Mechanism, RecordField, SummaryMeasure, TableColumn
+
+
+def _clause(a, b, la, lb, identical):
+    if identical or not (a or b):
+        return ""
+    return f'; the haircut set aside {b:,.0f} USD in run "{lb}" ({a:,.0f} in run "{la}")'
 
 
 class Haircut(Mechanism):
@@ -378,6 +409,13 @@ class Haircut(Mechanism):
                     control=Control("Who pays for losses", "Haircut (%)", "tip", lo=0, hi=50,
                                     step=1, per_unit=0.01)),)
     record_fields = (RecordField("set_aside", float, 0.0, "USD set aside this round"),)
+    table_columns = (TableColumn("aside", "set aside (USD)", lambda r, p: f"{r.set_aside:,.0f}",
+                                 lambda h: any(r.set_aside for r in h), after="closed",
+                                 compare_header="aside"),)
+    summary_measures = (SummaryMeasure("set_aside", "set aside", float,
+                                       lambda h: sum(r.set_aside for r in h),
+                                       lambda v: f"{v:,.0f} USD", after="bad debt",
+                                       doc="USD set aside in all rounds", words=_clause),)
 
     def record(self, run, st) -> dict:
         return {"set_aside": abs(st.to_fund) * self.haircut}
@@ -406,21 +444,29 @@ for make in (lambda: Scenario(haircut=0.9), lambda: Cascade(s.positions(), s.boo
         make()
     except ValueError as exc:
         out.setdefault("errors", []).append(str(exc))
+from marginloops.compare import MEASURES, Summary, compare
+c = compare(s.replace(haircut=0.0), s, labels=("plain", "cut"))
+plain = compare(s.replace(haircut=0.0), s.replace(haircut=0.0, shock=0.05))
+out.update(total=sum(r.set_aside for r in h), summary=c.summaries[1].set_aside,
+           table=c.table(), verdict=c.verdict(), round_table=c.round_table(),
+           plain_table=plain.table(), plain_verdict=plain.verdict(),
+           plain_round_table=plain.round_table(), measures=MEASURES,
+           first_round=Summary.of(h[:1]).set_aside)
 print(json.dumps(out))
 '''
 
 
-def test_a_new_mechanism_is_one_module_and_one_registry_line(tmp_path):
-    """In a scratch copy of the package: add a module and its name in the registry, change
-    nothing else, and the mechanism is a checked Scenario and Cascade parameter, a record
-    field, a sentence, a compare note and a format-3 entry."""
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """Copy the package, add the toy module and its registry line (nothing else), run _TRY:
+    the scratch directory and what _TRY printed."""
     import shutil
     import subprocess
     import sys
-    from pathlib import Path
 
     import marginloops
 
+    tmp_path = tmp_path_factory.mktemp("toy")
     pkg = tmp_path / "marginloops"
     shutil.copytree(Path(marginloops.__file__).parent, pkg,
                     ignore=shutil.ignore_patterns("__pycache__"))
@@ -435,9 +481,44 @@ def test_a_new_mechanism_is_one_module_and_one_registry_line(tmp_path):
     done = subprocess.run([sys.executable, "-c", _TRY], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120, env={"PYTHONPATH": str(tmp_path)})
     assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
+    return tmp_path, json.loads(done.stdout)
+
+
+def test_a_new_mechanism_is_one_module_and_one_registry_line(toy):
+    """In a scratch copy of the package: add a module and its name in the registry, change
+    nothing else, and the mechanism is a checked Scenario and Cascade parameter, a record
+    field, a sentence, a compare note and a format-3 entry."""
+    _, out = toy
     assert out["description"] == "crowded-longs with haircut 10.0%"
     assert out["set_aside"] > 0 and " Set aside. " in out["sentence"]
     assert out["note"] == "haircut" and out["nested"] == {"haircut": 0.1}
     assert out["default"] == 0.0 and out["back"] is True
     assert out["errors"] == ["haircut must be in [0, 0.5], got 0.9"] * 2
+
+
+def test_a_new_mechanism_adds_a_compare_measure_column_and_clause_without_editing_compare(toy):
+    """The toy also declares a summary measure (with a verdict clause) and a round-table column
+    for compare: the comparison's table, verdict and round table carry them, and its module is
+    the package's own, unedited."""
+    tmp_path, out = toy
+    assert (tmp_path / "marginloops" / "compare.py").read_text() == COMPARE_SOURCE
+    total = out["total"]
+    assert total > 0 and out["summary"] == pytest.approx(total, rel=1e-12)
+    assert out["first_round"] == 0.0  # round 0 is the shock: nothing liquidated, nothing set aside
+    # Its row comes after "bad debt" (and the earlier mechanisms' rows placed there), in
+    # MEASURES and in the table (no ADL here: its row is left out), with both runs' cells.
+    m = out["measures"]
+    assert m[m.index("bad debt"):m.index("insurance fund left")] == [
+        "bad debt", "ADL cost", "set aside"]
+    lines = out["table"].splitlines()
+    heads = [line[:20].strip() for line in lines]
+    row = lines[heads.index("bad debt") + 1].split()
+    assert row[:2] == ["set", "aside"] and row[2:] == ["0", "USD", f"{total:,.0f}", "USD"]
+    assert out["verdict"].endswith(f'; the haircut set aside {total:,.0f} USD in run "cut" '
+                                   f'(0 in run "plain").')
+    # Its compare column comes after "closed", before the note, in both runs' blocks.
+    head = out["round_table"].splitlines()[1].split()
+    assert head == ["round"] + ["price", "move", "closed", "aside", "note"] * 2
+    # Two runs without it: no row, no clause, no column.
+    assert "set aside" not in out["plain_table"] and "haircut" not in out["plain_verdict"]
+    assert "aside" not in out["plain_round_table"]

@@ -9,7 +9,12 @@ A mechanism is a subclass of :class:`Mechanism` that declares, as data:
 - the stages of the round it takes part in: the hook methods below it overrides;
 - its narration (:meth:`Mechanism.sentence`, :meth:`Mechanism.round_sentence`,
   :meth:`Mechanism.fill_words`) and its words in the comparison table
-  (:meth:`Mechanism.notes`).
+  (:meth:`Mechanism.notes`);
+- ``table_columns``: the :class:`TableColumn` s it adds to the round tables (the narration's
+  and, when it gives a ``compare_header``, the comparison's);
+- ``summary_measures``: the :class:`SummaryMeasure` s it adds to a comparison's summary of a
+  run (a row of its table, an attribute of :class:`~marginloops.compare.Summary` and, if it
+  says so, a clause of the verdict).
 
 The round (:class:`~marginloops.Cascade`), the scenario (:class:`~marginloops.Scenario`), the
 narration and the comparison read :data:`MECHANISMS` and never name a mechanism. Adding one is
@@ -33,8 +38,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MECHANISMS", "Mechanism", "RecordField", "TableColumn", "all_params",
-           "record_fields"]
+__all__ = ["MECHANISMS", "Mechanism", "RecordField", "SummaryMeasure", "TableColumn", "all_params",
+           "placed", "record_fields", "summary_measures"]
 
 
 @dataclass(frozen=True)
@@ -52,13 +57,46 @@ class RecordField:
 class TableColumn:
     """A column a mechanism adds to :func:`marginloops.narration.round_table`: its key,
     header, ``cell(record, previous record) -> str``, ``shown(history) -> bool`` (is it among
-    the default columns of this run), and the key of the column it follows."""
+    the default columns of this run), and the key of the column it follows.
+
+    ``compare_header``, when given, puts the column in
+    :meth:`marginloops.compare.Comparison.round_table` too, under that (shorter) header, after
+    the column named ``after`` if that table has it (else before the note), in both runs'
+    blocks as soon as ``shown`` is true of either run's history."""
 
     key: str
     header: str
     cell: object
     shown: object
     after: str
+    compare_header: str | None = None
+
+
+@dataclass(frozen=True)
+class SummaryMeasure:
+    """A number a mechanism adds to a comparison's summary of one run.
+
+    It becomes an attribute ``key`` of :class:`marginloops.compare.Summary` (its value
+    ``of(history)``, of type ``type``, meaning ``doc``), a row ``label`` of
+    :meth:`~marginloops.compare.Comparison.table` placed after the row labelled ``after``,
+    shown only when the value is above 0 in either run (see
+    :data:`marginloops.compare.OPTIONAL_MEASURES`), with the cell ``cell(value) -> str``.
+
+    ``words``, when given, adds a clause to :meth:`~marginloops.compare.Comparison.verdict`:
+    ``words(a, b, label_a, label_b, identical) -> str``, from the two runs' values and labels
+    (``identical``: the runs gave the same numbers, the verdict says so), "" when there is
+    nothing to say. The clause goes at the end of the sentence, before its full stop, so it
+    starts with its own separator ("; ...").
+    """
+
+    key: str
+    label: str
+    type: type
+    of: object
+    cell: object
+    after: str
+    doc: str
+    words: object = None
 
 
 class Mechanism:
@@ -78,8 +116,10 @@ class Mechanism:
     record_fields: tuple = ()
     #: Core parameters that decide what it does once on (shown with it by the command line).
     companions: tuple = ()
-    #: Columns it adds to the round table (narration.round_table).
+    #: Columns it adds to the round table (narration.round_table; compare's, if they say so).
     table_columns: tuple = ()
+    #: Measures it adds to a comparison's summary (compare.Summary, its table and verdict).
+    summary_measures: tuple = ()
     #: Its Cascade keyword arguments and their defaults (by default, its params).
     cascade_kwargs: dict | None = None
     #: It changes thresholds after the sort: the accounts must check every open one.
@@ -225,3 +265,28 @@ def all_params() -> tuple:
 def record_fields() -> tuple:
     """Every mechanism's record fields, in order."""
     return tuple(f for m in MECHANISMS for f in m.record_fields)
+
+
+def summary_measures() -> tuple:
+    """Every mechanism's summary measures, in order."""
+    return tuple(s for m in MECHANISMS for s in m.summary_measures)
+
+
+def placed(keys, extras, key, after) -> tuple:
+    """``keys`` with each of ``extras`` inserted after the key ``after(extra)`` names (at the
+    end if ``keys`` has no such key), ``key(extra)`` being what is inserted; extras placed
+    after the same key keep their order.
+
+    >>> placed(("a", "b"), ("x", "y", "z"), str.upper, {"x": "a", "y": "a", "z": "?"}.get)
+    ('a', 'X', 'Y', 'b', 'Z')
+    """
+    out = list(keys)
+    last = {k: k for k in out}  # where the next extra after k goes: after the last one placed
+    for e in extras:
+        anchor = last.get(after(e))
+        at = out.index(anchor) + 1 if anchor is not None else len(out)
+        out.insert(at, key(e))
+        if anchor is not None:
+            last[after(e)] = key(e)
+        last[key(e)] = key(e)
+    return tuple(out)

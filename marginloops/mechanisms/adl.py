@@ -7,7 +7,31 @@ from __future__ import annotations
 import numpy as np
 
 from ..params import Control, Param
-from . import Mechanism, RecordField, TableColumn
+from . import Mechanism, RecordField, SummaryMeasure, TableColumn
+
+
+def _money(x) -> str:
+    from ..narration import money
+
+    return money(x)
+
+
+def _verdict_words(a: float, b: float, la: str, lb: str, identical: bool) -> str:
+    """What auto-deleveraging took from the opposite traders, for a comparison's verdict, from
+    each run's cost ``a``, ``b`` ("" if neither run deleveraged anyone)."""
+    from ..narration import money
+
+    if identical:
+        return (f"; auto-deleveraging took {money(a)} of profit from opposite traders in each"
+                if a > 0 else "")
+    if a <= 0 and b <= 0:
+        return ""
+    text = "; auto-deleveraging took "
+    if a > 0 and b > 0:
+        return text + (f'{money(b)} of profit from opposite traders in run "{lb}" '
+                       f'({money(a)} in run "{la}")')
+    cost, label = (b, lb) if b > 0 else (a, la)
+    return text + f'{money(cost)} of profit from opposite traders in run "{label}"'
 
 
 class AutoDeleveraging(Mechanism):
@@ -41,6 +65,12 @@ class AutoDeleveraging(Mechanism):
     table_columns = (TableColumn(
         "adl_cost", "ADL cost", lambda r, p: _money(r.adl_cost),
         lambda history: any(r.n_adl for r in history), after="bad_debt"),)
+    summary_measures = (SummaryMeasure(
+        "adl_cost", "ADL cost", float, lambda history: sum(r.adl_cost for r in history),
+        _money, after="bad debt",
+        doc="Profit the opposite traders closed by auto-deleveraging gave up against the "
+            "market price, USD (0 without ADL).",
+        words=_verdict_words),)
     moves_thresholds = True
     needs_opposite = True
 
@@ -175,9 +205,3 @@ class AutoDeleveraging(Mechanism):
         return (f"; auto-deleveraging cost the "
                 f"{'shorts' if history[0].direction == 'down' else 'longs'} it closed "
                 f"{money(cost)} of profit")
-
-
-def _money(x) -> str:
-    from ..narration import money
-
-    return money(x)

@@ -8,11 +8,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..params import Control, Param
-from . import Mechanism, RecordField, TableColumn
+from . import Mechanism, RecordField, SummaryMeasure, TableColumn
 
 #: None (close whole positions), a fixed "fraction" of each position per round, or just enough
 #: to "restore" the maintenance margin.
 PARTIAL_MODES = (None, "fraction", "restore")
+
+
+def _count(x) -> str:
+    from ..narration import count
+
+    return count(x)
 
 
 class PartialLiquidation(Mechanism):
@@ -50,7 +56,13 @@ class PartialLiquidation(Mechanism):
     )
     table_columns = (TableColumn(
         "reduced", "reduced (positions)", lambda r, p: _count(r.n_reduced),
-        lambda history: any(r.n_reduced for r in history), after="closed"),)
+        lambda history: any(r.n_reduced for r in history), after="closed",
+        compare_header="reduced"),)
+    summary_measures = (SummaryMeasure(
+        "n_reduced", "positions reduced (still open)", int,
+        lambda history: history[-1].n_reduced_open, _count, after="positions closed",
+        doc="Positions only partly closed (partial liquidation) and still open at the end, "
+            "each counted once however many slices it lost."),)
     moves_thresholds = True
 
     def choose(self, run, st, closing) -> None:
@@ -70,9 +82,3 @@ class PartialLiquidation(Mechanism):
 
     def record(self, run, st) -> dict:
         return {"n_reduced": st.reduced, "n_reduced_open": run.accounts.n_reduced_open()}
-
-
-def _count(x) -> str:
-    from ..narration import count
-
-    return count(x)

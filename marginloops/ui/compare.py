@@ -57,13 +57,13 @@ class RunStyle:
 RUN_STYLES = (RunStyle(style.BLUE, "solid", "circle", "●━", "solid line, circles"),
               RunStyle(style.ORANGE, "dashed", "square", "■╌", "dashed line, squares"))
 
-#: Rows of the live summary table, chosen from :data:`marginloops.compare.MEASURES`, in order:
-#: those of :data:`TABLE_ROWS` always, those of :data:`marginloops.compare.OPTIONAL_MEASURES`
-#: (partial liquidation's reduced positions, ADL's cost) once either run has some.
-ALL_TABLE_ROWS = ("final price", "price change", "amplification", "positions closed",
-                  "positions reduced (still open)", "notional liquidated", "bad debt",
-                  "ADL cost", "insurance fund left")
-TABLE_ROWS = tuple(m for m in ALL_TABLE_ROWS if m not in OPTIONAL_MEASURES)
+#: Rows of the live summary table, chosen from :data:`marginloops.compare.MEASURES`, in its
+#: order: those of :data:`TABLE_ROWS` always, those of
+#: :data:`marginloops.compare.OPTIONAL_MEASURES` (the mechanisms' measures) once either run has
+#: something in them.
+TABLE_ROWS = ("final price", "price change", "amplification", "positions closed",
+              "notional liquidated", "bad debt", "insurance fund left")
+ALL_TABLE_ROWS = tuple(m for m in MEASURES if m in TABLE_ROWS or m in OPTIONAL_MEASURES)
 #: Row headings that read differently while the runs are still going.
 _SO_FAR = {"final price": "price now"}
 
@@ -422,7 +422,7 @@ class CompareExplorer(RunController):
         hists = [c.history for c in self.lock.cascades]
         summaries = [Summary.of(h) if h else None for h in hists]
         cells = [s.cells() if s else ("–",) * len(MEASURES) for s in summaries]
-        # a row only some markets have (partial liquidation, ADL) shows once a run has it
+        # a row only some markets have (a mechanism's measure) shows once a run has it
         rows = [m for m in ALL_TABLE_ROWS if m in TABLE_ROWS
                 or any(s is not None and s.shows(m) for s in summaries)]
         done = self.lock.ended
