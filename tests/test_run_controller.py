@@ -82,6 +82,42 @@ def test_play_ticks_step_and_stop_at_the_end_in_both_explorers():
         assert ex.ended and not ex.time.play.playing and ex.time.play.disabled
 
 
+def test_play_ticks_are_an_observable_trait_of_the_time_controls():
+    """Each forward move of a playing Play's value is one ``tick``; a move while stopped, the
+    rewind of stop() and a late tick after it are none; ``tick`` is read-only."""
+    time = TimeControls()
+    told = []
+    time.observe(lambda change: told.append((change.old, change.new)), names="tick")
+    time.play.value += 1  # not playing: not a tick
+    assert told == [] and time.tick == 0
+    time.play.playing = True
+    time.play.value += 1
+    time.play.value += 1
+    assert told == [(0, 1), (1, 2)] and time.tick == 2
+    late = time.play.value + 1
+    time.stop()
+    assert not time.play.playing and time.play.value == 0 and told == [(0, 1), (1, 2)]
+    time.play.value = late  # sent by the browser before it heard of the stop
+    assert time.tick == 2
+    time.play.playing = True
+    time.play.value += 1  # from 0 again: a tick
+    assert time.tick == 3
+    with pytest.raises(traitlets.TraitError):
+        time.tick = 10
+    assert not hasattr(time, "on_tick")  # no hand-written callback list beside the trait
+
+
+def test_an_explorer_steps_on_each_tick_and_nothing_else_calls_it():
+    ex = CascadeExplorer(SMALL)
+    assert ex.time.tick == 0
+    ex.time.play.playing = True
+    ex.time.play.value += 1
+    ex.time.play.value += 1
+    assert ex.time.tick == 2 and len(ex.cascade.history) == 2
+    ex.time.play.value -= 1  # backwards (a rewind): no tick, no step
+    assert ex.time.tick == 2 and len(ex.cascade.history) == 2
+
+
 # ----------------------------------------------------------------------- the scenario
 def test_the_scenario_is_an_observable_trait():
     ex = CascadeExplorer(SMALL)

@@ -101,7 +101,7 @@ class RunController(StopsOnProblem, ProjectorMode, widgets.VBox):
         self.time.step_button.on_click(guard(lambda _: self.step()))
         self.time.run_button.on_click(guard(lambda _: self.run_to_end()))
         self.time.reset_button.on_click(guard(lambda _: self.reset()))
-        self.time.on_tick(guard(self._play_tick))
+        self.time.observe(guard(self._play_tick), names="tick")
         self.time.play.observe(guard(self._sync_buttons), names="playing")
         self.projector_toggle.observe(guard(lambda change: self.set_projector(change.new)),
                                       names="value")
@@ -142,8 +142,9 @@ class RunController(StopsOnProblem, ProjectorMode, widgets.VBox):
         return True
 
     # ------------------------------------------------------------------------ shared
-    def _play_tick(self) -> None:
-        """One tick of a playing Play: a step; Play stops once the run is over."""
+    def _play_tick(self, _change=None) -> None:
+        """One tick of a playing Play (``time.tick`` moved): a step; Play stops once the run is
+        over."""
         self.step()
         if self.run_ended():
             self.time.stop()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ipywidgets as widgets
+import traitlets
 
 from .knobs import (
     RealFloatSlider,
@@ -33,7 +34,15 @@ def projector_toggle() -> widgets.ToggleButton:
 
 
 class TimeControls(Reports, widgets.HBox):
-    """Step · Play (with speed) · Run to end · round counter ... Reset, the same in every lesson."""
+    """Step · Play (with speed) · Run to end · round counter ... Reset, the same in every lesson.
+
+    ``tick`` counts the ticks of a playing Play, each one a step: its owner observes it
+    (``time.observe(callback, names="tick")``) and steps. A tick the browser sent after Play
+    was stopped (by Reset, Run to end or a control) is not counted.
+    """
+
+    tick = traitlets.Int(0, read_only=True,
+                         help="Ticks of a playing Play so far (each one a step); observe it")
 
     def __init__(self):
         self.step_button = widgets.Button(description="Step", icon="step-forward",
@@ -76,9 +85,8 @@ class TimeControls(Reports, widgets.HBox):
             lambda value, bound: bound is not None and self.report(
                 f"Speed (steps/s): {clamp_sentence(value, bound, value > bound)}.")]
         self.play.observe(self.guard(self._playing_changed), names="playing")
+        self.play.observe(self.guard(self._ticked), names="value")
         self.speed.observe(self.guard(self._speed_changed), names="value")
-        self._tick_callbacks = []
-        self._stopping = False
         self.run_button = widgets.Button(description="Run to end", icon="fast-forward",
                                          tooltip="Play every remaining round at once")
         self.counter = widgets.HTML("<b>Round –</b>", layout={"width": "190px"})
@@ -103,25 +111,15 @@ class TimeControls(Reports, widgets.HBox):
         self.play_button.description = "Pause" if change.new else "Play"
         self.play_button.icon = "pause" if change.new else "play"
 
-    def on_tick(self, callback) -> None:
-        """Call ``callback()`` on each tick of a playing Play (one step each)."""
-        if not self._tick_callbacks:
-            self.play.observe(self.guard(self._ticked), names="value")
-        self._tick_callbacks.append(callback)
-
     def _ticked(self, change) -> None:
-        # A tick the browser sent before Play was stopped (by Reset, Run to end or a control)
-        # arrives late: only a playing Play steps.
-        if self._stopping or not self.play.playing or change.new <= change.old:
-            return
-        for callback in self._tick_callbacks:
-            callback()
+        # Play's value moves on each tick of its browser-side timer. A tick the browser sent
+        # before Play was stopped arrives late, and stop() rewinds the value: only a playing
+        # Play moving forward ticks.
+        if self.play.playing and change.new > change.old:
+            self.set_trait("tick", self.tick + 1)
 
     def stop(self) -> None:
-        """Stop Play and rewind it, so that it works at once when pressed again."""
-        self._stopping = True
-        try:
-            self.play.playing = False
-            self.play.value = 0
-        finally:
-            self._stopping = False
+        """Stop Play and rewind it, so that it works at once when pressed again (the rewind is
+        no tick: Play is stopped first)."""
+        self.play.playing = False
+        self.play.value = 0
