@@ -22,6 +22,7 @@ from marginloops.ui.controls import (
 )
 from marginloops.ui.critical import CriticalRatioView
 from marginloops.ui.explorer import CascadeExplorer
+from marginloops.ui.knobs import RealFloatSlider, RealFloatText, RealIntText
 from marginloops.ui.margin import MarginView, mark_knob_range
 
 SCENARIOS = {**PRESETS, **{key: case.scenario for key, case in CASES.items()}}
@@ -184,6 +185,28 @@ def test_a_clamp_to_the_value_already_there_is_said_and_sent_back(monkeypatch):
     assert knob.note_text == "90 is the most: 99 was set to 90"
     knob.value = 60  # the next change clears it
     assert knob.note_text == ""
+
+
+@pytest.mark.parametrize("make, start, back, moved", [
+    (lambda: RealFloatText(value=0.0, min=0.0, max=10.0), 0.0, -5.0, (12.0, 10.0)),
+    (lambda: RealFloatText(value=10.0, min=0.0, max=10.0), 10.0, 12.5, (-3.0, 0.0)),
+    (lambda: RealIntText(value=0, min=0, max=2**32 - 1), 0, -5, (7, 7)),
+    # a slider: a drag the step rounds back to where it was (3.1 on a 0.5 grid is 3.0)
+    (lambda: RealFloatSlider(value=3.0, min=0.0, max=10.0, step=0.5), 3.0, 3.1, (4.9, 5.0)),
+])
+def test_a_value_settled_back_to_the_old_one_is_no_change(monkeypatch, make, start, back, moved):
+    """traitlets reports a value set_state validated back to the old one as a change from the
+    old value to itself; the boxes and sliders do not: no observer is told, but the settled
+    value still goes back to the browser. A value settled to another one is one change."""
+    widget = make()
+    widget.grid = 0.5 if isinstance(widget, RealFloatSlider) else None
+    told, sent = [], []
+    widget.observe(lambda change: told.append((change.old, change.new)), names="value")
+    monkeypatch.setattr(widget, "send_state", lambda key=None: sent.append(key))
+    typed(widget, back)
+    assert widget.value == start and told == [] and sent == ["value"]
+    typed(widget, moved[0])
+    assert told == [(start, moved[1])] and widget.value == moved[1]
 
 
 def test_the_box_clamps_in_the_kernel_not_in_the_browser():

@@ -114,6 +114,11 @@ class _Settles:
     keeps is sent back to the browser even when it equals the old value (99 typed at 90):
     ipywidgets' ``set_state`` sends a value that differs from the one received
     (``Widget._should_send_property``), a test checks it.
+
+    Such a value settled back to the one the widget had is no change, and observers are not
+    told of it. (``set_state`` sets the value inside ``hold_trait_notifications``, which
+    validates it only when the hold ends and then reports the held change with its settled
+    value: "-5" typed into a box at 0 would be reported as a change from 0 to 0.)
     """
 
     grid = None
@@ -126,6 +131,14 @@ class _Settles:
             super().set_state(sync_data)
         finally:
             self._from_browser = False
+
+    def _notify_observers(self, event):
+        # Reached after Widget.notify_change has sent the settled value to the browser: only
+        # the observers are spared a change from a value to itself.
+        if event.get("type") == "change" and event.get("name") == "value" and (
+                event.get("old") == event.get("new")):
+            return
+        super()._notify_observers(event)
 
     def _bounds(self) -> tuple:
         return self.min, self.max

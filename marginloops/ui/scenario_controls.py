@@ -474,11 +474,8 @@ class ScenarioControls(Reports, widgets.VBox):
             self.set_scenario(self._named[change.new], f"market set to {change.new}")
 
     def _changed(self, change):
-        if _same(change.old, change.new):
-            # A value typed and clamped back to what it was ("-5" into a seed of 0): traitlets
-            # tells a change with old == new (the box's own value is validated inside
-            # set_state's hold_trait_notifications); the market is the same, the run goes on.
-            return
+        # (A value typed and clamped back to what it was, "-5" into a seed of 0, is no change:
+        # the number boxes and sliders do not report it, see knobs._Settles.)
         what = self._describe(change)
         with self._not_listening():
             if change.owner is self.leverage_mix or (
@@ -529,14 +526,6 @@ class ScenarioControls(Reports, widgets.VBox):
         self._good = scenario
         self.message.value = ""
         self._publish(scenario, what)
-
-
-def _same(old, new) -> bool:
-    """True when a control's old and new values are the same setting."""
-    try:
-        return bool(old == new)
-    except (TypeError, ValueError):  # values that do not compare (arrays): a change
-        return False
 
 
 def market_name(scenario: Scenario) -> str:
