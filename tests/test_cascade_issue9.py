@@ -269,7 +269,7 @@ def test_chart_draws_positions_due_next_round_beyond_the_price():
     pos = cas.positions
     assert len(due) > 1000 and (pos.liquidation_price[due] < cas.price).sum() > 700
     chart.update(pos, cas.open_mask, cas.price, due)   # as the explorer's check stage does
-    bars = np.asarray(chart.bars.y)
+    bars = chart.series
     edges = chart.edges
     reached, open_longs = bars[2], bars[0]
     assert reached.sum() > 0
@@ -308,7 +308,7 @@ def test_chart_unchanged_without_moving_thresholds(changes):
         old = [pos.liquidation_map(price_range=rng, bins=MAP_BINS, open_mask=m)[1:]
                for m in (om & ~reach, reach, ~om)]
         want = [old[0][0], old[0][1], sum(old[1]), sum(old[2])]
-        for got, exp in zip(np.asarray(chart.bars.y), want, strict=True):
+        for got, exp in zip(chart.series, want, strict=True):
             np.testing.assert_array_equal(got, exp)
         if cas.step() is None:
             break
@@ -330,7 +330,7 @@ def test_chart_shows_what_partial_closes_left():
     size = cas.open_size()
     assert ((size > 0) & (size < pos.size)).any()
     eff = cas.effective_liquidation_price()
-    bars = np.asarray(chart.bars.y)
+    bars = chart.series
     lo, hi = chart.edges[0], chart.edges[-1]
     is_open = cas.open_mask
     inside = is_open & (eff >= lo) & (eff <= hi)
@@ -405,7 +405,7 @@ def test_explorer_check_stage_draws_the_due_positions_beyond_the_price():
         ex.time.step_button.click()
     cas, lmap = ex.cascade, ex.map_chart
     assert cas.round == 1 and len(cas.in_reach()) > 1000
-    bars = np.asarray(lmap.bars.y)
+    bars = lmap.series
     assert bars[2].sum() > 0
     assert (lmap.edges[1:][bars[2] > 0] >= cas.price).all()
     assert (lmap.edges[:-1][bars[0] > 0] <= cas.price).all()
@@ -429,7 +429,7 @@ def test_map_axis_holds_every_stack_of_the_run(changes):
     top = chart.y.max
     while True:
         chart.update(cas.positions, cas.open_mask, cas.price, cas.in_reach())
-        assert np.asarray(chart.bars.y).sum(axis=0).max() <= top
+        assert chart.series.sum(axis=0).max() <= top
         assert chart.y.max == top
         if cas.step() is None:
             break

@@ -109,11 +109,11 @@ def test_static_parts_are_not_resent_on_a_step(sent):
               ex.price_chart.start_line: "start line"}
     for mark, what in static.items():
         assert mark not in by_mark, (what, by_mark.get(mark))
-    for mark in (ex.map_chart.bars, ex.liquidations_chart.bars, ex.book_chart.resting,
+    for mark in (ex.map_chart.layers, ex.liquidations_chart.bars, ex.book_chart.resting,
                  ex.book_chart.taken):
         assert "x" not in by_mark.get(mark, set())
     # the things that do move, do get sent
-    assert "y" in by_mark[ex.map_chart.bars] and "y" in by_mark[ex.price_chart.line]
+    assert "y" in by_mark[ex.map_chart.layers] and "y" in by_mark[ex.price_chart.line]
     assert "y" in by_mark[ex.liquidations_chart.bars] and "y" in by_mark[ex.book_chart.taken]
 
 

@@ -25,7 +25,7 @@ def test_step_moves_every_chart_and_tells_the_story():
     assert list(ex.price_chart.line.y) == [rec0.price_after]
     assert list(ex.price_chart.shock.y) == [rec0.price_after]
     assert ex.narration[-1].startswith("Round 0 (the shock)")
-    book_taken = np.asarray(ex.book_chart.taken.y)
+    book_taken = ex.book_chart.taken_units
     assert book_taken.sum() == pytest.approx(rec0.shock_qty, rel=1e-9)
     click(t.step_button, 2)
     hist = ex.cascade.history
@@ -46,7 +46,7 @@ def test_step_moves_every_chart_and_tells_the_story():
     in_range = (pos.liquidation_price >= ex.view.price_lo) & (
         pos.liquidation_price <= ex.view.price_hi)
     expected = (pos.size * pos.liquidation_price)[closed & in_range].sum()
-    assert np.asarray(ex.map_chart.bars.y)[3].sum() == pytest.approx(expected, rel=1e-9)
+    assert ex.map_chart.series[3].sum() == pytest.approx(expected, rel=1e-9)
     assert ex.narration[-1].startswith("Round 2:")
     assert "Round 2" in ex.status.value and "Round 2" in t.counter.value
     story = ex.story.value
@@ -68,13 +68,13 @@ def test_reset_restores_the_initial_state_exactly():
     ex = CascadeExplorer(SMALL)
     before = {name: np.asarray(getattr(ch, attr).y, dtype=float).copy()
               for name, ch, attr in (("book", ex.book_chart, "resting"),
-                                     ("map", ex.map_chart, "bars"))}
+                                     ("map", ex.map_chart, "layers"))}
     click(ex.time.step_button, 3)
     click(ex.time.reset_button)
     assert ex.cascade.history == [] and ex.cascade.round == 0 and not ex.cascade.ended
     assert list(ex.price_chart.line.y) == []
     np.testing.assert_array_equal(ex.book_chart.resting.y, before["book"])
-    np.testing.assert_array_equal(ex.map_chart.bars.y, before["map"])
+    np.testing.assert_array_equal(ex.map_chart.layers.y, before["map"])
     assert ex.narration == ["Reset: back to round 0, before the shock; the knobs stay as they are."]
     assert not ex.time.step_button.disabled
     click(ex.time.run_button)
@@ -218,18 +218,18 @@ def test_phase_mode_shows_each_stage():
     step = ex.time.step_button
     click(step)  # shock: the outside order walks the book, the price line waits
     assert "stage 1 of 2" in ex.stage.value and list(ex.price_chart.line.y) == []
-    assert np.asarray(ex.book_chart.taken.y).sum() > 0
+    assert ex.book_chart.taken_units.sum() > 0
     click(step)  # new price
     assert len(ex.price_chart.line.y) == 1
     click(step)  # check margins: reached positions are highlighted, nothing traded yet
-    reached = np.asarray(ex.map_chart.bars.y)[2].sum()
+    reached = ex.map_chart.series[2].sum()
     assert reached > 0 and len(ex.cascade.history) == 1
     assert "Check margins" in ex.stage.value and "stage 1/4" in ex.time.counter.value
     click(step)  # liquidate: bars appear, the map moves them to "liquidated"
     assert len(ex.cascade.history) == 2
     bars = np.asarray(ex.liquidations_chart.bars.y)
     assert bars[0][1] == ex.cascade.history[1].notional_liquidated
-    assert np.asarray(ex.map_chart.bars.y)[2].sum() == 0
+    assert ex.map_chart.series[2].sum() == 0
     assert len(ex.price_chart.line.y) == 1  # the price has not moved on screen yet
     click(step)  # walk the book
     assert "Walk the book" in ex.stage.value
@@ -308,7 +308,7 @@ def _ran_to_the_end(scenario):
 def test_no_positions_draw_an_empty_map_and_say_why():
     ex = _ran_to_the_end(Scenario(n_positions=0))
     assert len(ex.cascade.history) == 1  # the shock, then nothing to liquidate
-    assert not np.asarray(ex.map_chart.bars.y).any()  # every bar of the map is empty
+    assert not ex.map_chart.series.any()  # every bar of the map is empty
     assert list(ex.map_chart.reached.x) == []
     assert not np.asarray(ex.liquidations_chart.bars.y).any()
     assert "no leveraged positions" in ex.narration[-1]
@@ -331,7 +331,7 @@ def test_a_shock_bigger_than_the_book_says_the_book_ran_out():
 
 def test_a_huge_crowd_on_a_thin_book_stays_within_the_fixed_axes():
     ex = _ran_to_the_end(Scenario(n_positions=20_000, open_interest=5e8, depth_1pct=5e4))
-    assert len(ex.map_chart.bars.x) <= 1000 and len(ex.book_chart.resting.x) <= 1000
+    assert len(ex.map_chart.layers.x) <= 1000 and len(ex.book_chart.resting.x) <= 1000
     np.testing.assert_allclose(ex.oi_chart.oi.y,
                                [r.open_interest_notional for r in ex.cascade.history])
     assert max(ex.oi_chart.oi.y) <= ex.view.oi_max
@@ -361,7 +361,7 @@ def test_building_blocks_work_alone():
     assert len(book.resting.x) <= 1000
     lmap = LiquidationMapChart()
     lmap.reset(cas, view)
-    assert len(lmap.bars.x) <= 1000
+    assert len(lmap.layers.x) <= 1000
 
 
 def test_map_series_differ_by_more_than_colour():
@@ -375,22 +375,29 @@ def test_map_series_differ_by_more_than_colour():
     assert symbols == ["■", "▣", "◆", "□"]
     keys = ex.liquidations_chart.caption.value
     assert "■</span> longs liquidated" in keys and "▣</span> shorts liquidated" in keys
-    # the open shorts' outline sits exactly on the shorts, the rest is out of sight
-    bars = np.asarray(lmap.bars.y)
-    base, edge = np.asarray(lmap.shorts_edge.y)
-    shorts = bars[1] > 0
+    # the open shorts' outline: one closed box around each bin holding open shorts, from the
+    # open longs' top to the shorts' top, and nothing elsewhere
+    series = lmap.series
+    shorts = series[1] > 0
     assert shorts.any() and (~shorts).any()
-    np.testing.assert_array_equal(edge, bars[1])
-    np.testing.assert_array_equal(base[shorts], bars[0][shorts])
-    assert (base[~shorts] > lmap.y.max).all()
-    assert lmap.bars.colors[3] == "white"  # liquidated: hollow
+    x, y = np.asarray(lmap.shorts_edge.x), np.asarray(lmap.shorts_edge.y)
+    boxes_x, boxes_y = x.reshape(-1, 6), y.reshape(-1, 6)
+    assert len(boxes_x) == shorts.sum()
+    idx = np.flatnonzero(shorts)
+    e = lmap.edges
+    np.testing.assert_array_equal(boxes_x[:, :5], np.stack(
+        [e[idx], e[idx + 1], e[idx + 1], e[idx], e[idx]], axis=1))
+    lo, hi = series[0][idx], series[0][idx] + series[1][idx]
+    np.testing.assert_array_equal(boxes_y[:, :5], np.stack([hi, hi, lo, lo, hi], axis=1))
+    assert np.isnan(boxes_x[:, 5]).all() and np.isnan(boxes_y[:, 5]).all()  # gaps between
+    assert lmap.layers.fill_colors[0] == "white"  # liquidated (the whole stack's top): hollow
     # reached: a diamond above each reached bar, inside the chart
     assert list(lmap.reached.x) == []
     click(ex.time.step_button, 3)  # the shock, its new price, then check margins
-    reached = bars_now = np.asarray(lmap.bars.y)
+    reached = bars_now = lmap.series
     hit = reached[2] > 0
     assert hit.any()
-    np.testing.assert_allclose(lmap.reached.x, np.asarray(lmap.bars.x)[hit])
+    np.testing.assert_allclose(lmap.reached.x, 0.5 * (lmap.edges[1:] + lmap.edges[:-1])[hit])
     top = bars_now.sum(axis=0)[hit]
     assert (np.asarray(lmap.reached.y) > np.minimum(top, 0.9 * lmap.y.max)).all()
     assert (np.asarray(lmap.reached.y) <= lmap.y.max).all()

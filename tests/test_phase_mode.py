@@ -29,7 +29,7 @@ MARKS = {
     "liq.bars": ("liquidations_chart", "bars"), "liq.auction": ("liquidations_chart", "auction"),
     "book.resting": ("book_chart", "resting"), "book.taken": ("book_chart", "taken"),
     "book.price": ("book_chart", "price"),
-    "map.bars": ("map_chart", "bars"), "map.edge": ("map_chart", "shorts_edge"),
+    "map.layers": ("map_chart", "layers"), "map.edge": ("map_chart", "shorts_edge"),
     "map.reached": ("map_chart", "reached"), "map.price": ("map_chart", "price"),
     "oi.oi": ("oi_chart", "oi"), "oi.fund": ("oi_chart", "fund"), "oi.debt": ("oi_chart", "debt"),
 }
@@ -40,12 +40,12 @@ NEW_PRICE = {"price.line", "book.price", "map.price", "oi.oi", "oi.fund", "oi.de
 #: a bar's "taken" part may already be zero).
 STAGES = {
     "the shock": ({"book.resting", "book.taken"}, set()),
-    "check margins": ({"map.bars", "map.reached"}, {"map.edge"}),
-    "liquidate": ({"liq.bars", "map.bars", "map.reached"}, {"map.edge", "liq.auction"}),
+    "check margins": ({"map.layers", "map.reached"}, {"map.edge"}),
+    "liquidate": ({"liq.bars", "map.layers", "map.reached"}, {"map.edge", "liq.auction"}),
     "walk the book": ({"book.resting", "book.taken"}, set()),
     "new price": (NEW_PRICE, {"price.shock"}),
     "trading halted": ({"price.line", "price.halted", "oi.oi", "oi.fund", "oi.debt"},
-                       {"book.resting", "book.taken", "map.bars", "map.edge", "map.price",
+                       {"book.resting", "book.taken", "map.layers", "map.edge", "map.price",
                         "book.price"}),
 }
 
@@ -125,7 +125,7 @@ def check_status_agrees_with_charts(ex):
     # reached: named only while the map marks them, and as many as it marks
     diamonds = len(ex.map_chart.reached.x)
     if st["reached"] is None:
-        assert diamonds == 0 and np.asarray(ex.map_chart.bars.y)[2].sum() == 0
+        assert diamonds == 0 and ex.map_chart.series[2].sum() == 0
     else:
         assert diamonds > 0 and int(st["reached"].replace(",", "")) == len(cas.in_reach())
     return st
@@ -141,7 +141,8 @@ def play_stages(scenario, clicks):
     for _ in range(clicks):
         if ex.time.step_button.disabled:  # the run has ended
             break
-        before = {name: (np.asarray(mark(ex, name).x).copy(), np.asarray(mark(ex, name).y).copy())
+        before = {name: (np.asarray(mark(ex, name).x, float).copy(),
+                         np.asarray(mark(ex, name).y, float).copy())
                   for name in MARKS}
         ex.time.step_button.click()
         stage = stage_name(ex)
@@ -156,7 +157,7 @@ def play_stages(scenario, clicks):
         for name in MARKS:  # what was not touched is what it was
             if name not in touched:
                 x, y = before[name]
-                assert np.array_equal(np.asarray(mark(ex, name).x), x)
+                assert np.array_equal(np.asarray(mark(ex, name).x, float), x, equal_nan=True)
         st = check_status_agrees_with_charts(ex)
         counter = re.search(r"Round \d+", text(ex.time.counter.value)).group(0)
         assert st["where"].startswith(counter + ", stage ")
@@ -180,7 +181,7 @@ def check_stage_against_record(ex, stage):
     cas = ex.cascade
     rec = cas.history[-1]
     bars = np.asarray(ex.liquidations_chart.bars.y)
-    taken = np.asarray(ex.book_chart.taken.y)
+    taken = ex.book_chart.taken_units
     # the key names the round whose order the "taken" bars show (they change at the walk)
     # ("check margins" and "liquidate": the previous round's; a halted round took nothing)
     shown = cas.history[-2] if stage == "liquidate" else rec
@@ -205,13 +206,13 @@ def check_stage_against_record(ex, stage):
         lo, hi = ex.map_chart.edges[0], ex.map_chart.edges[-1]
         inside = (pos.liquidation_price[reached] >= lo) & (pos.liquidation_price[reached] <= hi)
         if cas.dynamic_margin == 0 and cas.partial is None:
-            assert np.asarray(ex.map_chart.bars.y)[2].sum() == pytest.approx(
+            assert ex.map_chart.series[2].sum() == pytest.approx(
                 expected[inside].sum(), rel=1e-9)
         assert len(reached) > 0 and len(ex.map_chart.reached.x) > 0
         assert len(cas.history) == cas.round  # nothing traded yet
     elif stage == "liquidate":
         assert bars[:, rec.round].sum() == rec.notional_liquidated > 0
-        assert np.asarray(ex.map_chart.bars.y)[2].sum() == 0 and len(ex.map_chart.reached.x) == 0
+        assert ex.map_chart.series[2].sum() == 0 and len(ex.map_chart.reached.x) == 0
         assert ex.map_chart.price.x[0] == rec.price_before
         # nothing of the walk yet: the book still marks the previous order
         assert taken.sum() == pytest.approx(cas.history[-2].filled_qty, rel=1e-9)

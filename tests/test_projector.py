@@ -76,10 +76,15 @@ def test_toggle_thickens_enlarges_darkens_and_restores_exactly():
     assert price.line.marker_size == pytest.approx(80)
     assert price.shock.default_size == pytest.approx(320)
     assert liq.bars.stroke_width == pytest.approx(2.0)
-    assert ex.map_chart.bars.stroke_width == pytest.approx(1.5)
+    # The map's layers are lines: outlines 0.75 -> 0.75 x 1.75 px; the shorts' edge 3 -> 5.25.
+    assert ex.map_chart.layers.stroke_width == pytest.approx(1.3125)
+    assert ex.map_chart.shorts_edge.stroke_width == pytest.approx(5.25)
     # Orange (2.2:1), grey and green give way to darker stand-ins; blue and black stay.
     assert list(liq.bars.colors) == [style.BLUE, "#8F5F00"]
-    assert list(ex.map_chart.bars.colors) == [style.BLUE, "#8F5F00", style.VERMILLION, "white"]
+    # The map's fills, drawn from the whole stack down: the orange of open shorts darkens too.
+    assert list(ex.map_chart.layers.fill_colors) == ["white", style.VERMILLION, "#8F5F00",
+                                                     style.BLUE]
+    assert list(ex.book_chart.taken.fill_colors) == [style.VERMILLION]
     assert list(price.start_line.colors) == ["#595959"]
     assert list(ex.oi_chart.fund.colors) == ["#00775A"]
     assert list(price.line.colors) == [style.BLUE]

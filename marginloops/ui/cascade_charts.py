@@ -5,6 +5,12 @@ Each chart builds its figure and marks once and changes their data in place, eac
 changed traits in one message (:func:`.chartkit.set_changed`): a mark whose data did not
 change is not sent, so the browser does not redraw it. A :class:`~marginloops.ui.view.View`
 fixes every axis for a whole run, so nothing jumps while stepping.
+
+The two histograms that change every round (the book's take and the liquidation map) are drawn
+as filled step lines (:func:`step_layers`), not ``bqplot.Bars``: a Bars mark rewrites every
+rect's attributes whenever its ``y`` changes (about 600 DOM mutations per Step on the map's 360
+stacked bars, 315 on the book's), where a ``Lines`` mark rewrites one path per layer. Issue 11
+measured the click-to-settled time of a Step; ``benchmarks/bench_browser.py`` keeps measuring it.
 """
 
 from __future__ import annotations
@@ -30,7 +36,33 @@ from .chartkit import (
 from .view import BOOK_BINS, EMPTY_AXIS_MAX, MAP_BINS, View, book_histogram
 
 __all__ = ["BookChart", "LiquidationMapChart", "LiquidationsChart", "OpenInterestChart",
-           "PriceChart"]
+           "PriceChart", "outline_bins", "step_layers"]
+
+
+def step_layers(series) -> np.ndarray:
+    """The stacked ``series`` (rows, one value per bin) as the rows of a filled step-line mark
+    drawn from the top layer down.
+
+    Row ``k`` is the top of the stack up to the series ``n - 1 - k`` (the whole stack first,
+    the first series alone last), each with its last value repeated so that a line with
+    ``interpolation="step-after"`` over ``edges`` (one point more than bins) draws every bin
+    flat across its width. Filled to the bottom and drawn in this order, each layer covers the
+    lower part of the one before: the picture of stacked bars with no gap between bins.
+    """
+    tops = np.cumsum(np.asarray(series, float), axis=0)[::-1]
+    return np.concatenate([tops, tops[:, -1:]], axis=1)
+
+
+def outline_bins(edges, bottom, top, mask) -> tuple[np.ndarray, np.ndarray]:
+    """One polyline outlining every bin where ``mask`` holds, from ``bottom`` to ``top``: five
+    corners a bin (closing on the first), bins separated by a NaN, which a ``Lines`` mark leaves
+    as a gap. Empty where ``mask`` holds nowhere."""
+    idx = np.flatnonzero(mask)
+    left, right = edges[idx], edges[idx + 1]
+    lo, hi, gap = bottom[idx], top[idx], np.full(idx.size, np.nan)
+    x = np.stack([left, right, right, left, left, gap], axis=1).ravel()
+    y = np.stack([hi, hi, lo, lo, hi, gap], axis=1).ravel()
+    return x, y
 
 
 class PriceChart(Chart):
@@ -159,9 +191,14 @@ class BookChart(Chart):
         self.resting = bq.Lines(x=[], y=[], scales=sc, colors=[style.BLUE], fill="bottom",
                                 fill_opacities=[0.35], stroke_width=2,
                                 labels=["resting orders"], tooltip=tip)
-        self.taken = bq.Bars(x=[0.0], y=[0.0], scales=sc, colors=[style.VERMILLION],
-                             labels=["taken this round"], padding=0.0,
-                             stroke=style.BLACK, stroke_width=0.5, tooltip=tip)
+        # A filled step line over the bins' edges (see step_layers), not Bars: cheap to redraw.
+        self.taken = bq.Lines(x=[0.0, 1.0], y=[0.0, 0.0], scales=sc, colors=[style.BLACK],
+                              fill="bottom", fill_colors=[style.VERMILLION],
+                              fill_opacities=[1.0], interpolation="step-after",
+                              stroke_width=0.5, labels=["taken this round"],
+                              tooltip=bq.Tooltip(fields=["x", "y"],
+                                                 labels=["price (bin from)", "units taken"],
+                                                 formats=[",.2f", ",.0f"]))
         self.price = bq.Lines(x=[0.0, 0.0], y=[0.0, 1.0], scales=sc, colors=[style.BLACK],
                               line_style="dashed", stroke_width=2, labels=["price"])
         self.caption = caption((style.BLUE, "▆", "orders resting in the book (shaded)"),
@@ -171,7 +208,11 @@ class BookChart(Chart):
                               [self.resting, self.taken, self.price],
                               [axis_x(self.x, "price (USD)", ",.4~g"),
                                axis_y(self.y, "units resting")])
+        # No padding under zero: the filled layers fill down to the plot's bottom edge.
+        self.figure.padding_y = 0.0
         self.edges = np.linspace(0.0, 1.0, BOOK_BINS + 1)
+        #: Units each bin lost to the last order drawn (what the "taken" layer shows).
+        self.taken_units = np.zeros(BOOK_BINS)
 
     def reset(self, cascade, view: View):
         self.edges = view.book_edges()
@@ -187,15 +228,17 @@ class BookChart(Chart):
 
     def show_walk(self, book, rec=None) -> None:
         """Draw the resting orders of ``book`` and mark the levels ``rec``'s order took (none
-        without ``rec``); the price line stays where it is."""
+        without ``rec``); the price line stays where it is. ``taken_units`` holds what each bin
+        lost to ``rec``'s order."""
         centers = 0.5 * (self.edges[1:] + self.edges[:-1])
         resting = book_histogram(book, self.edges)
         if rec is not None and rec.book_qty.size:
             taken = np.histogram(rec.book_prices, self.edges, weights=rec.book_qty)[0]
         else:
             taken = np.zeros_like(resting)
+        self.taken_units = taken
         set_changed(self.resting, x=centers, y=resting)
-        set_changed(self.taken, x=centers, y=taken)
+        set_changed(self.taken, x=self.edges, y=step_layers([taken])[0])
 
     def set_price(self, price) -> None:
         """Move the dashed price line to ``price``; nothing else is redrawn."""
@@ -205,9 +248,11 @@ class BookChart(Chart):
 class LiquidationMapChart(Chart):
     """Open notional by liquidation price, the current price as a line.
 
-    Four stacked series, told apart by more than colour: open longs (solid), open shorts
-    (solid, outlined thickly), positions the price has reached (to be liquidated next; a
-    diamond above each bar) and positions already liquidated (hollow).
+    Four stacked series, drawn as filled steps over the bins (:func:`step_layers`) and told
+    apart by more than colour: open longs (solid), open shorts (solid, each bin outlined
+    thickly), positions the price has reached (to be liquidated next; a diamond above each
+    bin that holds some) and positions already liquidated (hollow). ``series`` holds the
+    numbers drawn.
 
     Open positions are drawn at their liquidation price *now*
     (:meth:`Cascade.effective_liquidation_price`: with dynamic margin's surcharge, the
@@ -222,26 +267,29 @@ class LiquidationMapChart(Chart):
            (style.VERMILLION, "◆", "reached: liquidated next (a ◆ above each bar)"),
            (style.BLACK, "□", "already liquidated (hollow)"),
            (style.BLACK, "┆", "price (dashed)"))
+    #: Fill colours of the series, in stacking order (open longs at the bottom).
+    FILLS = (style.BLUE, style.ORANGE, style.VERMILLION, "white")
 
     def __init__(self):
         self.x = bq.LinearScale()
         self.y = bq.LinearScale(min=0.0)
         sc = {"x": self.x, "y": self.y}
-        tip = bq.Tooltip(fields=["x", "y"], labels=["liquidation price", "USD"],
-                         formats=[",.2f", ",.0f"])
-        self.bars = bq.Bars(
-            x=[0.0], y=[[0.0]] * 4, scales=sc, type="stacked",
-            colors=[style.BLUE, style.ORANGE, style.VERMILLION, "white"],
-            labels=["open longs", "open shorts", "reached: liquidated next", "liquidated"],
-            padding=0.0, stroke=style.BLACK, stroke_width=0.5, tooltip=tip)
-        # Drawn under the bars: a thick outline around the open shorts. Its first series is
-        # an invisible base that lifts the outline onto the longs below it; where there are
-        # no shorts, both are moved above the axis (out of sight) so that no zero-height
-        # outline draws a line along the stack.
-        self.shorts_edge = bq.Bars(
-            x=[0.0], y=[[0.0]] * 2, scales=sc, type="stacked",
-            colors=["transparent", "transparent"], opacities=[0.0, 1.0], padding=0.0,
-            stroke=style.BLACK, stroke_width=3.0, labels=["", "open shorts (outline)"])
+        # The four stacked series as filled step lines (see step_layers), drawn from the
+        # whole stack down to the open longs: one path each to redraw, where stacked Bars
+        # rewrote 360 rects every round.
+        self.layers = bq.Lines(
+            x=[0.0, 1.0], y=[[0.0, 0.0]] * 4, scales=sc, colors=[style.BLACK] * 4,
+            fill="bottom", fill_colors=list(self.FILLS[::-1]), fill_opacities=[1.0] * 4,
+            interpolation="step-after", stroke_width=0.75,
+            labels=["liquidated (whole stack)", "reached: liquidated next", "open shorts",
+                    "open longs"],
+            tooltip=bq.Tooltip(fields=["x", "y"],
+                               labels=["liquidation price (bin from)", "USD, stacked to here"],
+                               formats=[",.2f", ",.0f"]))
+        # Drawn over the layers: a thick outline around the open shorts of each bin (a gap
+        # where a bin has none).
+        self.shorts_edge = bq.Lines(x=[], y=[], scales=sc, colors=[style.BLACK],
+                                    stroke_width=3.0, labels=["open shorts (outline)"])
         self.reached = bq.Scatter(x=[], y=[], scales=sc, colors=[style.VERMILLION],
                                   marker="diamond", default_size=36, stroke=style.BLACK,
                                   stroke_width=1.0,
@@ -253,10 +301,15 @@ class LiquidationMapChart(Chart):
                               line_style="dashed", stroke_width=2, labels=["price"])
         self.caption = caption(*self.KEY)
         self.figure = figure("Liquidation map: where positions get liquidated",
-                              [self.shorts_edge, self.bars, self.reached, self.price],
+                              [self.layers, self.shorts_edge, self.reached, self.price],
                               [axis_x(self.x, "liquidation price (USD)", ",.4~g"),
                                axis_y(self.y, "notional (USD)")])
+        # No padding under zero: the filled layers fill down to the plot's bottom edge.
+        self.figure.padding_y = 0.0
         self.edges = np.linspace(0.0, 1.0, MAP_BINS + 1)
+        #: The notional per bin of the four series last drawn, in stacking order: open longs,
+        #: open shorts, reached (liquidated next), already liquidated (USD).
+        self.series = np.zeros((4, MAP_BINS))
         self._cascade = None
 
     def reset(self, cascade, view: View):
@@ -338,20 +391,21 @@ class LiquidationMapChart(Chart):
             open_size = cas.open_size()
         open_longs, open_shorts, reached_n, gone = self._series(
             pos, np.asarray(open_mask, bool), reach, liquidation_price, open_size)
+        self.series = np.array([open_longs, open_shorts, reached_n, gone])
         centers = 0.5 * (self.edges[1:] + self.edges[:-1])
         top = float(self.y.max) if self.y.max is not None else 1.0
-        has_shorts = open_shorts > 0
-        set_changed(self.shorts_edge, x=centers,
-                    y=[np.where(has_shorts, open_longs, 10.0 * top), open_shorts])
-        set_changed(self.bars, x=centers, y=[open_longs, open_shorts, reached_n, gone])
-        stack = open_longs + open_shorts + reached_n + gone
+        set_changed(self.layers, x=self.edges, y=step_layers(self.series))
+        edge_x, edge_y = outline_bins(self.edges, open_longs, open_longs + open_shorts,
+                                      open_shorts > 0)
+        set_changed(self.shorts_edge, x=edge_x, y=edge_y)
+        stack = self.series.sum(axis=0)
         hit = reached_n > 0
         set_changed(self.reached, x=centers[hit],
                     y=np.minimum(stack[hit] + 0.05 * top, 0.97 * top))
         self.set_price(price)
 
     def set_price(self, price) -> None:
-        """Move the dashed price line to ``price``; the bars and diamonds stay as they are."""
+        """Move the dashed price line to ``price``; the layers and diamonds stay as they are."""
         top = float(self.y.max) if self.y.max is not None else 1.0
         set_changed(self.price, x=[price] * 2, y=[0.0, top])
 

@@ -160,8 +160,9 @@ def projector_changes(figure: bq.Figure) -> list[tuple[object, str, object]]:
     """What projector mode changes in ``figure``: ``(widget, trait, new value)`` triples.
 
     Lines get thicker and their markers bigger, scatter markers bigger, outlines wider, the
-    palette's light colours darker (:data:`style.PROJECTOR_COLOURS`); axes, tick labels and the
-    title get bigger and black, with the margins to hold them.
+    palette's light colours darker in lines, outlines and fills
+    (:data:`style.PROJECTOR_COLOURS`); axes, tick labels and the title get bigger and black,
+    with the margins to hold them.
     """
     out = []
     for mark in figure.marks:
@@ -173,9 +174,11 @@ def projector_changes(figure: bq.Figure) -> list[tuple[object, str, object]]:
             out.append((mark, "stroke_width", mark.stroke_width + style.PROJECTOR_OUTLINE_ADD))
         elif isinstance(mark, bq.Bars):
             out.append((mark, "stroke_width", mark.stroke_width + style.PROJECTOR_OUTLINE_ADD))
-        colours = [style.projector_colour(c) for c in mark.colors]
-        if colours != list(mark.colors):
-            out.append((mark, "colors", colours))
+        for trait in ("colors", "fill_colors"):
+            given = list(getattr(mark, trait, None) or ())
+            colours = [style.projector_colour(c) for c in given]
+            if colours != given:
+                out.append((mark, trait, colours))
         if getattr(mark, "stroke", None) and style.projector_colour(mark.stroke) != mark.stroke:
             out.append((mark, "stroke", style.projector_colour(mark.stroke)))
     for axis in figure.axes:
