@@ -5,7 +5,7 @@ the order-book chart's place, follows the cascade's pool every round (and at pha
 import numpy as np
 import pytest
 
-from marginloops import CascadeExplorer, Scenario
+from marginloops import CascadeExplorer, ConstantProductPool, Scenario
 from marginloops.ui.pool import ReservesChart
 
 CROWDED = Scenario.preset("crowded-longs")
@@ -95,7 +95,7 @@ def test_reset_and_switching_venue_swap_the_chart_back_and_forth():
     ex.set_scenario(CROWDED)  # a book
     assert ex.venue_chart is ex.book_chart and shown_on(ex) is ex.book_chart.widget
     ex.time.step_button.click()
-    assert np.asarray(ex.book_chart.taken.y).sum() == pytest.approx(
+    assert ex.book_chart.taken_units.sum() == pytest.approx(
         ex.cascade.history[-1].filled_qty, rel=1e-9)
     ex.set_scenario(POOL)
     assert shown_on(ex) is ex.pool_chart.widget
@@ -150,3 +150,27 @@ def test_run_to_end_on_a_pool_and_projector_mode_follow_the_swap():
     assert point(ex) == pytest.approx((pool.base_reserve, pool.quote_reserve), rel=1e-12)
     ex.projector_toggle.value = False
     assert not ex.pool_chart.projector
+
+
+def test_the_point_label_agrees_with_the_status_line_price():
+    """The run starts at the pool's bid (what a tiny sale gets after the 0.3% fee), not its
+    spot y/x: by hand, a bid of 100.00 means a spot of 100 / 0.997 = 100.30. The label says
+    both, so it agrees with the status line; after a trade the price is the spot again."""
+    import re
+    ex = CascadeExplorer(Scenario.preset("crowded-longs").replace(venue="pool"))
+    status = re.search(r"price <b>([\d.,]+)</b>", ex.status.value).group(1)
+    assert status == "100.00"
+    assert list(ex.pool_chart.label.text) == ["y/x 100.30 · a sale gets 100.00"]
+    ex.time.step_button.click()
+    status = re.search(r"price <b>([\d.,]+)</b>", ex.status.value).group(1)
+    spot = re.match(r"y/x ([\d.,]+) ·", ex.pool_chart.label.text[0]).group(1)
+    assert spot == status == "97.00"
+    # a squeeze starts at the ask: 100.00 = spot / 0.997, so the spot is 99.70
+    ex = CascadeExplorer(Scenario.preset("short-squeeze").replace(venue="pool"))
+    assert list(ex.pool_chart.label.text) == ["y/x 99.70 · a buy pays 100.00"]
+
+
+def test_the_pool_view_label_is_the_spot_alone():
+    chart = ReservesChart(ConstantProductPool(100.0, 10_000.0))
+    chart.update()
+    assert list(chart.label.text) == ["price 100.00"]

@@ -246,6 +246,9 @@ class CascadeExplorer(RunController):
         if on_pool:
             if self.pool_chart is None:
                 self.pool_chart = ReservesChart(cascade.venue)
+            # The run starts at the pool's bid (a crash) or ask (a squeeze), not its spot:
+            # the label says both, so it agrees with the status line's price.
+            self.pool_chart.quote_side = "sell" if cascade.direction == "down" else "buy"
             self.pool_chart.reset_frame()  # fitted afresh, on the run's venue, by reset()
         for chart in self._charts():
             if chart is not self.venue_chart:

@@ -96,6 +96,10 @@ class ReservesChart(Chart):
             raise ValueError(f"pool must be a ConstantProductPool, got {type(pool).__name__}")
         self.pool = pool
         self.fill: Fill | None = None
+        #: Which tiny trade's price the point's label adds to the spot y/x: "sell" (the pool's
+        #: bid, what a sale gets after the fee: the price a crash's explorer starts from),
+        #: "buy" (its ask) or None (the spot alone).
+        self.quote_side: str | None = None
         self._frame = None  # (x_lo, x_hi, y_lo, y_hi, half-width) the axes show
         self.x = bq.LinearScale()
         self.y = bq.LinearScale()
@@ -153,6 +157,17 @@ class ReservesChart(Chart):
         pad = 0.06 * (y_hi - y_lo)
         return x_lo, x_hi, y_lo - pad, y_hi + pad, half
 
+    def label_text(self) -> str:
+        """The point's label: the spot ``y/x`` and, with :attr:`quote_side`, the price a tiny
+        sale gets or a tiny buy pays there, the fee included (:meth:`ConstantProductPool.best_bid`
+        and ``best_ask``), as ``price 100.30`` or ``y/x 100.30 · a sale gets 100.00``."""
+        pool = self.pool
+        if self.quote_side is None or pool.empty:
+            return f"price {number(pool.spot, 2)}"
+        if self.quote_side == "sell":
+            return f"y/x {number(pool.spot, 2)} · a sale gets {number(pool.best_bid, 2)}"
+        return f"y/x {number(pool.spot, 2)} · a buy pays {number(pool.best_ask, 2)}"
+
     @property
     def marks(self) -> dict:
         """The chart's marks by name (for tests and lessons that read the drawing)."""
@@ -185,7 +200,7 @@ class ReservesChart(Chart):
             self.tangent.y = [y_now - slope * run, y_now + slope * run]
             self.point.x, self.point.y = [x_now], [y_now]
             self.label.x, self.label.y = [x_now], [y_now]
-            self.label.text = [f"price {number(y_now / x_now, 2)}"]
+            self.label.text = [self.label_text()]
             if px.size:
                 self.path.x, self.path.y = px, py
                 self.before.x, self.before.y = px[:1], py[:1]
