@@ -174,3 +174,22 @@ def test_the_pool_view_label_is_the_spot_alone():
     chart = ReservesChart(ConstantProductPool(100.0, 10_000.0))
     chart.update()
     assert list(chart.label.text) == ["price 100.00"]
+
+
+def test_the_venue_panel_is_chosen_by_the_venues_kind():
+    from marginloops.ui.venue_panels import VENUE_PANELS, panel_for
+    ex = CascadeExplorer(Scenario.preset("crowded-longs").replace(venue="pool"))
+    assert ex.venue_panel.kind == ex.cascade.venue.kind == "pool"
+    assert ex._round_stages()[2] == "trade with the pool"
+    ex.set_scenario(Scenario.preset("crowded-longs"))
+    assert ex.venue_panel.kind == "book" and ex._round_stages()[2] == "walk the book"
+    # every panel answers the same calls the explorer makes
+    for cls in VENUE_PANELS.values():
+        for name in ("load", "show_trade", "label_taken", "set_price", "trade_sentence"):
+            assert callable(getattr(cls, name)), (cls, name)
+
+    class Odd:
+        kind = "dark pool"
+    with pytest.raises(ValueError, match=r"venue kind must be one of \['book', 'pool'\].*"
+                                         r"'dark pool'"):
+        panel_for(Odd())

@@ -9,30 +9,29 @@ from __future__ import annotations
 import html
 
 import ipywidgets as widgets
-import numpy as np
 import traitlets
 
 from .. import narration as say
 from ..analysis import crowding
 from ..numbers import number, signed_percent
-from ..orderbook import Fill
-from ..pool import ConstantProductPool
 from ..scenarios import PRESETS, Scenario
 from . import style
 from .cascade_charts import (
-    BookChart,
     LiquidationMapChart,
     LiquidationsChart,
     OpenInterestChart,
     PriceChart,
 )
-from .chartkit import caption_html, stylesheet
+from .chartkit import stylesheet
 from .pool import ReservesChart
 from .reports import problem_sentence
 from .run_controller import NarrationLog, RunController, chart_grid
 from .scenario_controls import ScenarioControls, market_name
 from .time_controls import RESET_MESSAGE
+from .venue_panels import BookPanel, PoolPanel, panel_for, record_fill, taken_words
 from .view import View
+
+__all__ = ["CascadeExplorer", "HALT_STAGES", "POOL_TRADE_STAGE", "record_fill", "taken_words"]
 
 
 def _things(n: int, word: str) -> str:
@@ -43,27 +42,7 @@ def _things(n: int, word: str) -> str:
 #: Phase mode shows a halted round as one stage: nothing is checked, liquidated or walked.
 HALT_STAGES = ("trading halted",)
 #: Phase mode's third stage on a pool, in place of "walk the book".
-POOL_TRADE_STAGE = "trade with the pool"
-
-
-def taken_words(previous: int | None = None) -> str:
-    """The book chart's key for its "taken" bars: this round's orders, or in phase mode, from
-    "check margins" until the walk, the previous round's (round ``previous``)."""
-    if previous is None:
-        return "taken by this round's orders"
-    return f"taken by the previous round's orders (round {previous})"
-
-
-def record_fill(rec) -> Fill:
-    """The venue trade of record ``rec`` as a :class:`~marginloops.orderbook.Fill` (the levels
-    it took, best first), for the pool chart, which draws a trade from its Fill."""
-    qty, prices = np.asarray(rec.book_qty, float), np.asarray(rec.book_prices, float)
-    filled = float(qty.sum())
-    avg = float((prices * qty).sum() / filled) if filled > 0 else float("nan")
-    last = float(prices[-1]) if prices.size else float("nan")
-    return Fill(side="sell" if rec.direction == "down" else "buy", requested=filled,
-                filled=filled, unfilled=0.0, avg_price=avg, last_price=last,
-                level_prices=prices, level_qty=qty)
+POOL_TRADE_STAGE = PoolPanel.trade_stage
 
 
 class CascadeExplorer(RunController):
@@ -140,10 +119,10 @@ class CascadeExplorer(RunController):
         self.story = self.narration_log.widget
         self.price_chart = PriceChart()
         self.liquidations_chart = LiquidationsChart()
-        self.book_chart = BookChart()
-        self.pool_chart: ReservesChart | None = None  # built for the first market on a pool
-        self._pool_run = None  # the pool of the run the pool chart's frame was fitted to
-        # The venue's chart: the book's depth, or the pool's reserves curve (swapped on load).
+        # The venue's panel by kind (venue_panels): the book's is built now, the others for
+        # the first market on such a venue; the one on show is swapped in on load.
+        self._panels = {BookPanel.kind: BookPanel()}
+        self.book_chart = self._panels[BookPanel.kind].chart
         self.venue_box = widgets.VBox([self.book_chart.widget],
                                       layout={"min_width": "360px", "overflow": "visible"})
         self.map_chart = LiquidationMapChart()
@@ -182,12 +161,22 @@ class CascadeExplorer(RunController):
         return list(self.narration_log.lines)
 
     @property
+    def venue_panel(self):
+        """The panel of the venue the market trades on (:mod:`.venue_panels`, by the venue's
+        ``kind``): its chart and how it shows a round's trade."""
+        return self._panels[self.cascade.venue.kind]
+
+    @property
     def venue_chart(self):
         """The chart of the venue the market trades on, the one on show: ``book_chart`` (an
         order book's depth) or ``pool_chart`` (a constant-product pool's reserves curve)."""
-        if isinstance(self.cascade.venue, ConstantProductPool):
-            return self.pool_chart
-        return self.book_chart
+        return self.venue_panel.chart
+
+    @property
+    def pool_chart(self) -> ReservesChart | None:
+        """The pool's reserves curve, built for the first market on a pool (None before)."""
+        panel = self._panels.get(PoolPanel.kind)
+        return panel.chart if panel is not None else None
 
     def step(self) -> None:
         """One click of Step: a whole round, or in phase mode the next stage of one."""
@@ -240,22 +229,16 @@ class CascadeExplorer(RunController):
     def _load(self, scenario: Scenario, message: str) -> None:
         cascade = scenario.cascade()  # built first: a market that fails leaves the old one
         crowd = crowding(cascade, band=0.05)
-        on_pool = isinstance(cascade.venue, ConstantProductPool)
+        kind = cascade.venue.kind
+        panel = self._panels.get(kind) or panel_for(cascade.venue)  # before anything changes
         view = View.of(cascade)
         self._scenario, self.cascade, self.crowding, self.view = scenario, cascade, crowd, view
-        if on_pool:
-            if self.pool_chart is None:
-                self.pool_chart = ReservesChart(cascade.venue)
-            # The run starts at the pool's bid (a crash) or ask (a squeeze), not its spot:
-            # the label says both, so it agrees with the status line's price.
-            self.pool_chart.quote_side = "sell" if cascade.direction == "down" else "buy"
-            self.pool_chart.reset_frame()  # fitted afresh, on the run's venue, by reset()
-        for chart in self._charts():
-            if chart is not self.venue_chart:
-                chart.reset(self.cascade, self.view)
-        if not on_pool:
-            self.book_chart.reset(cascade, view)
-        shown = self.venue_chart
+        self._panels[kind] = panel
+        for chart in (self.price_chart, self.liquidations_chart, self.map_chart,
+                      self.oi_chart):
+            chart.reset(cascade, view)
+        panel.load(cascade, view)
+        shown = panel.chart
         if self.venue_box.children != (shown.widget,):
             shown.set_projector(bool(self.projector_toggle.value))
             self.venue_box.children = (shown.widget,)
@@ -386,8 +369,8 @@ class CascadeExplorer(RunController):
                 notional = float(cas.open_size()[reached].sum()) * cas.price
                 side = "long" if cas.direction == "down" else "short"
                 self._draw_map(reached=True)
-                if self.venue_chart is self.book_chart:  # its bars: the last round's take
-                    self._label_taken(cas.history[-1].round)
+                # the book's "taken" layer still shows the last round's take
+                self.venue_panel.label_taken(cas.history[-1].round)
                 self._pending_stage = "liquidate"
                 self._set_stage(say.narrate_check(cas.price, len(reached), notional, side), 1,
                                 self._round_stages())
@@ -424,60 +407,21 @@ class CascadeExplorer(RunController):
         self.narration_log.render()
 
     def _round_stages(self) -> tuple[str, ...]:
-        """A round's stages; on a pool the third is its trade (a pool has no book to walk)."""
-        if self.venue_chart is self.pool_chart:
-            return tuple(POOL_TRADE_STAGE if s == "walk the book" else s
-                         for s in say.ROUND_STAGES)
-        return say.ROUND_STAGES
+        """A round's stages; the third is the venue's (a pool has no book to walk)."""
+        return tuple(self.venue_panel.trade_stage if s == "walk the book" else s
+                     for s in say.ROUND_STAGES)
 
     def _walk_sentence(self, rec) -> str:
         """Stage 3's sentence: the order walking the book, or on a pool the pool's trade."""
-        if (self.venue_chart is not self.pool_chart or rec.filled_qty <= 0
-                or getattr(rec, "uniform_price", False)):
-            return say.narrate_walk(rec)
-        into = "sold into" if rec.direction == "down" else "bought from"
-        return (f"Trade with the pool: {say.units(rec.filled_qty)} {into} the pool for "
-                f"{say.money(rec.filled_qty * rec.avg_fill_price)}, an average fill of "
-                f"{say.price(rec.avg_fill_price)} (slippage {say.percent(rec.slippage)}); its "
-                f"price y/x is now {say.price(self.cascade.venue.spot)}, the price the next "
-                f"stage sets.")
+        return self.venue_panel.trade_sentence(self.cascade, rec)
 
     def _show_venue_trade(self, rec) -> None:
-        """The venue's chart after ``rec``'s trade (None: no trade to mark). A book: its resting
-        orders and the levels ``rec``'s order took, the key naming that order's round; a
-        pool: where it stands on its curve and the path ``rec``'s trade took along it. When
-        market makers refilled the pool after the trade (``resilience``: both reserves grow,
-        the price stays), the chart shows the pool as the trade left it, so the path is the
-        trade's; the next round's path starts from the refilled pool."""
-        cas = self.cascade
-        if self.venue_chart is self.pool_chart:
-            if self._pool_run is not cas.venue:  # a new run (reset): a new frame
-                self._pool_run = cas.venue
-                self.pool_chart.reset_frame()
-            traded = rec is not None and rec.filled_qty > 0
-            pool = cas.venue
-            if traded and rec.refilled > 0 and pool.base_reserve > 0:
-                pool = pool.copy()  # undo the refill: x·(1 - f), y·(1 - f), same price
-                pool.withdraw(cas.venue_side, rec.refilled / pool.base_reserve, 0.0)
-            self.pool_chart.pool = pool
-            self.pool_chart.update(record_fill(rec) if traded else None)
-            return
-        self.book_chart.show_walk(cas.book, rec)
-        self._label_taken()
-
-    def _label_taken(self, previous: int | None = None) -> None:
-        """The book chart's key says whose orders its "taken" bars show: this round's, or
-        (round ``previous``) the previous round's, while phase mode has not walked yet."""
-        key = caption_html((style.BLUE, "▆", "orders resting in the book (shaded)"),
-                           (style.VERMILLION, "▮", taken_words(previous)),
-                           (style.BLACK, "┆", "price (dashed)"))
-        if self.book_chart.caption.value != key:
-            self.book_chart.caption.value = key
+        """The venue's chart after ``rec``'s trade (None: no trade to mark)."""
+        self.venue_panel.show_trade(self.cascade, rec)
 
     def _set_venue_price(self, price: float) -> None:
-        """The book chart's price line moves to ``price``; a pool's point is its price."""
-        if self.venue_chart is self.book_chart:
-            self.book_chart.set_price(price)
+        """The venue chart's price line moves to ``price`` (a pool's point is its price)."""
+        self.venue_panel.set_price(price)
 
     def _finish_stage_display(self) -> None:
         """Leaving phase mode (or running on) mid-round: complete the round on screen."""
