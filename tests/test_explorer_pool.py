@@ -160,20 +160,22 @@ def test_the_point_label_agrees_with_the_status_line_price():
     ex = CascadeExplorer(Scenario.preset("crowded-longs").replace(venue="pool"))
     status = re.search(r"price <b>([\d.,]+)</b>", ex.status.value).group(1)
     assert status == "100.00"
-    assert list(ex.pool_chart.label.text) == ["y/x 100.30 · a sale gets 100.00"]
+    assert list(ex.pool_chart.label.text) == ["y/x 100.30"]
+    assert list(ex.pool_chart.quote_label.text) == ["a sale gets 100.00"]
     ex.time.step_button.click()
     status = re.search(r"price <b>([\d.,]+)</b>", ex.status.value).group(1)
-    spot = re.match(r"y/x ([\d.,]+) ·", ex.pool_chart.label.text[0]).group(1)
+    spot = re.fullmatch(r"y/x ([\d.,]+)", ex.pool_chart.label.text[0]).group(1)
     assert spot == status == "97.00"
     # a squeeze starts at the ask: 100.00 = spot / 0.997, so the spot is 99.70
     ex = CascadeExplorer(Scenario.preset("short-squeeze").replace(venue="pool"))
-    assert list(ex.pool_chart.label.text) == ["y/x 99.70 · a buy pays 100.00"]
+    assert list(ex.pool_chart.label.text) == ["y/x 99.70"]
+    assert list(ex.pool_chart.quote_label.text) == ["a buy pays 100.00"]
 
 
 def test_the_pool_view_label_is_the_spot_alone():
     chart = ReservesChart(ConstantProductPool(100.0, 10_000.0))
     chart.update()
-    assert list(chart.label.text) == ["price 100.00"]
+    assert list(chart.label.text) == ["price 100.00"] and list(chart.quote_label.text) == [""]
 
 
 def test_the_venue_panel_is_chosen_by_the_venues_kind():

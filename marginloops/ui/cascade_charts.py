@@ -56,13 +56,14 @@ def step_layers(series) -> np.ndarray:
 def outline_bins(edges, bottom, top, mask) -> tuple[np.ndarray, np.ndarray]:
     """One polyline outlining every bin where ``mask`` holds, from ``bottom`` to ``top``: five
     corners a bin (closing on the first), bins separated by a NaN, which a ``Lines`` mark leaves
-    as a gap. Empty where ``mask`` holds nowhere."""
+    as a gap. Empty where ``mask`` holds nowhere. It never ends on a NaN: bqplot places a
+    line's (hidden) label at its last point, and a NaN there is an error in the browser."""
     idx = np.flatnonzero(mask)
     left, right = edges[idx], edges[idx + 1]
     lo, hi, gap = bottom[idx], top[idx], np.full(idx.size, np.nan)
     x = np.stack([left, right, right, left, left, gap], axis=1).ravel()
     y = np.stack([hi, hi, lo, lo, hi, gap], axis=1).ravel()
-    return x, y
+    return x[:-1], y[:-1]
 
 
 class PriceChart(Chart):

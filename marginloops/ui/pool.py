@@ -120,9 +120,13 @@ class ReservesChart(Chart):
         self.label = bq.Label(x=[0.0], y=[0.0], scales=sc, text=[""],
                               colors=[_DARK_VERMILLION], default_size=13, font_weight="bold",
                               align="start", x_offset=10, y_offset=-10)
+        # A second line under the first (with quote_side): what a tiny trade gets there.
+        self.quote_label = bq.Label(x=[0.0], y=[0.0], scales=sc, text=[""],
+                                    colors=[_DARK_VERMILLION], default_size=13,
+                                    align="start", x_offset=10, y_offset=6)
         self.figure = figure("The pool's reserves: x·y = k",
                              [self.curve, self.tangent, self.path, self.before, self.point,
-                              self.label],
+                              self.label, self.quote_label],
                              [axis_x(self.x, "units of the coin in the pool (x)", ".3s"),
                               axis_y(self.y, "USD in the pool (y)", ".3s")])
         self.figure.layout.height = "340px"
@@ -157,22 +161,24 @@ class ReservesChart(Chart):
         pad = 0.06 * (y_hi - y_lo)
         return x_lo, x_hi, y_lo - pad, y_hi + pad, half
 
-    def label_text(self) -> str:
-        """The point's label: the spot ``y/x`` and, with :attr:`quote_side`, the price a tiny
-        sale gets or a tiny buy pays there, the fee included (:meth:`ConstantProductPool.best_bid`
-        and ``best_ask``), as ``price 100.30`` or ``y/x 100.30 · a sale gets 100.00``."""
+    def label_lines(self) -> tuple[str, str]:
+        """The point's label, two lines: the spot ``y/x`` and, with :attr:`quote_side`, the
+        price a tiny sale gets or a tiny buy pays there, the fee included
+        (:meth:`ConstantProductPool.best_bid` and ``best_ask``): ``("y/x 100.30", "a sale gets
+        100.00")``; without it ``("price 100.30", "")``."""
         pool = self.pool
         if self.quote_side is None or pool.empty:
-            return f"price {number(pool.spot, 2)}"
+            return f"price {number(pool.spot, 2)}", ""
         if self.quote_side == "sell":
-            return f"y/x {number(pool.spot, 2)} · a sale gets {number(pool.best_bid, 2)}"
-        return f"y/x {number(pool.spot, 2)} · a buy pays {number(pool.best_ask, 2)}"
+            return f"y/x {number(pool.spot, 2)}", f"a sale gets {number(pool.best_bid, 2)}"
+        return f"y/x {number(pool.spot, 2)}", f"a buy pays {number(pool.best_ask, 2)}"
 
     @property
     def marks(self) -> dict:
         """The chart's marks by name (for tests and lessons that read the drawing)."""
         return {"curve": self.curve, "tangent": self.tangent, "path": self.path,
-                "before": self.before, "point": self.point, "label": self.label}
+                "before": self.before, "point": self.point, "label": self.label,
+                "quote_label": self.quote_label}
 
     def update(self, fill: Fill | None = None) -> None:
         """Redraw from the pool as it is now; ``fill`` is the trade that just brought it here
@@ -200,7 +206,12 @@ class ReservesChart(Chart):
             self.tangent.y = [y_now - slope * run, y_now + slope * run]
             self.point.x, self.point.y = [x_now], [y_now]
             self.label.x, self.label.y = [x_now], [y_now]
-            self.label.text = [self.label_text()]
+            first, second = self.label_lines()
+            self.label.text, self.quote_label.text = [first], [second]
+            # one line above the point, or two: the spot, then the quote just above it
+            self.label.y_offset = -26 if second else -10
+            self.quote_label.x, self.quote_label.y = [x_now], [y_now]
+            self.quote_label.y_offset = -10
             if px.size:
                 self.path.x, self.path.y = px, py
                 self.before.x, self.before.y = px[:1], py[:1]

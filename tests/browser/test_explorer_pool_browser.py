@@ -17,14 +17,15 @@ POOL_TITLE = "The pool's reserves: x·y = k"
 BOOK_TITLE = "Order book: depth near the price"
 
 # Each figure's title, per scatter point its group's transform (document order), and its
-# "price ..." labels.
+# "y/x ..." and "a sale gets ..." labels.
 _FIGURES_JS = """
 (root) => Array.from(root.querySelectorAll('.bqplot')).map(f => ({
   title: ((f.querySelector('.mainheading') || {}).textContent || '').trim(),
   dots: Array.from(f.querySelectorAll('svg.svg-figure g.object_grp'))
     .filter(g => g.querySelector('path.dot')).map(g => g.getAttribute('transform') || ''),
   text: Array.from(f.querySelectorAll('svg.svg-figure text'))
-    .map(t => t.textContent.trim()).filter(t => t.startsWith('price ')),
+    .map(t => t.textContent.trim())
+    .filter(t => t.startsWith('y/x ') || t.startsWith('a sale gets ')),
 }))
 """
 
@@ -65,14 +66,18 @@ def test_three_steps_move_the_pool_point_along_its_curve(lab_server, page, page_
                            show_controls=False)
     start = wait_until(lambda: pool_figure(explorer)["dots"], "the pool chart's point drawn")
     first = pool_figure(explorer)
-    assert f"price {number(twin.cascade.venue.spot, 2)}" in first["text"], first["text"]
+    # the spot y/x and, after the 0.3% fee, what a sale gets: the status line's price
+    pool = twin.cascade.venue
+    assert first["text"] == [f"y/x {number(pool.spot, 2)}",
+                             f"a sale gets {number(pool.spot * (1 - pool.fee), 2)}"], first["text"]
     save_screenshot(explorer, "pool-explorer-lab-0-start")
     points = [start[-1]]  # the "now" diamond is the figure's last dot
     for click in (1, 2, 3):
         twin.time.step_button.click()
-        want = f"price {number(twin.cascade.history[-1].price_after, 2)}"
+        want = f"y/x {number(twin.cascade.history[-1].price_after, 2)}"
         widget_button(explorer, "Step").click()
-        fig = wait_until(lambda want=want: (f := pool_figure(explorer)) and want in f["text"]
+        fig = wait_until(lambda want=want: (f := pool_figure(explorer))
+                         and want in f["text"]
                          and f, f"click {click}: the pool chart labels {want!r}")
         time.sleep(0.3)  # the point's move lands with the label's
         fig = pool_figure(explorer)
