@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from . import numbers
 from .cascade import RoundRecord
-from .mechanisms import MECHANISMS
+from .mechanisms import MECHANISMS, placed
 from .numbers import number
 
 
@@ -329,16 +329,12 @@ _TABLE_COLUMNS = {
 _DEFAULT_COLUMNS = ("round", "price", "change", "closed", "notional", "slippage", "unfilled",
                     "open_interest", "fund", "bad_debt")
 # The mechanisms' columns (their declarations), each after the column it names.
-_SHOWN = {}
-for _m in MECHANISMS:
-    for _c in _m.table_columns:
-        _keys = list(_TABLE_COLUMNS)
-        _at = _keys.index(_c.after) + 1
-        _TABLE_COLUMNS = dict([*[(k, _TABLE_COLUMNS[k]) for k in _keys[:_at]],
-                               (_c.key, (_c.header, _c.cell)),
-                               *[(k, _TABLE_COLUMNS[k]) for k in _keys[_at:]]])
-        _SHOWN[_c.key] = _c.shown
-TABLE_COLUMNS = tuple(_TABLE_COLUMNS)
+_EXTRA_COLUMNS = [c for m in MECHANISMS for c in m.table_columns]
+_SHOWN = {c.key: c.shown for c in _EXTRA_COLUMNS}
+_TABLE_COLUMNS.update((c.key, (c.header, c.cell)) for c in _EXTRA_COLUMNS)
+TABLE_COLUMNS = placed(tuple(k for k in _TABLE_COLUMNS if k not in _SHOWN), _EXTRA_COLUMNS,
+                       lambda c: c.key, lambda c: c.after)
+_TABLE_COLUMNS = {k: _TABLE_COLUMNS[k] for k in TABLE_COLUMNS}
 
 
 def default_columns(history: list[RoundRecord]) -> tuple[str, ...]:
