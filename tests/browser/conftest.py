@@ -51,28 +51,56 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+#: The session servers the collected tests use (set at collection), by fixture name.
+_SESSION_SERVERS = {"lab_server": labtools.launch_lab, "voila_server": labtools.launch_voila}
+_needed_servers: list[str] = []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    """Note which session servers the selected browser tests use."""
+    used = {name for item in session.items if HERE in item.path.parents
+            for name in getattr(item, "fixturenames", ())}
+    _needed_servers[:] = [name for name in _SESSION_SERVERS if name in used]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_servers(tmp_path_factory):
+    """Launch every session server the selected tests use, at once, before the first browser
+    test: they boot side by side (and beside Chromium's launch) instead of one after another
+    when first asked for. ``lab_server`` and ``voila_server`` wait for theirs to serve."""
+    servers = {name: _SESSION_SERVERS[name](tmp_path_factory.mktemp(name.split("_")[0]))
+               for name in _needed_servers}
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+def _session_server(servers, name, tmp_path_factory):
+    if name not in servers:  # asked for by a test not seen at collection (a plugin's?)
+        servers[name] = _SESSION_SERVERS[name](tmp_path_factory.mktemp(name.split("_")[0]))
+    return servers[name].wait_ready()
+
+
 @pytest.fixture(scope="session")
-def lab_server(tmp_path_factory):
+def lab_server(_session_servers, tmp_path_factory):
     """A JupyterLab server (``labtools.Server``) serving a scratch folder, for the session."""
-    server = labtools.start_lab(tmp_path_factory.mktemp("lab"))
-    yield server
-    server.stop()
+    return _session_server(_session_servers, "lab_server", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
-def voila_server(tmp_path_factory):
+def voila_server(_session_servers, tmp_path_factory):
     """A Voilà server (``labtools.Server``) serving a scratch folder, for the session."""
-    server = labtools.start_voila(tmp_path_factory.mktemp("voila"))
-    yield server
-    server.stop()
+    return _session_server(_session_servers, "voila_server", tmp_path_factory)
 
 
 @pytest.fixture(autouse=True)
 def _shutdown_lab_kernels(request):
-    """After a test that used JupyterLab, shut down the kernels it started."""
+    """After a test that used JupyterLab, shut down the kernels it started: without waiting
+    for them to end (``labtools.shutdown_kernels_soon``); the next notebook opened waits."""
     yield
     if "lab_server" in request.fixturenames:
-        labtools.shutdown_kernels(request.getfixturevalue("lab_server"))
+        labtools.shutdown_kernels_soon(request.getfixturevalue("lab_server"))
 
 
 @pytest.fixture(scope="session")

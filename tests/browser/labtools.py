@@ -16,9 +16,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +51,8 @@ _copies = itertools.count(1)
 class Server:
     """A Jupyter server (Lab or Voilà) started by the test session.
 
-    ``root`` is the directory it serves; ``log_path`` holds its stdout and stderr.
+    ``root`` is the directory it serves; ``log_path`` holds its stdout and stderr;
+    ``ready_path`` answers 200 once it serves (see :meth:`wait_ready`).
     """
 
     name: str
@@ -58,6 +61,35 @@ class Server:
     token: str
     root: Path
     log_path: Path
+    ready_path: str = "api/status"
+    #: Kernel shutdowns still under way (:func:`shutdown_kernels_soon`), and their failures.
+    _shutdowns: list[threading.Thread] = field(default_factory=list, repr=False)
+    _shutdown_errors: list[BaseException] = field(default_factory=list, repr=False)
+
+    def wait_ready(self, timeout: float = TIMEOUT_MS) -> Server:
+        """Wait until ``ready_path`` answers 200; return the server.
+
+        Raises RuntimeError with the server's log (and stops it) if it dies or is not ready
+        within ``timeout`` milliseconds.
+        """
+        deadline = time.monotonic() + timeout / 1000
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with code {self.process.returncode} before it was "
+                    f"ready; log:\n{self.log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(self.url(self.ready_path), timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(
+            f"{self.name} did not answer {self.ready_path} in time; log:\n{self.log_tail()}"
+        )
 
     def url(self, path: str) -> str:
         """Absolute URL of ``path`` (which may carry a query) with the token appended."""
@@ -76,8 +108,20 @@ class Server:
             body = response.read()
         return json.loads(body) if body else None
 
+    def settle(self) -> None:
+        """Wait for the kernel shutdowns :func:`shutdown_kernels_soon` began; raise the first
+        error one met."""
+        while self._shutdowns:
+            self._shutdowns.pop().join()
+        if self._shutdown_errors:
+            error = self._shutdown_errors[0]
+            self._shutdown_errors.clear()
+            raise error
+
     def stop(self, timeout: float = 15) -> None:
         """Terminate the server's process group (it shuts its kernels down), then reap it."""
+        for thread in self._shutdowns:  # it shuts them down anyway: no need to wait long
+            thread.join(timeout)
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -106,6 +150,47 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def launch_server(
+    name: str,
+    argv: list[str],
+    *,
+    port: int,
+    token: str,
+    root: Path,
+    scratch: Path,
+    ready_path: str,
+    env: dict[str, str] | None = None,
+) -> Server:
+    """Start ``argv`` in its own process group and return at once (not yet serving).
+
+    Call :meth:`Server.wait_ready` before using it: a server launched ahead of the test that
+    needs it boots while earlier tests run (see :class:`ServersAhead`).
+    Jupyter's user config and runtime files go to ``scratch`` so nothing from the machine's
+    ``~/.jupyter`` leaks in; installed lab extensions are still found under ``sys.prefix``.
+    ``env``: more environment variables for the server (``JUPYTER_PATH``, say).
+    """
+    environ = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(scratch / "config"),
+        JUPYTER_RUNTIME_DIR=str(scratch / "runtime"),
+        IPYTHONDIR=str(scratch / "ipython"),
+        **(env or {}),
+    )
+    scratch.mkdir(parents=True, exist_ok=True)
+    log_path = scratch / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv,
+            cwd=root,
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Server(name, process, f"http://127.0.0.1:{port}", token, root, log_path, ready_path)
+
+
 def start_server(
     name: str, argv: list[str], *, port: int, token: str, root: Path, scratch: Path, ready_path: str
 ) -> Server:
@@ -115,40 +200,9 @@ def start_server(
     ``~/.jupyter`` leaks in; installed lab extensions are still found under ``sys.prefix``.
     Raises RuntimeError with the server's log if it dies or is not ready within TIMEOUT_MS.
     """
-    env = dict(
-        os.environ,
-        JUPYTER_CONFIG_DIR=str(scratch / "config"),
-        JUPYTER_RUNTIME_DIR=str(scratch / "runtime"),
-        IPYTHONDIR=str(scratch / "ipython"),
-    )
-    log_path = scratch / f"{name}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            argv,
-            cwd=root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(name, process, f"http://127.0.0.1:{port}", token, root, log_path)
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"{name} exited with code {process.returncode} before it was ready; "
-                f"log:\n{server.log_tail()}"
-            )
-        try:
-            with urllib.request.urlopen(server.url(ready_path), timeout=2) as response:
-                if response.status == 200:
-                    return server
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"{name} did not answer {ready_path} in time; log:\n{server.log_tail()}")
+    return launch_server(
+        name, argv, port=port, token=token, root=root, scratch=scratch, ready_path=ready_path
+    ).wait_ready()
 
 
 def _served_root(scratch: Path) -> Path:
@@ -163,6 +217,11 @@ def start_lab(scratch: Path) -> Server:
 
     The app is exposed as ``window.jupyterapp`` so tests can run commands and read kernel state.
     """
+    return launch_lab(scratch).wait_ready()
+
+
+def launch_lab(scratch: Path) -> Server:
+    """:func:`start_lab` without the wait: call ``wait_ready()`` on the result before use."""
     root = _served_root(scratch)
     settings = scratch / "user-settings"
     notification = settings / "@jupyterlab" / "apputils-extension"
@@ -185,13 +244,18 @@ def start_lab(scratch: Path) -> Server:
         "--LabApp.expose_app_in_browser=True",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]  # fmt: skip
-    return start_server(
+    return launch_server(
         "lab", argv, port=port, token=token, root=root, scratch=scratch, ready_path="api/status"
     )
 
 
 def start_voila(scratch: Path) -> Server:
     """Start Voilà serving the notebooks of ``scratch/root`` (tree mode)."""
+    return launch_voila(scratch).wait_ready()
+
+
+def launch_voila(scratch: Path) -> Server:
+    """:func:`start_voila` without the wait: call ``wait_ready()`` on the result before use."""
     root = _served_root(scratch)
     port, token = free_port(), secrets.token_hex(16)
     argv = [
@@ -206,19 +270,94 @@ def start_voila(scratch: Path) -> Server:
     ]  # fmt: skip
     # Rendering a notebook starts a kernel: poll a static file for readiness.
     ready = "voila/static/voila.js"
-    return start_server(
+    return launch_server(
         "voila", argv, port=port, token=token, root=root, scratch=scratch, ready_path=ready
     )
 
 
+class ServersAhead:
+    """Servers a module's tests need one each (they stop or cull them), booted ahead of use.
+
+    ``launchers`` maps a name to a function that launches a server without waiting for it
+    (:func:`launch_lab`, :func:`launch_voila`, :func:`launch_server`), in the order the tests
+    take them. :meth:`launch_first` starts the first; :meth:`take` waits until the named one
+    serves, then launches the next in the order, which boots while the current test runs (a
+    server takes seconds to start, mostly while a test waits on a browser or a kernel).
+    Not a pool: each server is handed out once. :meth:`stop` stops every one launched.
+    """
+
+    def __init__(self, launchers: dict[str, Callable[[], Server]]):
+        self._launchers = dict(launchers)
+        self._order = list(launchers)
+        self._launched: dict[str, Server] = {}
+        self._taken: set[str] = set()
+
+    def _launch(self, name: str) -> Server:
+        if name not in self._launched:
+            self._launched[name] = self._launchers[name]()
+        return self._launched[name]
+
+    def launch_first(self) -> None:
+        """Launch the first server of the order (for the module's first test that takes one)."""
+        if self._order:
+            self._launch(self._order[0])
+
+    def take(self, name: str) -> Server:
+        """The server ``name``, serving; launches the next one in the order before returning."""
+        if name in self._taken:
+            raise RuntimeError(f"server {name!r} was already taken")
+        self._taken.add(name)
+        server = self._launch(name).wait_ready()
+        later = self._order[self._order.index(name) + 1:]
+        following = next((n for n in later if n not in self._taken), None)
+        if following is not None:
+            self._launch(following)
+        return server
+
+    def stop(self) -> None:
+        """Stop every server launched (taken or not)."""
+        for server in self._launched.values():
+            server.stop()
+
+
 def shutdown_kernels(server: Server) -> None:
     """Shut down every kernel the server is running."""
+    server.settle()
     for kernel in server.api("GET", "api/kernels"):
-        try:
-            server.api("DELETE", f"api/kernels/{kernel['id']}")
-        except urllib.error.HTTPError as err:
-            if err.code != 404:  # 404: it ended on its own meanwhile
-                raise
+        _delete_kernel(server, kernel["id"])
+
+
+def _delete_kernel(server: Server, kernel_id: str) -> None:
+    try:
+        server.api("DELETE", f"api/kernels/{kernel_id}")
+    except urllib.error.HTTPError as err:
+        if err.code != 404:  # 404: it ended on its own meanwhile
+            raise
+
+
+def shutdown_kernels_soon(server: Server) -> None:
+    """Shut down every kernel the server runs now, without waiting for them to end.
+
+    The kernels are listed here; each ``DELETE`` (the server answers once the kernel has
+    exited, about half a second each) is sent from a thread, so the next test starts
+    meanwhile. :func:`open_notebook` and :func:`shutdown_kernels` wait for these shutdowns
+    (``Server.settle``) before they go on, and raise any error one met.
+    """
+    server.settle()
+    ids = [kernel["id"] for kernel in server.api("GET", "api/kernels")]
+    if not ids:
+        return
+
+    def delete_all() -> None:
+        for kernel_id in ids:
+            try:
+                _delete_kernel(server, kernel_id)
+            except Exception as err:  # raised later, by Server.settle
+                server._shutdown_errors.append(err)
+
+    thread = threading.Thread(target=delete_all, name=f"shutdown-{server.name}", daemon=True)
+    server._shutdowns.append(thread)
+    thread.start()
 
 
 @dataclass
@@ -344,6 +483,7 @@ def open_notebook(
     path = _serve_copy(lab_server, notebook_path, assets)
     # ?reset: start from an empty layout, not the one the previous test left behind.
     page.goto(lab_server.url(f"lab/tree/{path}?reset"))
+    lab_server.settle()  # the previous test's kernels have ended (shutdown_kernels_soon)
     panel = _wait_in_lab(page, _KERNEL_IDLE_JS, path, timeout)
     page.evaluate(_RUN_ALL_JS)
     result = _wait_in_lab(page, _RUN_ALL_DONE_JS, path, timeout)
@@ -378,6 +518,7 @@ def open_voila(
     """
     path = _serve_copy(voila_server, notebook_path, assets)
     page.goto(voila_server.url(f"voila/render/{path}"), timeout=timeout)
+    voila_server.settle()  # kernels shut down by shutdown_kernels_soon have ended
     page.wait_for_function(
         """() => !document.getElementById('loading') && document.getElementById('rendered_cells')
            && !document.querySelector('script[type="application/vnd.voila.cell-output+json"]')""",
@@ -438,3 +579,44 @@ def save_screenshot(target: Page | Locator, name: str) -> Path:
     path = directory / f"{name}.png"
     target.screenshot(path=path)
     return path
+
+
+def open_cells(
+    lab_server: Server,
+    page: Page,
+    folder: Path,
+    *sources: str,
+    name: str = "cells",
+    viewport: dict | None = None,
+    timeout: float = TIMEOUT_MS,
+) -> Locator:
+    """Write a notebook of the code cells ``sources`` as ``folder/<name>.ipynb``, open it in
+    JupyterLab, run it and return its panel (:func:`write_notebook` then :func:`open_notebook`).
+
+    ``viewport``: the page's size first (``{"width": ..., "height": ...}``), for a tall
+    widget that screenshots whole.
+    """
+    if viewport is not None:
+        page.set_viewport_size(viewport)
+    notebook = write_notebook(Path(folder) / f"{name}.ipynb", *sources)
+    return open_notebook(lab_server, page, notebook, timeout)
+
+
+def explorers(scope: Page | Locator) -> Locator:
+    """The widget outputs inside ``scope`` that hold a Step button (the explorers: a
+    CascadeExplorer, a CompareExplorer), in page order."""
+    page = scope if isinstance(scope, Page) else scope.page
+    return scope.locator(".jp-OutputArea-output").filter(
+        has=page.locator("button.widget-button", has_text="Step")
+    )
+
+
+def wait_until(read: Callable, done: Callable, what: str, timeout_s: float = 30.0):
+    """Poll ``read()`` until ``done(value)`` holds and return that value; fail naming ``what``
+    and the last value after ``timeout_s`` seconds. ``read`` should re-resolve its locators."""
+    deadline = time.monotonic() + timeout_s
+    while not done(value := read()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: still {value!r} after {timeout_s:g} s")
+        time.sleep(0.02)
+    return value

@@ -19,6 +19,11 @@ Issue 10, item 1. What JupyterLab 4.6 + ipywidgets 8.1 + Voilà 0.5 do, seen her
   changed only a caret colour). The package's Voilà template (``style.voila_template_files``)
   asks the server about the kernel at a click or key inside an explorer and when the page is
   shown again, and marks ``<body>``; the tests below install a scratch copy of it.
+
+Servers: the session's JupyterLab and Voilà where nothing happens to the server; one Voilà
+with the template shared by the template's cases that leave the server running; a private
+server (booted while the tests before it run: ``labtools.ServersAhead``) for each case that
+stops its server or sets the server's culling.
 """
 
 import json
@@ -115,6 +120,36 @@ def check_dead_explorer(page, name, sentence=SENTENCE):
 @pytest.fixture
 def explorer_notebook(tmp_path):
     return write_notebook(tmp_path / "dead-widgets.ipynb", CELL)
+
+
+#: Voilà's own idle culling, as a deployment that culls would set it.
+CULL_OPTIONS = ("--MappingKernelManager.cull_idle_timeout=15",
+                "--MappingKernelManager.cull_interval=2",
+                "--MappingKernelManager.cull_connected=True")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def private_servers(tmp_path_factory):
+    """The servers a test stops or culls: one each, launched in the order the tests take them,
+    each booting while the tests before it run; the shared template Voilà among them."""
+    scratch = tmp_path_factory.mktemp("dead-widgets-servers")
+    servers = labtools.ServersAhead({
+        "lab-to-stop": lambda: labtools.launch_lab(scratch / "lab-to-stop"),
+        "voila-template": lambda: launch_voila_with_template(scratch / "voila-template"),
+        "voila-cull": lambda: launch_voila_with_template(scratch / "voila-cull", *CULL_OPTIONS),
+        "voila-stop": lambda: launch_voila_with_template(scratch / "voila-stop"),
+        "lab-voila": lambda: labtools.launch_lab(scratch / "lab-voila"),
+    })
+    servers.launch_first()
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(scope="module")
+def template_voila(private_servers):
+    """One Voilà with the package's template, shared by the cases that leave the server
+    running (each renders its own copy of the notebook, with its own kernel)."""
+    return private_servers.take("voila-template")
 
 
 def test_live_explorer_shows_no_sentence(lab_server, page, explorer_notebook):
@@ -237,10 +272,11 @@ def test_voila_kernel_death_leaves_a_sentence_saying_reload(voila_server, page,
     check_dead_explorer(page, "voila-kernel-killed", sentence=VOILA_SENTENCE)
 
 
-def test_server_stopped_leaves_a_sentence_after_a_delay(tmp_path, page, explorer_notebook):
+def test_server_stopped_leaves_a_sentence_after_a_delay(private_servers, page,
+                                                        explorer_notebook):
     """Binder's idle stop ends the whole server: Lab's indicator then reads "connecting" for
     good, and after style.UNREACHABLE_DELAY_S seconds the explorer says it is dead."""
-    server = labtools.start_lab(tmp_path / "lab-to-stop")
+    server = private_servers.take("lab-to-stop")
     try:
         open_notebook(server, page, explorer_notebook)
         server.stop()
@@ -273,6 +309,11 @@ UNREACHABLE_VOILA_SENTENCE = '"' + style.DEAD_SENTENCE_UNREACHABLE_VOILA + '"'
 def start_voila_with_template(scratch, *options):
     """A Voilà server whose default template is the package's (written from
     ``style.voila_template_files()`` into a data dir on ``JUPYTER_PATH``), with ``options``."""
+    return launch_voila_with_template(scratch, *options).wait_ready()
+
+
+def launch_voila_with_template(scratch, *options):
+    """:func:`start_voila_with_template` without the wait (``wait_ready()`` it before use)."""
     data = scratch / "share"
     template = data / "voila" / "templates" / style.VOILA_TEMPLATE
     template.mkdir(parents=True)
@@ -284,10 +325,9 @@ def start_voila_with_template(scratch, *options):
     argv = [sys.executable, "-m", "voila", "--no-browser", f"--port={port}",
             "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", f"--Voila.token={token}",
             "--show_tracebacks=True", f"--template={style.VOILA_TEMPLATE}", *options, str(root)]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("JUPYTER_PATH", str(data))
-        return labtools.start_server("voila", argv, port=port, token=token, root=root,
-                                     scratch=scratch, ready_path="voila/static/voila.js")
+    return labtools.launch_server("voila", argv, port=port, token=token, root=root,
+                                  scratch=scratch, ready_path="voila/static/voila.js",
+                                  env={"JUPYTER_PATH": str(data)})
 
 
 def page_kernel_id(page):
@@ -324,47 +364,40 @@ def kernel_checks(page):
     return seen
 
 
-def test_voila_template_keeps_a_live_explorer_live(tmp_path, page, explorer_notebook,
+def test_voila_template_keeps_a_live_explorer_live(template_voila, page, explorer_notebook,
                                                    kernel_checks):
     """With the kernel alive the template's check answers 200 and marks nothing; Step steps."""
-    server = start_voila_with_template(tmp_path / "voila-live")
-    try:
-        open_voila(server, page, explorer_notebook)
-        before = dead_state(page)["round"]
-        page.locator(f".{style.ROOT_CLASS} button.widget-button", has_text="Step").first.click()
-        deadline = time.monotonic() + 30
-        while dead_state(page)["round"] == before or not kernel_checks:
-            assert time.monotonic() < deadline, (before, kernel_checks)
-            time.sleep(0.1)
-        still_looks_live(page, 1.0)
-        assert kernel_checks == [200], kernel_checks
-    finally:
-        server.stop()
+    open_voila(template_voila, page, explorer_notebook)
+    before = dead_state(page)["round"]
+    page.locator(f".{style.ROOT_CLASS} button.widget-button", has_text="Step").first.click()
+    deadline = time.monotonic() + 30
+    while dead_state(page)["round"] == before or not kernel_checks:
+        assert time.monotonic() < deadline, (before, kernel_checks)
+        time.sleep(0.1)
+    still_looks_live(page, 1.0)
+    assert kernel_checks == [200], kernel_checks
 
 
-def test_voila_kernel_shut_down_leaves_a_sentence_saying_reload(tmp_path, page,
+def test_voila_kernel_shut_down_leaves_a_sentence_saying_reload(template_voila, page,
                                                                  explorer_notebook):
     """DELETE /api/kernels/<id> (what a shutdown does): Voilà shows nothing; at the student's
     first click the template's check gets a 404 and the explorer says to reload."""
-    server = start_voila_with_template(tmp_path / "voila-delete")
-    try:
-        open_voila(server, page, explorer_notebook)
-        kernel_id = page_kernel_id(page)
-        server.api("DELETE", f"api/kernels/{kernel_id}")
-        assert kernel_answers(server, kernel_id) is False
-        still_looks_live(page)
-        save_screenshot(page, "dead-voila-shutdown-before-click")
-        click_step_like_a_student(page, "voila-shutdown-first")
-        check_dead_explorer(page, "voila-shutdown", sentence=VOILA_SENTENCE)
-    finally:
-        server.stop()
+    server = template_voila
+    open_voila(server, page, explorer_notebook)
+    kernel_id = page_kernel_id(page)
+    server.api("DELETE", f"api/kernels/{kernel_id}")
+    assert kernel_answers(server, kernel_id) is False
+    still_looks_live(page)
+    save_screenshot(page, "dead-voila-shutdown-before-click")
+    click_step_like_a_student(page, "voila-shutdown-first")
+    check_dead_explorer(page, "voila-shutdown", sentence=VOILA_SENTENCE)
 
 
-def test_voila_kernel_culled_leaves_a_sentence_saying_reload(tmp_path, page, explorer_notebook):
-    """Voilà's own idle culling (cull_connected, as a deployment that culls would set it)."""
-    server = start_voila_with_template(
-        tmp_path / "voila-cull", "--MappingKernelManager.cull_idle_timeout=15",
-        "--MappingKernelManager.cull_interval=2", "--MappingKernelManager.cull_connected=True")
+def test_voila_kernel_culled_leaves_a_sentence_saying_reload(private_servers, page,
+                                                             explorer_notebook):
+    """Voilà's own idle culling (cull_connected, as a deployment that culls would set it:
+    :data:`CULL_OPTIONS`)."""
+    server = private_servers.take("voila-cull")
     try:
         open_voila(server, page, explorer_notebook)
         assert dead_state(page)["content"] == "none"
@@ -384,11 +417,11 @@ def test_voila_kernel_culled_leaves_a_sentence_saying_reload(tmp_path, page, exp
         server.stop()
 
 
-def test_voila_server_stopped_leaves_a_sentence_saying_open_the_link(tmp_path, page,
+def test_voila_server_stopped_leaves_a_sentence_saying_open_the_link(private_servers, page,
                                                                        explorer_notebook):
     """Binder's idle stop ends the server: the check gets no answer twice, VOILA_RETRY_S
     seconds apart (a blip is not enough), then the explorer says to open the link again."""
-    server = start_voila_with_template(tmp_path / "voila-stop")
+    server = private_servers.take("voila-stop")
     try:
         open_voila(server, page, explorer_notebook)
         kernel_id = page_kernel_id(page)
@@ -411,61 +444,58 @@ def answer_with(reply):
 
 
 def test_voila_network_blip_says_nothing_and_a_mark_goes_once_the_server_answers(
-        tmp_path, page, explorer_notebook, kernel_checks):
+        template_voila, page, explorer_notebook, kernel_checks):
     """The template's check on a flaky network: one request lost says nothing; no answer twice
     marks the server gone, and the next click that gets an answer takes the sentence away."""
-    server = start_voila_with_template(tmp_path / "voila-blip")
-    try:
-        open_voila(server, page, explorer_notebook)
-        check = "**/api/kernels/*?no_track_activity=1"
-        lost = []
+    server = template_voila
+    open_voila(server, page, explorer_notebook)
+    check = "**/api/kernels/*?no_track_activity=1"
+    lost = []
 
-        def lose_first(route):
-            if lost:
-                route.continue_()
-            else:
-                lost.append(route.request.url)
-                route.abort()
+    def lose_first(route):
+        if lost:
+            route.continue_()
+        else:
+            lost.append(route.request.url)
+            route.abort()
 
-        page.route(check, lose_first)
+    page.route(check, lose_first)
+    page.locator(f".{style.ROOT_CLASS}").get_by_text("Before the shock").first.click()
+    # (page.wait_for_timeout, not time.sleep: Playwright's sync API runs the route handler
+    # and records responses only while a call of its own waits)
+    page.wait_for_timeout((style.VOILA_RETRY_S + 2) * 1000)
+    assert lost and kernel_checks == [200], (lost, kernel_checks)
+    still_looks_live(page, 0)
+    page.unroute(check)
+
+    page.route(check, lambda route: route.abort())
+    page.locator(f".{style.ROOT_CLASS} .widget-text input").first.focus()
+    page.keyboard.press("Shift")  # a key pressed inside an explorer counts too
+    wait_dead(page, timeout_s=style.VOILA_RETRY_S + 10, sentence=UNREACHABLE_VOILA_SENTENCE)
+    save_screenshot(page, "dead-voila-blip-unreachable")
+    page.unroute(check)
+    box = page.locator(f".{style.ROOT_CLASS}").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + 20)  # on the sentence
+    deadline = time.monotonic() + 10
+    while dead_state(page)["content"] != "none":
+        assert time.monotonic() < deadline, (dead_state(page), kernel_checks)
+        time.sleep(0.1)
+    still_looks_live(page, 0)
+    assert kernel_checks == [200, 200], kernel_checks
+    save_screenshot(page, "dead-voila-blip-recovered")
+
+    # Behind JupyterHub (Binder) the hub answers for a server that no longer runs: 424 to
+    # an API request (jupyterhub/jupyterhub#3636), or its own HTML page.
+    for reply in ({"status": 424, "json": {"message": "server not running"}},
+                  {"status": 200, "content_type": "text/html", "body": "<html>hub</html>"}):
+        page.route(check, answer_with(reply))
         page.locator(f".{style.ROOT_CLASS}").get_by_text("Before the shock").first.click()
-        # (page.wait_for_timeout, not time.sleep: Playwright's sync API runs the route handler
-        # and records responses only while a call of its own waits)
-        page.wait_for_timeout((style.VOILA_RETRY_S + 2) * 1000)
-        assert lost and kernel_checks == [200], (lost, kernel_checks)
-        still_looks_live(page, 0)
+        wait_dead(page, timeout_s=style.VOILA_RETRY_S + 10,
+                  sentence=UNREACHABLE_VOILA_SENTENCE)
         page.unroute(check)
-
-        page.route(check, lambda route: route.abort())
-        page.locator(f".{style.ROOT_CLASS} .widget-text input").first.focus()
-        page.keyboard.press("Shift")  # a key pressed inside an explorer counts too
-        wait_dead(page, timeout_s=style.VOILA_RETRY_S + 10, sentence=UNREACHABLE_VOILA_SENTENCE)
-        save_screenshot(page, "dead-voila-blip-unreachable")
-        page.unroute(check)
-        box = page.locator(f".{style.ROOT_CLASS}").first.bounding_box()
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + 20)  # on the sentence
-        deadline = time.monotonic() + 10
-        while dead_state(page)["content"] != "none":
-            assert time.monotonic() < deadline, (dead_state(page), kernel_checks)
-            time.sleep(0.1)
-        still_looks_live(page, 0)
-        assert kernel_checks == [200, 200], kernel_checks
-        save_screenshot(page, "dead-voila-blip-recovered")
-
-        # Behind JupyterHub (Binder) the hub answers for a server that no longer runs: 424 to
-        # an API request (jupyterhub/jupyterhub#3636), or its own HTML page.
-        for reply in ({"status": 424, "json": {"message": "server not running"}},
-                      {"status": 200, "content_type": "text/html", "body": "<html>hub</html>"}):
-            page.route(check, answer_with(reply))
-            page.locator(f".{style.ROOT_CLASS}").get_by_text("Before the shock").first.click()
-            wait_dead(page, timeout_s=style.VOILA_RETRY_S + 10,
-                      sentence=UNREACHABLE_VOILA_SENTENCE)
-            page.unroute(check)
-            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + 20)
-            page.wait_for_function(
-                f"() => !document.body.hasAttribute('{style.VOILA_KERNEL_ATTR}')")
-    finally:
-        server.stop()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + 20)
+        page.wait_for_function(
+            f"() => !document.body.hasAttribute('{style.VOILA_KERNEL_ATTR}')")
 
 
 def test_voila_template_script_holds_no_jinja_markup():
@@ -476,13 +506,13 @@ def test_voila_template_script_holds_no_jinja_markup():
     assert f"<script>{style.VOILA_WATCH_JS}</script>" in index
 
 
-def test_voila_in_a_jupyter_server_as_on_binder(tmp_path, page, explorer_notebook):
+def test_voila_in_a_jupyter_server_as_on_binder(private_servers, page, explorer_notebook):
     """Binder serves Voilà from the Jupyter server (``/voila/render/...``, the server
     extension), the package's template being the default there (``etc/jupyter/voila.json``,
     installed with the package; the template in ``share/jupyter/voila/templates``):
     a plain link gets the template; a kernel shut down says to reload, and the server stopped
     after it says to open the link again."""
-    server = labtools.start_lab(tmp_path / "lab-voila")
+    server = private_servers.take("lab-voila")
     try:
         (server.root / explorer_notebook.name).write_bytes(explorer_notebook.read_bytes())
         page.goto(server.url(f"voila/render/{explorer_notebook.name}"))
