@@ -26,12 +26,13 @@ import pytest
 from labtools import (
     SCREENSHOT_DIR,
     Server,
+    ServersAhead,
     free_port,
+    launch_server,
     open_notebook,
     open_voila,
     save_screenshot,
     shutdown_kernels,
-    start_server,
     write_notebook,
 )
 
@@ -81,6 +82,11 @@ def start_bare_lab(scratch: Path, *, app_settings_dir: Path | None = None) -> Se
     ``app_settings_dir``: another application-settings directory (an empty one hides the
     package's overrides.d file: the control run).
     """
+    return launch_bare_lab(scratch, app_settings_dir=app_settings_dir).wait_ready()
+
+
+def launch_bare_lab(scratch: Path, *, app_settings_dir: Path | None = None) -> Server:
+    """:func:`start_bare_lab` without the wait (``wait_ready()`` it before use)."""
     root = scratch / "root"
     root.mkdir(parents=True)
     port, token = free_port(), secrets.token_hex(16)
@@ -95,13 +101,28 @@ def start_bare_lab(scratch: Path, *, app_settings_dir: Path | None = None) -> Se
     ]  # fmt: skip
     if app_settings_dir is not None:
         argv.append(f"--LabApp.app_settings_dir={app_settings_dir}")
-    return start_server("bare-lab", argv, port=port, token=token, root=root, scratch=scratch,
-                        ready_path="api/status")
+    return launch_server("bare-lab", argv, port=port, token=token, root=root, scratch=scratch,
+                         ready_path="api/status")
 
 
 @pytest.fixture(scope="module")
-def bare_lab(tmp_path_factory):
-    server = start_bare_lab(tmp_path_factory.mktemp("bare-lab"))
+def servers(tmp_path_factory):
+    """The control run's server and the bare one, in the tests' order: the bare one boots
+    while the control test runs."""
+    scratch = tmp_path_factory.mktemp("environment")
+    empty = scratch / "empty-app-settings"
+    empty.mkdir()
+    ahead = ServersAhead({
+        "control": lambda: launch_bare_lab(scratch / "control", app_settings_dir=empty),
+        "bare": lambda: launch_bare_lab(scratch / "bare-lab"),
+    })
+    yield ahead
+    ahead.stop()
+
+
+@pytest.fixture(scope="module")
+def bare_lab(servers):
+    server = servers.take("bare")
     yield server
     server.stop()
 
@@ -121,11 +142,9 @@ def fetch_news_default(server: Server) -> str:
     return reply["schema"]["properties"]["fetchNews"]["default"]
 
 
-def test_control_without_the_overrides_lab_asks_about_news(page, tmp_path):
+def test_control_without_the_overrides_lab_asks_about_news(page, servers):
     """Without the package's override JupyterLab asks: the pop-up this environment hides."""
-    empty = tmp_path / "empty-app-settings"
-    empty.mkdir()
-    server = start_bare_lab(tmp_path / "scratch", app_settings_dir=empty)
+    server = servers.take("control")  # an empty application-settings directory
     try:
         assert fetch_news_default(server) == "none"
         page.goto(server.url("lab?reset"))

@@ -10,7 +10,7 @@ import re
 import time
 from pathlib import Path
 
-from labtools import open_notebook, save_screenshot, widget_button, write_notebook
+from labtools import explorers, open_cells, open_notebook, save_screenshot, widget_button
 
 from marginloops import Scenario, compare
 
@@ -20,12 +20,6 @@ TIERS = "tiered brackets (Binance style)"
 # Labels that are HTML if a widget forgets to escape them: bold text, and an image whose
 # failed load would run a script.
 LABELS = ("depth<b>", "<img src=x onerror=window.__xss=1>")
-
-
-def explorers(scope):
-    """The widget outputs of ``scope`` that hold a Step button (explorers), in page order."""
-    return scope.locator(".jp-OutputArea-output").filter(
-        has=scope.page.locator("button.widget-button", has_text="Step"))
 
 
 def wait_until(read, done, what, timeout_s=60.0):
@@ -101,12 +95,11 @@ def test_tiered_margin_in_lesson04_sandbox(lab_server, page, page_log):
 def test_compare_labels_are_text_not_html(lab_server, page, page_log, tmp_path):
     """Issue 9 item 10: every place a compare explorer shows a label (its title, the charts'
     keys, the status lines, the summary table, the narrations' names) shows it as text."""
-    notebook = write_notebook(tmp_path / "labels.ipynb",
+    panel = open_cells(lab_server, page, tmp_path,
         "from marginloops import CompareExplorer, Scenario\n"
         "a = Scenario.preset('crowded-longs')\n"
-        f"CompareExplorer(a, a.replace(depth_1pct=6_000_000), labels={LABELS!r})")
-    page.set_viewport_size(TALL)
-    panel = open_notebook(lab_server, page, notebook)
+        f"CompareExplorer(a, a.replace(depth_1pct=6_000_000), labels={LABELS!r})",
+        name="labels", viewport=TALL)
     widget = explorers(panel).first
     bold, image = LABELS
 
@@ -161,14 +154,13 @@ def test_knob_boxes_and_custom_market_in_lab(lab_server, page, page_log, tmp_pat
     out-of-range number typed into a knob's box leave the knob on a valid value and the
     explorer working; a knob's change is narrated with separators; "custom" in the market
     menu is narrated, and a changed preset is called "custom" from the start."""
-    notebook = write_notebook(tmp_path / "knobs.ipynb",
+    panel = open_cells(lab_server, page, tmp_path,
         "from marginloops import CascadeExplorer, Scenario\n"
         "explorer = CascadeExplorer(Scenario.preset('crowded-longs'))\n"
         "explorer",
         "explorer.controls.knobs['shock'].box.value = float('nan')",
-        "CascadeExplorer(Scenario.preset('thin-book').replace(shock=0.1))")
-    page.set_viewport_size(TALL)
-    panel = open_notebook(lab_server, page, notebook)
+        "CascadeExplorer(Scenario.preset('thin-book').replace(shock=0.1))",
+        name="knobs", viewport=TALL)
     explorer = explorers(panel).first
     story = explorer.locator("div[role='log']")
     status = explorer.locator("div[role='status']").first
@@ -235,15 +227,13 @@ def test_partial_liquidation_counts_positions_in_lab(lab_server, page, page_log,
     """Issue 9 item 12: with partial liquidation the status line counts positions closed and
     positions partly closed apart; crowded-longs has 1,600 longs, and no more are closed."""
     source = "Scenario.preset('crowded-longs').replace(partial='fraction')"
-    notebook = write_notebook(tmp_path / "partial.ipynb",
-        "from marginloops import CascadeExplorer, Scenario\n"
-        f"CascadeExplorer({source})")
     scenario = eval(source, {"Scenario": Scenario})
     longs = round(scenario.n_positions * scenario.long_share)
     assert longs == 1600
     history = scenario.cascade().run()
-    page.set_viewport_size(TALL)
-    panel = open_notebook(lab_server, page, notebook)
+    panel = open_cells(lab_server, page, tmp_path,
+        "from marginloops import CascadeExplorer, Scenario\n"
+        f"CascadeExplorer({source})", name="partial", viewport=TALL)
     explorer = explorers(panel).first
     status = explorer.locator("div[role='status']").first
     story = explorer.locator("div[role='log']")

@@ -4,9 +4,8 @@ case study's market menu names the case, and the small drawing fixes (Seed row, 
 label, halt crosses) seen in screenshots."""
 
 import re
-import time
 
-from labtools import open_notebook, save_screenshot, write_notebook
+from labtools import open_cells, save_screenshot, wait_until
 
 TALL = {"width": 1400, "height": 2400}
 SETUP = ("from marginloops import CascadeExplorer, CompareExplorer, Scenario\n"
@@ -23,26 +22,15 @@ _BOXES_JS = """
 """
 
 
-def wait_until(read, done, what, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while not done(value := read()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: still {value!r} after {timeout_s:g} s")
-        time.sleep(0.02)
-    return value
-
-
 def type_into(box, text):
     box.fill(text)
     box.press("Enter")
 
 
 def test_knob_boxes_round_clamp_and_say_so_in_lab(lab_server, page, page_log, tmp_path):
-    page.set_viewport_size(TALL)
-    notebook = write_notebook(tmp_path / "knobs.ipynb", SETUP,
-                              "bt = CascadeExplorer(CASES['black-thursday-2020'].scenario)\nbt",
-                              "MarginView()")
-    panel = open_notebook(lab_server, page, notebook)
+    panel = open_cells(lab_server, page, tmp_path, SETUP,
+                       "bt = CascadeExplorer(CASES['black-thursday-2020'].scenario)\nbt",
+                       "MarginView()", name="knobs", viewport=TALL)
     explorer, margin = (panel.locator(".jp-OutputArea-output").nth(i) for i in (0, 1))
 
     # The case study's market menu names the case, not "custom".
@@ -145,15 +133,14 @@ _SEED_JS = """
 
 
 def test_item8_drawings_in_lab(lab_server, page, page_log, tmp_path):
-    page.set_viewport_size(TALL)
-    notebook = write_notebook(
-        tmp_path / "drawings.ipynb", SETUP,
+    panel = open_cells(
+        lab_server, page, tmp_path, SETUP,
         "from marginloops.course.lesson04 import clustered_market\n"
         "CascadeExplorer(clustered_market())",  # lesson 04's sandbox
         "BookWalkView()",  # lesson 02
         "m = Scenario.preset('crowded-longs')\n"  # lesson 05's breaker comparison
-        "cmp = CompareExplorer(m, m.replace(breaker_move=0.02))\ncmp.run_to_end()\ncmp")
-    panel = open_notebook(lab_server, page, notebook)
+        "cmp = CompareExplorer(m, m.replace(breaker_move=0.02))\ncmp.run_to_end()\ncmp",
+        name="drawings", viewport=TALL)
     sandbox, walk, compare = (panel.locator(".jp-OutputArea-output").nth(i) for i in range(3))
 
     # Lesson 04's Seed: its label in the labels' column, its box where the sliders start,

@@ -1,10 +1,9 @@
 """Lesson 4 in a real JupyterLab, in Chromium: typing a number into the critical-ratio view's
 knob moves the current-market marker and changes its readout."""
 
-import time
 from pathlib import Path
 
-from labtools import open_notebook, save_screenshot
+from labtools import open_notebook, save_screenshot, wait_until
 
 LESSON = Path(__file__).parents[2] / "lessons" / "04-liquidation-clusters.ipynb"
 TALL = {"width": 1400, "height": 2200}
@@ -26,15 +25,6 @@ def marker_transform(figure):
     mine = [d["transform"] for d in dots if d["fill"] == ORANGE]
     assert len(mine) == 1, f"expected one orange diamond, got {dots}"
     return mine[0]
-
-
-def wait_until(read, done, what, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while not done(value := read()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: still {value!r} after {timeout_s:g} s")
-        time.sleep(0.02)
-    return value
 
 
 def test_typing_a_knob_moves_the_current_market_marker(lab_server, page, page_log):
