@@ -187,7 +187,8 @@ class Scenario:
     seed : seed of the random population, [0, 2**32 - 1]
     mmr_tiers : () for one flat ``mmr``, or ((notional floor USD, rate), ...) brackets of
         tiered maintenance margin (they replace ``mmr``; leverage is capped per bracket)
-    partial : None (close whole positions), "fraction" or "restore" (partial liquidation)
+    partial : None (close whole positions), "fraction", "restore" or "tier" (partial
+        liquidation; "tier" steps a position down one margin tier and needs mmr_tiers)
     partial_fraction : share closed per round ("fraction"), or at least ("restore"), [0.01, 1]
     dynamic_margin : rise of every maintenance rate per unit of recent price move, [0, 10]
     dynamic_window : rounds over which that move is measured, [1, 50]
@@ -272,6 +273,10 @@ class Scenario:
             tiers = tiers.brackets
         tiers = _pairs("mmr_tiers", tiers, ("floor", "rate"), "(notional floor, rate)")
         object.__setattr__(self, "mmr_tiers", MarginTiers(tiers).brackets if tiers else ())
+        # Checks across fields that a mechanism declares (partial "tier" needs mmr_tiers): the
+        # same ones its Cascade makes, by building it.
+        for m in MECHANISMS:
+            m(**m.from_scenario(self))
         _choice("book_shape", self.book_shape, BOOK_SHAPES)
         _choice("venue", self.venue, VENUES)
         mix = _pairs("leverage_mix", self.leverage_mix, ("leverage", "weight"),

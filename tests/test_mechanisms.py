@@ -270,7 +270,7 @@ def test_the_general_path_matches_the_sorted_one():
 
 
 @pytest.mark.parametrize("kwargs,needle", [
-    (dict(partial="half"), "partial must be one of (None, 'fraction', 'restore')"),
+    (dict(partial="half"), "partial must be one of (None, 'fraction', 'restore', 'tier')"),
     (dict(partial_fraction=0), "partial_fraction must be in [0.01, 1], got 0"),
     (dict(dynamic_margin=-1), "dynamic_margin must be in [0, 10], got -1"),
     (dict(dynamic_window=0), "dynamic_window must be in [1, 50], got 0"),

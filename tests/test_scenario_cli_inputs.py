@@ -182,7 +182,7 @@ def test_from_json_refuses_what_is_not_text(text):
     (dict(seed=1.0), "seed must be a whole number"),
     (dict(call_auction="true"), "call_auction must be true or false, got 'true'"),
     (dict(direction=["down"]), "direction must be one of ('down', 'up'), got ['down']"),
-    (dict(partial=0), "partial must be one of (None, 'fraction', 'restore'), got 0"),
+    (dict(partial=0), "partial must be one of (None, 'fraction', 'restore', 'tier'), got 0"),
     (dict(name=None), "name must be a string, got None"),
 ])
 def test_bools_strings_and_wrong_types_are_refused_by_name(kwargs, needle):
