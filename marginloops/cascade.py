@@ -326,6 +326,9 @@ class Cascade:
                     for hook in ("reset", "halts", "surcharge", "choose", "divert",
                                  "before_trade", "adjust_fill", "fee", "after_trade", "judge",
                                  "record")}
+        # A mechanism that still has business at a fixed point (an insurance fund that still
+        # sells what it took over) keeps the run going: ``keeps_going(run) -> bool``.
+        self._going = tuple(m for m in active if callable(getattr(m, "keeps_going", None)))
         fee = self._at["fee"]
         self._fee = fee[0].fee if fee else None
         self.positions = positions
@@ -446,6 +449,15 @@ class Cascade:
         closes or auto-deleveraging), in the order of :attr:`positions` (a new array)."""
         return self.accounts.open_size()
 
+    def book_to_fund(self, amount: float, st: RoundState) -> None:
+        """A mechanism's money to (``amount`` > 0) or from the insurance fund during round
+        ``st``, settled as the core settles closes: what the fund cannot pay is bad debt."""
+        self._fund += amount
+        if self._fund < 0:
+            st.debt -= self._fund
+            self._bad_debt -= self._fund
+            self._fund = 0.0
+
     def put_back(self, qty) -> float:
         """Market makers put ``qty`` units back on the traded side; returns units placed."""
         placed = self.venue.refill(self.venue_side, qty, at=self.refill_at)
@@ -538,7 +550,7 @@ class Cascade:
         st.pending = self.pending()
         if fill.unfilled > 0:
             st.end = "book_exhausted"
-        elif st.pending == 0:
+        elif st.pending == 0 and not any(m.keeps_going(self) for m in self._going):
             st.end = "fixed_point"
         elif self.round >= self.max_rounds:
             st.end = "max_rounds"

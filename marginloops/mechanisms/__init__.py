@@ -246,11 +246,12 @@ def _registry() -> tuple:
     from .call_auction import CallAuction
     from .dynamic_margin import DynamicMargin
     from .fee import LiquidationFee
+    from .liquidation_orders import BankruptcyLimitOrders
     from .partial import PartialLiquidation
     from .withdrawal import QuoteWithdrawal
 
     return (PartialLiquidation, AutoDeleveraging, DynamicMargin, QuoteWithdrawal, Breaker,
-            CallAuction, LiquidationFee)
+            BankruptcyLimitOrders, CallAuction, LiquidationFee)
 
 
 #: Every mechanism, in the order their stages and sentences run.
