@@ -194,19 +194,27 @@ class PartialLiquidation(Mechanism):
         self._step = (hit, k)
 
     def after_trade(self, run, st) -> None:
-        """The accounts a step left open take the rate and amount of the tier below."""
+        """The accounts a step brought down to the tier below take its rate and amount.
+
+        Only those whose notional at the check price is now at most that tier's ceiling: when
+        the venue filled only part of the order (it ran out), an account reduced less stays in
+        its tier (and the run ends there)."""
         if self._step is None:
             return
         hit, k = self._step
         self._step = None
         acc = run.accounts
-        left = (acc.closed_in[hit] < 0) & (k > 0)
-        i, below = hit[left], k[left] - 1
-        self.tier[i] = below
-        acc.mmr_s[i] = self.mmr_tiers.rates[below]
+        tiers = self.mmr_tiers
+        left = acc.closed_in[hit] < 0
+        i, k = hit[left], k[left]
+        q = acc.q_left[i]
+        down = (k > 0) & (q * st.p_before <= tiers.floors[k] * (1.0 + 1e-9))
+        k = np.where(down, k - 1, k)
+        self.tier[i] = k
+        acc.mmr_s[i] = tiers.rates[k]
         # The accounts scale an amount by q / size (the original size): stored so that the
-        # remaining q keeps exactly the tier's amount c_{k-1}.
-        acc.amount_s[i] = self.mmr_tiers.amounts[below] * acc.size[i] / acc.q_left[i]
+        # remaining q keeps exactly its tier's amount.
+        acc.amount_s[i] = tiers.amounts[k] * acc.size[i] / q
 
     def tiers_now(self, run) -> np.ndarray:
         """Each position's margin tier now (index into ``mmr_tiers``), in the caller's order;
