@@ -278,3 +278,27 @@ def test_the_narration_says_the_fund_took_over_and_sells():
     assert two.startswith("Round 2: nobody is liquidated; the insurance fund sells 1 unit")
     assert "it still holds 1 unit" in two
     assert not math.isnan(hist[1].fund_took_price)
+
+
+@pytest.mark.parametrize("direction", ["down", "up"])
+def test_the_fund_ends_where_market_orders_leave_it_when_every_unit_is_sold(direction):
+    """A cross-check of the bookkeeping against the default model's. On a book that does not
+    refill, selling the same units down the same levels brings the same USD in whatever
+    slices; each closed position costs the fund its bankruptcy value either way (its trader
+    keeps nothing beyond B). So when both runs liquidate the same positions, the fund sells
+    all it took over and nobody is left with bad debt, both funds end equal, although the
+    rounds differ."""
+    pos = Positions.generate(3000, 100.0, long_share=0.7 if direction == "down" else 0.3,
+                             leverage_mix=((5.0, 0.2), (10.0, 0.3), (25.0, 0.3), (50.0, 0.2)),
+                             notional=60_000.0, min_distance=0.002, seed=3)
+    book = OrderBook.from_depth(100.0, 3000.0, tick=0.05, book_range=0.5)
+    market = Cascade(pos, book, 0.03, direction=direction, insurance_fund=1e6)
+    limit = Cascade(pos, book, 0.03, direction=direction, insurance_fund=1e6,
+                    liquidation_orders="bankruptcy", fund_unwind=0.3)
+    a, b = market.run(), limit.run()
+    assert sum(r.fund_took_qty for r in b) > 0 and sum(r.fund_sold_qty for r in b) > 0
+    assert len(b) > len(a)  # the rounds differ: the fund sells over later rounds
+    assert (market.liquidated_round >= 0).tolist() == (limit.liquidated_round >= 0).tolist()
+    assert b[-1].fund_inventory == 0 and a[-1].bad_debt == b[-1].bad_debt == 0
+    assert b[-1].price_after == a[-1].price_after
+    assert b[-1].insurance_fund == pytest.approx(a[-1].insurance_fund, rel=1e-12)
