@@ -261,11 +261,13 @@ class Cascade:
     withdrawal : float
         In [0, 100]: after a move of x%, market makers cancel ``min(1, withdrawal * x)`` of the
         depth within 1% of the new price.
-    partial : {None, "fraction", "restore"}
+    partial : {None, "fraction", "restore", "tier"}
         Close whole positions (None), ``partial_fraction`` of each reached position per round,
         or just enough of it to restore its maintenance margin at the check price (at least
         ``partial_fraction``). A position beyond bankruptcy, or left with less than 1% of its
-        size, is closed whole.
+        size, is closed whole. "tier" (with ``mmr_tiers`` only) cuts a reached position to the
+        ceiling of the next lower margin tier, whose rate it then takes; one in the lowest tier
+        is closed whole (:mod:`marginloops.mechanisms.partial` cites the venues' rule).
     dynamic_margin : float
         In [0, 10]: every maintenance rate rises by ``dynamic_margin`` times the price move over
         the last ``dynamic_window`` rounds (the margin spiral).
