@@ -453,7 +453,13 @@ class Cascade:
 
     def book_to_fund(self, amount: float, st: RoundState) -> None:
         """A mechanism's money to (``amount`` > 0) or from the insurance fund during round
-        ``st``, settled as the core settles closes: what the fund cannot pay is bad debt."""
+        ``st``, settled as the core settles closes: what the fund cannot pay is bad debt, and
+        money coming in pays this round's bad debt first (the round settles as a whole)."""
+        if amount > 0 and st.debt > 0:
+            paid = min(amount, st.debt)
+            st.debt -= paid
+            self._bad_debt -= paid
+            amount -= paid
         self._fund += amount
         if self._fund < 0:
             st.debt -= self._fund

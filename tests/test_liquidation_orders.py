@@ -302,3 +302,20 @@ def test_the_fund_ends_where_market_orders_leave_it_when_every_unit_is_sold(dire
     assert b[-1].fund_inventory == 0 and a[-1].bad_debt == b[-1].bad_debt == 0
     assert b[-1].price_after == a[-1].price_after
     assert b[-1].insurance_fund == pytest.approx(a[-1].insurance_fund, rel=1e-12)
+
+
+def test_with_a_fee_the_fund_keeps_the_value_of_the_units_it_took_over():
+    pos, book = hand_market()
+    hist = Cascade(pos, book, shock=0.05, insurance_fund=10.0, liquidation_orders="bankruptcy",
+                   fund_unwind=0.5, liquidation_fee=0.01).run()
+    r = hist[1]
+    # H sold 25/6 units at 93.2: equity 5, fee 1% of (25/6) 93.2 = 3.8833, 1.1167 back.
+    # J sold 5/6 unit: equity 8/3, fee 1% of (5/6) 93.2 = 0.77667, 1.89 back; its unsold 1/6
+    # unit is the fund's from B = 90 and worth 92: 1/3 to the fund, not to J.
+    fee_h, fee_j = 0.01 * 25 / 6 * 93.2, 0.01 * 5 / 6 * 93.2
+    assert r.fees == pytest.approx(fee_h + fee_j)
+    assert r.returned_to_traders == pytest.approx((5 - fee_h) + (8 / 3 - fee_j))
+    assert r.to_fund == pytest.approx(fee_h + fee_j + 1 / 3)
+    assert r.insurance_fund == pytest.approx(10 + fee_h + fee_j + 1 / 3 - 3)
+    # every dollar of the closes' equity: to the fund or back to the traders (8 in all)
+    assert r.to_fund + r.returned_to_traders == pytest.approx(8.0)

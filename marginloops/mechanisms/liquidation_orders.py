@@ -127,6 +127,9 @@ class BankruptcyLimitOrders(Mechanism):
         self.held = 0.0     # units the fund holds
         self.base = 0.0     # units taken over since it last held none (the slices' size)
         self.carry = run.start_price  # the price its units are carried at
+        # The mechanism that charges a liquidation fee, if any (see _settle_fee).
+        self.charges = next((m for m in run.mechanisms if m.active
+                             and m.fee(1.0, np.ones(1), 1.0) is not None), None)
         self._round()
 
     def _round(self) -> None:
@@ -136,6 +139,7 @@ class BankruptcyLimitOrders(Mechanism):
         self.took_value = 0.0
         self.gap_qty = 0.0
         self.gap_value = 0.0
+        self.sent_q = self.sent_b = None
         self.inventory_before = 0.0
         self.values = {}
 
@@ -170,6 +174,8 @@ class BankruptcyLimitOrders(Mechanism):
         w = close[whole & going]
         self.took_weight = float(w.sum())
         self.took_value = float((w * bankrupt[whole & going]).sum())
+        if self.charges is not None:
+            self.sent_q, self.sent_b = w, bankrupt[whole & going]
 
     def before_trade(self, run, st) -> None:
         # The core's order is sent empty; adjust_fill sends the limited one.
@@ -195,7 +201,39 @@ class BankruptcyLimitOrders(Mechanism):
             raise AssertionError("a limited liquidation sold more than its order")
         return g
 
+    def _settle_fee(self, run, st) -> None:
+        """With a liquidation fee, give the fund what the settlement gave the traders.
+
+        The accounts settle a whole close's unsold units with the rest of it: their value
+        carried at the last price, ``c = s u (P - B)``, is added to the trader's equity on the
+        sold units ``t = s f q (A - B)`` before the fee is taken and the rest handed back. But
+        those units belong to the fund from ``B`` on: the fee is ``min(charge, t)``, the trader
+        gets ``t`` less it, and ``c`` goes to the fund. This moves the difference (USD, per
+        close, vectorised) from ``returned_to_traders`` to the fund and ``to_fund``."""
+        if self.sent_q is None or not len(self.sent_q):
+            return
+        s = float(run.accounts.sign)
+        fill, q, b = st.fill, self.sent_q, self.sent_b
+        frac = fill.filled / st.qty if st.qty > 0 else 0.0
+        mark = fill.last_price if fill.filled > 0 else st.p_before
+        if fill.filled > 0:
+            t = s * frac * q * (fill.avg_price - b)
+            charge = self.charges.fee(frac, q, fill.avg_price)
+        else:
+            t = charge = np.zeros_like(q)
+        c = s * (1.0 - frac) * q * (mark - b)
+        took = np.minimum(charge, np.maximum(t + c, 0.0))  # what the settlement charged
+        fee = np.minimum(charge, np.maximum(t, 0.0))
+        fund = float((fee + np.minimum(t, 0.0) + c - took - np.minimum(t + c, 0.0)).sum())
+        if fund == 0.0:
+            return
+        st.fees += float((fee - took).sum())
+        st.returned -= fund
+        st.to_fund += fund
+        run.book_to_fund(fund, st)
+
     def after_trade(self, run, st) -> None:
+        self._settle_fee(run, st)
         s = float(run.accounts.sign)
         sold_short = run.accounts.inventory - self.inventory_before  # the order's unsold units
         took = sold_short + self.gap_qty
