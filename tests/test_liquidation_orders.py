@@ -319,3 +319,23 @@ def test_with_a_fee_the_fund_keeps_the_value_of_the_units_it_took_over():
     assert r.insurance_fund == pytest.approx(10 + fee_h + fee_j + 1 / 3 - 3)
     # every dollar of the closes' equity: to the fund or back to the traders (8 in all)
     assert r.to_fund + r.returned_to_traders == pytest.approx(8.0)
+
+
+@FAST
+@given(markets())
+def test_bankruptcy_orders_with_every_mechanism_end_and_keep_the_fund_first(market):
+    """Partial liquidation included: a run ends, reset reproduces it, bad debt appears only
+    with an empty fund, and no position is closed twice."""
+    pos, book, kwargs = market
+    kwargs = dict(kwargs, liquidation_orders="bankruptcy")
+    cas = Cascade(pos, book, **kwargs)
+    hist = cas.run()
+    assert hist[-1].end_reason is not None and len(hist) <= kwargs["max_rounds"] + 1
+    if hist[-1].end_reason == "max_rounds" and kwargs["max_rounds"] == 1000:
+        # only a fund still selling (or positions still being sliced) may run that long
+        assert hist[-1].fund_inventory > 0 or hist[-1].n_reduced_open > 0
+    assert all(r.insurance_fund == 0 for r in hist if r.bad_debt_round > 0)
+    rounds = cas.liquidated_round
+    assert (rounds >= 0).sum() == sum(r.n_closed for r in hist)
+    cas.reset()
+    assert cas.run() == hist

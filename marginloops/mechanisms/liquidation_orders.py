@@ -157,7 +157,13 @@ class BankruptcyLimitOrders(Mechanism):
         if best is not None:
             gapped = (close > 0) & (s * (bankrupt - best) > 0)
             if gapped.any():
-                taken = whole & gapped
+                # taken over whole, even where partial liquidation meant to close a slice: a
+                # slice could not sell either, and the position would wait beyond bankruptcy
+                # (a position auto-deleveraging matched in part is whole already: its rest)
+                close = np.where(gapped & ~whole, q, close)
+                closing.x[gapped] = 1.0
+                whole = closing.x >= 1.0
+                taken = gapped
                 u = close[taken]
                 self.gap_qty = float(u.sum())
                 self.gap_value = float((u * bankrupt[taken]).sum())
