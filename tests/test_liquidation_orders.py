@@ -339,3 +339,33 @@ def test_bankruptcy_orders_with_every_mechanism_end_and_keep_the_fund_first(mark
     assert (rounds >= 0).sum() == sum(r.n_closed for r in hist)
     cas.reset()
     assert cas.run() == hist
+
+
+def test_with_adl_an_exhausted_fund_passes_bankrupt_positions_to_adl_first():
+    # G at 25x: B = 96, so at the check price 95 it is bankrupt (equity -1) and the empty
+    # fund cannot absorb it: auto-deleveraging closes its unit at 96 against the short S
+    # (2 units from 110, 2x: +30 at 95), which gives up 96 - 95 = 1 USD. H and J trade as in
+    # the first example: 5 of their 6 units sold at 93.2, 1 taken over at 91.67.
+    book = OrderBook.from_levels([100, 95, 94, 93, 92, 90], [1, 1, 2, 2, 1, 10], [101], [5])
+    pos = Positions.from_arrays([1, 1, 1, -1], [1.0, 5.0, 1.0, 2.0], [100.0] * 3 + [110.0],
+                                [25.0, 12.5, 10.0, 2.0], [0.01, 0.05, 0.06, 0.01])
+    hist = Cascade(pos, book, shock=0.05, insurance_fund=0.0, liquidation_orders="bankruptcy",
+                   fund_unwind=0.5, adl=True).run()
+    r = hist[1]
+    assert r.n_adl == 1 and r.adl_qty == 1 and r.adl_price == 96 and r.adl_cost == 1
+    assert r.qty_liquidated == 6 and r.filled_qty == pytest.approx(5.0)
+    assert r.fund_took_qty == pytest.approx(1.0)
+    assert r.fund_took_price == pytest.approx((5 * 92 + 90) / 6)
+    assert r.to_fund == pytest.approx(8.0) and r.fund_inventory_pnl == 0
+    assert r.insurance_fund == pytest.approx(8.0)
+    # Round 2: half a unit sold at 90, the other half marked from 92 to 90: -2. Round 3: the
+    # last half at 90. No bad debt at any point.
+    assert hist[2].fund_inventory_pnl == pytest.approx(-2.0)
+    assert hist[-1].insurance_fund == pytest.approx(6.0) and hist[-1].bad_debt == 0
+    assert hist[-1].fund_inventory == 0 and len(hist) == 4
+    # Without auto-deleveraging the fund takes G over too, at 96, worth 92 after the round.
+    hist = Cascade(pos, book, shock=0.05, insurance_fund=0.0, liquidation_orders="bankruptcy",
+                   fund_unwind=0.5).run()
+    assert hist[1].fund_took_qty == pytest.approx(2.0)
+    assert hist[1].fund_inventory_pnl == pytest.approx(92 - 96)
+    assert hist[1].insurance_fund == pytest.approx(4.0)
