@@ -277,6 +277,8 @@ def test_the_narration_says_the_fund_took_over_and_sells():
     two = narrate(hist[2])
     assert two.startswith("Round 2: nobody is liquidated; the insurance fund sells 1 unit")
     assert "it still holds 1 unit" in two
+    assert narrate(hist[3]).endswith("at 90.00 on average, which moves the price to 90.00; it "
+                                     "holds none now.")
     assert not math.isnan(hist[1].fund_took_price)
 
 

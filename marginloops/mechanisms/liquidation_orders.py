@@ -323,7 +323,9 @@ class BankruptcyLimitOrders(Mechanism):
         return (f"Round {count(rec.round)}: nobody is liquidated; the insurance fund {verb} "
                 f"{units(rec.fund_sold_qty)} of the inventory it took over, at "
                 f"{price(rec.fund_sold_price)} on average, which moves the price to "
-                f"{price(rec.price_after)}; it still holds {units(rec.fund_inventory)}.")
+                f"{price(rec.price_after)}; "
+                + (f"it still holds {units(rec.fund_inventory)}." if rec.fund_inventory
+                   else "it holds none now."))
 
     @staticmethod
     def sentence(rec) -> str:
@@ -339,7 +341,8 @@ class BankruptcyLimitOrders(Mechanism):
             verb = "sold" if rec.direction == "down" else "bought back"
             text += (f" The insurance fund {verb} {units(rec.fund_sold_qty)} of its inventory "
                      f"at {price(rec.fund_sold_price)} on average, taking the price to "
-                     f"{price(rec.price_after)}; it holds {units(rec.fund_inventory)}, and its "
+                     f"{price(rec.price_after)}; it holds "
+                     f"{units(rec.fund_inventory) if rec.fund_inventory else 'none now'}, and its "
                      f"inventory {'gained' if rec.fund_inventory_pnl >= 0 else 'lost'} "
                      f"{money(abs(rec.fund_inventory_pnl))} this round.")
         return text
