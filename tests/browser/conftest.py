@@ -36,9 +36,9 @@ def pytest_runtest_makereport(item, call):
     report = yield
     if report.failed:
         funcargs = getattr(item, "funcargs", {})
-        for name in ("lab_server", "voila_server"):
-            if name in funcargs:
-                report.sections.append((f"{name} log (tail)", funcargs[name].log_tail()))
+        for name, value in funcargs.items():  # lab_server, voila_server, a module's own
+            if isinstance(value, labtools.Server):
+                report.sections.append((f"{name} log (tail)", value.log_tail()))
         if "page_log" in funcargs:
             log = funcargs["page_log"]
             report.sections.append(("page errors", "\n".join(log.errors) or "none"))

@@ -15,7 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from labtools import open_notebook, open_voila, save_screenshot, write_notebook
+from labtools import explorers, open_notebook, open_voila, save_screenshot, write_notebook
 
 LESSONS = sorted((Path(__file__).parents[2] / "lessons").glob("*.ipynb"))
 TALL = {"width": 1400, "height": 2200}
@@ -182,8 +182,7 @@ def test_explorers_are_accessible_keyboard_operable_and_projectable_in_lab(
         lab_server, page, page_log, explorers_notebook):
     page.set_viewport_size(TALL)
     panel = open_notebook(lab_server, page, explorers_notebook)
-    outputs = panel.locator(".jp-OutputArea-output").filter(
-        has=page.locator("button.widget-button", has_text="Step"))
+    outputs = explorers(panel)
     assert outputs.count() == 2
     explorer, compare = outputs.nth(0), outputs.nth(1)
 
