@@ -371,3 +371,13 @@ def test_with_adl_an_exhausted_fund_passes_bankrupt_positions_to_adl_first():
     assert hist[1].fund_took_qty == pytest.approx(2.0)
     assert hist[1].fund_inventory_pnl == pytest.approx(92 - 96)
     assert hist[1].insurance_fund == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("preset", ["crowded-longs", "short-squeeze"])
+def test_on_a_pool_too(preset):
+    sc = PRESETS[preset].replace(venue="pool", liquidation_orders="bankruptcy")
+    cas = sc.cascade()
+    hist = cas.run()
+    assert cas.venue.kind == "pool" and hist[-1].end_reason is not None
+    assert sum(r.fund_took_qty for r in hist) > 0
+    check_run(cas.positions, cas, hist, sc.insurance_fund)

@@ -99,7 +99,8 @@ class BankruptcyLimitOrders(Mechanism):
     record_fields = (
         RecordField("fund_took_qty", float, 0.0, "units the insurance fund took over this round "
                     "at their bankruptcy price, because the liquidation orders (limited at it) "
-                    "could not sell them"),
+                    "could not sell them (whole positions beyond the venue's best price, and "
+                    "the order's unsold rest; inventory_qty counts only the latter)"),
         RecordField("fund_took_price", float, float("nan"), "the size-weighted bankruptcy price "
                     "it took them over at (NaN when none)"),
         RecordField("fund_sold_qty", float, 0.0, "units of its inventory the insurance fund sold "
@@ -198,13 +199,30 @@ class BankruptcyLimitOrders(Mechanism):
             return venue.market_sell(qty) if down else venue.market_buy(qty)
         trial = venue.copy()
         f = trial.market_sell(qty) if down else trial.market_buy(qty)
-        if f.filled > 0 and f.unfilled == 0 and (f.last_price >= limit if down
-                                                  else f.last_price <= limit):
+
+        def within(fill) -> bool:  # every unit, and so the average, at the limit or better
+            if down:
+                return fill.last_price >= limit and fill.avg_price >= limit
+            return fill.last_price <= limit and fill.avg_price <= limit
+
+        if f.filled > 0 and f.unfilled == 0 and within(f):
             return venue.market_sell(qty) if down else venue.market_buy(qty)
-        # Immediate-or-cancel at the limit: what the venue takes at or beyond it, no more.
-        g = venue.sell_through(limit) if down else venue.buy_through(limit)
-        if g.filled > qty:  # cannot happen: the whole order would have passed the limit
-            raise AssertionError("a limited liquidation sold more than its order")
+        # Immediate-or-cancel at the limit: what the venue takes at or beyond it, no more. A
+        # book fills at its levels' prices, all at the limit or better; a pool's fee puts what
+        # a seller gets below the spot price it trades to, so there the price traded to is
+        # moved in until the average is at the limit (a few steps, each a trial on a copy).
+        to = limit
+        for _ in range(60):
+            trial = venue.copy()
+            g = trial.sell_through(to) if down else trial.buy_through(to)
+            if g.filled == 0 or within(g):
+                break
+            to *= (limit / g.avg_price) * (1.0 + 1e-12 if down else 1.0 - 1e-12)
+        else:
+            return venue.market_sell(0.0) if down else venue.market_buy(0.0)
+        g = venue.sell_through(to) if down else venue.buy_through(to)
+        if g.filled > qty * (1.0 + 1e-12):  # cannot be: the whole order passed the limit
+            raise AssertionError("a limited liquidation traded more than its order")
         return g
 
     def _settle_fee(self, run, st) -> None:
