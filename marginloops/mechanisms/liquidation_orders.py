@@ -23,12 +23,19 @@ The model (``Scenario(liquidation_orders="bankruptcy")``)
   or at its bankruptcy price (its units taken over). So that no position's share of the fill
   is below its bankruptcy price ``B`` (above it, for shorts), the order's limit is the highest
   ``B`` among the longs it carries (the lowest among shorts): it sells whatever the venue takes
-  at or above that limit, immediate-or-cancel. A position with a lower ``B`` could have sold
-  further down on its own: this uniform limit is the price of keeping one fill per round.
-- **The fund takes over the rest** at each position's bankruptcy price: the trader is closed
-  with zero equity on those units, and the fund holds them, valued at the last traded price
-  (the core's bookkeeping of units the venue did not take: ``inventory_qty``, and the value
-  ``s q (P - B)`` booked in ``to_fund`` at once). Units taken over do not end the run.
+  at or above that limit, immediate-or-cancel (on a pool, whose fee puts a seller's average
+  below the spot price it trades to, down to where the average is at the limit). A position
+  with a lower ``B`` could have sold further down on its own: this uniform limit is the price
+  of keeping one fill per round.
+- **Positions beyond the best price** (a long whose ``B`` is above the best bid: the price
+  gapped past it) cannot sell a unit: the fund takes each over whole, off the venue, before
+  the order goes out (even where partial liquidation meant to close a slice).
+- **The fund takes over the rest** of the order at each position's bankruptcy price: the
+  trader is closed with zero equity on those units, and the fund holds them, valued at the
+  last traded price (the core's bookkeeping of units the venue did not take:
+  ``inventory_qty``, and the value ``s q (P - B)`` booked in ``to_fund`` at once; with a
+  liquidation fee that value stays the fund's, see ``_settle_fee``). Units taken over do not
+  end the run.
 - **The fund unwinds** its inventory into the venue after each round's liquidations, from the
   round after it took them over, by market order: each round it sells ``fund_unwind`` times
   the units it has taken over since it last held none, or all it still holds if that is less.
