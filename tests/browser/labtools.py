@@ -297,10 +297,11 @@ class ServersAhead:
             self._launched[name] = self._launchers[name]()
         return self._launched[name]
 
-    def launch_first(self) -> None:
-        """Launch the first server of the order (for the module's first test that takes one)."""
-        if self._order:
-            self._launch(self._order[0])
+    def launch_first(self, count: int = 1) -> None:
+        """Launch the first ``count`` servers of the order (for the module's first tests that
+        take one; more than one when a test must not share the machine with a booting server)."""
+        for name in self._order[:count]:
+            self._launch(name)
 
     def take(self, name: str) -> Server:
         """The server ``name``, serving; launches the next one in the order before returning."""
