@@ -142,7 +142,7 @@ class BankruptcyLimitOrders(Mechanism):
 
     def _round(self) -> None:
         self.limit = None
-        self.qty = 0.0
+        self.closing = None
         self.took_weight = 0.0
         self.took_value = 0.0
         self.gap_qty = 0.0
@@ -152,11 +152,16 @@ class BankruptcyLimitOrders(Mechanism):
         self.values = {}
 
     def divert(self, run, st, closing) -> None:
+        # What to take over and the limit are decided once depth has arrived (a call auction
+        # collects orders in before_trade): in adjust_fill, before the closes are settled.
+        self._round()
+        self.closing = closing
+
+    def _limit_orders(self, run, closing) -> None:
         """The positions whose bankruptcy price is beyond the venue's best price cannot sell a
         unit: the fund takes them over whole, off the venue, at that price (their traders
         close with zero equity, as a unit auto-deleveraging matched does). The order's limit
         for the rest: the highest bankruptcy price among its longs (the lowest among shorts)."""
-        self._round()
         s = float(run.accounts.sign)
         q, close = closing.q, closing.close
         bankrupt = closing.entry - s * closing.margin / q
@@ -193,11 +198,12 @@ class BankruptcyLimitOrders(Mechanism):
 
     def before_trade(self, run, st) -> None:
         # The core's order is sent empty; adjust_fill sends the limited one.
-        self.qty, st.qty = st.qty, 0.0
+        st.qty = 0.0
         self.inventory_before = run.accounts.inventory
 
     def adjust_fill(self, run, st, fill):
-        st.qty = qty = self.qty
+        self._limit_orders(run, self.closing)
+        st.qty = qty = self.closing.qty
         if qty <= 0:
             return fill
         down = run.direction == "down"
