@@ -59,6 +59,7 @@ The model (``Scenario(liquidation_orders="bankruptcy")``)
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -236,6 +237,8 @@ class BankruptcyLimitOrders(Mechanism):
         g = venue.sell_through(to) if down else venue.buy_through(to)
         if g.filled > qty * (1.0 + 1e-12):  # cannot be: the whole order passed the limit
             raise AssertionError("a limited liquidation traded more than its order")
+        if venue.units_left(run.venue_side) <= 0:  # the venue ran out: as a market order would
+            g = replace(g, requested=qty, unfilled=qty - g.filled)
         return g
 
     def _settle_fee(self, run, st) -> None:
