@@ -174,6 +174,10 @@ def check_run(pos, cas, hist, fund0, fee=None):
             beyond = closed & (s * (avg - bankrupt) < -tol)
             sent = closed & ~beyond
             assert pos.size[beyond].sum() <= (r.fund_took_qty + r.adl_qty) * (1 + 1e-9) + 1e-9
+            if r.n_adl:
+                # auto-deleveraging matched positions bankrupt at the check price off the
+                # venue, at their bankruptcy price: only the others surely went to the order
+                sent = sent & (s * (r.price_before - bankrupt) >= -tol)
             if sent.any():
                 assert s * (r.last_fill_price - bankrupt[sent]).min() >= -tol
             if not r.n_adl:
