@@ -325,12 +325,9 @@ class Cascade:
                 setattr(self, key, getattr(m, key))
         active = [m for m in self.mechanisms if m.active]
         self._at = {hook: tuple(m for m in active if _overrides(m, hook))
-                    for hook in ("reset", "halts", "surcharge", "choose", "divert",
-                                 "before_trade", "adjust_fill", "fee", "after_trade", "judge",
-                                 "record")}
-        # A mechanism that still has business at a fixed point (an insurance fund that still
-        # sells what it took over) keeps the run going: ``keeps_going(run) -> bool``.
-        self._going = tuple(m for m in active if callable(getattr(m, "keeps_going", None)))
+                    for hook in ("reset", "halts", "keeps_going", "surcharge", "choose",
+                                 "divert", "before_trade", "adjust_fill", "fee", "after_trade",
+                                 "judge", "record")}
         fee = self._at["fee"]
         self._fee = fee[0].fee if fee else None
         self.positions = positions
@@ -558,7 +555,7 @@ class Cascade:
         st.pending = self.pending()
         if fill.unfilled > 0:
             st.end = "book_exhausted"
-        elif st.pending == 0 and not any(m.keeps_going(self) for m in self._going):
+        elif st.pending == 0 and not any(m.keeps_going(self) for m in self._at["keeps_going"]):
             st.end = "fixed_point"
         elif self.round >= self.max_rounds:
             st.end = "max_rounds"

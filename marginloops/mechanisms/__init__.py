@@ -31,7 +31,9 @@ The stages of a liquidation round, in order, and the hooks a mechanism may join:
 8. recover depth (core resilience); ``after_trade``: the venue's reaction (quote withdrawal);
 9. ``judge``: what the move triggers (a circuit breaker); 10. ``record``.
 
-A mechanism may also replace a whole round: ``halts`` / ``halt`` (a circuit breaker's halt).
+A mechanism may also replace a whole round: ``halts`` / ``halt`` (a circuit breaker's halt,
+or a round in which only the insurance fund sells); and keep a run going past a fixed point:
+``keeps_going`` (a fund that still holds what it took over).
 """
 
 from __future__ import annotations
@@ -157,6 +159,11 @@ class Mechanism:
 
     def halts(self, run) -> bool:
         """True when this mechanism replaces the coming round by its own (a halt)."""
+        return False
+
+    def keeps_going(self, run) -> bool:
+        """True when the mechanism still has business at a fixed point (an insurance fund
+        that still sells what it took over), so the run does not end there."""
         return False
 
     def halt(self, run, st) -> None:
