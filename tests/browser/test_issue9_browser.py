@@ -7,9 +7,9 @@ partly closed apart, never more closed than there are positions.
 """
 
 import re
-import time
 from pathlib import Path
 
+import labtools
 from labtools import explorers, open_cells, open_notebook, save_screenshot, widget_button
 
 from marginloops import Scenario, compare
@@ -23,13 +23,8 @@ LABELS = ("depth<b>", "<img src=x onerror=window.__xss=1>")
 
 
 def wait_until(read, done, what, timeout_s=60.0):
-    """Poll ``read()`` until ``done(value)`` holds; return that value."""
-    deadline = time.monotonic() + timeout_s
-    while not done(value := read()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: still {value!r} after {timeout_s:g} s")
-        time.sleep(0.02)
-    return value
+    """labtools' poll, with 60 s by default (this file's waits ran long on a loaded machine)."""
+    return labtools.wait_until(read, done, what, timeout_s)
 
 
 def wait_for_text(locator, needle, timeout_s=60.0):
