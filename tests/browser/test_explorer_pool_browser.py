@@ -7,7 +7,7 @@ import html
 import re
 import time
 
-from labtools import open_notebook, save_screenshot, widget_button, write_notebook
+from labtools import explorers, open_cells, save_screenshot, widget_button
 
 from marginloops import CascadeExplorer, Scenario
 from marginloops.numbers import number
@@ -51,15 +51,13 @@ def wait_until(probe, what, timeout_s=30.0):
 
 def test_three_steps_move_the_pool_point_along_its_curve(lab_server, page, page_log,
                                                          tmp_path):
-    page.set_viewport_size(TALL)
-    nb = write_notebook(
-        tmp_path / "pool-explorer.ipynb",
+    panel = open_cells(
+        lab_server, page, tmp_path,
         "from marginloops import CascadeExplorer, Scenario\n"
         "CascadeExplorer(Scenario.preset('crowded-longs').replace(venue='pool'), "
-        "show_controls=False)")
-    panel = open_notebook(lab_server, page, nb)
-    explorer = panel.locator(".jp-OutputArea-output").filter(
-        has=page.locator("button.widget-button", has_text="Step")).first
+        "show_controls=False)",
+        name="pool-explorer", viewport=TALL)
+    explorer = explorers(panel).first
     explorer.scroll_into_view_if_needed()
     # The same explorer, stepped here: the price its pool chart must label after each click.
     twin = CascadeExplorer(Scenario.preset("crowded-longs").replace(venue="pool"),

@@ -13,7 +13,7 @@ import html
 import re
 import time
 
-from labtools import open_notebook, save_screenshot, widget_button, write_notebook
+from labtools import explorers, open_cells, save_screenshot, widget_button
 
 from marginloops import CascadeExplorer, Scenario
 
@@ -105,15 +105,13 @@ def wait_until(probe, what, timeout_s=30.0):
 
 def test_every_phase_mode_stage_changes_its_chart_and_the_status_agrees(
         lab_server, page, page_log, tmp_path):
-    page.set_viewport_size(TALL)
-    nb = write_notebook(
-        tmp_path / "phase-mode.ipynb",
+    panel = open_cells(
+        lab_server, page, tmp_path,
         "from marginloops import CascadeExplorer, Scenario\n"
         "CascadeExplorer(Scenario.preset('crowded-longs'), phase_mode=True, "
-        "show_controls=False)")
-    panel = open_notebook(lab_server, page, nb)
-    explorer = panel.locator(".jp-OutputArea-output").filter(
-        has=page.locator("button.widget-button", has_text="Step")).first
+        "show_controls=False)",
+        name="phase-mode", viewport=TALL)
+    explorer = explorers(panel).first
     explorer.scroll_into_view_if_needed()
     status = explorer.locator("div[role='status']").first
     stage_line = explorer.locator("div[role='status'][aria-live='polite']")
