@@ -28,10 +28,10 @@ from .reports import problem_sentence
 from .run_controller import NarrationLog, RunController, chart_grid
 from .scenario_controls import ScenarioControls, market_name
 from .time_controls import RESET_MESSAGE
-from .venue_panels import BookPanel, PoolPanel, panel_for, record_fill, taken_words
+from .venue_panels import BookPanel, PoolPanel, panel_for
 from .view import View
 
-__all__ = ["CascadeExplorer", "HALT_STAGES", "POOL_TRADE_STAGE", "record_fill", "taken_words"]
+__all__ = ["CascadeExplorer", "HALT_STAGES"]
 
 
 def _things(n: int, word: str) -> str:
@@ -41,8 +41,6 @@ def _things(n: int, word: str) -> str:
 
 #: Phase mode shows a halted round as one stage: nothing is checked, liquidated or walked.
 HALT_STAGES = ("trading halted",)
-#: Phase mode's third stage on a pool, in place of "walk the book".
-POOL_TRADE_STAGE = PoolPanel.trade_stage
 
 
 class CascadeExplorer(RunController):
