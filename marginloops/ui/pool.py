@@ -123,7 +123,7 @@ class ReservesChart(Chart):
         # A second line under the first (with quote_side): what a tiny trade gets there.
         self.quote_label = bq.Label(x=[0.0], y=[0.0], scales=sc, text=[""],
                                     colors=[_DARK_VERMILLION], default_size=13,
-                                    align="start", x_offset=10, y_offset=6)
+                                    align="start", x_offset=10, y_offset=-10)
         self.figure = figure("The pool's reserves: x·y = k",
                              [self.curve, self.tangent, self.path, self.before, self.point,
                               self.label, self.quote_label],
@@ -211,7 +211,6 @@ class ReservesChart(Chart):
             # one line above the point, or two: the spot, then the quote just above it
             self.label.y_offset = -26 if second else -10
             self.quote_label.x, self.quote_label.y = [x_now], [y_now]
-            self.quote_label.y_offset = -10
             if px.size:
                 self.path.x, self.path.y = px, py
                 self.before.x, self.before.y = px[:1], py[:1]
