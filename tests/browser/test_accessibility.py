@@ -15,7 +15,14 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from labtools import explorers, open_notebook, open_voila, save_screenshot, write_notebook
+from labtools import (
+    explorers,
+    open_notebook,
+    open_voila,
+    save_screenshot,
+    wait_until,
+    write_notebook,
+)
 
 LESSONS = sorted((Path(__file__).parents[2] / "lessons").glob("*.ipynb"))
 TALL = {"width": 1400, "height": 2200}
@@ -265,9 +272,4 @@ def _wait_text(locator, needle, timeout_s=30.0):
 
 
 def _wait_value(read, done, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while not done(value := read()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still {value!r} after {timeout_s:g} s")
-        time.sleep(0.02)
-    return value
+    return wait_until(read, done, "waiting", timeout_s)

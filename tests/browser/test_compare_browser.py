@@ -1,9 +1,8 @@
 """Compare mode in a real JupyterLab, in Chromium: Step moves both runs' price paths."""
 
-import time
 
 import pytest
-from labtools import open_notebook, save_screenshot, widget_button, write_notebook
+from labtools import open_notebook, save_screenshot, wait_until, widget_button, write_notebook
 
 from marginloops import Scenario, compare
 
@@ -43,16 +42,6 @@ def price_paths(scope):
 
 def summary_text(scope):
     return scope.locator("table[aria-label='Summary of both runs']").text_content()
-
-
-def wait_until(read, done, what, timeout_s=30.0):
-    """Poll ``read()`` until ``done(value)`` holds; return that value."""
-    deadline = time.monotonic() + timeout_s
-    while not done(value := read()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: still {value!r} after {timeout_s:g} s")
-        time.sleep(0.01)
-    return value
 
 
 def run_paths_moved(old):
