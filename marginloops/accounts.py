@@ -36,6 +36,12 @@ class Closing:
     (moving accounts); ``x``: the fraction of each closed (1: whole); ``close``: units each
     sends to the venue; ``margin_book``: the margin of what goes to the venue; ``diverted``:
     per account, units closed off the venue (auto-deleveraging), or None.
+
+    ``sold`` and ``sold_price`` (moving accounts only; None by default): when a mechanism
+    sends each account's close as its own order (a liquidation limited at its own bankruptcy
+    price), the units of ``close`` each one sold on the venue and their average price (any
+    value where nothing sold). The accounts then settle each at its own fill instead of the
+    round's one fill fraction and average (see :meth:`PerpetualAccounts.close`).
     """
 
     where: object
@@ -48,6 +54,8 @@ class Closing:
     close: np.ndarray | None = None
     margin_book: np.ndarray | None = None
     diverted: np.ndarray | None = None
+    sold: np.ndarray | None = None
+    sold_price: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -281,7 +289,11 @@ class PerpetualAccounts:
         """Close the caught accounts at ``fill`` (the venue's fill of ``qty`` units), settle
         their equity (``fee(frac, close, avg)``: each one's fee, or None without a fee), and
         take them out of the open interest. Units the venue could not take pass to the fund at
-        the bankruptcy price, marked at the last traded price."""
+        the bankruptcy price, marked at the last traded price.
+
+        With ``closing.sold`` set (moving accounts), each account is settled at its own fill:
+        ``sold`` units of its ``close`` at ``sold_price``; the rest of a whole close passes to
+        the fund as above, the rest of a partial close stays with the trader."""
         if not self.moving:
             return self._close_slice(closing, fill, qty, round_no, fee, p_before)
         return self._close_fractions(closing, fill, qty, round_no, fee, p_before,
@@ -317,22 +329,37 @@ class PerpetualAccounts:
         q_book = q if c.diverted is None else q - c.diverted
         x = c.x
         full = x >= 1.0
-        # qty is 0 when auto-deleveraging took every position, or when a halt let the recent
-        # move, and with it the margin surcharge, fade.
-        frac = fill.filled / qty if qty > 0 else 0.0
-        pnl = s * frac * close * (fill.avg_price - entry) if fill.filled > 0 else np.zeros_like(q)
-        charged = np.zeros_like(q)
-        if fee is not None and fill.filled > 0:
-            charged = fee(frac, close, fill.avg_price)
+        mark = fill.last_price if fill.filled > 0 else p_before
+        if c.sold is not None:  # each account sold on its own: its own share and average
+            frac = np.zeros_like(q)
+            np.divide(c.sold, close, out=frac, where=close > 0)
+            frac = np.minimum(frac, 1.0)
+            sold_any = c.sold > 0
+            avg = np.where(sold_any, c.sold_price, entry)
+            pnl = np.where(sold_any, s * c.sold * (avg - entry), 0.0)
+            charged = np.zeros_like(q)
+            if fee is not None and sold_any.any():
+                charged = np.where(sold_any, fee(frac, close, avg), 0.0)
+            left_share = 1.0 - frac[full]
+        else:
+            # qty is 0 when auto-deleveraging took every position, or when a halt let the
+            # recent move, and with it the margin surcharge, fade.
+            frac = fill.filled / qty if qty > 0 else 0.0
+            pnl = (s * frac * close * (fill.avg_price - entry) if fill.filled > 0
+                   else np.zeros_like(q))
+            charged = np.zeros_like(q)
+            if fee is not None and fill.filled > 0:
+                charged = fee(frac, close, fill.avg_price)
+            left_share = 1.0 - frac
         # Whole closes: the filled share of the margin plus the realised PnL is the equity at
         # close; the unfilled share passes to the fund with its units, marked at the last
         # traded price. (A position matched by auto-deleveraging in full closes at its
         # bankruptcy price with zero equity: its book share, margin and units, are zero.)
-        eq_full = frac * m_book[full] + pnl[full]
-        if frac < 1.0:
-            mark = fill.last_price if fill.filled > 0 else p_before
-            eq_full = eq_full + (1.0 - frac) * (m_book[full]
-                                                 + s * q_book[full] * (mark - entry[full]))
+        f_full = frac[full] if c.sold is not None else frac
+        eq_full = f_full * m_book[full] + pnl[full]
+        if np.any(left_share > 0):
+            eq_full = eq_full + left_share * (m_book[full]
+                                              + s * q_book[full] * (mark - entry[full]))
         to_fund, returned, fees = split_fee(eq_full, None if fee is None else charged[full])
         # Partial closes: the position keeps its margin plus the realised PnL, less the fee; a
         # margin driven below zero is topped up by the fund (the position is closed next round).
@@ -346,14 +373,19 @@ class PerpetualAccounts:
 
         hit = c.where
         idx_full, idx_part = hit[full], hit[part]
-        self.inventory += (1.0 - frac) * float(close[full].sum())
-        self.q_left[idx_part] -= frac * close[part]
+        if c.sold is not None:
+            self.inventory += float((close[full] - c.sold[full]).sum())
+            part_sold = c.sold[part]
+        else:
+            self.inventory += (1.0 - frac) * float(close[full].sum())
+            part_sold = frac * close[part]
+        self.q_left[idx_part] -= part_sold
         self.m_left[idx_part] = kept
         self.q_left[idx_full] = 0.0
         self.m_left[idx_full] = 0.0
         self.closed_in[idx_full] = round_no
         self.n_open -= len(idx_full)
-        removed = float(q[full].sum()) + frac * float(close[part].sum())
+        removed = float(q[full].sum()) + float(part_sold.sum())
         # Both sides of each auto-deleveraging match leave the market: this side's units are
         # in q[full], the opposite side's are removed here.
         removed += off_units

@@ -189,6 +189,7 @@ class RoundState:
 
     round: int
     p_before: float
+    check_price: float = math.nan
     fill: object = None
     shock_qty: float = 0.0
     n: int = 0
@@ -325,7 +326,8 @@ class Cascade:
                 setattr(self, key, getattr(m, key))
         active = [m for m in self.mechanisms if m.active]
         self._at = {hook: tuple(m for m in active if _overrides(m, hook))
-                    for hook in ("reset", "halts", "keeps_going", "surcharge", "choose",
+                    for hook in ("reset", "halts", "keeps_going", "surcharge", "check_price",
+                                 "choose",
                                  "divert", "before_trade", "adjust_fill", "fee", "after_trade",
                                  "judge", "record")}
         fee = self._at["fee"]
@@ -407,13 +409,22 @@ class Cascade:
             total += m.surcharge(self)
         return total
 
+    def check_price(self) -> float:
+        """The price margins are checked at now: the last traded price, unless a mechanism
+        gives another (a mark price built from an index: ``price_source="mark"``)."""
+        for m in self._at["check_price"]:
+            p = m.check_price(self)
+            if p is not None:
+                return p
+        return self.price
+
     def pending(self) -> int:
-        """Open positions the current price has reached (0 if the price moved back away)."""
-        return self.accounts.pending(self.price, self.surcharge())
+        """Open positions the check price has reached (0 if the price moved back away)."""
+        return self.accounts.pending(self.check_price(), self.surcharge())
 
     def in_reach(self) -> np.ndarray:
-        """Indices of the open positions the next round will liquidate (at the current price)."""
-        return self.accounts.in_reach(self.price, self.surcharge())
+        """Indices of the open positions the next round will liquidate (at the check price)."""
+        return self.accounts.in_reach(self.check_price(), self.surcharge())
 
     def effective_liquidation_price(self) -> np.ndarray:
         r"""Each open position's liquidation price now, USD; NaN for closed positions.
@@ -518,7 +529,8 @@ class Cascade:
         at = self._at
         for m in at["surcharge"]:
             st.surcharge += m.surcharge(self)
-        closing = self.accounts.check(st.p_before, st.surcharge)
+        st.check_price = self.check_price()
+        closing = self.accounts.check(st.check_price, st.surcharge)
         for m in at["choose"]:
             m.choose(self, st, closing)
         self.accounts.choose_whole(closing)

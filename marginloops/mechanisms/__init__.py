@@ -23,6 +23,7 @@ one new module here and its name in :data:`MECHANISMS`.
 The stages of a liquidation round, in order, and the hooks a mechanism may join:
 
 1. ``surcharge``: a rise of every maintenance rate at this check (dynamic margin);
+   ``check_price``: the price the check uses, when it is not the last traded price (a mark);
 2. check margins (the accounts); 3. ``choose``: how much of each caught account to close
    (partial liquidation); 4. ``divert``: units closed off the venue (auto-deleveraging);
 5. ``before_trade``: depth arriving before the order (a call auction's collection period);
@@ -128,6 +129,9 @@ class Mechanism:
     moves_thresholds = False
     #: It needs the opposite side's remaining sizes.
     needs_opposite = False
+    #: It can move the price back (arbitrage): the cascade also checks the opposite side's
+    #: accounts after each round and liquidates those the move reached (the rebound).
+    moves_both_ways = False
 
     def __init__(self, **values):
         for key, default in self.kwargs().items():
@@ -172,6 +176,11 @@ class Mechanism:
     def surcharge(self, run) -> float:
         """Added to every maintenance rate at this round's check."""
         return 0.0
+
+    def check_price(self, run) -> float | None:
+        """The price margins are checked at now (a mark price), or None to check them at the
+        last traded price (see :meth:`marginloops.Cascade.check_price`)."""
+        return None
 
     def choose(self, run, st, closing) -> None:
         """Set ``closing.x``, the fraction of each caught account to close."""

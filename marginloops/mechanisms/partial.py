@@ -172,7 +172,7 @@ class PartialLiquidation(Mechanism):
             self._choose_tier(st, closing)
             return
         # "restore": after closing x at this price, maintenance equals equity.
-        maintenance = run.accounts.maintenance(closing, st.p_before, st.surcharge)
+        maintenance = run.accounts.maintenance(closing, st.check_price, st.surcharge)
         # Divide only where there is a requirement: a tiny one (a rate of 5e-324) would
         # overflow the ratio, and a share above 1 is clipped to a whole close anyway.
         ratio = np.zeros_like(maintenance)
@@ -187,7 +187,7 @@ class PartialLiquidation(Mechanism):
         hit = closing.where
         k = self.tier[hit]
         floor = self.mmr_tiers.floors[k]
-        notional = closing.q * st.p_before
+        notional = closing.q * st.check_price
         keep = np.zeros_like(notional)
         np.divide(floor, notional, out=keep, where=notional > 0)
         closing.x = np.where(k > 0, 1.0 - np.minimum(keep, 1.0), 1.0)
@@ -208,7 +208,7 @@ class PartialLiquidation(Mechanism):
         left = acc.closed_in[hit] < 0
         i, k = hit[left], k[left]
         q = acc.q_left[i]
-        down = (k > 0) & (q * st.p_before <= tiers.floors[k] * (1.0 + 1e-9))
+        down = (k > 0) & (q * st.check_price <= tiers.floors[k] * (1.0 + 1e-9))
         k = np.where(down, k - 1, k)
         self.tier[i] = k
         acc.mmr_s[i] = tiers.rates[k]
