@@ -159,12 +159,23 @@ class PerpetualAccounts:
         keep remaining sizes and margins and check every open account.
     opposite : bool
         Also track the opposite side's remaining sizes (auto-deleveraging reduces them).
+    both : bool
+        The price can move back (arbitrage against an index): the opposite side's accounts
+        can be checked and closed too (:meth:`check_opposite`, :meth:`close_opposite`), kept
+        in an inner :class:`PerpetualAccounts` of the other direction whose remaining sizes
+        are the ones auto-deleveraging reduces. Implies ``moving`` and ``opposite``.
     """
 
     def __init__(self, positions: Positions, direction: str, start: float, *, moving=False,
-                 opposite=False):
+                 opposite=False, both=False):
         self.positions = positions
+        moving = moving or both
+        opposite = opposite or both
         self.moving = moving
+        self.other = None
+        if both:  # built first: it checks that the opposite side is solvent at the start too
+            self.other = PerpetualAccounts(positions, "up" if direction == "down" else "down",
+                                           start, moving=True)
         liq = positions.liquidation_price
         under = np.flatnonzero((positions.side > 0) & (liq >= start)
                                | (positions.side < 0) & (liq <= start))
@@ -201,7 +212,9 @@ class PerpetualAccounts:
         self.bankrupt = readonly(entry)  # E (1 - s/L)
         del lev, entry
         self.opposite = None
-        if opposite:  # the opposite side, whose profitable positions absorb bankrupt ones
+        if self.other is not None:  # in the inner accounts' (sorted) order
+            self.opposite = self.other.order
+        elif opposite:  # the opposite side, whose profitable positions absorb bankrupt ones
             self.opposite = readonly(np.flatnonzero(positions.side == -self.sign))
         if moving:
             self.entry_s = readonly(positions.entry[o])
@@ -216,11 +229,18 @@ class PerpetualAccounts:
         self.open_interest = float(self.positions.size.sum())
         self.n_open = len(self.positions)
         self.inventory = 0.0
+        self.opposite_inventory = 0.0  # units of opposite closes the venue could not take
         if self.moving:  # the state that partial closes change, in sorted order
             self.q_left = self.size.copy()
             self.m_left = self.margin.copy()
             self.closed_in = np.full(len(self.size), -1, dtype=np.int32)
-        if self.opposite is not None:
+        if self.other is not None:
+            # One array: what auto-deleveraging takes from the opposite side and what a
+            # rebound closes are the same remaining sizes.
+            self.other.reset()
+            self.opposite_left = self.other.q_left
+            self._other_q = self.other.q_left.copy()
+        elif self.opposite is not None:
             self.opposite_left = self.positions.size[self.opposite].copy()
 
     # ------------------------------------------------------------------------- checking
@@ -394,6 +414,52 @@ class PerpetualAccounts:
         return Settled(to_fund, returned, fees, float(margin[full].sum()), len(idx_full),
                        int(part.sum()))
 
+    # ------------------------------------------------------------------- the other side
+    def _sync_other(self) -> None:
+        """Auto-deleveraging reduced some opposite accounts' sizes (``opposite_left``): their
+        margin shrinks in proportion (as its ranking assumes), and one reduced to nothing is
+        gone (not liquidated: it keeps round -1)."""
+        o = self.other
+        changed = np.flatnonzero(o.q_left != self._other_q)
+        if changed.size:
+            before = self._other_q[changed]
+            o.m_left[changed] *= np.divide(o.q_left[changed], before,
+                                           out=np.zeros(changed.size), where=before > 0)
+            self._other_q[changed] = o.q_left[changed]
+
+    def check_opposite(self, price) -> Closing:
+        """The opposite side's open accounts that ``price`` has reached (a short's
+        liquidation price after a crash rebounds), to be closed whole (``both`` only)."""
+        self._sync_other()
+        o = self.other
+        hit = np.flatnonzero(o._reached(price, 0.0) & (o.q_left > 0))
+        c = Closing(hit, o.q_left[hit], o.m_left[hit], entry=o.entry_s[hit])
+        c.equity_now = o.equity_at(price, c)
+        c.x = np.ones(len(hit))
+        o.choose_whole(c)
+        return c
+
+    def close_opposite(self, closing: Closing, fill, qty, round_no, fee, *, p_before) -> Settled:
+        """Close the accounts :meth:`check_opposite` caught at ``fill`` (an order the other way
+        on the venue), as :meth:`close` closes this side's; they leave the open interest."""
+        o = self.other
+        inventory = o.inventory
+        done = o.close(closing, fill, qty, round_no, fee, p_before=p_before)
+        self._other_q[closing.where] = o.q_left[closing.where]
+        self.n_open -= done.n_closed
+        removed = float(closing.q.sum())
+        self.open_interest = max(self.open_interest - removed, 0.0) if self.n_open else 0.0
+        self.opposite_inventory += o.inventory - inventory
+        return done
+
+    def pending_opposite(self, price) -> int:
+        """Opposite accounts ``price`` has reached (0 unless ``both``)."""
+        if self.other is None:
+            return 0
+        self._sync_other()
+        o = self.other
+        return int(np.count_nonzero(o._reached(price, 0.0) & (o.q_left > 0)))
+
     # ------------------------------------------------------------------------- reading
     def n_reduced_open(self) -> int:
         """Partly closed accounts still open (a partial close leaves less than the size)."""
@@ -406,6 +472,8 @@ class PerpetualAccounts:
         out = np.full(len(self.positions), -1, dtype=np.int32)
         if self.moving:
             out[self.order] = self.closed_in
+            if self.other is not None:
+                out[self.other.order] = self.other.closed_in
             return out
         for k, a, b in self._bounds:
             out[self.order[a:b]] = k

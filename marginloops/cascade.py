@@ -325,6 +325,9 @@ class Cascade:
             for key in m.kwargs():
                 setattr(self, key, getattr(m, key))
         active = [m for m in self.mechanisms if m.active]
+        both = any(m.moves_both_ways for m in active)
+        if both:
+            active = [m for m in self.mechanisms if m.active or m.follows_both_ways]
         self._at = {hook: tuple(m for m in active if _overrides(m, hook))
                     for hook in ("reset", "halts", "keeps_going", "surcharge", "check_price",
                                  "choose",
@@ -342,9 +345,11 @@ class Cascade:
         self.start_price = start
         # Partial closes and moving margins change thresholds after the sort: those runs check
         # every open position of the side each round (vectorised) instead of one searchsorted.
+        # A mechanism that moves the price back (arbitrage) makes the opposite side checkable.
         self.accounts = positions.accounts(
             self.direction, start, moving=any(m.moves_thresholds for m in active),
-            opposite=any(m.needs_opposite for m in active))
+            opposite=any(m.needs_opposite for m in active), **({"both": True} if both else {}))
+        self.active_mechanisms = tuple(active)
         self.reset()
 
     # ---------------------------------------------------------------------------- state
@@ -360,9 +365,8 @@ class Cascade:
         self._bad_debt = 0.0
         self.deficit = 0.0  # units consumed by trades and not yet put back
         self.path = [self.start_price]  # the price after each round, for dynamic margin
-        for m in self.mechanisms:
-            if m.active:
-                m.reset(self)
+        for m in self.active_mechanisms:
+            m.reset(self)
 
     @property
     def book(self) -> Venue:
@@ -393,6 +397,12 @@ class Cascade:
     def initial_book(self) -> Venue:
         """A copy of the venue as it was before the shock."""
         return self._book0.copy()
+
+    @property
+    def fee_rule(self):
+        """Each close's fee, ``fee(frac, close, avg_price)`` (USD, per close), or None when no
+        liquidation fee is charged (the remaining margin goes to the fund)."""
+        return self._fee
 
     @property
     def insurance_fund(self) -> float:

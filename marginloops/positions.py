@@ -315,15 +315,17 @@ class Positions:
         entry = _entries(rng, side, leverage, m, price, entry_spread, min_distance)
         return cls._build(side, size, entry, leverage, m).with_tiers(tiers)
 
-    def accounts(self, direction, start, *, moving=False, opposite=False):
+    def accounts(self, direction, start, *, moving=False, opposite=False, both=False):
         """These positions as the round pipeline's accounts
         (:class:`marginloops.accounts.PerpetualAccounts`, the
         :class:`~marginloops.accounts.Accounts` protocol): the side ``direction`` liquidates,
-        sorted once, checked from the price ``start`` on. Another kind of account (a lending
+        sorted once, checked from the price ``start`` on (``both``: the opposite side can be
+        checked and closed too, when the price moves back). Another kind of account (a lending
         position) plugs into :class:`~marginloops.Cascade` by offering the same method."""
         from .accounts import PerpetualAccounts
 
-        return PerpetualAccounts(self, direction, start, moving=moving, opposite=opposite)
+        return PerpetualAccounts(self, direction, start, moving=moving, opposite=opposite,
+                                 both=both)
 
     def __len__(self) -> int:
         return len(self.size)

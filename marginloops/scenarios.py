@@ -208,6 +208,10 @@ class Scenario:
     venue : "book" (a limit order book from ``depth_1pct``, ``book_shape``, ``book_range`` and
         ``tick``) or "pool" (a constant-product pool, ``x·y = k`` with Uniswap v2's 0.3% fee,
         holding the same 1% depth: see :meth:`venue_model`)
+    chasers : traders who open the other way as the price moves (shorts selling a crash's
+        breakdown), a share of the starting open interest, [0, 1]; a rebound (arbitrage)
+        liquidates them: the wick (see :mod:`marginloops.mechanisms.rebound`)
+    chaser_leverage : their leverage, [1, 100]
     """
 
     name: str = "custom"
@@ -244,6 +248,8 @@ class Scenario:
     withdrawal: float = 0.0
     adl: bool = False
     venue: str = "book"
+    chasers: float = 0.0
+    chaser_leverage: float = 20.0
 
     def __post_init__(self):
         for label in ("name", "description"):

@@ -83,3 +83,49 @@ def test_accounts_settle_each_at_its_own_fill(monkeypatch):
     assert r.bad_debt == pytest.approx(13.5)
     assert r.inventory_qty == pytest.approx(0.5)
     assert r.n_closed == 2 and r.open_interest == 0
+
+
+class PushUp(Mechanism):
+    """Moves the price back up after the first liquidation round: buys 3 units on the venue
+    (a stand-in for arbitrageurs buying the perpetual up to its index)."""
+
+    name = "toy_push"
+    params = ()
+    moves_both_ways = True
+
+    @property
+    def active(self):
+        return True
+
+    def after_trade(self, run, st):
+        if run.round == 1:
+            f = run.venue.market_buy(3.0)
+            run.price = f.last_price
+
+
+def test_a_rebound_liquidates_the_opposite_side_it_reaches(monkeypatch):
+    # A long (entry 100, 10x, mmr 5%: reached at 94.74) and two shorts, entry 100, mmr 1%:
+    # S1 1 unit at 50x: bankrupt at 102, liquidated at 102 / 1.01 = 100.99;
+    # S2 2 units at 20x: bankrupt at 105, liquidated at 105 / 1.01 = 103.96.
+    pos = Positions.from_arrays([1, -1, -1], [1.0, 1.0, 2.0], [100.0, 100.0, 100.0],
+                                [10.0, 50.0, 20.0], [0.05, 0.01, 0.01])
+    book = OrderBook.from_levels([100, 96, 92, 85], [1, 1, 3, 10], [100.5, 101, 102, 104],
+                                 [1, 2, 1, 5])
+    mechs = cascade_module.MECHANISMS  # the push trades before the rebound checks (last)
+    monkeypatch.setattr(cascade_module, "MECHANISMS", mechs[:-1] + (PushUp,) + mechs[-1:])
+    cas = Cascade(pos, book, shock=0.08, insurance_fund=100.0)
+    hist = cas.run()
+    r = hist[1]
+    # Round 0 sold through 92 (all of its 3 units): 85 is the best bid left.
+    # Round 1: the long sells 1 unit at 85 (equity 10 + (85 - 100) = -5 from the fund). Then the
+    # push buys 3 units: 100.5 x1, 101 x2: the price is 101 >= 100.99, S1 is reached, S2 not.
+    # S1 buys back 1 unit: the 102 level: equity 2 - (102 - 100) = 0, nothing to the fund;
+    # the price ends at 102, below S2's 103.96.
+    assert r.n_liquidated == 1 and r.rebound_n_liquidated == 1
+    assert r.rebound_qty == 1 and r.rebound_avg_price == 102 and r.price_after == 102
+    assert r.rebound_to_fund == pytest.approx(0.0) and r.to_fund == pytest.approx(-5.0)
+    assert r.insurance_fund == pytest.approx(95.0) and r.bad_debt == 0
+    assert r.n_open == 1 and r.open_interest == pytest.approx(2.0)  # S2 only
+    assert list(cas.liquidated_round) == [1, 1, -1]
+    assert list(cas.open_mask) == [False, False, True]
+    assert r.end_reason == "fixed_point" and len(hist) == 2

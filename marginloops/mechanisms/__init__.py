@@ -132,6 +132,9 @@ class Mechanism:
     #: It can move the price back (arbitrage): the cascade also checks the opposite side's
     #: accounts after each round and liquidates those the move reached (the rebound).
     moves_both_ways = False
+    #: It is on exactly when an active mechanism moves the price both ways (the rebound's
+    #: liquidations of the opposite side), whatever its own parameters say.
+    follows_both_ways = False
 
     def __init__(self, **values):
         for key, default in self.kwargs().items():
@@ -264,10 +267,11 @@ def _registry() -> tuple:
     from .fee import LiquidationFee
     from .liquidation_orders import BankruptcyLimitOrders
     from .partial import PartialLiquidation
+    from .rebound import ReboundLiquidation
     from .withdrawal import QuoteWithdrawal
 
     return (PartialLiquidation, AutoDeleveraging, DynamicMargin, QuoteWithdrawal, Breaker,
-            BankruptcyLimitOrders, CallAuction, LiquidationFee)
+            BankruptcyLimitOrders, CallAuction, LiquidationFee, ReboundLiquidation)
 
 
 #: Every mechanism, in the order their stages and sentences run.
