@@ -36,42 +36,119 @@ def test_a_hand_worked_round_the_fund_takes_over_and_unwinds():
     assert hist[0].price_after == 95 and hist[0].pending == 3
     r = hist[1]
     # Round 1. G's bankruptcy price 95 is above the best bid 94: its limit order cannot sell
-    # a unit, the fund takes it over whole at 95. H and J send 6 units limited at the higher
-    # of their bankruptcy prices, 92: a market sell of 6 would reach 90, so the order sells
-    # what the book takes at or above 92: 94 x2, 93 x2, 92 x1 = 5 units, average
-    # (188 + 186 + 92) / 5 = 93.2, last 92. The 1 unsold unit (1/6 of H's and J's) goes to the
-    # fund at their bankruptcy prices: (5/6) 92 + (1/6) 90.
+    # a unit, the fund takes it over whole at 95. H and J each send their own order, H's
+    # (limit 92) first: H sells its 5 units at 94 x2, 93 x2, 92 x1, average
+    # (188 + 186 + 92) / 5 = 93.2; J (limit 90) sells its 1 unit at 90 (the 92 level is
+    # gone). So all 6 units sell: average (466 + 90) / 6, last 90.
     assert r.n_liquidated == 3 and r.n_closed == 3
     assert r.qty_liquidated == pytest.approx(6.0)
-    assert r.filled_qty == pytest.approx(5.0) and r.unfilled_qty == 0
-    assert r.avg_fill_price == pytest.approx(93.2) and r.last_fill_price == 92
-    assert r.fund_took_qty == pytest.approx(2.0)
-    assert r.fund_took_price == pytest.approx((95 + 5 / 6 * 92 + 1 / 6 * 90) / 2)
-    # Money: H's sold 25/6 units bring (93.2 - 92) each = 5; J's 5/6 unit (93.2 - 90) = 8/3;
-    # J's unsold 1/6 unit is carried at 92, (92 - 90) / 6 = 1/3 (H's at 92: 0): to_fund = 8.
-    assert r.to_fund == pytest.approx(8.0)
-    # G's unit, taken over at 95, is worth 92 now: the fund's inventory lost 3.
-    assert r.fund_inventory_pnl == pytest.approx(-3.0)
-    assert r.insurance_fund == pytest.approx(10 + 8 - 3) and r.bad_debt == 0
-    # The fund does not sell in the round it takes over; it holds 2 units.
-    assert r.fund_sold_qty == 0 and r.fund_inventory == pytest.approx(2.0)
-    assert r.price_after == 92 and r.pending == 0 and r.end_reason is None
-    # Round 2: nobody is within reach, but the fund sells half of the 2 units it took over,
-    # 1 unit at 90 (the book's only level): sold 1 x (90 - 92) = -2, its last unit marked from
-    # 92 to 90 = -2. Round 3: it sells its last unit at 90 (nothing more to mark), and the
-    # run stops at a fixed point.
+    assert r.filled_qty == pytest.approx(6.0) and r.unfilled_qty == 0
+    assert r.avg_fill_price == pytest.approx(556 / 6) and r.last_fill_price == 90
+    assert r.fund_took_qty == pytest.approx(1.0) and r.fund_took_price == 95
+    # Money: H's 5 units bring (93.2 - 92) each = 6; J's unit (90 - 90) = 0: to_fund = 6.
+    assert r.to_fund == pytest.approx(6.0)
+    # G's unit, taken over at 95, is worth 90 now: the fund's inventory lost 5.
+    assert r.fund_inventory_pnl == pytest.approx(-5.0)
+    assert r.insurance_fund == pytest.approx(10 + 6 - 5) and r.bad_debt == 0
+    # The fund does not sell in the round it takes over; it holds 1 unit.
+    assert r.fund_sold_qty == 0 and r.fund_inventory == pytest.approx(1.0)
+    assert r.price_after == 90 and r.pending == 0 and r.end_reason is None
+    # Round 2: nobody is within reach, but the fund sells half of the unit it took over at 90
+    # (the book's only level): sold 0.5 x (90 - 90) = 0, the other half marked at 90 = 0.
+    # Round 3: it sells the last half at 90, and the run stops at a fixed point.
     r2, r3 = hist[2], hist[3]
-    assert r2.n_liquidated == 0 and r2.fund_sold_qty == pytest.approx(1.0)
+    assert r2.n_liquidated == 0 and r2.fund_sold_qty == pytest.approx(0.5)
     assert r2.fund_sold_price == 90 and r2.price_after == 90
-    assert r2.fund_inventory_pnl == pytest.approx(-4.0)
-    assert r2.insurance_fund == pytest.approx(11.0) and r2.fund_inventory == pytest.approx(1.0)
-    assert r3.fund_sold_qty == pytest.approx(1.0) and r3.fund_inventory == 0
+    assert r2.fund_inventory_pnl == 0
+    assert r2.insurance_fund == pytest.approx(11.0) and r2.fund_inventory == pytest.approx(0.5)
+    assert r3.fund_sold_qty == pytest.approx(0.5) and r3.fund_inventory == 0
     assert r3.fund_inventory_pnl == 0 and r3.insurance_fund == pytest.approx(11.0)
     assert r3.end_reason == "fixed_point" and len(hist) == 4
-    # The whole run by hand: the fund took 2 units at 186.67 USD and sold them for 180, the
-    # traders' sold units brought 5 + 8/3: 10 + 23/3 - 20/3 = 11.
-    assert hist[-1].insurance_fund == pytest.approx(10 + 23 / 3 - (95 + 550 / 6 - 180))
+    # The whole run by hand: the traders' units brought 6, the fund took 1 unit at 95 and
+    # sold it for 90: 10 + 6 - 5 = 11; the book had 10 at 90, J and the fund took 2.
     assert cas.venue.units_left("bid") == pytest.approx(8.0)
+
+
+def limits_market():
+    """Three longs whose limits each stop their own order, worked by hand below.
+
+    Bids 100 x1, 97 x1, 96 x1, 95 x1, 93 x2, 91 x1, 90 x10 (an ask at 101). Longs, entry 100:
+    P: 3 units, 20x, mmr 2%: B = 95, liquidation price 95 / 0.98 = 96.94;
+    R: 2 units, 12.5x, mmr 5%: B = 92, liquidation price 92 / 0.95 = 96.84;
+    T: 2 units, 10x, mmr 7%: B = 90, liquidation price 90 / 0.93 = 96.77.
+    A 4% shock sells through 96 (levels 100, 97, 96): the price is 96, all three are reached,
+    and the bids left are 95 x1, 93 x2, 91 x1, 90 x10.
+    """
+    book = OrderBook.from_levels([100, 97, 96, 95, 93, 91, 90], [1, 1, 1, 1, 2, 1, 10],
+                                 [101], [5])
+    pos = Positions.from_arrays([1, 1, 1], [3.0, 2.0, 2.0], [100.0] * 3,
+                                [20.0, 12.5, 10.0], [0.02, 0.05, 0.07])
+    return pos, book
+
+
+def test_each_liquidation_is_its_own_order_limited_at_its_own_bankruptcy_price():
+    pos, book = limits_market()
+    assert pos.liquidation_price == pytest.approx([95 / 0.98, 92 / 0.95, 90 / 0.93])
+    cas = Cascade(pos, book, shock=0.04, insurance_fund=10.0, liquidation_orders="bankruptcy",
+                  fund_unwind=0.5)
+    assert cas.step().price_after == 96 and cas.history[0].pending == 3
+    r = cas.step()
+    orders = next(m for m in cas.mechanisms if m.name == "liquidation_orders").orders
+    # The queue, highest bankruptcy price first: P (95), R (92), T (90). The depth at or
+    # above each limit: D(95) = 1, D(92) = 1 + 2 = 3, D(90) = 3 + 1 + 10 = 14. Cumulative
+    # sizes Q = 3, 5, 7; D - Q = -2, -2, 7; running minimum -2, -2, -2: cumulative fills
+    # Q - 2 = 1, 3, 5. So P sells 1 unit (at 95), R its 2 (93 x2, average 93) and T its 2
+    # (91 and 90, average 90.5); P's other 2 units go to the fund at 95.
+    by = {b: (c, k, a) for b, c, k, a in zip(orders["bankrupt"], orders["close"],
+                                              orders["sold"], orders["price"], strict=True)}
+    assert by[95][:2] == (3, 1) and by[95][2] == pytest.approx(95.0)
+    assert by[92][:2] == (2, 2) and by[92][2] == pytest.approx(93.0)
+    assert by[90][:2] == (2, 2) and by[90][2] == pytest.approx(90.5)
+    # One walk on the book: 95, 93, 93, 91, 90: 5 units, average 462 / 5, last 90.
+    assert r.qty_liquidated == 7 and r.filled_qty == 5 and r.unfilled_qty == 0
+    assert r.avg_fill_price == pytest.approx(92.4) and r.last_fill_price == 90
+    assert r.fund_took_qty == pytest.approx(2.0) and r.fund_took_price == pytest.approx(95.0)
+    # Money: P's sold unit brings 1 x (95 - 95) = 0, R's 2 x (93 - 92) = 2, T's
+    # 2 x (90.5 - 90) = 1; P's 2 unsold units are the fund's from 95 and worth 90 now:
+    # 2 x (90 - 95) = -10, booked in to_fund. So to_fund = 3 - 10 = -7: a loss on the fund's
+    # inventory, no close below its bankruptcy price.
+    assert r.to_fund == pytest.approx(-7.0) and r.fund_inventory_pnl == 0
+    assert r.insurance_fund == pytest.approx(3.0) and r.bad_debt == 0
+    assert r.fund_inventory == pytest.approx(2.0) and r.price_after == 90
+    # The one limit of the round (the highest, 95) would have sold 1 unit and passed 6 to
+    # the fund: each order at its own limit sells 5.
+    rest = cas.run()[2:]
+    # Rounds 2 and 3: the fund sells 1 unit each at 90 (the level left): no gain, no loss.
+    assert [x.fund_sold_qty for x in rest] == [1.0, 1.0]
+    assert [x.fund_sold_price for x in rest] == [90.0, 90.0]
+    assert rest[-1].insurance_fund == pytest.approx(3.0) and rest[-1].fund_inventory == 0
+    assert cas.venue.units_left("bid") == pytest.approx(7.0)
+
+
+def test_the_same_orders_in_a_squeeze_buy_up_to_each_bankruptcy_price():
+    """The mirror of the example above: shorts, entry 100, asks at 200 - the longs' bids."""
+    book = OrderBook.from_levels([99], [5], [100, 103, 104, 105, 107, 109, 110],
+                                 [1, 1, 1, 1, 2, 1, 10])
+    # shorts: B = E (1 + 1/L): 20x -> 105, 12.5x -> 108, 10x -> 110; liquidation prices
+    # 105 / 1.02 = 102.94, 108 / 1.05 = 102.86, 110 / 1.07 = 102.80: the 4% squeeze buys
+    # through 104 and reaches all three. Asks left: 105 x1, 107 x2, 109 x1, 110 x10.
+    pos = Positions.from_arrays([-1, -1, -1], [3.0, 2.0, 2.0], [100.0] * 3,
+                                [20.0, 12.5, 10.0], [0.02, 0.05, 0.07])
+    cas = Cascade(pos, book, shock=0.04, direction="up", insurance_fund=10.0,
+                  liquidation_orders="bankruptcy", fund_unwind=0.5)
+    cas.step()
+    r = cas.step()
+    orders = next(m for m in cas.mechanisms if m.name == "liquidation_orders").orders
+    by = {round(b, 9): (k, a) for b, k, a in zip(orders["bankrupt"], orders["sold"],
+                                                  orders["price"], strict=True)}
+    # The lowest B first: 105 buys 1 at 105, 108 buys 107 x2, 110 buys 109 and 110.
+    assert by[105.0] == (1, pytest.approx(105.0))
+    assert by[108.0] == (2, pytest.approx(107.0))
+    assert by[110.0] == (2, pytest.approx(109.5))
+    assert r.filled_qty == 5 and r.fund_took_qty == pytest.approx(2.0)
+    # s = -1: 0 + 2 x (108 - 107) + 2 x (110 - 109.5) = 3; the 2 units taken over at 105
+    # are worth 110: -10.
+    assert r.to_fund == pytest.approx(-7.0) and r.insurance_fund == pytest.approx(3.0)
 
 
 def test_the_default_market_orders_sell_through_the_bankruptcy_price():
@@ -89,15 +166,15 @@ def test_a_fund_that_holds_keeps_its_inventory_and_the_run_stops():
     hist = Cascade(pos, book, shock=0.05, insurance_fund=10.0, liquidation_orders="bankruptcy",
                    fund_unwind=0.0).run()
     assert len(hist) == 2 and hist[-1].end_reason == "fixed_point"
-    assert hist[-1].fund_inventory == pytest.approx(2.0)
+    assert hist[-1].fund_inventory == pytest.approx(1.0)  # G's unit (see the first example)
 
 
 def test_without_adl_what_the_fund_cannot_pay_is_bad_debt():
     pos, book = hand_market()
     hist = Cascade(pos, book, shock=0.05, insurance_fund=0.0, liquidation_orders="bankruptcy",
                    fund_unwind=0.5).run()
-    # Round 1: +8 from the closes, -3 on G's unit: the fund has 5; round 2 loses 4, round 3
-    # nothing: no bad debt, the fund ends with 1.
+    # Round 1: +6 from the closes, -5 on G's unit: the fund has 1; rounds 2 and 3 sell at
+    # 90, where the unit is carried: no bad debt, the fund ends with 1.
     assert [r.bad_debt_round for r in hist] == [0, 0, 0, 0]
     assert hist[-1].insurance_fund == pytest.approx(1.0)
     # A deeper gap: with only the 90 level left after the shock, everything goes to the fund.
@@ -152,38 +229,47 @@ def test_market_orders_leave_every_preset_as_it_was(preset):
 def test_presets_with_bankruptcy_orders_keep_every_close_within_bankruptcy(preset):
     sc = PRESETS[preset].replace(liquidation_orders="bankruptcy")
     cas = sc.cascade()
-    hist = cas.run()
-    check_run(cas.positions, cas, hist, sc.insurance_fund)
+    hist, orders = play(cas)
+    check_run(cas.positions, cas, hist, sc.insurance_fund, orders=orders)
 
 
-def check_run(pos, cas, hist, fund0, fee=None):
+def play(cas):
+    """Run ``cas`` round by round; the history, and each liquidation round's orders (the
+    mechanism's per-position record: limit, units sent, sold, average price), by round."""
+    mech = next(m for m in cas.mechanisms if m.name == "liquidation_orders")
+    orders = {}
+    while (rec := cas.step()) is not None:
+        o = mech.orders
+        if o is not None and o["round"] == rec.round:
+            orders[rec.round] = o
+    return list(cas.history), orders
+
+
+def check_run(pos, cas, hist, fund0, fee=None, orders=None):
     """The acceptance: no close beyond the bankruptcy price, no bad debt while the fund lasts,
-    no position closed twice, money accounted for (the fund's inventory valued at the price)."""
+    no position closed twice, money accounted for (the fund's inventory valued at the price).
+
+    ``orders``: each round's per-position orders (:func:`play`); then every position that
+    sold is checked against its own bankruptcy price."""
     s = 1 if hist[0].direction == "down" else -1
     rounds = cas.liquidated_round
-    bankrupt = pos.entry * (1 - pos.side / pos.leverage)
     total_took = 0.0
     for r in hist[1:]:
-        closed = rounds == r.round
-        # A position whose bankruptcy price is beyond the round's average fill sold nothing:
-        # the fund (or auto-deleveraging) took it whole. The others sent the round's order,
-        # whose every fill, the last one too, is within their bankruptcy prices.
-        if closed.any() and r.filled_qty > 0:
-            tol = 1e-9 * np.abs(bankrupt[closed]).max()
-            avg = r.avg_fill_price
-            beyond = closed & (s * (avg - bankrupt) < -tol)
-            sent = closed & ~beyond
-            assert pos.size[beyond].sum() <= (r.fund_took_qty + r.adl_qty) * (1 + 1e-9) + 1e-9
-            if r.n_adl:
-                # auto-deleveraging matched positions bankrupt at the check price off the
-                # venue, at their bankruptcy price: only the others surely went to the order
-                sent = sent & (s * (r.price_before - bankrupt) >= -tol)
-            if sent.any():
-                assert s * (r.last_fill_price - bankrupt[sent]).min() >= -tol
-            if not r.n_adl:
-                assert pos.size[sent].sum() == pytest.approx(r.qty_liquidated, abs=1e-9)
-                assert pos.size[beyond].sum() + r.qty_liquidated - r.filled_qty == (
-                    pytest.approx(r.fund_took_qty, abs=1e-9))
+        o = (orders or {}).get(r.round)
+        if o is not None:
+            sold = o["sold"] > 0
+            tol = 1e-9 * np.abs(o["bankrupt"]).max(initial=1.0)
+            # each order sold at its own limit or better, never more than it sent
+            assert (s * (o["price"][sold] - o["bankrupt"][sold]) >= -tol).all()
+            assert (o["sold"] <= o["close"] * (1 + 1e-12) + 1e-12).all()
+            assert o["sold"].sum() == pytest.approx(r.filled_qty, abs=1e-9)
+            if r.filled_qty > 0 and not r.uniform_price:  # an auction's price is its own
+                usd = float((o["sold"][sold] * o["price"][sold]).sum())
+                assert usd == pytest.approx(r.filled_qty * r.avg_fill_price, rel=1e-9)
+            # the units the whole closes did not sell, and the positions beyond the best
+            # price, are the fund's
+            unsold = float(np.where(o["whole"], o["close"] - o["sold"], 0.0).sum())
+            assert unsold <= r.fund_took_qty * (1 + 1e-9) + 1e-9
         # bad debt only once the fund is empty
         if r.bad_debt_round > 0:
             assert r.insurance_fund == 0
@@ -202,25 +288,16 @@ def check_run(pos, cas, hist, fund0, fee=None):
     assert last.insurance_fund >= 0 and last.bad_debt >= 0
 
 
-def money_by_hand(pos, cas, hist, fund0):
-    """The fund at the end, recomputed from the positions and the records (whole closes, no
-    fee, no ADL): the start, plus each closed position's sold units at the round's average
-    fill against its bankruptcy price, plus the fund's trading in its inventory (what it sold
-    and what it holds at the last price, less what it took over at bankruptcy prices)."""
+def money_by_hand(pos, cas, hist, fund0, orders):
+    """The fund at the end, recomputed from the orders and the records (whole closes, no
+    fee, no ADL): the start, plus each order's units sold at its own average against its
+    bankruptcy price, plus the fund's trading in its inventory (what it sold and what it
+    holds at the last price, less what it took over at bankruptcy prices)."""
     s = 1 if hist[0].direction == "down" else -1
-    rounds = cas.liquidated_round
-    bankrupt = pos.entry * (1 - pos.side / pos.leverage)
     total = fund0
-    for r in hist[1:]:
-        closed = rounds == r.round
-        if not closed.any() or r.filled_qty == 0:
-            continue
-        # positions whose bankruptcy price is beyond the average fill were taken over whole;
-        # the others sent their units and sold the same share of them: filled / sent
-        avg = r.avg_fill_price
-        sent = closed & (s * (avg - bankrupt) >= -1e-9 * np.abs(bankrupt).max())
-        frac = r.filled_qty / r.qty_liquidated
-        total += float((frac * pos.size[sent] * s * (avg - bankrupt[sent])).sum())
+    for o in orders.values():
+        sold = o["sold"] > 0
+        total += float((o["sold"][sold] * s * (o["price"][sold] - o["bankrupt"][sold])).sum())
     took = sum(r.fund_took_qty * r.fund_took_price for r in hist if r.fund_took_qty)
     sold = sum(r.fund_sold_qty * r.fund_sold_price for r in hist if r.fund_sold_qty)
     total += s * (sold + hist[-1].fund_inventory * hist[-1].price_after - took)
@@ -235,10 +312,10 @@ def test_bankruptcy_orders_invariants(market):
     kwargs.pop("partial", None)
     kwargs.pop("partial_fraction", None)
     cas = Cascade(pos, book, **kwargs)
-    hist = cas.run()
+    hist, orders = play(cas)
     assert hist[-1].end_reason is not None and cas.step() is None
     assert len(hist) <= kwargs["max_rounds"] + 1
-    check_run(pos, cas, hist, kwargs["insurance_fund"])
+    check_run(pos, cas, hist, kwargs["insurance_fund"], orders=orders)
     cas.reset()
     assert cas.run() == hist
 
@@ -252,11 +329,11 @@ def test_bankruptcy_orders_account_for_the_money(market):
         kwargs.pop(key, None)
     kwargs.update(liquidation_orders="bankruptcy", liquidation_fee=None, max_rounds=1000)
     cas = Cascade(pos, book, **kwargs)
-    hist = cas.run()
+    hist, orders = play(cas)
     if hist[-1].end_reason == "max_rounds":
         return
     net = hist[-1].insurance_fund - hist[-1].bad_debt
-    assert net == pytest.approx(money_by_hand(pos, cas, hist, kwargs["insurance_fund"]),
+    assert net == pytest.approx(money_by_hand(pos, cas, hist, kwargs["insurance_fund"], orders),
                                 abs=1e-6 * (1 + sum(abs(r.to_fund) for r in hist)))
 
 
@@ -277,10 +354,10 @@ def test_the_narration_says_the_fund_took_over_and_sells():
     hist = Cascade(pos, book, shock=0.05, insurance_fund=10.0, liquidation_orders="bankruptcy",
                    fund_unwind=0.5).run()
     one = narrate(hist[1])
-    assert "the insurance fund took over the 2 units left, at 93.33" in one
+    assert "the insurance fund took over the 1 unit left, at 95.00" in one
     two = narrate(hist[2])
-    assert two.startswith("Round 2: nobody is liquidated; the insurance fund sells 1 unit")
-    assert "it still holds 1 unit" in two
+    assert two.startswith("Round 2: nobody is liquidated; the insurance fund sells 0.5 units")
+    assert "it still holds 0.5 units" in two
     assert narrate(hist[3]).endswith("at 90.00 on average, which moves the price to 90.00; it "
                                      "holds none now.")
     assert not math.isnan(hist[1].fund_took_price)
@@ -311,20 +388,21 @@ def test_the_fund_ends_where_market_orders_leave_it_when_every_unit_is_sold(dire
 
 
 def test_with_a_fee_the_fund_keeps_the_value_of_the_units_it_took_over():
-    pos, book = hand_market()
-    hist = Cascade(pos, book, shock=0.05, insurance_fund=10.0, liquidation_orders="bankruptcy",
+    pos, book = limits_market()
+    hist = Cascade(pos, book, shock=0.04, insurance_fund=10.0, liquidation_orders="bankruptcy",
                    fund_unwind=0.5, liquidation_fee=0.01).run()
     r = hist[1]
-    # H sold 25/6 units at 93.2: equity 5, fee 1% of (25/6) 93.2 = 3.8833, 1.1167 back.
-    # J sold 5/6 unit: equity 8/3, fee 1% of (5/6) 93.2 = 0.77667, 1.89 back; its unsold 1/6
-    # unit is the fund's from B = 90 and worth 92: 1/3 to the fund, not to J.
-    fee_h, fee_j = 0.01 * 25 / 6 * 93.2, 0.01 * 5 / 6 * 93.2
-    assert r.fees == pytest.approx(fee_h + fee_j)
-    assert r.returned_to_traders == pytest.approx((5 - fee_h) + (8 / 3 - fee_j))
-    assert r.to_fund == pytest.approx(fee_h + fee_j + 1 / 3)
-    assert r.insurance_fund == pytest.approx(10 + fee_h + fee_j + 1 / 3 - 3)
-    # every dollar of the closes' equity: to the fund or back to the traders (8 in all)
-    assert r.to_fund + r.returned_to_traders == pytest.approx(8.0)
+    # (See the example above.) P sold 1 unit at 95: equity 0, no fee; its 2 unsold units are
+    # the fund's from B = 95 and worth 90: -10 to the fund, never the trader's. R sold 2 at
+    # 93: equity 2, fee 1% of 186 = 1.86, 0.14 back. T sold 2 at 90.5: equity 1, fee 1% of
+    # 181 = 1.81 capped at 1, nothing back.
+    assert r.fees == pytest.approx(1.86 + 1.0)
+    assert r.returned_to_traders == pytest.approx(0.14)
+    assert r.to_fund == pytest.approx(1.86 + 1.0 - 10.0)
+    assert r.insurance_fund == pytest.approx(10 + 2.86 - 10)
+    # every dollar of the closes' equity (3 on the sold units, -10 on the units taken over):
+    # to the fund or back to the traders
+    assert r.to_fund + r.returned_to_traders == pytest.approx(-7.0)
 
 
 @FAST
@@ -351,7 +429,7 @@ def test_with_adl_an_exhausted_fund_passes_bankrupt_positions_to_adl_first():
     # G at 25x: B = 96, so at the check price 95 it is bankrupt (equity -1) and the empty
     # fund cannot absorb it: auto-deleveraging closes its unit at 96 against the short S
     # (2 units from 110, 2x: +30 at 95), which gives up 96 - 95 = 1 USD. H and J trade as in
-    # the first example: 5 of their 6 units sold at 93.2, 1 taken over at 91.67.
+    # the first example: H's 5 units at 93.2, J's unit at 90; nothing is left to the fund.
     book = OrderBook.from_levels([100, 95, 94, 93, 92, 90], [1, 1, 2, 2, 1, 10], [101], [5])
     pos = Positions.from_arrays([1, 1, 1, -1], [1.0, 5.0, 1.0, 2.0], [100.0] * 3 + [110.0],
                                 [25.0, 12.5, 10.0, 2.0], [0.01, 0.05, 0.06, 0.01])
@@ -359,29 +437,26 @@ def test_with_adl_an_exhausted_fund_passes_bankrupt_positions_to_adl_first():
                    fund_unwind=0.5, adl=True).run()
     r = hist[1]
     assert r.n_adl == 1 and r.adl_qty == 1 and r.adl_price == 96 and r.adl_cost == 1
-    assert r.qty_liquidated == 6 and r.filled_qty == pytest.approx(5.0)
-    assert r.fund_took_qty == pytest.approx(1.0)
-    assert r.fund_took_price == pytest.approx((5 * 92 + 90) / 6)
-    assert r.to_fund == pytest.approx(8.0) and r.fund_inventory_pnl == 0
-    assert r.insurance_fund == pytest.approx(8.0)
-    # Round 2: half a unit sold at 90, the other half marked from 92 to 90: -2. Round 3: the
-    # last half at 90. No bad debt at any point.
-    assert hist[2].fund_inventory_pnl == pytest.approx(-2.0)
-    assert hist[-1].insurance_fund == pytest.approx(6.0) and hist[-1].bad_debt == 0
-    assert hist[-1].fund_inventory == 0 and len(hist) == 4
-    # Without auto-deleveraging the fund takes G over too, at 96, worth 92 after the round.
+    assert r.qty_liquidated == 6 and r.filled_qty == pytest.approx(6.0)
+    assert r.fund_took_qty == 0 and r.fund_inventory == 0
+    assert r.to_fund == pytest.approx(6.0) and r.insurance_fund == pytest.approx(6.0)
+    assert hist[-1].bad_debt == 0 and len(hist) == 2
+    # Without auto-deleveraging the fund takes G over, at 96 (above the best bid 94), worth
+    # 90 after the round: 6 - 6 = 0 in the fund, no bad debt; it sells the unit at 90 in two
+    # halves with no further loss.
     hist = Cascade(pos, book, shock=0.05, insurance_fund=0.0, liquidation_orders="bankruptcy",
                    fund_unwind=0.5).run()
-    assert hist[1].fund_took_qty == pytest.approx(2.0)
-    assert hist[1].fund_inventory_pnl == pytest.approx(92 - 96)
-    assert hist[1].insurance_fund == pytest.approx(4.0)
+    assert hist[1].fund_took_qty == pytest.approx(1.0) and hist[1].fund_took_price == 96
+    assert hist[1].fund_inventory_pnl == pytest.approx(90 - 96)
+    assert hist[1].insurance_fund == pytest.approx(0.0, abs=1e-12)
+    assert all(x.bad_debt_round == pytest.approx(0.0, abs=1e-12) for x in hist)
+    assert hist[-1].fund_inventory == 0 and len(hist) == 4
 
 
 @pytest.mark.parametrize("preset", ["crowded-longs", "short-squeeze"])
 def test_on_a_pool_too(preset):
     sc = PRESETS[preset].replace(venue="pool", liquidation_orders="bankruptcy")
     cas = sc.cascade()
-    hist = cas.run()
+    hist, orders = play(cas)
     assert cas.venue.kind == "pool" and hist[-1].end_reason is not None
-    assert sum(r.fund_took_qty for r in hist) > 0
-    check_run(cas.positions, cas, hist, sc.insurance_fund)
+    check_run(cas.positions, cas, hist, sc.insurance_fund, orders=orders)

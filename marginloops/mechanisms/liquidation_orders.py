@@ -18,19 +18,25 @@ the position" (https://docs.traderwagon.com/faq/futures-trading-introduction/liq
 
 The model (``Scenario(liquidation_orders="bankruptcy")``)
 ---------------------------------------------------------
-- **One limit per round.** The round's liquidations go to the venue as one order, as in the
-  default model, and every position is closed at the order's average fill (its units sold)
-  or at its bankruptcy price (its units taken over). So that no position's share of the fill
-  is below its bankruptcy price ``B`` (above it, for shorts), the order's limit is the highest
-  ``B`` among the longs it carries (the lowest among shorts): it sells whatever the venue takes
-  at or above that limit, immediate-or-cancel (on a pool, whose fee puts a seller's average
-  below the spot price it trades to, down to where the average is at the limit). A position
-  with a lower ``B`` could have sold further down on its own: this uniform limit is the price
-  of keeping one fill per round.
+- **Each liquidation its own order.** Every position the round liquidates sends its own
+  immediate-or-cancel order limited at its own bankruptcy price ``B`` (a long sells at
+  ``B`` or above, a short buys at ``B`` or below). The orders go in one queue, the most
+  constrained first (the highest ``B`` among longs), which sells the most units any order of
+  them could (:meth:`BankruptcyLimitOrders._fills` says why); each sells
+  ``min(its size, D(B) - what the orders ahead sold)``, ``D(B)`` the venue's units at ``B``
+  or better (on a pool, the units before the curve's marginal price passes ``B``). The
+  round's units sold go to the venue as one walk, and each position is settled at its own
+  slice of it (its units sold and their average price: ``Closing.sold`` and
+  ``Closing.sold_price``), so no position sells a unit beyond its own ``B``. (Until issue 12
+  one limit per round, the highest ``B``, made the fund take over far more: crowded-longs'
+  round 3 sold 228 units and passed 8,853 to the fund; each order at its own limit sells
+  every unit sent there, 6,190, and the fund takes over only the 5,626 of positions beyond
+  the best bid.) With a call auction, each position still settles at its own slice of the
+  walk, not at the auction's one price.
 - **Positions beyond the best price** (a long whose ``B`` is above the best bid: the price
   gapped past it) cannot sell a unit: the fund takes each over whole, off the venue, before
   the order goes out (even where partial liquidation meant to close a slice).
-- **The fund takes over the rest** of the order at each position's bankruptcy price: the
+- **The fund takes over the rest** of each whole close's order at its bankruptcy price: the
   trader is closed with zero equity on those units, and the fund holds them, valued at the
   last traded price (the core's bookkeeping of units the venue did not take:
   ``inventory_qty``, and the value ``s q (P - B)`` booked in ``to_fund`` at once; with a
@@ -152,13 +158,13 @@ class BankruptcyLimitOrders(Mechanism):
         self._round()
 
     def _round(self) -> None:
-        self.limit = None
         self.closing = None
-        self.took_weight = 0.0
-        self.took_value = 0.0
+        #: This round's orders, per position the check caught (arrays, in the order of
+        #: ``where``): ``close`` units sent, ``sold``, ``price`` (their average, NaN when
+        #: none), ``bankrupt`` (the limit), ``whole``; and ``round``. None before any.
+        self.orders = None
         self.gap_qty = 0.0
         self.gap_value = 0.0
-        self.sent_q = self.sent_b = None
         self.inventory_before = 0.0
         self.values = {}
 
@@ -171,8 +177,8 @@ class BankruptcyLimitOrders(Mechanism):
     def _limit_orders(self, run, closing) -> None:
         """The positions whose bankruptcy price is beyond the venue's best price cannot sell a
         unit: the fund takes them over whole, off the venue, at that price (their traders
-        close with zero equity, as a unit auto-deleveraging matched does). The order's limit
-        for the rest: the highest bankruptcy price among its longs (the lowest among shorts)."""
+        close with zero equity, as a unit auto-deleveraging matched does). The others each
+        send their own order, limited at their own bankruptcy price (:meth:`_fills`)."""
         s = float(run.accounts.sign)
         q, close = closing.q, closing.close
         bankrupt = closing.entry - s * closing.margin / q
@@ -195,60 +201,132 @@ class BankruptcyLimitOrders(Mechanism):
                 closing.diverted = np.where(taken, q, diverted)
                 closing.close = close = np.where(gapped, 0.0, close)
                 closing.margin_book = np.where(taken, 0.0, closing.margin_book)
-        going = close > 0
-        if not going.any():
-            return
-        self.limit = float(s * np.max(s * bankrupt[going]))
-        # Only positions closed whole leave unsold units to the fund (a partial close keeps
-        # them); with one fill per round, each gives up the same share of its units.
-        w = close[whole & going]
-        self.took_weight = float(w.sum())
-        self.took_value = float((w * bankrupt[whole & going]).sum())
-        if self.charges is not None:
-            self.sent_q, self.sent_b = w, bankrupt[whole & going]
+        self.bankrupt = bankrupt
+        self.whole = whole
+
+    @staticmethod
+    def _depth(venue, down: bool, limits: np.ndarray) -> np.ndarray:
+        """``D(B)``: the units the venue takes at each limit ``B`` or better (a sell: at
+        prices >= B; a buy: <= B), every unit of them, not only their average.
+
+        A book: the units resting on its levels at the limit or better. A constant-product
+        pool (reserves ``x`` coins, ``y`` USD, ``γ`` one less its fee): the units a market
+        order trades before its *marginal* price (the next tiny unit's) passes the limit, from
+        the curve (:class:`~marginloops.pool.ConstantProductPool`'s ``depth_profile`` notes):
+        a sell, whose marginal price after ``Δ`` is ``γxy/(x + γΔ)²``, reaches ``B`` at
+        ``Δ = (sqrt(γxy/B) - x)/γ``; a buy, marginal ``xy/(γ(x - Δ)²)``, at
+        ``Δ = x - sqrt(xy/(γB))``. A limit of 0 or less on a sell is no limit."""
+        side = "bid" if down else "ask"
+        if venue.kind == "pool":
+            x, y, g = venue.base_reserve, venue.quote_reserve, venue.gamma
+            if x <= 0 or y <= 0:
+                return np.zeros(len(limits))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if down:
+                    d = np.where(limits > 0, (np.sqrt(g * x * y / np.maximum(limits, 1e-300))
+                                              - x) / g, np.inf)
+                else:
+                    d = x - np.sqrt(x * y / (g * limits))
+            return np.maximum(np.nan_to_num(d, nan=0.0, posinf=np.inf), 0.0)
+        best = venue.best_bid if down else venue.best_ask
+        if best is None:
+            return np.zeros(len(limits))
+        if down:
+            lo = min(max(float(limits.min()), 0.0), best)
+            prices, sizes = venue.depth_profile(side, lo, best)
+            ahead = np.searchsorted(-prices, -limits, side="right")  # levels >= B
+        else:
+            hi = max(float(limits.max()), best)
+            prices, sizes = venue.depth_profile(side, best, hi)
+            ahead = np.searchsorted(prices, limits, side="right")    # levels <= B
+        cum = np.concatenate([[0.0], np.cumsum(sizes)])
+        return cum[ahead]
+
+    @staticmethod
+    def _cost(venue, fill, down: bool, units: np.ndarray) -> np.ndarray:
+        """USD the first ``units`` (cumulative) of ``fill``'s walk traded for. A book: the
+        walk's levels, each at its price (``np.interp`` of the cumulative cost over the
+        levels, exact: a level trades at one price). A pool (the reserves before the trade):
+        a sell of ``u`` brings ``γuy/(x + γu)``, a buy costs ``yu/(γ(x - u))``."""
+        if venue.kind == "pool":
+            x, y, g = venue.base_reserve, venue.quote_reserve, venue.gamma
+            if down:
+                return g * units * y / (x + g * units)
+            return y * units / (g * np.maximum(x - units, 1e-300))
+        levels = np.concatenate([[0.0], np.cumsum(fill.level_qty)])
+        usd = np.concatenate([[0.0], np.cumsum(fill.level_qty * fill.level_prices)])
+        return np.interp(units, levels, usd)
+
+    def _fills(self, run, closing):
+        """Each liquidation its own immediate-or-cancel order limited at its own bankruptcy
+        price ``B``, all sent in one queue: returns the units each sells, and the total.
+
+        The queue: most constrained first, the highest ``B`` among longs (the lowest among
+        shorts) at its head. An order limited at ``B`` can take only the venue's units at
+        ``B`` or better, which every order behind it (a lower limit) can take as well: sent
+        first, the tight orders take the top of the venue, and the looser ones the depth
+        below that only they can reach. So the queue sells the most units any order of the
+        orders could, and no order is left short by one behind it. (The venues do not publish
+        the order in which their engines send simultaneous liquidations; this is the order in
+        which none of them stands in another's way.)
+
+        With ``D(p)`` the venue's units at ``p`` or better and ``Q`` the cumulative sizes
+        down the queue, order ``i`` fills up to ``F_i = Q_i + min(0, min_{j <= i} (D(B_j) -
+        Q_j))`` cumulatively (each order fills ``min(c_i, D(B_i) - F_{i-1})``, and
+        ``D(B_j)`` grows down the queue), all of it vectorised."""
+        s = float(run.accounts.sign)
+        close, bankrupt = closing.close, self.bankrupt
+        going = np.flatnonzero(close > 0)
+        sold = np.zeros(len(close))
+        if not going.size:
+            return sold, going, None
+        queue = going[np.argsort(-s * bankrupt[going], kind="stable")]
+        down = run.direction == "down"
+        depth = self._depth(run.venue, down, bankrupt[queue])
+        cum = np.cumsum(close[queue])
+        reach = cum + np.minimum(0.0, np.minimum.accumulate(depth - cum))
+        reach = np.maximum.accumulate(np.maximum(reach, 0.0))
+        sold[queue] = np.diff(reach, prepend=0.0)
+        return sold, queue, reach
 
     def before_trade(self, run, st) -> None:
-        # The core's order is sent empty; adjust_fill sends the limited one.
+        # The core's order is sent empty; adjust_fill sends the limited ones.
         st.qty = 0.0
         self.inventory_before = run.accounts.inventory
 
     def adjust_fill(self, run, st, fill):
-        self._limit_orders(run, self.closing)
-        st.qty = qty = self.closing.qty
+        closing = self.closing
+        self._limit_orders(run, closing)
+        st.qty = qty = closing.qty
         if qty <= 0:
             return fill
         down = run.direction == "down"
-        venue, limit = run.venue, self.limit
-        if limit is None or (down and limit <= 0):  # no limit (1x longs: B = 0)
-            return venue.market_sell(qty) if down else venue.market_buy(qty)
-        trial = venue.copy()
-        f = trial.market_sell(qty) if down else trial.market_buy(qty)
-
-        def within(fill) -> bool:  # every unit, and so the average, at the limit or better
-            if down:
-                return fill.last_price >= limit and fill.avg_price >= limit
-            return fill.last_price <= limit and fill.avg_price <= limit
-
-        if f.filled > 0 and f.unfilled == 0 and within(f):
-            return venue.market_sell(qty) if down else venue.market_buy(qty)
-        # Immediate-or-cancel at the limit: what the venue takes at or beyond it, no more. A
-        # book fills at its levels' prices, all at the limit or better; a pool's fee puts what
-        # a seller gets below the spot price it trades to, so there the price traded to is
-        # moved in until the average is at the limit (a few steps, each a trial on a copy).
-        to = limit
-        for _ in range(60):
-            trial = venue.copy()
-            g = trial.sell_through(to) if down else trial.buy_through(to)
-            if g.filled == 0 or within(g):
-                break
-            to *= (limit / g.avg_price) * (1.0 + 1e-12 if down else 1.0 - 1e-12)
-        else:
-            return venue.market_sell(0.0) if down else venue.market_buy(0.0)
-        g = venue.sell_through(to) if down else venue.buy_through(to)
-        if g.filled > qty * (1.0 + 1e-12):  # cannot be: the whole order passed the limit
-            raise AssertionError("a limited liquidation traded more than its order")
-        if venue.units_left(run.venue_side) <= 0:  # the venue ran out: as a market order would
+        venue = run.venue
+        sold, queue, reach = self._fills(run, closing)
+        total = float(reach[-1]) if reach is not None else 0.0
+        before = venue.copy() if venue.kind == "pool" else None  # the curve the trade walks
+        g = venue.market_sell(total) if down else venue.market_buy(total)
+        if g.filled < total * (1.0 - 1e-12):  # cannot be: D(B) counted units the venue has
+            raise AssertionError("the venue filled less than the depth at the limits")
+        # Each order's slice of the one walk: its own average, from the cumulative cost.
+        price = np.full(len(sold), np.nan)
+        if g.filled > 0:
+            ends = np.minimum(reach, g.filled)
+            usd = self._cost(before if before is not None else venue, g, down, ends)
+            got = np.diff(ends, prepend=0.0)
+            paid = np.diff(usd, prepend=0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                price[queue] = np.where(got > 0, paid / got, np.nan)
+        closing.sold = sold
+        closing.sold_price = price
+        self.orders = {"round": run.round, "where": closing.where.copy(),
+                       "close": closing.close.copy(), "sold": sold, "price": price,
+                       "bankrupt": self.bankrupt.copy(), "whole": self.whole.copy()}
+        left = venue.units_left(run.venue_side)
+        if left <= 0 and total < qty * (1.0 - 1e-12):  # the venue ran out, as a market order
             g = replace(g, requested=qty, unfilled=qty - g.filled)
+        else:
+            g = replace(g, requested=qty)
         return g
 
     def _settle_fee(self, run, st) -> None:
@@ -256,22 +334,26 @@ class BankruptcyLimitOrders(Mechanism):
 
         The accounts settle a whole close's unsold units with the rest of it: their value
         carried at the last price, ``c = s u (P - B)``, is added to the trader's equity on the
-        sold units ``t = s f q (A - B)`` before the fee is taken and the rest handed back. But
-        those units belong to the fund from ``B`` on: the fee is ``min(charge, t)``, the trader
-        gets ``t`` less it, and ``c`` goes to the fund. This moves the difference (USD, per
-        close, vectorised) from ``returned_to_traders`` to the fund and ``to_fund``."""
-        if self.sent_q is None or not len(self.sent_q):
+        sold units ``t = s k (A - B)`` (``k`` units sold at ``A``, each position its own)
+        before the fee is taken and the rest handed back. But those units belong to the fund
+        from ``B`` on: the fee is ``min(charge, t)``, the trader gets ``t`` less it, and ``c``
+        goes to the fund. This moves the difference (USD, per close, vectorised) from
+        ``returned_to_traders`` to the fund and ``to_fund``."""
+        o = self.orders
+        if self.charges is None or o is None:
+            return
+        keep = o["whole"] & (o["close"] > 0)
+        if not keep.any():
             return
         s = float(run.accounts.sign)
-        fill, q, b = st.fill, self.sent_q, self.sent_b
-        frac = fill.filled / st.qty if st.qty > 0 else 0.0
+        fill = st.fill
+        q, k, b = o["close"][keep], o["sold"][keep], o["bankrupt"][keep]
+        a = np.where(k > 0, o["price"][keep], b)
         mark = fill.last_price if fill.filled > 0 else st.p_before
-        if fill.filled > 0:
-            t = s * frac * q * (fill.avg_price - b)
-            charge = self.charges.fee(frac, q, fill.avg_price)
-        else:
-            t = charge = np.zeros_like(q)
-        c = s * (1.0 - frac) * q * (mark - b)
+        frac = np.minimum(k / q, 1.0)
+        t = s * k * (a - b)
+        charge = np.where(k > 0, self.charges.fee(frac, q, a), 0.0)
+        c = s * (q - k) * (mark - b)
         took = np.minimum(charge, np.maximum(t + c, 0.0))  # what the settlement charged
         fee = np.minimum(charge, np.maximum(t, 0.0))
         fund = float((fee + np.minimum(t, 0.0) + c - took - np.minimum(t + c, 0.0)).sum())
@@ -285,11 +367,14 @@ class BankruptcyLimitOrders(Mechanism):
     def after_trade(self, run, st) -> None:
         self._settle_fee(run, st)
         s = float(run.accounts.sign)
-        sold_short = run.accounts.inventory - self.inventory_before  # the order's unsold units
+        sold_short = run.accounts.inventory - self.inventory_before  # the orders' unsold units
         took = sold_short + self.gap_qty
         if took > 0:
-            value = self.gap_value + (self.took_value / self.took_weight * sold_short
-                                      if sold_short > 0 else 0.0)
+            value = self.gap_value
+            o = self.orders
+            if sold_short > 0 and o is not None:  # each whole close's unsold units at its B
+                left = np.where(o["whole"], o["close"] - o["sold"], 0.0)
+                value += float((left * o["bankrupt"]).sum())
             self.values.update(fund_took_qty=took, fund_took_price=value / took)
         # The core carries the order's unsold units at the price now; the positions taken
         # over whole, off the venue, are marked here: s u (P - B) each.
