@@ -30,6 +30,7 @@ LESSONS = (
     ("04", "04-liquidation-clusters", "Liquidation clusters and open interest"),
     ("05", "05-breaking-the-loop", "Breaking the loop"),
     ("06", "06-case-studies", "Case studies"),
+    ("07", "07-how-exchanges-liquidate", "How exchanges liquidate"),
 )
 
 #: How an answer is written, the same rule as the answer boxes (marginloops.exercises).
@@ -61,7 +62,7 @@ def _entry(lesson: str) -> tuple[str, str, str]:
 
 
 def lesson_exercises(lesson: str) -> list[Exercise]:
-    """Lesson ``lesson``'s exercises ("00" ... "06"), as its notebook asks them."""
+    """Lesson ``lesson``'s exercises ("00" ... "07"), as its notebook asks them."""
     _entry(lesson)
     return importlib.import_module(f"marginloops.course.lesson{lesson}").exercises()
 

@@ -11,7 +11,7 @@ from marginloops.exercises import Exercise
 
 def lesson_exercises():
     """(lesson, number, exercise) for every exercise of every lesson, numbered from 1."""
-    return [(n, i, exercise) for n in range(7)
+    return [(n, i, exercise) for n in range(8)
             for i, exercise in enumerate(
                 importlib.import_module(f"marginloops.course.lesson{n:02d}").exercises(), 1)]
 
@@ -98,6 +98,7 @@ ACCEPTED = [
     (4, 1, "0.3"), (4, 2, "3.75"), (4, 3, "195.98"), (4, 4, "0.48"),
     (5, 1, "1.03"), (5, 1, "1.033"), (5, 2, "534"), (5, 3, "8.97"),
     (6, 1, "2.17"), (6, 2, "55.4"), (6, 2, "55.36"), (6, 3, "35.1"),
+    (7, 1, "21,445"), (7, 2, "41.2K"), (7, 2, "41240"), (7, 3, "18.2K"), (7, 3, "18,248"),
 ]
 
 #: Near misses a careful student would not give (a rule of thumb, a rounded reading, a
@@ -110,6 +111,8 @@ NEAR_MISSES = [
     (4, 1, "0.31"), (4, 2, "3.7"), (4, 2, "3.8"), (4, 3, "196"), (4, 4, "0.47"), (4, 4, "0.49"),
     (5, 1, "1.0"), (5, 1, "1.04"), (5, 2, "530"), (5, 2, "540"), (5, 3, "9"),
     (6, 1, "2.2"), (6, 1, "2.16"), (6, 2, "55"), (6, 2, "56"), (6, 3, "35"), (6, 3, "35.2"),
+    (7, 1, "21,446"), (7, 1, "42,889"), (7, 2, "38.5K"), (7, 2, "41.1K"), (7, 3, "18.1K"),
+    (7, 3, "0"),
 ]
 
 
@@ -260,7 +263,7 @@ def test_the_worksheet_command_writes_every_page(tmp_path, capsys):
     from marginloops.worksheets import lesson_exercises, main, pages
     assert main([str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(pages())
-    assert capsys.readouterr().out.count(".html") == 14
+    assert capsys.readouterr().out.count(".html") == 16
     with pytest.raises(ValueError, match="lesson must be one of 00, 01"):
         lesson_exercises("7")
     from marginloops.worksheets import worksheet

@@ -25,8 +25,8 @@ def _code_cells(path):
     return [(n, c) for n, c in enumerate(cells) if c["cell_type"] == "code"]
 
 
-def test_there_are_seven_lessons():
-    assert [p.name[:2] for p in LESSONS] == ["00", "01", "02", "03", "04", "05", "06"]
+def test_there_are_eight_lessons():
+    assert [p.name[:2] for p in LESSONS] == ["00", "01", "02", "03", "04", "05", "06", "07"]
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name[:2])
@@ -140,6 +140,8 @@ INPUTS = {
     "03": {"0.5", "0.25", "0.125", "0.9", "0.05"},  # Part 3's arithmetic, the band= argument
     "04": {"0.009", "0.01", "0.03", "0.06", "0.2%", "0.9%", "2,000", "50,000", "98.0"},
     "05": {"0.25"},  # the insurance fund knob's setting in M USD
+    # Figures quoted from the sources of its real case (Part 5's table), and settings
+    "07": {"19.13", "1,618,240", "0.3", "0.5", "50,000"},
 }
 
 

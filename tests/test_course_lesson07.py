@@ -1,0 +1,209 @@
+"""Lesson 7: the designs and who-pays tables (read against direct runs, and the fund's money
+adding up), the venue presets' helper, the claims the lesson's text makes about its runs, and the
+exercises (right, wrong and malformed answers)."""
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from marginloops import Scenario
+from marginloops.cases import CASES
+from marginloops.course import lesson07
+from marginloops.scenarios import PRESETS
+
+LESSON = Path(__file__).parents[1] / "lessons" / "07-how-exchanges-liquidate.ipynb"
+
+
+def _fall(history):
+    return 1 - history[-1].price_after / history[0].price_before
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """{label: (scenario, history)} for the four designs on the lesson's market."""
+    return {label: (s, s.cascade().run()) for label, s in lesson07.designs()}
+
+
+@pytest.fixture
+def exercises():
+    return lesson07.exercises()
+
+
+# ------------------------------------------------------------------------------ the designs
+def test_each_design_changes_only_its_own_fields():
+    base = Scenario.preset("crowded-longs")
+    got = lesson07.designs()
+    assert [label for label, _ in got] == [label for label, _ in lesson07.DESIGNS]
+    for (label, scenario), (_, changes) in zip(got, lesson07.DESIGNS, strict=True):
+        changed = {f.name for f in dataclasses.fields(Scenario)
+                   if getattr(scenario, f.name) != getattr(base, f.name) and f.name != "name"}
+        assert changed == set(changes), label
+    assert got[0][1] == base  # the first is the course's model so far
+
+
+def test_designs_on_another_market_keep_its_traders():
+    october = CASES["october-2025"].scenario
+    for _, scenario in lesson07.designs(october):
+        assert scenario.seed == october.seed and scenario.depth_1pct == october.depth_1pct
+    with pytest.raises(ValueError, match="scenario"):
+        lesson07.designs("crowded-longs")
+
+
+def test_who_pays_reads_the_records(runs):
+    scenario, history = runs["limit + ADL, no fund"]
+    w = lesson07.who_pays(history, scenario)
+    assert w["fall"] == pytest.approx(_fall(history), rel=1e-12)
+    assert w["rounds"] == len(history) - 1
+    assert w["liquidated"] == sum(r.n_liquidated for r in history)
+    assert w["adl_cost"] == pytest.approx(sum(r.adl_cost for r in history))
+    assert w["adl_cost"] > 0 and w["fund_start"] == 0.0
+    assert w["bad_debt"] == history[-1].bad_debt and w["fund_end"] == history[-1].insurance_fund
+
+
+@pytest.mark.parametrize("label", [label for label, _ in lesson07.DESIGNS])
+def test_the_funds_money_adds_up(runs, label):
+    """start + what the closes brought + the inventory's gain + bad debt = end (bad debt is
+    what the fund would have paid below zero): every dollar of the table is accounted for."""
+    scenario, history = runs[label]
+    w = lesson07.who_pays(history, scenario)
+    assert w["fund_start"] + w["to_fund"] + w["inventory_pnl"] + w["bad_debt"] == \
+        pytest.approx(w["fund_end"], abs=1e-6)
+
+
+def test_the_table_has_one_column_a_run_and_the_cells_of_who_pays(runs):
+    table = lesson07.designs_table()
+    lines = table.splitlines()
+    assert len(lines) == 1 + 10
+    for label, _ in lesson07.DESIGNS:
+        assert label in lines[0]
+    fall_cells = lines[1].split()[2:]
+    assert fall_cells == [f"{_fall(h):.1%}" for _, h in runs.values()]
+    took = lines[4].split()[5:]
+    assert took == [f"{sum(r.fund_took_qty for r in h):,.0f}" for _, h in runs.values()]
+
+
+@pytest.mark.parametrize("runs_arg", [[], [("a", "crowded-longs")], [(1, Scenario())]])
+def test_who_pays_table_refuses_what_is_not_label_scenario_pairs(runs_arg):
+    with pytest.raises(ValueError, match="runs"):
+        lesson07.who_pays_table(runs_arg)
+
+
+def test_fund_rounds_stops_at_the_round_asked(runs):
+    _, history = runs["limit at bankruptcy"]
+    lines = lesson07.fund_rounds(history, last=3).splitlines()
+    assert len(lines) == 1 + 4 and "fund holds" in lines[0]
+    assert lines[2].split()[0] == "1"
+    assert f"{history[1].fund_inventory:,.0f} units" in lines[2]
+
+
+# ------------------------------------------------------------------ what the lesson claims
+def test_part_1_limited_orders_move_round_1_little_and_end_at_the_same_bottom(runs):
+    _, market = runs["market orders"]
+    _, limit = runs["limit at bankruptcy"]
+    drop = [1 - h[1].price_after / h[1].price_before for h in (market, limit)]
+    assert drop[1] < 0.001 < 0.02 < drop[0]
+    assert limit[1].fund_took_qty > 0 and limit[1].insurance_fund < 250_000
+    # A book that never refills: the same units sold take the price to the same place.
+    assert limit[-1].price_after == pytest.approx(market[-1].price_after, abs=0.01)
+    assert len(limit) > len(market)
+
+
+def test_part_2_a_fund_that_holds_stops_the_loop_at_the_shock_and_pays_for_it(runs):
+    _, holds = runs["fund holds"]
+    _, market = runs["market orders"]
+    assert holds[-1].price_after == pytest.approx(holds[0].price_after, rel=1e-3)
+    assert sum(r.n_liquidated for r in holds) < sum(r.n_liquidated for r in market) / 3
+    assert sum(r.fund_inventory_pnl for r in holds) < 0  # holding is not free
+
+
+def test_part_3_adl_with_no_fund_cuts_bad_debt_and_the_winners_pay(runs):
+    _, adl = runs["limit + ADL, no fund"]
+    _, market = runs["market orders"]
+    assert adl[1].adl_cost > 0 and adl[1].n_deleveraged > 0
+    assert adl[-1].bad_debt < market[-1].bad_debt / 10
+    assert _fall(adl) < _fall(market)
+
+
+def test_venue_style_is_the_preset_or_its_stand_in():
+    for name in lesson07.VENUE_STYLES:
+        scenario = lesson07.venue_style(name)
+        if name in PRESETS:
+            assert scenario is Scenario.preset(name)
+        else:
+            assert scenario.name == f"{name} (stand-in)"
+            for field, value in lesson07.STAND_INS[name].items():
+                assert getattr(scenario, field) == value
+    with pytest.raises(ValueError, match="name"):
+        lesson07.venue_style("bybit-style")
+
+
+# ------------------------------------------------------------------------------ exercises
+def test_three_exercises_with_hints(exercises):
+    assert len(exercises) == 3 and all(len(e.hints) >= 2 for e in exercises)
+
+
+def test_units_the_fund_holds_after_round_2(exercises):
+    ex = exercises[0]
+    history = Scenario.preset("crowded-longs").replace(
+        liquidation_orders="bankruptcy", fund_unwind=0.5).cascade().run()
+    # By hand: what it took over, less what it sold, round by round up to round 2.
+    held = sum(r.fund_took_qty - r.fund_sold_qty for r in history[:3])
+    # (the units taken over whole off the venue are counted in fund_took_qty too)
+    assert ex.answer == pytest.approx(history[2].fund_inventory, rel=1e-12)
+    assert ex.answer == pytest.approx(held, rel=1e-9)
+    assert ex.check(f"{ex.answer:,.0f}").correct
+    assert not ex.check(f"{history[1].fund_inventory:,.0f}").correct  # round 1's
+    assert not lesson07.exercises()[0].check(f"{ex.answer + 2:.0f}").correct
+
+
+def test_profit_taken_by_adl_with_quote_withdrawal(exercises):
+    ex = exercises[1]
+    history = Scenario.preset("crowded-longs").replace(
+        withdrawal=0.5, liquidation_orders="bankruptcy", adl=True,
+        insurance_fund=0).cascade().run()
+    assert ex.answer == pytest.approx(sum(r.adl_cost for r in history), rel=1e-12)
+    assert ex.check(f"{ex.answer / 1e3:.1f}K").correct  # as the table prints it
+    assert not ex.check(f"{history[1].adl_cost:.0f}").correct or \
+        history[1].adl_cost == pytest.approx(ex.answer, abs=60)
+    assert not ex.check("38.5K").correct  # the Part 3 market's, without withdrawal
+
+
+def test_bad_debt_of_a_small_fund_that_holds(exercises):
+    ex = exercises[2]
+    history = Scenario.preset("crowded-longs").replace(
+        liquidation_orders="bankruptcy", fund_unwind=0, insurance_fund=20_000).cascade().run()
+    assert ex.answer == pytest.approx(history[-1].bad_debt, rel=1e-12)
+    assert ex.answer > 0
+    assert ex.check(f"{ex.answer / 1e3:.1f}K").correct
+    assert not ex.check("0").correct  # the 250,000 USD fund's
+
+
+@pytest.mark.parametrize("typed", ["", "lots", "5,37", "1e", "%", "  "])
+def test_malformed_answers_are_explained(exercises, typed):
+    for ex in exercises:
+        feedback = ex.check(typed)
+        assert feedback.malformed and not feedback.correct and ex.attempts == 0
+
+
+def _lesson_text() -> str:
+    nb = json.loads(LESSON.read_text(encoding="utf-8"))
+    return "".join("".join(c["source"]) + "".join(
+        "".join(o.get("text", "")) for o in c.get("outputs", [])) for c in nb["cells"])
+
+
+def test_no_exercise_answer_is_printed_in_the_lesson(exercises):
+    text = _lesson_text()
+    shown = [f"{exercises[0].answer:,.0f} units", f"{exercises[1].answer / 1e3:.1f}K USD",
+             f"{exercises[2].answer / 1e3:.1f}K USD"]
+    for answer in shown:
+        assert answer not in text, answer
+
+
+def test_every_link_of_the_lesson_is_a_full_address_or_a_lesson():
+    links = re.findall(r"\]\(([^)]+)\)", _lesson_text())
+    assert links
+    for link in links:
+        assert link.startswith("https://") or re.fullmatch(r"0\d-[a-z-]+\.ipynb", link), link
