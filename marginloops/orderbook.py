@@ -171,6 +171,25 @@ class _Side:
             self.top = min(self.top, int(filled[0]))
         return placed
 
+    def shift_to(self, best, tick) -> float:
+        """Move every level by one amount so that the touch is at ``best`` (sizes kept), only
+        towards the other side: returns how far the touch moved (USD, >= 0)."""
+        if self.top >= len(self.prices):
+            return 0.0
+        k = round((float(self.prices[self.top]) - best) * self.sign / tick)  # ticks to move
+        if k <= 0:
+            return 0.0
+        inv = 1.0 / tick
+        per_unit = round(inv)
+        if per_unit >= 1 and abs(inv - per_unit) < 1e-9:  # on a decimal grid: exact prices
+            moved = (np.round(self.prices * per_unit) - self.sign * k) / per_unit
+        else:
+            moved = self.prices - self.sign * k * tick
+        if (moved[self.top:] <= 0).any():
+            return 0.0
+        self.prices = readonly(moved)
+        return float(k * tick)
+
     def withdraw(self, fraction, limit) -> float:
         """Cancel ``fraction`` of every level from the touch to ``limit``; units cancelled."""
         end = max(self.n_through(limit), self.top)
@@ -420,6 +439,29 @@ class OrderBook:
         fraction = check_number("fraction", fraction, lo=0, hi=1)
         within = check_number("within", within, lo=0, cap=False)
         return self._side(side).withdraw(fraction, within)
+
+    def requote(self, side) -> float:
+        """Market makers re-quote ``side`` ("bid" or "ask") next to the other side's best: every
+        level of ``side`` moves by the same amount, keeping its size, so that its best is one
+        tick from the other side's best (a crash sells the bids down; the asks, left at the old
+        prices by a static book, follow). Only towards the other side: a side already within
+        one tick, or with no other side to follow, stays. Returns how far its best moved, USD.
+
+        The tick is the book's ``tick``, else the step between the side's first two levels.
+        """
+        own = self._side(side)
+        other = self._asks if own is self._bids else self._bids
+        target = other.best()
+        if target is None or own.best() is None:
+            return 0.0
+        tick = self.tick
+        if tick is None:
+            steps = np.abs(np.diff(own.prices[:2]))
+            if not steps.size:
+                return 0.0
+            tick = float(steps[0])
+        # bids sit below the asks: a bid side's best goes to one tick under the best ask
+        return own.shift_to(target + own.sign * tick, tick)
 
     def _side(self, side) -> _Side:
         if not isinstance(side, str) or side not in ("bid", "ask"):

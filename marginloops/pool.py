@@ -324,6 +324,13 @@ class ConstantProductPool:
             self._x, self._y = self._x - removed, self._y * (1.0 - fraction)
         return removed
 
+    def requote(self, side) -> float:
+        """Nothing to do: a pool's bid and ask are one curve and move together (a book's
+        :meth:`~marginloops.OrderBook.requote` moves a side left behind by a move). ``side`` is
+        checked; returns 0."""
+        self._side(side)
+        return 0.0
+
     def copy(self) -> ConstantProductPool:
         """An independent copy: trading on it leaves this pool untouched."""
         other = ConstantProductPool.__new__(ConstantProductPool)

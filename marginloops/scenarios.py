@@ -43,7 +43,8 @@ FORMAT_3 = "marginloops.scenario/3"
 #: (the mechanisms' fields go under "mechanisms", one object per mechanism, by its name). In
 #: "venue", "kind" is the ``venue`` field.
 CONCERNS = {
-    "market": ("price", "shock", "direction", "seed", "max_rounds", "insurance_fund"),
+    "market": ("price", "shock", "direction", "seed", "max_rounds", "insurance_fund",
+               "index_venues"),
     "venue": ("kind", "depth_1pct", "book_shape", "book_range", "tick", "resilience",
               "recovery", "refill_at"),
     "accounts": ("n_positions", "open_interest", "long_share", "leverage_mix", "mmr",
@@ -126,6 +127,10 @@ def _value_text(field, value) -> str:
     if field == "leverage_mix":
         total = sum(w for _, w in value)
         return ", ".join(f"{_plain(lev)}x {fraction_text(w / total)}" for lev, w in value)
+    if field == "index_venues":
+        if not value:
+            return "none"
+        return ", ".join(f"{number(d, 0)} USD weight {_plain(w)}" for d, w in value)
     if field == "mmr_tiers":
         if not value:
             return "none"
@@ -212,6 +217,11 @@ class Scenario:
         breakdown), a share of the starting open interest, [0, 1]; a rebound (arbitrage)
         liquidates them: the wick (see :mod:`marginloops.mechanisms.rebound`)
     chaser_leverage : their leverage, [1, 100]
+    index_venues : () for none, or ((depth_1pct USD, weight), ...): the spot venues of the
+        index and mark price, each an order book of that 1% depth built like the perpetual's
+        (``price``, ``book_shape``, ``book_range``, ``tick``), weighted in the index (see
+        :mod:`marginloops.mechanisms.mark_price`); ``price_source="mark"`` and ``arbitrage``
+        need them
     """
 
     name: str = "custom"
@@ -250,6 +260,7 @@ class Scenario:
     venue: str = "book"
     chasers: float = 0.0
     chaser_leverage: float = 20.0
+    index_venues: tuple = ()
 
     def __post_init__(self):
         for label in ("name", "description"):
@@ -279,12 +290,32 @@ class Scenario:
             tiers = tiers.brackets
         tiers = _pairs("mmr_tiers", tiers, ("floor", "rate"), "(notional floor, rate)")
         object.__setattr__(self, "mmr_tiers", MarginTiers(tiers).brackets if tiers else ())
+        _choice("book_shape", self.book_shape, BOOK_SHAPES)
+        _choice("venue", self.venue, VENUES)
+        index = _pairs("index_venues", self.index_venues, ("depth_1pct", "weight"),
+                       "(depth_1pct USD, weight)")
+        for i, (depth, weight) in enumerate(index):
+            for part, x in (("depth_1pct", depth), ("weight", weight)):
+                if not 0 < x <= 1e13:
+                    raise ValueError(f"index_venues {part} must be in (0, 1e13], got {_plain(x)} "
+                                     f"in pair {i}")
+        object.__setattr__(self, "index_venues", index)
+        if not index and self.price_source == "mark":
+            # Two fields conflict: name both, and the two ways out.
+            raise ValueError(
+                'price_source "mark" checks margins on a mark price built from an index of spot '
+                "venues, so it needs index_venues, got index_venues () (none): give "
+                "index_venues (e.g. ((2e6, 1), (1e6, 1)): 1% depth in USD and weight of each "
+                'venue) or choose price_source "last"')
+        if not index and self.arbitrage > 0:
+            raise ValueError(
+                f"arbitrage {_plain(self.arbitrage)} trades between the perpetual and its index "
+                "venues, so it needs index_venues, got index_venues () (none): give "
+                "index_venues (e.g. ((2e6, 1), (1e6, 1))) or set arbitrage 0")
         # Checks across fields that a mechanism declares (partial "tier" needs mmr_tiers): the
         # same ones its Cascade makes, by building it.
         for m in MECHANISMS:
             m(**m.from_scenario(self))
-        _choice("book_shape", self.book_shape, BOOK_SHAPES)
-        _choice("venue", self.venue, VENUES)
         mix = _pairs("leverage_mix", self.leverage_mix, ("leverage", "weight"),
                      "(leverage, weight)")
         if not math.isfinite(sum(w for _, w in mix)):
@@ -394,6 +425,24 @@ class Scenario:
             raise ValueError(f"the pool cannot be built from price and depth_1pct: {exc}") \
                 from None
 
+    def index_books(self) -> tuple:
+        """The index venues as ((OrderBook, weight), ...): each a book of its 1% depth built as
+        :meth:`book` builds the perpetual's (same price, shape, range and tick); () for none."""
+        out = []
+        for i, (depth, weight) in enumerate(self.index_venues):
+            try:
+                book = OrderBook.from_depth(self.price, depth, shape=self.book_shape,
+                                            tick=self.tick, book_range=self.book_range)
+            except ValueError as exc:
+                raise ValueError(f"index_venues pair {i}: the book cannot be built from its "
+                                 f"depth_1pct {_plain(depth)} and price, book_shape, book_range "
+                                 f"and tick: {exc}") from None
+            if book.best_bid is None or book.best_ask is None:
+                raise ValueError(f"index_venues depth_1pct {_plain(depth)} in pair {i} puts no "
+                                 f"units on any level; raise it")
+            out.append((book, weight))
+        return tuple(out)
+
     def venue_model(self):
         """The venue the cascade trades on: :meth:`book` or :meth:`pool` (``venue``)."""
         return self.pool() if self.venue == "pool" else self.book()
@@ -412,6 +461,7 @@ class Scenario:
         d = dataclasses.asdict(self)
         d["leverage_mix"] = [list(p) for p in self.leverage_mix]
         d["mmr_tiers"] = [list(p) for p in self.mmr_tiers]
+        d["index_venues"] = [list(p) for p in self.index_venues]
         if not nested:
             return {"format": FORMAT, **d}
         out = {"format": FORMAT_3, "name": d["name"], "description": d["description"]}

@@ -4,6 +4,11 @@ Issue 11: the cascade trades on a *venue*, not on an :class:`~marginloops.orderb
 in particular. Two venues implement this protocol: the limit order book
 (:mod:`marginloops.orderbook`) and the constant-product pool (:mod:`marginloops.pool`).
 Everything outside a venue's own module uses only these names.
+
+One more method is optional (both venues here have it; the mark-price mechanism calls it when
+present): ``requote(side) -> float``, market makers moving ``side`` back next to the other
+side's best after a move left it behind (a book's asks after a crash); it returns how far that
+side's best moved, USD (a pool: 0, its bid and ask move together).
 """
 
 from __future__ import annotations

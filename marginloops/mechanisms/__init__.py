@@ -266,12 +266,13 @@ def _registry() -> tuple:
     from .dynamic_margin import DynamicMargin
     from .fee import LiquidationFee
     from .liquidation_orders import BankruptcyLimitOrders
+    from .mark_price import MarkPrice
     from .partial import PartialLiquidation
     from .rebound import ReboundLiquidation
     from .withdrawal import QuoteWithdrawal
 
-    return (PartialLiquidation, AutoDeleveraging, DynamicMargin, QuoteWithdrawal, Breaker,
-            BankruptcyLimitOrders, CallAuction, LiquidationFee, ReboundLiquidation)
+    return (MarkPrice, PartialLiquidation, AutoDeleveraging, DynamicMargin, QuoteWithdrawal,
+            Breaker, BankruptcyLimitOrders, CallAuction, LiquidationFee, ReboundLiquidation)
 
 
 #: Every mechanism, in the order their stages and sentences run.

@@ -1,0 +1,440 @@
+"""Index and mark price, and the arbitrage between the perpetual and its index venues
+(issue 12, items 1 and 4's price side).
+
+Every large venue checks margins on a *mark price* built from an *index* of spot venues, not
+on the last trade of its own book; arbitrageurs, trading between the perpetual and the spot
+venues, pull the two together, so a crash on the perpetual wicks and rebounds while the index
+moves a little.
+
+What the venues document
+------------------------
+**Index (Binance)**: a weighted mean of spot venues' prices; "When the latest price of a
+certain exchange deviates more than 5% from the median price of all price sources, the
+exchange weight will be set to zero for weighting purposes", and "If more than one exchange
+shows greater than 5% deviation, the median price of all price sources will be used as the
+index value instead of the weighted average" (Binance FAQ "Price Index",
+https://www.binance.com/en/support/faq/547ba48141474ab3bddc5d7898f97928; see
+:mod:`marginloops.index`).
+
+**Mark (Binance, Bybit)**: "Mark Price = Median (Price 1, Price 2, Contract Price); Price 1 =
+Price Index * (1 + Last Funding Rate * (Time Until Funding / 8)); Price 2 = Price Index +
+Moving Average (...Basis)", the basis being "[(Bid1 + Ask1)/2 - PI]", "the average of 30 data
+points" (Binance FAQ "Mark Price in COIN-Margined Perpetual Contracts",
+https://www.binance.com/en/support/faq/fff6ec1b3f5845d19f1fb924644a0877; since 18 September
+2025 the USDⓈ-M basis is a "30-second basis ... average of 30 data points in 30 seconds",
+Binance announcement as reported at https://www.binance.bh/square/post/29758881844449). Bybit
+documents the same median: "Mark Price = Median (Price 1, Price 2, Last Traded Price); Price 1
+= Index Price × [1 + Last Funding Rate × (Time Until Funding /8)]; Price 2 = Index Price +
+Moving Average (5-minute Basis); Moving Average (5-minute Basis) = Moving Average [(Bid1 +
+Ask1)/2 − Index Price], which measures every second in a 5-minute interval" (Bybit help
+"Mark Price Calculation (Perpetual Contract)",
+https://testnet.bybit.com/en-US/help-center/s/article/What-is-Dual-Price-mechanism).
+
+**Mark (Hyperliquid)**: "Mark price is the median of the following prices: 1. Oracle price
+plus a 150 second exponential moving average (EMA) of the difference between Hyperliquid's mid
+price and the oracle price 2. The median of best bid, best ask, last trade on Hyperliquid 3.
+Median of Binance, OKX, Bybit, Gate IO, MEXC perp mid prices with weights 3, 2, 2, 1, 1,
+respectively", the EMA updating as ``numerator -> numerator * exp(-t / 2.5 minutes) + sample *
+t`` over ``denominator -> denominator * exp(-t / 2.5 minutes) + t``; "Mark price is updated
+whenever validators publish new oracle prices" (Hyperliquid docs, "Robust price indices",
+https://hyperliquid.gitbook.io/hyperliquid-docs/trading/robust-price-indices). The oracle is
+"the weighted median of Binance, OKX, Bybit, Kraken, Kucoin, Gate IO, MEXC, and Hyperliquid
+spot mid prices" (https://hyperliquid.gitbook.io/hyperliquid-docs/hypercore/oracle).
+
+The model (``Scenario(index_venues=..., price_source=..., arbitrage=..., mark_rule=...)``)
+---------------------------------------------------------------------------------------
+- **Index venues** are spot order books of their own 1% depth and weight, built like the
+  perpetual's book (same price, shape, range and tick). Nothing but the arbitrage trades on
+  them: the shock and the liquidations hit the perpetual only.
+- **The index.** Rule "binance": :func:`~marginloops.index.binance_index` of each venue's
+  last traded price (its mid before its first trade). Rule "hyperliquid": the oracle, the
+  :func:`~marginloops.index.weighted_median` of the venues' mids. ``index_price`` records it.
+- **The mark** is computed after each round (after the arbitrage) from one *basis sample*
+  per round, the perpetual's mid less the index (a round stands for the venues' sampling
+  time: a round is not a fixed number of seconds, so ``basis_window`` is in rounds). The
+  window starts full of the basis before the shock (a calm market before the crash).
+  "binance": median of (index × (1 + funding × time to funding), index + the mean of the
+  last ``basis_window`` basis samples, last price), with the last funding rate
+  :data:`LAST_FUNDING_RATE` and half an interval to the next funding
+  (:data:`TIME_TO_FUNDING`). "hyperliquid": median of (oracle + EMA of the basis, with
+  ``exp(-1 / basis_window)`` per round as the docs' ``exp(-t / 2.5 minutes)``; median of the
+  perpetual's best bid, best ask and last price; the other venues' mid). This model has no
+  other perpetual venue: the spot venues stand in for them, so the third input is their
+  weighted median mid, the oracle itself.
+- **Updates.** The mark is published every ``mark_interval`` rounds (after rounds 0, N,
+  2N, ...); in between, margins are checked on the last one published (a stale mark).
+- **The check.** ``price_source="mark"`` checks margins on the mark
+  (:meth:`MarkPrice.check_price`); ``"last"`` (the default) on the last traded price, as
+  before; with index venues the index and mark are still computed and recorded.
+- **Market makers re-quote.** A static book leaves the side away from a move at its old
+  prices (after a crash, asks above the old price). After the round's trade, and after each
+  arbitrage trade, market makers move that side next to the other
+  (:meth:`marginloops.OrderBook.requote`: every level moves by the same amount and keeps its
+  size, its best one tick from the other side's best); on the index venues too. A pool needs
+  nothing (its bid and ask move together). So the perpetual's mid follows its last price.
+- **Arbitrage** (``arbitrage`` a in [0, 1]): after the round's liquidation trade, when the
+  perpetual's last price P is below the index I and its best ask is too, arbitrageurs buy
+  the perpetual and sell the same units on the index venues, split by weight (above: the
+  reverse), just enough that the gap ``I - P`` shrinks to ``(1 - a)`` of what it was (the
+  smallest quantity that does, found by bisection on copies of the venues, at most 42
+  trials; within the venues' ticks). The last price is then the arbitrage buy's last fill,
+  so the round's ``price_after`` shows the rebound and its ``last_fill_price`` the wick.
+  ``arb_qty`` records the units bought on the perpetual (sold: negative). With arbitrage on,
+  the mechanism moves the price both ways (:attr:`MarkPrice.moves_both_ways`): the core then
+  liquidates the opposite side's positions a rebound reaches.
+- **Order among the reactions**: the arbitrage and the mark come first among the after-trade
+  reactions; quote withdrawal and an insurance fund's sale come after them in the same round,
+  and reach the index through the next round's arbitrage.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from .._checks import is_real
+from ..index import binance_index, median3, weighted_median
+from ..params import Control, Param, show
+from ..venue import Venue
+from . import Mechanism, RecordField, TableColumn
+
+#: "last": margins are checked at the last traded price (the default); "mark": on the mark.
+PRICE_SOURCES = ("last", "mark")
+#: The documented mark rules: Binance's and Bybit's median, or Hyperliquid's.
+MARK_RULES = ("binance", "hyperliquid")
+#: The last funding rate Price 1 uses: 0.01% per 8 hours, the rate a perpetual pays when it
+#: trades at the index (the premium is 0 and the rate is the interest rate of 0.01% per 8 h:
+#: "Funding Rate (F) = Average Premium Index (P) + clamp (interest rate - Premium Index (P),
+#: 0.05%, -0.05%)", Binance, see https://www.binance.bh/square/post/29758881844449).
+LAST_FUNDING_RATE = 0.0001
+#: Time until the next funding as a fraction of the funding interval: half, on average.
+TIME_TO_FUNDING = 0.5
+#: Bisection trials the arbitrage may take: doublings of the first guess, then halvings.
+MAX_DOUBLINGS, MAX_HALVINGS = 12, 30
+
+_PARAMS = (
+    Param("price_source", "choice", "last", choices=PRICE_SOURCES,
+          doc='"last" (margins are checked at the last traded price) or "mark" (on the mark '
+              'price built from the index; needs index_venues)'),
+    Param("arbitrage", "number", 0.0, lo=0, hi=1, fraction=True,
+          doc="fraction of the gap between the perpetual and the index that arbitrageurs "
+              "close after each round, [0, 1] (needs index_venues when above 0)"),
+    Param("mark_rule", "choice", "binance", choices=MARK_RULES,
+          doc='"binance" (Binance\'s and Bybit\'s median) or "hyperliquid" (Hyperliquid\'s '
+              'median): how the mark is built from the index'),
+    Param("mark_interval", "whole", 1, lo=1, hi=1000,
+          doc="rounds between two updates of the mark price, [1, 1000] (1: every round)"),
+    Param("basis_window", "whole", 5, lo=1, hi=1000,
+          doc="rounds of the basis (perpetual mid less index) the mark averages, [1, 1000] "
+              "(the window of Binance's moving average, the time constant of Hyperliquid's "
+              "EMA)"),
+)
+
+
+def _price(x) -> str:
+    from ..narration import price
+
+    return price(x)
+
+
+def _finite(x) -> bool:
+    return isinstance(x, float) and math.isfinite(x)
+
+
+def _mid(venue) -> float | None:
+    bid, ask = venue.best_bid, venue.best_ask
+    if bid is None or ask is None:
+        return None
+    return (bid + ask) / 2.0
+
+
+def _requote(venue, side) -> float:
+    """Market makers move ``side`` next to the other side's best (a venue without the optional
+    ``requote`` of the venue protocol is left as it is)."""
+    requote = getattr(venue, "requote", None)
+    return requote(side) if requote is not None else 0.0
+
+
+def _check_books(books) -> tuple:
+    """``books`` as a tuple of (venue, weight > 0) pairs, or ValueError naming index_books."""
+    if isinstance(books, (str, bytes)) or not hasattr(books, "__iter__"):
+        raise ValueError(f"index_books must be a sequence of (venue, weight) pairs, got "
+                         f"{show(books)}")
+    out = []
+    for i, pair in enumerate(books):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"index_books must be a sequence of (venue, weight) pairs, got "
+                             f"{show(pair)} as pair {i}")
+        venue, weight = pair
+        if not isinstance(venue, Venue):
+            raise ValueError(f"index_books venue {i} must be a venue (an OrderBook), got "
+                             f"{type(venue).__name__}")
+        if not is_real(weight) or not (0 < float(weight) < math.inf):
+            raise ValueError(f"index_books weight must be a number in (0, inf), got "
+                             f"{show(weight)} in pair {i}")
+        if _mid(venue) is None:
+            raise ValueError(f"index_books venue {i} must have bids and asks (its mid is a "
+                             f"price of the index), got {venue!r}")
+        out.append((venue.copy(), float(weight)))
+    return tuple(out)
+
+
+#: The explorer rows of the parameters, declared but not shown yet: the explorer has no control
+#: for the index venues (a list of pairs), without which "mark" and arbitrage are refused, and
+#: its charts do not draw the mark and index yet. Until then the mechanism runs from a
+#: Scenario, a scenario file or the CLI.
+HIDDEN_CONTROLS = {
+    "price_source": Control(
+        "Margin and liquidation", "Margins checked on",
+        "The price the liquidation engine compares with each liquidation price: the last trade "
+        "on this book, or a mark price built from an index of spot venues", kind="radio",
+        short="margins checked on the {} price", off="last",
+        options=(("the last trade", "last", "The last traded price of this book"),
+                 ("the mark price", "mark", "A median of the index of spot venues, the index "
+                  "plus the average basis, and the last trade (needs index venues)"))),
+    "arbitrage": Control(
+        "Market", "Arbitrage (%)", "The share of the gap between this book's price and the "
+        "index that arbitrageurs close after each round (needs index venues)", lo=0.0,
+        hi=100.0, step=5.0, per_unit=0.01),
+    "mark_rule": Control(
+        "Margin and liquidation", "Mark price rule", "How the mark price is built from the "
+        "index: Binance's and Bybit's median, or Hyperliquid's", kind="radio",
+        options=(("Binance / Bybit", "binance", "Median of the index with funding, the index "
+                  "plus the average basis, and the last trade"),
+                 ("Hyperliquid", "hyperliquid", "Median of the oracle plus the basis EMA, this "
+                  "book's bid/ask/last, and the other venues' mid")), under="price_source"),
+    "mark_interval": Control(
+        "Margin and liquidation", "Mark updated every (rounds)", "How many rounds pass between "
+        "two updates of the mark price (a stale mark in between)", lo=1.0, hi=20.0, step=1.0,
+        integer=True, under="price_source"),
+    "basis_window": Control(
+        "Margin and liquidation", "Basis average (rounds)", "How many rounds of the basis "
+        "(this book's mid less the index) the mark averages", lo=1.0, hi=50.0, step=1.0,
+        integer=True, under="price_source"),
+}
+
+
+class MarkPrice(Mechanism):
+    name = "mark_price"
+    title = "mark-price checks"
+    params = _PARAMS
+    #: Its Cascade keyword arguments: its params, and the index venues as ((venue, weight),
+    #: ...) (the scenario builds them from ``index_venues``).
+    cascade_kwargs = {**{p.name: p.default for p in _PARAMS}, "index_books": ()}
+    record_fields = (
+        RecordField("index_price", float, float("nan"), "the index after the round (the "
+                    "Binance-rule weighted mean of the index venues' last prices, or the "
+                    "Hyperliquid oracle, their weighted median mid); NaN without index venues"),
+        RecordField("mark_price", float, float("nan"), "the mark price after the round (the "
+                    "one the next round's check uses when price_source is \"mark\"; between "
+                    "updates, the last one published); NaN without index venues"),
+        RecordField("check_price", float, float("nan"), "the price this round's margin check "
+                    "used (the mark, or the last traded price price_before); NaN in round 0 "
+                    "and without index venues"),
+        RecordField("arb_qty", float, 0.0, "units arbitrageurs bought on the perpetual this "
+                    "round and sold on the index venues (negative: sold on the perpetual and "
+                    "bought on the index venues)"),
+    )
+    table_columns = (TableColumn(
+        "mark", "mark / index (USD)",
+        lambda r, p: f"{_price(r.mark_price)} / {_price(r.index_price)}",
+        lambda history: any(_finite(r.index_price) for r in history), after="price",
+        compare_header="mark / index"),)
+
+    def __init__(self, **values):
+        super().__init__(**values)
+        self.index_books = _check_books(self.index_books)
+        if not self.index_books:
+            if self.price_source == "mark":
+                raise ValueError(
+                    'price_source "mark" checks margins on a mark price built from an index of '
+                    "spot venues, so it needs index venues, got index_books () (none): give "
+                    "index_books (Scenario: index_venues, e.g. ((2e6, 1), (1e6, 1))) or "
+                    'choose price_source "last"')
+            if self.arbitrage > 0:
+                raise ValueError(
+                    f"arbitrage {self.arbitrage:g} trades between the perpetual and its index "
+                    "venues, so it needs index venues, got index_books () (none): give "
+                    "index_books (Scenario: index_venues) or set arbitrage 0")
+
+    @classmethod
+    def from_scenario(cls, scenario) -> dict:
+        out = {p.name: getattr(scenario, p.name) for p in _PARAMS}
+        out["index_books"] = scenario.index_books()
+        return out
+
+    @property
+    def active(self) -> bool:
+        return bool(self.index_books)
+
+    @property
+    def moves_both_ways(self) -> bool:
+        """True when arbitrage can lift the price back (its rebound reaches the other side)."""
+        return self.active and self.arbitrage > 0
+
+    # ------------------------------------------------------------------ state
+    def reset(self, run) -> None:
+        self.books = [b.copy() for b, _ in self.index_books]
+        self.w = np.array([w for _, w in self.index_books])
+        self.last = np.array([_mid(b) for b in self.books])  # each venue's last price
+        self.index = self._index()
+        b0 = self._basis(run.venue, run.price)
+        self.samples = deque([b0] * self.basis_window, maxlen=self.basis_window)
+        d = math.exp(-1.0 / self.basis_window)
+        self.num, self.den = b0 / (1.0 - d), 1.0 / (1.0 - d)  # an EMA long at b0
+        self.mark = self._mark_now(run)
+        self.arb = 0.0
+
+    def _prices(self, books, last) -> np.ndarray:
+        """Each venue's price in the index: its last trade (Binance), its mid (Hyperliquid)."""
+        if self.mark_rule == "binance":
+            return last
+        mids = [_mid(b) for b in books]
+        return np.array([p if m is None else m for m, p in zip(mids, last, strict=True)])
+
+    def _index(self, books=None, last=None) -> float:
+        books = self.books if books is None else books
+        last = self.last if last is None else last
+        prices = self._prices(books, last)
+        if self.mark_rule == "binance":
+            return binance_index(prices, self.w)
+        return weighted_median(prices, self.w)
+
+    def _basis(self, venue, last) -> float:
+        mid = _mid(venue)
+        return (last if mid is None else mid) - self.index
+
+    def _mark_now(self, run) -> float:
+        """The mark from the index, the basis samples so far and the perpetual now."""
+        p = run.price
+        if self.mark_rule == "binance":
+            price1 = self.index * (1.0 + LAST_FUNDING_RATE * TIME_TO_FUNDING)
+            price2 = self.index + sum(self.samples) / len(self.samples)
+            return median3(price1, price2, p)
+        venue = run.venue
+        bid, ask = venue.best_bid, venue.best_ask
+        book = median3(p if bid is None else bid, p if ask is None else ask, p)
+        others = weighted_median(self._prices(self.books, self.last), self.w)
+        return median3(self.index + self.num / self.den, book, others)
+
+    # ------------------------------------------------------------------ round stages
+    def check_price(self, run) -> float | None:
+        return self.mark if self.price_source == "mark" else None
+
+    def after_trade(self, run, st) -> None:
+        down = run.direction == "down"
+        _requote(run.venue, "ask" if down else "bid")  # the side the round's trade left behind
+        self.arb = self._arbitrage(run) if self.arbitrage > 0 else 0.0
+        self.index = self._index()
+        b = self._basis(run.venue, run.price)
+        self.samples.append(b)
+        d = math.exp(-1.0 / self.basis_window)
+        self.num, self.den = self.num * d + b, self.den * d + 1.0
+        if run.round % self.mark_interval == 0:
+            self.mark = self._mark_now(run)
+
+    def _venues_after(self, x, s, books) -> tuple:
+        """Sell (s = 1; buy, s = -1) ``x`` units on ``books``, split by weight; their new
+        last prices. Trades on ``books`` (copies, for a trial)."""
+        last = self.last.copy()
+        for j, book in enumerate(books):
+            q = x * self.w[j] / self.w.sum()
+            f = book.market_sell(q) if s > 0 else book.market_buy(q)
+            if f.filled > 0:
+                last[j] = f.last_price
+            _requote(book, "ask" if s > 0 else "bid")
+        return last
+
+    def _arbitrage(self, run) -> float:
+        """Close ``arbitrage`` of the gap between the perpetual's last price and the index:
+        the units bought on the perpetual (sold: negative)."""
+        perp, p = run.venue, run.price
+        index = self._index()
+        gap = index - p
+        if gap == 0.0:
+            return 0.0
+        s = 1.0 if gap > 0 else -1.0
+        best = perp.best_ask if s > 0 else perp.best_bid
+        if best is None or s * (index - best) <= 0:  # no unit to buy below the index
+            return 0.0
+        goal = (1.0 - self.arbitrage) * abs(gap)
+
+        def trial(x):
+            pc = perp.copy()
+            f = pc.market_buy(x) if s > 0 else pc.market_sell(x)
+            books = [b.copy() for b in self.books]
+            last = self._venues_after(x, s, books)
+            p_new = f.last_price if f.filled > 0 else p
+            return s * (self._index(books, last) - p_new) <= goal, f.unfilled > 0
+
+        # First guess: the perpetual's units between its best and the price the goal asks.
+        side = "ask" if s > 0 else "bid"
+        aim = p + s * self.arbitrage * abs(gap)
+        lo_p, hi_p = (best, max(aim, best)) if s > 0 else (min(aim, best), best)
+        hi = float(np.sum(perp.depth_profile(side, lo_p, hi_p)[1]))
+        if not hi > 0:
+            hi = max(perp.units_left(side) * 1e-6, 1e-9)
+        lo = 0.0
+        for _ in range(MAX_DOUBLINGS):
+            ok, out = trial(hi)
+            if ok or out:
+                break
+            lo, hi = hi, hi * 2.0
+        for _ in range(MAX_HALVINGS):
+            if hi - lo <= 1e-9 * hi:
+                break
+            mid = (lo + hi) / 2.0
+            if trial(mid)[0]:
+                hi = mid
+            else:
+                lo = mid
+        f = perp.market_buy(hi) if s > 0 else perp.market_sell(hi)
+        if f.filled <= 0:
+            return 0.0
+        self.last = self._venues_after(f.filled, s, self.books)
+        run.price = f.last_price
+        run.path[-1] = run.price
+        _requote(perp, "bid" if s > 0 else "ask")  # the side the arbitrage left behind
+        return s * f.filled
+
+    def record(self, run, st) -> dict:
+        out = {"index_price": self.index, "mark_price": self.mark,
+               "check_price": st.check_price if st.round > 0 else float("nan"),
+               "arb_qty": self.arb}
+        self.arb = 0.0
+        return out
+
+    # ------------------------------------------------------------------ words
+    @staticmethod
+    def sentence(rec) -> str:
+        from ..narration import price, units
+
+        if not _finite(rec.index_price):
+            return ""
+        text = ""
+        if _finite(rec.check_price) and rec.check_price != rec.price_before:
+            text += (f" Margins were checked on the mark price {price(rec.check_price)} while "
+                     f"the last trade was {price(rec.price_before)}.")
+        if rec.arb_qty > 0:
+            text += (f" Arbitrageurs bought {units(rec.arb_qty)} on the perpetual, lifting it "
+                     f"from {price(rec.last_fill_price)} to {price(rec.price_after)}, and sold "
+                     f"them on the index venues")
+        elif rec.arb_qty < 0:
+            text += (f" Arbitrageurs sold {units(-rec.arb_qty)} on the perpetual, pushing it "
+                     f"from {price(rec.last_fill_price)} to {price(rec.price_after)}, and "
+                     f"bought them on the index venues")
+        text += (": the" if rec.arb_qty else " The")
+        text += (f" index is {price(rec.index_price)} and the mark price "
+                 f"{price(rec.mark_price)}.")
+        return text
+
+    @staticmethod
+    def notes(rec) -> list[str]:
+        out = []
+        if _finite(rec.check_price) and rec.check_price != rec.price_before:
+            out.append("checked on the mark")
+        if rec.arb_qty:
+            out.append("arbitrage")
+        return out
