@@ -111,10 +111,10 @@ class ReboundLiquidation(Mechanism):
         """The chasers, none open yet (see the module's notes)."""
         s = -float(run.accounts.sign)  # the chasers' side: short (-1) in a crash
         p0 = run.start_price
-        n = CHASERS_N if self.chasers > 0 else 0
-        # entries evenly spaced over the range the move goes through, the nearest first
-        self.c_entry = p0 * (1.0 + s * CHASE_RANGE * (np.arange(1, n + 1) / n))
         oi_units = float(run.positions.size.sum())
+        n = CHASERS_N if self.chasers > 0 and oi_units > 0 else 0  # a share of nothing: none
+        # entries evenly spaced over the range the move goes through, the nearest first
+        self.c_entry = p0 * (1.0 + s * CHASE_RANGE * (np.arange(1, n + 1) / max(n, 1)))
         self.c_size = np.full(n, self.chasers * oi_units * p0 / n) / self.c_entry if n else \
             np.zeros(0)
         self.c_margin = self.c_size * self.c_entry / self.chaser_leverage
@@ -135,7 +135,7 @@ class ReboundLiquidation(Mechanism):
                                 else [])
         self.low = min([self.low, *prices]) if down else max([self.low, *prices])
         s = -1.0 if down else 1.0  # the chasers' side
-        through = (self.c_state == 0) & (s * (self.c_entry - self.low) >= 0)
+        through = (self.c_state == 0) & (s * (self.low - self.c_entry) >= 0)
         self.c_state[through] = 1
 
     def after_trade(self, run, st) -> None:
@@ -144,7 +144,7 @@ class ReboundLiquidation(Mechanism):
         check = run.check_price()
         closing = acc.check_opposite(check)
         s = -float(acc.sign)
-        chased = np.flatnonzero((self.c_state == 1) & (s * (check - self.c_liq) >= 0)) \
+        chased = np.flatnonzero((self.c_state == 1) & (s * (self.c_liq - check) >= 0)) \
             if len(self.c_state) else np.zeros(0, dtype=int)
         if not closing.n and not chased.size:
             return
@@ -196,7 +196,7 @@ class ReboundLiquidation(Mechanism):
         check = run.check_price()
         s = -float(run.accounts.sign)
         chased = bool(len(self.c_state)) and bool(
-            np.any((self.c_state == 1) & (s * (check - self.c_liq) >= 0)))
+            np.any((self.c_state == 1) & (s * (self.c_liq - check) >= 0)))
         return chased or run.accounts.pending_opposite(check) > 0
 
     def record(self, run, st) -> dict:
