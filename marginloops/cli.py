@@ -18,13 +18,26 @@ from decimal import Decimal
 from .mechanisms import MECHANISMS
 from .narration import money, narrate_history, round_table, units
 from .numbers import number
-from .scenarios import FRACTION_FIELDS, PRESETS, Scenario, describe_changes, fraction_text
+from .scenarios import (
+    FRACTION_FIELDS,
+    PRESETS,
+    RUN_PARAMS,
+    Scenario,
+    describe_changes,
+    fraction_text,
+)
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _WHOLE = re.compile(r"[+-]?\d{1,30}", re.ASCII)
 _FIELDS = {f.name: f for f in dataclasses.fields(Scenario)}
 _PAIRS = {"leverage_mix": ("leverage", "weight", "10:0.5,50:0.5"),
-          "mmr_tiers": ("floor", "rate", "0:0.004,50000:0.5%")}
+          "mmr_tiers": ("floor", "rate", "0:0.004,50000:0.5%"),
+          "index_venues": ("depth_1pct", "weight", "2e6:1,1e6:1")}
+#: Pair fields that may be empty ("none", "off" or nothing: ()).
+_EMPTY_PAIRS = ("mmr_tiers", "index_venues")
+#: The mechanisms' declared parameters that Scenario adds as fields of no written type: read by
+#: their declared kind (a choice as its text, a whole number, a number, a flag).
+_DECLARED = {p.name: p for p in RUN_PARAMS if _FIELDS[p.name].type is object}
 
 
 class _Unreadable(ValueError):
@@ -50,7 +63,7 @@ def _parse_value(name, text):
     kind = str(_FIELDS[name].type)
     if name in _PAIRS:
         first, second, example = _PAIRS[name]
-        if name == "mmr_tiers" and text.strip().lower() in ("", "none", "off"):
+        if name in _EMPTY_PAIRS and text.strip().lower() in ("", "none", "off"):
             return ()
         pairs = []
         for item in text.split(","):
@@ -62,6 +75,9 @@ def _parse_value(name, text):
             except _Unreadable:
                 raise _Unreadable(f"{first}:{second} pairs such as {example}") from None
         return tuple(pairs)
+    param = _DECLARED.get(name)
+    if param is not None:
+        return _parse_declared(param, text)
     if "None" in kind and text.strip().lower() in ("none", "off"):
         return None
     if kind.startswith("bool"):
@@ -74,6 +90,24 @@ def _parse_value(name, text):
         return _read_number(text, fraction=name in FRACTION_FIELDS, whole=kind.startswith("int"))
     except _Unreadable as exc:
         raise _Unreadable(f"{exc}{' or none' if 'None' in kind else ''}") from None
+
+
+def _parse_declared(param, text):
+    """The value of a declared parameter that the command-line ``text`` stands for (its check
+    comes when the scenario is made: a value out of range is refused there, by name)."""
+    word = text.strip()
+    if param.optional and word.lower() in ("none", "off"):
+        return None
+    if param.kind == "choice":
+        return None if word.lower() in ("none", "off") and None in param.choices else word
+    if param.kind == "flag":
+        if word.lower() not in ("true", "false"):
+            raise _Unreadable("true or false")
+        return word.lower() == "true"
+    try:
+        return _read_number(word, fraction=param.fraction, whole=param.kind == "whole")
+    except _Unreadable as exc:
+        raise _Unreadable(f"{exc}{' or none' if param.optional else ''}") from None
 
 
 def _changes(items) -> dict:
@@ -117,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="change one field, e.g. --set shock=0.1 (or shock=10%%) "
                    "--set leverage_mix=10:0.5,50:0.5 "
                    "--set mmr_tiers=0:0.004,50000:0.005,250000:0.01 --set breaker_move=0.05 "
-                   "--set breaker_move=none")
+                   "--set breaker_move=none --set index_venues=2e6:1,1e6:1 "
+                   "--set price_source=mark --set arbitrage=25%%")
     p.add_argument("--save", metavar="FILE", help="also save the scenario used as JSON")
     p.add_argument("--list", action="store_true", help="list the presets and exit")
     return p

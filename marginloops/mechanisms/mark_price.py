@@ -408,6 +408,22 @@ class MarkPrice(Mechanism):
 
     # ------------------------------------------------------------------ words
     @staticmethod
+    def fill_words(rec, moved: str) -> str | None:
+        """With arbitrage in the round, the order's own move ends at its last fill (the wick);
+        the sentence then says how arbitrage moved the price back."""
+        from ..narration import percent, price, units
+
+        if not rec.arb_qty or rec.filled_qty <= 0:
+            return None
+        down = rec.direction == "down"
+        return (f"{'selling' if down else 'buying'} {units(rec.filled_qty)} "
+                f"{'into' if down else 'from'} the {rec.venue} took the price "
+                f"{percent(abs(rec.last_fill_price / rec.price_before - 1.0))} "
+                f"{'lower' if down else 'higher'}, from {price(rec.price_before)} to its last "
+                f"fill {price(rec.last_fill_price)} (average fill {price(rec.avg_fill_price)}, "
+                f"slippage {percent(rec.slippage)}).")
+
+    @staticmethod
     def sentence(rec) -> str:
         from ..narration import price, units
 
