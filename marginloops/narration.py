@@ -102,6 +102,15 @@ def _who(rec: RoundRecord) -> str:
             f"and {'stays' if reduced == 1 else 'stay'} open")
 
 
+def _loss_words(m, rec) -> str | None:
+    """A mechanism's own words for the round's loss to the fund (``loss_words(rec)``: a
+    replacement for the core's "closed beyond their bankruptcy price" sentence, "" for none),
+    or None to keep the core's. Read with getattr: the hook is not declared on
+    :class:`~marginloops.mechanisms.Mechanism` yet."""
+    words = getattr(m, "loss_words", None)
+    return None if words is None else words(rec)
+
+
 def narrate(rec: RoundRecord) -> str:
     """One sentence saying what happened in the round ``rec``, for example: "Round 3: 1,204
     longs were liquidated (4.1M USD); selling 3,456 units into the book moved the price 2.3%
@@ -143,7 +152,13 @@ def narrate(rec: RoundRecord) -> str:
                      f"{percent(rec.slippage)}).")
         else:
             text += f"there was nothing left in the {rec.venue} to {trade} into."
-        if rec.bad_debt_round > 0:
+        # A mechanism that changes where the fund's losses come from says so itself
+        # (bankruptcy-limit orders: the fund's inventory, never a close beyond bankruptcy).
+        loss = next((w for w in (_loss_words(m, rec) for m in MECHANISMS) if w is not None),
+                    None)
+        if loss is not None:
+            text += loss
+        elif rec.bad_debt_round > 0:
             text += (f" Some closed beyond their bankruptcy price and the insurance fund could "
                      f"not cover {money(rec.bad_debt_round)} of the losses: that is bad debt.")
         elif rec.to_fund < 0:

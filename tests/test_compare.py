@@ -103,9 +103,10 @@ def test_table_lists_every_measure_one_column_per_run():
         "end                     fixed point   fixed point",
     ])
     lines = c.table().splitlines()
-    # no partial liquidation, no ADL: their rows are left out
+    # no partial liquidation, no ADL, no fund takeover: their rows are left out
     assert [line[:19].strip() for line in lines[1:]] == [
-        m for m in MEASURES if m not in ("positions reduced (still open)", "ADL cost")]
+        m for m in MEASURES if m not in ("positions reduced (still open)", "ADL cost",
+                                         "taken over by the fund")]
     assert len({len(line) for line in lines}) == 1  # fixed width: the columns line up
 
 

@@ -116,7 +116,8 @@ def test_compare_names_no_mechanism():
     # and the measures it shows are the declared ones
     from marginloops.compare import MEASURES, OPTIONAL_MEASURES
     declared = tuple(s.label for m in MECHANISMS for s in m.summary_measures)
-    assert OPTIONAL_MEASURES == declared == ("positions reduced (still open)", "ADL cost")
+    assert OPTIONAL_MEASURES == declared == ("positions reduced (still open)", "ADL cost",
+                                             "taken over by the fund")
     assert set(declared) <= set(MEASURES)
 
 

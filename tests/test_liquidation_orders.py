@@ -354,7 +354,8 @@ def test_the_narration_says_the_fund_took_over_and_sells():
     hist = Cascade(pos, book, shock=0.05, insurance_fund=10.0, liquidation_orders="bankruptcy",
                    fund_unwind=0.5).run()
     one = narrate(hist[1])
-    assert "the insurance fund took over the 1 unit left, at 95.00" in one
+    assert ("The insurance fund took over 1 unit of positions whose bankruptcy price the price "
+            "had already passed (never sent to the book) at 95.00" in one)
     two = narrate(hist[2])
     assert two.startswith("Round 2: nobody is liquidated; the insurance fund sells 0.5 units")
     assert "it still holds 0.5 units" in two
@@ -460,3 +461,54 @@ def test_on_a_pool_too(preset):
     hist, orders = play(cas)
     assert cas.venue.kind == "pool" and hist[-1].end_reason is not None
     check_run(cas.positions, cas, hist, sc.insurance_fund, orders=orders)
+
+
+def test_the_sentences_do_not_misread_this_mode():
+    """The core's sentences said "nothing left in the book" when the limits (not the book)
+    stopped every order, and "closed beyond their bankruptcy price" for a loss on the fund's
+    inventory; in this mode no close is beyond its bankruptcy price."""
+    from marginloops.narration import narrate, narrate_history
+
+    pos, book = hand_market()
+    book = OrderBook.from_levels([100, 95, 80], [1, 1, 50], [101], [5])
+    hist = Cascade(pos, book, shock=0.05, insurance_fund=0.0, liquidation_orders="bankruptcy",
+                   fund_unwind=1.0).run()
+    one = narrate(hist[1])
+    assert "nothing left" not in one
+    assert ("no liquidation order could trade: every bankruptcy price was beyond the book's best "
+            "price, so nothing was sold and the price stayed at 95.00." in one)
+    # round 2: the fund sells its 7 units at 80, 85 USD more than it has: bad debt, said so
+    two = narrate(hist[2])
+    assert "85 USD of it is bad debt" in two and "beyond" not in two
+    for name in ("crowded-longs", "thin-book", "short-squeeze"):
+        lines = narrate_history(PRESETS[name].replace(liquidation_orders="bankruptcy")
+                                .cascade().run())
+        assert not any("closed beyond their bankruptcy price" in x for x in lines)
+        assert not any("nothing left" in x for x in lines)
+        assert any("No position was closed beyond its bankruptcy price" in x for x in lines)
+    # the limited orders of the example: the loss on P's units taken over, said as such
+    pos, book = limits_market()
+    r = Cascade(pos, book, shock=0.04, insurance_fund=10.0, liquidation_orders="bankruptcy",
+                fund_unwind=0.5).run()[1]
+    assert narrate(r).endswith("No position was closed beyond its bankruptcy price; what the "
+                               "fund took over is worth less at the new price than it paid, so "
+                               "the round's closes cost it 7 USD net.")
+    # with market orders the core's sentence stays
+    hist = Cascade(pos, book, shock=0.04, insurance_fund=0.0).run()
+    assert any("closed beyond their bankruptcy price" in narrate(x) for x in hist)
+
+
+def test_compare_counts_what_the_fund_took_over():
+    from marginloops import compare
+
+    base = PRESETS["crowded-longs"]
+    c = compare(base, base.replace(liquidation_orders="bankruptcy"),
+                labels=("market orders", "bankruptcy orders"))
+    table = c.table()
+    assert "taken over by the fund" in table
+    a, b = c.summaries
+    assert a.fund_took_notional == 0
+    hist = c.histories[1]
+    assert b.fund_took_notional == pytest.approx(
+        sum(r.fund_took_qty * r.price_before for r in hist))
+    assert b.fund_took_notional > 0

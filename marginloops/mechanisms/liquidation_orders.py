@@ -70,7 +70,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..params import Control, Param
-from . import Mechanism, RecordField, TableColumn
+from . import Mechanism, RecordField, SummaryMeasure, TableColumn
 
 #: "market": liquidations are market orders (the default); "bankruptcy": limit orders at the
 #: bankruptcy price, the insurance fund taking over what they cannot sell.
@@ -81,6 +81,12 @@ def _units(x) -> str:
     from ..narration import units
 
     return units(x)
+
+
+def _money(x) -> str:
+    from ..narration import money
+
+    return money(x)
 
 
 #: The explorer rows of the two parameters, declared but not shown yet: the panel will offer
@@ -127,6 +133,9 @@ class BankruptcyLimitOrders(Mechanism):
                     "the order's unsold rest; inventory_qty counts only the latter)"),
         RecordField("fund_took_price", float, float("nan"), "the size-weighted bankruptcy price "
                     "it took them over at (NaN when none)"),
+        RecordField("fund_gap_qty", float, 0.0, "of fund_took_qty, the units of positions whose "
+                    "bankruptcy price the venue's best price had already passed: taken over "
+                    "whole off the venue, never sent (not in qty_liquidated)"),
         RecordField("fund_sold_qty", float, 0.0, "units of its inventory the insurance fund sold "
                     "(bought back, in a squeeze) into the venue this round"),
         RecordField("fund_sold_price", float, float("nan"), "their average price (NaN when "
@@ -138,6 +147,15 @@ class BankruptcyLimitOrders(Mechanism):
                     "rounds marked to the new price, and the sale against the price they were "
                     "carried at"),
     )
+    summary_measures = (SummaryMeasure(
+        "fund_took_notional", "taken over by the fund", float,
+        lambda history: sum(r.fund_took_qty * r.price_before for r in history),
+        lambda v: _money(v), after="notional liquidated",
+        doc="The value, at the prices that triggered them, of the units the insurance fund "
+            "took over at their bankruptcy price (USD; 0 with market orders): the units the "
+            "limited orders sent and could not sell (counted in notional liquidated too) and "
+            "the positions beyond the venue's best price, taken over whole off the venue "
+            "(not counted there)."),)
     moves_thresholds = True  # positions are taken over whole off the venue: moving accounts
     table_columns = (TableColumn(
         "fund_inventory", "fund holds (units)", lambda r, p: _units(r.fund_inventory),
@@ -375,7 +393,8 @@ class BankruptcyLimitOrders(Mechanism):
             if sold_short > 0 and o is not None:  # each whole close's unsold units at its B
                 left = np.where(o["whole"], o["close"] - o["sold"], 0.0)
                 value += float((left * o["bankrupt"]).sum())
-            self.values.update(fund_took_qty=took, fund_took_price=value / took)
+            self.values.update(fund_took_qty=took, fund_took_price=value / took,
+                               fund_gap_qty=self.gap_qty)
         # The core carries the order's unsold units at the price now; the positions taken
         # over whole, off the venue, are marked here: s u (P - B) each.
         gap_pnl = s * (self.gap_qty * run.price - self.gap_value) if self.gap_qty else 0.0
@@ -444,28 +463,68 @@ class BankruptcyLimitOrders(Mechanism):
     # ------------------------------------------------------------------ words
     @staticmethod
     def round_sentence(rec) -> str | None:
-        from ..narration import count, price, units
+        from ..narration import count, money, price, units
 
         if rec.round == 0 or rec.n_liquidated or not rec.fund_sold_qty or rec.halted:
             return None
         verb = "sells" if rec.direction == "down" else "buys back"
-        return (f"Round {count(rec.round)}: nobody is liquidated; the insurance fund {verb} "
+        text = (f"Round {count(rec.round)}: nobody is liquidated; the insurance fund {verb} "
                 f"{units(rec.fund_sold_qty)} of the inventory it took over, at "
                 f"{price(rec.fund_sold_price)} on average, which moves the price to "
                 f"{price(rec.price_after)}; "
                 + (f"it still holds {units(rec.fund_inventory)}." if rec.fund_inventory
                    else "it holds none now."))
+        if rec.bad_debt_round > 0:
+            text += (f" Its inventory lost {money(-rec.fund_inventory_pnl)} this round, more "
+                     f"than the fund had: {money(rec.bad_debt_round)} of it is bad debt.")
+        return text
 
     @staticmethod
-    def sentence(rec) -> str:
+    def fill_words(rec, moved: str) -> str | None:
+        """A round whose limited orders could not trade at all: the limits stopped them, not
+        an empty venue."""
+        from ..narration import price
+
+        if rec.filled_qty > 0 or not rec.fund_took_qty or rec.unfilled_qty > 0:
+            return None
+        return (f"no liquidation order could trade: every bankruptcy price was beyond the "
+                f"{rec.venue}'s best price, so nothing was sold and the price stayed at "
+                f"{price(rec.price_after)}.")
+
+    @staticmethod
+    def _in_play(rec) -> bool:
+        return bool(rec.fund_took_qty or rec.fund_inventory or rec.fund_sold_qty
+                    or rec.fund_inventory_pnl)
+
+    @classmethod
+    def loss_words(cls, rec) -> str | None:
+        """In this mode no position closes beyond its bankruptcy price (the orders are
+        limited there): a loss to the fund comes from the units it took over, carried at the
+        new price, which :meth:`sentence` says after the takeover. So the core's "closed
+        beyond their bankruptcy price" sentence is left out ("") whenever the fund's
+        inventory played a part; None (the core's words) otherwise."""
+        return "" if cls._in_play(rec) else None
+
+    @classmethod
+    def sentence(cls, rec) -> str:
         from ..narration import money, price, units
 
         text = ""
         if rec.fund_took_qty:
-            text += (f" The liquidation orders could not trade beyond their bankruptcy prices: "
-                     f"the insurance fund took over the {units(rec.fund_took_qty)} left, at "
-                     f"{price(rec.fund_took_price)} (their bankruptcy price on average), and "
-                     f"holds them.")
+            gap, rest = rec.fund_gap_qty, rec.fund_took_qty - rec.fund_gap_qty
+            parts = []
+            if gap > 0:
+                parts.append(f"{units(gap)} of positions whose bankruptcy price the price had "
+                             f"already passed (never sent to the {rec.venue})")
+            if rest > 1e-9 * rec.fund_took_qty:
+                parts.append(f"{units(rest)} the orders could not "
+                             f"{'sell' if rec.direction == 'down' else 'buy'} within their "
+                             f"bankruptcy prices")
+            both = len(parts) > 1
+            text += (f" The insurance fund took over {' and '.join(parts)}"
+                     + (f", {units(rec.fund_took_qty)} in all," if both else "")
+                     + f" at {price(rec.fund_took_price)} (their bankruptcy price on average), "
+                     f"and holds them.")
         if rec.fund_sold_qty and rec.n_liquidated:
             verb = "sold" if rec.direction == "down" else "bought back"
             text += (f" The insurance fund {verb} {units(rec.fund_sold_qty)} of its inventory "
@@ -474,6 +533,16 @@ class BankruptcyLimitOrders(Mechanism):
                      f"{units(rec.fund_inventory) if rec.fund_inventory else 'none now'}, and its "
                      f"inventory {'gained' if rec.fund_inventory_pnl >= 0 else 'lost'} "
                      f"{money(abs(rec.fund_inventory_pnl))} this round.")
+        if rec.n_liquidated and cls._in_play(rec):
+            if rec.bad_debt_round > 0:
+                text += (f" No position was closed beyond its bankruptcy price, but what the "
+                         f"fund took over is worth less at the new price than it paid, and the "
+                         f"fund could not cover {money(rec.bad_debt_round)} of that loss: that "
+                         f"is bad debt.")
+            elif rec.to_fund < 0:
+                text += (f" No position was closed beyond its bankruptcy price; what the fund "
+                         f"took over is worth less at the new price than it paid, so the "
+                         f"round's closes cost it {money(-rec.to_fund)} net.")
         return text
 
     @staticmethod
