@@ -141,7 +141,7 @@ INPUTS = {
     "04": {"0.009", "0.01", "0.03", "0.06", "0.2%", "0.9%", "2,000", "50,000", "98.0"},
     "05": {"0.25"},  # the insurance fund knob's setting in M USD
     # Figures quoted from the sources of its real case (Part 5's table), and settings
-    "07": {"19.13", "1,618,240", "0.3", "0.5", "50,000"},
+    "07": {"19.13", "1,618,240", "0.1", "0.3", "0.5", "50,000"},
 }
 
 

@@ -145,7 +145,7 @@ def fund_rounds(history, last: int | None = None) -> str:
 # ---------------------------------------------------------------------------- the exercises
 #: The exercises' settings (none of their answers is printed in the lesson).
 EXERCISE_UNWIND_1 = 0.5  # Exercise 1: the fund sells half of what it took over each round
-EXERCISE_ROUND_1 = 2  # ... and the units it holds after this round
+EXERCISE_ROUND_1 = 3  # ... and the units it holds after this round
 EXERCISE_WITHDRAWAL_2 = 0.5  # Exercise 2: market makers pull quotes; ADL with an empty fund
 EXERCISE_FUND_3 = 20_000.0  # Exercise 3: a fund that holds, with this much money
 
@@ -179,8 +179,9 @@ def exercises() -> list[Exercise]:
             hints=("In code: fund_rounds(Scenario.preset('crowded-longs').replace("
                    f"liquidation_orders='bankruptcy', fund_unwind={EXERCISE_UNWIND_1})"
                    ".cascade().run()) and read the column 'fund holds'.",
-                   f"Round 1 takes over {number(took, 0)} units; in round 2 the fund sells "
-                   "half of that, and round 2's own liquidations may add more.")),
+                   f"Round 1 takes over {number(took, 0)} units. Each following round the "
+                   "fund sells half of what it took over (or all it still holds, if less), "
+                   "and that round's own liquidations may add more.")),
         Exercise(
             "Market makers pull quotes after fast moves (withdrawal "
             f"{EXERCISE_WITHDRAWAL_2}), the insurance fund starts empty, orders are limited at "
