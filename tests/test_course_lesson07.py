@@ -32,6 +32,63 @@ def exercises():
     return lesson07.exercises()
 
 
+# ---------------------------------------------------------------------- last or mark price
+def test_mark_market_adds_only_the_index_and_the_arbitrage():
+    base = Scenario.preset("crowded-longs")
+    m = lesson07.mark_market()
+    assert m == base.replace(index_venues=lesson07.INDEX_VENUES, arbitrage=0.2)
+    assert m.price_source == "last"
+    # deeper spot venues than the perpetual's own book
+    assert all(depth > base.depth_1pct for depth, _ in lesson07.INDEX_VENUES)
+
+
+def test_price_sources_table_reads_direct_runs():
+    lines = lesson07.price_sources_table().splitlines()
+    assert len(lines) == 1 + 4
+    rows = iter(lines[1:])
+    for a in (0.0, 0.2):
+        for source in ("last", "mark"):
+            history = lesson07.mark_market(arbitrage=a).replace(
+                price_source=source).cascade().run()
+            cells = next(rows).split()
+            assert cells[:3] == [f"{a:.1f}", source, "price"]
+            assert cells[3:] == [f"{_fall(history):.1%}",
+                                 f"{min(r.price_after for r in history):,.2f}",
+                                 f"{sum(r.n_liquidated for r in history):,}",
+                                 str(len(history) - 1)]
+
+
+@pytest.mark.parametrize("bad", [(), (1.5,), (True,), ("0.2",)])
+def test_price_sources_table_refuses_bad_arbitrage(bad):
+    with pytest.raises(ValueError, match="arbitrages"):
+        lesson07.price_sources_table(None, bad)
+
+
+def test_part_1_the_mark_saves_traders_with_arbitrage_and_only_delays_without():
+    def run(a, source):
+        return lesson07.mark_market(arbitrage=a).replace(price_source=source).cascade().run()
+
+    last, mark = run(0.2, "last"), run(0.2, "mark")
+    n = [sum(r.n_liquidated for r in h) for h in (last, mark)]
+    assert n[1] < n[0] and _fall(mark) < _fall(last)
+    # the shock moved the last price, not the index; the mark stayed between them
+    shock = mark[0]
+    assert shock.price_after < shock.mark_price < shock.index_price
+    assert shock.index_price > 0.995 * shock.price_before
+    # without arbitrage the index never moves and the mark ends where the last price does
+    last0, mark0 = run(0.0, "last"), run(0.0, "mark")
+    assert mark0[-1].price_after == pytest.approx(last0[-1].price_after, abs=0.01)
+    assert len(mark0) > 2 * len(last0)
+    assert {round(r.index_price, 6) for r in mark0} == {round(mark0[0].index_price, 6)}
+
+
+def test_mark_rounds_shows_mark_and_index():
+    history = lesson07.mark_market().replace(price_source="mark").cascade().run()
+    lines = lesson07.mark_rounds(history, last=2).splitlines()
+    assert len(lines) == 4 and "mark / index" in lines[0]
+    assert f"{history[1].mark_price:.2f} / {history[1].index_price:.2f}" in lines[2]
+
+
 # ------------------------------------------------------------------------------ the designs
 def test_each_design_changes_only_its_own_fields():
     base = Scenario.preset("crowded-longs")
@@ -149,8 +206,8 @@ def test_venue_style_is_the_preset_or_its_stand_in():
 
 
 # ------------------------------------------------------------------------------ exercises
-def test_three_exercises_with_hints(exercises):
-    assert len(exercises) == 3 and all(len(e.hints) >= 2 for e in exercises)
+def test_four_exercises_with_hints(exercises):
+    assert len(exercises) == 4 and all(len(e.hints) >= 2 for e in exercises)
 
 
 def test_units_the_fund_holds_after_round_3(exercises):
@@ -193,6 +250,19 @@ def test_bad_debt_of_a_small_fund_that_holds(exercises):
     assert not ex.check(f"{own / 1e3:.1f}K").correct  # the 250,000 USD fund's
 
 
+def test_positions_liquidated_with_hyperliquids_mark(exercises):
+    ex = exercises[3]
+    market = lesson07.mark_market()
+    history = market.replace(price_source="mark", mark_rule="hyperliquid").cascade().run()
+    assert ex.answer == sum(r.n_liquidated for r in history)
+    binance = sum(r.n_liquidated for r in market.replace(price_source="mark").cascade().run())
+    last = sum(r.n_liquidated for r in market.cascade().run())
+    assert ex.answer != binance
+    assert ex.check(f"{ex.answer:.0f}").correct
+    assert not lesson07.exercises()[3].check(f"{binance}").correct  # Binance's rule: printed
+    assert not lesson07.exercises()[3].check(f"{last}").correct  # the last price's: printed
+
+
 @pytest.mark.parametrize("typed", ["", "lots", "5,37", "1e", "%", "  "])
 def test_malformed_answers_are_explained(exercises, typed):
     for ex in exercises:
@@ -210,6 +280,9 @@ def test_no_exercise_answer_is_printed_in_the_lesson(exercises):
     text = _lesson_text()
     shown = [f"{exercises[0].answer:,.0f} units", f"{exercises[1].answer / 1e3:.1f}K USD",
              f"{exercises[2].answer / 1e3:.1f}K USD"]
+    mark_rows = [line for line in text.splitlines() if "mark price" in line]
+    assert mark_rows and all(line.split()[-2] != f"{exercises[3].answer:,.0f}"
+                             for line in mark_rows)
     for answer in shown:
         assert answer not in text, answer
 

@@ -2,18 +2,18 @@
 (:data:`DESIGNS`, :func:`designs_table`: market orders, orders limited at the bankruptcy price
 with the insurance fund taking over what does not fill, a fund that holds, auto-deleveraging),
 who pays for a liquidation that cannot pay for itself (:func:`who_pays`), the venue presets
-behind one helper (:func:`venue_style`), the price margins are checked at
-(:func:`price_sources_table`, when the model has a mark price) and the exercises.
+behind one helper (:func:`venue_style`), the price margins are checked at (the last traded
+price or a mark built from an index of spot venues: :func:`price_sources_table`) and the
+exercises.
 
 How the venues describe each design, with their sources, is in the mechanisms' docstrings:
-:mod:`marginloops.mechanisms.liquidation_orders` (Binance's orders at the bankruptcy price and
-its insurance fund's takeover) and :mod:`marginloops.mechanisms.adl` (auto-deleveraging's
-ranking and price).
+:mod:`marginloops.mechanisms.mark_price` (Binance's, Bybit's and Hyperliquid's index and mark
+price), :mod:`marginloops.mechanisms.liquidation_orders` (Binance's orders at the bankruptcy
+price and its insurance fund's takeover) and :mod:`marginloops.mechanisms.adl`
+(auto-deleveraging's ranking and price).
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 from ..exercises import Exercise
 from ..narration import money
@@ -58,9 +58,49 @@ def venue_style(name: str) -> Scenario:
     return Scenario.preset(MARKET).replace(name=f"{name} (stand-in)", **STAND_INS[name])
 
 
-def has_mark_price() -> bool:
-    """Whether the model can check margins at a mark price (``Scenario.price_source``)."""
-    return "price_source" in {f.name for f in dataclasses.fields(Scenario)}
+#: The index of the lesson's mark-price market: two spot venues, each with 4M USD of 1% depth
+#: (the perpetual's book has 1.5M), weighted equally.
+INDEX_VENUES = ((4_000_000.0, 0.5), (4_000_000.0, 0.5))
+#: The share of the gap between the perpetual and the index arbitrageurs close each round.
+ARBITRAGE = 0.2
+
+
+def mark_market(scenario: Scenario | None = None, *, arbitrage: float = ARBITRAGE) -> Scenario:
+    """``scenario`` (default: the lesson's market) with the index venues :data:`INDEX_VENUES`
+    and ``arbitrage``, its margins still checked at the last traded price."""
+    market = market_or_preset(scenario, MARKET)
+    return market.replace(index_venues=INDEX_VENUES, arbitrage=arbitrage)
+
+
+def price_sources_table(scenario: Scenario | None = None, arbitrages=(0.0, ARBITRAGE)) -> str:
+    """The same shock with margins checked at the last traded price and at the mark price, for
+    each share of the gap arbitrageurs close (``arbitrages``): the fall (start to end), the
+    lowest price traded at the end of a round, the positions liquidated and the rounds."""
+    if not arbitrages or any(isinstance(a, bool) or not isinstance(a, (int, float))
+                             or not 0 <= a <= 1 for a in arbitrages):
+        raise ValueError(f"arbitrages must be fractions in [0, 1], got {arbitrages!r:.60}")
+    lines = [f"{'arbitrage':<11}{'checked at':<12}{'price fall':>11}{'lowest price':>14}"
+             f"{'positions liquidated':>22}{'rounds':>8}"]
+    for a in arbitrages:
+        for source in ("last", "mark"):
+            history = mark_market(scenario, arbitrage=a).replace(
+                price_source=source).cascade().run()
+            fall = 1 - history[-1].price_after / history[0].price_before
+            low = min(r.price_after for r in history)
+            lines.append(f"{number(a, 1):<11}{source + ' price':<12}{percent(fall):>11}"
+                         f"{number(low):>14}"
+                         f"{number(sum(r.n_liquidated for r in history), 0):>22}"
+                         f"{history[-1].round:>8}")
+    return "\n".join(lines)
+
+
+def mark_rounds(history, last: int | None = None) -> str:
+    """The rounds of ``history`` (up to round ``last``): the last price, the mark and index, the
+    change and the positions liquidated."""
+    from ..narration import round_table
+
+    rows = history if last is None else history[:last + 1]
+    return round_table(rows, columns=("round", "price", "mark", "change", "liquidated"))
 
 
 def designs(scenario: Scenario | None = None) -> list[tuple[str, Scenario]]:
@@ -148,6 +188,7 @@ EXERCISE_UNWIND_1 = 0.5  # Exercise 1: the fund sells half of what it took over 
 EXERCISE_ROUND_1 = 3  # ... and the units it holds after this round
 EXERCISE_WITHDRAWAL_2 = 0.5  # Exercise 2: market makers pull quotes; ADL with an empty fund
 EXERCISE_FUND_3 = 20_000.0  # Exercise 3: a fund that holds, with this much money
+EXERCISE_RULE_4 = "hyperliquid"  # Exercise 4: the mark-price market with this venue's mark
 
 
 def _run(scenario: Scenario):
@@ -155,7 +196,7 @@ def _run(scenario: Scenario):
 
 
 def exercises() -> list[Exercise]:
-    """The lesson's three exercises on the lesson's market with one design changed, answers
+    """The lesson's four exercises on the lesson's market with one design changed, answers
     computed from the model. Each is answered in code (the lesson's last cells show how) or
     in the sandbox explorer."""
     base = Scenario.preset(MARKET)
@@ -169,6 +210,8 @@ def exercises() -> list[Exercise]:
     e3 = _run(limit.replace(fund_unwind=0.0, insurance_fund=EXERCISE_FUND_3))
     debt3 = e3[-1].bad_debt
     loss3 = -sum(r.fund_inventory_pnl for r in e3)
+    e4 = _run(mark_market().replace(price_source="mark", mark_rule=EXERCISE_RULE_4))
+    liquidated4 = sum(r.n_liquidated for r in e4)
     return [
         Exercise(
             f"Liquidation orders limited at the bankruptcy price, and an insurance fund that "
@@ -203,4 +246,16 @@ def exercises() -> list[Exercise]:
                    f"insurance_fund={EXERCISE_FUND_3:_.0f}))]) has a row for it.",
                    f"The fund's inventory loses {money(loss3)} as the price falls after the "
                    "takeover; what the fund cannot pay of that is bad debt.")),
+        Exercise(
+            "The market of Part 1 (two index venues, arbitrageurs closing "
+            f"{percent(ARBITRAGE, 0)} of the gap each round), margins checked at the mark "
+            "price, but the mark built by Hyperliquid's rule (mark_rule='hyperliquid') instead "
+            "of Binance's. How many positions are liquidated in the whole run?",
+            answer=liquidated4, unit="positions", tolerance=0.0, abs_tolerance=0.5,
+            hints=("In code: lesson07.price_sources_table(market.replace(mark_rule="
+                   "'hyperliquid')) and read the row 'mark price' of arbitrage 0.2; or sum "
+                   "n_liquidated over the run's records.",
+                   "Hyperliquid's median includes an exponential average of the basis and the "
+                   "book's own mid: expect a different count from Binance's rule, not the last "
+                   "price's.")),
     ]
