@@ -43,22 +43,32 @@ def test_every_mechanism_declares_params_fields_and_words():
             assert p.name not in names  # one owner per parameter
             names.add(p.name)
             # a row in the explorer's panel, or one declared and held back until the explorer
-            # can tell that mode's story (the module's HIDDEN_CONTROLS)
+            # can tell that mode's story (the module's HIDDEN_CONTROLS, if it has one)
             control = p.control or getattr(sys.modules[m.__module__], "HIDDEN_CONTROLS",
                                            {}).get(p.name)
             assert isinstance(control, Control) and control.label and control.group
             assert p.doc
 
 
-def test_bankruptcy_limit_orders_are_not_offered_in_the_panel_yet():
-    """The explorer cannot show the fund's inventory yet, and the core sentences would
-    misread this mode's rounds: its rows are declared but kept out of the panel."""
-    from marginloops.mechanisms.liquidation_orders import HIDDEN_CONTROLS
+def test_bankruptcy_limit_orders_are_offered_in_the_panel_and_work():
+    """The explorer draws the fund's inventory and the sentences tell this mode's story
+    (issue 12), so its rows are in the panel: the choice, and the fund's selling rate under
+    it (shown only while the orders are limited)."""
+    from marginloops.ui.explorer import CascadeExplorer
     from marginloops.ui.mechanisms import MECHANISMS as PANEL
-    assert set(HIDDEN_CONTROLS) == {"liquidation_orders", "fund_unwind"}
     shown = {row.field for row in PANEL}
-    assert not shown & set(HIDDEN_CONTROLS)
-    assert {"adl", "liquidation_fee", "partial"} <= shown  # the panel itself is still there
+    assert {"liquidation_orders", "fund_unwind", "adl", "liquidation_fee", "partial"} <= shown
+    ex = CascadeExplorer()
+    c = ex.controls
+    rows = c._dependents["liquidation_orders"]
+    assert ex.scenario.liquidation_orders == "market" and rows.layout.display == "none"
+    c.mechanisms["liquidation_orders"].value = "bankruptcy"
+    assert ex.scenario.liquidation_orders == "bankruptcy" and rows.layout.display is None
+    c.mechanisms["fund_unwind"].value = 50.0
+    assert ex.scenario.fund_unwind == 0.5
+    ex.step()
+    ex.step()
+    assert ex.cascade.history[-1].fund_took_qty > 0
 
 
 def test_round_records_hold_the_core_fields_then_every_mechanisms_fields():

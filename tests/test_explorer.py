@@ -7,6 +7,7 @@ from marginloops import PRESETS, CascadeExplorer, Scenario
 from marginloops.tiers import BINANCE_STYLE_TIERS
 from marginloops.ui import BookChart, LiquidationMapChart, PriceChart, View
 from marginloops.ui.controls import MECHANISMS
+from marginloops.ui.mechanisms import OPTION_NEEDS
 
 SMALL = Scenario.preset("crowded-longs").replace(n_positions=600)
 
@@ -622,7 +623,8 @@ def test_set_scenario_shows_every_mechanism_and_back():
                         breaker_move=0.001, breaker_rounds=3, breaker_reference="start",
                         recovery=0.25, call_auction=True, refill_at="levels", withdrawal=1.5,
                         mmr_tiers=tiers, partial="restore", partial_fraction=0.4,
-                        dynamic_margin=0.25, dynamic_window=20)
+                        dynamic_margin=0.25, dynamic_window=20,
+                        liquidation_orders="bankruptcy", fund_unwind=0.35)
     ex = CascadeExplorer(SMALL)
     c = ex.controls
     ex.set_scenario(odd)
@@ -640,12 +642,15 @@ def test_set_scenario_shows_every_mechanism_and_back():
     assert c.mechanisms["mmr_tiers"].label == "from the scenario"
     assert c.mechanisms["partial"].value == "restore"
     assert c.mechanisms["partial_fraction"].value == 40
+    assert c.mechanisms["liquidation_orders"].value == "bankruptcy"
+    assert c.mechanisms["fund_unwind"].value == 35
     assert c.knobs["mmr"].slider.disabled
     assert "1% below 1M USD, 2% from 1M USD" in c._notes["mmr_tiers"].value
     assert c.mechanisms_panel.titles[0] == (
         "Breaking the loop (on: tiered margin, dynamic margin 0.25×, partial liquidation: "
-        "just enough to restore margin, fee 0.75%, quote withdrawal 1.5, refill at old levels, "
-        "circuit breaker 0.1%, call auction)")
+        "just enough to restore margin, fee 0.75%, liquidation orders: limit at the "
+        "bankruptcy price, quote withdrawal 1.5, refill at old levels, circuit breaker 0.1%, "
+        "call auction)")
     assert ex.narration[-1] == ("Settings changed (market set to all on): the run starts "
                                 "again from round 0.")
     # a preset: every mechanism off again (but its insurance fund), the usual ranges back
@@ -678,7 +683,17 @@ def test_mechanism_ranges_only_allow_valid_scenarios():
             values = [o[1] for o in m.options]
             assert [m.value(m.shown(v)) for v in values] == values
         for v in values:
-            assert getattr(SMALL.replace(**{m.field: v}), m.field) == v
+            # an option offered only while another field is on (OPTION_NEEDS), with it on
+            needs = OPTION_NEEDS.get((m.field, v))
+            base = SMALL if needs is None else SMALL.replace(**{needs: NEEDED_ON[needs]})
+            assert getattr(base.replace(**{m.field: v}), m.field) == v
+            if needs is not None:  # and alone it is refused: the panel hides it then
+                with pytest.raises(ValueError, match=needs):
+                    SMALL.replace(**{m.field: v})
+
+
+#: A value that switches on each field an option needs (ui.mechanisms.OPTION_NEEDS).
+NEEDED_ON = {"mmr_tiers": BINANCE_STYLE_TIERS.brackets}
 
 
 def test_a_run_with_the_breaker_shows_the_halted_rounds():

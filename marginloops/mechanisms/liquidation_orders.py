@@ -89,30 +89,6 @@ def _money(x) -> str:
     return money(x)
 
 
-#: The explorer rows of the two parameters, declared but not shown yet: the panel will offer
-#: them once the explorer draws the fund's inventory and the round's sentences tell this mode's
-#: story (today the core sentences can say "nothing left in the book" when the limit stopped
-#: the order, and "closed beyond their bankruptcy price" for a loss on the fund's inventory).
-#: Until then the mode runs from a Scenario, a scenario file or the CLI. Issue 12 re-attaches
-#: them (``control=HIDDEN_CONTROLS[name]``).
-HIDDEN_CONTROLS = {
-    "liquidation_orders": Control(
-        "Who pays for losses", "Liquidation orders",
-        "Sell a liquidated position at any price the book gives, or never below its "
-        "bankruptcy price, the insurance fund taking over what does not sell",
-        kind="radio", short="liquidation orders: {}", off="market",
-        options=(("market orders", "market",
-                  "A liquidation sells into the book at whatever prices it finds"),
-                 ("limit at the bankruptcy price", "bankruptcy",
-                  "A liquidation sells only down to its bankruptcy price; the insurance fund "
-                  "takes over the rest and sells it over the following rounds"))),
-    "fund_unwind": Control(
-        "Who pays for losses", "Fund sells per round (%)",
-        "The share of the units the insurance fund took over that it sells into the book each "
-        "following round (0: it keeps them)", lo=0.0, hi=100.0, step=5.0, per_unit=0.01),
-}
-
-
 class BankruptcyLimitOrders(Mechanism):
     name = "liquidation_orders"
     title = "bankruptcy-limit liquidation orders"
@@ -120,11 +96,25 @@ class BankruptcyLimitOrders(Mechanism):
         Param("liquidation_orders", "choice", "market", choices=LIQUIDATION_ORDERS,
               doc='"market" (liquidations sell at any price) or "bankruptcy" (no lower than '
                   'the bankruptcy price; the insurance fund takes over the rest)',
-              control=None),  # see HIDDEN_CONTROLS
+              control=Control(
+                  "Who pays for losses", "Liquidation orders",
+                  "Sell a liquidated position at any price the book gives, or never below its "
+                  "bankruptcy price, the insurance fund taking over what does not sell",
+                  kind="radio", short="liquidation orders: {}", off="market",
+                  options=(("market orders", "market",
+                            "A liquidation sells into the book at whatever prices it finds"),
+                           ("limit at the bankruptcy price", "bankruptcy",
+                            "Each liquidation sells only down to its own bankruptcy price; the "
+                            "insurance fund takes over the rest and sells it over the "
+                            "following rounds")))),
         Param("fund_unwind", "number", 0.25, lo=0, hi=1, fraction=True,
               doc="share of what the insurance fund took over that it sells each following "
                   "round, [0, 1] (0: it holds it)",
-              control=None),  # see HIDDEN_CONTROLS
+              control=Control(
+                  "Who pays for losses", "Fund sells per round (%)",
+                  "The share of the units the insurance fund took over that it sells into the "
+                  "book each following round (0: it keeps them)", lo=0.0, hi=100.0, step=5.0,
+                  per_unit=0.01, under="liquidation_orders")),
     )
     record_fields = (
         RecordField("fund_took_qty", float, 0.0, "units the insurance fund took over this round "

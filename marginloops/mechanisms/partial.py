@@ -75,12 +75,13 @@ class PartialLiquidation(Mechanism):
                             "again or gone"),
                            ("just enough to restore margin", "restore",
                             "Close just enough of each reached position (at least a slice) for "
-                            "the rest to meet its maintenance margin again")))),
-        # "tier" has no option here yet: alone it is refused (it needs mmr_tiers), and the
-        # explorer's panel offers only options valid on their own. Its row, when the panel can
-        # tie it to the tiers: ("down one margin tier", "tier", "Close just enough of each
-        # reached position to bring it down to the next lower margin tier, as Bybit and OKX do;
-        # one in the lowest tier is closed whole (needs tiered maintenance margin)").
+                            "the rest to meet its maintenance margin again"),
+                           # needs mmr_tiers: the explorer's panel offers it only while
+                           # tiered margin is on (ui.mechanisms.OPTION_NEEDS)
+                           ("down one margin tier", "tier",
+                            "Close just enough of each reached position to bring it down to "
+                            "the next lower margin tier, as Bybit and OKX do; one in the "
+                            "lowest tier is closed whole")))),
         Param("partial_fraction", "number", 0.25, lo=0.01, hi=1, fraction=True,
               doc='share closed per round ("fraction"), or at least ("restore"), [0.01, 1]',
               control=Control(

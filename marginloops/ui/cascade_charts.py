@@ -75,6 +75,9 @@ class PriceChart(Chart):
            (style.GREY, "╌╌", "price before the shock"))
     HALTED_KEY = (style.GREY, "■", "trading halted by the circuit breaker: no trade, no "
                                    "liquidation")
+    #: Keyed only when the run's records carry them (a mark price from an index, issue 12).
+    MARK_KEY = (style.PURPLE, "◆╌", "mark price: the price margins are checked at (dashed)")
+    INDEX_KEY = (style.GREEN, "▲┈", "index price: the spot venues' average (dotted)")
 
     def __init__(self):
         self.x = bq.LinearScale()
@@ -95,15 +98,27 @@ class PriceChart(Chart):
                                  tooltip=bq.Tooltip(fields=["x", "y"],
                                                     labels=["halted round", "price"],
                                                     formats=["", ",.2f"]))
+        self.mark = bq.Lines(x=[], y=[], scales=sc, colors=[style.PURPLE], stroke_width=2.5,
+                             line_style="dashed", marker="diamond", marker_size=30,
+                             labels=["mark price"],
+                             tooltip=bq.Tooltip(fields=["x", "y"], labels=["round", "mark"],
+                                                formats=["", ",.2f"]))
+        self.index = bq.Lines(x=[], y=[], scales=sc, colors=[style.GREEN], stroke_width=2.5,
+                              line_style="dotted", marker="triangle-up", marker_size=30,
+                              labels=["index price"],
+                              tooltip=bq.Tooltip(fields=["x", "y"], labels=["round", "index"],
+                                                 formats=["", ",.2f"]))
+        self._keys = ()
         self.caption = caption(*self.KEY)
         self.figure = figure("Price by round",
-                              [self.start_line, self.line, self.halted, self.shock],
+                              [self.start_line, self.index, self.mark, self.line, self.halted,
+                               self.shock],
                               [axis_x(self.x, "round", "d"), axis_y(self.y, "price (USD)",
                                                                      ",.2f")])
 
     def reset(self, cascade, view: View):
-        breaker = cascade.breaker is not None
-        self.caption.value = caption_html(*self.KEY, *((self.HALTED_KEY,) if breaker else ()))
+        self._breaker = cascade.breaker is not None
+        self._keys = None
         x_axis, y_axis = self.figure.axes
         fit_rounds(x_axis, view.rounds)
         fit(y_axis, view.price_lo, view.price_hi)
@@ -111,8 +126,27 @@ class PriceChart(Chart):
                     y=[cascade.start_price] * 2)
         self.update(cascade.history)
 
+    @staticmethod
+    def finite_series(hist, name) -> tuple[list, list]:
+        """The rounds of ``hist`` whose record has a finite ``name`` (read with a NaN
+        default: a record without the field has none), and those values. Only finite points:
+        a line ending on a NaN is an error in the browser (see :func:`outline_bins`)."""
+        pts = [(r.round, float(v)) for r in hist
+               if np.isfinite(v := float(getattr(r, name, np.nan)))]
+        return [p[0] for p in pts], [p[1] for p in pts]
+
     def update(self, hist):
-        """Draw the rounds of ``hist`` (a list of :class:`RoundRecord`)."""
+        """Draw the rounds of ``hist`` (a list of :class:`RoundRecord`): the last traded
+        price, and the mark and index prices where the records have them."""
+        mx, my = self.finite_series(hist, "mark_price")
+        ix, iy = self.finite_series(hist, "index_price")
+        set_changed(self.mark, x=mx, y=my)
+        set_changed(self.index, x=ix, y=iy)
+        keys = ((self.MARK_KEY,) if mx else ()) + ((self.INDEX_KEY,) if ix else ()) + (
+            (self.HALTED_KEY,) if getattr(self, "_breaker", False) else ())
+        if keys != self._keys:
+            self._keys = keys
+            self.caption.value = caption_html(*self.KEY, *keys)
         set_changed(self.line, x=[r.round for r in hist], y=[r.price_after for r in hist])
         set_changed(self.shock, x=[0] if hist else [],
                     y=[hist[0].price_after] if hist else [])
@@ -412,7 +446,15 @@ class LiquidationMapChart(Chart):
 
 
 class OpenInterestChart(Chart):
-    """Open interest (left axis) and the insurance fund and bad debt (right axis) by round."""
+    """Open interest (left axis) and the insurance fund and bad debt (right axis) by round;
+    with liquidation orders at the bankruptcy price, also the insurance fund's inventory (the
+    units it took over, valued at the price: USD on the left axis, keyed only then)."""
+
+    KEY = ((style.BLUE, "●━", "open interest (left axis)"),
+           (style.GREEN, "■╌", "insurance fund (right axis, dashed)"),
+           (style.VERMILLION, "▲┈", "bad debt (right axis, dotted)"))
+    INVENTORY_KEY = (style.ORANGE, "◆━", "the fund's inventory: units it took over and has not "
+                                          "sold yet, valued at the price (left axis)")
 
     def __init__(self):
         self.x = bq.LinearScale()
@@ -429,11 +471,15 @@ class OpenInterestChart(Chart):
         self.debt = bq.Lines(x=[], y=[], scales={"x": self.x, "y": self.y2},
                              colors=[style.VERMILLION], line_style="dotted", stroke_width=2.5,
                              marker="triangle-up", marker_size=30, labels=["bad debt"], tooltip=tip)
-        self.caption = caption((style.BLUE, "●━", "open interest (left axis)"),
-                                (style.GREEN, "■╌", "insurance fund (right axis, dashed)"),
-                                (style.VERMILLION, "▲┈", "bad debt (right axis, dotted)"))
+        self.inventory = bq.Lines(
+            x=[], y=[], scales={"x": self.x, "y": self.y}, colors=[style.ORANGE],
+            stroke_width=2.5, marker="diamond", marker_size=30,
+            labels=["fund's inventory"],
+            tooltip=bq.Tooltip(fields=["x", "y"], labels=["round", "fund's inventory (USD)"],
+                               formats=["", ",.0f"]))
+        self.caption = caption(*self.KEY)
         self.figure = figure("Open interest, insurance fund, bad debt",
-                              [self.oi, self.fund, self.debt],
+                              [self.oi, self.inventory, self.fund, self.debt],
                               [axis_x(self.x, "round", "d"),
                                axis_y(self.y, "open interest (USD)"),
                                axis_y(self.y2, "fund / bad debt (USD)", side="right")])
@@ -444,11 +490,23 @@ class OpenInterestChart(Chart):
         fit_rounds(x_axis, view.rounds)
         fit(y_axis, 0.0, view.oi_max)
         fit(y2_axis, 0.0, view.money_max)
+        #: Whether the fund can take over inventory in this run (its line and key shown).
+        self.holds = getattr(cascade, "liquidation_orders", "market") != "market"
+        self.caption.value = caption_html(*self.KEY,
+                                          *((self.INVENTORY_KEY,) if self.holds else ()))
+        y_axis.label = ("open interest / fund's inventory (USD)" if self.holds
+                        else "open interest (USD)")
+        self.figure.title = ("Open interest, insurance fund and its inventory, bad debt"
+                             if self.holds else "Open interest, insurance fund, bad debt")
         self.update(cascade.history)
 
     def update(self, hist):
         """Draw the rounds of ``hist`` (a list of :class:`RoundRecord`)."""
         x = [r.round for r in hist]
         set_changed(self.oi, x=x, y=[r.open_interest_notional for r in hist])
+        if getattr(self, "holds", False):
+            set_changed(self.inventory, x=x, y=[r.fund_inventory * r.price_after for r in hist])
+        else:
+            set_changed(self.inventory, x=[], y=[])
         set_changed(self.fund, x=x, y=[r.insurance_fund for r in hist])
         set_changed(self.debt, x=x, y=[r.bad_debt for r in hist])

@@ -494,11 +494,23 @@ class CascadeExplorer(RunController):
             f"</b> ({signed_percent(change)} from {say.price(start)}) · liquidated so far: "
             f"{_things(closed, 'position')} closed{partly} ({say.money(notional)})"
             f"{reached}{self._margin_words(liquidated)} · open interest {say.money(oi)}"
-            f" · insurance fund {say.money(fund)}"
+            f" · insurance fund {say.money(fund)}{self._inventory_words(settled)}"
             f" · bad debt {say.money(debt)}"
             f" · <span title='Units of positions whose liquidation price lies within 5% of the "
             f"start price, divided by the units resting in the book there'>crowding within 5%: "
             f"{number(self.crowding.ratio, 2)}</span></div>")
+
+    def _inventory_words(self, hist) -> str:
+        """What the insurance fund holds after the last round of ``hist``, for the status line
+        (liquidation orders at the bankruptcy price; "" when it never took anything over)."""
+        if getattr(self.cascade, "liquidation_orders", "market") == "market":
+            return ""
+        held = hist[-1].fund_inventory if hist else 0.0
+        price = hist[-1].price_after if hist else self.cascade.start_price
+        return (f" <span title='Units of liquidated positions the insurance fund took over at "
+                f"their bankruptcy price and has not sold yet, valued at the price'>(its "
+                f"inventory: <b>{html.escape(say.units(held))}</b>, "
+                f"{html.escape(say.money(held * price))})</span>")
 
     def _margin_words(self, hist) -> str:
         """Dynamic margin's surcharge at the last check of ``hist``, for the status line."""

@@ -17,8 +17,8 @@ from .knobs import clean, format_value
 from .reports import Reports
 
 __all__ = ["CORE_ROWS", "Disclosure", "MECHANISMS", "MECHANISM_COLUMNS", "MECHANISM_LABEL_WIDTH",
-           "OFF", "PANEL_ORDER", "Setting", "describe_tiers", "panel_columns", "panel_rows",
-           "setting_of", "tiers_note"]
+           "OFF", "OPTION_NEEDS", "PANEL_ORDER", "Setting", "describe_tiers", "panel_columns",
+           "panel_rows", "setting_of", "tiers_note"]
 
 
 #: What a choice's buttons hold for a field value of None (a selection widget cannot hold None).
@@ -134,8 +134,15 @@ CORE_ROWS = (
 #: The order the panel shows its rows in (Scenario fields); a row declared by a mechanism but
 #: not named here comes after these, in the order of :data:`marginloops.mechanisms.MECHANISMS`.
 PANEL_ORDER = ("mmr_tiers", "dynamic_margin", "dynamic_window", "partial", "partial_fraction",
-               "insurance_fund", "liquidation_fee", "adl", "withdrawal", "refill_at",
+               "insurance_fund", "liquidation_fee", "adl", "liquidation_orders", "fund_unwind",
+               "withdrawal", "refill_at",
                "breaker_move", "breaker_rounds", "breaker_reference", "call_auction", "recovery")
+
+
+#: Options a choice offers only while another field is on, ``{(field, option value): the
+#: field it needs}``: the panel never offers a state the Scenario refuses (partial "tier"
+#: steps a position down the margin tiers, so it needs tiered margin).
+OPTION_NEEDS = {("partial", "tier"): "mmr_tiers"}
 
 
 def setting_of(param: Param) -> Setting:

@@ -23,7 +23,14 @@ from .knobs import (
     max_mmr_pct,
     quote_value,
 )
-from .mechanisms import MECHANISM_LABEL_WIDTH, MECHANISMS, Disclosure, Setting, panel_columns
+from .mechanisms import (
+    MECHANISM_LABEL_WIDTH,
+    MECHANISMS,
+    OPTION_NEEDS,
+    Disclosure,
+    Setting,
+    panel_columns,
+)
 from .reports import Reports, not_listening
 
 __all__ = ["CUSTOM", "LEVERAGE_MIXES", "ScenarioControls", "market_label", "market_name"]
@@ -231,7 +238,7 @@ class ScenarioControls(Reports, widgets.VBox):
                                                  tooltip=m.tooltip, indent=False,
                                                  layout={"width": "auto"})
             else:  # the label beside the choice, as a Knob's is beside its slider
-                control = self._selection(m, shown)
+                control = self._selection(m, shown, self._offered(m, shown))
                 row = widgets.HBox([widgets.Label(m.label, tooltip=m.tooltip,
                                                   layout={"width": MECHANISM_LABEL_WIDTH}),
                                     control], layout={"align_items": "center"})
@@ -268,15 +275,27 @@ class ScenarioControls(Reports, widgets.VBox):
         self._title(panel)
         return panel
 
-    @staticmethod
-    def _selection(m: Setting, shown) -> widgets.Widget:
-        """The selection widget of a choice, radio or menu Setting, showing ``shown``."""
-        options = [(o[0], m.shown(o[1])) for o in m.options]
+    def _offered(self, m: Setting, shown) -> list:
+        """The options a choice offers now, as ``(label, shown value)``: every option of
+        ``m`` but those whose :data:`~.mechanisms.OPTION_NEEDS` field is off, so the panel
+        never offers a state the Scenario refuses; the value shown is always offered (as
+        "from the scenario" if it is none of them)."""
+        options = [(o[0], m.shown(o[1])) for o in m.options
+                   if (m.field, o[1]) not in OPTION_NEEDS
+                   or self._is_on(OPTION_NEEDS[(m.field, o[1])])
+                   or m.shown(o[1]) == shown]
         if shown not in [v for _, v in options]:
             options.append(("from the scenario", shown))
+        return options
+
+    @staticmethod
+    def _selection(m: Setting, shown, options) -> widgets.Widget:
+        """The selection widget of a choice, radio or menu Setting, showing ``shown`` among
+        ``options``."""
         if m.kind == "choice":
+            tips = {m.shown(o[1]): o[2] for o in m.options}
             return widgets.ToggleButtons(
-                options=options, value=shown, tooltips=[o[2] for o in m.options],
+                options=options, value=shown, tooltips=[tips.get(v, "") for _, v in options],
                 tooltip=m.tooltip, style={"button_width": "auto"}, layout={"width": "auto"})
         if m.kind == "radio":  # its description would show above the buttons: the row's
             # label says it; the buttons' own labels name each option
@@ -326,9 +345,7 @@ class ScenarioControls(Reports, widgets.VBox):
                 control.set_range(min(m.lo, shown), max(m.hi, shown))
                 control.value = shown
             elif m.selects:
-                options = [(o[0], m.shown(o[1])) for o in m.options]
-                if shown not in [v for _, v in options]:
-                    options.append(("from the scenario", shown))
+                options = self._offered(m, shown)
                 if list(control.options) != options:
                     control.options = options
                 control.value = shown
@@ -347,6 +364,15 @@ class ScenarioControls(Reports, widgets.VBox):
             note.value = (f"<div style='font-size:12px;line-height:1.4'>"
                           f"{html.escape(m.note(self._mechanism_values()[field]))}</div>"
                           if on else "")
+        for (field, _), _needs in OPTION_NEEDS.items():  # options that come and go
+            control = self.mechanisms.get(field)
+            if control is None:
+                continue
+            options = self._offered(self._settings[field], control.value)
+            if list(control.options) != options:
+                value = control.value
+                control.options = options
+                control.value = value
         tiered = self._is_on("mmr_tiers")
         mmr = self.knobs["mmr"]
         mmr.set_disabled(tiered)
@@ -487,6 +513,15 @@ class ScenarioControls(Reports, widgets.VBox):
                     what += (f"; {self._MMR_LABEL} {format_value(before)} → "
                              f"{format_value(self.knobs['mmr'].value)}, the most this leverage "
                              f"allows")
+            for (field, option), needs in OPTION_NEEDS.items():
+                # an option whose field was just switched off: back to that choice's off
+                m = self._settings.get(field)
+                if (m is not None and not self._is_on(needs)
+                        and self._value_widget(field).value == m.shown(option)):
+                    self._value_widget(field).value = m.shown(m.off)
+                    what += (f"; {m.label.lower()} {m.words(m.shown(option))} → "
+                             f"{m.words(m.shown(m.off))}, as it needs "
+                             f"{self._settings[needs].short or self._settings[needs].label}")
             self._name = CUSTOM
             self.preset.value = CUSTOM
         self._show_dependents()

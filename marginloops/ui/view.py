@@ -3,6 +3,7 @@ order book binned for the book chart (:func:`book_histogram`)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +45,9 @@ class View:
         start = cascade.start_price
         cascade.reset()
         hist = cascade.run()
-        move = max(abs(r.price_after - start) for r in hist)
+        move = max(abs(p - start) for r in hist
+                   for p in (r.price_after, getattr(r, "mark_price", math.nan),
+                             getattr(r, "index_price", math.nan)) if math.isfinite(p))
         span = max(move, start * cascade.shock, start * 0.02)
         if cascade.direction == "down":
             lo, hi = max(start - 1.6 * span, 0.0), start + 0.3 * span
@@ -63,8 +66,11 @@ class View:
             cascade.reset()
         notional = max(r.notional_liquidated for r in hist)
         money = max(max(r.insurance_fund, r.bad_debt) for r in hist)
+        # (the left axis also holds the insurance fund's inventory at the price, when it
+        # takes any over: liquidation orders at the bankruptcy price)
         oi = max(float(cascade.positions.size.sum()) * start,
-                 max(r.open_interest_notional for r in hist))
+                 max(r.open_interest_notional for r in hist),
+                 max(getattr(r, "fund_inventory", 0.0) * r.price_after for r in hist))
         return cls(price_lo=lo, price_hi=hi, rounds=max(10, len(hist) - 1),
                    notional_max=notional * 1.15 or EMPTY_AXIS_MAX,
                    oi_max=oi * 1.1 or EMPTY_AXIS_MAX, money_max=money * 1.15 or EMPTY_AXIS_MAX,
