@@ -62,7 +62,17 @@ The model (``Scenario(index_venues=..., price_source=..., arbitrage=..., mark_ru
   other perpetual venue: the spot venues stand in for them, so the third input is their
   weighted median mid, the oracle itself.
 - **Updates.** The mark is published every ``mark_interval`` rounds (after rounds 0, N,
-  2N, ...); in between, margins are checked on the last one published (a stale mark).
+  2N, ...); in between, margins are checked on the last one published (a stale mark). When
+  the stale mark reaches nobody but the mark due at the next update would, the run does not
+  stop at that fixed point: it goes on (rounds in which nobody is liquidated while arbitrage
+  goes on) until the update. A stale mark can liquidate what a timely one would not: with
+  partial liquidation, a mark left at a low while arbitrage lifts the price keeps cutting the
+  positions it reached (``tests/test_mark_price.py`` works one by hand). Vega documents the
+  pattern: with "a mark price update frequency > 1 block duration", a trader who bought at
+  60 while the mark was still 50 was liquidated when the mark next updated to 60 (Vega issue
+  11481, https://github.com/vegaprotocol/vega/issues/11481, found by Vega's market-simulation
+  fuzz tests; its network parameter ``network.markPriceUpdateMaximumFrequency``,
+  https://github.com/vegaprotocol/vega/issues/6869).
 - **The check.** ``price_source="mark"`` checks margins on the mark
   (:meth:`MarkPrice.check_price`); ``"last"`` (the default) on the last traded price, as
   before; with index venues the index and mark are still computed and recorded.
@@ -335,6 +345,35 @@ class MarkPrice(Mechanism):
         if run.round % self.mark_interval == 0:
             self.mark = self._mark_now(run)
 
+    def keeps_going(self, run) -> bool:
+        """A stale mark reaches nobody, but the update due at the end of the interval would:
+        the run goes on (rounds in which nobody is liquidated and arbitrage goes on) until it
+        is published."""
+        if self.price_source != "mark" or self.mark_interval == 1:
+            return False
+        # (just after an update the mark now is the one published: nothing more to wait for)
+        return run.accounts.pending(self._mark_now(run), run.surcharge()) > 0
+
+    def halts(self, run) -> bool:
+        # Nobody is within reach of the stale mark, but the update due would reach someone: a
+        # quiet round of its own (nobody is liquidated; arbitrage goes on; the mark may update).
+        return self.keeps_going(run) and run.pending() == 0
+
+    def halt(self, run, st) -> None:
+        """A round in which the stale mark reaches nobody: no liquidation; market makers and
+        arbitrageurs act as after any round, and the mark is published if it is due."""
+        st.check_price = run.check_price()
+        run.path.append(run.price)
+        st.fill = (run.venue.market_sell(0.0) if run.direction == "down"
+                   else run.venue.market_buy(0.0))
+        self.after_trade(run, st)
+        st.pending = run.pending()
+        active = getattr(run, "active_mechanisms", ())
+        if st.pending == 0 and not any(m.keeps_going(run) for m in active):
+            st.end = "fixed_point"
+        elif run.round >= run.max_rounds:
+            st.end = "max_rounds"
+
     def _venues_after(self, x, s, books) -> tuple:
         """Sell (s = 1; buy, s = -1) ``x`` units on ``books``, split by weight; their new
         last prices. Trades on ``books`` (copies, for a trial)."""
@@ -407,6 +446,25 @@ class MarkPrice(Mechanism):
         return out
 
     # ------------------------------------------------------------------ words
+    @staticmethod
+    def round_sentence(rec) -> str | None:
+        """A round the stale mark played alone (nobody within its reach, an update due)."""
+        from ..narration import count, price, units
+
+        if (rec.round == 0 or rec.n_liquidated or rec.filled_qty or rec.shock_qty
+                or not _finite(rec.check_price) or not _finite(rec.index_price)
+                or getattr(rec, "fund_sold_qty", 0.0) or getattr(rec, "halted", False)):
+            return None
+        text = (f"Round {count(rec.round)}: nobody is liquidated: the mark price "
+                f"{price(rec.check_price)}, published in an earlier round, reaches no position, "
+                f"but the next update would.")
+        if rec.arb_qty:
+            verb = "bought" if rec.arb_qty > 0 else "sold"
+            text += (f" Arbitrageurs {verb} {units(abs(rec.arb_qty))} on the perpetual, which "
+                     f"moves it from {price(rec.price_before)} to {price(rec.price_after)}.")
+        return text + (f" The index is {price(rec.index_price)} and the mark price now "
+                       f"{price(rec.mark_price)}.")
+
     @staticmethod
     def fill_words(rec, moved: str) -> str | None:
         """With arbitrage in the round, the order's own move ends at its last fill (the wick);
