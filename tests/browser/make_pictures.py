@@ -85,6 +85,7 @@ PICTURES = (
     Picture("lesson05-compare", "05-breaking-the-loop.ipynb", STEP_6),
     Picture("lesson05-sandbox", "05-breaking-the-loop.ipynb", (("click", "Step", 3),)),
     Picture("lesson06-case", "06-case-studies.ipynb", STEP_6),
+    Picture("lesson07-compare", "07-how-exchanges-liquidate.ipynb", STEP_6),
 )
 
 # Marks the output of the code cell right before the Markdown cell that holds the picture
