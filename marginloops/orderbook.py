@@ -133,6 +133,23 @@ class _Side:
         self._skip_empty()
         return _fill(kind, qty, qty, self.prices[top:top + k + 1], taken)
 
+    def reach(self, qty):
+        """The price of the last level a market order of ``qty`` units would take from the
+        touch (all there is, if less), without taking it; None when it would take nothing."""
+        top, n = self.top, len(self.prices)
+        if qty <= 0 or top >= n:
+            return None
+        window = _FIRST_WINDOW
+        while True:
+            end = min(top + window, n)
+            cum = np.cumsum(self.sizes[top:end])
+            if cum[-1] >= qty or end == n:
+                break
+            window *= 4
+        k = min(int(np.searchsorted(cum, qty, side="left")), len(cum) - 1)
+        last = np.flatnonzero(self.sizes[top:top + k + 1] > 0)  # skip emptied levels
+        return float(self.prices[top + int(last[-1])]) if last.size else None
+
     def take_through(self, limit, kind) -> Fill:
         """Take every level priced at or beyond ``limit`` (bids >= limit, asks <= limit)."""
         top, end = self.top, max(self.n_through(limit), self.top)
@@ -439,6 +456,14 @@ class OrderBook:
         fraction = check_number("fraction", fraction, lo=0, hi=1)
         within = check_number("within", within, lo=0, cap=False)
         return self._side(side).withdraw(fraction, within)
+
+    def reach(self, side, qty):
+        """The price a market order of ``qty`` units on ``side`` ("bid": a sell, "ask": a buy)
+        would trade its last unit at (its ``Fill.last_price``), without trading: the book is
+        left as it is. None when it would trade nothing. Costs one cumulative sum over the
+        levels the order would reach, as the order itself (no copy of the book)."""
+        qty = check_number("qty", qty, lo=0)
+        return self._side(side).reach(qty)
 
     def requote(self, side) -> float:
         """Market makers re-quote ``side`` ("bid" or "ask") next to the other side's best: every

@@ -167,6 +167,32 @@ def _requote(venue, side) -> float:
     return requote(side) if requote is not None else 0.0
 
 
+def _trial_last(venue, side, qty):
+    """The last fill of a market order of ``qty`` on ``side`` ("ask": a buy, "bid": a sell),
+    without trading (a venue without ``reach`` is traded on a copy); None if nothing fills."""
+    reach = getattr(venue, "reach", None)
+    if reach is not None:
+        return reach(side, qty)
+    copy = venue.copy()
+    f = copy.market_buy(qty) if side == "ask" else copy.market_sell(qty)
+    return f.last_price if f.filled > 0 else None
+
+
+def _requoted_mid(book, s, last) -> float:
+    """A book's mid once an order sold (s = 1; bought, s = -1) down (up) to the level
+    ``last`` and market makers re-quoted the other side one tick away (``last`` None: no
+    trade). The traded side's best is taken as ``last`` (a level the order emptied exactly
+    leaves the next one: a trial's approximation, the trade itself is exact)."""
+    mid = _mid(book)
+    if last is None:
+        return mid
+    bid, ask = book.best_bid, book.best_ask
+    tick = book.tick if getattr(book, "tick", None) else abs(ask - bid)
+    if s > 0:
+        return (last + min(ask, last + tick)) / 2.0
+    return (last + max(bid, last - tick)) / 2.0
+
+
 def _check_books(books) -> tuple:
     """``books`` as a tuple of (venue, weight > 0) pairs, or ValueError naming index_books."""
     if isinstance(books, (str, bytes)) or not hasattr(books, "__iter__"):
@@ -374,6 +400,30 @@ class MarkPrice(Mechanism):
         elif run.round >= run.max_rounds:
             st.end = "max_rounds"
 
+    def _trial_index(self, x, s) -> float:
+        """The index if ``x`` units were sold (s = 1; bought, s = -1) on the index venues,
+        split by weight, and market makers re-quoted: read from the books without trading
+        (a venue without ``reach``, a pool, is traded on a copy)."""
+        side = "bid" if s > 0 else "ask"
+        last = self.last.copy()
+        mids = np.empty(len(self.books))
+        for j, book in enumerate(self.books):
+            q = x * self.w[j] / self.w.sum()
+            if getattr(book, "reach", None) is None:
+                copy = book.copy()
+                f = copy.market_sell(q) if s > 0 else copy.market_buy(q)
+                if f.filled > 0:
+                    last[j] = f.last_price
+                mids[j] = _mid(copy) if _mid(copy) is not None else last[j]
+                continue
+            lp = book.reach(side, q)
+            if lp is not None:
+                last[j] = lp
+            mids[j] = _requoted_mid(book, s, lp)
+        if self.mark_rule == "binance":
+            return binance_index(last, self.w)
+        return weighted_median(mids, self.w)
+
     def _venues_after(self, x, s, books) -> tuple:
         """Sell (s = 1; buy, s = -1) ``x`` units on ``books``, split by weight; their new
         last prices. Trades on ``books`` (copies, for a trial)."""
@@ -401,18 +451,20 @@ class MarkPrice(Mechanism):
         goal = (1.0 - self.arbitrage) * abs(gap)
 
         def trial(x):
-            pc = perp.copy()
-            f = pc.market_buy(x) if s > 0 else pc.market_sell(x)
-            books = [b.copy() for b in self.books]
-            last = self._venues_after(x, s, books)
-            p_new = f.last_price if f.filled > 0 else p
-            return s * (self._index(books, last) - p_new) <= goal, f.unfilled > 0
+            p_new = _trial_last(perp, "ask" if s > 0 else "bid", x)
+            index_new = self._trial_index(x, s)
+            return (s * (index_new - (p if p_new is None else p_new)) <= goal,
+                    x > perp.units_left("ask" if s > 0 else "bid"))
 
         # First guess: the perpetual's units between its best and the price the goal asks.
         side = "ask" if s > 0 else "bid"
         aim = p + s * self.arbitrage * abs(gap)
-        lo_p, hi_p = (best, max(aim, best)) if s > 0 else (min(aim, best), best)
-        hi = float(np.sum(perp.depth_profile(side, lo_p, hi_p)[1]))
+        depth = getattr(perp, f"{side}_depth", None)  # a book sums its levels in place
+        if depth is not None:
+            hi = float(depth(max(aim, best) if s > 0 else min(aim, best)))
+        else:
+            lo_p, hi_p = (best, max(aim, best)) if s > 0 else (min(aim, best), best)
+            hi = float(np.sum(perp.depth_profile(side, lo_p, hi_p)[1]))
         if not hi > 0:
             hi = max(perp.units_left(side) * 1e-6, 1e-9)
         lo = 0.0
