@@ -59,6 +59,43 @@ The model (``Scenario(liquidation_orders="bankruptcy")``)
   rest of the order is limited as above. Without ADL, a loss the fund cannot pay is bad debt,
   as today.
 
+The backstop vault (``Scenario(liquidation_orders="backstop")``), as Hyperliquid documents it
+----------------------------------------------------------------------------------------------
+Hyperliquid, "Liquidations" (https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations):
+"When the account equity drops below maintenance margin, the positions are first attempted to
+be entirely closed by sending market orders to the book." and "If the account equity drops
+below 2/3 of the maintenance margin without successful liquidation through the book, a backstop
+liquidation happens through the liquidator vault." "When an isolated position is backstop
+liquidated, that isolated position and isolated margin are transferred to the liquidator."
+"During backstop liquidation, the maintenance margin is not returned to the user. This is
+because the liquidator vault requires a buffer to make sure backstop liquidations are
+profitable on average." Its "Auto-deleveraging" page
+(https://hyperliquid.gitbook.io/hyperliquid-docs/trading/auto-deleveraging): "The liquidator has
+one last option to avoid liquidations that would cause a sufficiently large drawdown, at which
+point auto-deleveraging is triggered." and "If a user's account value or isolated position
+value becomes negative, the users on the opposite side of the position are ranked by
+unrealized pnl and leverage used."
+
+The model, one round at a time:
+
+- **Market orders** for every position the check catches whose equity at the check price is
+  at least ``backstop_threshold`` (2/3) of its maintenance margin, as the default model.
+- **The vault takes over** each caught position whose equity is below that: the position and
+  its margin pass to the liquidator vault, off the venue, the trader keeping nothing, which is
+  the vault taking its units at the bankruptcy price ``B`` (it receives their value ``s q (P -
+  B)``, the position's equity). In a round the price has passed a position's market-order
+  window (equity between the threshold and maintenance) the book never saw it: the model has
+  no time within a round, so "without successful liquidation through the book" is read as
+  "already below the threshold at the check".
+- **The vault is the insurance fund here** (Hyperliquid has no separate one: HLP's liquidator
+  vault plays that part): its capital is ``insurance_fund``, it holds its inventory and sells
+  it into the book at ``fund_unwind`` per round, and its gains and losses are the fund's (the
+  records' ``fund_*`` fields and ``n_backstop``, ``backstop_qty``).
+- **The loss cap is the vault's capital**: a position bankrupt at the check price whose loss
+  the vault (the fund) cannot absorb is auto-deleveraged when ``adl=True``
+  (:meth:`marginloops.mechanisms.adl.AutoDeleveraging.match`, before the vault); without ADL a
+  loss beyond the vault's capital is bad debt.
+
 ``"market"`` (the default) leaves every run exactly as before.
 """
 
@@ -73,8 +110,9 @@ from ..params import Control, Param
 from . import Mechanism, RecordField, SummaryMeasure, TableColumn
 
 #: "market": liquidations are market orders (the default); "bankruptcy": limit orders at the
-#: bankruptcy price, the insurance fund taking over what they cannot sell.
-LIQUIDATION_ORDERS = ("market", "bankruptcy")
+#: bankruptcy price, the insurance fund taking over what they cannot sell; "backstop": market
+#: orders, and a liquidator vault (the fund) taking over positions far below maintenance.
+LIQUIDATION_ORDERS = ("market", "bankruptcy", "backstop")
 
 
 def _units(x) -> str:
@@ -106,7 +144,11 @@ class BankruptcyLimitOrders(Mechanism):
                            ("limit at the bankruptcy price", "bankruptcy",
                             "Each liquidation sells only down to its own bankruptcy price; the "
                             "insurance fund takes over the rest and sells it over the "
-                            "following rounds")))),
+                            "following rounds"),
+                           ("market orders, a backstop vault", "backstop",
+                            "As Hyperliquid: liquidations are market orders, but a position "
+                            "whose equity is below two thirds of its maintenance margin is "
+                            "taken over by the liquidator vault (the insurance fund here)")))),
         Param("fund_unwind", "number", 0.25, lo=0, hi=1, fraction=True,
               doc="share of what the insurance fund took over that it sells each following "
                   "round, [0, 1] (0: it holds it)",
@@ -115,6 +157,16 @@ class BankruptcyLimitOrders(Mechanism):
                   "The share of the units the insurance fund took over that it sells into the "
                   "book each following round (0: it keeps them)", lo=0.0, hi=100.0, step=5.0,
                   per_unit=0.01, under="liquidation_orders")),
+        Param("backstop_threshold", "number", 2 / 3, lo=0, hi=1, fraction=True,
+              doc='("backstop" only) the share of its maintenance margin below which a '
+                  "position's equity makes the liquidator vault take it over, [0, 1] "
+                  "(Hyperliquid: 2/3)",
+              control=Control(
+                  "Who pays for losses", "Vault takes over below (% of maint.)",
+                  "With a backstop vault: a position whose equity is below this share of its "
+                  "maintenance margin is taken over by the liquidator vault instead of being "
+                  "sold (Hyperliquid: 66.7%)", lo=0.0, hi=100.0, step=0.1, per_unit=0.01,
+                  under="liquidation_orders")),
     )
     record_fields = (
         RecordField("fund_took_qty", float, 0.0, "units the insurance fund took over this round "
@@ -126,6 +178,12 @@ class BankruptcyLimitOrders(Mechanism):
         RecordField("fund_gap_qty", float, 0.0, "of fund_took_qty, the units of positions whose "
                     "bankruptcy price the venue's best price had already passed: taken over "
                     "whole off the venue, never sent (not in qty_liquidated)"),
+        RecordField("backstop", bool, False, "True when liquidation_orders is \"backstop\": "
+                    "the insurance fund is the liquidator vault"),
+        RecordField("n_backstop", int, 0, "positions the liquidator vault took over this round "
+                    "(\"backstop\": equity below backstop_threshold of maintenance)"),
+        RecordField("backstop_qty", float, 0.0, "their units (in fund_took_qty too; not in "
+                    "qty_liquidated: never sent to the venue)"),
         RecordField("fund_sold_qty", float, 0.0, "units of its inventory the insurance fund sold "
                     "(bought back, in a squeeze) into the venue this round"),
         RecordField("fund_sold_price", float, float("nan"), "their average price (NaN when "
@@ -153,7 +211,12 @@ class BankruptcyLimitOrders(Mechanism):
 
     @property
     def active(self) -> bool:
-        return self.liquidation_orders == "bankruptcy"
+        return self.liquidation_orders != "market"
+
+    @property
+    def vault(self) -> bool:
+        """The backstop-vault variant (Hyperliquid's): market orders, and the vault."""
+        return self.liquidation_orders == "backstop"
 
     # ------------------------------------------------------------------ round stages
     def reset(self, run) -> None:
@@ -173,6 +236,7 @@ class BankruptcyLimitOrders(Mechanism):
         self.orders = None
         self.gap_qty = 0.0
         self.gap_value = 0.0
+        self.n_vault = 0
         self.inventory_before = 0.0
         self.values = {}
 
@@ -302,8 +366,41 @@ class BankruptcyLimitOrders(Mechanism):
         st.qty = 0.0
         self.inventory_before = run.accounts.inventory
 
+    def _backstop(self, run, st, closing) -> None:
+        """Hyperliquid's backstop: the positions whose equity at the check price is below
+        ``backstop_threshold`` of their maintenance margin are taken over whole by the
+        liquidator vault, off the venue: the position and its margin pass to the vault (the
+        trader keeps nothing), which is the vault taking its units at the bankruptcy price
+        ``B`` (their value at the price ``P``, ``s q (P - B)``, is the equity it receives).
+        Positions auto-deleveraging matched this round are left to it."""
+        s = float(run.accounts.sign)
+        q, close = closing.q, closing.close
+        bankrupt = closing.entry - s * closing.margin / q
+        maintenance = run.accounts.maintenance(closing, st.check_price, st.surcharge)
+        matched = np.zeros(len(q), bool) if closing.diverted is None else closing.diverted > 0
+        below = (close > 0) & ~matched & (closing.equity_now
+                                          < self.backstop_threshold * maintenance)
+        self.n_vault = int(below.sum())
+        if not self.n_vault:
+            return
+        u = q[below]
+        self.gap_qty = float(u.sum())
+        self.gap_value = float((u * bankrupt[below]).sum())
+        closing.x[below] = 1.0
+        diverted = np.zeros(len(q)) if closing.diverted is None else closing.diverted
+        closing.diverted = np.where(below, q, diverted)
+        closing.close = np.where(below, 0.0, close)
+        closing.margin_book = np.where(below, 0.0, closing.margin_book)
+
     def adjust_fill(self, run, st, fill):
         closing = self.closing
+        if self.vault:  # the vault takes its positions over; the rest are market orders
+            self._backstop(run, st, closing)
+            st.qty = qty = closing.qty
+            if qty <= 0:
+                return fill
+            return (run.venue.market_sell(qty) if run.direction == "down"
+                    else run.venue.market_buy(qty))
         self._limit_orders(run, closing)
         st.qty = qty = closing.qty
         if qty <= 0:
@@ -383,8 +480,11 @@ class BankruptcyLimitOrders(Mechanism):
             if sold_short > 0 and o is not None:  # each whole close's unsold units at its B
                 left = np.where(o["whole"], o["close"] - o["sold"], 0.0)
                 value += float((left * o["bankrupt"]).sum())
-            self.values.update(fund_took_qty=took, fund_took_price=value / took,
-                               fund_gap_qty=self.gap_qty)
+            self.values.update(fund_took_qty=took, fund_took_price=value / took)
+            if self.vault:
+                self.values.update(n_backstop=self.n_vault, backstop_qty=self.gap_qty)
+            else:
+                self.values["fund_gap_qty"] = self.gap_qty
         # The core carries the order's unsold units at the price now; the positions taken
         # over whole, off the venue, are marked here: s u (P - B) each.
         gap_pnl = s * (self.gap_qty * run.price - self.gap_value) if self.gap_qty else 0.0
@@ -447,18 +547,24 @@ class BankruptcyLimitOrders(Mechanism):
     def record(self, run, st) -> dict:
         out = dict(self.values)
         out["fund_inventory"] = self.held
+        out["backstop"] = self.vault
         self.values = {}
         return out
 
     # ------------------------------------------------------------------ words
     @staticmethod
-    def round_sentence(rec) -> str | None:
+    def _who(rec) -> str:
+        """Who holds what was taken over: the liquidator vault ("backstop") or the fund."""
+        return "the liquidator vault" if rec.backstop else "the insurance fund"
+
+    @classmethod
+    def round_sentence(cls, rec) -> str | None:
         from ..narration import count, money, price, units
 
         if rec.round == 0 or rec.n_liquidated or not rec.fund_sold_qty or rec.halted:
             return None
         verb = "sells" if rec.direction == "down" else "buys back"
-        text = (f"Round {count(rec.round)}: nobody is liquidated; the insurance fund {verb} "
+        text = (f"Round {count(rec.round)}: nobody is liquidated; {cls._who(rec)} {verb} "
                 f"{units(rec.fund_sold_qty)} of the inventory it took over, at "
                 f"{price(rec.fund_sold_price)} on average, which moves the price to "
                 f"{price(rec.price_after)}; "
@@ -466,7 +572,7 @@ class BankruptcyLimitOrders(Mechanism):
                    else "it holds none now."))
         if rec.bad_debt_round > 0:
             text += (f" Its inventory lost {money(-rec.fund_inventory_pnl)} this round, more "
-                     f"than the fund had: {money(rec.bad_debt_round)} of it is bad debt.")
+                     f"than it had: {money(rec.bad_debt_round)} of it is bad debt.")
         return text
 
     @staticmethod
@@ -475,7 +581,8 @@ class BankruptcyLimitOrders(Mechanism):
         an empty venue."""
         from ..narration import price
 
-        if rec.filled_qty > 0 or not rec.fund_took_qty or rec.unfilled_qty > 0:
+        if (rec.backstop or rec.filled_qty > 0 or not rec.fund_took_qty
+                or rec.unfilled_qty > 0):
             return None
         return (f"no liquidation order could trade: every bankruptcy price was beyond the "
                 f"{rec.venue}'s best price, so nothing was sold and the price stayed at "
@@ -488,42 +595,54 @@ class BankruptcyLimitOrders(Mechanism):
 
     @classmethod
     def loss_words(cls, rec) -> str | None:
-        """In this mode no position closes beyond its bankruptcy price (the orders are
-        limited there): a loss to the fund comes from the units it took over, carried at the
-        new price, which :meth:`sentence` says after the takeover. So the core's "closed
-        beyond their bankruptcy price" sentence is left out ("") whenever the fund's
-        inventory played a part; None (the core's words) otherwise."""
-        return "" if cls._in_play(rec) else None
+        """Limit orders ("bankruptcy"): no position closes beyond its bankruptcy price, so a
+        loss to the fund comes from the units it took over, carried at the new price, which
+        :meth:`sentence` says after the takeover: the core's "closed beyond their bankruptcy
+        price" sentence is left out ("") whenever the fund's inventory played a part. A
+        backstop vault: market orders can close beyond it (the core's words stay, None),
+        unless the round's bad debt came from the vault's inventory alone (""). None (the
+        core's words) otherwise."""
+        if not cls._in_play(rec):
+            return None
+        if not rec.backstop:
+            return ""
+        return "" if rec.bad_debt_round > 0 and rec.to_fund >= 0 else None
 
     @classmethod
     def sentence(cls, rec) -> str:
-        from ..narration import money, price, units
+        from ..narration import money, plural, price, units
 
-        text = ""
+        text, who = "", cls._who(rec)
         if rec.fund_took_qty:
-            gap, rest = rec.fund_gap_qty, rec.fund_took_qty - rec.fund_gap_qty
+            gap, vault = rec.fund_gap_qty, rec.backstop_qty
+            rest = rec.fund_took_qty - gap - vault
             parts = []
+            if vault > 0:
+                parts.append(f"{plural(rec.n_backstop, 'position')} whose equity was below the "
+                             f"backstop threshold (a share of maintenance margin: two thirds on "
+                             f"Hyperliquid), {units(vault)}, with their margin, off the "
+                             f"{rec.venue}")
             if gap > 0:
                 parts.append(f"{units(gap)} of positions whose bankruptcy price the price had "
                              f"already passed (never sent to the {rec.venue})")
             if rest > 1e-9 * rec.fund_took_qty:
                 parts.append(f"{units(rest)} the orders could not "
-                             f"{'sell' if rec.direction == 'down' else 'buy'} within their "
-                             f"bankruptcy prices")
+                             f"{'sell' if rec.direction == 'down' else 'buy'}"
+                             + ("" if rec.backstop else " within their bankruptcy prices"))
             both = len(parts) > 1
-            text += (f" The insurance fund took over {' and '.join(parts)}"
+            text += (f" {who[:1].upper() + who[1:]} took over {' and '.join(parts)}"
                      + (f", {units(rec.fund_took_qty)} in all," if both else "")
                      + f" at {price(rec.fund_took_price)} (their bankruptcy price on average), "
                      f"and holds them.")
         if rec.fund_sold_qty and rec.n_liquidated:
             verb = "sold" if rec.direction == "down" else "bought back"
-            text += (f" The insurance fund {verb} {units(rec.fund_sold_qty)} of its inventory "
-                     f"at {price(rec.fund_sold_price)} on average, taking the price to "
-                     f"{price(rec.price_after)}; it holds "
+            text += (f" {who[:1].upper() + who[1:]} {verb} {units(rec.fund_sold_qty)} of its "
+                     f"inventory at {price(rec.fund_sold_price)} on average, taking the price "
+                     f"to {price(rec.price_after)}; it holds "
                      f"{units(rec.fund_inventory) if rec.fund_inventory else 'none now'}, and its "
                      f"inventory {'gained' if rec.fund_inventory_pnl >= 0 else 'lost'} "
                      f"{money(abs(rec.fund_inventory_pnl))} this round.")
-        if rec.n_liquidated and cls._in_play(rec):
+        if rec.n_liquidated and cls._in_play(rec) and not rec.backstop:
             if rec.bad_debt_round > 0:
                 text += (f" No position was closed beyond its bankruptcy price, but what the "
                          f"fund took over is worth less at the new price than it paid, and the "
@@ -533,12 +652,18 @@ class BankruptcyLimitOrders(Mechanism):
                 text += (f" No position was closed beyond its bankruptcy price; what the fund "
                          f"took over is worth less at the new price than it paid, so the "
                          f"round's closes cost it {money(-rec.to_fund)} net.")
+        elif rec.n_liquidated and rec.backstop and rec.bad_debt_round > 0 and rec.to_fund >= 0:
+            text += (f" What the liquidator vault took over is worth less at the new price than "
+                     f"it paid, and it could not cover {money(rec.bad_debt_round)} of that loss: "
+                     f"that is bad debt.")
         return text
 
     @staticmethod
     def notes(rec) -> list[str]:
         out = []
-        if rec.fund_took_qty:
+        if rec.n_backstop:
+            out.append("vault takes over")
+        elif rec.fund_took_qty:
             out.append("fund takes over")
         if rec.fund_sold_qty:
             out.append("fund sells")
@@ -551,4 +676,5 @@ class BankruptcyLimitOrders(Mechanism):
         held = history[-1].fund_inventory
         if not held or math.isnan(held):
             return ""
-        return f"; the insurance fund still holds {units(held)} it took over"
+        who = "liquidator vault" if history[-1].backstop else "insurance fund"
+        return f"; the {who} still holds {units(held)} it took over"
