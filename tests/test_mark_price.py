@@ -438,3 +438,34 @@ def test_properties_with_the_mark(sc):
     cas.reset()
     assert cas.run() == hist
     assert sc.cascade().run() == hist
+
+
+def test_arbitrage_moves_both_ways_and_its_rebound_liquidates_shorts():
+    # The thin crowded-longs market with shorts opened on the way down (chasers): the
+    # arbitrage lifting the perpetual back reaches them (the core's rebound liquidations).
+    sc = PRESETS["crowded-longs"].replace(depth_1pct=500_000.0, chasers=0.2,
+                                          index_venues=((5e6, 1.0), (5e6, 1.0), (2e6, 1.0)))
+    still = sc.cascade()
+    assert not still.mechanisms[0].moves_both_ways
+    assert sum(r.rebound_n_liquidated for r in still.run()) == 0
+    moving = sc.replace(arbitrage=0.25).cascade()
+    assert moving.mechanisms[0].moves_both_ways
+    hist = moving.run()
+    assert sum(r.rebound_n_liquidated for r in hist) > 0
+    assert any(r.arb_qty > 0 for r in hist)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 0.3, 1.0, 2.5]), min_size=1, max_size=30),
+       st.floats(0.0, 80.0), st.sampled_from(["bid", "ask"]))
+def test_reach_is_the_last_fill_of_the_same_order(sizes, qty, side):
+    n = len(sizes)
+    if side == "bid":
+        book = OrderBook.from_levels(100.0 - np.arange(n), sizes, [101.0], [1.0])
+    else:
+        book = OrderBook.from_levels([50.0], [1.0], 51.0 + np.arange(n), sizes)
+    before = (book.bids()[1].sum(), book.asks()[1].sum())
+    fill = book.copy().market_sell(qty) if side == "bid" else book.copy().market_buy(qty)
+    got = book.reach(side, qty)
+    assert got == (fill.last_price if fill.filled > 0 else None)
+    assert (book.bids()[1].sum(), book.asks()[1].sum()) == before  # nothing traded
