@@ -1,7 +1,7 @@
 """Index and mark price, arbitrage (issue 12, item 1; item 4's price side).
 
 Hand-worked numbers are worked in the comments; the rules they follow are quoted in
-marginloops/mechanisms/mark_price.py and marginloops/index.py.
+marginloops/mechanisms/mark_price.py.
 """
 
 import dataclasses
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from marginloops import PRESETS, Cascade, OrderBook, Positions, Scenario
 from marginloops.cli import main
-from marginloops.index import binance_index, median3, weighted_median
+from marginloops.mechanisms.mark_price import binance_index, median3, weighted_median
 from marginloops.narration import narrate_history, round_table
 from marginloops.pool import ConstantProductPool
 
