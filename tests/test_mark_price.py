@@ -22,6 +22,11 @@ from marginloops.pool import ConstantProductPool
 NO_ONE = Positions.from_arrays([], [], [], [], [])
 
 
+def mark_of(cas):
+    """The cascade's mark-price mechanism (found by name, not by place in the registry)."""
+    return next(m for m in cas.mechanisms if m.name == "mark_price")
+
+
 def ladder(top=100.0, n=60, size=10.0):
     """Bids top, top-1, ... and asks top+1, top+2, ... of ``size`` units each (tick 1): mid
     top + 0.5."""
@@ -141,7 +146,7 @@ def test_arbitrage_closes_its_share_of_the_gap_and_moves_both_venues(a, directio
     # the units bought on the perpetual were sold on the index venues, split 2 : 1
     side = "bid" if s > 0 else "ask"
     before = [b.units_left(side) for b, _ in sc.index_books()]
-    after = [b.units_left(side) for b in cas.mechanisms[0].books]
+    after = [b.units_left(side) for b in mark_of(cas).books]
     sold = np.subtract(before, after)
     assert sold.sum() == pytest.approx(abs(rec.arb_qty), rel=1e-9)
     assert sold[0] == pytest.approx(2 * sold[1], rel=1e-9)
@@ -446,10 +451,10 @@ def test_arbitrage_moves_both_ways_and_its_rebound_liquidates_shorts():
     sc = PRESETS["crowded-longs"].replace(depth_1pct=500_000.0, chasers=0.2,
                                           index_venues=((5e6, 1.0), (5e6, 1.0), (2e6, 1.0)))
     still = sc.cascade()
-    assert not still.mechanisms[0].moves_both_ways
+    assert not mark_of(still).moves_both_ways
     assert sum(r.rebound_n_liquidated for r in still.run()) == 0
     moving = sc.replace(arbitrage=0.25).cascade()
-    assert moving.mechanisms[0].moves_both_ways
+    assert mark_of(moving).moves_both_ways
     hist = moving.run()
     assert sum(r.rebound_n_liquidated for r in hist) > 0
     assert any(r.arb_qty > 0 for r in hist)
