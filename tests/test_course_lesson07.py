@@ -205,6 +205,17 @@ def test_venue_style_is_the_preset_or_its_stand_in():
         lesson07.venue_style("bybit-style")
 
 
+@pytest.mark.skipif(all(n in PRESETS for n in lesson07.VENUE_STYLES),
+                    reason="the lesson's Part 5 text is about the stand-ins")
+def test_part_5_both_stand_ins_deleverage_and_keep_the_funds_inventory_loss_as_bad_debt():
+    for name in lesson07.VENUE_STYLES:
+        scenario = lesson07.venue_style(name)
+        w = lesson07.who_pays(scenario.cascade().run(), scenario)
+        assert w["adl_cost"] > 0 and w["bad_debt"] > 0, name
+        assert -w["inventory_pnl"] > w["fund_start"], name  # more than the fund had
+        assert scenario.fund_unwind == 0.25  # both sell a quarter a round
+
+
 # ------------------------------------------------------------------------------ exercises
 def test_four_exercises_with_hints(exercises):
     assert len(exercises) == 4 and all(len(e.hints) >= 2 for e in exercises)

@@ -37,13 +37,15 @@ DESIGNS = (
 #: The venue presets compare mode puts side by side (issue 12, item 5).
 VENUE_STYLES = ("binance-style", "hyperliquid-style")
 
-#: Until the presets are in :data:`marginloops.scenarios.PRESETS`, what each stands in for:
-#: the settings of the two venues the model has today (Binance: orders limited at the bankruptcy
-#: price, an insurance fund that takes over and sells, then ADL; Hyperliquid: a backstop vault
-#: that holds what it takes over, then ADL), on the lesson's market.
+#: Until the presets are in :data:`marginloops.scenarios.PRESETS`, what each stands in for, on
+#: the lesson's market: Binance's orders limited at the bankruptcy price, the insurance fund
+#: taking over the rest and selling it, then ADL; Hyperliquid's backstop (market orders, the
+#: liquidator vault taking over whole the positions below two thirds of their maintenance
+#: margin; past the vault's money, ADL). The other settings of each venue (index, mark, tiers)
+#: are the presets' to add.
 STAND_INS = {
-    "binance-style": {"liquidation_orders": "bankruptcy", "fund_unwind": 0.25, "adl": True},
-    "hyperliquid-style": {"liquidation_orders": "bankruptcy", "fund_unwind": 0.0, "adl": True},
+    "binance-style": {"liquidation_orders": "bankruptcy", "adl": True},
+    "hyperliquid-style": {"liquidation_orders": "backstop", "adl": True},
 }
 
 
