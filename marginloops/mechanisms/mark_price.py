@@ -441,8 +441,13 @@ class MarkPrice(Mechanism):
 
     def halts(self, run) -> bool:
         # Nobody is within reach of the stale mark, but the update due would reach someone: a
-        # quiet round of its own (nobody is liquidated; arbitrage goes on; the mark may update).
-        return self.keeps_going(run) and run.pending() == 0
+        # quiet round of its own (nobody is liquidated; arbitrage goes on; the mark may update),
+        # unless another mechanism plays this round (a circuit breaker's halt, a fund's sale).
+        if not (self.keeps_going(run) and run.pending() == 0):
+            return False
+        others = (m for m in getattr(run, "active_mechanisms", ())
+                  if m is not self and type(m).halts is not Mechanism.halts)
+        return not any(m.halts(run) for m in others)
 
     def halt(self, run, st) -> None:
         """A round in which the stale mark reaches nobody: no liquidation; market makers and
