@@ -398,6 +398,8 @@ def marked_scenarios(draw):
         depth_1pct=draw(st.sampled_from([2e5, 1e6])), shock=draw(st.floats(0.01, 0.2)),
         insurance_fund=draw(st.sampled_from([0.0, 1e5])), max_rounds=200,
         resilience=draw(st.sampled_from([0.0, 0.3])),
+        venue=draw(st.sampled_from(["book", "pool"])),
+        chasers=draw(st.sampled_from([0.0, 0.2])),
         index_venues=venues, price_source=draw(st.sampled_from(["last", "mark"])),
         arbitrage=draw(st.sampled_from([0.0, 0.3, 1.0])),
         mark_rule=draw(st.sampled_from(["binance", "hyperliquid"])),
