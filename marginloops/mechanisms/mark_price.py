@@ -73,9 +73,10 @@ The model (``Scenario(index_venues=..., price_source=..., arbitrage=..., mark_ru
   stop at that fixed point: it goes on (rounds in which nobody is liquidated while arbitrage
   goes on) until the update. A stale mark can liquidate what a timely one would not: with
   partial liquidation, a mark left at a low while arbitrage lifts the price keeps cutting the
-  positions it reached (``tests/test_mark_price.py`` works one by hand). Vega documents the
-  pattern: with "a mark price update frequency > 1 block duration", a trader who bought at
-  60 while the mark was still 50 was liquidated when the mark next updated to 60 (Vega issue
+  positions it reached (``tests/test_mark_price.py`` works one by hand). Vega's issue
+  tracker records the pattern (a bug report, not a documented mainnet incident): with "a
+  mark price update frequency > 1 block duration", a trader who bought at 60 while the mark
+  was still 50 was liquidated when the mark next updated to 60 (Vega issue
   11481, https://github.com/vegaprotocol/vega/issues/11481, found by Vega's market-simulation
   fuzz tests; its network parameter ``network.markPriceUpdateMaximumFrequency``,
   https://github.com/vegaprotocol/vega/issues/6869).
@@ -92,8 +93,9 @@ The model (``Scenario(index_venues=..., price_source=..., arbitrage=..., mark_ru
   perpetual's last price P is below the index I and its best ask is too, arbitrageurs buy
   the perpetual and sell the same units on the index venues, split by weight (above: the
   reverse), just enough that the gap ``I - P`` shrinks to ``(1 - a)`` of what it was (the
-  smallest quantity that does, found by bisection on copies of the venues, at most 42
-  trials; within the venues' ticks). The last price is then the arbitrage buy's last fill,
+  smallest quantity that does, found by bisection, at most 42 trials, each reading the books
+  without trading (:meth:`marginloops.OrderBook.reach`; a pool is traded on a copy); within
+  the venues' ticks). The last price is then the arbitrage buy's last fill,
   so the round's ``price_after`` shows the rebound and its ``last_fill_price`` the wick.
   ``arb_qty`` records the units bought on the perpetual (sold: negative). With arbitrage on,
   the mechanism moves the price both ways (:attr:`MarkPrice.moves_both_ways`): the core then
