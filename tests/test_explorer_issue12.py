@@ -104,3 +104,27 @@ def test_the_explorer_price_chart_with_the_default_model_has_no_mark_line(direct
     ex = CascadeExplorer(SMALL.replace(direction=direction))
     ex.step()
     assert list(ex.price_chart.mark.x) == [] and "mark price" not in ex.price_chart.caption.value
+
+
+def test_the_backstop_rows_show_only_with_the_vault():
+    ex = CascadeExplorer(SMALL)
+    c = ex.controls
+    choice, knob = c.mechanisms["liquidation_orders"], c._rows["backstop_threshold"]
+    rows = c._dependents["liquidation_orders"]
+    assert rows.layout.display == "none"
+    choice.value = "bankruptcy"
+    assert rows.layout.display is None and knob.layout.display == "none"
+    choice.value = "backstop"
+    assert ex.scenario.liquidation_orders == "backstop" and knob.layout.display is None
+    assert ex.scenario.backstop_threshold == pytest.approx(2 / 3, rel=1e-9)
+    c.mechanisms["backstop_threshold"].value = 0.5
+    assert ex.scenario.backstop_threshold == 0.5
+    assert ex.narration[-1].startswith("Settings changed (vault takes over below: 2/3 of "
+                                       "maintenance margin (Hyperliquid) → 1/2 of maintenance "
+                                       "margin)")
+    ex.step()
+    ex.step()
+    rec = ex.cascade.history[-1]
+    assert rec.backstop and rec.n_backstop > 0
+    assert "liquidator vault took over" in ex.narration[-1]
+    assert "its inventory: <b>" in ex.status.value

@@ -162,11 +162,16 @@ class BankruptcyLimitOrders(Mechanism):
                   "position's equity makes the liquidator vault take it over, [0, 1] "
                   "(Hyperliquid: 2/3)",
               control=Control(
-                  "Who pays for losses", "Vault takes over below (% of maint.)",
+                  "Who pays for losses", "Vault takes over below",
                   "With a backstop vault: a position whose equity is below this share of its "
                   "maintenance margin is taken over by the liquidator vault instead of being "
-                  "sold (Hyperliquid: 66.7%)", lo=0.0, hi=100.0, step=0.1, per_unit=0.01,
-                  under="liquidation_orders")),
+                  "sold (Hyperliquid: two thirds)", kind="menu", under="liquidation_orders",
+                  options=(("2/3 of maintenance margin (Hyperliquid)", 2 / 3,
+                            "Hyperliquid's rule"),
+                           ("1/2 of maintenance margin", 0.5, "The vault steps in later"),
+                           ("1/3 of maintenance margin", 1 / 3, "Later still"),
+                           ("0: only positions already bankrupt", 0.0,
+                            "The vault takes only positions whose equity is below zero")))),
     )
     record_fields = (
         RecordField("fund_took_qty", float, 0.0, "units the insurance fund took over this round "

@@ -17,8 +17,8 @@ from .knobs import clean, format_value
 from .reports import Reports
 
 __all__ = ["CORE_ROWS", "Disclosure", "MECHANISMS", "MECHANISM_COLUMNS", "MECHANISM_LABEL_WIDTH",
-           "OFF", "OPTION_NEEDS", "PANEL_ORDER", "Setting", "describe_tiers", "panel_columns",
-           "panel_rows", "setting_of", "tiers_note"]
+           "OFF", "OPTION_NEEDS", "PANEL_ORDER", "ROW_SHOWN_WHEN", "Setting", "describe_tiers",
+           "panel_columns", "panel_rows", "setting_of", "tiers_note"]
 
 
 #: What a choice's buttons hold for a field value of None (a selection widget cannot hold None).
@@ -143,6 +143,11 @@ PANEL_ORDER = ("mmr_tiers", "dynamic_margin", "dynamic_window", "partial", "part
 #: field it needs}``: the panel never offers a state the Scenario refuses (partial "tier"
 #: steps a position down the margin tiers, so it needs tiered margin).
 OPTION_NEEDS = {("partial", "tier"): "mmr_tiers"}
+
+#: Rows shown under their parent only while it has one value, ``{field: (parent, value)}``
+#: (a row's ``under`` shows it while the parent is on at all): the vault's threshold means
+#: something only with the backstop vault.
+ROW_SHOWN_WHEN = {"backstop_threshold": ("liquidation_orders", "backstop")}
 
 
 def setting_of(param: Param) -> Setting:

@@ -27,6 +27,7 @@ from .mechanisms import (
     MECHANISM_LABEL_WIDTH,
     MECHANISMS,
     OPTION_NEEDS,
+    ROW_SHOWN_WHEN,
     Disclosure,
     Setting,
     panel_columns,
@@ -224,6 +225,7 @@ class ScenarioControls(Reports, widgets.VBox):
         self._settings = {m.field: m for m in MECHANISMS}
         self._dependents: dict[str, widgets.VBox] = {}  # field -> rows shown while it is on
         self._notes: dict[str, widgets.HTML] = {}
+        self._rows: dict[str, widgets.Widget] = {}  # field -> its row (label and control)
         parents = {m.under for m in MECHANISMS if m.under}
         groups: dict[str, list] = {}
         for m in MECHANISMS:
@@ -243,6 +245,7 @@ class ScenarioControls(Reports, widgets.VBox):
                                                   layout={"width": MECHANISM_LABEL_WIDTH}),
                                     control], layout={"align_items": "center"})
             self.mechanisms[m.field] = control
+            self._rows[m.field] = row
             rows = groups.setdefault(m.group, [])
             if m.switch:
                 self.switches[m.field] = widgets.Checkbox(
@@ -313,12 +316,23 @@ class ScenarioControls(Reports, widgets.VBox):
     def _mechanism_values(self) -> dict:
         """The Scenario fields the panel sets, as the panel shows them."""
         out = {}
+        try:
+            market = self.scenario
+        except traitlets.TraitError:  # not set yet: the panel is being built
+            market = None
         for field, m in self._settings.items():
             switch = self.switches.get(field)
             if switch is not None and not switch.value:
                 out[field] = m.off
             else:
-                out[field] = m.value(self._value_widget(field).value)
+                shown = self._value_widget(field).value
+                out[field] = m.value(shown)
+                # a knob still showing the market's value keeps it exactly (2/3 is shown as
+                # 66.6666666667, which reads back as 0.666666666667)
+                now = getattr(market, field, None)
+                if (m.kind == "knob" and now is not None and now != m.off
+                        and m.shown(now) == shown):
+                    out[field] = now
         return out
 
     def _is_on(self, field) -> bool:
@@ -373,6 +387,11 @@ class ScenarioControls(Reports, widgets.VBox):
                 value = control.value
                 control.options = options
                 control.value = value
+        for field, (parent, value) in ROW_SHOWN_WHEN.items():
+            row = self._rows.get(field)
+            if row is not None and parent in self._settings:
+                shown = self._value_widget(parent).value == self._settings[parent].shown(value)
+                row.layout.display = None if shown else "none"
         tiered = self._is_on("mmr_tiers")
         mmr = self.knobs["mmr"]
         mmr.set_disabled(tiered)

@@ -1,6 +1,7 @@
 """The "Breaking the loop" panel in a real JupyterLab, in Chromium: open it, switch on the
 circuit breaker, step into a halt."""
 
+import re
 import time
 
 import pytest
@@ -140,4 +141,54 @@ def test_margin_rows_of_the_panel_in_lab(lab_server, page, page_log, explorer_no
     text = wait_for_text(status, "partly closed")
     assert "margin +" in text
     save_screenshot(explorer, "mechanisms-lab-margin-round2")
+    assert page_log.errors == []
+
+
+def inventory_line(figure):
+    """The ``d`` of the fund's inventory line in the open-interest chart (drawn in the
+    Okabe-Ito orange, style.ORANGE): "" while it has no point."""
+    return "".join(figure.locator("svg.svg-figure g.curve path.line").evaluate_all(
+        "paths => paths.filter(p => getComputedStyle(p).stroke === 'rgb(230, 159, 0)')"
+        ".map(p => p.getAttribute('d') || '')"))
+
+
+def test_the_fund_inventory_moves_when_stepping_bankruptcy_orders_in_lab(
+        lab_server, page, page_log, explorer_notebook):
+    """Liquidation orders at the bankruptcy price, chosen in the panel: stepping, the
+    insurance fund's inventory (the orange line of the open-interest chart, and the status
+    line's units) moves with each round: taken over in round 1, sold down after."""
+    page.set_viewport_size(TALL)
+    panel = open_notebook(lab_server, page, explorer_notebook)
+    explorer = first_explorer(panel)
+    story = explorer.locator("div[role='log']")
+    status = explorer.locator("div[role='status']").first
+    explorer.get_by_text("Breaking the loop", exact=True).click()
+    unwind = explorer.get_by_role("spinbutton", name="Fund sells per round (%)", exact=True)
+    assert not unwind.is_visible()  # shown only while the orders are limited
+    explorer.get_by_role("radio", name="limit at the bankruptcy price", exact=True).check()
+    wait_for_text(story, "Settings changed (liquidation orders: market orders → limit at the "
+                         "bankruptcy price)")
+    unwind.wait_for(state="visible")
+    assert unwind.input_value() == "25"
+    oi = explorer.locator(".bqplot").filter(has_text="Open interest").first
+    wait_for_text(explorer, "the fund's inventory: units it took over and has not sold yet")
+    seen, held = [], []
+    for round_no in range(4):
+        widget_button(explorer, "Step").click()
+        wait_for_text(story, f"Round {round_no}")
+        text = wait_for_text(status, f"Round {round_no}")
+        held.append(re.search(r"its inventory: ([\d,.]+|less than 0.01) units?", text).group(1))
+        deadline = time.monotonic() + 30
+        while (d := inventory_line(oi)) in seen[-1:] and round_no > 0:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the inventory line did not move in round {round_no}")
+            time.sleep(0.02)
+        seen.append(d)
+        if round_no == 1:
+            save_screenshot(explorer, "mechanisms-lab-fund-inventory-round1")
+    # none before round 1, taken over in round 1, sold down after: the status says so
+    assert held[0] == "0" and held[1] != "0" and held[2] != held[1]
+    text = wait_for_text(story, "The insurance fund took over")
+    assert "closed beyond their bankruptcy price" not in text
+    save_screenshot(explorer, "mechanisms-lab-fund-inventory-round3")
     assert page_log.errors == []
