@@ -512,3 +512,18 @@ def test_compare_counts_what_the_fund_took_over():
     assert b.fund_took_notional == pytest.approx(
         sum(r.fund_took_qty * r.price_before for r in hist))
     assert b.fund_took_notional > 0
+
+
+def test_phase_mode_names_the_limited_orders():
+    from marginloops.narration import narrate_liquidate
+
+    pos, book = limits_market()
+    hist = Cascade(pos, book, shock=0.04, insurance_fund=10.0,
+                   liquidation_orders="bankruptcy").run()
+    assert hist[1].limited and not hist[1].backstop
+    assert narrate_liquidate(hist[1]) == (
+        "Liquidate: the engine closes them with sells limited at each position's own "
+        "bankruptcy price, sent together as one order for 7 units.")
+    market = Cascade(pos, book, shock=0.04, insurance_fund=10.0).run()
+    assert not market[1].limited
+    assert "one market sell order" in narrate_liquidate(market[1])

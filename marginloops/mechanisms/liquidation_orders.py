@@ -183,6 +183,8 @@ class BankruptcyLimitOrders(Mechanism):
         RecordField("fund_gap_qty", float, 0.0, "of fund_took_qty, the units of positions whose "
                     "bankruptcy price the venue's best price had already passed: taken over "
                     "whole off the venue, never sent (not in qty_liquidated)"),
+        RecordField("limited", bool, False, "True when liquidation_orders is \"bankruptcy\": "
+                    "each liquidation is an order limited at its own bankruptcy price"),
         RecordField("backstop", bool, False, "True when liquidation_orders is \"backstop\": "
                     "the insurance fund is the liquidator vault"),
         RecordField("n_backstop", int, 0, "positions the liquidator vault took over this round "
@@ -553,6 +555,7 @@ class BankruptcyLimitOrders(Mechanism):
         out = dict(self.values)
         out["fund_inventory"] = self.held
         out["backstop"] = self.vault
+        out["limited"] = not self.vault
         self.values = {}
         return out
 
@@ -592,6 +595,15 @@ class BankruptcyLimitOrders(Mechanism):
         return (f"no liquidation order could trade: every bankruptcy price was beyond the "
                 f"{rec.venue}'s best price, so nothing was sold and the price stayed at "
                 f"{price(rec.price_after)}.")
+
+    @staticmethod
+    def order_words(rec) -> str | None:
+        """Phase mode's liquidate stage: limited orders, one a position, sent together."""
+        if not rec.limited:
+            return None
+        kind = "sells" if rec.direction == "down" else "buys"
+        return (f"{kind} limited at each position's own bankruptcy price, sent together as "
+                f"one")
 
     @staticmethod
     def _in_play(rec) -> bool:
