@@ -225,3 +225,45 @@ def test_play_typing_and_presets_work_in_lab(lab_server, page, page_log, explore
     assert "shorts were liquidated" in story.text_content()
     save_screenshot(explorer, "explorer-lab-squeeze")
     assert page_log.errors == []
+
+
+def test_price_chart_draws_mark_and_index_in_projector_mode_in_lab(lab_server, page, page_log,
+                                                                   tmp_path):
+    """A market checked on the mark price (issue 12): the price chart draws the mark (purple,
+    dashed) and the index (green, dotted) beside the last price, keyed in its caption, and
+    both grow a point with each round; projector mode keeps them and their key readable."""
+    path = write_notebook(
+        tmp_path / "mark.ipynb",
+        "from marginloops import CascadeExplorer, Scenario\n"
+        "CascadeExplorer(Scenario.preset('crowded-longs').replace(\n"
+        "    index_venues=((5e6, 1.0), (3e6, 1.0)), price_source='mark', arbitrage=0.3))")
+    page.set_viewport_size(TALL)
+    panel = open_notebook(lab_server, page, path)
+    explorer = first_explorer(panel)
+    figure = price_figure(explorer)
+    purple, green = "rgb(204, 121, 167)", "rgb(0, 158, 115)"  # style.PURPLE, style.GREEN
+
+    def line(colour):
+        return "".join(figure.locator("svg.svg-figure g.curve path.line").evaluate_all(
+            f"paths => paths.filter(p => getComputedStyle(p).stroke === '{colour}')"
+            ".map(p => p.getAttribute('d') || '')"))
+
+    seen = []
+    for round_no in range(3):
+        widget_button(explorer, "Step").click()
+        deadline = time.monotonic() + 30
+        while (d := (line(purple), line(green))) in seen[-1:] or not d[0]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"mark and index lines did not move in round {round_no}")
+            time.sleep(0.02)
+        seen.append(d)
+    assert "NaN" not in "".join(seen[-1])
+    caption = explorer.locator(".bqplot").filter(has_text="Price by round").locator(
+        "xpath=..").first.text_content() or ""
+    text = explorer.text_content() or ""
+    assert "mark price: the price margins are checked at (dashed)" in text, caption
+    assert "index price: the spot venues' average (dotted)" in text
+    explorer.get_by_role("button", name="Projector mode").click()
+    time.sleep(1.0)
+    save_screenshot(explorer, "explorer-lab-mark-index-projector")
+    assert page_log.errors == []
