@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 from test_properties import FAST, markets
 
 from marginloops import PRESETS, Cascade, OrderBook, Positions, Scenario
@@ -527,3 +528,24 @@ def test_phase_mode_names_the_limited_orders():
     market = Cascade(pos, book, shock=0.04, insurance_fund=10.0).run()
     assert not market[1].limited
     assert "one market sell order" in narrate_liquidate(market[1])
+
+
+@FAST
+@given(markets(), st.sampled_from([2e4, 1e5, 1e6]), st.sampled_from([0.0, 0.003, 0.01]))
+def test_on_random_pools_no_order_sells_beyond_its_limit(market, depth, fee):
+    """The same acceptance on a constant-product pool, whose depth at each limit comes from
+    its curve (the marginal price): every order within its bankruptcy price, the orders' USD
+    adding up to the pool's fill, the fund first."""
+    from marginloops import ConstantProductPool
+
+    pos, _, kwargs = market
+    pool = ConstantProductPool.from_depth(100.0, depth, fee=fee)
+    kwargs = dict(kwargs, liquidation_orders="bankruptcy")
+    start = pool.best_bid if kwargs["direction"] == "down" else pool.best_ask
+    liq = pos.liquidation_price
+    ok = ((pos.side > 0) & (liq < start)) | ((pos.side < 0) & (liq > start))
+    pos = Positions.from_arrays(pos.side[ok], pos.size[ok], pos.entry[ok], pos.leverage[ok],
+                                pos.mmr[ok])
+    cas = Cascade(pos, pool, **kwargs)
+    hist, orders = play(cas)
+    check_run(pos, cas, hist, kwargs["insurance_fund"], orders=orders)
