@@ -430,9 +430,8 @@ class PerpetualAccounts:
     def check_opposite(self, price) -> Closing:
         """The opposite side's open accounts that ``price`` has reached (a short's
         liquidation price after a crash rebounds), to be closed whole (``both`` only)."""
-        self._sync_other()
+        hit = self._other_reached(price)
         o = self.other
-        hit = np.flatnonzero(o._reached(price, 0.0) & (o.q_left > 0))
         c = Closing(hit, o.q_left[hit], o.m_left[hit], entry=o.entry_s[hit])
         c.equity_now = o.equity_at(price, c)
         c.x = np.ones(len(hit))
@@ -456,9 +455,17 @@ class PerpetualAccounts:
         """Opposite accounts ``price`` has reached (0 unless ``both``)."""
         if self.other is None:
             return 0
+        return len(self._other_reached(price))
+
+    def _other_reached(self, price) -> np.ndarray:
+        """Sorted-order indices of the open opposite accounts ``price`` has reached. Their
+        thresholds never move (auto-deleveraging shrinks size and margin in proportion, and
+        no other mechanism acts on this side): a ``searchsorted`` on the sorted liquidation
+        prices, and a look at the accounts before that point only."""
         self._sync_other()
         o = self.other
-        return int(np.count_nonzero(o._reached(price, 0.0) & (o.q_left > 0)))
+        k = o._reach(price)
+        return np.flatnonzero((o.closed_in[:k] < 0) & (o.q_left[:k] > 0))
 
     # ------------------------------------------------------------------------- reading
     def n_reduced_open(self) -> int:

@@ -484,6 +484,13 @@ class Cascade:
             self._bad_debt -= self._fund
             self._fund = 0.0
 
+    def react(self, st: RoundState) -> None:
+        """The mechanisms' reactions after a trade (``after_trade``: arbitrage, quote
+        withdrawal, the fund's sale, the rebound), in order; a mechanism that plays a round of
+        its own calls it so that the others react to that round too."""
+        for m in self._at["after_trade"]:
+            m.after_trade(self, st)
+
     def put_back(self, qty) -> float:
         """Market makers put ``qty`` units back on the traded side; returns units placed."""
         placed = self.venue.refill(self.venue_side, qty, at=self.refill_at)
@@ -572,8 +579,7 @@ class Cascade:
         self.path.append(self.price)
         self.deficit += fill.filled
         st.refilled += self.put_back(self.resilience * fill.filled)
-        for m in self._at["after_trade"]:
-            m.after_trade(self, st)
+        self.react(st)
         st.pending = self.pending()
         if fill.unfilled > 0:
             st.end = "book_exhausted"

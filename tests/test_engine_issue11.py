@@ -98,7 +98,7 @@ def test_the_round_code_names_no_mechanism():
     named in the code of the round (docstrings aside)."""
     # The settle stage is the core's: it reports the fees it charged (at the rate the fee
     # mechanism gives) and the accounts it only reduced (as the accounts report them).
-    settled = {"fees", "returned_to_traders", "n_reduced"}
+    settled = {"fees", "returned_to_traders", "n_reduced", "check_price"}  # (a core word too)
     words = {p.name for p in all_params()} | {f.name for f in record_fields()} - settled
     words |= {"breaker", "halted", "adl", "partial", "call_auction"}
     for fn in (Cascade.step, Cascade._shock, Cascade._liquidate, Cascade._recover,
@@ -503,7 +503,8 @@ def toy(tmp_path_factory):
     text = text.replace("    from .withdrawal import QuoteWithdrawal\n",
                         "    from .withdrawal import QuoteWithdrawal\n"
                         "    from .haircut import Haircut\n")
-    text = text.replace("CallAuction, LiquidationFee)", "CallAuction, LiquidationFee, Haircut)")
+    text = text.replace("LiquidationFee, ReboundLiquidation)",
+                        "LiquidationFee, ReboundLiquidation, Haircut)")
     reg.write_text(text)
     done = subprocess.run([sys.executable, "-c", _TRY], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120, env={"PYTHONPATH": str(tmp_path)})

@@ -477,7 +477,7 @@ def accepted(field, value):
     """The few hostile values that are valid for a field."""
     if field in ("name", "description"):
         return isinstance(value, str)
-    if field == "mmr_tiers":
+    if field in ("mmr_tiers", "index_venues"):
         return isinstance(value, list) and value == []
     if field in ("liquidation_fee", "partial", "breaker_move"):
         return value is None
@@ -543,10 +543,12 @@ def test_sweep_cli_valid_cases_are_the_expected_ones(capsys):
           if run_cli(["--set", f"{f}={t}"], capsys)[0] == 0}
     strings = {(f, t) for f in ("name", "description") for t in CLI_HOSTILE}
     optional = {("liquidation_fee", "none"), ("partial", "none"), ("breaker_move", "none"),
-                ("mmr_tiers", "none"), ("mmr_tiers", "")}
+                ("mmr_tiers", "none"), ("mmr_tiers", ""), ("index_venues", "none"),
+                ("index_venues", "")}
     flags = {(f, t) for f in ("call_auction", "adl") for t in ("True", "False")}
     # 5% is a valid value of every fraction field but mmr (5% allows leverage below 20x only)
-    fractions = {(f, "5%") for f in FRACTION_FIELDS if f != "mmr"}
+    # and arbitrage (it trades with index venues, which the defaults have none of)
+    fractions = {(f, "5%") for f in FRACTION_FIELDS if f not in ("mmr", "arbitrage")}
     assert ok == strings | optional | flags | fractions
 
 

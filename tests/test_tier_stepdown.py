@@ -64,7 +64,7 @@ def test_one_round_steps_each_position_down_one_tier_by_hand():
     # Notional left at the check price: exactly the lower tiers' ceilings.
     np.testing.assert_allclose(left[:2] * 91.0, [3000.0, 1000.0], rtol=1e-12)
     # The new tiers and maintenance rates: A 2% (tier 1), B 1% (tier 0).
-    partial = cas.mechanisms[0]
+    partial = next(m for m in cas.mechanisms if m.name == "partial")
     assert list(partial.tiers_now(cas)[:2]) == [1, 0]
     acc = cas.accounts
     rate = np.empty(3)
@@ -146,7 +146,7 @@ def test_tier_step_down_invariants(market):
     pos, bk, kwargs = market
     s = 1 if kwargs["direction"] == "down" else -1
     cas = Cascade(pos, bk, **kwargs)
-    partial = cas.mechanisms[0]
+    partial = next(m for m in cas.mechanisms if m.name == "partial")
     tiers = kwargs["mmr_tiers"]
     size, tier = cas.accounts.open_size(), partial.tiers_now(cas)
     while (rec := cas.step()) is not None:

@@ -433,9 +433,13 @@ class MarkPrice(Mechanism):
             self.mark = self._mark_now(run)
 
     def keeps_going(self, run) -> bool:
-        """A stale mark reaches nobody, but the update due at the end of the interval would:
-        the run goes on (rounds in which nobody is liquidated and arbitrage goes on) until it
-        is published."""
+        """Arbitrage still closing the gap to the index (it traded last round), or a stale mark
+        that reaches nobody while the update due at the end of the interval would: the run
+        goes on (rounds in which nobody is liquidated and arbitrage goes on)."""
+        if self.arbitrage > 0 and self.arb != 0.0:
+            # Arbitrageurs traded last round and a gap is left: the rebound goes on (rounds in
+            # which nobody is liquidated) until the gap is within the venues' ticks.
+            return True
         if self.price_source != "mark" or self.mark_interval == 1:
             return False
         # (just after an update the mark now is the one published: nothing more to wait for)
@@ -458,7 +462,7 @@ class MarkPrice(Mechanism):
         run.path.append(run.price)
         st.fill = (run.venue.market_sell(0.0) if run.direction == "down"
                    else run.venue.market_buy(0.0))
-        self.after_trade(run, st)
+        run.react(st)  # every mechanism's after-trade reaction: the arbitrage, the rebound
         st.pending = run.pending()
         active = getattr(run, "active_mechanisms", ())
         if st.pending == 0 and not any(m.keeps_going(run) for m in active):
@@ -531,8 +535,9 @@ class MarkPrice(Mechanism):
         else:
             lo_p, hi_p = (best, max(aim, best)) if s > 0 else (min(aim, best), best)
             hi = float(np.sum(perp.depth_profile(side, lo_p, hi_p)[1]))
-        if not hi > 0:
-            hi = max(perp.units_left(side) * 1e-6, 1e-9)
+        if not 0 < hi < math.inf:  # nothing in range, or a pool side without end
+            left = perp.units_left(side)
+            hi = max(left * 1e-6, 1e-9) if 0 < left < math.inf else 1.0
         lo = 0.0
         for _ in range(MAX_DOUBLINGS):
             ok, out = trial(hi)
