@@ -542,6 +542,8 @@ def test_on_random_pools_no_order_sells_beyond_its_limit(market, depth, fee):
     pool = ConstantProductPool.from_depth(100.0, depth, fee=fee)
     kwargs = dict(kwargs, liquidation_orders="bankruptcy")
     start = pool.best_bid if kwargs["direction"] == "down" else pool.best_ask
+    # flat rates (a tiered market's positions rebuilt with their rates), solvent at the start
+    pos = Positions.from_arrays(pos.side, pos.size, pos.entry, pos.leverage, pos.mmr)
     liq = pos.liquidation_price
     ok = ((pos.side > 0) & (liq < start)) | ((pos.side < 0) & (liq > start))
     pos = Positions.from_arrays(pos.side[ok], pos.size[ok], pos.entry[ok], pos.leverage[ok],
