@@ -71,6 +71,11 @@ def test_part_1_the_mark_saves_traders_with_arbitrage_and_only_delays_without():
     last, mark = run(0.2, "last"), run(0.2, "mark")
     n = [sum(r.n_liquidated for r in h) for h in (last, mark)]
     assert n[1] < n[0] and _fall(mark) < _fall(last)
+    low = [min(r.price_after for r in h) for h in (last, mark)]
+    assert low[1] > low[0]
+    # the wick: both end far above their lowest price, within 2% of the start
+    for h, lowest in zip((last, mark), low, strict=True):
+        assert h[-1].price_after > lowest + 1 and _fall(h) < 0.02
     # the shock moved the last price, not the index; the mark stayed between them
     shock = mark[0]
     assert shock.price_after < shock.mark_price < shock.index_price
