@@ -103,12 +103,10 @@ def _who(rec: RoundRecord) -> str:
 
 
 def _loss_words(m, rec) -> str | None:
-    """A mechanism's own words for the round's loss to the fund (``loss_words(rec)``: a
-    replacement for the core's "closed beyond their bankruptcy price" sentence, "" for none),
-    or None to keep the core's. Read with getattr: the hook is not declared on
-    :class:`~marginloops.mechanisms.Mechanism` yet."""
-    words = getattr(m, "loss_words", None)
-    return None if words is None else words(rec)
+    """A mechanism's own words for the round's loss to the fund (:meth:`Mechanism.loss_words`:
+    a replacement for the core's "closed beyond their bankruptcy price" sentence, "" for
+    none), or None to keep the core's."""
+    return m.loss_words(rec)
 
 
 def narrate(rec: RoundRecord) -> str:

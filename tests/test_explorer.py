@@ -624,7 +624,8 @@ def test_set_scenario_shows_every_mechanism_and_back():
                         recovery=0.25, call_auction=True, refill_at="levels", withdrawal=1.5,
                         mmr_tiers=tiers, partial="restore", partial_fraction=0.4,
                         dynamic_margin=0.25, dynamic_window=20,
-                        liquidation_orders="bankruptcy", fund_unwind=0.35)
+                        liquidation_orders="bankruptcy", fund_unwind=0.35, chasers=0.1,
+                        chaser_leverage=30.0)
     ex = CascadeExplorer(SMALL)
     c = ex.controls
     ex.set_scenario(odd)
@@ -650,7 +651,7 @@ def test_set_scenario_shows_every_mechanism_and_back():
         "Breaking the loop (on: tiered margin, dynamic margin 0.25×, partial liquidation: "
         "just enough to restore margin, fee 0.75%, liquidation orders: limit at the "
         "bankruptcy price, quote withdrawal 1.5, refill at old levels, circuit breaker 0.1%, "
-        "call auction)")
+        "call auction, chasers 10%, at 30x)")
     assert ex.narration[-1] == ("Settings changed (market set to all on): the run starts "
                                 "again from round 0.")
     # a preset: every mechanism off again (but its insurance fund), the usual ranges back

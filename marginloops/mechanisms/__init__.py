@@ -244,6 +244,13 @@ class Mechanism:
         return None
 
     @staticmethod
+    def loss_words(rec) -> str | None:
+        """The round's sentence about its losses, when the mechanism changed where they come
+        from (a fund's loss on what it took over, not a close beyond bankruptcy); None to
+        keep the core's."""
+        return None
+
+    @staticmethod
     def end_words(history) -> str:
         """Added to the run's closing summary ("" when there is nothing to say)."""
         return ""

@@ -73,13 +73,13 @@ class ReboundLiquidation(Mechanism):
                   "Traders who short the breakdown on the way down (buy the breakout in a "
                   "squeeze), at high leverage: when arbitrage makes the price rebound, their "
                   "liquidations make the wick",
-                  lo=0.0, hi=50.0, step=1.0, per_unit=0.01, short="chasers {}%")),
+                  lo=0.0, hi=50.0, step=1.0, per_unit=0.01, off=0.0, short="chasers {}%")),
         Param("chaser_leverage", "number", 20.0, lo=1, hi=100,
               doc="the chasers' leverage, [1, 100]",
               control=Control(
                   "Index and arbitrage", "Chasers' leverage (x)",
                   "The leverage of the traders who chase the move", lo=1.0, hi=100.0,
-                  step=1.0, under="chasers", short="chasers at {}x")),
+                  step=1.0, under="chasers", short="at {}x")),
     )
     follows_both_ways = True
     record_fields = (
