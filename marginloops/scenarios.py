@@ -25,7 +25,7 @@ from .orderbook import BOOK_SHAPES, OrderBook
 from .params import check_choice, check_real, check_whole, show
 from .pool import ConstantProductPool
 from .positions import DEFAULT_LEVERAGE_MIX, Positions, check_leverage_mix
-from .tiers import MarginTiers
+from .tiers import BINANCE_STYLE_TIERS, MarginTiers
 
 FORMAT = "marginloops.scenario/2"
 #: The venues a scenario's cascade can trade on: a limit order book, or a constant-product pool
@@ -666,6 +666,21 @@ def _parse_json(text, where):
         raise ValueError(f"{where} is not valid JSON: {reason}") from None
 
 
+#: The market the two venue presets share, so that compare mode shows only their rules: 2,000
+#: traders, 80% long at 10x-40x (Hyperliquid's BTC limit is 40x), on a perpetual book of
+#: 1M USD within 1% and a 5% shock; spot venues of 10M USD in all for the index, arbitrageurs
+#: closing a quarter of the gap each round, and 10% of the open interest in chasers at 25x
+#: (shorts sold into the fall, which the rebound liquidates). Sources of each venue's
+#: settings: lessons/TEACHERS.md, "Venue presets".
+VENUE_MARKET = dict(
+    long_share=0.8, leverage_mix=((10, 0.3), (20, 0.4), (40, 0.3)), open_interest=25_000_000.0,
+    depth_1pct=1_000_000.0, shock=0.05, insurance_fund=250_000.0, entry_spread=0.10,
+    arbitrage=0.25, chasers=0.1, chaser_leverage=25.0)
+#: Hyperliquid's oracle weights Binance, OKX, Bybit, Kraken, Kucoin, Gate IO and MEXC spot 3, 2,
+#: 2, 1, 1, 1, 1 (https://hyperliquid.gitbook.io/hyperliquid-docs/hypercore/oracle; its own
+#: spot, weight 1, left out); depths in proportion to the weights, 10M USD in all.
+HYPERLIQUID_ORACLE = tuple((10_000_000.0 * w / 11.0, float(w)) for w in (3, 2, 2, 1, 1, 1, 1))
+
 PRESETS = {s.name: s for s in (
     Scenario(
         name="calm-market",
@@ -691,4 +706,26 @@ PRESETS = {s.name: s for s in (
                     "buy back.",
         direction="up", long_share=0.2, leverage_mix=((10, 0.3), (25, 0.3), (50, 0.4)),
         open_interest=15_000_000.0, depth_1pct=1_500_000.0, shock=0.05, entry_spread=0.10),
+    Scenario(
+        name="binance-style",
+        description="A crowded perpetual on a thin book, liquidated as Binance documents: "
+                    "margins checked on a mark price from an index of spot venues, "
+                    "liquidation orders limited at the bankruptcy price, the insurance fund "
+                    "taking over the rest, tiered margin, then auto-deleveraging.",
+        **VENUE_MARKET, index_venues=((5_000_000.0, 3.0), (3_000_000.0, 2.0),
+                                      (2_000_000.0, 1.0)),
+        price_source="mark", mark_rule="binance", mark_interval=1, basis_window=5,
+        liquidation_orders="bankruptcy", fund_unwind=0.25, adl=True,
+        mmr_tiers=BINANCE_STYLE_TIERS.brackets, partial="tier"),
+    Scenario(
+        name="hyperliquid-style",
+        description="The same crowded perpetual, liquidated as Hyperliquid documents: a mark "
+                    "price from its oracle, market orders in slices of 20%, the liquidator "
+                    "vault taking over positions below two thirds of their maintenance "
+                    "margin, then auto-deleveraging.",
+        **VENUE_MARKET, index_venues=HYPERLIQUID_ORACLE, price_source="mark",
+        mark_rule="hyperliquid", mark_interval=1, basis_window=25,
+        liquidation_orders="backstop", backstop_threshold=2 / 3, adl=True,
+        mmr_tiers=((0.0, 0.0125), (150_000_000.0, 0.025)), partial="fraction",
+        partial_fraction=0.2, liquidation_fee=0.0),
 )}

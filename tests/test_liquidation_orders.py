@@ -217,8 +217,10 @@ def test_the_range_is_named():
         Scenario(liquidation_orders="ioc")
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("preset", sorted(n for n, s in PRESETS.items()
+                                           if s.liquidation_orders == "market"))
 def test_market_orders_leave_every_preset_as_it_was(preset):
+    # (the venue presets choose their liquidation orders: not this test's subject)
     base = PRESETS[preset]
     a = base.cascade().run()
     b = base.replace(liquidation_orders="market", fund_unwind=0.9).cascade().run()

@@ -236,8 +236,9 @@ def test_a_file_may_give_only_what_it_changes():
                     "Scenario field, \"preset\" or \"format\""),
     ({"shock": 0.1, "colour": "red", "seeds": 3},
      "scenario has unknown keys 'colour', 'seeds' (did you mean 'seed'?)"),
-    ({"preset": "thin", "shock": 0.1}, "preset must be one of ['calm-market', 'crowded-longs', "
-                                       "'short-squeeze', 'thin-book'], got 'thin'"),
+    ({"preset": "thin", "shock": 0.1}, "preset must be one of ['binance-style', 'calm-market', "
+                                       "'crowded-longs', 'hyperliquid-style', 'short-squeeze', "
+                                       "'thin-book'], got 'thin'"),
     ({"preset": None}, "preset must be one of"),
     ({"format": "marginloops.scenario/4", "shock": 0.1}, "format must be "
      "'marginloops.scenario/2' (or 'marginloops.scenario/1' or 'marginloops.scenario/3', or "
