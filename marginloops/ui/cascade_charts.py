@@ -78,6 +78,12 @@ class PriceChart(Chart):
     #: Keyed only when the run's records carry them (a mark price from an index, issue 12).
     MARK_KEY = (style.PURPLE, "◆╌", "mark price: the price margins are checked at (dashed)")
     INDEX_KEY = (style.GREEN, "▲┈", "index price: the spot venues' average (dotted)")
+    #: Keyed only when some round's own order ended away from the round's price (arbitrage
+    #: moved the price back after it: the wick), in a crash and in a squeeze.
+    WICK_KEYS = {"down": (style.BLUE, "▽", "the wick: the round's lowest trade, before "
+                                          "arbitrage lifted the price back"),
+                 "up": (style.BLUE, "△", "the wick: the round's highest trade, before "
+                                        "arbitrage pushed the price back")}
 
     def __init__(self):
         self.x = bq.LinearScale()
@@ -98,6 +104,12 @@ class PriceChart(Chart):
                                  tooltip=bq.Tooltip(fields=["x", "y"],
                                                     labels=["halted round", "price"],
                                                     formats=["", ",.2f"]))
+        self.wick = bq.Scatter(x=[], y=[], scales=sc, colors=[style.BLUE], marker="triangle-down",
+                               default_size=70, fill=False, stroke=style.BLUE, stroke_width=1.5,
+                               labels=["the wick"],
+                               tooltip=bq.Tooltip(fields=["x", "y"],
+                                                  labels=["round", "the wick's extreme"],
+                                                  formats=["", ",.2f"]))
         self.mark = bq.Lines(x=[], y=[], scales=sc, colors=[style.PURPLE], stroke_width=2.5,
                              line_style="dashed", marker="diamond", marker_size=30,
                              labels=["mark price"],
@@ -111,8 +123,8 @@ class PriceChart(Chart):
         self._keys = ()
         self.caption = caption(*self.KEY)
         self.figure = figure("Price by round",
-                              [self.start_line, self.index, self.mark, self.line, self.halted,
-                               self.shock],
+                              [self.start_line, self.index, self.mark, self.line, self.wick,
+                               self.halted, self.shock],
                               [axis_x(self.x, "round", "d"), axis_y(self.y, "price (USD)",
                                                                      ",.2f")])
 
@@ -135,21 +147,57 @@ class PriceChart(Chart):
                if np.isfinite(v := float(getattr(r, name, np.nan)))]
         return [p[0] for p in pts], [p[1] for p in pts]
 
+    @staticmethod
+    def wicks(hist) -> tuple[list, list]:
+        """The rounds of ``hist`` whose own order (the shock, the liquidations) ended at a
+        last fill other than the round's price after it (arbitrage, a rebound or a fund's sale
+        moved the price on), and those last fills: finite values only."""
+        pts = [(r.round, low) for r in hist
+               if np.isfinite(low := float(getattr(r, "last_fill_price", np.nan)))
+               and low != r.price_after]
+        return [p[0] for p in pts], [p[1] for p in pts]
+
+    @staticmethod
+    def price_path(hist) -> tuple[list, list]:
+        """The price line's points: each round's price after it, passing first through the
+        round's own last fill where that differs (the wick's low in a crash with arbitrage:
+        the order traded down to it, then arbitrage lifted the price), so the line shows
+        every price a trade made, in order."""
+        x, y = [], []
+        for r in hist:
+            low = float(getattr(r, "last_fill_price", np.nan))
+            if np.isfinite(low) and low != r.price_after:
+                x.append(r.round)
+                y.append(low)
+            x.append(r.round)
+            y.append(r.price_after)
+        return x, y
+
     def update(self, hist):
         """Draw the rounds of ``hist`` (a list of :class:`RoundRecord`): the last traded
-        price, and the mark and index prices where the records have them."""
+        price (through each round's wick), and the mark and index prices where the records
+        have them."""
         mx, my = self.finite_series(hist, "mark_price")
         ix, iy = self.finite_series(hist, "index_price")
+        wx, wy = self.wicks(hist)
         set_changed(self.mark, x=mx, y=my)
         set_changed(self.index, x=ix, y=iy)
-        keys = ((self.MARK_KEY,) if mx else ()) + ((self.INDEX_KEY,) if ix else ()) + (
+        up = bool(hist) and getattr(hist[0], "direction", "down") == "up"
+        set_changed(self.wick, x=wx, y=wy, marker="triangle-up" if up else "triangle-down")
+        keys = ((self.WICK_KEYS["up" if up else "down"],) if wx else ()) + (
+            (self.MARK_KEY,) if mx else ()) + ((self.INDEX_KEY,) if ix else ()) + (
             (self.HALTED_KEY,) if getattr(self, "_breaker", False) else ())
         if keys != self._keys:
             self._keys = keys
             self.caption.value = caption_html(*self.KEY, *keys)
-        set_changed(self.line, x=[r.round for r in hist], y=[r.price_after for r in hist])
-        set_changed(self.shock, x=[0] if hist else [],
-                    y=[hist[0].price_after] if hist else [])
+        px_, py_ = self.price_path(hist)
+        set_changed(self.line, x=px_, y=py_)
+        # the shock's marker where the shock's own order took the price (its last fill)
+        shock_at = None
+        if hist:
+            low = float(getattr(hist[0], "last_fill_price", np.nan))
+            shock_at = low if np.isfinite(low) else hist[0].price_after
+        set_changed(self.shock, x=[0] if hist else [], y=[shock_at] if hist else [])
         halted = [r for r in hist if r.halted]
         set_changed(self.halted, x=[r.round for r in halted], y=[r.price_after for r in halted])
 

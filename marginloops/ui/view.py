@@ -46,7 +46,8 @@ class View:
         cascade.reset()
         hist = cascade.run()
         move = max(abs(p - start) for r in hist
-                   for p in (r.price_after, getattr(r, "mark_price", math.nan),
+                   for p in (r.price_after, r.last_fill_price,  # (the wick's low too)
+                             getattr(r, "mark_price", math.nan),
                              getattr(r, "index_price", math.nan)) if math.isfinite(p))
         span = max(move, start * cascade.shock, start * 0.02)
         if cascade.direction == "down":
