@@ -239,3 +239,36 @@ def test_rebound_invariants(monkeypatch_market, push, chasers, adl):
         assert cas.pending() == 0 and acc.pending_opposite(cas.check_price()) == 0
     cas.reset()
     assert [_key(r) for r in cas.run()] == [_key(r) for r in hist]
+
+
+class MarkAbove(Mechanism):
+    """Checks margins 1 USD above the last traded price (a mark that has not followed a
+    crash), and moves the price both ways (so the chasers are on)."""
+
+    name = "toy_mark_above"
+    params = ()
+    moves_both_ways = True
+
+    @property
+    def active(self):
+        return True
+
+    def check_price(self, run):
+        return run.price + 1.0
+
+
+def test_a_chaser_the_check_price_has_reached_cannot_open(monkeypatch):
+    # As in the test above (one long reached at 91.84; chasers' liquidation price 1.0294 E),
+    # with margins checked 1 USD above the last price. Before the shock that is 101: of the
+    # chasers the shock takes the price through (to 91: k <= 60), those with 1.0294 E <= 101,
+    # E <= 98.11 (k >= 13), are refused: 12 open (k = 1..12), 48 never will.
+    pos = Positions.from_arrays([1], [1.0], [100.0], [10.0], [0.02])
+    book = OrderBook.from_levels([100, 96, 91, 85], [1, 1, 3, 10], [100.5, 101, 102, 104],
+                                 [1, 2, 1, 5])
+    mechs = cascade_module.MECHANISMS
+    monkeypatch.setattr(cascade_module, "MECHANISMS", mechs[:-1] + (MarkAbove,) + mechs[-1:])
+    cas = Cascade(pos, book, shock=0.09, chasers=0.5)
+    r0 = cas.step()
+    assert r0.price_after == 91 and r0.chasers_open == 12 and r0.rebound_n_liquidated == 0
+    rebound = next(m for m in cas.mechanisms if m.name == "rebound")
+    assert (rebound.c_state[:12] == 1).all() and (rebound.c_state[12:60] == 3).all()

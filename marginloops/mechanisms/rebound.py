@@ -36,9 +36,11 @@ back. ``chasers`` (a share of the starting open interest, default 0: none) adds 
 population's median maintenance rate. Each opens when the price first trades through its
 entry (the lowest price of the round: the liquidation order's last fill), sold to dip buyers
 at its entry off the venue (a simplification: their selling does not add to the crash), and
-is checked and liquidated with the opposite side from then on. They are counted in the
-``rebound_*`` fields and in ``chasers_open``, not in ``open_interest`` nor on the liquidation
-map.
+is checked and liquidated with the opposite side from then on. A chaser the check price has
+already reached when the price goes through its entry (a mark still far above a crashed last
+price) cannot open: the venue checks a new position's margin on that price too. They are
+counted in the ``rebound_*`` fields and in ``chasers_open``, not in ``open_interest`` nor on
+the liquidation map.
 """
 
 from __future__ import annotations
@@ -122,8 +124,19 @@ class ReboundLiquidation(Mechanism):
         # liquidation price: M + s q (P - E) = m q P  ->  P = (E - s M / q) / (1 - s m)
         self.c_liq = (self.c_entry - s * self.c_margin / self.c_size) / (1.0 - s * self.c_mmr) \
             if n else np.zeros(0)
-        self.c_state = np.zeros(n, dtype=np.int8)  # 0 not open yet, 1 open, 2 closed
+        # 0 not open yet, 1 open, 2 closed, 3 refused (the check price had reached it)
+        self.c_state = np.zeros(n, dtype=np.int8)
         self.low = p0
+        self._note_check(run, run.price)
+
+    def _note_check(self, run, last) -> None:
+        """The price margins are checked at before this round's trade, when it is not the
+        last traded price (a mark): new chasers are checked against it."""
+        check = run.check_price()
+        self.open_check = None if check == last else check
+
+    def before_trade(self, run, st) -> None:
+        self._note_check(run, st.p_before)
 
     def _open_chasers(self, run, st) -> None:
         """Chasers whose entry the round's extreme price went through open now."""
@@ -136,7 +149,14 @@ class ReboundLiquidation(Mechanism):
         self.low = min([self.low, *prices]) if down else max([self.low, *prices])
         s = -1.0 if down else 1.0  # the chasers' side
         through = (self.c_state == 0) & (s * (self.low - self.c_entry) >= 0)
-        self.c_state[through] = 1
+        # The venue checks a new position's margin at its check price: a chaser the mark in
+        # force while it trades has already reached cannot open, and never will (state 3).
+        # (On the last price it opens at its entry, never past its liquidation price.)
+        refused = through & False
+        if self.open_check is not None:
+            refused = through & (s * (self.c_liq - self.open_check) >= 0)
+        self.c_state[through & ~refused] = 1
+        self.c_state[refused] = 3
 
     def after_trade(self, run, st) -> None:
         self._open_chasers(run, st)
