@@ -138,12 +138,14 @@ def test_the_funds_money_adds_up(runs, label):
 def test_the_table_has_one_column_a_run_and_the_cells_of_who_pays(runs):
     table = lesson07.designs_table()
     lines = table.splitlines()
-    assert len(lines) == 1 + 10
+    assert len(lines) == 1 + 11
     for label, _ in lesson07.DESIGNS:
         assert label in lines[0]
     fall_cells = lines[1].split()[2:]
     assert fall_cells == [f"{_fall(h):.1%}" for _, h in runs.values()]
-    took = lines[4].split()[5:]
+    lows = lines[2].split()[2:]
+    assert lows == [f"{min(r.price_after for r in h):,.2f}" for _, h in runs.values()]
+    took = lines[5].split()[5:]
     assert took == [f"{sum(r.fund_took_qty for r in h):,.0f}" for _, h in runs.values()]
 
 
@@ -210,15 +212,39 @@ def test_venue_style_is_the_preset_or_its_stand_in():
         lesson07.venue_style("bybit-style")
 
 
-@pytest.mark.skipif(all(n in PRESETS for n in lesson07.VENUE_STYLES),
-                    reason="the lesson's Part 5 text is about the stand-ins")
-def test_part_5_both_stand_ins_deleverage_and_keep_the_funds_inventory_loss_as_bad_debt():
+def test_part_5_the_venue_presets_as_the_lesson_reads_them():
+    assert all(name in PRESETS for name in lesson07.VENUE_STYLES)  # the stand-ins are unused
+    runs = {}
     for name in lesson07.VENUE_STYLES:
         scenario = lesson07.venue_style(name)
-        w = lesson07.who_pays(scenario.cascade().run(), scenario)
-        assert w["adl_cost"] > 0 and w["bad_debt"] > 0, name
-        assert -w["inventory_pnl"] > w["fund_start"], name  # more than the fund had
-        assert scenario.fund_unwind == 0.25  # both sell a quarter a round
+        history = scenario.cascade().run()
+        w = lesson07.who_pays(history, scenario)
+        runs[name] = (scenario, history, w)
+        # "Both survive the push": lowest prices above 96, no ADL, no bad debt; the money adds up
+        assert w["low"] > 96 and w["adl_cost"] == 0 and w["bad_debt"] == 0, name
+        assert w["fund_start"] + w["to_fund"] + w["inventory_pnl"] + w["bad_debt"] == \
+            pytest.approx(w["fund_end"], abs=1e-6)
+        assert scenario.price_source == "mark" and scenario.arbitrage > 0
+    binance, hyper = runs["binance-style"], runs["hyperliquid-style"]
+    assert binance[0].liquidation_orders == "bankruptcy"
+    assert hyper[0].liquidation_orders == "backstop" and hyper[0].partial_fraction == 0.2
+    assert binance[2]["took"] > hyper[2]["took"] > 0
+    assert binance[2]["inventory_pnl"] < hyper[2]["inventory_pnl"] < 0
+    # "The end differs": one ends at its lowest price, the other climbs back within 1%
+    assert binance[1][-1].price_after == pytest.approx(binance[2]["low"])
+    assert hyper[2]["fall"] < 0.01 < 1 - hyper[2]["low"] / hyper[1][0].price_before
+
+
+def test_differences_table_names_each_differing_setting_in_a_few_words():
+    a, b = (lesson07.venue_style(n) for n in lesson07.VENUE_STYLES)
+    lines = lesson07.differences_table(a, b, lesson07.VENUE_STYLES).splitlines()
+    from marginloops.compare import differences
+
+    assert [line.split()[0] for line in lines[1:]] == [n for n, _, _ in differences(a, b)]
+    venues = next(line for line in lines if line.startswith("index_venues"))
+    assert f"{len(a.index_venues)} venues" in venues and f"{len(b.index_venues)} venues" in venues
+    base = Scenario.preset("crowded-longs")
+    assert lesson07.differences_table(base, base) == "(no difference)"
 
 
 # ------------------------------------------------------------------------------ exercises

@@ -115,7 +115,9 @@ def designs(scenario: Scenario | None = None) -> list[tuple[str, Scenario]]:
 def who_pays(history, scenario: Scenario) -> dict:
     """Where the losses of a run's liquidations went, in USD (and the fall it ended with).
 
-    Returns a dict with keys ``fall`` (fraction, start to end), ``rounds`` (after the shock),
+    Returns a dict with keys ``fall`` (fraction, start to end), ``low`` (the lowest price a
+    round ended at: with arbitrage the price can climb back after it), ``rounds`` (after the
+    shock),
     ``liquidated`` (positions), ``took`` (units the insurance fund took over at bankruptcy
     prices), ``fund_start`` and ``fund_end`` (the fund's balance), ``to_fund`` (what the closes
     brought the fund: margin left over, less shortfalls), ``inventory_pnl`` (what the fund's
@@ -128,6 +130,7 @@ def who_pays(history, scenario: Scenario) -> dict:
     start, end = history[0].price_before, history[-1].price_after
     return {
         "fall": 1 - end / start,
+        "low": min(r.price_after for r in history),
         "rounds": history[-1].round,
         "liquidated": sum(r.n_liquidated for r in history),
         "took": sum(getattr(r, "fund_took_qty", 0.0) for r in history),
@@ -142,6 +145,7 @@ def who_pays(history, scenario: Scenario) -> dict:
 
 _ROWS = (
     ("price fall", lambda w: percent(w["fall"])),
+    ("lowest price", lambda w: number(w["low"])),
     ("rounds", lambda w: number(w["rounds"], 0)),
     ("positions liquidated", lambda w: number(w["liquidated"], 0)),
     ("units the fund took over", lambda w: number(w["took"], 0)),
@@ -167,6 +171,33 @@ def who_pays_table(runs) -> str:
     lines = [" " * head + "".join(f"{lab:>{width}}" for lab, _ in runs)]
     for name, cell in _ROWS:
         lines.append(f"{name:<{head}}" + "".join(f"{cell(m):>{width}}" for m in measures))
+    return "\n".join(lines)
+
+
+def _short(value) -> str:
+    """A scenario setting as a few words: venues as "3 venues, 10M USD of depth"."""
+    if isinstance(value, tuple) and value and all(isinstance(v, tuple) for v in value):
+        if len(value[0]) == 2 and all(v[0] > 1000 for v in value):  # (depth, weight) pairs
+            total = sum(v[0] for v in value)
+            return f"{len(value)} venues, {number(total / 1e6, 1, trim=True)}M USD of depth"
+        return f"{len(value)} tiers"
+    if value is None:
+        return "default"
+    if isinstance(value, float):
+        return number(value, 4, trim=True)
+    return str(value)
+
+
+def differences_table(a: Scenario, b: Scenario, labels=("A", "B")) -> str:
+    """The settings in which ``a`` and ``b`` differ, one line each, in a few words."""
+    from ..compare import differences
+
+    rows = [(name, _short(x), _short(y)) for name, x, y in differences(a, b)]
+    if not rows:
+        return "(no difference)"
+    width = [max(len(r[k]) for r in rows + [("setting", *labels)]) + 2 for k in range(3)]
+    lines = [f"{'setting':<{width[0]}}{labels[0]:>{width[1]}}{labels[1]:>{width[2]}}"]
+    lines += [f"{n:<{width[0]}}{x:>{width[1]}}{y:>{width[2]}}" for n, x, y in rows]
     return "\n".join(lines)
 
 
