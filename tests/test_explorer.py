@@ -7,7 +7,7 @@ from marginloops import PRESETS, CascadeExplorer, Scenario
 from marginloops.tiers import BINANCE_STYLE_TIERS
 from marginloops.ui import BookChart, LiquidationMapChart, PriceChart, View
 from marginloops.ui.controls import MECHANISMS
-from marginloops.ui.mechanisms import OPTION_NEEDS
+from marginloops.ui.mechanisms import OPTION_NEEDS, VALUE_NEEDS
 
 SMALL = Scenario.preset("crowded-longs").replace(n_positions=600)
 
@@ -95,7 +95,13 @@ def test_every_preset_runs_to_the_end_through_the_buttons(name):
     assert ex.cascade.ended
     expected = PRESETS[name].cascade().run()
     assert [r.price_after for r in ex.cascade.history] == [r.price_after for r in expected]
-    assert len(ex.price_chart.line.y) == len(expected)
+    # one point a round, and one more at a round's own last fill where arbitrage moved the
+    # price on from it (the wick)
+    line = ex.price_chart.line
+    wicks = sum(1 for r in expected if np.isfinite(r.last_fill_price)
+                and r.last_fill_price != r.price_after)
+    assert len(line.y) == len(expected) + wicks
+    assert sorted(set(int(x) for x in line.x)) == [r.round for r in expected]
 
 
 @pytest.mark.parametrize("knob,value,field,expected", [
@@ -625,7 +631,9 @@ def test_set_scenario_shows_every_mechanism_and_back():
                         mmr_tiers=tiers, partial="restore", partial_fraction=0.4,
                         dynamic_margin=0.25, dynamic_window=20,
                         liquidation_orders="bankruptcy", fund_unwind=0.35, chasers=0.1,
-                        chaser_leverage=30.0)
+                        chaser_leverage=30.0, index_venues=((3e6, 1.0),), price_source="mark",
+                        arbitrage=0.3, mark_rule="hyperliquid", mark_interval=3,
+                        basis_window=7)
     ex = CascadeExplorer(SMALL)
     c = ex.controls
     ex.set_scenario(odd)
@@ -651,7 +659,12 @@ def test_set_scenario_shows_every_mechanism_and_back():
         "Breaking the loop (on: tiered margin, dynamic margin 0.25×, partial liquidation: "
         "just enough to restore margin, fee 0.75%, liquidation orders: limit at the "
         "bankruptcy price, quote withdrawal 1.5, refill at old levels, circuit breaker 0.1%, "
-        "call auction, chasers 10%, at 30x)")
+        "call auction, index: from the scenario, margins checked on the mark price, "
+        "arbitrage 30%, Hyperliquid mark rule, mark updated every 3 rounds, basis over 7 "
+        "rounds, chasers 10%, at 30x)")
+    assert c.mechanisms["index_venues"].label == "from the scenario"
+    assert c.mechanisms["price_source"].value == "mark"
+    assert c.mechanisms["arbitrage"].value == 30 and c.mechanisms["mark_interval"].value == 3
     assert ex.narration[-1] == ("Settings changed (market set to all on): the run starts "
                                 "again from round 0.")
     # a preset: every mechanism off again (but its insurance fund), the usual ranges back
@@ -686,15 +699,18 @@ def test_mechanism_ranges_only_allow_valid_scenarios():
         for v in values:
             # an option offered only while another field is on (OPTION_NEEDS), with it on
             needs = OPTION_NEEDS.get((m.field, v))
+            if m.field in VALUE_NEEDS and v != m.off:  # a knob's value that needs a field on
+                needs = VALUE_NEEDS[m.field]
             base = SMALL if needs is None else SMALL.replace(**{needs: NEEDED_ON[needs]})
             assert getattr(base.replace(**{m.field: v}), m.field) == v
-            if needs is not None:  # and alone it is refused: the panel hides it then
+            if needs is not None and m.field != "chasers":  # and alone it is refused: the
+                # panel hides it then (chasers alone are allowed, and do nothing: no rebound)
                 with pytest.raises(ValueError, match=needs):
                     SMALL.replace(**{m.field: v})
 
 
 #: A value that switches on each field an option needs (ui.mechanisms.OPTION_NEEDS).
-NEEDED_ON = {"mmr_tiers": BINANCE_STYLE_TIERS.brackets}
+NEEDED_ON = {"mmr_tiers": BINANCE_STYLE_TIERS.brackets, "index_venues": ((2e6, 1.0),)}
 
 
 def test_a_run_with_the_breaker_shows_the_halted_rounds():

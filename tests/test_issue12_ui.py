@@ -60,3 +60,72 @@ def test_a_squeeze_wick_is_its_highest_trade():
     assert list(chart.line.y) == [105.0, 103.0]
     assert chart.wick.marker == "triangle-up"
     assert "highest trade" in chart.caption.value
+
+
+# ---------------------------------------------------------------- the index-venues panel
+from marginloops import CascadeExplorer  # noqa: E402
+from marginloops.scenarios import HYPERLIQUID_ORACLE, PRESETS  # noqa: E402
+
+SMALL = PRESETS["crowded-longs"].replace(n_positions=600)
+INDEX_ROWS = ("price_source", "arbitrage", "mark_rule", "mark_interval", "basis_window",
+              "chasers")
+
+
+def test_the_index_rows_show_only_with_index_venues_and_mark_needs_them():
+    ex = CascadeExplorer(SMALL)
+    c = ex.controls
+    menu = c.mechanisms["index_venues"]
+    assert [label for label, _ in menu.options] == [
+        "none", "two spot venues, 4M USD each", "Binance-style index", "Hyperliquid oracle"]
+    box = c._dependents["index_venues"]
+    assert box.layout.display == "none"
+    assert all(c._rows[f] in box.children for f in INDEX_ROWS)
+    # no "mark" without index venues, and the knobs that need them cannot be moved
+    assert [v for _, v in c.mechanisms["price_source"].options] == ["last"]
+    assert c.mechanisms["arbitrage"].slider.disabled and c.mechanisms["chasers"].slider.disabled
+    menu.value = ((4e6, 1.0), (4e6, 1.0))
+    assert box.layout.display is None
+    assert "2 spot venues, 8M USD within 1% in all (weights 1, 1)" in c._notes[
+        "index_venues"].value
+    assert [v for _, v in c.mechanisms["price_source"].options] == ["last", "mark"]
+    c.mechanisms["price_source"].value = "mark"
+    c.mechanisms["arbitrage"].value = 40
+    c.mechanisms["chasers"].value = 10
+    s = ex.scenario
+    assert (s.index_venues, s.price_source, s.arbitrage, s.chasers) == (
+        ((4e6, 1.0), (4e6, 1.0)), "mark", 0.4, 0.1)
+    # the index venues off: everything that needs them goes back, and the narration says so
+    menu.value = ()
+    s = ex.scenario
+    assert (s.index_venues, s.price_source, s.arbitrage, s.chasers) == ((), "last", 0.0, 0.0)
+    assert ("margins checked on the mark price → the last trade, as it needs index venues; "
+            "Arbitrage (%) 40 → 0, as it needs index venues") in ex.narration[-1]
+    assert c.message.value == "" and box.layout.display == "none"
+
+
+def _shown(c, field):
+    return c._settings[field].value(c._value_widget(field).value)
+
+
+def test_the_venue_presets_show_every_index_row_at_its_value_and_run():
+    ex = CascadeExplorer(SMALL)
+    c = ex.controls
+    for name, menu_label in (("binance-style", "Binance-style index"),
+                             ("hyperliquid-style", "Hyperliquid oracle")):
+        c.preset.value = name
+        preset = PRESETS[name]
+        assert ex.scenario == preset
+        assert c.mechanisms["index_venues"].label == menu_label
+        assert c._dependents["index_venues"].layout.display is None
+        assert c._dependents["chasers"].layout.display is None
+        for field in (*INDEX_ROWS, "chaser_leverage", "index_venues"):
+            assert _shown(c, field) == getattr(preset, field), (name, field)
+        assert "index: " + menu_label in c.mechanisms_panel.titles[0]
+        for _ in range(60):
+            if ex.time.step_button.disabled:
+                break
+            ex.step()
+        assert ex.cascade.ended
+        assert [r.price_after for r in ex.cascade.history] == [
+            r.price_after for r in preset.cascade().run()]
+    assert PRESETS["hyperliquid-style"].index_venues == HYPERLIQUID_ORACLE

@@ -185,22 +185,61 @@ TIME_TO_FUNDING = 0.5
 #: Bisection trials the arbitrage may take: doublings of the first guess, then halvings.
 MAX_DOUBLINGS, MAX_HALVINGS = 12, 30
 
+#: The explorer rows of the parameters: shown under the panel's index-venues menu (the
+#: Scenario's ``index_venues``, a row of the interface's own), only while index venues are set,
+#: since without them "mark" and arbitrage are refused.
+CONTROLS = {
+    "price_source": Control(
+        "Index and arbitrage", "Margins checked on",
+        "The price the liquidation engine compares with each liquidation price: the last trade "
+        "on this book, or a mark price built from an index of spot venues", kind="radio",
+        short="margins checked on {}", off="last", under="index_venues",
+        options=(("the last trade", "last", "The last traded price of this book"),
+                 ("the mark price", "mark", "A median of the index of spot venues, the index "
+                  "plus the average basis, and the last trade (needs index venues)"))),
+    "arbitrage": Control(
+        "Index and arbitrage", "Arbitrage (%)", "The share of the gap between this book's "
+        "price and the index that arbitrageurs close after each round (needs index venues)",
+        lo=0.0, hi=100.0, step=5.0, per_unit=0.01, off=0.0, under="index_venues",
+        short="arbitrage {}%"),
+    "mark_rule": Control(
+        "Index and arbitrage", "Mark price rule", "How the mark price is built from the "
+        "index: Binance's and Bybit's median, or Hyperliquid's", kind="radio",
+        options=(("Binance / Bybit", "binance", "Median of the index with funding, the index "
+                  "plus the average basis, and the last trade"),
+                 ("Hyperliquid", "hyperliquid", "Median of the oracle plus the basis EMA, this "
+                  "book's bid/ask/last, and the other venues' mid")), under="index_venues",
+        short="{} mark rule"),
+    "mark_interval": Control(
+        "Index and arbitrage", "Mark updated every (rounds)", "How many rounds pass between "
+        "two updates of the mark price (a stale mark in between)", lo=1.0, hi=20.0, step=1.0,
+        integer=True, under="index_venues", short="mark updated every {} rounds"),
+    "basis_window": Control(
+        "Index and arbitrage", "Basis average (rounds)", "How many rounds of the basis "
+        "(this book's mid less the index) the mark averages", lo=1.0, hi=50.0, step=1.0,
+        integer=True, under="index_venues", short="basis over {} rounds"),
+}
 _PARAMS = (
     Param("price_source", "choice", "last", choices=PRICE_SOURCES,
           doc='"last" (margins are checked at the last traded price) or "mark" (on the mark '
-              'price built from the index; needs index_venues)'),
+              'price built from the index; needs index_venues)',
+          control=CONTROLS["price_source"]),
     Param("arbitrage", "number", 0.0, lo=0, hi=1, fraction=True,
           doc="fraction of the gap between the perpetual and the index that arbitrageurs "
-              "close after each round, [0, 1] (needs index_venues when above 0)"),
+              "close after each round, [0, 1] (needs index_venues when above 0)",
+          control=CONTROLS["arbitrage"]),
     Param("mark_rule", "choice", "binance", choices=MARK_RULES,
           doc='"binance" (Binance\'s and Bybit\'s median) or "hyperliquid" (Hyperliquid\'s '
-              'median): how the mark is built from the index'),
+              'median): how the mark is built from the index',
+          control=CONTROLS["mark_rule"]),
     Param("mark_interval", "whole", 1, lo=1, hi=1000,
-          doc="rounds between two updates of the mark price, [1, 1000] (1: every round)"),
+          doc="rounds between two updates of the mark price, [1, 1000] (1: every round)",
+          control=CONTROLS["mark_interval"]),
     Param("basis_window", "whole", 5, lo=1, hi=1000,
           doc="rounds of the basis (perpetual mid less index) the mark averages, [1, 1000] "
               "(the window of Binance's moving average, the time constant of Hyperliquid's "
-              "EMA)"),
+              "EMA)",
+          control=CONTROLS["basis_window"]),
 )
 
 
@@ -276,41 +315,6 @@ def _check_books(books) -> tuple:
                              f"price of the index), got {venue!r}")
         out.append((venue.copy(), float(weight)))
     return tuple(out)
-
-
-#: The explorer rows of the parameters, declared but not shown yet: the explorer has no control
-#: for the index venues (a list of pairs), without which "mark" and arbitrage are refused, and
-#: its charts do not draw the mark and index yet. Until then the mechanism runs from a
-#: Scenario, a scenario file or the CLI.
-HIDDEN_CONTROLS = {
-    "price_source": Control(
-        "Margin and liquidation", "Margins checked on",
-        "The price the liquidation engine compares with each liquidation price: the last trade "
-        "on this book, or a mark price built from an index of spot venues", kind="radio",
-        short="margins checked on the {} price", off="last",
-        options=(("the last trade", "last", "The last traded price of this book"),
-                 ("the mark price", "mark", "A median of the index of spot venues, the index "
-                  "plus the average basis, and the last trade (needs index venues)"))),
-    "arbitrage": Control(
-        "Market", "Arbitrage (%)", "The share of the gap between this book's price and the "
-        "index that arbitrageurs close after each round (needs index venues)", lo=0.0,
-        hi=100.0, step=5.0, per_unit=0.01),
-    "mark_rule": Control(
-        "Margin and liquidation", "Mark price rule", "How the mark price is built from the "
-        "index: Binance's and Bybit's median, or Hyperliquid's", kind="radio",
-        options=(("Binance / Bybit", "binance", "Median of the index with funding, the index "
-                  "plus the average basis, and the last trade"),
-                 ("Hyperliquid", "hyperliquid", "Median of the oracle plus the basis EMA, this "
-                  "book's bid/ask/last, and the other venues' mid")), under="price_source"),
-    "mark_interval": Control(
-        "Margin and liquidation", "Mark updated every (rounds)", "How many rounds pass between "
-        "two updates of the mark price (a stale mark in between)", lo=1.0, hi=20.0, step=1.0,
-        integer=True, under="price_source"),
-    "basis_window": Control(
-        "Margin and liquidation", "Basis average (rounds)", "How many rounds of the basis "
-        "(this book's mid less the index) the mark averages", lo=1.0, hi=50.0, step=1.0,
-        integer=True, under="price_source"),
-}
 
 
 class MarkPrice(Mechanism):

@@ -4,7 +4,7 @@ mechanism (:data:`MECHANISMS`, laid out by :data:`MECHANISM_COLUMNS`), and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import ipywidgets as widgets
 import traitlets
@@ -12,12 +12,14 @@ import traitlets
 from ..mechanisms import all_params
 from ..numbers import number, percent
 from ..params import Control, Param
+from ..scenarios import HYPERLIQUID_ORACLE, PRESETS
 from ..tiers import BINANCE_STYLE_TIERS
 from .knobs import clean, format_value
 from .reports import Reports
 
-__all__ = ["CORE_ROWS", "Disclosure", "MECHANISMS", "MECHANISM_COLUMNS", "MECHANISM_LABEL_WIDTH",
-           "OFF", "OPTION_NEEDS", "PANEL_ORDER", "ROW_SHOWN_WHEN", "Setting", "describe_tiers",
+__all__ = ["CORE_ROWS", "Disclosure", "INDEX_VENUES", "MECHANISMS", "MECHANISM_COLUMNS",
+           "MECHANISM_LABEL_WIDTH", "OFF", "OPTION_NEEDS", "PANEL_ORDER", "ROW_SHOWN_WHEN",
+           "ROW_UNDER", "Setting", "VALUE_NEEDS", "describe_tiers", "describe_venues",
            "panel_columns", "panel_rows", "setting_of", "tiers_note"]
 
 
@@ -99,6 +101,36 @@ def tiers_note(brackets) -> str:
             "position's value; leverage is capped at 1 / (2 × rate).")
 
 
+def describe_venues(venues) -> str:
+    """Index venues in words: "3 spot venues, 10M USD within 1% in all (weights 3, 2, 1)"."""
+    weights = ", ".join(number(w, 2, sig=3, trim=True) for _, w in venues)
+    n = len(venues)
+    return (f"{n} spot venue{'' if n == 1 else 's'}, {_usd(sum(d for d, _ in venues))} within "
+            f"1% in all (weight{'' if n == 1 else 's'} {weights})")
+
+
+def venues_note(venues) -> str:
+    return (f"The index is built from {describe_venues(venues)}: arbitrageurs trade between "
+            "them and this book, and the mark price is built from the index. Nothing else "
+            "trades on them.")
+
+
+#: The index venues the panel's menu offers, ``(label, index_venues, tooltip)``: none (the
+#: basic model), two equal spot venues, the binance-style preset's index and Hyperliquid's
+#: oracle weights (:data:`marginloops.scenarios.HYPERLIQUID_ORACLE`).
+INDEX_VENUES = (
+    ("none", (), "No index: margins are checked on the last trade of this book"),
+    ("two spot venues, 4M USD each", ((4_000_000.0, 1.0), (4_000_000.0, 1.0)),
+     "Two spot venues of 4M USD within 1% each, weighted equally"),
+    ("Binance-style index", PRESETS["binance-style"].index_venues,
+     "The binance-style preset's index: " + describe_venues(
+         PRESETS["binance-style"].index_venues)),
+    ("Hyperliquid oracle", HYPERLIQUID_ORACLE,
+     "Hyperliquid's oracle weights (Binance 3, OKX 2, Bybit 2, Kraken, Kucoin, Gate IO, MEXC "
+     "1): " + describe_venues(HYPERLIQUID_ORACLE)),
+)
+
+
 #: The panel's rows for core settings that belong to no mechanism module (the maintenance
 #: margin's brackets, the insurance fund, where market makers refill, recovery in a pause).
 CORE_ROWS = (
@@ -129,6 +161,11 @@ CORE_ROWS = (
             tooltip="Market makers restore during a pause: the share of the depth used up so "
             "far that they put back in each halted round and before each call auction", lo=0.0,
             hi=100.0, step=5.0, per_unit=0.01),
+    Setting(field="index_venues", group="Index and arbitrage", label="Index venues",
+            tooltip="Spot venues whose prices make the index: with them, arbitrageurs trade "
+            "between this book and the index, and margins can be checked on a mark price "
+            "built from the index", kind="menu", off=(), short="index: {}", note=venues_note,
+            options=INDEX_VENUES),
 )
 
 #: The order the panel shows its rows in (Scenario fields); a row declared by a mechanism but
@@ -136,13 +173,25 @@ CORE_ROWS = (
 PANEL_ORDER = ("mmr_tiers", "dynamic_margin", "dynamic_window", "partial", "partial_fraction",
                "insurance_fund", "liquidation_fee", "adl", "liquidation_orders", "fund_unwind",
                "withdrawal", "refill_at",
-               "breaker_move", "breaker_rounds", "breaker_reference", "call_auction", "recovery")
+               "breaker_move", "breaker_rounds", "breaker_reference", "call_auction", "recovery",
+               "index_venues", "price_source", "arbitrage", "mark_rule", "mark_interval",
+               "basis_window", "chasers", "chaser_leverage")
 
 
 #: Options a choice offers only while another field is on, ``{(field, option value): the
 #: field it needs}``: the panel never offers a state the Scenario refuses (partial "tier"
 #: steps a position down the margin tiers, so it needs tiered margin).
-OPTION_NEEDS = {("partial", "tier"): "mmr_tiers"}
+OPTION_NEEDS = {("partial", "tier"): "mmr_tiers", ("price_source", "mark"): "index_venues"}
+
+#: Values a knob keeps only while another field is on, ``{field: the field it needs}``: when
+#: that field is switched off, the knob goes back to its ``off`` value and the narration says
+#: so (arbitrage trades with the index venues, so the Scenario refuses it without them; the
+#: chasers are liquidated only by the rebound arbitrage makes).
+VALUE_NEEDS = {"arbitrage": "index_venues", "chasers": "index_venues"}
+
+#: Rows the panel shows under another field although their mechanism declares none, ``{field:
+#: parent}`` (the rebound's chasers matter only with the index venues' arbitrage).
+ROW_UNDER = {"chasers": "index_venues"}
 
 #: Rows shown under their parent only while it has one value, ``{field: (parent, value)}``
 #: (a row's ``under`` shows it while the parent is on at all): the vault's threshold means
@@ -167,6 +216,8 @@ def panel_rows(params=None) -> tuple:
     rows = {s.field: s for s in CORE_ROWS}
     rows.update((p.name, setting_of(p)) for p in (all_params() if params is None else params)
                 if p.control is not None)
+    rows.update((f, replace(rows[f], under=parent)) for f, parent in ROW_UNDER.items()
+                if f in rows and rows[f].under is None)
     order = [f for f in PANEL_ORDER if f in rows] + [f for f in rows if f not in PANEL_ORDER]
     return tuple(rows[f] for f in order)
 

@@ -28,6 +28,7 @@ from .mechanisms import (
     MECHANISMS,
     OPTION_NEEDS,
     ROW_SHOWN_WHEN,
+    VALUE_NEEDS,
     Disclosure,
     Setting,
     panel_columns,
@@ -256,6 +257,10 @@ class ScenarioControls(Reports, widgets.VBox):
                 rows += [self.switches[m.field], box]
             elif m.under:
                 self._dependents[m.under].children += (row,)
+                if m.field in parents or m.note:  # a row under a row, with rows of its own
+                    self._dependents[m.field] = box = widgets.VBox(
+                        [], layout={"margin": "0 0 0 20px"})
+                    self._dependents[m.under].children += (box,)
             else:
                 rows.append(row)
                 if m.field in parents or m.note:
@@ -392,6 +397,10 @@ class ScenarioControls(Reports, widgets.VBox):
             if row is not None and parent in self._settings:
                 shown = self._value_widget(parent).value == self._settings[parent].shown(value)
                 row.layout.display = None if shown else "none"
+        for field, needs in VALUE_NEEDS.items():  # hidden with their field: not to be set
+            control = self.mechanisms.get(field)
+            if isinstance(control, Knob) and needs in self._settings:
+                control.set_disabled(not self._is_on(needs))
         tiered = self._is_on("mmr_tiers")
         mmr = self.knobs["mmr"]
         mmr.set_disabled(tiered)
@@ -540,12 +549,27 @@ class ScenarioControls(Reports, widgets.VBox):
                     self._value_widget(field).value = m.shown(m.off)
                     what += (f"; {m.label.lower()} {m.words(m.shown(option))} → "
                              f"{m.words(m.shown(m.off))}, as it needs "
-                             f"{self._settings[needs].short or self._settings[needs].label}")
+                             f"{self._needs_words(needs)}")
+            for field, needs in VALUE_NEEDS.items():
+                # a knob whose field was just switched off: back to its off value
+                m = self._settings.get(field)
+                if m is None or self._is_on(needs) or not self._is_on(field):
+                    continue
+                before = self._value_widget(field).value
+                self._value_widget(field).value = m.shown(m.off)
+                what += (f"; {m.label} {format_value(before)} → "
+                         f"{format_value(self._value_widget(field).value)}, as it needs "
+                         f"{self._needs_words(needs)}")
             self._name = CUSTOM
             self.preset.value = CUSTOM
         self._show_dependents()
         self._title()
         self._fire(what)
+
+    def _needs_words(self, field) -> str:
+        """The field a value needs, in words ("tiered margin", "index venues")."""
+        m = self._settings[field]
+        return m.short if m.short and "{}" not in m.short else m.label.lower()
 
     def _describe(self, change) -> str:
         owner = change.owner
