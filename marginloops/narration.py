@@ -5,6 +5,8 @@ The sentences are the charts' text alternative, so they state the numbers the ch
 
 from __future__ import annotations
 
+import math
+
 from . import numbers
 from .cascade import RoundRecord
 from .mechanisms import MECHANISMS, placed
@@ -109,10 +111,45 @@ def _loss_words(m, rec) -> str | None:
     return m.loss_words(rec)
 
 
-def narrate(rec: RoundRecord) -> str:
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def checked_on(rec: RoundRecord, next_check: float | None = None) -> float | None:
+    """The price the round after ``rec`` checks margins at, when it is not the last traded
+    price (a mark price built from an index): ``next_check`` if given and different from the
+    round's price after it; otherwise, when ``rec``'s own check was on a mark (its
+    ``check_price`` differs from the last trade), the mark it published (``mark_price``, the
+    one the next check uses); else None (the next check is on the last traded price)."""
+    if next_check is not None:
+        return next_check if _finite(next_check) and next_check != rec.price_after else None
+    check, mark = getattr(rec, "check_price", math.nan), getattr(rec, "mark_price", math.nan)
+    if _finite(check) and check != rec.price_before and _finite(mark):
+        return mark if mark != rec.price_after else None
+    return None
+
+
+def within_reach(rec: RoundRecord, next_check: float | None = None) -> str:
+    """The closing clause on the positions the new price has reached (``rec.pending``): "12
+    more positions are now within reach: the price has reached their liquidation price", or
+    with margins checked on a mark price, "... the mark price, 98.49, has reached ..."."""
+    what = "position" if rec.is_shock else "more position"
+    one = rec.pending == 1
+    mark = checked_on(rec, next_check)
+    by = "the price" if mark is None else f"the mark price, {price(mark)},"
+    return (f" {plural(rec.pending, what)} {'is' if one else 'are'} now within reach: "
+            f"{by} has reached {'its' if one else 'their'} liquidation price.")
+
+
+def narrate(rec: RoundRecord, next_check: float | None = None) -> str:
     """One sentence saying what happened in the round ``rec``, for example: "Round 3: 1,204
     longs were liquidated (4.1M USD); selling 3,456 units into the book moved the price 2.3%
     lower, from 42,200.00 to 41,230.00 (average fill 41,700.00, slippage 1.2%)."
+
+    ``next_check``: the price the next round checks margins at, when known (an explorer
+    reads it from its cascade, :func:`narrate_history` from the next record), so that the
+    closing clause names the mark price when margins are checked on it (see
+    :func:`checked_on`; without it, round 0 cannot tell).
     """
     down = rec.direction == "down"
     trade = "sell" if down else "buy"
@@ -123,21 +160,34 @@ def narrate(rec: RoundRecord) -> str:
     if rec.is_shock:
         who = "an outside seller" if down else "an outside buyer"
         did = "sold" if down else "bought"
+        # where the shock's own order took the price: its last fill (something after it in
+        # the round, arbitrage lifting the price back, says so in its own sentence)
+        end = (rec.last_fill_price if rec.filled_qty > 0 and _finite(rec.last_fill_price)
+               else rec.price_after)
         if rec.book_left <= 0:
             # The book, not the shock asked for, set this move: say so once, plainly.
             side = "bids" if down else "asks"
             text = (f"Round 0 (the shock): {who} {did} {units(rec.shock_qty)} and took every "
                     f"{side[:-1]} in the {rec.venue}: the {side} ran out at "
-                    f"{price(rec.price_after)}, "
-                    f"{percent(abs(rec.price_change))} {'below' if down else 'above'} the "
+                    f"{price(end)}, "
+                    f"{percent(abs(end / rec.price_before - 1.0))} "
+                    f"{'below' if down else 'above'} the "
                     f"start of {price(rec.price_before)}, so the price could "
                     f"{'fall' if down else 'rise'} no further.")
+        elif end != rec.price_after:
+            text = (f"Round 0 (the shock): {who} {did} {units(rec.shock_qty)} and took the "
+                    f"price {percent(abs(end / rec.price_before - 1.0))} "
+                    f"{'lower' if down else 'higher'}, from {price(rec.price_before)} to its "
+                    f"last fill {price(end)}.")
         else:
             text = (f"Round 0 (the shock): {who} {did} {units(rec.shock_qty)} and "
                     f"{_move(rec.price_before, rec.price_after)}.")
     else:
-        text = (f"Round {count(rec.round)}: {_who(rec)} "
-                f"({money(rec.notional_liquidated)}); ")
+        # (positions the fund took over without an order, at a price already past their
+        # bankruptcy price, are liquidated with nothing sent to the venue: no "(0 USD)")
+        worth = (f" ({money(rec.notional_liquidated)})"
+                 if rec.notional_liquidated > 0 or not rec.n_liquidated else "")
+        text = f"Round {count(rec.round)}: {_who(rec)}{worth}; "
         moved = _move(rec.price_before, rec.price_after)
         how = next((w for w in (m.fill_words(rec, moved) for m in MECHANISMS) if w), None)
         if how is not None:  # a mechanism changed how the order traded (a call auction)
@@ -169,10 +219,7 @@ def narrate(rec: RoundRecord) -> str:
                  f"{'sold' if down else 'bought'} and are reported unfilled.")
     elif (rec.pending and rec.end_reason is None
           and not any(m.stops_the_news(rec) for m in MECHANISMS)):
-        what = "position" if rec.is_shock else "more position"
-        one = rec.pending == 1
-        text += (f" {plural(rec.pending, what)} {'is' if one else 'are'} now within reach: "
-                 f"the price has reached {'its' if one else 'their'} liquidation price.")
+        text += within_reach(rec, next_check)
     return text
 
 
@@ -183,7 +230,10 @@ def narrate_end(history: list[RoundRecord]) -> str:
     last, first = history[-1], history[0]
     start = first.price_before
     total = last.price_after / start - 1.0
-    shock = first.price_after / start - 1.0
+    # the shock's own move: to its last fill (arbitrage may have lifted the price after it)
+    shock_end = (first.last_fill_price if first.filled_qty > 0
+                 and _finite(first.last_fill_price) else first.price_after)
+    shock = shock_end / start - 1.0
     n = sum(r.n_closed for r in history)
     reduced = last.n_reduced_open
     way = "fell" if total < 0 else "rose"
@@ -232,7 +282,9 @@ def narrate_end(history: list[RoundRecord]) -> str:
 
 def narrate_history(history: list[RoundRecord]) -> list[str]:
     """The sentence of every round, oldest first, then the ending sentence if the run ended."""
-    lines = [narrate(r) for r in history]
+    checks = [getattr(r, "check_price", math.nan) for r in history[1:]] + [None]
+    lines = [narrate(r, c if c is not None and _finite(c) else None)
+             for r, c in zip(history, checks, strict=True)]
     end = narrate_end(history)
     return lines + [end] if end else lines
 

@@ -575,31 +575,66 @@ class MarkPrice(Mechanism):
     # ------------------------------------------------------------------ words
     @staticmethod
     def round_sentence(rec) -> str | None:
-        """A round the stale mark played alone (nobody within its reach, an update due)."""
-        from ..narration import count, price, units
+        """A round the mark mechanism played alone, nobody liquidated on the falling side
+        (rising, in a squeeze): arbitrage going on while it still closes a gap to the index,
+        its last such round (nothing left to close), or a stale mark that reaches nobody
+        while the update due would."""
+        from ..narration import count, price, units, within_reach
 
         if (rec.round == 0 or rec.n_liquidated or rec.filled_qty or rec.shock_qty
                 or not _finite(rec.check_price) or not _finite(rec.index_price)
                 or getattr(rec, "fund_sold_qty", 0.0) or getattr(rec, "halted", False)):
             return None
-        text = (f"Round {count(rec.round)}: nobody is liquidated: the mark price "
-                f"{price(rec.check_price)}, published in an earlier round, reaches no position, "
-                f"but the next update would.")
+        on_mark = rec.check_price != rec.price_before
+        at = (f"the mark price {price(rec.check_price)}" if on_mark
+              else f"the price margins are checked at, {price(rec.check_price)},")
+        side = rec.liquidated_side
+        rebound = getattr(rec, "rebound_n_liquidated", 0)
+        nobody = f"no {side} is liquidated" if rebound else "nobody is liquidated"
+        text = f"Round {count(rec.round)}: {nobody}: {at} reaches no {side}'s liquidation price"
+        later = bool(rebound or getattr(rec, "rebound_qty", 0.0))
         if rec.arb_qty:
             verb = "bought" if rec.arb_qty > 0 else "sold"
-            text += (f" Arbitrageurs {verb} {units(abs(rec.arb_qty))} on the perpetual, which "
-                     f"moves it from {price(rec.price_before)} to {price(rec.price_after)}.")
-        return text + (f" The index is {price(rec.index_price)} and the mark price now "
-                       f"{price(rec.mark_price)}.")
+            where = ("" if later else f", which moves it from {price(rec.price_before)} to "
+                     f"{price(rec.price_after)}")
+            if not later and price(rec.price_before) == price(rec.price_after):
+                where = f", which moves it by less than a cent, to {price(rec.price_after)}"
+            text += (f", but arbitrageurs go on closing the gap to the index: they {verb} "
+                     f"{units(abs(rec.arb_qty))} on the perpetual{where}.")
+        elif rec.end_reason is not None:
+            text += (", and arbitrageurs stop: the perpetual is as close to the index as the "
+                     "books' ticks let them bring it.")
+        else:
+            text += (f"; {'it was' if on_mark else 'the mark was'} published in an earlier "
+                     "round, and the next update would reach some.")
+        if rebound:
+            from . import MECHANISMS
+
+            text += "".join(m.sentence(rec) for m in MECHANISMS if m.name == "rebound")
+        text += (f" The index is {price(rec.index_price)} and the mark price now "
+                 f"{price(rec.mark_price)}.")
+        if rec.pending and rec.end_reason is None:
+            text += within_reach(rec)
+        return text
 
     @staticmethod
     def fill_words(rec, moved: str) -> str | None:
         """With arbitrage in the round, the order's own move ends at its last fill (the wick);
-        the sentence then says how arbitrage moved the price back."""
+        the sentence then says how arbitrage moved the price back. An order that could not
+        trade at all left the price where it was before the round (arbitrage moved it after):
+        the other mechanisms' words for that, said of the price before."""
         from ..narration import percent, price, units
 
-        if not rec.arb_qty or rec.filled_qty <= 0:
+        if not rec.arb_qty:
             return None
+        if rec.filled_qty <= 0:
+            import dataclasses
+
+            from . import MECHANISMS
+
+            still = dataclasses.replace(rec, price_after=rec.price_before)
+            return next((w for w in (m.fill_words(still, moved) for m in MECHANISMS
+                                     if m.name != "mark_price") if w), None)
         down = rec.direction == "down"
         return (f"{'selling' if down else 'buying'} {units(rec.filled_qty)} "
                 f"{'into' if down else 'from'} the {rec.venue} took the price "
@@ -618,14 +653,19 @@ class MarkPrice(Mechanism):
         if _finite(rec.check_price) and rec.check_price != rec.price_before:
             text += (f" Margins were checked on the mark price {price(rec.check_price)} while "
                      f"the last trade was {price(rec.price_before)}.")
+        # where the arbitrage started: the round's own last fill (the wick), or the price
+        # before the round when its order traded nothing; where it ended is said only when
+        # nothing traded after it (a rebound's buy-back, a fund's sale say where they took it)
+        start = (rec.last_fill_price if rec.filled_qty > 0 and _finite(rec.last_fill_price)
+                 else rec.price_before)
+        later = (getattr(rec, "rebound_qty", 0.0) or getattr(rec, "fund_sold_qty", 0.0))
+        to = "" if later else f" to {price(rec.price_after)}"
         if rec.arb_qty > 0:
             text += (f" Arbitrageurs bought {units(rec.arb_qty)} on the perpetual, lifting it "
-                     f"from {price(rec.last_fill_price)} to {price(rec.price_after)}, and sold "
-                     f"them on the index venues")
+                     f"from {price(start)}{to}, and sold them on the index venues")
         elif rec.arb_qty < 0:
             text += (f" Arbitrageurs sold {units(-rec.arb_qty)} on the perpetual, pushing it "
-                     f"from {price(rec.last_fill_price)} to {price(rec.price_after)}, and "
-                     f"bought them on the index venues")
+                     f"from {price(start)}{to}, and bought them on the index venues")
         text += (": the" if rec.arb_qty else " The")
         text += (f" index is {price(rec.index_price)} and the mark price "
                  f"{price(rec.mark_price)}.")
