@@ -129,3 +129,85 @@ def test_the_venue_presets_show_every_index_row_at_its_value_and_run():
         assert [r.price_after for r in ex.cascade.history] == [
             r.price_after for r in preset.cascade().run()]
     assert PRESETS["hyperliquid-style"].index_venues == HYPERLIQUID_ORACLE
+
+
+# ---------------------------------------------------------------- the narration
+from marginloops.narration import narrate, narrate_end, narrate_history  # noqa: E402
+
+BINANCE = PRESETS["binance-style"]
+CROWDED_MARK = PRESETS["crowded-longs"].replace(index_venues=((5e6, 1.0), (3e6, 1.0)),
+                                                price_source="mark", arbitrage=0.3)
+
+
+def _p(x):
+    return f"{x:,.2f}"
+
+
+def test_the_shock_reaches_its_last_fill_and_arbitrage_lifts_it():
+    hist = BINANCE.cascade().run()
+    r0 = hist[0]
+    assert r0.last_fill_price < r0.price_after  # the wick: arbitrage lifted it
+    line = narrate(r0)
+    drop = 1 - r0.last_fill_price / r0.price_before
+    assert line.startswith(
+        f"Round 0 (the shock): an outside seller sold {r0.shock_qty:,.0f} units and took the "
+        f"price {drop * 100:.1f}% lower, from {_p(r0.price_before)} to its last fill "
+        f"{_p(r0.last_fill_price)}. Arbitrageurs bought")
+    assert (f"lifting it from {_p(r0.last_fill_price)} to {_p(r0.price_after)}, and sold them "
+            "on the index venues") in line
+    assert "moved the price" not in line
+    # the end's "times the shock" is measured against the shock's own move
+    end = narrate_end(hist)
+    assert f"the shock's {drop * 100:.1f}%" in end
+
+
+def test_within_reach_names_the_mark_price_when_margins_are_checked_on_it():
+    hist = BINANCE.cascade().run()
+    lines = narrate_history(hist)
+    r0, r1 = hist[0], hist[1]
+    assert r1.check_price == r0.mark_price != r0.price_after
+    # round 0 cannot tell alone; the history (and the explorer) give it the next check
+    assert (f"{r0.pending} positions are now within reach: the mark price, "
+            f"{_p(r0.mark_price)}, has reached their liquidation price.") in lines[0]
+    assert "the price has reached" in narrate(r0)
+    assert f"the mark price, {_p(r0.mark_price)}, has reached" in narrate(r0, r1.check_price)
+    # a later round knows from its own check
+    assert r1.pending and f"the mark price, {_p(r1.mark_price)}, has reached" in narrate(r1)
+    # checked on the last price: the words are unchanged
+    last = CROWDED_MARK.replace(price_source="last").cascade().run()
+    assert all("the mark price, " not in s for s in narrate_history(last))
+    assert "the price has reached their liquidation price" in narrate_history(last)[0]
+
+
+def test_limited_orders_that_could_not_trade_leave_the_price_where_it_was():
+    hist = BINANCE.cascade().run()
+    r = next(r for r in hist[1:] if r.n_liquidated and r.filled_qty == 0 and r.arb_qty > 0)
+    line = narrate(r)
+    assert f"Round {r.round}: {r.n_liquidated} longs were liquidated; no liquidation order" in line
+    assert f"so nothing was sold and the price stayed at {_p(r.price_before)}." in line
+    assert "(0 USD)" not in line and "n/a" not in line
+    assert f"lifting it from {_p(r.price_before)}" in line
+
+
+def test_quiet_rounds_say_arbitrage_goes_on_then_stops():
+    hist = CROWDED_MARK.cascade().run()
+    quiet = [r for r in hist[1:] if not r.n_liquidated and not r.filled_qty]
+    assert quiet and quiet[-1] is hist[-1]
+    for r in quiet[:-1]:
+        line = narrate(r)
+        assert line.startswith(f"Round {r.round}: nobody is liquidated: ")
+        assert "arbitrageurs go on closing the gap to the index: they bought" in line
+        assert "next update would" not in line
+    assert "arbitrageurs stop" in narrate(hist[-1])
+
+
+def test_a_stale_mark_waits_for_its_update():
+    sc = PRESETS["crowded-longs"].replace(index_venues=((5e6, 1.0), (3e6, 1.0)),
+                                          price_source="mark", mark_interval=3)
+    hist = sc.cascade().run()
+    stale = [r for r in hist[1:] if not r.n_liquidated and not r.filled_qty
+             and r.end_reason is None]
+    assert stale, [(r.round, r.n_liquidated) for r in hist]
+    line = narrate(stale[0])
+    assert f"the mark price {_p(stale[0].check_price)} reaches no long's" in line
+    assert "the next update would reach some" in line

@@ -211,7 +211,7 @@ CONTROLS = {
                   "book's bid/ask/last, and the other venues' mid")), under="index_venues",
         short="{} mark rule"),
     "mark_interval": Control(
-        "Index and arbitrage", "Mark updated every (rounds)", "How many rounds pass between "
+        "Index and arbitrage", "Mark update (rounds)", "How many rounds pass between "
         "two updates of the mark price (a stale mark in between)", lo=1.0, hi=20.0, step=1.0,
         integer=True, under="index_venues", short="mark updated every {} rounds"),
     "basis_window": Control(
@@ -605,8 +605,10 @@ class MarkPrice(Mechanism):
             text += (", and arbitrageurs stop: the perpetual is as close to the index as the "
                      "books' ticks let them bring it.")
         else:
+            due = ("its update at the end of this round reaches some"
+                   if rec.mark_price != rec.check_price else "the next update would reach some")
             text += (f"; {'it was' if on_mark else 'the mark was'} published in an earlier "
-                     "round, and the next update would reach some.")
+                     f"round, and {due}.")
         if rebound:
             from . import MECHANISMS
 

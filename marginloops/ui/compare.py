@@ -7,6 +7,7 @@ A lesson shows "the same crash, with and without X" with one line:
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 
 import bqplot as bq
@@ -365,7 +366,10 @@ class CompareExplorer(RunController):
     def _narrate_new(self, before) -> None:
         """Add the sentences of the rounds played since the histories had ``before`` records."""
         for log, cas, n in zip(self.narration_logs, self.lock.cascades, before, strict=True):
-            log.extend(say.narrate(r) for r in cas.history[n:])
+            hist = cas.history
+            log.extend(say.narrate(r, cas.check_price() if i == len(hist) - 1
+                                   else _finite_or_none(hist[i + 1], "check_price"))
+                       for i, r in enumerate(hist[n:], start=n))
             if cas.ended and len(cas.history) > n:
                 log.extend([say.narrate_end(cas.history)])
 
@@ -446,3 +450,9 @@ class CompareExplorer(RunController):
             f"font-weight:bold;padding:2px 8px'>{caption}</caption><tr><th></th>{head}</tr>"
             f"{body}</table>"
             f"{verdict}</div>")
+
+
+def _finite_or_none(rec, name):
+    """``rec``'s field ``name`` when it is a finite number, else None."""
+    value = getattr(rec, name, None)
+    return value if isinstance(value, float) and math.isfinite(value) else None

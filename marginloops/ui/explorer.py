@@ -193,7 +193,7 @@ class CascadeExplorer(RunController):
         self.time.stop()
         self._finish_stage_display()
         while self.cascade.step() is not None:
-            self.narration_log.lines.append(say.narrate(self.cascade.history[-1]))
+            self.narration_log.lines.append(self._narrate(self.cascade.history[-1]))
         self._redraw_all()
         self._set_stage("")
         self._note_end()
@@ -316,9 +316,16 @@ class CascadeExplorer(RunController):
         self.map_chart.update(cas.positions, cas.open_mask, cas.price,
                               cas.in_reach() if reached else None)
 
+    def _narrate(self, rec) -> str:
+        """The round's sentence; for the latest round, told the price the next check uses
+        (a mark price: "the mark price, 98.49, has reached their liquidation price")."""
+        cas = self.cascade
+        last = bool(cas.history) and cas.history[-1] is rec
+        return say.narrate(rec, cas.check_price() if last else None)
+
     def _show_round(self) -> None:
         rec = self.cascade.history[-1]
-        self.narration_log.lines.append(say.narrate(rec))
+        self.narration_log.lines.append(self._narrate(rec))
         self._redraw_all()
         self._set_stage("")
         self._note_end()
@@ -351,11 +358,11 @@ class CascadeExplorer(RunController):
         if stage is None:  # start a new round
             if cas.history and cas.history[-1].halt_rounds_left > 0:  # a halted round
                 rec = cas.step()
-                self.narration_log.lines.append(say.narrate(rec))
+                self.narration_log.lines.append(self._narrate(rec))
                 self._show_new_price()
                 self._show_venue_trade(rec)  # nothing traded; market makers refilled it
                 self._draw_map(reached=False)
-                self._set_stage(say.narrate(rec), 1, HALT_STAGES, rec.round)
+                self._set_stage(self._narrate(rec), 1, HALT_STAGES, rec.round)
                 self._note_end()
             elif cas.round == 0:
                 rec = cas.step()
@@ -388,7 +395,7 @@ class CascadeExplorer(RunController):
             rec = cas.history[-1]
             stages = say.SHOCK_STAGES if rec.is_shock else self._round_stages()
             self._pending_stage = None
-            self.narration_log.lines.append(say.narrate(rec))
+            self.narration_log.lines.append(self._narrate(rec))
             self._show_new_price()
             self._set_stage(say.narrate_new_price(rec), len(stages), stages, rec.round)
             self._note_end()
@@ -492,7 +499,9 @@ class CascadeExplorer(RunController):
             f" · market {html.escape(self._scenario.name)}"
             f" · price <b>{say.price(price)}"
             f"</b> ({signed_percent(change)} from {say.price(start)}) · liquidated so far: "
-            f"{_things(closed, 'position')} closed{partly} ({say.money(notional)})"
+            f"{_things(closed, 'position')} closed{partly}"
+            # (no "(0 USD)" when the fund took every one over without an order)
+            f"{f' ({say.money(notional)})' if notional > 0 or not (closed or reduced) else ''}"
             f"{reached}{self._margin_words(liquidated)} · open interest {say.money(oi)}"
             f" · insurance fund {say.money(fund)}{self._inventory_words(settled)}"
             f" · bad debt {say.money(debt)}"
