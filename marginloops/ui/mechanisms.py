@@ -4,7 +4,7 @@ mechanism (:data:`MECHANISMS`, laid out by :data:`MECHANISM_COLUMNS`), and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import ipywidgets as widgets
 import traitlets
@@ -201,9 +201,12 @@ ROW_SHOWN_WHEN = {"backstop_threshold": ("liquidation_orders", "backstop")}
 
 def setting_of(param: Param) -> Setting:
     """The panel's row for a parameter a mechanism declares (its :class:`~marginloops.params.
-    Control`, plain data in the core, drawn here)."""
+    Control`, plain data in the core, drawn here; placed under :data:`ROW_UNDER`'s parent when
+    it declares none)."""
     c = param.control
     declared = {f.name: getattr(c, f.name) for f in fields(Control)}
+    if declared["under"] is None and param.name in ROW_UNDER:
+        declared["under"] = ROW_UNDER[param.name]
     return Setting(**{**declared, "field": param.name,
                       "default": 0.0 if c.default is None else c.default,
                       "says": c.says or "", "says_off": c.says_off or ""})
@@ -216,8 +219,6 @@ def panel_rows(params=None) -> tuple:
     rows = {s.field: s for s in CORE_ROWS}
     rows.update((p.name, setting_of(p)) for p in (all_params() if params is None else params)
                 if p.control is not None)
-    rows.update((f, replace(rows[f], under=parent)) for f, parent in ROW_UNDER.items()
-                if f in rows and rows[f].under is None)
     order = [f for f in PANEL_ORDER if f in rows] + [f for f in rows if f not in PANEL_ORDER]
     return tuple(rows[f] for f in order)
 
