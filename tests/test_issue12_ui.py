@@ -46,10 +46,14 @@ def test_the_price_line_passes_through_each_wick_before_the_rounds_price():
 
 
 def test_without_a_wick_the_line_is_the_rounds_prices_and_no_key():
-    hist = [Rec(0, 100.0, 97.0, 97.0), Rec(1, 97.0, 95.0, 95.0), Rec(2, 95.0, 95.0)]
+    # round 2: the fund's sale took the price on down after the orders' last fill (95.5):
+    # the same way, so no wick
+    hist = [Rec(0, 100.0, 97.0, 97.0), Rec(1, 97.0, 95.0, 95.0), Rec(2, 95.0, 95.0),
+            Rec(3, 95.0, 94.0, 95.5)]
     chart = _chart()
     chart.update(hist)
-    assert list(chart.line.x) == [0, 1, 2] and list(chart.line.y) == [97.0, 95.0, 95.0]
+    assert list(chart.line.x) == [0, 1, 2, 3]
+    assert list(chart.line.y) == [97.0, 95.0, 95.0, 94.0]
     assert list(chart.wick.x) == [] and "wick" not in chart.caption.value
 
 
@@ -211,3 +215,14 @@ def test_a_stale_mark_waits_for_its_update():
     line = narrate(stale[0])
     assert f"the mark price {_p(stale[0].check_price)} reaches no long's" in line
     assert "the next update would reach some" in line
+
+
+def test_a_fund_selling_after_the_orders_draws_no_wick():
+    ex = CascadeExplorer(SMALL.replace(liquidation_orders="bankruptcy", fund_unwind=0.5))
+    ex.run_to_end()
+    hist = ex.cascade.history
+    # the fund's sale takes the price on down after some round's last fill
+    assert any(r.last_fill_price > r.price_after for r in hist), "no such round to test"
+    assert list(ex.price_chart.wick.x) == []
+    assert list(ex.price_chart.line.y) == [r.price_after for r in hist]
+    assert "the wick" not in ex.price_chart.caption.value

@@ -148,27 +148,34 @@ class PriceChart(Chart):
         return [p[0] for p in pts], [p[1] for p in pts]
 
     @staticmethod
-    def wicks(hist) -> tuple[list, list]:
-        """The rounds of ``hist`` whose own order (the shock, the liquidations) ended at a
-        last fill other than the round's price after it (arbitrage, a rebound or a fund's sale
-        moved the price on), and those last fills: finite values only."""
-        pts = [(r.round, low) for r in hist
-               if np.isfinite(low := float(getattr(r, "last_fill_price", np.nan)))
-               and low != r.price_after]
+    def wick_of(rec) -> float | None:
+        """The round's wick: its own order's last fill (the shock's, the liquidations') when
+        the price ended the round back from it, against the run's direction (arbitrage lifted
+        it in a crash, pushed it down in a squeeze); None otherwise (a fund's sale that took
+        the price further the same way is no wick). Finite values only."""
+        low = float(getattr(rec, "last_fill_price", np.nan))
+        up = getattr(rec, "direction", "down") == "up"
+        if not np.isfinite(low) or low == rec.price_after:
+            return None
+        return low if (low > rec.price_after if up else low < rec.price_after) else None
+
+    @classmethod
+    def wicks(cls, hist) -> tuple[list, list]:
+        """The rounds of ``hist`` with a wick (:meth:`wick_of`), and its extreme prices."""
+        pts = [(r.round, w) for r in hist if (w := cls.wick_of(r)) is not None]
         return [p[0] for p in pts], [p[1] for p in pts]
 
-    @staticmethod
-    def price_path(hist) -> tuple[list, list]:
+    @classmethod
+    def price_path(cls, hist) -> tuple[list, list]:
         """The price line's points: each round's price after it, passing first through the
-        round's own last fill where that differs (the wick's low in a crash with arbitrage:
-        the order traded down to it, then arbitrage lifted the price), so the line shows
-        every price a trade made, in order."""
+        round's wick where it has one (in a crash with arbitrage: the order traded down to
+        its last fill, then arbitrage lifted the price), so the line shows the wick's low."""
         x, y = [], []
         for r in hist:
-            low = float(getattr(r, "last_fill_price", np.nan))
-            if np.isfinite(low) and low != r.price_after:
+            wick = cls.wick_of(r)
+            if wick is not None:
                 x.append(r.round)
-                y.append(low)
+                y.append(wick)
             x.append(r.round)
             y.append(r.price_after)
         return x, y
@@ -192,11 +199,11 @@ class PriceChart(Chart):
             self.caption.value = caption_html(*self.KEY, *keys)
         px_, py_ = self.price_path(hist)
         set_changed(self.line, x=px_, y=py_)
-        # the shock's marker where the shock's own order took the price (its last fill)
+        # the shock's marker where the shock's own order took the price (its wick's low)
         shock_at = None
         if hist:
-            low = float(getattr(hist[0], "last_fill_price", np.nan))
-            shock_at = low if np.isfinite(low) else hist[0].price_after
+            wick = self.wick_of(hist[0])
+            shock_at = hist[0].price_after if wick is None else wick
         set_changed(self.shock, x=[0] if hist else [], y=[shock_at] if hist else [])
         halted = [r for r in hist if r.halted]
         set_changed(self.halted, x=[r.round for r in halted], y=[r.price_after for r in halted])
