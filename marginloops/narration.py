@@ -350,7 +350,9 @@ def narrate_shock(rec: RoundRecord, shock: float) -> str:
     else:
         text = f"The shock: {who} {units(rec.shock_qty)}, taking every {what} within {where}"
     if rec.filled_qty > 0:
-        text += f"; its last fill is at {price(rec.last_fill_price)}, the price the next stage sets"
+        text += f"; its last fill is at {price(rec.last_fill_price)}"
+        if rec.last_fill_price == rec.price_after:
+            text += ", the price the next stage sets"
     return text + "."
 
 
@@ -360,6 +362,13 @@ def narrate_new_price(rec: RoundRecord) -> str:
     if rec.price_after == rec.price_before:
         return f"New price: nothing traded, so the price stays at {price(rec.price_after)}."
     way = "lower" if rec.price_after < rec.price_before else "higher"
+    if rec.filled_qty > 0 and _finite(rec.last_fill_price) and (
+            rec.last_fill_price != rec.price_after):
+        # trades after the round's order (arbitrage lifting the price back, a fund's sale)
+        return (f"New price: the order's last fill was {price(rec.last_fill_price)}; what "
+                f"traded after it in the round took the price to {price(rec.price_after)}, "
+                f"the new price, {percent(abs(rec.price_change))} {way} than "
+                f"{price(rec.price_before)}.")
     return (f"New price: the last fill, {price(rec.price_after)}, is the new price, "
             f"{percent(abs(rec.price_change))} {way} than {price(rec.price_before)}.")
 

@@ -226,3 +226,20 @@ def test_a_fund_selling_after_the_orders_draws_no_wick():
     assert list(ex.price_chart.wick.x) == []
     assert list(ex.price_chart.line.y) == [r.price_after for r in hist]
     assert "the wick" not in ex.price_chart.caption.value
+
+
+def test_phase_mode_words_for_a_wick():
+    from marginloops.narration import narrate_new_price, narrate_shock
+
+    r0 = BINANCE.cascade().run()[0]
+    shock = narrate_shock(r0, BINANCE.shock)
+    assert f"its last fill is at {_p(r0.last_fill_price)}." in shock
+    assert "the price the next stage sets" not in shock
+    assert narrate_new_price(r0) == (
+        f"New price: the order's last fill was {_p(r0.last_fill_price)}; what traded after it "
+        f"in the round took the price to {_p(r0.price_after)}, the new price, "
+        f"{(1 - r0.price_after / r0.price_before) * 100:.1f}% lower than "
+        f"{_p(r0.price_before)}.")
+    plain = PRESETS["crowded-longs"].cascade().run()[0]  # no arbitrage: the words as before
+    assert "the price the next stage sets" in narrate_shock(plain, 0.03)
+    assert narrate_new_price(plain).startswith("New price: the last fill, ")
