@@ -243,3 +243,12 @@ def test_phase_mode_words_for_a_wick():
     plain = PRESETS["crowded-longs"].cascade().run()[0]  # no arbitrage: the words as before
     assert "the price the next stage sets" in narrate_shock(plain, 0.03)
     assert narrate_new_price(plain).startswith("New price: the last fill, ")
+
+
+def test_the_explorer_names_the_mark_price_in_round_0():
+    ex = CascadeExplorer(BINANCE)
+    ex.step()
+    r0 = ex.cascade.history[0]
+    assert r0.pending > 0
+    assert (f"now within reach: the mark price, {_p(r0.mark_price)}, has reached their "
+            "liquidation price.") in ex.narration[-1]
