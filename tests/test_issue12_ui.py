@@ -252,3 +252,24 @@ def test_the_explorer_names_the_mark_price_in_round_0():
     assert r0.pending > 0
     assert (f"now within reach: the mark price, {_p(r0.mark_price)}, has reached their "
             "liquidation price.") in ex.narration[-1]
+
+
+def test_positions_taken_over_without_an_order_count_in_the_liquidated_notional():
+    ex = CascadeExplorer(BINANCE)
+    for _ in range(3):
+        ex.step()
+    hist = ex.cascade.history
+    r1 = hist[1]
+    assert r1.n_liquidated and r1.notional_liquidated == 0 and r1.fund_gap_qty > 0
+    bars = ex.liquidations_chart.bars.y[0]  # longs
+    assert bars[1] == r1.fund_gap_qty * r1.price_before > 0
+    total = sum(r.notional_liquidated + (r.fund_gap_qty + r.backstop_qty) * r.price_before
+                for r in hist[1:])
+    assert "liquidated so far: " in ex.status.value
+    assert f"closed ({_money(total)})" in ex.status.value
+
+
+def _money(x):
+    from marginloops.narration import money
+
+    return money(x)

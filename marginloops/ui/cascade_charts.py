@@ -33,7 +33,14 @@ from .chartkit import (
     rounds_span,
     set_changed,
 )
-from .view import BOOK_BINS, EMPTY_AXIS_MAX, MAP_BINS, View, book_histogram
+from .view import (
+    BOOK_BINS,
+    EMPTY_AXIS_MAX,
+    MAP_BINS,
+    View,
+    book_histogram,
+    liquidated_notional,
+)
 
 __all__ = ["BookChart", "LiquidationMapChart", "LiquidationsChart", "OpenInterestChart",
            "PriceChart", "outline_bins", "step_layers"]
@@ -261,13 +268,13 @@ class LiquidationsChart(Chart):
         n = max(self.rounds + 1, len(hist))
         longs, shorts = np.zeros(n), np.zeros(n)
         for r in hist:
-            (longs if r.direction == "down" else shorts)[r.round] = r.notional_liquidated
+            (longs if r.direction == "down" else shorts)[r.round] = liquidated_notional(r)
         set_changed(self.bars, x=np.arange(n), y=[longs, shorts])
         # The diamond sits just above its bar, inside the axis.
         top = float(self.y.max) if self.y.max is not None else 1.0
         auctions = [r for r in hist if r.uniform_price]
         set_changed(self.auction, x=[r.round for r in auctions],
-                    y=[min(r.notional_liquidated + 0.05 * top, 0.97 * top) for r in auctions])
+                    y=[min(liquidated_notional(r) + 0.05 * top, 0.97 * top) for r in auctions])
 
 
 class BookChart(Chart):

@@ -40,7 +40,7 @@ from .chartkit import (
 )
 from .run_controller import NarrationLog, RunController, chart_grid
 from .time_controls import RESET_MESSAGE
-from .view import View
+from .view import View, liquidated_notional
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ class CompareLiquidationsChart(Chart):
         y = np.zeros((2, n))
         for row, hist in zip(y, (hist_a, hist_b), strict=True):
             for r in hist:
-                row[r.round] = r.notional_liquidated
+                row[r.round] = liquidated_notional(r)
         with self.bars.hold_sync():
             self.bars.x = np.arange(n)
             self.bars.y = y

@@ -29,7 +29,7 @@ from .run_controller import NarrationLog, RunController, chart_grid
 from .scenario_controls import ScenarioControls, market_name
 from .time_controls import RESET_MESSAGE
 from .venue_panels import BookPanel, PoolPanel, panel_for
-from .view import View
+from .view import View, liquidated_notional
 
 __all__ = ["CascadeExplorer", "HALT_STAGES"]
 
@@ -477,7 +477,7 @@ class CascadeExplorer(RunController):
         closed = sum(r.n_closed for r in liquidated)
         reduced = liquidated[-1].n_reduced_open if liquidated else 0
         partly = f", {_things(reduced, 'more')} partly closed and still open" if reduced else ""
-        notional = sum(r.notional_liquidated for r in liquidated)
+        notional = sum(liquidated_notional(r) for r in liquidated)
         # Open interest falls with the closes: from "liquidate" on, the positions still open
         # after the round's closes, valued at the price on show until "new price".
         if len(liquidated) > len(settled):

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..cascade import Cascade
 
-__all__ = ["BOOK_BINS", "EMPTY_AXIS_MAX", "MAP_BINS", "View", "book_edges", "book_histogram"]
+__all__ = ["BOOK_BINS", "EMPTY_AXIS_MAX", "MAP_BINS", "View", "book_edges", "book_histogram",
+           "liquidated_notional"]
 
 BOOK_BINS = 120
 MAP_BINS = 90
@@ -65,7 +66,7 @@ class View:
             while cascade.step() is not None:
                 depth_max = max(depth_max, book_histogram(cascade.venue, edges).max(initial=0.0))
             cascade.reset()
-        notional = max(r.notional_liquidated for r in hist)
+        notional = max(liquidated_notional(r) for r in hist)
         money = max(max(r.insurance_fund, r.bad_debt) for r in hist)
         # (the left axis also holds the insurance fund's inventory at the price, when it
         # takes any over: liquidation orders at the bankruptcy price)
@@ -103,3 +104,14 @@ def book_histogram(book, edges) -> np.ndarray:
     bp, bs = book.bids()
     ap, as_ = book.asks()
     return (np.histogram(bp, edges, weights=bs)[0] + np.histogram(ap, edges, weights=as_)[0])
+
+
+def liquidated_notional(rec) -> float:
+    """The round's liquidated notional as the explorer shows it: what its liquidation orders
+    sent (``notional_liquidated``) and the positions the insurance fund or a backstop vault
+    took over whole without an order (``fund_gap_qty``, ``backstop_qty``: not in
+    ``qty_liquidated``), all valued at the price before the round, as the core values the
+    orders'. Without orders at the bankruptcy price or a vault, ``notional_liquidated``."""
+    whole = getattr(rec, "fund_gap_qty", 0.0) + getattr(rec, "backstop_qty", 0.0)
+    return rec.notional_liquidated + whole * rec.price_before if whole else \
+        rec.notional_liquidated
