@@ -115,6 +115,17 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
+def liquidated_notional(rec: RoundRecord) -> float:
+    """The round's liquidated notional as the narration and the explorer say it: what its
+    liquidation orders sent (``notional_liquidated``) and the positions the insurance fund or
+    a backstop vault took over whole without an order (``fund_gap_qty``, ``backstop_qty``: not
+    in ``qty_liquidated``), all valued at the price before the round, as the core values the
+    orders'. Without such takeovers, ``notional_liquidated``."""
+    whole = getattr(rec, "fund_gap_qty", 0.0) + getattr(rec, "backstop_qty", 0.0)
+    return rec.notional_liquidated + whole * rec.price_before if whole else \
+        rec.notional_liquidated
+
+
 def checked_on(rec: RoundRecord, next_check: float | None = None) -> float | None:
     """The price the round after ``rec`` checks margins at, when it is not the last traded
     price (a mark price built from an index): ``next_check`` if given and different from the
@@ -185,8 +196,8 @@ def narrate(rec: RoundRecord, next_check: float | None = None) -> str:
     else:
         # (positions the fund took over without an order, at a price already past their
         # bankruptcy price, are liquidated with nothing sent to the venue: no "(0 USD)")
-        worth = (f" ({money(rec.notional_liquidated)})"
-                 if rec.notional_liquidated > 0 or not rec.n_liquidated else "")
+        worth = (f" ({money(liquidated_notional(rec))})"
+                 if liquidated_notional(rec) > 0 or not rec.n_liquidated else "")
         text = f"Round {count(rec.round)}: {_who(rec)}{worth}; "
         moved = _move(rec.price_before, rec.price_after)
         how = next((w for w in (m.fill_words(rec, moved) for m in MECHANISMS) if w), None)

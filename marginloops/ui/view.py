@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..cascade import Cascade
+from ..narration import liquidated_notional
 
 __all__ = ["BOOK_BINS", "EMPTY_AXIS_MAX", "MAP_BINS", "View", "book_edges", "book_histogram",
            "liquidated_notional"]
@@ -105,13 +106,3 @@ def book_histogram(book, edges) -> np.ndarray:
     ap, as_ = book.asks()
     return (np.histogram(bp, edges, weights=bs)[0] + np.histogram(ap, edges, weights=as_)[0])
 
-
-def liquidated_notional(rec) -> float:
-    """The round's liquidated notional as the explorer shows it: what its liquidation orders
-    sent (``notional_liquidated``) and the positions the insurance fund or a backstop vault
-    took over whole without an order (``fund_gap_qty``, ``backstop_qty``: not in
-    ``qty_liquidated``), all valued at the price before the round, as the core values the
-    orders'. Without orders at the bankruptcy price or a vault, ``notional_liquidated``."""
-    whole = getattr(rec, "fund_gap_qty", 0.0) + getattr(rec, "backstop_qty", 0.0)
-    return rec.notional_liquidated + whole * rec.price_before if whole else \
-        rec.notional_liquidated
