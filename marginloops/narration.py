@@ -116,7 +116,7 @@ def _finite(x) -> bool:
 
 
 def liquidated_notional(rec: RoundRecord) -> float:
-    """The round's liquidated notional as the narration and the explorer say it: what its
+    """The round's liquidated notional as the explorer's charts show it: what its
     liquidation orders sent (``notional_liquidated``) and the positions the insurance fund or
     a backstop vault took over whole without an order (``fund_gap_qty``, ``backstop_qty``: not
     in ``qty_liquidated``), all valued at the price before the round, as the core values the
@@ -196,8 +196,10 @@ def narrate(rec: RoundRecord, next_check: float | None = None) -> str:
     else:
         # (positions the fund took over without an order, at a price already past their
         # bankruptcy price, are liquidated with nothing sent to the venue: no "(0 USD)")
-        worth = (f" ({money(liquidated_notional(rec))})"
-                 if liquidated_notional(rec) > 0 or not rec.n_liquidated else "")
+        # (the orders' notional: the fund's takeover is said in its own sentence, in units;
+        # the charts add it, see liquidated_notional)
+        worth = (f" ({money(rec.notional_liquidated)})"
+                 if rec.notional_liquidated > 0 or not rec.n_liquidated else "")
         text = f"Round {count(rec.round)}: {_who(rec)}{worth}; "
         moved = _move(rec.price_before, rec.price_after)
         how = next((w for w in (m.fill_words(rec, moved) for m in MECHANISMS) if w), None)
