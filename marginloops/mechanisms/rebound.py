@@ -71,7 +71,7 @@ class ReboundLiquidation(Mechanism):
                   "breakdown in a crash), as a share of the starting open interest, [0, 1]; "
                   "a rebound liquidates them (only with arbitrage)",
               control=Control(
-                  "Index and arbitrage", "Chasers (% of open interest)",
+                  "Index and arbitrage", "Chasers (% of OI)",
                   "Traders who short the breakdown on the way down (buy the breakout in a "
                   "squeeze), at high leverage: when arbitrage makes the price rebound, their "
                   "liquidations make the wick",

@@ -30,7 +30,7 @@ def test_binance_style_preset_shows_index_rows_mark_index_and_wick(lab_server, p
     explorer.locator("button.widget-button", has_text="Breaking the loop").first.click()
     for label in ("Index venues", "Margins checked on", "Arbitrage (%)", "Mark price rule",
                   "Mark update (rounds)", "Basis average (rounds)",
-                  "Chasers (% of open interest)"):
+                  "Chasers (% of OI)"):
         assert explorer.get_by_text(label, exact=True).first.is_visible(), label
     chosen = explorer.locator("select").evaluate_all(
         "ss => ss.map(s => s.selectedIndex < 0 ? '' : s.options[s.selectedIndex].text)")
