@@ -484,12 +484,13 @@ class Cascade:
             self._bad_debt -= self._fund
             self._fund = 0.0
 
-    def react(self, st: RoundState) -> None:
+    def react(self, st: RoundState, but: Mechanism | None = None) -> None:
         """The mechanisms' reactions after a trade (``after_trade``: arbitrage, quote
         withdrawal, the fund's sale, the rebound), in order; a mechanism that plays a round of
-        its own calls it so that the others react to that round too."""
+        its own calls it (``but`` itself) so that the others react to that round too."""
         for m in self._at["after_trade"]:
-            m.after_trade(self, st)
+            if m is not but:
+                m.after_trade(self, st)
 
     def put_back(self, qty) -> float:
         """Market makers put ``qty`` units back on the traded side; returns units placed."""

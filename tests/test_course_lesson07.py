@@ -230,9 +230,11 @@ def test_part_5_the_venue_presets_as_the_lesson_reads_them():
     assert hyper[0].liquidation_orders == "backstop" and hyper[0].partial_fraction == 0.2
     assert binance[2]["took"] > hyper[2]["took"] > 0
     assert binance[2]["inventory_pnl"] < hyper[2]["inventory_pnl"] < 0
-    # "The end differs": one ends at its lowest price, the other climbs back within 1%
-    assert binance[1][-1].price_after == pytest.approx(binance[2]["low"])
-    assert hyper[2]["fall"] < 0.01 < 1 - hyper[2]["low"] / hyper[1][0].price_before
+    # "Both climb back": each ends within 1% of the start, far above its lowest price (the
+    # arbitrage goes on in the binance-style fund's selling rounds too)
+    for _scenario, history, w in (binance, hyper):
+        assert w["fall"] < 0.01 < 1 - w["low"] / history[0].price_before
+        assert history[-1].price_after > w["low"] + 2.0
 
 
 def test_differences_table_names_each_differing_setting_in_a_few_words():

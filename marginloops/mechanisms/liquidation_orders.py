@@ -545,8 +545,10 @@ class BankruptcyLimitOrders(Mechanism):
         run.path.append(run.price)
         self._unwind(run, st, held_before=self.held)
         st.fill = run.venue.market_sell(0.0)
+        run.react(st, but=self)  # the others react to the sale (arbitrage, the rebound)
         st.pending = run.pending()
-        if st.pending == 0 and not self.keeps_going(run):
+        if st.pending == 0 and not any(m.keeps_going(run)
+                                       for m in run.active_mechanisms):
             st.end = "fixed_point"
         elif run.round >= run.max_rounds:
             st.end = "max_rounds"
