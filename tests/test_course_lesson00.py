@@ -94,3 +94,15 @@ def test_a_market_without_a_cascade_gets_a_clear_error(change):
     for helper in helpers:
         with pytest.raises(ValueError, match="scenario must start a cascade"):
             helper(market)
+
+
+def test_the_course_map_links_every_lesson():
+    import json
+    from pathlib import Path
+
+    lessons = Path(__file__).parents[1] / "lessons"
+    cells = json.loads((lessons / "00-start-here.ipynb").read_text("utf-8"))["cells"]
+    course_map = next("".join(c["source"]) for c in cells
+                      if "".join(c["source"]).startswith("## The course map"))
+    for path in sorted(lessons.glob("0*.ipynb")):
+        assert f"]({path.name})" in course_map, path.name
