@@ -104,18 +104,25 @@ class _Side:
             return n - int(np.searchsorted(self.prices[::-1], limit, side="left"))
         return int(np.searchsorted(self.prices, limit, side="right"))
 
-    def take(self, qty, kind) -> Fill:
-        """Walk the levels from the touch, taking ``qty`` units (or all there is)."""
+    def _window(self, qty) -> tuple:
+        """``(end, cum)``: the levels from the touch to ``end`` hold ``qty`` units (or are all
+        there is), ``cum`` their cumulative sizes; the window grows 4x at a time, so a small
+        order reads a few levels of a deep book."""
         top, n = self.top, len(self.prices)
-        if qty <= 0 or top >= n:
-            return _fill(kind, qty, 0.0, self.prices[:0], self.sizes[:0])
         window = _FIRST_WINDOW
         while True:
             end = min(top + window, n)
             cum = np.cumsum(self.sizes[top:end])
             if cum[-1] >= qty or end == n:
-                break
+                return end, cum
             window *= 4
+
+    def take(self, qty, kind) -> Fill:
+        """Walk the levels from the touch, taking ``qty`` units (or all there is)."""
+        top, n = self.top, len(self.prices)
+        if qty <= 0 or top >= n:
+            return _fill(kind, qty, 0.0, self.prices[:0], self.sizes[:0])
+        end, cum = self._window(qty)
         k = int(np.searchsorted(cum, qty, side="left"))
         if k == len(cum):  # book exhausted: take everything that is left
             taken = self.sizes[top:end].copy()
@@ -139,13 +146,7 @@ class _Side:
         top, n = self.top, len(self.prices)
         if qty <= 0 or top >= n:
             return None
-        window = _FIRST_WINDOW
-        while True:
-            end = min(top + window, n)
-            cum = np.cumsum(self.sizes[top:end])
-            if cum[-1] >= qty or end == n:
-                break
-            window *= 4
+        _, cum = self._window(qty)
         k = min(int(np.searchsorted(cum, qty, side="left")), len(cum) - 1)
         last = np.flatnonzero(self.sizes[top:top + k + 1] > 0)  # skip emptied levels
         return float(self.prices[top + int(last[-1])]) if last.size else None

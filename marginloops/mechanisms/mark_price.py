@@ -287,10 +287,13 @@ def _requoted_mid(book, s, last) -> float:
     if last is None:
         return mid
     bid, ask = book.best_bid, book.best_ask
-    tick = book.tick if getattr(book, "tick", None) else abs(ask - bid)
+    tick = getattr(book, "tick", None)
+    if not tick:
+        tick = abs(ask - bid) if bid is not None and ask is not None else 0.0
+    # (the other side emptied: market makers re-quote it one tick away)
     if s > 0:
-        return (last + min(ask, last + tick)) / 2.0
-    return (last + max(bid, last - tick)) / 2.0
+        return (last + (last + tick if ask is None else min(ask, last + tick))) / 2.0
+    return (last + (last - tick if bid is None else max(bid, last - tick))) / 2.0
 
 
 def _check_books(books) -> tuple:
