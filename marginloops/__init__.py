@@ -10,6 +10,18 @@ from .analysis import Crowding, amplification, closed_form_amplification, crowdi
 from .cascade import Cascade, CircuitBreaker, RoundRecord
 from .cases import CASES, CaseStudy, Reported, compare_case, loop_share
 from .compare import Comparison, LockStep, Summary, compare
+from .lending import (
+    LENDING_PRESETS,
+    LendingCascade,
+    LendingRecord,
+    LendingScenario,
+    compare_lending,
+    health_factor,
+    lending_table,
+    liquidation_call,
+    narrate_lending,
+    narrate_lending_end,
+)
 from .mechanisms import MECHANISMS
 from .narration import narrate, narrate_end, narrate_history, round_table
 from .orderbook import Fill, OrderBook
@@ -22,15 +34,19 @@ from .venue import Venue
 __version__ = "0.1.0"
 
 __all__ = ["Accounts", "CASES", "Cascade", "CaseStudy", "CircuitBreaker", "Comparison",
-           "ConstantProductPool", "Crowding", "Fill", "LockStep", "MECHANISMS", "MarginTiers",
+           "ConstantProductPool", "Crowding", "Fill", "LENDING_PRESETS", "LendingCascade",
+           "LendingRecord", "LendingScenario", "LockStep",
+           "MECHANISMS", "MarginTiers",
            "OrderBook", "PRESETS", "PerpetualAccounts", "Positions", "Reported", "RoundRecord",
            "Scenario", "Summary", "Venue", "amplification", "bankruptcy_price",
-           "closed_form_amplification", "compare", "compare_case", "crowding",
-           "liquidation_price", "loop_share", "narrate", "narrate_end", "narrate_history",
-           "round_table"]
+           "closed_form_amplification", "compare", "compare_case", "compare_lending",
+           "crowding", "health_factor", "lending_table", "liquidation_call", "liquidation_price",
+           "loop_share", "narrate", "narrate_end", "narrate_history",
+           "narrate_lending", "narrate_lending_end", "round_table"]
 
 _UI_NAMES = {"AnswerSheet", "BookWalkView", "CascadeExplorer", "CompareExplorer",
-             "CriticalRatioView", "ExerciseBox", "MarginView", "PoolView"}
+             "CriticalRatioView", "ExerciseBox", "LendingCompare", "LendingExplorer", "MarginView",
+             "PoolView"}
 
 
 def __getattr__(name):
