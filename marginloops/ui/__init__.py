@@ -16,6 +16,7 @@ from .critical import CriticalRatioView
 from .exercise import AnswerSheet, ExerciseBox
 from .explorer import CascadeExplorer
 from .knobs import Knob
+from .lending import LendingCompare, LendingExplorer
 from .margin import MarginView
 from .pool import PoolView, ReservesChart
 from .run_controller import RunController
@@ -24,6 +25,7 @@ from .time_controls import TimeControls
 from .view import View
 
 __all__ = ["AnswerSheet", "BookChart", "BookWalkView", "CascadeExplorer", "CompareExplorer",
-           "CriticalRatioView", "ExerciseBox", "Knob", "LEVERAGE_MIXES", "LiquidationMapChart",
+           "CriticalRatioView", "ExerciseBox", "Knob", "LEVERAGE_MIXES", "LendingCompare",
+           "LendingExplorer", "LiquidationMapChart",
            "LiquidationsChart", "MarginView", "OpenInterestChart", "PoolView", "PriceChart",
            "ReservesChart", "RunController", "ScenarioControls", "TimeControls", "View"]
