@@ -117,15 +117,24 @@ def test_each_step_moves_every_chart_until_the_run_ends():
 
 
 def test_the_map_moves_repaid_debt_to_gone():
-    """Round 0 is the shock alone: the map's debt stays open (some of it now under 1 at the
-    next oracle price). After round 1 the debt drawn as gone is exactly the debt the round
+    """Round 0 is the shock alone: the map's debt stays open, some of it marked as under 1 at
+    the oracle's next price. After round 1 the debt drawn as gone is exactly the debt the round
     repaid or wrote off, and the oracle line stands at the round's oracle price."""
     ex = LendingExplorer(ETH)
     start = ex.map_chart.series.copy()
     assert start[2].sum() == 0
+    assert start[1].sum() == 0  # before the shock nobody is under 1
     ex.step()
-    assert ex.cascade.history[-1].n_liquidated == 0
+    shock = ex.cascade.history[-1]
+    assert shock.n_liquidated == 0
     assert ex.map_chart.series[2].sum() == 0
+    # marked "liquidated next": the accounts under 1 at the oracle's next price, which for an
+    # oracle that reads the venue is the venue's price after the shock
+    acc = ex.cascade.accounts
+    under = acc.threshold_price() > shock.price_after
+    assert under.sum() == shock.pending > 0
+    assert ex.map_chart.reached_at == shock.price_after
+    assert ex.map_chart.series[1].sum() == pytest.approx(acc.debt[under].sum(), rel=1e-9)
     ex.step()
     rec = ex.cascade.history[-1]
     assert rec.n_liquidated > 0

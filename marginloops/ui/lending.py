@@ -371,10 +371,18 @@ class LendingExplorer(RunController):
         self.repaid_chart.update(hist)
         self.debt_chart.update(hist)
         self.venue_panel.show(cas, hist[-1] if hist else None)
-        oracle = _num(cas.oracle_price, _num(cas.price))
-        self.map_chart.update(self._start, _snapshot(cas), oracle, _num(cas.price))
+        # the accounts the next round's check will find under 1: at the oracle's next price
+        self.map_chart.update(self._start, _snapshot(cas), _num(cas.oracle_price, math.nan),
+                              _num(cas.price, math.nan), reached_at=self._next_oracle())
         self._update_status()
         self.narration_log.render()
+
+    def _next_oracle(self) -> float:
+        """The price the next round's check will use if the venue stays where it is (NaN once
+        the run is over: nobody is liquidated next)."""
+        if self.cascade.ended:
+            return math.nan
+        return _num(self.cascade.next_oracle()[0], math.nan)
 
     def _show_round(self) -> None:
         self.narration_log.lines.append(narrate_lending(self.cascade.history[-1]))
@@ -403,10 +411,11 @@ class LendingExplorer(RunController):
                            seller's order
         oracle update      the price chart's oracle point; the map's oracle line
         check health       the map: the accounts under 1 at the oracle (◆)
-        liquidate          the repaid/seized bars; the map: liquidated debt hollow
+        liquidate          the repaid/seized bars; the map: liquidated debt hollow, no ◆
         sell on the venue  the venue chart: the liquidators' sale
         new price          the venue price point, bad debt, the status line, the
-                           round's sentence in the log
+                           round's sentence in the log; the map marks (◆) the accounts
+                           under 1 at the oracle's next price
         =================  ==========================================================
         """
         cas = self.cascade
@@ -427,7 +436,7 @@ class LendingExplorer(RunController):
         elif stage == "oracle update":
             self.price_chart.update(settled, hist)
             self.map_chart.update(self._start, before, rec.oracle_price, prev_price,
-                                  reached=False)
+                                  reached_at=math.nan)
             text = oracle_sentence(rec)
         elif stage == "check health":
             self.map_chart.update(self._start, before, rec.oracle_price, prev_price)
@@ -436,7 +445,8 @@ class LendingExplorer(RunController):
             text = check_sentence(rec, float(d[under].sum()))
         elif stage == "liquidate":
             self.repaid_chart.update(hist)
-            self.map_chart.update(self._start, _snapshot(cas), rec.oracle_price, prev_price)
+            self.map_chart.update(self._start, _snapshot(cas), rec.oracle_price, prev_price,
+                                  reached_at=math.nan)
             text = liquidate_sentence(rec)
         elif stage == "sell on the venue":
             self.venue_panel.show(cas, rec)
@@ -446,7 +456,8 @@ class LendingExplorer(RunController):
             self.narration_log.lines.append(narrate_lending(rec))
             self.price_chart.update(hist)
             self.debt_chart.update(hist)
-            self.map_chart.set_prices(rec.oracle_price, rec.price_after)
+            self.map_chart.update(self._start, _snapshot(cas), rec.oracle_price,
+                                  rec.price_after, reached_at=self._next_oracle())
             self.narration_log.render()
             self._set_stage(new_price_sentence(rec), k + 1, stages, rec.round)
             self._note_end()

@@ -275,7 +275,8 @@ class HealthMapChart(Chart):
     oracle price dashed, the venue price dotted."""
 
     KEY = ((style.BLUE, "■", "open debt, health factor above 1"),
-           (style.VERMILLION, "◆", "under 1 at the oracle: liquidated next (◆ above)"),
+           (style.VERMILLION, "◆", "under 1 at the oracle's next check: liquidated next "
+                                   "(◆ above)"),
            (style.BLACK, "□", "already repaid or written off (hollow)"),
            (style.BLACK, "┆", "oracle price (dashed)"),
            (style.GREEN, "┊", "venue price (dotted)"))
@@ -316,13 +317,17 @@ class HealthMapChart(Chart):
         fit(x_axis, view.map_lo, view.map_hi)
         fit(y_axis, 0.0, view.map_max)
 
-    def update(self, start, now, oracle, venue, reached=True):
+    def update(self, start, now, oracle, venue, reached_at=None):
         """Draw the accounts ``now`` (threshold prices, debt, collateral) against their
-        ``start`` (threshold prices, debt); with ``reached`` the accounts under 1 at
-        ``oracle`` are marked (phase mode marks them from its "check" stage on)."""
+        ``start`` (threshold prices, debt), the lines at ``oracle`` and ``venue``; the accounts
+        under 1 at ``reached_at`` (default ``oracle``; NaN: none) are marked as liquidated
+        next (after a whole round: at the oracle's next price; in phase mode's "check
+        health" stage: at the price it checks)."""
         t, d, c = now
-        self.series = map_series(self.edges, start[0], start[1], t, d, c,
-                                 oracle if reached else math.nan)
+        reached_at = oracle if reached_at is None else reached_at
+        #: The price the accounts marked "liquidated next" are under 1 at (NaN: none marked).
+        self.reached_at = _finite(reached_at)
+        self.series = map_series(self.edges, start[0], start[1], t, d, c, self.reached_at)
         set_changed(self.layers, x=self.edges, y=step_layers(self.series))
         centers = 0.5 * (self.edges[1:] + self.edges[:-1])
         top = float(self.y.max) if self.y.max is not None else 1.0
