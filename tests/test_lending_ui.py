@@ -303,7 +303,7 @@ def test_phase_mode_shows_a_round_stage_by_stage():
     dict(shock=0.9, depth_1pct=20_000.0),  # the largest shock on a thin pool
     dict(shock=0.9, venue="book", depth_1pct=20_000.0),  # a book that runs out
     dict(n_accounts=0),  # nobody to liquidate
-    dict(n_accounts=1, gas_cost=1e6),  # every liquidation skipped for gas
+    dict(n_accounts=50, health_hi=1.05, gas_cost=1e6),  # every liquidation skipped for gas
 ])
 def test_extreme_markets_narrate_and_never_crash(changes):
     ex = LendingExplorer(ETH.replace(**changes), phase_mode=True)
@@ -314,6 +314,29 @@ def test_extreme_markets_narrate_and_never_crash(changes):
     assert not any(line.startswith("That could not be done") for line in ex.narration)
     assert ex.narration[-1] == lending_ui.narrate_lending_end(ex.cascade.history)
     no_line_ends_on_nan(ex)
+
+
+def test_an_exhausted_book_says_no_bid_left():
+    ex = LendingExplorer(ETH.replace(shock=0.9, venue="book", depth_1pct=20_000.0))
+    ex.time.run_button.click()
+    last = ex.cascade.history[-1]
+    assert last.end_reason == "venue_exhausted" and math.isnan(last.price_after)
+    assert "venue price <b>none: no bid left</b>" in ex.status.value
+    assert "stopped: the venue has nothing left to buy with" in ex.status.value
+    assert not ex.venue_chart.price.visible
+    no_line_ends_on_nan(ex)
+
+
+def test_a_shock_typed_beyond_the_scenario_is_clamped_and_said():
+    """The scenario allows a shock up to 90%: 99 typed in the box becomes 90, the row says so,
+    and the run restarts with it."""
+    ex = LendingExplorer(ETH)
+    ex.step()
+    knob = ex.controls.knobs["shock"]
+    knob.box.set_state({"value": 99.0})  # as the browser sends a typed value
+    assert knob.value == 90.0 and knob.note_text == "90 is the most: 99 was set to 90"
+    assert ex.scenario.shock == pytest.approx(0.9) and ex.round is None
+    assert "Shock (%) 8 → 90" in ex.narration[-1]
 
 
 def test_explorer_refuses_what_is_not_a_lending_scenario():
@@ -331,6 +354,8 @@ def test_explorer_refuses_what_is_not_a_lending_scenario():
 ])
 def test_compare_steps_both_runs_together(a, b, labels):
     cmp = LendingCompare(a, b, labels=labels)
+    (field, va, vb), = lending_ui.scenario_differences(a, b)
+    assert field in cmp.title.value and field in ("heartbeat", "close_factor")
     twins = [LendingCascade(a), LendingCascade(b)]
     assert cmp.round is None and "Press Step" in cmp.table.value
     for _ in range(3):

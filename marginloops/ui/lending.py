@@ -10,6 +10,7 @@ line: ``LendingExplorer(LENDING_PRESETS["eth-pool"])``.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 
@@ -623,6 +624,20 @@ def _cell(label, value) -> str:
     return number(value, 2, sig=4, trim=True)
 
 
+def scenario_differences(a, b) -> list[tuple[str, object, object]]:
+    """The fields (but name and description) in which lending scenarios ``a`` and ``b``
+    differ: ``(field, value in a, value in b)``, in field order."""
+    return [(f.name, getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a)
+            if f.name not in ("name", "description")
+            and getattr(a, f.name) != getattr(b, f.name)]
+
+
+def _shown(value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return number(value, 6, sig=6, trim=True)
+    return str(value)
+
+
 class LendingCompare(RunController):
     """Two lending markets hit by the same shock and stepped together, one round of each per
     click: overlaid price (venue and oracle) and bad-debt charts, and a table of
@@ -658,11 +673,16 @@ class LendingCompare(RunController):
         self.debt_chart = _CompareDebt(self.labels)
         for chart in self._charts():
             chart.reset(self.views, self.rounds)
-        title = widgets.HTML(
+        diff = scenario_differences(*self.scenarios)
+        what = ("The same market except: " + "; ".join(
+            f"{name} {_shown(a)} → {_shown(b)}" for name, a, b in diff) + "."
+            if diff else "The two scenarios are the same market.")
+        self.title = widgets.HTML(
             "<div style='font-size:16px'><b>Compare:</b> "
             + " and ".join(f"{self._mark(i)} <b>{html.escape(label)}</b> "
                            f"({RUN_STYLES[i].words})" for i, label in enumerate(self.labels))
-            + "</div>")
+            + f"</div><div style='font-size:13px'>{html.escape(what)}</div>")
+        title = self.title
         grid = chart_grid([self.price_chart.widget, self.debt_chart.widget, self.table])
         logs = chart_grid(log.box(f"<b>{self._mark(i)} {html.escape(label)}: what happened, "
                                   f"newest first</b>")

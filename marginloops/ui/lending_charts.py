@@ -425,4 +425,8 @@ class LendingVenuePanel:
             self.pool_chart.update(sale_fill(rec) if rec is not None else None)
         else:
             self.book_chart.show_walk(cascade.venue, rec)
-            self.book_chart.set_price(_finite(cascade.price, 0.0))
+            price = _finite(cascade.price)
+            # no bid left (the book ran out): no price line to draw
+            set_changed(self.book_chart.price, visible=math.isfinite(price))
+            if math.isfinite(price):
+                self.book_chart.set_price(price)
