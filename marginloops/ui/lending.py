@@ -523,7 +523,8 @@ class LendingExplorer(RunController):
 
     @staticmethod
     def _end_words(reason) -> str:
-        return {"fixed_point": "no account left under 1 and the oracle caught up",
+        return {"fixed_point": "nobody left that liquidators would liquidate, now or at the "
+                               "price the oracle will report",
                 "venue_exhausted": "the venue has nothing left to buy with",
                 "max_rounds": "the last round allowed"}.get(reason, str(reason))
 

@@ -1,6 +1,7 @@
 """The lending explorer in a real JupyterLab (issue 13, item 3): each Step redraws the price and
 oracle lines, the repaid/seized bars, the health-factor map and the pool's point, the status
-line follows the rounds, and nothing is logged as an error (a line ending on NaN would be).
+line follows the rounds; compare mode's Step redraws both runs and fills its table; nothing is
+logged as an error (a line ending on NaN would be).
 One page load; the screenshots are looked at by a person before anything is claimed of them.
 """
 
@@ -46,6 +47,9 @@ def test_steps_redraw_every_lending_chart(lab_server, page, page_log, tmp_path):
         "from marginloops.ui import LendingExplorer\n"
         "from marginloops.lending import LENDING_PRESETS\n"
         "LendingExplorer(LENDING_PRESETS['eth-pool'])",
+        "from marginloops.ui import LendingCompare\n"
+        "stale = LENDING_PRESETS['stale-oracle']\n"
+        "LendingCompare(stale, stale.replace(heartbeat=0), labels=('heartbeat 3', 'no heartbeat'))",
         name="lending-explorer", viewport=TALL)
     explorer = explorers(panel).first
     explorer.scroll_into_view_if_needed()
@@ -75,4 +79,19 @@ def test_steps_redraw_every_lending_chart(lab_server, page, page_log, tmp_path):
         before = figures(explorer)
         save_screenshot(explorer, f"lending-explorer-lab-{click}-step")
     assert any(len(f) > 0 for f in line_paths(explorer))
+
+    # compare mode, in the same page: Step plays a round of both runs
+    compare = explorers(panel).nth(1)
+    compare.scroll_into_view_if_needed()
+    title = "Venue and oracle price by round"
+    before = wait_until(lambda: figures(compare), lambda f: title in f, "the compare chart")
+    for click in (1, 2, 3):
+        widget_button(compare, "Step").click()
+        before = wait_until(lambda: figures(compare),
+                            lambda f, b=before: f[title]["lines"] != b[title]["lines"],
+                            f"compare click {click}: the price chart redrawn")
+    table = plain(compare.locator("table").first.inner_html())
+    print("compare table:", table)
+    assert "So far" in table and "bad debt" in table
+    save_screenshot(compare, "lending-compare-lab-3-steps")
     assert page_log.errors == []
