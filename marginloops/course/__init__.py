@@ -2,6 +2,6 @@
 from the model, so an answer cannot drift from it) and the few helpers a lesson calls, kept here
 so the notebooks stay thin and everything they rely on is unit-tested.
 
-One module per lesson: ``lesson00`` ... ``lesson07``. Each has ``exercises()``, returning the
+One module per lesson: ``lesson00`` ... ``lesson08``. Each has ``exercises()``, returning the
 lesson's :class:`marginloops.exercises.Exercise` objects in the order the lesson asks them.
 """
