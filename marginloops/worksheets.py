@@ -31,6 +31,7 @@ LESSONS = (
     ("05", "05-breaking-the-loop", "Breaking the loop"),
     ("06", "06-case-studies", "Case studies"),
     ("07", "07-how-exchanges-liquidate", "How exchanges liquidate"),
+    ("08", "08-defi-lending", "DeFi lending and liquidation bots"),
 )
 
 #: How an answer is written, the same rule as the answer boxes (marginloops.exercises).
@@ -62,7 +63,7 @@ def _entry(lesson: str) -> tuple[str, str, str]:
 
 
 def lesson_exercises(lesson: str) -> list[Exercise]:
-    """Lesson ``lesson``'s exercises ("00" ... "07"), as its notebook asks them."""
+    """Lesson ``lesson``'s exercises ("00" ... "08"), as its notebook asks them."""
     _entry(lesson)
     return importlib.import_module(f"marginloops.course.lesson{lesson}").exercises()
 
