@@ -41,7 +41,7 @@ import numpy as np
 
 from .._checks import readonly
 from .accounts import LendingAccounts
-from .rules import liquidation_call
+from .rules import Liquidation, liquidation_call
 from .scenario import LendingScenario
 
 __all__ = ["END_REASONS", "LendingCascade", "LendingRecord"]
@@ -194,6 +194,7 @@ class LendingCascade:
         self.history: list[LendingRecord] = []
         self.end_reason: str | None = None
         self.bad_debt = 0.0
+        self._plan_cache = None
         self.held = 0.0
         self.protocol_fee_qty = 0.0
 
@@ -233,12 +234,17 @@ class LendingCascade:
         call on each (:func:`liquidation_call`, as much as allowed), the calls they make, and
         the accounts skipped because the call would not pay its gas."""
         acc = self.accounts
+        key = (oracle, self.price, acc.version, id(acc))
+        if self._plan_cache is not None and self._plan_cache[0] == key:
+            return self._plan_cache[1]
         idx = acc.under(oracle)
         liq = liquidation_call(acc.collateral[idx], acc.debt[idx], oracle, **self._rules)
         profit = liq.to_liquidator * self.price - liq.repaid - self.scenario.gas_cost
         ok = ~liq.reverted
         go = ok & (profit >= 0.0)
-        return idx, liq, go, ok & (profit < 0.0)
+        out = idx, liq, go, ok & (profit < 0.0)
+        self._plan_cache = (key, out)
+        return out
 
     # ------------------------------------------------------------------------- rounds
     def step(self) -> LendingRecord | None:
@@ -269,8 +275,8 @@ class LendingCascade:
             out["n_below_one"] = int(np.count_nonzero(liq.liquidatable))
             out["n_skipped_gas"] = int(np.count_nonzero(skipped))
             out["n_skipped_dust"] = int(np.count_nonzero(liq.dust))
-            mine = liquidation_call(acc.collateral[idx[go]], acc.debt[idx[go]], oracle,
-                                    **self._rules) if not go.all() else liq
+            mine = liq if go.all() else Liquidation(
+                **{f.name: getattr(liq, f.name)[go] for f in fields(Liquidation)})
             n_closed, _ = acc.apply(idx[go], mine, r)
             to_liq = float(mine.to_liquidator.sum())
             repaid = float(mine.repaid.sum())
@@ -295,7 +301,7 @@ class LendingCascade:
         # the end
         end = None
         o_next, _ = self.next_oracle(r + 1)
-        pending = acc.pending(o_next) if math.isfinite(o_next) else 0
+        pending = len(self.plan(o_next)[0]) if math.isfinite(o_next) else 0
         if fill.unfilled > 0 or not math.isfinite(self.price):
             end = "venue_exhausted"
         else:
@@ -306,7 +312,8 @@ class LendingCascade:
                     end = "fixed_point"
             if end is None and r >= s.max_rounds:
                 end = "max_rounds"
-        _, underwater = acc.underwater(self.oracle_price)
+        # accounts under water at the oracle's price are under 1 there: among this round's
+        _, underwater = acc.underwater(self.oracle_price, among=idx if r > 0 else None)
         pool = s.venue == "pool"
         filled = sold > 0
         rec = LendingRecord(
@@ -329,7 +336,7 @@ class LendingCascade:
 
     def _acts(self, oracle) -> bool:
         """Would the liquidators make a call at the oracle price ``oracle``?"""
-        if not math.isfinite(oracle) or self.accounts.pending(oracle) == 0:
+        if not math.isfinite(oracle):
             return False
         return bool(self.plan(oracle)[2].any())
 
