@@ -86,6 +86,7 @@ PICTURES = (
     Picture("lesson05-sandbox", "05-breaking-the-loop.ipynb", (("click", "Step", 3),)),
     Picture("lesson06-case", "06-case-studies.ipynb", STEP_6),
     Picture("lesson07-compare", "07-how-exchanges-liquidate.ipynb", STEP_6),
+    Picture("lesson08-explorer", "08-defi-lending.ipynb", STEP_6),
 )
 
 # Marks the output of the code cell right before the Markdown cell that holds the picture
