@@ -9,7 +9,7 @@ whose threshold is above it (health factor below 1). The lending cascade
 :meth:`LendingAccounts.apply`; the protocol's ``close`` does the same for a caught set.
 
 Everything is vectorised: the state is a few float64 arrays (collateral, debt, the threshold
-price), updated where a round liquidated.
+price) sorted once by the starting threshold price, updated where a round liquidated.
 """
 
 from __future__ import annotations
@@ -21,10 +21,15 @@ import numpy as np
 from .._checks import readonly
 from ..accounts import Closing, Settled
 
-__all__ = ["CANDIDATE_MARGIN", "LendingAccounts"]
+__all__ = ["BUCKET_STEP", "CANDIDATE_MARGIN", "LendingAccounts"]
 
-#: How far below the price it checks :meth:`LendingAccounts.under` brings accounts into view
-#: when it must look at all of them again: 3%.
+#: The accounts' starting threshold prices are bucketed 1% apart: ``-log(0.99)``.
+BUCKET_STEP = -math.log(0.99)
+#: The last bucket (int16): accounts without debt, and thresholds below ``top·0.99^32767``.
+LAST_BUCKET = 32767
+
+#: An account a liquidation lifted to a threshold this far below the price of the check is
+#: parked (see :meth:`LendingAccounts.under_pos`): 3%.
 CANDIDATE_MARGIN = 0.03
 
 
@@ -37,8 +42,16 @@ class LendingAccounts:
     debt : USD per account (>= 0)
     liquidation_threshold : LT, shared by every account (one collateral asset)
 
-    Arrays (in the caller's order, updated as the run liquidates): ``collateral``, ``debt``;
-    ``liquidated_in``: the round each account was first liquidated in (-1: never).
+    Read in the caller's order (fresh arrays on each read, as the run left them):
+    ``collateral``, ``debt``, ``liquidated_in`` (the round each account was first liquidated
+    in, -1: never), ``start_collateral``, ``start_debt``.
+
+    Inside, the accounts are ordered once by their starting threshold price, highest first, in
+    buckets 1% apart (``order``: position -> caller's index; a radix sort of the bucket
+    numbers), as :class:`~marginloops.PerpetualAccounts` sorts by liquidation price: a check
+    then reaches new accounts as a prefix, and every array it reads is read in increasing
+    positions. Methods ending in ``_pos`` and :meth:`apply` speak
+    in those positions.
     """
 
     sign = 1  # collateral is sold when a liquidation seizes it
@@ -55,15 +68,38 @@ class LendingAccounts:
         if len(d) and not (d.min() >= 0 and d.max() < np.inf):
             raise ValueError("debt must be finite numbers >= 0")
         self.lt = float(liquidation_threshold)
-        self.start_collateral = readonly(c.copy())
-        self.start_debt = readonly(d.copy())
+        # Bucket the accounts by starting threshold price, 1% apart (bucket b holds thresholds
+        # in (top·r^(b+1), top·r^b], r = 0.99), and order them by bucket: a radix sort, cheaper
+        # than a full sort; a check then reaches new accounts bucket by bucket, as a prefix.
+        thr = c * self.lt
+        np.divide(d, thr, out=thr)
+        open_ = d > 0
+        top = float(thr[open_].max()) if open_.any() else 1.0
+        b = np.divide(top, thr, out=np.full_like(thr, np.inf), where=open_)
+        np.log(b, out=b)
+        b *= 1.0 / BUCKET_STEP
+        np.minimum(b, LAST_BUCKET, out=b)
+        buckets = b.astype(np.int16)
+        del b, thr
+        order = np.argsort(buckets, kind="stable")  # radix sort for int16
+        counts = np.bincount(buckets, minlength=LAST_BUCKET + 1)
+        del buckets
+        self._starts = readonly(np.concatenate(([0], np.cumsum(counts))))
+        self._top = top
+        self.order = readonly(order)
+        self._c0 = readonly(c[order])
+        self._d0 = readonly(d[order])
+        thr = self._c0 * self.lt
+        np.divide(self._d0, thr, out=thr)
+        thr[self._d0 <= 0] = -np.inf
+        self._thr0 = readonly(thr)
         self.positions = None
         self.version = 0  # counts the changes apply() made (and resets)
         self._dirty = True
         self.reset()
 
     def __len__(self) -> int:
-        return len(self.start_debt)
+        return len(self.order)
 
     def reset(self) -> None:
         """Every account as at the start."""
@@ -71,26 +107,54 @@ class LendingAccounts:
             return
         self._dirty = False
         self.version += 1
-        self._bound = np.inf  # see under(): accounts not yet in view have thresholds <= it
-        self._active = np.zeros(0, dtype=np.intp)
-        self._parked = np.zeros(0, dtype=np.intp)
-        self._band = np.zeros(0, dtype=np.intp)
-        self._band_keys = np.zeros(0)
-        self.collateral = self.start_collateral.copy()
-        self.debt = self.start_debt.copy()
-        self._thr = np.empty_like(self.debt)
-        np.multiply(self.collateral, self.lt, out=self._thr)
-        np.divide(self.debt, self._thr, out=self._thr)
-        self._thr[self.debt <= 0] = -np.inf
-        if not hasattr(self, "_thr0"):
-            self._thr0 = readonly(self._thr.copy())
-        self.liquidated_in = np.full(len(self.debt), -1, dtype=np.int32)
-        self.n_open = int(np.count_nonzero(self.debt > 0))
-        self.open_interest = float(self.collateral[self.debt > 0].sum())
-        self.debt_left = float(self.debt.sum())
-        self.collateral_left = float(self.collateral.sum())
+        self._c = self._c0.copy()
+        self._d = self._d0.copy()
+        self._thr = self._thr0.copy()  # -inf where no debt
+        self._liq_in = np.full(len(self._c), -1, dtype=np.int32)
+        self._head = 0  # positions below it were reached by some check
+        self._next_bucket = 0  # the first bucket not reached yet (its start is _head)
+        self._active = np.zeros(0, dtype=np.intp)  # reached, open, near: checked one by one
+        self._parked = np.zeros(0, dtype=np.intp)  # reached, open, thresholds <= _park_line
+        self._park_line = -np.inf
+        self.n_open = int(np.count_nonzero(self._d0 > 0))
+        self.debt_left = float(self._d0.sum())
+        self.collateral_left = float(self._c0.sum())
+        self.open_interest = (self.collateral_left if self.n_open == len(self._c)
+                              else float(self._c0[self._d0 > 0].sum()))
         self.inventory = 0.0  # coins liquidators hold unsold
-        self._reduced = 0
+
+    # ------------------------------------------------------------------ the caller's order
+    def _caller(self, internal) -> np.ndarray:
+        out = np.empty_like(internal)
+        out[self.order] = internal
+        return out
+
+    @property
+    def collateral(self) -> np.ndarray:
+        """Collateral of each account now, coins (a fresh array, the caller's order)."""
+        return self._caller(self._c)
+
+    @property
+    def debt(self) -> np.ndarray:
+        """Debt of each account now, USD (a fresh array, the caller's order)."""
+        return self._caller(self._d)
+
+    @property
+    def liquidated_in(self) -> np.ndarray:
+        """The round each account was first liquidated in, -1 if never (the caller's order)."""
+        return self._caller(self._liq_in)
+
+    @property
+    def start_collateral(self) -> np.ndarray:
+        return self._caller(self._c0)
+
+    @property
+    def start_debt(self) -> np.ndarray:
+        return self._caller(self._d0)
+
+    def state(self, pos) -> tuple[np.ndarray, np.ndarray]:
+        """``(collateral, debt)`` of the accounts at the positions ``pos``."""
+        return self._c[pos], self._d[pos]
 
     # ------------------------------------------------------------------------- reading
     def health_factor(self, price) -> np.ndarray:
@@ -100,68 +164,60 @@ class LendingAccounts:
 
     def threshold_price(self, surcharge: float = 0.0) -> np.ndarray:
         """The oracle price at which each account's health factor is 1,
-        ``debt / (collateral · LT)`` (NaN where no debt is left)."""
-        out = self._thr.copy()
+        ``debt / (collateral · LT)`` (NaN where no debt is left), in the caller's order."""
+        out = self._caller(self._thr)
         out[~np.isfinite(out)] = np.nan
         return out
 
-    def _extend(self, price) -> None:
-        """Bring every account whose threshold may be above ``price`` into view (see
-        :meth:`under`): one pass over the starting thresholds of the accounts not yet in
-        view, down to :data:`CANDIDATE_MARGIN` below ``price``."""
-        bound = price * (1.0 - CANDIDATE_MARGIN)
-        thr0 = self._thr0
-        mask = thr0 > bound
-        if math.isfinite(self._bound):
-            mask &= thr0 <= self._bound
-        idx = np.flatnonzero(mask)
-        del mask
-        t = thr0[idx]
-        above = t > price
-        parked = self._parked
-        back = self._thr[parked] > bound
-        self._parked = parked[~back]
-        self._active = np.concatenate((self._active, parked[back], idx[above]))
-        below = ~above
-        self._band = np.concatenate((self._band, idx[below]))
-        self._band_keys = np.concatenate((self._band_keys, t[below]))
-        self._bound = bound
+    def under_pos(self, price) -> np.ndarray:
+        """Positions (ascending) of the open accounts whose threshold price is above ``price``
+        (health factor below 1 there).
 
-    def under(self, price) -> np.ndarray:
-        """Indices of the open accounts whose threshold price is above ``price`` (health factor
-        below 1 there).
-
-        Without a pass over every account: the accounts are kept in three groups. **Active**
-        ones were in reach of some earlier check (their thresholds may have moved since, by a
-        liquidation); they are checked one by one (those with no debt left are dropped). The
-        **band**: accounts never in reach whose starting threshold is between ``_bound`` and the
-        last price checked, their starting thresholds side by side, so that a check reads a few
-        percent of the accounts only. The **rest**, below ``_bound``: no account there was ever
-        in reach, so none was liquidated and its threshold is still its starting one; a check at
-        a price below ``_bound`` first extends the band (:meth:`_extend`, one pass over the
-        starting thresholds): in a crash, once every few percent of fall.
+        Without a pass over every account. Positions from ``_head`` on were never reached by
+        a check, so never liquidated: their thresholds are their starting ones, in buckets 1%
+        apart, and a check reaches them as a prefix: the buckets whose top edge is above the
+        price join the active accounts. Reached accounts are
+        **active** (checked one by one, in increasing positions) or **parked**: a liquidation
+        lifted their health factor so that their threshold fell to ``_park_line`` or below
+        (:data:`CANDIDATE_MARGIN` below the price of the check that parked them). A parked
+        account is not liquidated, so its threshold stays; a check below ``_park_line`` looks
+        at them again. Accounts with no debt left are dropped.
         """
-        if not price >= self._bound:
-            self._extend(price)
-        if len(self._band):
-            take = self._band_keys > price
-            if take.any():
-                self._active = np.concatenate((self._active, self._band[take]))
-                keep = ~take
-                self._band, self._band_keys = self._band[keep], self._band_keys[keep]
+        # the last bucket whose top edge (with a hair of room for rounding) is above the price
+        want = math.floor(math.log(self._top * (1.0 + 1e-9) / price) / BUCKET_STEP) + 1 \
+            if price > 0 else LAST_BUCKET
+        want = min(max(want, 0), LAST_BUCKET)
+        if want > self._next_bucket:
+            new = int(self._starts[want])
+            self._active = np.concatenate((self._active, np.arange(self._head, new)))
+            self._head, self._next_bucket = new, want
+        line = price * (1.0 - CANDIDATE_MARGIN)
+        if price <= self._park_line and len(self._parked):
+            parked = self._parked
+            back = self._thr[parked] > line
+            if back.any():
+                self._active = np.sort(np.concatenate((self._active, parked[back])))
+                self._parked = parked[~back]
+            self._park_line = line
         act = self._active
         thr = self._thr[act]
-        near = thr > self._bound
-        if not near.all():  # closed (threshold -inf), or moved below the bound: park them
+        near = thr > line
+        if not near.all():  # closed (threshold -inf), or fell far below the price: park
             far = act[~near & (thr > -np.inf)]
             if len(far):
                 self._parked = np.concatenate((self._parked, far))
+                self._park_line = max(self._park_line, line)
             act, thr = act[near], thr[near]
             self._active = act
         return act[thr > price]
 
+    def under(self, price) -> np.ndarray:
+        """Indices (the caller's order) of the open accounts under a health factor of 1 at
+        ``price``."""
+        return self.order[self.under_pos(price)]
+
     def pending(self, price, surcharge: float = 0.0) -> int:
-        return len(self.under(price))
+        return len(self.under_pos(price))
 
     def in_reach(self, price, surcharge: float = 0.0) -> np.ndarray:
         return self.under(price)
@@ -171,25 +227,25 @@ class LendingAccounts:
 
     def open_size(self) -> np.ndarray:
         """Collateral each open account still holds, coins (0 once closed)."""
-        return np.where(self.debt > 0, self.collateral, 0.0)
+        return self._caller(np.where(self._d > 0, self._c, 0.0))
 
     def liquidated_round(self) -> np.ndarray:
-        return self.liquidated_in.copy()
+        return self.liquidated_in
 
     def n_reduced_open(self) -> int:
         """Accounts liquidated at least once and still open."""
-        return int(np.count_nonzero((self.liquidated_in >= 0) & (self.debt > 0)))
+        return int(np.count_nonzero((self._liq_in >= 0) & (self._d > 0)))
 
     def underwater(self, price, among=None) -> tuple[int, float]:
         """Open accounts whose collateral at ``price`` is worth less than their debt: how many,
         and their debt (USD). ``C·P < D`` is ``threshold > P / LT``. ``among``: look only at
-        these indices (a superset of the answer: the accounts under 1 at ``price`` or at a
+        these positions (a superset of the answer: the accounts under 1 at ``price`` or at a
         lower price, none liquidated since)."""
         if among is None:
-            idx = self.under(price / self.lt)  # price / LT >= price: inside the candidates
+            pos = self.under_pos(price / self.lt)
         else:
-            idx = among[self._thr[among] > price / self.lt]
-        return len(idx), float(self.debt[idx].sum())
+            pos = among[self._thr[among] > price / self.lt]
+        return len(pos), float(self._d[pos].sum())
 
     # ------------------------------------------------------------------------- protocol
     def equity_at(self, price, closing: Closing) -> np.ndarray:
@@ -197,10 +253,10 @@ class LendingAccounts:
         return closing.q * price - closing.margin
 
     def check(self, price, surcharge: float = 0.0) -> Closing:
-        """The accounts whose health factor is below 1 at ``price``: ``q`` their collateral
-        (coins), ``margin`` their debt (USD)."""
-        hit = self.under(price)
-        c = Closing(hit, self.collateral[hit], self.debt[hit])
+        """The accounts whose health factor is below 1 at ``price`` (``where``: positions):
+        ``q`` their collateral (coins), ``margin`` their debt (USD)."""
+        hit = self.under_pos(price)
+        c = Closing(hit, self._c[hit], self._d[hit])
         c.equity_now = c.q * price - c.margin
         c.x = np.ones(len(hit))
         return c
@@ -219,33 +275,34 @@ class LendingAccounts:
         n_closed, n_reduced = self.apply(closing.where, liq, round_no)
         return Settled(0.0, 0.0, 0.0, float(np.sum(liq.bad_debt)), n_closed, n_reduced)
 
-    def apply(self, idx, liq, round_no) -> tuple[int, int]:
+    def apply(self, pos, liq, round_no, mask=None) -> tuple[int, int]:
         """Settle the liquidations ``liq`` (a :class:`~marginloops.lending.Liquidation` over the
-        accounts ``idx``; reverted calls change nothing): collateral and debt after, bad debt
-        removed. Returns ``(closed, reduced)``: accounts left without debt, and accounts
-        liquidated and still open."""
+        accounts at the positions ``pos``; reverted calls change nothing; ``mask``: settle
+        only these of them): collateral and debt after, bad debt removed. Returns ``(closed,
+        reduced)``: accounts left without debt, and accounts liquidated and still open."""
         done = ~np.asarray(liq.reverted)
+        if mask is not None:
+            done &= mask
         if done.all():
-            sel, pick = idx, (lambda a: np.asarray(a))
+            sel, pick = pos, (lambda a: np.asarray(a))
         else:
-            sel, pick = idx[done], (lambda a: np.asarray(a)[done])
+            sel, pick = pos[done], (lambda a: np.asarray(a)[done])
         self._dirty = True
         self.version += 1
         c_after, d_after = pick(liq.collateral_after), pick(liq.debt_after)
         seized = float(pick(liq.seized).sum())
         self.collateral_left -= seized
         self.debt_left -= float(pick(liq.repaid).sum()) + float(pick(liq.bad_debt).sum())
-        self.collateral[sel] = c_after
-        self.debt[sel] = d_after
-        first = sel[self.liquidated_in[sel] < 0]
-        self.liquidated_in[first] = round_no
+        self._c[sel] = c_after
+        self._d[sel] = d_after
+        first = sel[self._liq_in[sel] < 0]
+        self._liq_in[first] = round_no
         closed = d_after <= 0
         thr = c_after * self.lt
         np.divide(d_after, thr, out=thr, where=~closed)
         thr[closed] = -np.inf
         self._thr[sel] = thr
         n_closed = int(np.count_nonzero(closed))
-        keep = ~closed
         self.n_open -= n_closed
         self.open_interest -= seized + float(c_after[closed].sum())
-        return n_closed, int(np.count_nonzero(keep))
+        return n_closed, len(sel) - n_closed

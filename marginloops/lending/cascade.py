@@ -41,7 +41,7 @@ import numpy as np
 
 from .._checks import readonly
 from .accounts import LendingAccounts
-from .rules import Liquidation, liquidation_call
+from .rules import liquidation_call
 from .scenario import LendingScenario
 
 __all__ = ["END_REASONS", "LendingCascade", "LendingRecord"]
@@ -230,19 +230,25 @@ class LendingCascade:
     # ------------------------------------------------------------------------- liquidators
     def plan(self, oracle: float):
         """What the liquidators would do at the oracle price ``oracle`` with the venue as it
-        is: ``(idx, liq, go, skipped_gas)``: the accounts under 1 (by threshold price), Aave's
-        call on each (:func:`liquidation_call`, as much as allowed), the calls they make, and
-        the accounts skipped because the call would not pay its gas."""
+        is: ``(idx, liq, go, skipped_gas)``: the accounts under 1 (indices in the caller's
+        order), Aave's call on each (:func:`liquidation_call`, as much as allowed), the calls
+        they make, and the accounts skipped because the call would not pay its gas."""
+        pos, liq, go, skipped = self._plan(oracle)
+        return self.accounts.order[pos], liq, go, skipped
+
+    def _plan(self, oracle: float):
+        """:meth:`plan` with the accounts' positions (:class:`LendingAccounts` order)."""
         acc = self.accounts
         key = (oracle, self.price, acc.version, id(acc))
         if self._plan_cache is not None and self._plan_cache[0] == key:
             return self._plan_cache[1]
-        idx = acc.under(oracle)
-        liq = liquidation_call(acc.collateral[idx], acc.debt[idx], oracle, **self._rules)
+        pos = acc.under_pos(oracle)
+        c, d = acc.state(pos)
+        liq = liquidation_call(c, d, oracle, **self._rules)
         profit = liq.to_liquidator * self.price - liq.repaid - self.scenario.gas_cost
         ok = ~liq.reverted
         go = ok & (profit >= 0.0)
-        out = idx, liq, go, ok & (profit < 0.0)
+        out = pos, liq, go, ok & (profit < 0.0)
         self._plan_cache = (key, out)
         return out
 
@@ -271,18 +277,19 @@ class LendingCascade:
                 self._last_update = r
             self.oracle_price = oracle
             out["oracle_updated"] = updated
-            idx, liq, go, skipped = self.plan(oracle)
+            idx, liq, go, skipped = self._plan(oracle)
             out["n_below_one"] = int(np.count_nonzero(liq.liquidatable))
             out["n_skipped_gas"] = int(np.count_nonzero(skipped))
             out["n_skipped_dust"] = int(np.count_nonzero(liq.dust))
-            mine = liq if go.all() else Liquidation(
-                **{f.name: getattr(liq, f.name)[go] for f in fields(Liquidation)})
-            n_closed, _ = acc.apply(idx[go], mine, r)
-            to_liq = float(mine.to_liquidator.sum())
-            repaid = float(mine.repaid.sum())
-            bad = float(mine.bad_debt.sum())
-            fee = float(mine.protocol_fee.sum())
             n = int(np.count_nonzero(go))
+            every = n == len(go)
+            n_closed, _ = acc.apply(idx, liq, r, mask=None if every else go)
+
+            def total(a):
+                return float((a if every else a[go]).sum())
+
+            to_liq, repaid = total(liq.to_liquidator), total(liq.repaid)
+            bad, fee, seized = total(liq.bad_debt), total(liq.protocol_fee), total(liq.seized)
             fill = self.venue.market_sell(to_liq)
             sold = fill.filled
             self.held += fill.unfilled
@@ -290,7 +297,7 @@ class LendingCascade:
             self.bad_debt += bad
             self.protocol_fee_qty += fee
             out.update(n_liquidated=n, n_closed=n_closed, repaid_usd=repaid,
-                       seized_qty=float(mine.seized.sum()), protocol_fee_qty=fee,
+                       seized_qty=seized, protocol_fee_qty=fee,
                        bad_debt_round=bad)
         self.price = venue_price(self.venue)
         if r > 0:
@@ -301,7 +308,7 @@ class LendingCascade:
         # the end
         end = None
         o_next, _ = self.next_oracle(r + 1)
-        pending = len(self.plan(o_next)[0]) if math.isfinite(o_next) else 0
+        pending = len(self._plan(o_next)[0]) if math.isfinite(o_next) else 0
         if fill.unfilled > 0 or not math.isfinite(self.price):
             end = "venue_exhausted"
         else:
@@ -338,7 +345,7 @@ class LendingCascade:
         """Would the liquidators make a call at the oracle price ``oracle``?"""
         if not math.isfinite(oracle):
             return False
-        return bool(self.plan(oracle)[2].any())
+        return bool(self._plan(oracle)[2].any())
 
     def run(self) -> list[LendingRecord]:
         """Play rounds to the end; the whole history."""

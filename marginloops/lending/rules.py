@@ -171,49 +171,60 @@ def liquidation_call(collateral, debt, price, *, liquidation_threshold, bonus, p
     d = np.asarray(debt, dtype=float)
     p = np.asarray(price, dtype=float)
     scalar = c.ndim == 0 and d.ndim == 0 and p.ndim == 0 and np.ndim(debt_to_cover) == 0
+    # min and max carry NaN through: one reduction each instead of a mask per rule
     for name, arr in (("collateral", c), ("debt", d)):
-        if not np.all(np.isfinite(arr) & (arr >= 0)):
+        if arr.size and not (arr.min() >= 0 and arr.max() < np.inf):
             raise ValueError(f"{name} must be finite numbers >= 0, got {arr.ravel()[:3]!r}...")
-    if not np.all(np.isfinite(p) & (p > 0)):
+    if p.size and not (p.min() > 0 and p.max() < np.inf):
         raise ValueError(f"price must be finite numbers > 0, got {p.ravel()[:3]!r}...")
-    c, d, p = np.broadcast_arrays(c, d, p)
+    if p.ndim == 0:
+        p = float(p)
+    c, d = np.broadcast_arrays(np.atleast_1d(c), np.atleast_1d(d))
+    if np.ndim(p):
+        c, d, p = np.broadcast_arrays(c, d, p)
     coll_usd = c * p
-    hf = np.asarray(health_factor(c, p, lt, d))
-    liquidatable = (d > 0) & (hf < 1.0)
+    has_debt = d > 0
+    hf = np.full(coll_usd.shape, np.inf)
+    np.divide(coll_usd * lt, d, out=hf, where=has_debt)
+    liquidatable = has_debt & (hf < 1.0)
     half = (coll_usd >= small_usd) & (d >= small_usd) & (hf > full_below)
     allowed = np.where(half, d * close_factor, d)
     if debt_to_cover is None:
         cover = allowed
     else:
         want = np.asarray(debt_to_cover, dtype=float)
-        if not np.all(np.isfinite(want) & (want >= 0)):
+        if want.size and not (want.min() >= 0 and want.max() < np.inf):
             raise ValueError("debt_to_cover must be finite numbers >= 0 (or None: as much as "
                              f"allowed), got {want.ravel()[:3]!r}...")
         cover = np.minimum(want, allowed)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        max_coll = cover / p * bonus
-    cut = max_coll > c
-    seized = np.where(cut, c, max_coll)
-    repaid = np.where(cut, coll_usd / bonus, cover)
-    fee = (seized - seized / bonus) * fee_rate
+    seized = cover * (bonus / p)
+    cut = seized > c
+    np.copyto(seized, c, where=cut)
+    repaid = np.where(cut, coll_usd * (1.0 / bonus), cover)
     # The dust rule: neither all the debt repaid nor all the collateral taken, and less than
     # dust_usd of either left.
-    partial = (repaid < d) & (seized < c)
-    dust = liquidatable & partial & (((d - repaid) < dust_usd) | ((c - seized) * p < dust_usd))
-    ok = liquidatable & ~dust
-    zero = np.zeros_like(c)
-    seized = np.where(ok, seized, zero)
-    repaid = np.where(ok, repaid, zero)
-    fee = np.where(ok, fee, zero)
-    c_after = np.where(ok & cut, zero, c - seized)
+    c_after = c - seized
     d_left = d - repaid
-    bad = np.where(ok & (c_after == 0) & (d_left > 0), d_left, zero)
-    d_after = np.where(bad > 0, zero, np.maximum(d_left, 0.0))
-    hf_after = np.asarray(health_factor(c_after, p, lt, d_after))
+    dust = liquidatable & (repaid < d) & (seized < c) \
+        & ((d_left < dust_usd) | (c_after * p < dust_usd))
+    ok = liquidatable & ~dust
+    failed = ~ok
+    if failed.any():  # a reverted call changes nothing
+        seized[failed] = 0.0
+        repaid[failed] = 0.0
+        c_after = np.where(failed, c, c_after)
+        d_left = np.where(failed, d, d_left)
+    c_after[cut & ok] = 0.0
+    fee = seized * ((1.0 - 1.0 / bonus) * fee_rate)
+    bad = np.where((c_after == 0) & (d_left > 0) & ok, d_left, 0.0)
+    d_after = np.maximum(d_left, 0.0)
+    d_after[bad > 0] = 0.0
+    hf_after = np.full(c_after.shape, np.inf)
+    np.divide(c_after * (p * lt), d_after, out=hf_after, where=d_after > 0)
     out = dict(repaid=repaid, seized=seized, to_liquidator=seized - fee, protocol_fee=fee,
                health_factor_after=hf_after, bad_debt=bad, allowed=allowed,
-               liquidatable=liquidatable, reverted=~ok, dust=dust, collateral_after=c_after,
+               liquidatable=liquidatable, reverted=failed, dust=dust, collateral_after=c_after,
                debt_after=d_after)
     if scalar:
-        out = {k: (bool(v) if v.dtype == bool else float(v)) for k, v in out.items()}
+        out = {k: v.item() for k, v in out.items()}
     return Liquidation(**out)
