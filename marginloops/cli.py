@@ -2,6 +2,10 @@
 
 ``python -m marginloops --preset crowded-longs`` or ``marginloops --scenario my.json``.
 Every bad input is one line, ``marginloops: error: ...``, and exit status 2.
+
+``python -m marginloops lending --preset eth-pool --shock 0.1 --oracle push`` runs a lending
+cascade (:mod:`marginloops.lending`) the same way: any field of
+:class:`~marginloops.lending.LendingScenario` as ``--field value``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,14 @@ import sys
 import textwrap
 from decimal import Decimal
 
+from .lending import (
+    LENDING_PRESETS,
+    LendingCascade,
+    LendingScenario,
+    lending_table,
+    narrate_lending,
+    narrate_lending_end,
+)
 from .mechanisms import MECHANISMS
 from .narration import money, narrate_history, round_table, units
 from .numbers import number
@@ -246,6 +258,9 @@ def main(argv=None) -> int:
 
 
 def _main(argv) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["lending"]:
+        return _lending_main(argv[1:])
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # --help, or a usage mistake already reported
@@ -284,5 +299,73 @@ def _main(argv) -> int:
     out.write(round_table(history) + "\n\n")
     for line in narrate_history(history):
         out.write(textwrap.fill(line, 100) + "\n")
+    out.flush()
+    return 0
+
+
+# ---------------------------------------------------------------------------------- lending
+_LENDING_FIELDS = {f.name: f for f in dataclasses.fields(LendingScenario)}
+_LENDING_TEXT = ("name", "description", "venue", "oracle")
+_LENDING_WHOLE = ("n_accounts", "heartbeat", "max_rounds", "seed")
+_LENDING_FRACTIONS = ("shock", "protocol_fee", "close_factor", "pool_fee", "deviation",
+                      "liquidation_threshold")
+
+
+def build_lending_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="marginloops lending",
+        description="Run a DeFi lending liquidation cascade (Aave v3.3 rules, liquidators "
+        "selling on a pool or a book, an oracle) and print what happens, round by round.",
+        epilog="Presets: " + ", ".join(LENDING_PRESETS) + ". Fractions may be written as "
+        "percentages: --shock 10%%.")
+    p.add_argument("--preset", "-p", default="eth-pool",
+                   help="a named lending market (default: eth-pool)")
+    p.add_argument("--list", action="store_true", help="list the presets and exit")
+    for name in _LENDING_FIELDS:
+        if name in ("name", "description"):
+            continue
+        default = getattr(LENDING_PRESETS["eth-pool"], name)
+        p.add_argument(f"--{name}", dest=name, metavar="VALUE", default=None,
+                       help=f"(eth-pool: {default})")
+    return p
+
+
+def _lending_value(name, text):
+    if name in _LENDING_TEXT:
+        return text.strip()
+    try:
+        return _read_number(text, fraction=name in _LENDING_FRACTIONS,
+                            whole=name in _LENDING_WHOLE)
+    except _Unreadable as exc:
+        raise ValueError(f"--{name}: cannot read {text!r}: expected {exc}") from None
+
+
+def _lending_main(argv) -> int:
+    try:
+        args = build_lending_parser().parse_args(argv)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 2
+    out = sys.stdout
+    if args.list:
+        for name, sc in LENDING_PRESETS.items():
+            out.write(f"{name}\n{textwrap.indent(textwrap.fill(sc.description, 76), '    ')}\n")
+        out.flush()
+        return 0
+    try:
+        scenario = LendingScenario.preset(args.preset)
+        changes = {name: _lending_value(name, getattr(args, name)) for name in _LENDING_FIELDS
+                   if name not in ("name", "description") and getattr(args, name) is not None}
+        if changes:
+            scenario = scenario.replace(name=f"{scenario.name} (changed)", **changes)
+        history = LendingCascade(scenario).run()
+    except (ValueError, TypeError) as exc:
+        sys.stderr.write(f"marginloops: error: {_one_line(exc)}\n")
+        return 2
+    out.write(f"{scenario.name}\n")
+    out.write(textwrap.fill(scenario.describe(), 100) + "\n\n")
+    out.write(lending_table(history) + "\n\n")
+    for rec in history:
+        out.write(textwrap.fill(narrate_lending(rec), 100) + "\n")
+    out.write("\n" + textwrap.fill(narrate_lending_end(history), 100) + "\n")
     out.flush()
     return 0
