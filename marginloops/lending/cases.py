@@ -442,8 +442,9 @@ BLACK_THURSDAY_MAKER = LendingCase(
     ),
     reproduces=("A fall of about half the price from a 30% push, the rest added by the "
                 "liquidations; a price feed that lags, so that liquidations come in bursts "
-                "when it reports; whole vaults liquidated at a penalty, some of them so late "
-                "that their collateral no longer covers the debt, which leaves bad debt."),
+                "when it reports; whole vaults liquidated at a penalty, some of them only after "
+                "the push had taken their collateral below their debt plus the penalty, which "
+                "leaves bad debt."),
     leaves_out=("The auctions, and the zero bids: MakerDAO sold seized ether in auctions that "
                 "ran for minutes, and with most keepers stopped by gas, a few bidders won ether "
                 "for 0 DAI; in the model keepers sell at the pool's price, so it cannot make "
