@@ -709,20 +709,25 @@ class LendingCompare(RunController):
         """One click of Step: the next round of each run that has not ended."""
         if self.run_ended():
             return
+        self._advance()
+        self._sync_buttons()
+        self._redraw()
+
+    def run_to_end(self) -> None:
+        """Play every remaining round of both runs, then draw once."""
+        self.time.stop()
+        while not self.run_ended():
+            self._advance()
+        self._sync_buttons()
+        self._redraw()
+
+    def _advance(self) -> None:
+        """The next round of each run that has not ended, narrated (not drawn)."""
         for cas, log in zip(self.cascades, self.narration_logs, strict=True):
             if not cas.ended and cas.step() is not None:
                 log.lines.append(narrate_lending(cas.history[-1]))
                 if cas.ended:
                     log.lines.append(narrate_lending_end(cas.history))
-        self._sync_buttons()
-        self._redraw()
-
-    def run_to_end(self) -> None:
-        self.time.stop()
-        while not self.run_ended():
-            self.step()
-        self._sync_buttons()
-        self._redraw()
 
     def reset(self, message: str = RESET_MESSAGE) -> None:
         self.time.stop()
