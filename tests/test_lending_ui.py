@@ -272,6 +272,8 @@ def test_phase_mode_shows_a_round_stage_by_stage():
             assert ex.price_chart.oracle.x.size == oracle_n + 1  # the oracle's point first
             assert ex.price_chart.line.x.size == price_n  # the venue's waits for "new price"
             assert ex.map_chart.oracle.x[0] == pytest.approx(rec.oracle_price)
+            assert f"oracle <b>{lending_ui.say.price(rec.oracle_price)}</b>" in ex.status.value
+            assert rec.oracle_price != rec.oracle_before  # (so the status line moved)
         if name == "check health":
             assert rec.n_below_one > 0
             assert ex.map_chart.series[1].sum() > 0 and ex.map_chart.reached.x.size > 0

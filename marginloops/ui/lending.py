@@ -494,6 +494,8 @@ class LendingExplorer(RunController):
         price = (last.price_after if last else hist[-1].price_before if hist else start)
         price = _num(price, math.nan)
         oracle = _num(last.oracle_price, start) if last else start
+        if self._pending is not None and hist[-1].round > 0:  # shown from "oracle update" on
+            oracle = _num(hist[-1].oracle_price, oracle)
         if where is None:
             where = f"round {last.round}" if last else "before the shock"
         liquidated = sum(int(r.n_liquidated) for r in settled)

@@ -94,4 +94,16 @@ def test_steps_redraw_every_lending_chart(lab_server, page, page_log, tmp_path):
     print("compare table:", table)
     assert "So far" in table and "bad debt" in table
     save_screenshot(compare, "lending-compare-lab-3-steps")
+
+    # phase mode in the explorer: Reset, then one stage per click
+    explorer.scroll_into_view_if_needed()
+    widget_button(explorer, "Reset").click()
+    explorer.get_by_label("Phase mode: one stage of the round per click").check()
+    want = ("Round 0, stage 1 of 2 (the shock)", "Round 0, stage 2 of 2 (new price)",
+            "Round 1, stage 1 of 5 (oracle update)", "Round 1, stage 2 of 5 (check health)")
+    for stage in want:
+        widget_button(explorer, "Step").click()
+        wait_until(lambda: explorer.inner_text(), lambda t, s=stage: s in t,
+                   f"phase mode shows {stage!r}")
+    save_screenshot(explorer, "lending-explorer-lab-phase-check-health")
     assert page_log.errors == []
