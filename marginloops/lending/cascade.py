@@ -64,7 +64,9 @@ class LendingRecord:
         is (1: next round; -1: never, a push oracle without heartbeat below its deviation)
     n_below_one : accounts whose health factor at ``oracle_price`` was below 1
     n_liquidated : liquidation calls made (one per account)
-    n_skipped_gas : accounts under 1 skipped because the call would not pay its gas
+    n_skipped_gas : accounts under 1 the liquidators skipped because the call would not pay:
+        the coins it brings at the venue's price, less the debt repaid and ``gas_cost``, is
+        negative (small accounts; or an oracle above the venue's price)
     n_skipped_dust : accounts under 1 whose call the dust rule reverts
     n_closed : accounts left with no debt this round (repaid in full, or bad debt written off)
     repaid_usd : debt repaid, USD

@@ -96,8 +96,9 @@ def narrate_lending(rec: LendingRecord) -> str:
             parts.append(f"{plural(rec.n_closed, 'borrower')} {verb} no debt left.")
     skipped = []
     if rec.n_skipped_gas:
-        skipped.append(f"{plural(rec.n_skipped_gas, 'account')} skipped because the bonus "
-                       f"would not pay the gas")
+        skipped.append(f"{plural(rec.n_skipped_gas, 'account')} under 1 skipped: the "
+                       f"coins a call would bring, sold at {_venue(rec)}'s price, would not "
+                       f"pay back the debt repaid and the gas")
     if rec.n_skipped_dust:
         skipped.append(f"{plural(rec.n_skipped_dust, 'call')} the dust rule would revert")
     if skipped:
@@ -147,7 +148,9 @@ def narrate_lending_end(history: list[LendingRecord]) -> str:
                  f"worth less at the oracle's price) but not written off.")
     skipped = last.n_skipped_gas
     if skipped:
-        text += f" In the last round {plural(skipped, 'account')} did not pay its gas."
+        text += (f" {plural(skipped, 'account')} under 1 {'is' if skipped == 1 else 'are'} "
+                 f"left alone: liquidating {'it' if skipped == 1 else 'them'} would not pay "
+                 f"the gas.")
     if last.oracle_price != last.price_after and math.isfinite(last.price_after):
         text += (f" The oracle ends at {price(last.oracle_price)}, the venue at "
                  f"{price(last.price_after)}.")

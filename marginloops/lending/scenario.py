@@ -264,14 +264,17 @@ def _presets() -> dict:
                     "pool: an 8% push starts a cascade of several rounds.")
     out = {"eth-pool": base}
     out["stale-oracle"] = base.replace(
-        name="stale-oracle", oracle="push", deviation=0.02, heartbeat=3,
-        description="The same market watched by a push oracle that reports only moves of 2% or "
-                    "more, or every 3 rounds: the pool runs ahead of the oracle.")
+        name="stale-oracle", oracle="push", deviation=0.05, heartbeat=3,
+        description="The same market watched by a push oracle that reports a move only when "
+                    "it reaches 5%, or every 3 rounds (its heartbeat): the pool runs ahead of "
+                    "the oracle and the liquidations come in bursts when it updates.")
     out["small-borrowers"] = base.replace(
-        name="small-borrowers", size_median=400.0, size_spread=0.8, n_accounts=2000,
-        gas_cost=60.0, depth_1pct=30_000.0,
-        description="Many small borrowers and expensive gas (60 USD a call): liquidating the "
-                    "smallest accounts does not pay, so their debt is left underwater.")
+        name="small-borrowers", n_accounts=2000, size_median=300.0, size_spread=1.8,
+        health_hi=1.4, gas_cost=40.0, shock=0.12, depth_1pct=60_000.0,
+        description="Many small borrowers (median 300 USD of collateral) and a few large ones, "
+                    "with gas at 40 USD a call: liquidating the small accounts does not pay, "
+                    "so the large ones' sales sink the price and the small ones' debt is left "
+                    "underwater.")
     out["close-factor-100"] = base.replace(
         name="close-factor-100", close_factor=1.0,
         description="The eth-pool market with a 100% close factor: every liquidation repays "
