@@ -202,7 +202,9 @@ class LendingAccounts:
         act = self._active
         thr = self._thr[act]
         near = thr > line
-        if not near.all():  # closed (threshold -inf), or fell far below the price: park
+        n_far = len(act) - int(np.count_nonzero(near))
+        if n_far * 8 > len(act):  # closed (threshold -inf), or fell far below the price: park
+            # (a few far ones are left in place until there are more: they are never under)
             far = act[~near & (thr > -np.inf)]
             if len(far):
                 self._parked = np.concatenate((self._parked, far))
