@@ -80,7 +80,7 @@ def test_rounds_prints_the_lessons_columns_up_to_the_round_asked():
 
 
 def test_compare_table_reads_direct_runs():
-    market, stale = lesson08.market(), LENDING_PRESETS["stale-oracle"]
+    market, stale = lesson08.market(), lesson08.stale_oracle()
     lines = lesson08.compare_table(market, stale, ("a", "b")).splitlines()
     a, b = _run(market), _run(stale)
     fall = next(line for line in lines if line.startswith("fall")).split()[1:]
@@ -106,7 +106,7 @@ def test_part_2_the_loop_dies_out_without_bad_debt():
 
 
 def test_part_3_a_late_oracle_changes_when_not_how_far():
-    a, b = lesson08.run(), lesson08.run(LENDING_PRESETS["stale-oracle"])
+    a, b = lesson08.run(), lesson08.run(lesson08.stale_oracle())
     assert b[-1].price_after == pytest.approx(a[-1].price_after, rel=1e-9)
     assert sum(r.n_liquidated for r in a) == sum(r.n_liquidated for r in b)
     assert len(b) > 2 * len(a)
@@ -117,9 +117,18 @@ def test_part_3_a_late_oracle_changes_when_not_how_far():
     assert b[5].n_liquidated > 0
 
 
+def test_part_3_and_4_markets_are_the_lessons_market_with_the_settings_the_text_names():
+    stale, small = lesson08.stale_oracle(), lesson08.small_borrowers()
+    assert (stale.oracle, stale.deviation, stale.heartbeat) == ("push", 0.02, 3)
+    assert (small.n_accounts, small.size_median, small.gas_cost, small.shock) == \
+        (2000, 400.0, 60.0, 0.2)
+    base = lesson08.market()
+    assert stale.replace(name=base.name, oracle="venue", deviation=base.deviation,
+                         heartbeat=base.heartbeat) == base
+
+
 def test_part_4_gas_spares_the_pool_and_leaves_debt_underwater():
     small = lesson08.small_borrowers()
-    assert small.shock == pytest.approx(0.2)
     free, paid = _run(small.replace(gas_cost=0)), _run(small)
     assert _fall(paid) < _fall(free)
     assert sum(r.n_liquidated for r in paid) < sum(r.n_liquidated for r in free) / 10
@@ -249,9 +258,9 @@ def test_exercise_2_close_factor(exercises):
 
 def test_exercise_3_no_heartbeat(exercises):
     ex = exercises[2]
-    h = _run(LENDING_PRESETS["stale-oracle"].replace(heartbeat=0))
+    h = _run(lesson08.market().replace(oracle="push", deviation=0.02, heartbeat=0))
     assert ex.answer == sum(r.n_liquidated for r in h)
-    with_heartbeat = sum(r.n_liquidated for r in _run(LENDING_PRESETS["stale-oracle"]))
+    with_heartbeat = sum(r.n_liquidated for r in _run(lesson08.stale_oracle()))
     assert ex.answer < with_heartbeat
     assert not lesson08.exercises()[2].check(str(with_heartbeat)).correct
     assert not lesson08.exercises()[2].check(str(int(ex.answer) + 1)).correct

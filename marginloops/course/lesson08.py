@@ -242,13 +242,24 @@ EXERCISE_LOAN_1 = dict(collateral=5.0, debt=6_000.0, price=1_400.0)
 EXERCISE_CLOSE_FACTOR_2 = 1.0  # Exercise 2: the lesson's market with a 100% close factor
 EXERCISE_HEARTBEAT_3 = 0  # Exercise 3: the push oracle of Part 3 without a heartbeat
 EXERCISE_GAS_4 = 20.0  # Exercise 4: Part 4's small borrowers with gas at 20 USD a call
-#: Part 4's market: the small-borrowers preset with a 20% shock.
-SMALL_SHOCK = 0.2
+#: Part 3's feed on the lesson's market: a push oracle that reports moves of 2% or more, or
+#: every 3 rounds (the lesson's own settings, so that a change of the presets cannot move its
+#: numbers).
+STALE_ORACLE = dict(oracle="push", deviation=0.02, heartbeat=3)
+#: Part 4's market on the lesson's: 2,000 small borrowers (median collateral 400 USD), a
+#: thinner pool, gas at 60 USD a call and a 20% shock.
+SMALL_BORROWERS = dict(n_accounts=2000, size_median=400.0, size_spread=0.8, gas_cost=60.0,
+                       depth_1pct=30_000.0, shock=0.2)
+
+
+def stale_oracle() -> LendingScenario:
+    """Part 3's market: the lesson's market watched by :data:`STALE_ORACLE`'s feed."""
+    return market().replace(name="stale oracle", **STALE_ORACLE)
 
 
 def small_borrowers() -> LendingScenario:
-    """Part 4's market: ``small-borrowers`` with a :data:`SMALL_SHOCK` shock."""
-    return LENDING_PRESETS["small-borrowers"].replace(shock=SMALL_SHOCK)
+    """Part 4's market: the lesson's market with :data:`SMALL_BORROWERS`' settings."""
+    return market().replace(name="small borrowers", **SMALL_BORROWERS)
 
 
 def _fall(history) -> float:
@@ -265,7 +276,7 @@ def exercises() -> list[Exercise]:
     base = market()
     fall2 = _fall(run(base.replace(close_factor=EXERCISE_CLOSE_FACTOR_2)))
     own_fall = _fall(run(base))
-    stale = LENDING_PRESETS["stale-oracle"]
+    stale = stale_oracle()
     calls3 = sum(x.n_liquidated for x in run(stale.replace(heartbeat=EXERCISE_HEARTBEAT_3)))
     calls_own = sum(x.n_liquidated for x in run(stale))
     small = small_borrowers()
@@ -293,21 +304,24 @@ def exercises() -> list[Exercise]:
                    f"With 50% the market falls {percent(own_fall)}. Repaying whole debts seizes "
                    "more coins per call, and they are all sold on the same pool.")),
         Exercise(
-            "Part 3's push oracle (stale-oracle: it reports moves of 2% or more) without a "
-            f"heartbeat (heartbeat={EXERCISE_HEARTBEAT_3}): it never reports a smaller move, "
-            "however long it waits. How many liquidation calls are made in the whole run?",
+            "Part 3's push oracle (it reports moves of 2% or more, or every 3 rounds) without "
+            f"its heartbeat (heartbeat={EXERCISE_HEARTBEAT_3}): it never reports a smaller "
+            "move, however long it waits. How many liquidation calls are made in the whole "
+            "run?",
             answer=calls3, unit="calls", tolerance=0.0, abs_tolerance=0.5,
-            hints=("In code: sum(r.n_liquidated for r in lesson08.run(stale.replace("
-                   "heartbeat=0))), or the row 'liquidation calls' of lesson08.compare_table.",
+            hints=("In code: sum(r.n_liquidated for r in lesson08.run(lesson08.stale_oracle()"
+                   ".replace(heartbeat=0))), or the row 'liquidation calls' of "
+                   "lesson08.compare_table.",
                    f"With its heartbeat the feed catches up in the end ({number(calls_own, 0)} "
                    "calls). Without it, where does the oracle stop?")),
         Exercise(
-            "Part 4's market (small-borrowers with a 20% shock) with gas at "
+            "Part 4's market (lesson08.small_borrowers(): small loans, a 20% shock) with gas at "
             f"{number(EXERCISE_GAS_4, 0)} USD a call instead of 60. How much debt (USD) is "
             "left underwater at the end: debt of open loans whose collateral is worth less "
             "than the debt?",
             answer=under4, unit="USD", tolerance=0.0, abs_tolerance=60.0,
-            hints=("In code: lesson08.compare_table(small.replace(gas_cost=0), small.replace("
-                   f"gas_cost={EXERCISE_GAS_4:g})) and read the row 'underwater debt'.",
+            hints=("In code: small = lesson08.small_borrowers(); lesson08.compare_table("
+                   f"small, small.replace(gas_cost={EXERCISE_GAS_4:g})) and read the row "
+                   "'underwater debt'.",
                    "Cheaper gas: more loans are worth liquidating, but not all of them.")),
     ]
