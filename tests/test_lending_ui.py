@@ -144,6 +144,23 @@ def test_the_map_moves_repaid_debt_to_gone():
     assert ex.map_chart.venue.x[0] == pytest.approx(rec.price_after)
 
 
+def test_the_map_says_what_debt_it_leaves_off_its_axis():
+    """Borrowers spread up to HF 5 reach 1 far below the price: the key says how much debt the
+    axis leaves out, counted from the accounts."""
+    ex = LendingExplorer(ETH.replace(health_hi=5.0))
+    acc = ex.cascade.accounts
+    lo = ex.map_chart.edges[0]
+    below = acc.threshold_price() < lo
+    assert below.sum() > 0
+    assert ex.map_chart.off_axis == (pytest.approx(acc.debt[below].sum()), int(below.sum()))
+    assert f"on {below.sum():,} accounts whose HF reaches 1 below" in ex.map_chart.caption.value
+    # drawn + left out = all the debt
+    assert ex.map_chart.series.sum() + ex.map_chart.off_axis[0] == pytest.approx(
+        acc.debt.sum(), rel=1e-9)
+    ex2 = LendingExplorer(ETH)
+    assert ex2.map_chart.off_axis[1] == 0 and "not drawn" not in ex2.map_chart.caption.value
+
+
 def test_changing_a_control_resets_the_run_and_says_so():
     ex = LendingExplorer(ETH)
     ex.step()

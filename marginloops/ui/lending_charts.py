@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import bqplot as bq
 import numpy as np
 
+from .. import narration as say
 from ..orderbook import Fill
 from . import style
 from .cascade_charts import BookChart, step_layers
@@ -107,8 +108,9 @@ class LendingView:
     """Axis ranges for one lending run, found by playing it once in advance (then ``reset``).
 
     The price range holds every venue and oracle price of the run and a margin below; the map's
-    range reaches as far again below the lowest price, so the next accounts to fall under 1 are
-    on screen before the price gets there.
+    range reaches further below the lowest price (so the next accounts to fall under 1 are on
+    screen before the price gets there) and down to every borrower's starting threshold price,
+    unless that is below 30% of the start price (the map's key counts the debt left out).
     """
 
     start: float
@@ -141,7 +143,12 @@ class LendingView:
         move = max(start - low, start * 0.02)
         price_lo = max(low - 0.25 * move, 0.0)
         price_hi = max(max(prices), start) + 0.1 * move
+        # the map reaches below the run's lowest price, and down to every borrower's starting
+        # threshold unless it lies below 30% of the start (HF above ~3.3: said in the key)
         map_lo = max(start - 2.2 * move, 0.0)
+        t_ok = t0[np.isfinite(t0) & (d0 > 0)]
+        if t_ok.size:
+            map_lo = min(map_lo, max(float(t_ok.min()) - 0.01 * start, 0.3 * start))
         map_hi = start + 0.15 * move
         edges = np.linspace(map_lo, map_hi, MAP_BINS + 1)
         tallest = float(map_series(edges, t0, d0, t0, d0, np.ones_like(d0), start)
@@ -324,6 +331,7 @@ class HealthMapChart(Chart):
         next (after a whole round: at the oracle's next price; in phase mode's "check
         health" stage: at the price it checks)."""
         t, d, c = now
+        self._note_off_axis(t, d, c)
         reached_at = oracle if reached_at is None else reached_at
         #: The price the accounts marked "liquidated next" are under 1 at (NaN: none marked).
         self.reached_at = _finite(reached_at)
@@ -336,6 +344,22 @@ class HealthMapChart(Chart):
         set_changed(self.reached, x=centers[hit],
                     y=np.minimum(stack[hit] + 0.05 * top, 0.97 * top))
         self.set_prices(oracle, venue)
+
+    def _note_off_axis(self, t, d, c) -> None:
+        """The key says how much open debt the axis leaves out (accounts whose health factor
+        reaches 1 far below the price: the map shows the range the run can reach)."""
+        t, d = np.asarray(t, float), np.asarray(d, float)
+        open_ = (d > 0) & (np.asarray(c, float) > 0) & np.isfinite(t)
+        below = open_ & (t < self.edges[0])
+        #: Open debt (USD) and accounts whose threshold price lies below the map's axis.
+        self.off_axis = (float(d[below].sum()), int(below.sum()))
+        usd, n = self.off_axis
+        extra = ((style.BLACK, "", f"not drawn: {say.money(usd)} of debt on "
+                  f"{say.count(n)} account{'' if n == 1 else 's'} whose HF reaches 1 below "
+                  f"{say.price(self.edges[0])}"),) if n else ()
+        value = caption_html(*self.KEY, *extra)
+        if self.caption.value != value:
+            self.caption.value = value
 
     def set_prices(self, oracle, venue) -> None:
         top = float(self.y.max) if self.y.max is not None else 1.0
