@@ -14,18 +14,16 @@ price) sorted once by the starting threshold price, updated where a round liquid
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .._checks import readonly
 from ..accounts import Closing, Settled
 
-__all__ = ["BUCKET_STEP", "CANDIDATE_MARGIN", "LendingAccounts"]
+__all__ = ["BUCKET_SHIFT", "CANDIDATE_MARGIN", "LendingAccounts"]
 
-#: The accounts' starting threshold prices are bucketed 1% apart: ``-log(0.99)``.
-BUCKET_STEP = -math.log(0.99)
-#: The last bucket (int16): accounts without debt, and thresholds below ``top·0.99^32767``.
+#: Bits of a float64 threshold dropped to make its bucket: 52 - 7 (7 bits of mantissa left).
+BUCKET_SHIFT = 45
+#: The last bucket (int16): accounts without debt, and thresholds below ``top·2^-255``.
 LAST_BUCKET = 32767
 
 #: An account a liquidation lifted to a threshold this far below the price of the check is
@@ -47,7 +45,7 @@ class LendingAccounts:
     in, -1: never), ``start_collateral``, ``start_debt``.
 
     Inside, the accounts are ordered once by their starting threshold price, highest first, in
-    buckets 1% apart (``order``: position -> caller's index; a radix sort of the bucket
+    buckets at most 0.8% wide (``order``: position -> caller's index; a radix sort of the bucket
     numbers), as :class:`~marginloops.PerpetualAccounts` sorts by liquidation price: a check
     then reaches new accounts as a prefix, and every array it reads is read in increasing
     positions. Methods ending in ``_pos`` and :meth:`apply` speak
@@ -68,19 +66,23 @@ class LendingAccounts:
         if len(d) and not (d.min() >= 0 and d.max() < np.inf):
             raise ValueError("debt must be finite numbers >= 0")
         self.lt = float(liquidation_threshold)
-        # Bucket the accounts by starting threshold price, 1% apart (bucket b holds thresholds
-        # in (top·r^(b+1), top·r^b], r = 0.99), and order them by bucket: a radix sort, cheaper
-        # than a full sort; a check then reaches new accounts bucket by bucket, as a prefix.
+        # Bucket the accounts by starting threshold price, highest first, and order them by
+        # bucket (a radix sort of int16 bucket numbers, cheaper than a full sort): a check then
+        # reaches new accounts bucket by bucket, as a prefix. A bucket is the threshold's
+        # float64 bits without their last BUCKET_SHIFT: the exponent and 7 bits of mantissa,
+        # so thresholds 2^-7 (0.8%) apart at most share one, and the order of the bits is the
+        # order of the (positive) numbers.
         thr = c * self.lt
-        np.divide(d, thr, out=thr)
-        open_ = d > 0
-        top = float(thr[open_].max()) if open_.any() else 1.0
-        b = np.divide(top, thr, out=np.full_like(thr, np.inf), where=open_)
-        np.log(b, out=b)
-        b *= 1.0 / BUCKET_STEP
-        np.minimum(b, LAST_BUCKET, out=b)
-        buckets = b.astype(np.int16)
-        del b, thr
+        np.divide(d, thr, out=thr)  # 0 where no debt
+        keys = thr.view(np.int64) >> BUCKET_SHIFT
+        del thr
+        top = int(keys.max()) if len(keys) else 0
+        np.subtract(top, keys, out=keys)
+        np.minimum(keys, LAST_BUCKET, out=keys)
+        if not (d > 0).all():
+            keys[d <= 0] = LAST_BUCKET
+        buckets = keys.astype(np.int16)
+        del keys
         order = np.argsort(buckets, kind="stable")  # radix sort for int16
         counts = np.bincount(buckets, minlength=LAST_BUCKET + 1)
         del buckets
@@ -174,19 +176,18 @@ class LendingAccounts:
         (health factor below 1 there).
 
         Without a pass over every account. Positions from ``_head`` on were never reached by
-        a check, so never liquidated: their thresholds are their starting ones, in buckets 1%
-        apart, and a check reaches them as a prefix: the buckets whose top edge is above the
-        price join the active accounts. Reached accounts are
-        **active** (checked one by one, in increasing positions) or **parked**: a liquidation
+        a check, so never liquidated: their thresholds are their starting ones, in buckets at
+        most 0.8% wide, and a check reaches them as a prefix: the buckets that can hold a
+        threshold above the price join the active accounts. Reached accounts are **active** (checked one by one, in increasing positions) or **parked**: a liquidation
         lifted their health factor so that their threshold fell to ``_park_line`` or below
         (:data:`CANDIDATE_MARGIN` below the price of the check that parked them). A parked
         account is not liquidated, so its threshold stays; a check below ``_park_line`` looks
         at them again. Accounts with no debt left are dropped.
         """
         # the last bucket whose top edge (with a hair of room for rounding) is above the price
-        want = math.floor(math.log(self._top * (1.0 + 1e-9) / price) / BUCKET_STEP) + 1 \
-            if price > 0 else LAST_BUCKET
-        want = min(max(want, 0), LAST_BUCKET)
+        # every account whose threshold is above the price is in a bucket up to the price's
+        want = self._top - (int(np.float64(price).view(np.int64)) >> BUCKET_SHIFT) + 1
+        want = min(max(want, 0), LAST_BUCKET + 1)
         if want > self._next_bucket:
             new = int(self._starts[want])
             self._active = np.concatenate((self._active, np.arange(self._head, new)))
