@@ -175,14 +175,15 @@ class LendingAccounts:
         """Positions (ascending) of the open accounts whose threshold price is above ``price``
         (health factor below 1 there).
 
-        Without a pass over every account. Positions from ``_head`` on were never reached by
-        a check, so never liquidated: their thresholds are their starting ones, in buckets at
-        most 0.8% wide, and a check reaches them as a prefix: the buckets that can hold a
-        threshold above the price join the active accounts. Reached accounts are **active** (checked one by one, in increasing positions) or **parked**: a liquidation
-        lifted their health factor so that their threshold fell to ``_park_line`` or below
-        (:data:`CANDIDATE_MARGIN` below the price of the check that parked them). A parked
-        account is not liquidated, so its threshold stays; a check below ``_park_line`` looks
-        at them again. Accounts with no debt left are dropped.
+        Without a pass over every account. Positions from ``_head`` on were never reached by a
+        check, so never liquidated: their thresholds are their starting ones, in buckets at most
+        0.8% wide, and a check reaches them as a prefix: the buckets that can hold a threshold
+        above the price join the active accounts. Reached accounts are **active** (checked one
+        by one, in increasing positions) or **parked**: a liquidation lifted their health factor
+        so that their threshold fell to ``_park_line`` or below (:data:`CANDIDATE_MARGIN` below
+        the price of the check that parked them). A parked account is not liquidated, so its
+        threshold stays; a check below ``_park_line`` looks at them again. Accounts with no debt
+        left are dropped.
         """
         # the last bucket whose top edge (with a hair of room for rounding) is above the price
         # every account whose threshold is above the price is in a bucket up to the price's

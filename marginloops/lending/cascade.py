@@ -164,7 +164,16 @@ class LendingCascade:
 
     ``LendingCascade(scenario)`` builds the borrowers and the venue from a
     :class:`LendingScenario`; ``accounts`` (a :class:`LendingAccounts`) may be given instead of
-    the scenario's seeded population (the benchmark does).
+    the scenario's seeded population (the benchmark does; its ``liquidation_threshold`` should
+    be the scenario's).
+
+    Attributes: ``scenario``; ``accounts`` (:class:`LendingAccounts`: ``collateral``,
+    ``debt``, ``health_factor(price)``, ``threshold_price()``); ``venue`` (the working pool or
+    book) and ``initial_venue`` (before the shock); ``price`` (the venue's price now: its best
+    bid, what a seller of one coin gets; the pool is placed at spot ``price / (1 - pool_fee)``
+    so that it starts at the scenario's price); ``oracle_price``; ``history``; ``ended``;
+    ``end_reason``; ``bad_debt``, ``held`` (coins the liquidators could not sell),
+    ``protocol_fee_qty`` (coins the protocol's treasury kept) so far.
     """
 
     def __init__(self, scenario: LendingScenario | None = None, *, accounts=None):
