@@ -185,7 +185,6 @@ class LendingAccounts:
         threshold stays; a check below ``_park_line`` looks at them again. Accounts with no debt
         left are dropped.
         """
-        # the last bucket whose top edge (with a hair of room for rounding) is above the price
         # every account whose threshold is above the price is in a bucket up to the price's
         want = self._top - (int(np.float64(price).view(np.int64)) >> BUCKET_SHIFT) + 1
         want = min(max(want, 0), LAST_BUCKET + 1)
