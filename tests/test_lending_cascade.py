@@ -266,3 +266,16 @@ def test_compare_lending_rows():
     assert "50%" in text.splitlines()[0] and "bad debt" in text
     with pytest.raises(ValueError, match="LendingScenario"):
         compare_lending(a, 3)
+
+
+def test_black_thursday_preset_is_the_lessons_case():
+    # the core cannot import the lesson's cases: the preset copies its fields; keep them equal
+    import dataclasses
+
+    from marginloops.lending.cases import LENDING_CASES
+    case = LENDING_CASES["black-thursday-maker"].scenario
+    preset = LENDING_PRESETS["black-thursday"]
+    differ = [f.name for f in dataclasses.fields(case)
+              if f.name not in ("name", "description")
+              and getattr(case, f.name) != getattr(preset, f.name)]
+    assert differ == [], f"copy these fields of the case into the preset: {differ}"

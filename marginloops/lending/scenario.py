@@ -283,12 +283,22 @@ def _presets() -> dict:
         name="book", venue="book",
         description="The eth-pool market whose liquidators sell on an order book of the same "
                     "1% depth instead of a pool.")
-    out["case"] = base.replace(
-        name="case", description="The lesson's case (helper L calibrates it).")
+    # Lesson 08's case, its fields as marginloops.lending.cases calibrates them (copied here:
+    # the core does not import the lesson's cases)
+    out["black-thursday"] = LendingScenario(
+        name="black-thursday", price=194.97, n_accounts=2000, health_lo=1.01, health_hi=3.0,
+        size_median=20_000.0, size_spread=0.7, liquidation_threshold=1 / 1.5, bonus=1.13,
+        protocol_fee=0.0, close_factor=1.0, gas_cost=50.0, shock=0.3, venue="pool",
+        depth_1pct=468_000.0, oracle="push", deviation=0.5, heartbeat=2,
+        description="Stylised MakerDAO on 12-13 March 2020 (lesson 08's case): ether vaults "
+                    "at 150% or more, whole vaults liquidated at a 13% penalty, a price feed "
+                    "that reports every second round, expensive gas, keepers selling on one "
+                    "pool.")
     return out
 
 
 #: name -> :class:`LendingScenario`: "eth-pool" (the default), "stale-oracle" (push oracle),
 #: "small-borrowers" (gas makes small accounts unprofitable), "close-factor-100", "book" (an
-#: order book instead of the pool) and "case" (lesson 08's case, calibrated there).
+#: order book instead of the pool) and "black-thursday" (lesson 08's case, calibrated in
+#: :mod:`marginloops.lending.cases`).
 LENDING_PRESETS = _presets()
