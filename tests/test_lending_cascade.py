@@ -279,3 +279,25 @@ def test_black_thursday_preset_is_the_lessons_case():
               if f.name not in ("name", "description")
               and getattr(case, f.name) != getattr(preset, f.name)]
     assert differ == [], f"copy these fields of the case into the preset: {differ}"
+
+
+def test_narration_of_a_stale_oracle():
+    h = LendingCascade(LENDING_PRESETS["stale-oracle"].replace(shock=0.03)).run()
+    # 3% < the 5% deviation: the oracle waits for its heartbeat (3 rounds after round 0)
+    assert "its heartbeat reports it in 3 rounds" in narrate_lending(h[0])
+    assert "did not update" in narrate_lending(h[1]) and "in 2 rounds" in narrate_lending(h[1])
+    assert h[3].oracle_updated and "now reports 1,940.00" in narrate_lending(h[3])
+    h = LendingCascade(LENDING_PRESETS["stale-oracle"].replace(heartbeat=0)).run()
+    end = narrate_lending(h[-1])
+    assert "will not report the pool's lower" in end
+    table = lending_table(h).splitlines()
+    assert "oracle (USD)" in table[0]
+
+
+def test_narration_of_skips_and_the_end():
+    h = LendingCascade(LENDING_PRESETS["small-borrowers"]).run()
+    last = narrate_lending(h[-1])
+    assert f"{h[-1].n_skipped_gas:,} accounts under 1 skipped" in last
+    assert "no liquidator will act on them" in last
+    story = narrate_lending_end(h)
+    assert "underwater" in story and "No bad debt." in story

@@ -62,10 +62,14 @@ def narrate_lending(rec: LendingRecord) -> str:
     if rec.is_shock:
         text = (f"Round 0 (the shock): an outside seller sold {_coins(rec.shock_qty)} into "
                 f"{_venue(rec)} and {_move(rec.price_before, rec.price_after)}. The oracle "
-                f"still reports {price(rec.oracle_price)}: it reads the new price next round")
-        if rec.oracle_next_in != 1:
-            text += f" only if the move is big enough ({_waiting(rec)})"
-        text += "."
+                f"still reports {price(rec.oracle_price)}: ")
+        if rec.oracle_next_in == 1:
+            text += "it reads the new price next round."
+        elif rec.oracle_next_in < 0:
+            text += "the move is smaller than its deviation threshold, so it will not report it."
+        else:
+            text += (f"the move is smaller than its deviation threshold; its heartbeat reports "
+                     f"it in {rec.oracle_next_in} rounds.")
         if rec.pending:
             text += (f" At {price(rec.price_after)}, {plural(rec.pending, 'borrower')} would "
                      f"be under a health factor of 1.")
@@ -116,6 +120,11 @@ def _end(rec: LendingRecord) -> str:
         if rec.pending:
             return (f" The run stops here: {plural(rec.pending, 'borrower')} stay under 1 but "
                     f"no liquidator will act on them.")
+        if rec.oracle_next_in < 0 and rec.price_after < rec.oracle_price:
+            return (f" The run stops here: no borrower is under a health factor of 1 at the "
+                    f"oracle's {price(rec.oracle_price)}, and the oracle will not report "
+                    f"{_venue(rec)}'s lower {price(rec.price_after)} unless the price moves "
+                    f"further.")
         return " The run stops here: no borrower is under a health factor of 1."
     if rec.end_reason == "venue_exhausted":
         return f" The run stops here: {_venue(rec)} has no buyers left."
