@@ -87,6 +87,7 @@ PICTURES = (
     Picture("lesson06-case", "06-case-studies.ipynb", STEP_6),
     Picture("lesson07-compare", "07-how-exchanges-liquidate.ipynb", STEP_6),
     Picture("lesson08-explorer", "08-defi-lending.ipynb", STEP_6),
+    Picture("lesson08-case", "08-defi-lending.ipynb", STEP_6),
 )
 
 # Marks the output of the code cell right before the Markdown cell that holds the picture
