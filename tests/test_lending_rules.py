@@ -154,3 +154,33 @@ def test_bad_parameters_name_themselves(field, value):
     kw[field] = value
     with pytest.raises(ValueError, match=field):
         liquidation_call(1.0, 1000.0, 1000.0, **kw)
+
+
+@pytest.mark.parametrize("field,value,words", [
+    ("collateral", -1.0, "collateral must be >= 0"), ("price", 0.0, "price must be > 0"),
+    ("debt", "x", "debt must be a number"), ("liquidation_threshold", 1.5, "(0, 1]"),
+    ("collateral", True, "true/false")])
+def test_health_factor_refuses_bad_input_by_name(field, value, words):
+    kw = dict(collateral=1.0, price=100.0, liquidation_threshold=0.8, debt=50.0)
+    kw[field] = value
+    with pytest.raises(ValueError, match=field) as exc:
+        health_factor(**kw)
+    assert words in str(exc.value)
+
+
+def test_arrays_that_do_not_broadcast_are_named():
+    with pytest.raises(ValueError, match=r"collateral \(3,\), debt \(2,\)"):
+        liquidation_call(np.ones(3), np.ones(2), 100.0, **ETH)
+    with pytest.raises(ValueError, match="debt_to_cover"):
+        liquidation_call(1.0, 900.0, 1000.0, debt_to_cover=-5.0, **ETH)
+
+
+def test_protocol_close_liquidates_the_caught_accounts():
+    from marginloops.lending import LendingAccounts
+    # the 50% case above through the account protocol: check at 1,900, close
+    acc = LendingAccounts(np.array([10.0, 10.0]), np.array([16_000.0, 1_000.0]), 0.83)
+    closing = acc.check(1900.0)
+    assert closing.n == 1 and closing.margin[0] == 16_000.0
+    done = acc.close(closing, None, 0.0, 1, None, p_before=1900.0)
+    assert done.n_reduced == 1 and acc.debt[0] == pytest.approx(8000.0)
+    assert acc.collateral[0] == pytest.approx(10.0 - 4.4210526, rel=1e-7)

@@ -39,6 +39,8 @@ class LendingAccounts:
     collateral : coins per account (> 0)
     debt : USD per account (>= 0)
     liquidation_threshold : LT, shared by every account (one collateral asset)
+    bonus, protocol_fee : used by the protocol's :meth:`close` only (the cascade passes its
+        scenario's rules to :func:`~marginloops.lending.liquidation_call` itself)
 
     Read in the caller's order (fresh arrays on each read, as the run left them):
     ``collateral``, ``debt``, ``liquidated_in`` (the round each account was first liquidated
@@ -54,7 +56,8 @@ class LendingAccounts:
 
     sign = 1  # collateral is sold when a liquidation seizes it
 
-    def __init__(self, collateral, debt, liquidation_threshold):
+    def __init__(self, collateral, debt, liquidation_threshold, *, bonus=1.05,
+                 protocol_fee=0.10):
         c = np.ascontiguousarray(collateral, dtype=float)
         d = np.ascontiguousarray(debt, dtype=float)
         if c.shape != d.shape or c.ndim != 1:
@@ -66,6 +69,7 @@ class LendingAccounts:
         if len(d) and not (d.min() >= 0 and d.max() < np.inf):
             raise ValueError("debt must be finite numbers >= 0")
         self.lt = float(liquidation_threshold)
+        self.bonus, self.protocol_fee = float(bonus), float(protocol_fee)  # for close()
         # Bucket the accounts by starting threshold price, highest first, and order them by
         # bucket (a radix sort of int16 bucket numbers, cheaper than a full sort): a check then
         # reaches new accounts bucket by bucket, as a prefix. A bucket is the threshold's
@@ -270,11 +274,11 @@ class LendingAccounts:
     def close(self, closing: Closing, fill, qty, round_no, fee, *, p_before,
               off_venue_units=0.0, off_venue_closed=0) -> Settled:
         """Liquidate the caught accounts as far as Aave's default rules allow at ``p_before``
-        (the oracle's price), with a 5% bonus and no protocol fee; ``fill`` is not used (a
-        liquidation is priced by the oracle, not the sale)."""
+        (the oracle's price), with the accounts' ``bonus`` and ``protocol_fee``; ``fill`` is
+        not used (a liquidation is priced by the oracle, not the sale)."""
         from .rules import liquidation_call
-        liq = liquidation_call(closing.q, closing.margin, p_before,
-                               liquidation_threshold=self.lt, bonus=1.05, protocol_fee=0.0)
+        liq = liquidation_call(closing.q, closing.margin, p_before, liquidation_threshold=self.lt,
+                               bonus=self.bonus, protocol_fee=self.protocol_fee)
         n_closed, n_reduced = self.apply(closing.where, liq, round_no)
         return Settled(0.0, 0.0, 0.0, float(np.sum(liq.bad_debt)), n_closed, n_reduced)
 

@@ -41,7 +41,7 @@ import numpy as np
 
 from .._checks import readonly
 from .accounts import LendingAccounts
-from .rules import liquidation_call
+from .rules import liquidation_arrays
 from .scenario import LendingScenario
 
 __all__ = ["END_REASONS", "LendingCascade", "LendingRecord"]
@@ -183,7 +183,8 @@ class LendingCascade:
             raise ValueError(f"scenario must be a LendingScenario, got {type(scenario).__name__}")
         self.scenario = s = scenario
         if accounts is None:
-            accounts = LendingAccounts(*s.population(), s.liquidation_threshold)
+            accounts = LendingAccounts(*s.population(), s.liquidation_threshold, bonus=s.bonus,
+                                       protocol_fee=s.protocol_fee)
         self.accounts = accounts
         self.initial_venue = s.venue_model()
         # the venue's best bid is the scenario's price up to rounding (the pool's is (1 - fee)
@@ -255,7 +256,7 @@ class LendingCascade:
             return self._plan_cache[1]
         pos = acc.under_pos(oracle)
         c, d = acc.state(pos)
-        liq = liquidation_call(c, d, oracle, **self._rules)
+        liq = liquidation_arrays(c, d, float(oracle), **self._rules)
         profit = liq.to_liquidator * self.price - liq.repaid - self.scenario.gas_cost
         ok = ~liq.reverted
         go = ok & (profit >= 0.0)

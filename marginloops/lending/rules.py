@@ -32,10 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_number
+from .._checks import as_float_array, check_array_range, check_number
 
 __all__ = ["CLOSE_FACTOR", "CLOSE_FACTOR_HF_THRESHOLD", "Liquidation", "MIN_BASE_USD",
-           "MIN_LEFTOVER_USD", "health_factor", "liquidation_call"]
+           "MIN_LEFTOVER_USD", "health_factor", "liquidation_arrays", "liquidation_call"]
 
 #: ``DEFAULT_LIQUIDATION_CLOSE_FACTOR = 0.5e4`` (basis points): the share of the debt one call
 #: may repay while the health factor is above :data:`CLOSE_FACTOR_HF_THRESHOLD`.
@@ -68,13 +68,33 @@ def health_factor(collateral, price, liquidation_threshold, debt):
     Floats or numpy arrays (broadcast together); collateral in coins, price in USD per coin,
     debt in USD.
     """
-    c = np.asarray(collateral, dtype=float)
-    p = np.asarray(price, dtype=float)
-    lt = np.asarray(liquidation_threshold, dtype=float)
-    d = np.asarray(debt, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hf = np.where(d > 0, c * p * lt / np.where(d > 0, d, 1.0), np.inf)
+    c = _array("collateral", collateral, lo=0)
+    p = _array("price", price, lo=0, lo_open=True)
+    lt = _array("liquidation_threshold", liquidation_threshold, lo=0, hi=1, lo_open=True)
+    d = _array("debt", debt, lo=0)
+    c, p, lt, d = _together(("collateral", c), ("price", p), ("liquidation_threshold", lt),
+                            ("debt", d))
+    has_debt = d > 0
+    hf = np.full(np.shape(d), np.inf)
+    np.divide(c * p * lt, d, out=hf, where=has_debt)
     return _out(hf)
+
+
+def _array(name, values, **bounds) -> np.ndarray:
+    """``values`` (a number or an array of real numbers) as a float array in ``bounds``."""
+    arr = np.asarray(as_float_array(name, values, ndim=None))
+    check_array_range(name, arr, **bounds)
+    return arr
+
+
+def _together(*named):
+    """The arrays broadcast to one shape; a ValueError naming them when they cannot be."""
+    try:
+        return np.broadcast_arrays(*(a for _, a in named))
+    except ValueError:
+        shapes = ", ".join(f"{n} {np.shape(a)}" for n, a in named)
+        raise ValueError(f"the arrays must have shapes that broadcast together, got {shapes}") \
+            from None
 
 
 @dataclass(frozen=True)
@@ -167,21 +187,36 @@ def liquidation_call(collateral, debt, price, *, liquidation_threshold, bonus, p
     full_below = check_number("full_below", full_below, lo=0, hi=1)
     small_usd = check_number("small_usd", small_usd, lo=0)
     dust_usd = check_number("dust_usd", dust_usd, lo=0)
-    c = np.asarray(collateral, dtype=float)
-    d = np.asarray(debt, dtype=float)
-    p = np.asarray(price, dtype=float)
+    c = _array("collateral", collateral, lo=0)
+    d = _array("debt", debt, lo=0)
+    p = _array("price", price, lo=0, lo_open=True)
     scalar = c.ndim == 0 and d.ndim == 0 and p.ndim == 0 and np.ndim(debt_to_cover) == 0
-    # min and max carry NaN through: one reduction each instead of a mask per rule
-    for name, arr in (("collateral", c), ("debt", d)):
-        if arr.size and not (arr.min() >= 0 and arr.max() < np.inf):
-            raise ValueError(f"{name} must be finite numbers >= 0, got {arr.ravel()[:3]!r}...")
-    if p.size and not (p.min() > 0 and p.max() < np.inf):
-        raise ValueError(f"price must be finite numbers > 0, got {p.ravel()[:3]!r}...")
-    if p.ndim == 0:
+    cover = None
+    if debt_to_cover is not None:
+        cover = _array("debt_to_cover", debt_to_cover, lo=0)
+    c, d = (np.atleast_1d(a) for a in _together(("collateral", c), ("debt", d)))
+    if p.ndim:
+        c, d, p = _together(("collateral", c), ("debt", d), ("price", p))
+    else:
         p = float(p)
-    c, d = np.broadcast_arrays(np.atleast_1d(c), np.atleast_1d(d))
-    if np.ndim(p):
-        c, d, p = np.broadcast_arrays(c, d, p)
+    if cover is not None:
+        cover = _together(("debt", d), ("debt_to_cover", cover))[1]
+    out = liquidation_arrays(c, d, p, liquidation_threshold=lt, bonus=bonus, protocol_fee=fee_rate,
+                             debt_to_cover=cover, close_factor=close_factor,
+                             full_below=full_below, small_usd=small_usd, dust_usd=dust_usd)
+    if scalar:
+        return Liquidation(**{f: getattr(out, f).item() for f in out.__dataclass_fields__})
+    return out
+
+
+def liquidation_arrays(c, d, p, *, liquidation_threshold, bonus, protocol_fee,
+                       debt_to_cover=None, close_factor=CLOSE_FACTOR,
+                       full_below=CLOSE_FACTOR_HF_THRESHOLD, small_usd=MIN_BASE_USD,
+                       dust_usd=MIN_LEFTOVER_USD) -> Liquidation:
+    """:func:`liquidation_call` without its checks, for callers that checked their inputs
+    (the cascade): ``c``, ``d`` float arrays of one shape, ``p`` a float (or an array of that
+    shape), the rules as floats in their ranges; ``debt_to_cover`` None or an array."""
+    lt, fee_rate = liquidation_threshold, protocol_fee
     coll_usd = c * p
     has_debt = d > 0
     hf = np.full(coll_usd.shape, np.inf)
@@ -189,14 +224,7 @@ def liquidation_call(collateral, debt, price, *, liquidation_threshold, bonus, p
     liquidatable = has_debt & (hf < 1.0)
     half = (coll_usd >= small_usd) & (d >= small_usd) & (hf > full_below)
     allowed = np.where(half, d * close_factor, d)
-    if debt_to_cover is None:
-        cover = allowed
-    else:
-        want = np.asarray(debt_to_cover, dtype=float)
-        if want.size and not (want.min() >= 0 and want.max() < np.inf):
-            raise ValueError("debt_to_cover must be finite numbers >= 0 (or None: as much as "
-                             f"allowed), got {want.ravel()[:3]!r}...")
-        cover = np.minimum(want, allowed)
+    cover = allowed if debt_to_cover is None else np.minimum(debt_to_cover, allowed)
     seized = cover * (bonus / p)
     cut = seized > c
     np.copyto(seized, c, where=cut)
@@ -221,10 +249,7 @@ def liquidation_call(collateral, debt, price, *, liquidation_threshold, bonus, p
     d_after[bad > 0] = 0.0
     hf_after = np.full(c_after.shape, np.inf)
     np.divide(c_after * (p * lt), d_after, out=hf_after, where=d_after > 0)
-    out = dict(repaid=repaid, seized=seized, to_liquidator=seized - fee, protocol_fee=fee,
-               health_factor_after=hf_after, bad_debt=bad, allowed=allowed,
-               liquidatable=liquidatable, reverted=failed, dust=dust, collateral_after=c_after,
-               debt_after=d_after)
-    if scalar:
-        out = {k: v.item() for k, v in out.items()}
-    return Liquidation(**out)
+    return Liquidation(repaid=repaid, seized=seized, to_liquidator=seized - fee,
+                       protocol_fee=fee, health_factor_after=hf_after, bad_debt=bad,
+                       allowed=allowed, liquidatable=liquidatable, reverted=failed, dust=dust,
+                       collateral_after=c_after, debt_after=d_after)
