@@ -118,3 +118,30 @@ def test_fixed_point_means_nothing_more_happens(scenario):
         more.end_reason = None  # play on past the end
         rec = more.step()
         assert rec.n_liquidated == 0
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 400), st.integers(0, 2**32 - 1),
+       st.lists(st.tuples(st.floats(0.2, 3.0), st.booleans(), st.floats(0.1, 1.0)),
+                min_size=1, max_size=25))
+def test_under_matches_a_check_of_every_account(n, seed, moves):
+    """LendingAccounts.under (buckets, active and parked accounts) finds exactly the accounts
+    a comparison of every account's threshold finds, through checks at prices up and down and
+    liquidations in between (some lifting health factors, some closing, some lowering them)."""
+    from marginloops.lending import LendingAccounts, liquidation_call
+    rng = np.random.default_rng(seed)
+    c = rng.lognormal(0.0, 1.5, n)
+    d = c * rng.uniform(0.0, 1.5, n) * np.where(rng.random(n) < 0.05, 0.0, 1.0)
+    acc = LendingAccounts(c, d, 0.8)
+    for k, (price, liquidate, close_factor) in enumerate(moves):
+        got = np.sort(acc.under(price))
+        coll, debt = acc.collateral, acc.debt
+        want = np.flatnonzero((debt > 0) & (coll * price * 0.8 < debt))
+        assert np.array_equal(got, want)
+        if liquidate and len(got):
+            pos = acc.under_pos(price)
+            cc, dd = acc.state(pos)
+            liq = liquidation_call(cc, dd, price, liquidation_threshold=0.8, bonus=1.2,
+                                   protocol_fee=0.1, close_factor=close_factor, small_usd=0.0,
+                                   dust_usd=0.0)
+            acc.apply(pos, liq, k)
