@@ -301,3 +301,20 @@ def test_narration_of_skips_and_the_end():
     assert "no liquidator will act on them" in last
     story = narrate_lending_end(h)
     assert "underwater" in story and "No bad debt." in story
+
+
+def test_profit_and_underwater_fields():
+    c = LendingCascade(LENDING_PRESETS["small-borrowers"])
+    h = c.run()
+    r = h[1]
+    # the pool takes everything: profit = the sale's USD - repaid - gas per call
+    assert r.unsold_qty == 0
+    assert r.liquidator_profit_usd == pytest.approx(
+        r.sold_qty * r.avg_fill_price - r.repaid_usd - 40.0 * r.n_liquidated, rel=1e-9)
+    # underwater: open accounts whose collateral at the oracle is worth less than their debt
+    coll, debt = c.accounts.collateral, c.accounts.debt
+    last = h[-1]
+    under = (debt > 0) & (coll * last.oracle_price < debt)
+    assert last.underwater_debt == pytest.approx(debt[under].sum(), rel=1e-12)
+    assert last.underwater_debt > 100_000
+    assert last.n_open == int(np.count_nonzero(debt > 0))
