@@ -344,8 +344,8 @@ BLACK_THURSDAY_MAKER = LendingCase(
                        "eventually finding bottom at $95.87 (-51%) some 26h later\" (fall "
                        "computed: 1 - 95.87 / 194.97)", measure="fall"),
         Reported("ETH price fall on 12 March (daily close)", 0.43, "%",
-                 "Ethereum Fell 43% Yesterday, Marking Its Worst Day Ever", "NewsBTC (data: "
-                 "Coin Metrics, via Nic Carter)", "13 March 2020",
+                 "Ethereum fell 43 percent yesterday, worst day ever (title as in the address)",
+                 "NewsBTC (data: Coin Metrics, via Nic Carter)", "13 March 2020",
                  "https://www.newsbtc.com/news/ethereum/ethereum-fell-43-percent-yesterday-"
                  "worst-day-ever/",
                  "\"while BTC closed down 40%, the second-largest cryptocurrency lost 43% on the "
@@ -396,12 +396,14 @@ BLACK_THURSDAY_MAKER = LendingCase(
                  "\"A blog post by Maker Foundation further revealed that this delay helped some "
                  "users escape liquidation by pouring in more ETH to the debt position.\""),
         Reported("New MKR sold to cover the losses", 20_000, "MKR",
-                 "MakerDAO Emergency: 5 Million DAI Raised", "Blockonomi", "March 2020",
+                 "MakerDAO emergency: 5 million DAI raised (title as in the address)", "Blockonomi",
+                 "March 2020",
                  "https://blockonomi.com/makerdao-emergency-5-million-dai-raised/",
                  "\"the MakerDAO project minted more than 20,000 new MKR and hosted an auction "
                  "to sell those tokens off in bunches on March 19th\""),
         Reported("MakerDAO's liquidation penalty", 0.13, "%",
-                 "Maker Backstop Syndicate: DeFi Community To The Rescue", "DeFi.win",
+                 "Maker backstop syndicate: DeFi community to the rescue (title as in the address)",
+                 "DeFi.win",
                  "March 2020",
                  "https://defi.win/maker-backstop-syndicate-defi-community-to-the-rescue",
                  "\"Instead of Vault owners suffering a 13% liquidation penalty, many of them "
