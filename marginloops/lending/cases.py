@@ -323,11 +323,11 @@ BLACK_THURSDAY_MAKER = LendingCase(
     key="black-thursday-maker",
     title="Black Thursday at MakerDAO",
     dates="12-13 March 2020",
-    summary=("As markets everywhere sold off over COVID-19, the price of ether fell by half in "
-             "a day; on MakerDAO, where borrowers had locked ether to borrow DAI, liquidations "
-             "ran into a congested network, a delayed price feed and keepers that stopped "
-             "bidding, and the protocol was left with 5.67 million DAI of debt no collateral "
-             "covered."),
+    summary=("As markets everywhere sold off over COVID-19, the price of ether fell by about "
+             "half in a little more than a day; on MakerDAO, where borrowers had locked ether "
+             "to borrow DAI, liquidations ran into a congested network, a delayed price feed "
+             "and keepers that stopped bidding, and the protocol was left with 5.67 million "
+             "DAI of debt no collateral covered."),
     scenario=LendingScenario(
         name="black-thursday-maker",
         description="Stylised MakerDAO on 12-13 March 2020: ether vaults at 150% or more, "
