@@ -553,3 +553,21 @@ def test_on_random_pools_no_order_sells_beyond_its_limit(market, depth, fee):
     cas = Cascade(pos, pool, **kwargs)
     hist, orders = play(cas)
     check_run(pos, cas, hist, kwargs["insurance_fund"], orders=orders)
+
+
+def test_an_order_the_venue_cannot_reach_sells_nothing_not_a_rounding_residue():
+    """Found by hypothesis: two shorts' bankruptcy orders with one third of a unit in reach.
+    The second order's fill, ``Q_2 + (D - Q_2)``, came out 1.7e-16 units, with no average
+    price, and made the fund NaN. By hand at the last price 104: the first short (0.5 units
+    from 95 at 10x, margin 4.75) has equity 4.75 - 0.5 * 9 = 0.25, the second (2 units from 80
+    at 2x, margin 80) 80 - 2 * 24 = 32: the fund gains 32.25."""
+    pos = Positions.from_arrays(side=[-1, -1], size=[0.5, 2.0], entry=[95.0, 80.0],
+                                leverage=[10.0, 2.0], mmr=[104.5 / 100.5 - 1, 120 / 100.5 - 1])
+    book = OrderBook.from_levels([99.0], [10.0], [100.0, 101.0, 104.0], [0.1, 2.0, 1 / 3])
+    hist = Cascade(pos, book, shock=0.01, direction="up", liquidation_orders="bankruptcy",
+                   insurance_fund=1e12).run()
+    last = hist[1]
+    assert (last.n_liquidated, last.filled_qty) == (2, pytest.approx(1 / 3))
+    assert last.inventory_qty == pytest.approx(2.5 - 1 / 3)
+    assert last.to_fund == pytest.approx(32.25)
+    assert last.insurance_fund == pytest.approx(1e12 + 32.25, abs=1e-3)

@@ -365,7 +365,14 @@ class BankruptcyLimitOrders(Mechanism):
         cum = np.cumsum(close[queue])
         reach = cum + np.minimum(0.0, np.minimum.accumulate(depth - cum))
         reach = np.maximum.accumulate(np.maximum(reach, 0.0))
-        sold[queue] = np.diff(reach, prepend=0.0)
+        # ``Q_i + (D(B_i) - Q_i)`` is ``D(B_i)`` only up to rounding: an order the venue
+        # cannot reach must sell 0, not 1e-16 units (which would have no average price).
+        step = np.diff(reach, prepend=0.0)
+        dust = step <= 1e-12 * cum[-1]
+        if dust.any():
+            step[dust] = 0.0
+            reach = np.cumsum(step)
+        sold[queue] = step
         return sold, queue, reach
 
     def before_trade(self, run, st) -> None:
