@@ -5,6 +5,7 @@ the index and the wick (one Lab page)."""
 import time
 
 from labtools import explorers, open_cells, save_screenshot, wait_until, widget_button
+from playwright.sync_api import expect
 
 TALL = {"width": 1400, "height": 2300}
 BLUE, PURPLE, GREEN = "rgb(0, 114, 178)", "rgb(204, 121, 167)", "rgb(0, 158, 115)"
@@ -31,7 +32,8 @@ def test_binance_style_preset_shows_index_rows_mark_index_and_wick(lab_server, p
     for label in ("Index venues", "Margins checked on", "Arbitrage (%)", "Mark price rule",
                   "Mark update (rounds)", "Basis average (rounds)",
                   "Chasers (% of OI)"):
-        assert explorer.get_by_text(label, exact=True).first.is_visible(), label
+        # waits for the click to open the panel (on a loaded machine it takes a moment)
+        expect(explorer.get_by_text(label, exact=True).first).to_be_visible()
     chosen = explorer.locator("select").evaluate_all(
         "ss => ss.map(s => s.selectedIndex < 0 ? '' : s.options[s.selectedIndex].text)")
     assert "Binance-style index" in [t.replace("\xa0", " ") for t in chosen], chosen
