@@ -22,12 +22,10 @@ from .cascade_charts import (
     OpenInterestChart,
     PriceChart,
 )
-from .chartkit import stylesheet
+from .market_explorer import MarketExplorer
 from .pool import ReservesChart
-from .reports import problem_sentence
-from .run_controller import NarrationLog, RunController, chart_grid
+from .run_controller import chart_grid
 from .scenario_controls import ScenarioControls, market_name
-from .time_controls import RESET_MESSAGE
 from .venue_panels import BookPanel, PoolPanel, panel_for
 from .view import View, liquidated_notional
 
@@ -43,7 +41,7 @@ def _things(n: int, word: str) -> str:
 HALT_STAGES = ("trading halted",)
 
 
-class CascadeExplorer(RunController):
+class CascadeExplorer(MarketExplorer):
     """Step through a margin-call cascade one round (or one stage) at a time.
 
     Parameters
@@ -98,23 +96,13 @@ class CascadeExplorer(RunController):
         if scenario is not None and not isinstance(scenario, Scenario):
             raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
         scenario = scenario if scenario is not None else PRESETS["crowded-longs"]
-        if not isinstance(phase_mode, bool):
-            raise ValueError(f"phase_mode must be True or False, got {phase_mode!r:.40}")
-        if not isinstance(show_controls, bool):
-            raise ValueError(f"show_controls must be True or False, got {show_controls!r:.40}")
+        self._check_flags(phase_mode, show_controls)
         # One name everywhere: a preset changed is "custom" in the menu and here alike.
         if scenario.name != market_name(scenario):
             scenario = scenario.replace(name=market_name(scenario))
         self.controls = ScenarioControls(scenario)
-        self._make_run_controls()
-        self.phase_toggle = widgets.Checkbox(
-            value=phase_mode, description="Phase mode: one stage of the round per click",
-            tooltip="Split each round into check margins → liquidate → walk the book → new price",
-            indent=False, layout={"width": "360px"})
-        self.status = widgets.HTML(layout={"margin": "4px 0"})
-        self.stage = widgets.HTML(layout={"min_height": "24px"})
-        self.narration_log = NarrationLog("Narration", "300px")
-        self.story = self.narration_log.widget
+        self._make_page_widgets(
+            phase_mode, "check margins → liquidate → walk the book → new price")
         self.price_chart = PriceChart()
         self.liquidations_chart = LiquidationsChart()
         # The venue's panel by kind (venue_panels): the book's is built now, the others for
@@ -129,35 +117,12 @@ class CascadeExplorer(RunController):
             [self.price_chart.widget, self.liquidations_chart.widget, self.map_chart.widget,
              self.venue_box, self.oi_chart.widget,
              self.narration_log.box("<b>What happened, newest first</b>")])
-        parts = [stylesheet()] + ([self.controls] if show_controls else [])
-        parts += [self.time,
-                  widgets.HBox([self.phase_toggle, self.projector_toggle],
-                               layout={"align_items": "center", "flex_flow": "row wrap"}),
-                  self.status, self.stage, grid]
-        super().__init__(parts, layout={"width": "100%"})
+        super().__init__(self._page(show_controls, grid), layout={"width": "100%"})
         self.add_class(style.ROOT_CLASS)
-
         self._pending_stage = None  # phase mode: the next stage of the round in progress
-        self._scenario = None  # the market that runs (the trait follows once it is loaded)
-        # Every callback through guard(): an error is one sentence in the narration, never a
-        # traceback in the browser's log with the widget stuck half-updated.
-        guard = self._guard
-        self.controls.on_problem(self._log_note)
-        self.controls.observe(guard(self._controls_changed), names="scenario")
-        self._wire_run_controls()
-        self.phase_toggle.observe(guard(self._phase_toggled), names="value")
-        self._load(scenario, f"Market: {scenario.name}. Press Step to apply the shock.")
+        self._wire_market(scenario)
 
     # ------------------------------------------------------------------------- public
-    @property
-    def phase_mode(self) -> bool:
-        return self.phase_toggle.value
-
-    @property
-    def narration(self) -> list[str]:
-        """Every sentence so far, oldest first (the log shows them newest first)."""
-        return list(self.narration_log.lines)
-
     @property
     def venue_panel(self):
         """The panel of the venue the market trades on (:mod:`.venue_panels`, by the venue's
@@ -175,53 +140,6 @@ class CascadeExplorer(RunController):
         """The pool's reserves curve, built for the first market on a pool (None before)."""
         panel = self._panels.get(PoolPanel.kind)
         return panel.chart if panel is not None else None
-
-    def step(self) -> None:
-        """One click of Step: a whole round, or in phase mode the next stage of one."""
-        if self.cascade.ended and self._pending_stage is None:
-            return
-        if self.phase_mode:
-            self._advance_stage()
-        else:
-            self._finish_stage_display()
-            if self.cascade.step() is not None:
-                self._show_round()
-        self._sync_buttons()
-
-    def run_to_end(self) -> None:
-        """Stop Play, play every remaining round, then draw once."""
-        self.time.stop()
-        self._finish_stage_display()
-        while self.cascade.step() is not None:
-            self.narration_log.lines.append(self._narrate(self.cascade.history[-1]))
-        self._redraw_all()
-        self._set_stage("")
-        self._note_end()
-        self._sync_buttons()
-
-    def reset(self, message: str = RESET_MESSAGE) -> None:
-        """Back to round 0 of the same market."""
-        self.time.stop()
-        self.cascade.reset()
-        self._pending_stage = None
-        self.narration_log.clear()
-        self._redraw_all()
-        self._set_stage("")
-        self._log_note(message)
-        self._sync_buttons()
-
-    def set_scenario(self, scenario: Scenario) -> None:
-        """Show another market (the controls follow); the run restarts."""
-        self.controls.set_scenario(scenario)
-
-    def run_ended(self) -> bool:
-        """Whether the run is over: the cascade has ended and no stage is left to show."""
-        return self.cascade.ended and self._pending_stage is None
-
-    def round_shown(self) -> int | None:
-        """The last round the model played (0: the shock), None before the shock."""
-        hist = self.cascade.history
-        return hist[-1].round if hist else None
 
     # ------------------------------------------------------------------------ wiring
     def _load(self, scenario: Scenario, message: str) -> None:
@@ -243,41 +161,15 @@ class CascadeExplorer(RunController):
         self.reset(message)
         self.scenario = scenario
 
-    @traitlets.observe("scenario")
-    def _scenario_set(self, change) -> None:
-        """``scenario`` set from code: the controls show it, and tell :meth:`_controls_changed`
-        (a market that already runs is left alone)."""
-        if change.new != self.controls.scenario:
-            self.controls.set_scenario(change.new)
-
-    def _controls_changed(self, change) -> None:
-        """The controls' market changed: run it (unless it already runs)."""
-        if change.new != self._scenario:
-            self._run_market(change.new, self.controls.what)
-
-    def _run_market(self, scenario: Scenario, what: str) -> None:
-        old = self._scenario
-        try:
-            self._load(scenario, f"Settings changed ({what}): the run starts again from "
-                                 "round 0.")
-        except Exception as exc:  # noqa: BLE001 - the old market stays, and the controls say so
-            self.controls.set_scenario(old, notify=False)
-            if self._scenario is old:  # nothing was replaced: the old run stays on screen
-                self._log_note(f"{problem_sentence(exc)} The controls are back to the market "
-                               "that runs.")
-            else:
-                self._load(old, f"{problem_sentence(exc)} The controls are back to the market "
-                                "that ran before; it starts again from round 0.")
-        self.scenario = self._scenario  # what runs, whoever set the trait
-
     def _charts(self):
         return (self.price_chart, self.liquidations_chart, self.venue_chart, self.map_chart,
                 self.oi_chart)
 
-    def _counter_follows(self) -> bool:
-        # A stage on show keeps its "stage k/n" in the counter (a round's last stage too),
-        # until the run ends ("(end)").
-        return self._pending_stage is None and (self.run_ended() or not self.stage.value)
+    def _mid_round(self) -> bool:
+        return self._pending_stage is not None
+
+    def _rewound(self) -> None:
+        self._pending_stage = None
 
     def _phase_toggled(self, change) -> None:
         if change.new:
@@ -546,6 +438,3 @@ class CascadeExplorer(RunController):
             return (f" · <b>circuit breaker tripped</b>: trading halts for {number(left, 0)} "
                     f"round{'' if left == 1 else 's'}")
         return ""
-
-    def _log_note(self, text: str) -> None:
-        self.narration_log.append(text)

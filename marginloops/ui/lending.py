@@ -54,7 +54,7 @@ from .lending_charts import (
     finite_points,
 )
 from .lending_controls import DEFAULT_PRESET, LendingControls, lending_market_name
-from .reports import problem_sentence
+from .market_explorer import MarketExplorer
 from .run_controller import NarrationLog, RunController, chart_grid
 from .time_controls import RESET_MESSAGE
 
@@ -164,7 +164,7 @@ def shock_sentence(rec, scenario) -> str:
             f"at the start of the next round.")
 
 
-class LendingExplorer(RunController):
+class LendingExplorer(MarketExplorer):
     """Step through a lending market's liquidation loop one round (or one stage) at a time.
 
     Parameters
@@ -203,23 +203,13 @@ class LendingExplorer(RunController):
         if scenario is not None and not isinstance(scenario, LendingScenario):
             raise ValueError(f"scenario must be a LendingScenario, got "
                              f"{type(scenario).__name__}")
-        if not isinstance(phase_mode, bool):
-            raise ValueError(f"phase_mode must be True or False, got {phase_mode!r:.40}")
-        if not isinstance(show_controls, bool):
-            raise ValueError(f"show_controls must be True or False, got {show_controls!r:.40}")
+        self._check_flags(phase_mode, show_controls)
         scenario = scenario if scenario is not None else LENDING_PRESETS[DEFAULT_PRESET]
         if scenario.name != lending_market_name(scenario):
             scenario = scenario.replace(name=lending_market_name(scenario))
         self.controls = LendingControls(scenario)
-        self._make_run_controls()
-        self.phase_toggle = widgets.Checkbox(
-            value=phase_mode, description="Phase mode: one stage of the round per click",
-            tooltip="Split each round into oracle update → check health → liquidate → sell on "
-                    "the venue → new price", indent=False, layout={"width": "360px"})
-        self.status = widgets.HTML(layout={"margin": "4px 0"})
-        self.stage = widgets.HTML(layout={"min_height": "24px"})
-        self.narration_log = NarrationLog("Narration", "300px")
-        self.story = self.narration_log.widget
+        self._make_page_widgets(
+            phase_mode, "oracle update → check health → liquidate → sell on the venue → new price")
         self.price_chart = LendingPriceChart()
         self.repaid_chart = RepaidChart()
         self.map_chart = HealthMapChart()
@@ -230,82 +220,16 @@ class LendingExplorer(RunController):
         grid = chart_grid([self.price_chart.widget, self.repaid_chart.widget,
                            self.map_chart.widget, self.venue_box, self.debt_chart.widget,
                            self.narration_log.box("<b>What happened, newest first</b>")])
-        parts = [stylesheet()] + ([self.controls] if show_controls else [])
-        parts += [self.time,
-                  widgets.HBox([self.phase_toggle, self.projector_toggle],
-                               layout={"align_items": "center", "flex_flow": "row wrap"}),
-                  self.status, self.stage, grid]
-        super().__init__(parts, layout={"width": "100%"})
+        super().__init__(self._page(show_controls, grid), layout={"width": "100%"})
         self.add_class(style.ROOT_CLASS)
         self._pending = None  # phase mode: [record, stages, next stage index, accounts before]
-        self._scenario = None
-        guard = self._guard
-        self.controls.on_problem(self._log_note)
-        self.controls.observe(guard(self._controls_changed), names="scenario")
-        self._wire_run_controls()
-        self.phase_toggle.observe(guard(self._phase_toggled), names="value")
-        self._load(scenario, f"Market: {scenario.name}. Press Step to apply the shock.")
+        self._wire_market(scenario)
 
     # ------------------------------------------------------------------------- public
-    @property
-    def phase_mode(self) -> bool:
-        return self.phase_toggle.value
-
-    @property
-    def narration(self) -> list[str]:
-        """Every sentence so far, oldest first (the log shows them newest first)."""
-        return list(self.narration_log.lines)
-
     @property
     def venue_chart(self):
         """The venue's chart on show: a pool's reserves curve or a book's depth."""
         return self.venue_panel.chart
-
-    def set_scenario(self, scenario: LendingScenario) -> None:
-        """Run another market (the controls follow); the run restarts."""
-        self.controls.set_scenario(scenario)
-
-    def step(self) -> None:
-        """One click of Step: a whole round, or in phase mode the next stage of one."""
-        if self.run_ended():
-            return
-        if self.phase_mode:
-            self._advance_stage()
-        else:
-            self._finish_stage_display()
-            if not self.cascade.ended and self.cascade.step() is not None:
-                self._show_round()
-        self._sync_buttons()
-
-    def run_to_end(self) -> None:
-        """Stop Play, play every remaining round, then draw once."""
-        self.time.stop()
-        self._finish_stage_display()
-        while not self.cascade.ended and self.cascade.step() is not None:
-            self.narration_log.lines.append(narrate_lending(self.cascade.history[-1]))
-        self._redraw_all()
-        self._set_stage("")
-        self._note_end()
-        self._sync_buttons()
-
-    def reset(self, message: str = RESET_MESSAGE) -> None:
-        """Back to round 0 of the same market."""
-        self.time.stop()
-        self.cascade.reset()
-        self._start = _snapshot(self.cascade)
-        self._pending = None
-        self.narration_log.clear()
-        self._redraw_all()
-        self._set_stage("")
-        self._log_note(message)
-        self._sync_buttons()
-
-    def run_ended(self) -> bool:
-        return bool(self.cascade.ended) and self._pending is None
-
-    def round_shown(self) -> int | None:
-        hist = self.cascade.history
-        return hist[-1].round if hist else None
 
     # ------------------------------------------------------------------------ wiring
     def _load(self, scenario: LendingScenario, message: str) -> None:
@@ -323,46 +247,25 @@ class LendingExplorer(RunController):
         self.reset(message)
         self.scenario = scenario
 
-    @traitlets.observe("scenario")
-    def _scenario_set(self, change) -> None:
-        if change.new != self.controls.scenario:
-            self.controls.set_scenario(change.new)
-
-    def _controls_changed(self, change) -> None:
-        if change.new != self._scenario:
-            self._run_market(change.new, self.controls.what)
-
-    def _run_market(self, scenario, what: str) -> None:
-        old = self._scenario
-        try:
-            self._load(scenario, f"Settings changed ({what}): the run starts again from "
-                                 "round 0." if what else
-                                 "Settings changed: the run starts again from round 0.")
-        except Exception as exc:  # noqa: BLE001 - the old market stays, and the controls say so
-            self.controls.set_scenario(old, notify=False)
-            if self._scenario is old:
-                self._log_note(f"{problem_sentence(exc)} The controls are back to the market "
-                               "that runs.")
-            else:
-                self._load(old, f"{problem_sentence(exc)} The controls are back to the market "
-                                "that ran before; it starts again from round 0.")
-        self.scenario = self._scenario
-
     def _charts(self):
         return (self.price_chart, self.repaid_chart, self.map_chart, self.venue_chart,
                 self.debt_chart)
 
-    def _counter_follows(self) -> bool:
-        return self._pending is None and (self.run_ended() or not self.stage.value)
+    def _mid_round(self) -> bool:
+        return self._pending is not None
+
+    def _rewound(self) -> None:
+        self._start = _snapshot(self.cascade)
+        self._pending = None
+
+    def _narrate(self, rec) -> str:
+        return narrate_lending(rec)
 
     def _phase_toggled(self, change) -> None:
         if not change.new:
             self._finish_stage_display()
             self._set_stage("")
         self._sync_buttons()
-
-    def _log_note(self, text: str) -> None:
-        self.narration_log.append(text)
 
     # ------------------------------------------------------------------- drawing
     def _redraw_all(self) -> None:
