@@ -11,7 +11,7 @@ from marginloops.exercises import Exercise
 
 def lesson_exercises():
     """(lesson, number, exercise) for every exercise of every lesson, numbered from 1."""
-    return [(n, i, exercise) for n in range(8)
+    return [(n, i, exercise) for n in range(9)
             for i, exercise in enumerate(
                 importlib.import_module(f"marginloops.course.lesson{n:02d}").exercises(), 1)]
 
@@ -100,6 +100,8 @@ ACCEPTED = [
     (6, 1, "2.17"), (6, 2, "55.4"), (6, 2, "55.36"), (6, 3, "35.1"),
     (7, 1, "15,571"), (7, 2, "42.8K"), (7, 2, "42752"), (7, 3, "333.4K"), (7, 3, "333,448"),
     (7, 4, "180"),
+    (8, 1, "4.48"), (8, 1, "4.4786"), (8, 2, "31.3"), (8, 2, "31.32%"), (8, 3, "248"),
+    (8, 4, "81.2K"), (8, 4, "81,231"),
 ]
 
 #: Near misses a careful student would not give (a rule of thumb, a rounded reading, a
@@ -114,6 +116,9 @@ NEAR_MISSES = [
     (6, 1, "2.2"), (6, 1, "2.16"), (6, 2, "55"), (6, 2, "56"), (6, 3, "35"), (6, 3, "35.2"),
     (7, 1, "15,572"), (7, 1, "18,907"), (7, 2, "38.7K"), (7, 2, "42.2K"), (7, 3, "333.3K"),
     (7, 3, "103.4K"), (7, 4, "179"), (7, 4, "319"),
+    (8, 1, "4.5"), (8, 1, "2.2393"), (8, 1, "4.47"), (8, 2, "31.2"), (8, 2, "31.4"),
+    (8, 2, "15.1"), (8, 3, "249"), (8, 3, "362"), (8, 4, "53.6K"), (8, 4, "81.1K"),
+    (8, 4, "81.3K"),
 ]
 
 
@@ -264,7 +269,7 @@ def test_the_worksheet_command_writes_every_page(tmp_path, capsys):
     from marginloops.worksheets import lesson_exercises, main, pages
     assert main([str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(pages())
-    assert capsys.readouterr().out.count(".html") == 16
+    assert capsys.readouterr().out.count(".html") == 18
     with pytest.raises(ValueError, match="lesson must be one of 00, 01"):
         lesson_exercises("7")
     from marginloops.worksheets import worksheet

@@ -25,8 +25,9 @@ def _code_cells(path):
     return [(n, c) for n, c in enumerate(cells) if c["cell_type"] == "code"]
 
 
-def test_there_are_eight_lessons():
-    assert [p.name[:2] for p in LESSONS] == ["00", "01", "02", "03", "04", "05", "06", "07"]
+def test_there_are_nine_lessons():
+    assert [p.name[:2] for p in LESSONS] == ["00", "01", "02", "03", "04", "05", "06", "07",
+                                             "08"]
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name[:2])

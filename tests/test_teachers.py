@@ -21,7 +21,7 @@ def answers_in_notes(n):
             for item in items]
 
 
-@pytest.mark.parametrize("n", range(8))
+@pytest.mark.parametrize("n", range(9))
 def test_teacher_notes_give_the_answers_the_package_checks(n):
     exercises = importlib.import_module(f"marginloops.course.lesson{n:02d}").exercises()
     noted = answers_in_notes(n)
@@ -32,6 +32,6 @@ def test_teacher_notes_give_the_answers_the_package_checks(n):
 
 def test_every_lesson_has_notes_and_every_notebook_is_in_the_map():
     lessons = sorted(p.name for p in (Path(__file__).parents[1] / "lessons").glob("*.ipynb"))
-    assert len(lessons) == 8
+    assert len(lessons) == 9
     for name in lessons:
         assert f"`{name}`" in NOTES, name
