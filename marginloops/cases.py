@@ -199,7 +199,7 @@ class CaseStudy:
     def spread(self, seeds=CALIBRATION_SEEDS) -> SeedSpread:
         """The model's fall over ``seeds`` (crowds of traders drawn the same way) against the
         reported fall: lowest, highest, mean, and how many seeds land within the tolerance."""
-        seeds = _seeds(seeds)
+        seeds = check_seeds(seeds)
         return SeedSpread(self, seeds, seed_falls(self.scenario, seeds))
 
     def reported_table(self) -> str:
@@ -332,7 +332,7 @@ def compare_case(case: CaseStudy, history: list[RoundRecord] | None = None) -> C
 
 
 # ------------------------------------------------------------------------ seeds and calibration
-def _seeds(seeds) -> tuple:
+def check_seeds(seeds) -> tuple:
     """``seeds`` as a non-empty tuple of distinct whole numbers in [0, 2**32 - 1]."""
     if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
         raise ValueError(f"seeds must be a sequence of whole numbers, got {seeds!r}")
@@ -350,7 +350,7 @@ def seed_falls(scenario: Scenario, seeds=CALIBRATION_SEEDS) -> tuple:
     if not isinstance(scenario, Scenario):
         raise ValueError(f"scenario must be a Scenario, got {type(scenario).__name__}")
     return tuple(model_measures(scenario.replace(seed=seed).cascade().run())["fall"]
-                 for seed in _seeds(seeds))
+                 for seed in check_seeds(seeds))
 
 
 def _seed_words(seeds: tuple) -> str:
@@ -428,8 +428,20 @@ def calibrate_depth(case: CaseStudy, seeds=CALIBRATION_SEEDS, *, low: float | No
     """
     if not isinstance(case, CaseStudy):
         raise ValueError(f"case must be a CaseStudy (one of CASES), got {type(case).__name__}")
-    seeds = _seeds(seeds)
-    depth = case.scenario.depth_1pct
+    return depth_for_fall(case.scenario, case.target.value, seed_falls, seeds, low=low,
+                          high=high, step=step)
+
+
+def depth_for_fall(scenario, target: float, falls_of, seeds=CALIBRATION_SEEDS, *,
+                   low: float | None = None, high: float | None = None,
+                   step: float = DEPTH_STEP) -> float:
+    """The search behind :func:`calibrate_depth`, for any market with a ``depth_1pct`` field
+    and a ``replace(**changes)`` (the perpetuals' cases here, the lending case in
+    :mod:`marginloops.lending.cases`): the multiple of ``step`` between ``low`` and ``high``
+    (default: a quarter and four times the scenario's depth) whose mean fall over ``seeds``,
+    ``falls_of(scenario, seeds)``, is closest to ``target`` (a fraction)."""
+    seeds = check_seeds(seeds)
+    depth = scenario.depth_1pct
     step = check_number("step", step, lo=0, lo_open=True)
     low = check_number("low", depth / 4 if low is None else low, lo=0, lo_open=True)
     high = check_number("high", depth * 4 if high is None else high, lo=0, lo_open=True)
@@ -437,12 +449,11 @@ def calibrate_depth(case: CaseStudy, seeds=CALIBRATION_SEEDS, *, low: float | No
     if k_lo < 1 or k_hi <= k_lo:
         raise ValueError(f"low and high must hold at least two multiples of step {step:g} "
                          f"above 0, got low={low:g}, high={high:g}")
-    target = case.target.value
     means = {}
 
     def mean_at(k: int) -> float:
         if k not in means:
-            falls = seed_falls(case.scenario.replace(depth_1pct=k * step), seeds)
+            falls = falls_of(scenario.replace(depth_1pct=k * step), seeds)
             means[k] = math.fsum(falls) / len(falls)
         return means[k]
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .. import cases as perpetual_cases
+from ..cases import SeedSpread, check_seeds, depth_for_fall
 from . import LendingCascade, LendingScenario
 
 #: The model measures a reported figure can be compared with (``Reported.measure``):
@@ -35,46 +37,24 @@ DEPTH_STEP = 1_000.0
 
 #: The share of seeds that must land within the case's tolerance for the claim "the model's fall
 #: is within the tolerance of the reported fall" to stand (checked in the tests).
-MOST_SEEDS = 0.7
+MOST_SEEDS = perpetual_cases.MOST_SEEDS  # the same claim as the perpetual cases'
 
 
 @dataclass(frozen=True)
-class Reported:
-    """One publicly reported figure and where it comes from (the fields of
-    :class:`marginloops.cases.Reported`).
+class Reported(perpetual_cases.Reported):
+    """One publicly reported figure and where it comes from: :class:`marginloops.cases.Reported`
+    (its fields, checks, ``shown()`` and ``link()``), compared only with a measure a lending run
+    has (:data:`MEASURES`).
 
     ``value`` is in ``unit`` (fractions for "%": 0.508 for 50.8%), or None for a reported fact
     without a number. ``quote`` is the source's own words, or a note on how the figure was
-    computed from quoted numbers. ``measure`` names the model measure (one of
-    :data:`MEASURES`) the figure is compared with, if any.
+    computed from quoted numbers.
     """
 
-    figure: str
-    value: float | None
-    unit: str
-    source: str
-    publisher: str
-    date: str
-    url: str
-    quote: str
-    measure: str | None = None
-
     def __post_init__(self):
-        for label in ("figure", "source", "publisher", "date", "quote"):
-            text = getattr(self, label)
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError(f"{label} must be a non-empty string, got {text!r}")
-        if not isinstance(self.url, str) or not self.url.startswith("https://") or " " in self.url:
-            raise ValueError(f"url must be an https:// address, got {self.url!r}")
-        if self.value is not None:
-            if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) \
-                    or not math.isfinite(self.value):
-                raise ValueError(f"value must be a finite number or None, got {self.value!r}")
-            object.__setattr__(self, "value", float(self.value))
+        super().__post_init__()
         if self.measure is not None and self.measure not in MEASURES:
             raise ValueError(f"measure must be None or one of {MEASURES}, got {self.measure!r}")
-        if self.measure is not None and self.value is None:
-            raise ValueError(f"a figure compared with the model ({self.measure}) needs a value")
 
 
 @dataclass(frozen=True)
@@ -147,7 +127,7 @@ class LendingCase:
 
     def spread(self, seeds=CALIBRATION_SEEDS) -> SeedSpread:
         """The model's fall over ``seeds`` against the reported fall."""
-        seeds = _seeds(seeds)
+        seeds = check_seeds(seeds)
         return SeedSpread(self, seeds, seed_falls(self.scenario, seeds))
 
 
@@ -193,61 +173,13 @@ def case_measures(history: list) -> dict:
 
 
 # ------------------------------------------------------------------------ seeds and calibration
-def _seeds(seeds) -> tuple:
-    """``seeds`` as a non-empty tuple of distinct whole numbers in [0, 2**32 - 1]."""
-    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
-        raise ValueError(f"seeds must be a sequence of whole numbers, got {seeds!r:.60}")
-    seeds = tuple(seeds)
-    for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 2**32 - 1:
-            raise ValueError(f"seed must be a whole number in [0, 4294967295], got {seed!r:.40}")
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed, got an empty sequence")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct, got {seeds!r:.60}")
-    return seeds
-
-
 def seed_falls(scenario: LendingScenario, seeds=CALIBRATION_SEEDS) -> tuple:
     """The model's price fall of ``scenario`` drawn with each of ``seeds`` (the same market,
     other crowds of borrowers), one float per seed in order."""
     if not isinstance(scenario, LendingScenario):
         raise ValueError(f"scenario must be a LendingScenario, got {type(scenario).__name__}")
     return tuple(case_measures(LendingCascade(scenario.replace(seed=seed)).run())["fall"]
-                 for seed in _seeds(seeds))
-
-
-@dataclass(frozen=True)
-class SeedSpread:
-    """A case's model fall over several seeds, against its reported fall."""
-
-    case: LendingCase
-    seeds: tuple
-    falls: tuple
-
-    @property
-    def mean(self) -> float:
-        """The mean fall over the seeds (what the depth was calibrated on)."""
-        return math.fsum(self.falls) / len(self.falls)
-
-    @property
-    def lowest(self) -> float:
-        return min(self.falls)
-
-    @property
-    def highest(self) -> float:
-        return max(self.falls)
-
-    @property
-    def within(self) -> int:
-        """How many seeds' falls are within the case's tolerance of the reported fall."""
-        target, tol = self.case.target.value, self.case.tolerance
-        return sum(abs(f - target) <= tol + 1e-12 for f in self.falls)
-
-    @property
-    def holds(self) -> bool:
-        """Whether the tolerance holds for most seeds (at least :data:`MOST_SEEDS` of them)."""
-        return self.within >= MOST_SEEDS * len(self.falls)
+                 for seed in check_seeds(seeds))
 
 
 def calibrate_depth(case: LendingCase, seeds=CALIBRATION_SEEDS, *, low: float | None = None,
@@ -267,39 +199,8 @@ def calibrate_depth(case: LendingCase, seeds=CALIBRATION_SEEDS, *, low: float | 
     """
     if not isinstance(case, LendingCase):
         raise ValueError(f"case must be a LendingCase, got {type(case).__name__}")
-    seeds = _seeds(seeds)
-    depth = case.scenario.depth_1pct
-    for name, value in (("step", step), ("low", low), ("high", high)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or not 0 < value < math.inf):
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
-    low = depth / 4 if low is None else low
-    high = depth * 4 if high is None else high
-    k_lo, k_hi = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
-    if k_lo < 1 or k_hi <= k_lo:
-        raise ValueError(f"low and high must hold at least two multiples of step {step:g} "
-                         f"above 0, got low={low:g}, high={high:g}")
-    target = case.target.value
-    means: dict = {}
-
-    def mean_at(k: int) -> float:
-        if k not in means:
-            falls = seed_falls(case.scenario.replace(depth_1pct=k * step), seeds)
-            means[k] = math.fsum(falls) / len(falls)
-        return means[k]
-
-    if not mean_at(k_lo) >= target > mean_at(k_hi):
-        raise ValueError(f"the reported fall {target:.1%} must lie between the mean falls at "
-                         f"low={k_lo * step:g} ({mean_at(k_lo):.1%}) and high={k_hi * step:g} "
-                         f"({mean_at(k_hi):.1%}); widen the bracket")
-    while k_hi - k_lo > 1:
-        mid = (k_lo + k_hi) // 2
-        if mean_at(mid) >= target:
-            k_lo = mid
-        else:
-            k_hi = mid
-    best = k_lo if abs(mean_at(k_lo) - target) <= abs(mean_at(k_hi) - target) else k_hi
-    return float(best * step)
+    return depth_for_fall(case.scenario, case.target.value, seed_falls, seeds, low=low,
+                          high=high, step=step)
 
 
 # ----------------------------------------------------------------------------------- the case
