@@ -318,3 +318,22 @@ def test_profit_and_underwater_fields():
     assert last.underwater_debt == pytest.approx(debt[under].sum(), rel=1e-12)
     assert last.underwater_debt > 100_000
     assert last.n_open == int(np.count_nonzero(debt > 0))
+
+
+def test_the_end_says_why_nothing_more_happens_and_never_prints_a_missing_price():
+    """A venue oracle that would read the pool next round: the summary says whether anyone
+    is under 1 there and why nobody is liquidated; an order book whose bids ran out has no
+    price, and the summary names its last trade (the book's lowest level) instead of "n/a"."""
+    base = LENDING_PRESETS["eth-pool"]
+    quiet = narrate_lending_end(LendingCascade(base.replace(health_lo=1.5, health_hi=1.6)).run())
+    assert "would report 1,840.00 next round, and no borrower is under 1 there" in quiet
+    gas = LendingCascade(base.replace(gas_cost=1e6)).run()
+    assert gas[-1].pending == 152 and sum(r.n_liquidated for r in gas) == 0
+    assert ("152 borrowers would be under 1 there, but liquidating them would not pay the gas"
+            in narrate_lending_end(gas))
+    book = LendingCascade(base.replace(venue="book", depth_1pct=1000.0)).run()
+    assert book[-1].end_reason == "venue_exhausted" and math.isnan(book[-1].price_after)
+    story = narrate_lending_end(book)
+    assert "n/a" not in story and "nan" not in story
+    low = min(float(r.book_prices[-1]) for r in book if len(r.book_prices))
+    assert f"its last trade was at {low:,.2f}" in story

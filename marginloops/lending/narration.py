@@ -142,12 +142,21 @@ def narrate_lending_end(history: list[LendingRecord]) -> str:
     fees = sum(r.protocol_fee_qty for r in history)
     low = min(r.price_after for r in history if math.isfinite(r.price_after)) \
         if any(math.isfinite(r.price_after) for r in history) else math.nan
-    text = (f"In {plural(rounds, 'round')} after the shock, the venue's price went from "
-            f"{price(first.price_before)} to {price(last.price_after)} ("
-            f"{numbers.signed_percent(last.price_after / first.price_before - 1.0, 1)}; the "
-            f"shock alone: {numbers.signed_percent(first.price_change, 1)}). Liquidators made "
-            f"{plural(n_liq, 'call')} and repaid {money(repaid)}; the protocol kept "
-            f"{_coins(fees)} as fees.")
+    if math.isfinite(last.price_after):
+        text = (f"In {plural(rounds, 'round')} after the shock, the venue's price went from "
+                f"{price(first.price_before)} to {price(last.price_after)} ("
+                f"{numbers.signed_percent(last.price_after / first.price_before - 1.0, 1)}; "
+                f"the shock alone: "
+                f"{numbers.signed_percent(first.price_change, 1)}).")
+    else:  # the venue has no bid left: no price, but the last trade
+        traded = [float(r.book_prices[-1]) for r in history if len(r.book_prices)]
+        text = (f"In {plural(rounds, 'round')} after the shock, the venue ran out of buyers: "
+                f"it has no price left"
+                + (f" (its last trade was at {price(traded[-1])}, "
+                   f"{numbers.signed_percent(traded[-1] / first.price_before - 1.0, 1)} from "
+                   f"{price(first.price_before)})." if traded else "."))
+    text += (f" Liquidators made {plural(n_liq, 'call')} and repaid {money(repaid)}; the "
+             f"protocol kept {_coins(fees)} as fees.")
     if last.bad_debt > 0:
         text += f" Bad debt: {money(last.bad_debt)}."
     else:
@@ -161,8 +170,16 @@ def narrate_lending_end(history: list[LendingRecord]) -> str:
                  f"left alone: liquidating {'it' if skipped == 1 else 'them'} would not pay "
                  f"the gas.")
     if last.oracle_price != last.price_after and math.isfinite(last.price_after):
-        text += (f" The oracle ends at {price(last.oracle_price)}, the venue at "
-                 f"{price(last.price_after)}.")
+        if last.oracle_next_in == 1:  # it reads the venue next round: why nothing follows
+            under = last.pending
+            text += (f" The oracle would report {price(last.price_after)} next round"
+                     + (f"; {plural(under, 'borrower')} would be under 1 there, but "
+                        f"liquidating {'it' if under == 1 else 'them'} would not pay the gas:"
+                        if under else ", and no borrower is under 1 there:")
+                     + " nothing more happens.")
+        else:
+            text += (f" The oracle ends at {price(last.oracle_price)}, the venue at "
+                     f"{price(last.price_after)}.")
     if last.held_qty > 0:
         text += f" Liquidators hold {_coins(last.held_qty)} they could not sell."
     if not math.isnan(low) and low < last.price_after:
