@@ -337,3 +337,10 @@ def test_the_end_says_why_nothing_more_happens_and_never_prints_a_missing_price(
     assert "n/a" not in story and "nan" not in story
     low = min(float(r.book_prices[-1]) for r in book if len(r.book_prices))
     assert f"its last trade was at {low:,.2f}" in story
+
+
+def test_a_market_without_borrowers_says_so():
+    h = LendingCascade(LENDING_PRESETS["eth-pool"].replace(n_accounts=0)).run()
+    assert len(h) == 1 and h[0].n_open == 0 and h[0].end_reason == "fixed_point"
+    assert narrate_lending(h[0]).endswith("The run stops here: no borrower has any debt left.")
+    assert narrate_lending_end(h).endswith("No borrower has any debt left.")

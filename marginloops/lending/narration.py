@@ -125,6 +125,8 @@ def _end(rec: LendingRecord) -> str:
                     f"oracle's {price(rec.oracle_price)}, and the oracle will not report "
                     f"{_venue(rec)}'s lower {price(rec.price_after)} unless the price moves "
                     f"further.")
+        if rec.n_open == 0:
+            return " The run stops here: no borrower has any debt left."
         return " The run stops here: no borrower is under a health factor of 1."
     if rec.end_reason == "venue_exhausted":
         return f" The run stops here: {_venue(rec)} has no buyers left."
@@ -169,7 +171,9 @@ def narrate_lending_end(history: list[LendingRecord]) -> str:
         text += (f" {plural(skipped, 'account')} under 1 {'is' if skipped == 1 else 'are'} "
                  f"left alone: liquidating {'it' if skipped == 1 else 'them'} would not pay "
                  f"the gas.")
-    if last.oracle_price != last.price_after and math.isfinite(last.price_after):
+    if last.n_open == 0:
+        text += " No borrower has any debt left."
+    elif last.oracle_price != last.price_after and math.isfinite(last.price_after):
         if last.oracle_next_in == 1:  # it reads the venue next round: why nothing follows
             under = last.pending
             text += (f" The oracle would report {price(last.price_after)} next round"
