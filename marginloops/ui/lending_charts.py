@@ -309,7 +309,7 @@ class HealthMapChart(Chart):
         self.venue = bq.Lines(x=[0.0, 0.0], y=[0.0, 1.0], scales=sc, colors=[style.GREEN],
                               line_style="dotted", stroke_width=2.5, labels=["venue price"])
         self.caption = caption(*self.KEY)
-        self.figure = figure("Health-factor map: debt by the price where HF reaches 1",
+        self.figure = figure("Health-factor map: where loans reach HF 1",
                              [self.layers, self.reached, self.oracle, self.venue],
                              [axis_x(self.x, "price at which HF = 1 (USD)", ",.4~g"),
                               axis_y(self.y, "debt (USD)")])

@@ -25,7 +25,7 @@ _FIGURES_JS = """
 }))
 """
 TITLES = ("Venue price and oracle price by round", "Liquidations by round: repaid and seized",
-          "Health-factor map: debt by the price where HF reaches 1",
+          "Health-factor map: where loans reach HF 1",
           "The pool's reserves: x·y = k", "Bad debt and underwater debt by round")
 
 
