@@ -19,6 +19,7 @@ notional looked up in a bracket table.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -254,3 +255,18 @@ def readonly(arr: np.ndarray) -> np.ndarray:
     """Mark ``arr`` read-only and return it (records and positions never change in place)."""
     arr.flags.writeable = False
     return arr
+
+
+def same_fields(a, b) -> bool:
+    """Whether two dataclass records hold the same values, field by field: arrays by value,
+    and NaN equal to NaN, so that two histories of one run compare equal (the round records
+    of the perpetuals and of the lending market)."""
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            if not np.array_equal(x, y):
+                return False
+        elif x != y and not (isinstance(x, float) and isinstance(y, float)
+                             and math.isnan(x) and math.isnan(y)):
+            return False
+    return True

@@ -14,10 +14,11 @@ its declared hooks: this module names none of them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, make_dataclass
+from dataclasses import dataclass, field, make_dataclass
 
 import numpy as np
 
+from ._checks import same_fields
 from .mechanisms import MECHANISMS, Mechanism, record_fields
 from .mechanisms.breaker import BREAKER_REFERENCES, CircuitBreaker
 from .mechanisms.partial import PARTIAL_MODES
@@ -91,15 +92,7 @@ class _CoreRecord:
         """Field by field; arrays by value and NaN equal to NaN, so histories compare."""
         if not isinstance(other, RoundRecord):
             return NotImplemented
-        for f in fields(self):
-            a, b = getattr(self, f.name), getattr(other, f.name)
-            if isinstance(a, np.ndarray):
-                if not np.array_equal(a, b):
-                    return False
-            elif a != b and not (isinstance(a, float) and isinstance(b, float)
-                                 and math.isnan(a) and math.isnan(b)):
-                return False
-        return True
+        return same_fields(self, other)
 
     __hash__ = None  # records hold arrays: compare them, do not hash them
 

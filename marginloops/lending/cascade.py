@@ -35,11 +35,11 @@ when nothing more can happen. Else "max_rounds" after ``max_rounds`` rounds.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import readonly
+from .._checks import readonly, same_fields
 from .accounts import LendingAccounts
 from .rules import liquidation_arrays
 from .scenario import LendingScenario
@@ -47,7 +47,6 @@ from .scenario import LendingScenario
 __all__ = ["END_REASONS", "LendingCascade", "LendingRecord"]
 
 END_REASONS = ("fixed_point", "venue_exhausted", "max_rounds")
-_ARRAYS = ("book_prices", "book_qty")
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,17 +130,10 @@ class LendingRecord:
     __hash__ = None
 
     def __eq__(self, other):
+        """Field by field; arrays by value and NaN equal to NaN, so histories compare."""
         if not isinstance(other, LendingRecord):
             return NotImplemented
-        for f in fields(self):
-            a, b = getattr(self, f.name), getattr(other, f.name)
-            if f.name in _ARRAYS:
-                if not np.array_equal(a, b):
-                    return False
-            elif not (a == b or (isinstance(a, float) and isinstance(b, float)
-                                 and math.isnan(a) and math.isnan(b))):
-                return False
-        return True
+        return same_fields(self, other)
 
     @property
     def is_shock(self) -> bool:
