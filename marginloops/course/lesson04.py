@@ -27,7 +27,8 @@ from ..positions import Positions, check_leverage_mix, liquidation_price
 from ..scenarios import Scenario
 from ..tiers import MarginTiers
 
-__all__ = ["EXERCISE_DEPTH", "POPULAR_LEVERAGES", "POPULAR_MIX", "RATIO_GRID",
+__all__ = ["EXERCISE_DEPTH", "PHASE_GRID", "PHASE_SCENARIO", "POPULAR_LEVERAGES", "POPULAR_MIX",
+           "RATIO_GRID",
            "ClusteredScenario", "cluster_rounds_table", "clustered_market", "compare_clusters",
            "critical_table", "crowd_by_leverage", "exercises", "flat_band_market",
            "format_cluster_comparison", "liquidation_map_text", "popular_liquidation_prices",
@@ -155,6 +156,22 @@ class ClusteredScenario(Scenario):
         """True for the crowd's positions in :meth:`positions` (they come last)."""
         n = self.n_positions + self.cluster_positions if n_total is None else n_total
         return np.arange(n) >= self.n_positions
+
+
+# ---------------------------------------------------------------------- the phase diagram
+#: The market of Part 5's phase diagram: the crowded-longs preset of lesson 3 (its liquidation
+#: prices spread over the 10% around the price, a flat book). Its crowding ratio within 5% is
+#: n/D = 1.44 at 1M USD of 1% depth and falls as 1 / depth (n stays, D grows with the depth),
+#: so n/D = 1 lies at about 1.44M USD, inside :data:`PHASE_GRID`.
+PHASE_SCENARIO = Scenario.preset("crowded-longs")
+#: The phase diagram's two fields: 1% depth (USD, x; the view reads it as n/D) from 0.4M to 8M
+#: (n/D from about 3.6 to 0.18), and the shock from 1% to 10% (y). 18 x 10 = 180 runs, well
+#: under 2 s in one process.
+PHASE_GRID = {
+    "depth_1pct": tuple(float(m) * 1e6 for m in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.4,
+                                                  1.5, 1.6, 1.8, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0)),
+    "shock": tuple(k / 100 for k in range(1, 11)),
+}
 
 
 def clustered_market(*, below: float | None = None, **fields) -> ClusteredScenario:
