@@ -10,6 +10,7 @@ from .analysis import Crowding, amplification, closed_form_amplification, crowdi
 from .cascade import Cascade, CircuitBreaker, RoundRecord
 from .cases import CASES, CaseStudy, Reported, compare_case, loop_share
 from .compare import Comparison, LockStep, Summary, compare
+from .critical import FlatBandScenario
 from .lending import (
     LENDING_PRESETS,
     LendingCascade,
@@ -28,25 +29,27 @@ from .orderbook import Fill, OrderBook
 from .pool import ConstantProductPool
 from .positions import Positions, bankruptcy_price, liquidation_price
 from .scenarios import PRESETS, Scenario
+from .sweeps import DEFAULT_MEASURES, MEASURES, SweepResult, process_pool, sweep
 from .tiers import MarginTiers
 from .venue import Venue
 
 __version__ = "0.1.0"
 
 __all__ = ["Accounts", "CASES", "Cascade", "CaseStudy", "CircuitBreaker", "Comparison",
-           "ConstantProductPool", "Crowding", "Fill", "LENDING_PRESETS", "LendingCascade",
+           "ConstantProductPool", "Crowding", "DEFAULT_MEASURES", "Fill", "FlatBandScenario",
+           "LENDING_PRESETS", "LendingCascade",
            "LendingRecord", "LendingScenario", "LockStep",
-           "MECHANISMS", "MarginTiers",
+           "MEASURES", "MECHANISMS", "MarginTiers",
            "OrderBook", "PRESETS", "PerpetualAccounts", "Positions", "Reported", "RoundRecord",
-           "Scenario", "Summary", "Venue", "amplification", "bankruptcy_price",
+           "Scenario", "Summary", "SweepResult", "Venue", "amplification", "bankruptcy_price",
            "closed_form_amplification", "compare", "compare_case", "compare_lending",
            "crowding", "health_factor", "lending_table", "liquidation_call", "liquidation_price",
            "loop_share", "narrate", "narrate_end", "narrate_history",
-           "narrate_lending", "narrate_lending_end", "round_table"]
+           "narrate_lending", "narrate_lending_end", "process_pool", "round_table", "sweep"]
 
 _UI_NAMES = {"AnswerSheet", "BookWalkView", "CascadeExplorer", "CompareExplorer",
              "CriticalRatioView", "ExerciseBox", "LendingCompare", "LendingExplorer", "MarginView",
-             "PoolView"}
+             "PhaseDiagramView", "PoolView"}
 
 
 def __getattr__(name):

@@ -8,6 +8,9 @@ two side by side (lesson 4's model, numpy only).
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import numpy as np
 
 from ._checks import check_int, check_number
@@ -17,7 +20,8 @@ from .numbers import number, percent
 from .orderbook import OrderBook
 from .positions import Positions
 
-__all__ = ["RATIO_GRID", "critical_table", "flat_band_market", "simulated_amplification",
+__all__ = ["RATIO_GRID", "FlatBandScenario", "critical_table", "flat_band_market",
+           "simulated_amplification",
            "units_per_dollar"]
 
 
@@ -56,6 +60,72 @@ def flat_band_market(ratio: float, *, band: float = 0.3, price: float = 100.0,
     prices = np.round(price - tick * np.arange(levels), 9)
     book = OrderBook.from_levels(prices, np.full(levels, depth * tick), tick=tick)
     return positions, book
+
+
+@dataclass(frozen=True)
+class FlatBandScenario:
+    """The closed form's market (:func:`flat_band_market`) and its shock, as a scenario.
+
+    A frozen dataclass like :class:`~marginloops.Scenario`, so :func:`marginloops.sweep` can
+    vary its fields: sweeping ``ratio`` x ``shock`` is the closed-form test of the phase
+    diagram (amplification ``1 / (1 - ratio)`` below 1 while the fall stays inside the band,
+    the loop running through the whole band at 1 and above). No randomness, so no seed.
+
+    Fields
+    ------
+    ratio : the crowding ratio n/D, (0, 100]
+    shock : round 0's fall, a fraction in (0, band)
+    band : the band of liquidation prices below the price, a fraction in (0, 0.9]
+    price : USD, (0, 1e9]
+    depth_1pct : USD resting within 1% of the price, > 0
+    tick : USD between levels (and between liquidation prices), (0, 0.01 price]
+    book_range : how far the book reaches below the price, [band, 1)
+
+    Examples
+    --------
+    >>> from marginloops.analysis import amplification
+    >>> round(amplification(FlatBandScenario(ratio=0.5).cascade().run()), 3)
+    2.0
+    """
+
+    ratio: float
+    shock: float = 0.02
+    band: float = 0.3
+    price: float = 100.0
+    depth_1pct: float = 1_000_000.0
+    tick: float = 0.01
+    book_range: float = 0.9
+
+    def __post_init__(self):
+        # The checks flat_band_market and simulated_amplification make, in their order.
+        put = object.__setattr__
+        put(self, "ratio", check_number("ratio", self.ratio, lo=0, lo_open=True, hi=100))
+        put(self, "band", check_number("band", self.band, lo=0, hi=0.9, lo_open=True))
+        put(self, "price", check_number("price", self.price, lo=0, lo_open=True, hi=1e9))
+        put(self, "tick", check_number("tick", self.tick, lo=0, lo_open=True,
+                                       hi=0.01 * self.price))
+        put(self, "book_range", check_number("book_range", self.book_range, lo=self.band, hi=1,
+                                             hi_open=True))
+        put(self, "depth_1pct", check_number("depth_1pct", self.depth_1pct, lo=0,
+                                             lo_open=True))
+        put(self, "shock", check_number("shock", self.shock, lo=0, hi=self.band, lo_open=True,
+                                        hi_open=True))
+        k = int(np.floor(self.band * self.price / self.tick + 1e-9))
+        check_int("positions in the band (band * price / tick)", k, lo=1, hi=2_000_000)
+
+    def replace(self, **changes) -> FlatBandScenario:
+        """A checked copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def market(self) -> tuple[Positions, OrderBook]:
+        """``(positions, book)``: :func:`flat_band_market` of these fields."""
+        return flat_band_market(self.ratio, band=self.band, price=self.price,
+                                depth_1pct=self.depth_1pct, tick=self.tick,
+                                book_range=self.book_range)
+
+    def cascade(self) -> Cascade:
+        """A fresh :class:`~marginloops.Cascade` of this market and shock."""
+        return Cascade(*self.market(), shock=self.shock)
 
 
 def simulated_amplification(ratios, *, shock: float = 0.02, band: float = 0.3,
