@@ -49,3 +49,37 @@ def test_malformed_answers_are_explained(exercises, typed):
         feedback = ex.check(typed)
         assert feedback.malformed and not feedback.correct and ex.attempts == 0
         assert "Not read" in feedback.message
+
+
+# ------------------------------------------------------- Part 3's depth table (one sweep)
+def test_depth_table_is_the_hand_written_loop_it_replaced():
+    """Each row from direct runs, as the notebook's loop printed it before the sweep."""
+    from marginloops import Scenario, amplification, closed_form_amplification, crowding
+
+    base = Scenario.preset("crowded-longs")
+    expected = ["1% depth (USD)  crowding ratio  closed form 1/(1-ratio)  amplification  rounds"
+                "  total fall"]
+    for depth in (500_000, 1_000_000, 1_500_000, 2_000_000, 3_000_000, 6_000_000):
+        cascade = base.replace(depth_1pct=depth).cascade()
+        ratio = crowding(cascade, band=0.05).ratio
+        history = cascade.run()
+        fall = 1 - history[-1].price_after / history[0].price_before
+        expected.append(f"{depth:>14,}  {ratio:>14.2f}  {closed_form_amplification(ratio):>23.2f}"
+                        f"  {amplification(history):>13.2f}  {history[-1].round:>6}"
+                        f"  {fall:>10.1%}")
+    assert lesson03.depth_table() == "\n".join(expected)
+    # the lesson's numbers: 0.96 at the preset's 1.5M (closed form 1/0.04 = 25), 0.48 at 3M
+    rows = lesson03.depth_table().splitlines()
+    assert rows[3].split()[:3] == ["1,500,000", "0.96", "25.33"]
+    assert rows[5].split()[:2] == ["3,000,000", "0.48"]
+
+
+def test_depth_table_takes_another_market_and_depths():
+    from marginloops import Scenario
+
+    calm = Scenario.preset("calm-market")
+    text = lesson03.depth_table(calm, depths=(2_000_000,))
+    history = calm.replace(depth_1pct=2_000_000).cascade().run()
+    assert len(text.splitlines()) == 2
+    assert text.splitlines()[1].split()[-2:] == [
+        str(history[-1].round), f"{1 - history[-1].price_after / history[0].price_before:.1%}"]

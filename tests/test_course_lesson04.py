@@ -247,3 +247,123 @@ def test_cluster_rounds_table_follows_the_crowd_spike_by_spike():
     assert crowd[1] == spikes[100.0]["positions"]
     with pytest.raises(ValueError, match="market must be a ClusteredScenario"):
         L.cluster_rounds_table(Scenario())
+
+
+# ------------------------------------------------- compare_clusters, now one sweep
+def _clusters_by_hand(distances, leverage=25.0, shock=0.02):
+    """The loop compare_clusters ran before it was a sweep: one direct run per distance."""
+    out = []
+    for below in distances:
+        market = L.clustered_market(below=below, cluster_leverage=leverage, shock=shock)
+        cascade = market.cascade()
+        hist = cascade.run()
+        start = hist[0].price_before
+        crowd = market.cluster_mask(len(cascade.positions))
+        out.append(dict(
+            below=float(below), price=market.price,
+            spike=float(market.cluster_liquidation_prices()[0]),
+            fall=1 - hist[-1].price_after / start, shock_fall=1 - hist[0].price_after / start,
+            amplification=(hist[-1].price_after - start) / (hist[0].price_after - start),
+            rounds=hist[-1].round, liquidated=sum(r.n_closed for r in hist),
+            crowd=market.cluster_positions,
+            crowd_liquidated=int((~cascade.open_mask & crowd).sum()),
+            oi_before=float(cascade.positions.size.sum()) * start,
+            oi_after=hist[-1].open_interest_notional))
+    return out
+
+
+def test_compare_clusters_gives_what_direct_runs_give():
+    distances = (0.01, 0.03, 0.06)
+    got = L.compare_clusters(distances, leverage=25, shock=0.02)
+    want = _clusters_by_hand(distances)
+    assert [sorted(r) for r in got] == [sorted(r) for r in want]
+    for g, w in zip(got, want, strict=True):
+        for key in w:
+            assert g[key] == pytest.approx(w[key], rel=1e-12, abs=1e-12), key
+    assert L.format_cluster_comparison(got) == L.format_cluster_comparison(want)
+    assert L.compare_clusters(()) == []
+
+
+def test_crowd_liquidated_measure_counts_the_last_positions():
+    market = L.clustered_market(below=0.01, cluster_leverage=25)
+    cascade = market.cascade()
+    cascade.run()
+    crowd = market.cluster_mask(len(cascade.positions))
+    by_hand = int((~cascade.open_mask & crowd).sum())
+    assert by_hand == 600
+    from functools import partial
+    assert partial(L._crowd_liquidated, 600)(cascade, None) == by_hand
+    assert L._crowd_liquidated(10, cascade, None) == int((~cascade.open_mask)[-10:].sum())
+
+
+# ------------------------------------------------------------------ the phase diagram
+def test_phase_grid_is_quick_and_puts_the_boundary_inside():
+    depths, shocks = L.PHASE_GRID["depth_1pct"], L.PHASE_GRID["shock"]
+    assert list(L.PHASE_GRID) == ["depth_1pct", "shock"]
+    assert 100 <= len(depths) * len(shocks) <= 400
+    ratio = crowding(L.PHASE_SCENARIO.cascade(), band=0.05).ratio  # 0.96 at 1.5M (lesson 3)
+    # n/D goes as 1 / depth (n stays, D grows with the flat book): n/D = 1 at ratio * 1.5M
+    edge = ratio * L.PHASE_SCENARIO.depth_1pct
+    assert min(depths) < edge < max(depths)
+    assert edge == pytest.approx(1.44e6, rel=0.01)
+
+
+def test_phase_summary_is_what_direct_runs_give():
+    s = L.phase_summary()
+    depths, shocks = L.PHASE_GRID["depth_1pct"], L.PHASE_GRID["shock"]
+    assert s["runs"] == len(depths) * len(shocks) == 180 and s["field"] == "shock"
+    np.testing.assert_array_equal(s["depths"], depths)
+    np.testing.assert_array_equal(s["values"], shocks)
+    for j, depth in enumerate(depths):
+        ratio = crowding(L.PHASE_SCENARIO.replace(depth_1pct=depth).cascade(), band=0.05).ratio
+        assert s["ratios"][j] == pytest.approx(ratio, rel=1e-12)
+        assert s["closed_form"][j] == (1 / (1 - ratio) if ratio < 1 else np.inf)
+        for i, shock in enumerate(shocks):
+            h = L.PHASE_SCENARIO.replace(depth_1pct=depth, shock=shock).cascade().run()
+            start = h[0].price_before
+            amp = (h[-1].price_after - start) / (h[0].price_after - start)
+            assert s["amplification"][i, j] == pytest.approx(amp, rel=1e-12)
+    # n/D = 1 between 1.4M and 1.5M: the two ratios, and the line between them crosses 1 at
+    # 1.4M + (r0 - 1) / (r0 - r1) * 0.1M
+    above, below = s["above"], s["below"]
+    assert (above["depth"], below["depth"]) == (1_400_000.0, 1_500_000.0)
+    r0, r1 = above["ratio"], below["ratio"]
+    assert r0 >= 1 > r1
+    assert s["boundary"] == pytest.approx(1.4e6 + (r0 - 1) / (r0 - r1) * 0.1e6, rel=1e-12)
+    assert s["boundary"] == pytest.approx(1.44e6, rel=0.01)
+    # each side: the lowest and highest amplification over the shocks, and where
+    for side, j in ((above, depths.index(1_400_000.0)), (below, depths.index(1_500_000.0))):
+        col = s["amplification"][:, j]
+        assert side["lowest"] == col.min() and side["highest"] == col.max()
+        assert side["lowest_at"] == shocks[int(col.argmin())]
+        assert side["highest_at"] == shocks[int(col.argmax())]
+    assert below["closed_form"] == pytest.approx(1 / (1 - r1))
+
+
+def test_format_phase_summary_prints_the_map_and_the_boundary():
+    s = L.phase_summary()
+    text = L.format_phase_summary(s)
+    lines = text.splitlines()
+    assert len(lines) == 2 + 18 + 3
+    assert lines[1].split()[-10:] == [f"{k}%" for k in range(1, 11)]
+    row = next(line for line in lines if line.startswith("    1.5M"))
+    assert row.split()[:3] == ["1.5M", f"{s['below']['ratio']:.2f}",
+                               f"{s['below']['closed_form']:.2f}"]
+    assert row.split()[3] == f"{s['below']['highest']:.2f}"
+    assert f"n/D = 1 at about {s['boundary'] / 1e6:.2f}M USD of 1% depth" in text
+
+
+@pytest.mark.parametrize("grid", [
+    {"shock": (0.01,), "depth_1pct": (1e6,)},
+    {"depth_1pct": (1e6,)},
+    [{"depth_1pct": 1e6}],
+])
+def test_phase_summary_wants_depth_first_and_one_more_field(grid):
+    with pytest.raises(ValueError, match="grid must be a dict of two fields, depth_1pct first"):
+        L.phase_summary(grid=grid)
+
+
+def test_phase_summary_says_when_the_map_stays_on_one_side():
+    s = L.phase_summary(grid={"depth_1pct": (4e6, 6e6), "shock": (0.02, 0.03)})
+    assert np.isnan(s["boundary"]) and s["above"] is None and s["below"]["depth"] == 4e6
+    assert "n/D stays on one side of 1" in L.format_phase_summary(s)

@@ -1,11 +1,13 @@
-"""Lesson 3, The loop round by round: the exercises on the closed form (each round's drop is the
-last one times n/D, so the total fall is shock / (1 - n/D)) and the crowding ratio."""
+"""Lesson 3, The loop round by round: the depth table of Part 3 (:func:`depth_table`, one sweep
+of the book's depth) and the exercises on the closed form (each round's drop is the last one
+times n/D, so the total fall is shock / (1 - n/D)) and the crowding ratio."""
 
 from __future__ import annotations
 
 from ..analysis import closed_form_amplification, crowding
 from ..exercises import Exercise
 from ..scenarios import Scenario
+from ..sweeps import sweep
 
 #: The market the lesson measures.
 PRESET = "crowded-longs"
@@ -13,6 +15,30 @@ PRESET = "crowded-longs"
 SHOCK_USD, RATIO = 4.0, 0.25
 #: The book of exercises 2 and 3: crowded-longs with this much 1% depth, USD.
 DEPTH = 4_000_000
+#: The 1% depths (USD) of Part 3's table, from a book that lets the loop run away to one that
+#: stops it at once.
+DEPTHS = (500_000, 1_000_000, 1_500_000, 2_000_000, 3_000_000, 6_000_000)
+
+
+def depth_table(scenario: Scenario | None = None, depths=DEPTHS) -> str:
+    """``scenario`` (default crowded-longs) with each 1% depth of ``depths`` (USD), one row
+    each: the crowding ratio n/D within 5% of the price (:func:`marginloops.crowding`), the
+    closed form's amplification ``1 / (1 - n/D)`` (``inf`` from 1 on), the simulated
+    amplification, the rounds after the shock and the total fall.
+
+    One :func:`marginloops.sweep` over ``depth_1pct`` (in this process, no progress bar).
+    """
+    scenario = scenario if scenario is not None else Scenario.preset(PRESET)
+    result = sweep(scenario, {"depth_1pct": list(depths)}, progress=False,
+                   measures=("crowding", "amplification", "rounds", "fall"))
+    lines = ["1% depth (USD)  crowding ratio  closed form 1/(1-ratio)  amplification  rounds"
+             "  total fall"]
+    for row in result.rows:
+        ratio = row["crowding"]
+        lines.append(f"{row['depth_1pct']:>14,.0f}  {ratio:>14.2f}  "
+                     f"{closed_form_amplification(ratio):>23.2f}  {row['amplification']:>13.2f}"
+                     f"  {int(row['rounds']):>6}  {row['fall']:>10.1%}")
+    return "\n".join(lines)
 
 
 def exercises(scenario: Scenario | None = None) -> list[Exercise]:

@@ -8,11 +8,12 @@ Everything here is model core (numpy only); the picture of the critical ratio is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from .._checks import check_int, check_number
-from ..analysis import amplification, closed_form_amplification
+from ..analysis import closed_form_amplification
 from ..cascade import Cascade
 from ..critical import (  # re-exported: the lesson imports them from here
     RATIO_GRID,
@@ -25,13 +26,15 @@ from ..exercises import Exercise
 from ..numbers import number, percent
 from ..positions import Positions, check_leverage_mix, liquidation_price
 from ..scenarios import Scenario
+from ..sweeps import sweep
 from ..tiers import MarginTiers
 
 __all__ = ["EXERCISE_DEPTH", "PHASE_GRID", "PHASE_SCENARIO", "POPULAR_LEVERAGES", "POPULAR_MIX",
            "RATIO_GRID",
            "ClusteredScenario", "cluster_rounds_table", "clustered_market", "compare_clusters",
            "critical_table", "crowd_by_leverage", "exercises", "flat_band_market",
-           "format_cluster_comparison", "liquidation_map_text", "popular_liquidation_prices",
+           "format_cluster_comparison", "format_phase_summary", "liquidation_map_text",
+           "phase_summary", "popular_liquidation_prices",
            "simulated_amplification", "units_per_dollar"]
 
 #: Leverage settings that exchanges offer as one-click buttons, so traders pick them most.
@@ -174,6 +177,108 @@ PHASE_GRID = {
 }
 
 
+
+def phase_summary(scenario=None, grid: dict | None = None) -> dict:
+    """Part 5's phase diagram in numbers: one :func:`marginloops.sweep` of ``scenario``
+    (default :data:`PHASE_SCENARIO`) over ``grid`` (default :data:`PHASE_GRID`: a dict whose
+    first field is ``depth_1pct``, the second any scenario field, e.g. ``shock``), in this
+    process.
+
+    Returns a dict:
+
+    - ``name`` (the scenario's), ``field`` (the grid's second field), ``runs``;
+    - ``depths`` (x, USD), ``values`` (the second field's values, y);
+    - ``ratios``: the crowding ratio n/D within 5% of the price of each depth (it does not
+      depend on the second field when that is the shock: n/D is measured before it), and
+      ``closed_form``: ``1 / (1 - n/D)`` (``inf`` from 1 on) (the median over the column
+      when n/D does vary with the second field);
+    - ``amplification``: shape (len(values), len(depths)), the mean over seeds;
+    - ``boundary``: the depth where n/D = 1, interpolated linearly between the two depths
+      around it (NaN when n/D stays on one side of 1);
+    - ``above`` and ``below``: the depth just on each side of that boundary (``above``: the
+      deepest book with n/D >= 1; ``below``: the shallowest with n/D < 1), each a dict of
+      ``depth``, ``ratio``, ``closed_form``, ``lowest`` and ``highest`` amplification over the
+      second field and the values where they happen (``lowest_at``, ``highest_at``); None when
+      no depth lies on that side.
+    """
+    scenario = PHASE_SCENARIO if scenario is None else scenario
+    grid = PHASE_GRID if grid is None else grid
+    if not isinstance(grid, dict) or len(grid) != 2 or next(iter(grid)) != "depth_1pct":
+        raise ValueError(f"grid must be a dict of two fields, depth_1pct first, got {grid!r}")
+    field = list(grid)[1]
+    result = sweep(scenario, grid, measures=("crowding", "amplification"), progress=False)
+    depths, values, amp = result.grid2d("depth_1pct", field, "amplification")
+    _, _, ratio_map = result.grid2d("depth_1pct", field, "crowding")
+    depths, values = np.asarray(depths, dtype=float), np.asarray(values, dtype=float)
+    ratios = np.nanmedian(ratio_map, axis=0)  # one value a column when y is the shock
+    closed = np.array([closed_form_amplification(r) for r in ratios])
+    order = np.argsort(depths)
+    depths, ratios, closed, amp = depths[order], ratios[order], closed[order], amp[:, order]
+
+    def side(i):
+        if i is None:
+            return None
+        col = amp[:, i]
+        lo, hi = int(np.nanargmin(col)), int(np.nanargmax(col))
+        return dict(depth=float(depths[i]), ratio=float(ratios[i]),
+                    closed_form=float(closed[i]), lowest=float(col[lo]),
+                    lowest_at=float(values[lo]), highest=float(col[hi]),
+                    highest_at=float(values[hi]))
+
+    at_or_above = np.flatnonzero(ratios >= 1.0)
+    under = np.flatnonzero(ratios < 1.0)
+    i_above = int(at_or_above.max()) if at_or_above.size else None
+    i_below = int(under.min()) if under.size else None
+    boundary = float("nan")
+    if i_above is not None and i_below is not None and i_below == i_above + 1:
+        r0, r1 = ratios[i_above], ratios[i_below]
+        boundary = float(depths[i_above] + (r0 - 1.0) / (r0 - r1)
+                         * (depths[i_below] - depths[i_above]))
+    return dict(name=getattr(scenario, "name", type(scenario).__name__), field=field,
+                runs=len(result), depths=depths, values=values,
+                ratios=ratios, closed_form=closed, amplification=amp, boundary=boundary,
+                above=side(i_above), below=side(i_below))
+
+
+def format_phase_summary(summary: dict) -> str:
+    """:func:`phase_summary` as text: the map (one row per depth: n/D, the closed form and the
+    amplification for each value of the second field), then where n/D crosses 1 and the
+    amplification on each side of it."""
+    field, values = summary["field"], summary["values"]
+
+    def value(v):
+        return percent(v, 0) if field == "shock" else number(v, 2, trim=True)
+
+    head = f"{field} " if field != "shock" else "shock "
+    lines = [f"Phase map of {summary['name']}: {len(summary['depths'])} depths x "
+             f"{len(values)} values of {field} = {summary['runs']} runs. "
+             "Amplification, by " + head.strip() + ":",
+             f"{'1% depth':>8}{'n/D':>6}{'closed form':>13}"
+             + "".join(f"{value(v):>7}" for v in values)]
+    for j, depth in enumerate(summary["depths"]):
+        closed = summary["closed_form"][j]
+        lines.append(f"{number(depth / 1e6, 1) + 'M':>8}{number(summary['ratios'][j], 2):>6}"
+                     f"{'inf' if not np.isfinite(closed) else number(closed, 2):>13}"
+                     + "".join(f"{number(a, 2):>7}" for a in summary["amplification"][:, j]))
+    above, below = summary["above"], summary["below"]
+    if np.isfinite(summary["boundary"]):
+        lines.append(f"n/D = 1 at about {number(summary['boundary'] / 1e6, 2)}M USD of 1% depth "
+                     f"(n/D {number(above['ratio'], 2)} at {number(above['depth'] / 1e6, 1)}M, "
+                     f"{number(below['ratio'], 2)} at {number(below['depth'] / 1e6, 1)}M).")
+    else:
+        lines.append("n/D stays on one side of 1 over these depths.")
+    for name, s in (("Just above 1", above), ("Just below 1", below)):
+        if s is None:
+            continue
+        closed = ("inf" if not np.isfinite(s["closed_form"])
+                  else number(s["closed_form"], 2))
+        lines.append(f"{name} ({number(s['depth'] / 1e6, 1)}M, n/D {number(s['ratio'], 2)}): "
+                     f"amplification {number(s['lowest'], 2)} ({head}{value(s['lowest_at'])}) "
+                     f"to {number(s['highest'], 2)} ({head}{value(s['highest_at'])}); "
+                     f"the closed form says {closed}.")
+    return "\n".join(lines)
+
+
 def clustered_market(*, below: float | None = None, **fields) -> ClusteredScenario:
     """The lesson's market: popular leverages, and a crowd that bought at the round number 100.
 
@@ -222,6 +327,24 @@ def popular_liquidation_prices(entry: float = 100.0, mmr: float = 0.005,
                                                                            strict=True)]
 
 
+def _crowd_liquidated(crowd: int, cascade: Cascade, history) -> int:
+    """Of the last ``crowd`` positions (a :class:`ClusteredScenario` puts its crowd last), how
+    many the run has liquidated: a measure for :func:`marginloops.sweep` once ``crowd`` is
+    bound (``functools.partial`` of a module-level function, so it pickles)."""
+    closed = ~cascade.open_mask
+    return int(closed[len(closed) - crowd:].sum())
+
+
+def _oi_before(cascade: Cascade, history) -> float:
+    """Open interest before the shock, USD at the starting price (a sweep measure)."""
+    return float(cascade.positions.size.sum()) * history[0].price_before
+
+
+def _oi_after(cascade: Cascade, history) -> float:
+    """Open interest after the last round, USD at the last price (a sweep measure)."""
+    return history[-1].open_interest_notional
+
+
 def compare_clusters(distances=(0.01, 0.06), *, leverage: float = 25.0, shock: float = 0.02,
                      **fields) -> list[dict]:
     """Run the same shock on the same market with the crowd's spike at each distance below the
@@ -232,25 +355,27 @@ def compare_clusters(distances=(0.01, 0.06), *, leverage: float = 25.0, shock: f
     ``rounds``, ``liquidated`` (positions), ``crowd`` (positions in the crowd),
     ``crowd_liquidated`` (of them),
     ``oi_before``, ``oi_after`` (open interest, USD at the price of the moment).
+
+    One :func:`marginloops.sweep` whose cells are the markets' prices (``below`` only moves the
+    price: ``clustered_market(below=b)`` is the first market with that price).
     """
-    out = []
-    for below in distances:
-        market = clustered_market(below=below, cluster_leverage=leverage, shock=shock, **fields)
-        cascade = market.cascade()
-        hist = cascade.run()
-        start = hist[0].price_before
-        crowd = market.cluster_mask(len(cascade.positions))
-        out.append(dict(
-            below=float(below), price=market.price,
-            spike=float(market.cluster_liquidation_prices()[0]),
-            fall=1 - hist[-1].price_after / start, shock_fall=1 - hist[0].price_after / start,
-            amplification=amplification(hist), rounds=hist[-1].round,
-            liquidated=sum(r.n_closed for r in hist),
-            crowd=market.cluster_positions,
-            crowd_liquidated=int((~cascade.open_mask & crowd).sum()),
-            oi_before=float(cascade.positions.size.sum()) * start,
-            oi_after=hist[-1].open_interest_notional))
-    return out
+    markets = [clustered_market(below=below, cluster_leverage=leverage, shock=shock, **fields)
+               for below in distances]
+    if not markets:
+        return []
+    crowd = markets[0].cluster_positions
+    result = sweep(markets[0], [{"price": m.price} for m in markets], progress=False, measures=(
+        "fall", "shock_fall", "amplification", "rounds", "liquidated",
+        ("crowd_liquidated", partial(_crowd_liquidated, crowd)),
+        ("oi_before", _oi_before), ("oi_after", _oi_after)))
+    return [dict(below=float(below), price=market.price,
+                 spike=float(market.cluster_liquidation_prices()[0]),
+                 fall=row["fall"], shock_fall=row["shock_fall"],
+                 amplification=row["amplification"], rounds=int(row["rounds"]),
+                 liquidated=int(row["liquidated"]), crowd=crowd,
+                 crowd_liquidated=int(row["crowd_liquidated"]),
+                 oi_before=float(row["oi_before"]), oi_after=float(row["oi_after"]))
+            for below, market, row in zip(distances, markets, result.rows, strict=True)]
 
 
 def format_cluster_comparison(rows: list[dict]) -> str:

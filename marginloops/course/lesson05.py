@@ -12,6 +12,7 @@ from ..exercises import Exercise
 from ..narration import count, money, price
 from ..numbers import number, percent
 from ..scenarios import Scenario
+from ..sweeps import sweep
 from ..tiers import BINANCE_STYLE_TIERS
 from ._shared import market_or_preset
 from ._shared import with_round_1 as _with_round_1
@@ -45,6 +46,23 @@ def _fall(history: list[RoundRecord]) -> float:
     return 1.0 - history[-1].price_after / history[0].price_before
 
 
+def _reduced_open(cascade, history: list[RoundRecord]) -> int:
+    """Positions only reduced and still open at the end (a sweep measure)."""
+    return history[-1].n_reduced_open
+
+
+def _adl_cost(cascade, history: list[RoundRecord]) -> float:
+    """What auto-deleveraging cost the traders it closed, USD, over the run (a sweep
+    measure)."""
+    return sum(r.adl_cost for r in history)
+
+
+def _sweep(market: Scenario, mechanisms: dict[str, dict], measures) -> list[dict]:
+    """One run per mechanism on ``market``, in order: a :func:`marginloops.sweep` whose grid is
+    the list of the mechanisms' changes (in this process, no progress bar)."""
+    return sweep(market, list(mechanisms.values()), measures=measures, progress=False).rows
+
+
 def mechanism_table(scenario: Scenario | None = None,
                     mechanisms: dict[str, dict] | None = None) -> str:
     """Each mechanism on the same crash, one row each: the whole fall (1 - end / start), the
@@ -57,11 +75,11 @@ def mechanism_table(scenario: Scenario | None = None,
     width = max(len("mechanism"), *(len(label) for label in mechanisms)) + 2
     lines = [f"{'mechanism':<{width}}{'final fall':>11}{'amplification':>15}{'rounds':>8}"
              f"{'bad debt (USD)':>16}"]
-    for label, change in mechanisms.items():
-        history = market.replace(**change).cascade().run()
-        lines.append(f"{label:<{width}}{percent(_fall(history)):>11}"
-                     f"{number(amplification(history), 2):>15}{count(history[-1].round):>8}"
-                     f"{number(history[-1].bad_debt, 0):>16}")
+    rows = _sweep(market, mechanisms, ("fall", "amplification", "rounds", "bad_debt"))
+    for label, row in zip(mechanisms, rows, strict=True):
+        lines.append(f"{label:<{width}}{percent(row['fall']):>11}"
+                     f"{number(row['amplification'], 2):>15}{count(int(row['rounds'])):>8}"
+                     f"{number(row['bad_debt'], 0):>16}")
     return "\n".join(lines)
 
 
@@ -104,13 +122,14 @@ def readme_table(scenario: Scenario | None = None,
             "rounds", "positions closed", "reduced (still open)", "bad debt (USD)",
             "ADL cost (USD)")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for label, change in mechanisms.items():
-        history = market.replace(**change).cascade().run()
-        last = history[-1]
-        cells = (label, percent(_fall(history)), number(amplification(history), 2),
-                 count(last.round), count(sum(r.n_closed for r in history)),
-                 count(last.n_reduced_open), number(last.bad_debt, 0),
-                 number(sum(r.adl_cost for r in history), 0))
+    rows = _sweep(market, mechanisms, ("fall", "amplification", "rounds", "liquidated",
+                                       ("reduced_open", _reduced_open), "bad_debt",
+                                       ("adl_cost", _adl_cost)))
+    for label, row in zip(mechanisms, rows, strict=True):
+        cells = (label, percent(row["fall"]), number(row["amplification"], 2),
+                 count(int(row["rounds"])), count(int(row["liquidated"])),
+                 count(int(row["reduced_open"])), number(row["bad_debt"], 0),
+                 number(row["adl_cost"], 0))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

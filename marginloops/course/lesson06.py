@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..cases import CALIBRATION_SEEDS, CASES, CaseStudy, loop_share, model_measures
 from ..exercises import Exercise
 from ..numbers import number, percent
+from ..sweeps import sweep
 
 #: The depths (fractions of the calibrated one) :func:`depth_sensitivity` tries by default.
 DEPTH_FACTORS = (0.9, 1.0, 1.1, 1.25)
@@ -55,6 +56,12 @@ def spread_table(seeds=CALIBRATION_SEEDS) -> str:
     return "\n".join(lines)
 
 
+def _model_fall(cascade, history) -> float:
+    """The model's fall as the cases measure it (:func:`marginloops.cases.model_measures`):
+    a sweep measure."""
+    return model_measures(history)["fall"]
+
+
 def depth_sensitivity(case, factors=DEPTH_FACTORS) -> str:
     """The model's fall for ``case`` with its calibrated depth scaled by each of ``factors``
     (positive numbers), one line each: how much the calibration rests on one knob."""
@@ -63,11 +70,11 @@ def depth_sensitivity(case, factors=DEPTH_FACTORS) -> str:
                           for f in factors):
         raise ValueError(f"factors must be positive numbers, got {factors!r}")
     base = case.scenario.depth_1pct
+    result = sweep(case.scenario, [{"depth_1pct": base * f} for f in factors],
+                   measures={"fall": _model_fall}, progress=False)
     lines = [f"{'depth (x calibrated)':<22}{'1% depth (USD)':>16}{'model fall':>12}"]
-    for f in factors:
-        history = case.scenario.replace(depth_1pct=base * f).cascade().run()
-        fall = model_measures(history)["fall"]
-        lines.append(f"{number(f, 2):<22}{number(base * f, 0):>16}{percent(fall):>12}")
+    for f, row in zip(factors, result.rows, strict=True):
+        lines.append(f"{number(f, 2):<22}{number(base * f, 0):>16}{percent(row['fall']):>12}")
     return "\n".join(lines)
 
 
