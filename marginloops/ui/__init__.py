@@ -18,6 +18,7 @@ from .explorer import CascadeExplorer
 from .knobs import Knob
 from .lending import LendingCompare, LendingExplorer
 from .margin import MarginView
+from .phase import PhaseDiagramView
 from .pool import PoolView, ReservesChart
 from .run_controller import RunController
 from .scenario_controls import LEVERAGE_MIXES, ScenarioControls
@@ -27,5 +28,6 @@ from .view import View
 __all__ = ["AnswerSheet", "BookChart", "BookWalkView", "CascadeExplorer", "CompareExplorer",
            "CriticalRatioView", "ExerciseBox", "Knob", "LEVERAGE_MIXES", "LendingCompare",
            "LendingExplorer", "LiquidationMapChart",
-           "LiquidationsChart", "MarginView", "OpenInterestChart", "PoolView", "PriceChart",
+           "LiquidationsChart", "MarginView", "OpenInterestChart", "PhaseDiagramView",
+           "PoolView", "PriceChart",
            "ReservesChart", "RunController", "ScenarioControls", "TimeControls", "View"]
