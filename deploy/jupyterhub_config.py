@@ -1,0 +1,59 @@
+# JupyterHub for a class, on one server, without TLJH: the students are the server's own accounts
+# (PAM login), each student's server a local process started from the course's environment.
+# See deploy/README.md ("Plain JupyterHub on one server") for the install steps.
+#
+#     sudo jupyterhub -f deploy/jupyterhub_config.py
+#
+# Every setting below is a configurable trait of JupyterHub 6.1's classes (tests/hub/
+# test_deploy_config.py checks that each one exists); the values come from the first
+# measurement of 30 students on a 2-core machine (deploy/README.md, "Sizing"), to be replaced by
+# benchmarks/bench_hub.py's figures. tests/hub/harness.py loads this file and then overrides only
+# what a test on 127.0.0.1 needs (ports, a shared-password login, no system accounts), so the
+# measured hub runs these timeouts and this default URL.
+# Sources: JupyterHub's configuration reference
+# (https://jupyterhub.readthedocs.io/en/stable/reference/api/app.html, .../api/spawner.html),
+# jupyterhub-idle-culler's README (the role and service below).
+import os
+import sys
+
+c = get_config()  # noqa: F821 (defined by JupyterHub when it loads this file)
+
+# The environment that has the course installed (binder/requirements.txt's pins): the python
+# running the hub, unless MARGINLOOPS_ENV names another one (e.g. /opt/marginloops/.venv).
+COURSE_ENV = os.environ.get("MARGINLOOPS_ENV", sys.prefix)
+STATE = os.environ.get("MARGINLOOPS_HUB_STATE", "/srv/jupyterhub")
+
+c.JupyterHub.bind_url = os.environ.get("MARGINLOOPS_HUB_URL", "http://:8000")
+c.JupyterHub.db_url = f"sqlite:///{STATE}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = f"{STATE}/jupyterhub_cookie_secret"
+
+# Students sign in with their account on this server; only members of the group may.
+c.JupyterHub.authenticator_class = "pam"
+c.LocalAuthenticator.allowed_groups = {os.environ.get("MARGINLOOPS_GROUP", "students")}
+c.Authenticator.admin_users = set(filter(None, os.environ.get("MARGINLOOPS_ADMINS", "").split(",")))
+
+# Each student's server: a local process, as that user, in their home folder.
+c.JupyterHub.spawner_class = "localprocess"
+c.Spawner.cmd = [f"{COURSE_ENV}/bin/jupyterhub-singleuser"]
+c.Spawner.default_url = "/lab"
+# A whole class starting at once: with the defaults (http 30 s, start 60 s) all 30 servers
+# failed on a 2-core machine; with 120 s the 30th was ready after 96 s (deploy/README.md).
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+# Told to the server (MEM_LIMIT) and shown by jupyter-resource-usage; LocalProcessSpawner does
+# not enforce it (TLJH's systemd spawner and Kubernetes do).
+c.Spawner.mem_limit = "1G"
+c.JupyterHub.concurrent_spawn_limit = 100
+
+# Stop servers idle for an hour (their files stay): jupyterhub-idle-culler as a hub service,
+# with only the scopes its README lists.
+c.JupyterHub.load_roles = [{
+    "name": "idle-culler",
+    "scopes": ["list:users", "read:users:activity", "servers"],
+    "services": ["idle-culler"],
+}]
+c.JupyterHub.services = [{
+    "name": "idle-culler",
+    "command": [sys.executable, "-m", "jupyterhub_idle_culler", "--timeout=3600",
+                "--cull-every=300"],
+}]

@@ -1,0 +1,136 @@
+"""deploy/: the Zero to JupyterHub values and the plain JupyterHub configuration are well formed,
+and every key they set is one the chart / JupyterHub knows (a misspelt key is silently ignored
+by both, which is why this is checked)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+
+# The chart's keys this file may set, with the chart's default, copied by hand from
+# jupyterhub/values.yaml in github.com/jupyterhub/zero-to-jupyterhub-k8s at 48ea50e (July 2026).
+CHART_KEYS = {
+    "singleuser.image.name": "quay.io/jupyterhub/k8s-singleuser-sample",
+    "singleuser.image.tag": "set-by-chartpress",
+    "singleuser.defaultUrl": None,
+    "singleuser.startTimeout": 300,
+    "singleuser.memory.guarantee": "1G",
+    "singleuser.memory.limit": None,
+    "singleuser.cpu.guarantee": None,
+    "singleuser.cpu.limit": None,
+    "singleuser.storage.capacity": "10Gi",
+    "cull.enabled": True,
+    "cull.timeout": 3600,
+    "cull.every": 600,
+    "hub.concurrentSpawnLimit": 64,
+    "prePuller.hook.enabled": True,
+    "prePuller.continuous.enabled": True,
+    "scheduling.userScheduler.enabled": True,
+    "scheduling.userPlaceholder.enabled": True,
+    "scheduling.userPlaceholder.replicas": 0,
+}
+
+
+def _leaves(tree, prefix=""):
+    for key, value in tree.items():
+        path = prefix + key
+        if isinstance(value, dict) and path != "hub.config":
+            yield from _leaves(value, path + ".")
+        else:
+            yield path, value
+
+
+def _bytes(text):
+    """Kubernetes quantities as the chart writes them (K, M, G suffixes, powers of 1000)."""
+    units = {"K": 10**3, "M": 10**6, "G": 10**9, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    for unit in sorted(units, key=len, reverse=True):
+        if text.endswith(unit):
+            return float(text[:-len(unit)]) * units[unit]
+    return float(text)
+
+
+def test_z2jh_values_use_only_the_charts_keys_and_sane_sizes():
+    yaml = pytest.importorskip("yaml")  # PyYAML: pinned in binder/requirements.txt
+    values = yaml.safe_load((DEPLOY / "z2jh" / "values.yaml").read_text(encoding="utf-8"))
+    leaves = dict(_leaves(values))
+    unknown = set(leaves) - set(CHART_KEYS) - {"hub.config"}
+    assert not unknown, f"keys the chart does not have: {sorted(unknown)}"
+    assert leaves["cull.enabled"] is True and leaves["cull.timeout"] > 0
+    assert leaves["singleuser.defaultUrl"] == "/lab"
+    # a tag of digits only would be read as a number: it must stay a string
+    assert isinstance(leaves["singleuser.image.tag"], str)
+    guarantee, limit = (_bytes(leaves[f"singleuser.memory.{k}"]) for k in ("guarantee", "limit"))
+    # the guarantee covers a measured student (about 240 MiB) and is below the limit
+    assert 240 * 2**20 < guarantee < limit
+    assert 0 < leaves["singleuser.cpu.guarantee"] < leaves["singleuser.cpu.limit"]
+    assert values["hub"]["config"]["Spawner"]["http_timeout"] >= 120
+
+
+def _load_hub_config():
+    """deploy/jupyterhub_config.py, run as JupyterHub runs it (get_config() in its namespace)."""
+    from traitlets.config import Config
+
+    config = Config()
+    source = (DEPLOY / "jupyterhub_config.py").read_text(encoding="utf-8")
+    exec(compile(source, str(DEPLOY / "jupyterhub_config.py"), "exec"),
+         {"get_config": lambda: config, "__file__": str(DEPLOY / "jupyterhub_config.py")})
+    return config
+
+
+def test_jupyterhub_config_compiles():
+    compile((DEPLOY / "jupyterhub_config.py").read_text(encoding="utf-8"), "config", "exec")
+    config = _load_hub_config()
+    assert config.Spawner.default_url == "/lab"
+    assert config.Spawner.start_timeout == config.Spawner.http_timeout == 120
+    culler = config.JupyterHub.services[0]
+    assert culler["command"][1:3] == ["-m", "jupyterhub_idle_culler"]
+    role = config.JupyterHub.load_roles[0]
+    assert role["services"] == [culler["name"]]
+    assert set(role["scopes"]) == {"list:users", "read:users:activity", "servers"}
+
+
+def test_every_jupyterhub_setting_is_a_trait_of_its_class():
+    pytest.importorskip("jupyterhub")
+    from jupyterhub.app import JupyterHub
+    from jupyterhub.auth import Authenticator, LocalAuthenticator
+    from jupyterhub.spawner import LocalProcessSpawner, Spawner
+
+    classes = {cls.__name__: cls for cls in
+               (JupyterHub, Spawner, LocalProcessSpawner, Authenticator, LocalAuthenticator)}
+    config = _load_hub_config()
+    for section, settings in config.items():
+        assert section in classes, f"unexpected section {section}"
+        traits = classes[section].class_traits(config=True)
+        for key in settings:
+            assert key in traits, f"{section}.{key} is not a setting of {section}"
+    # the values are accepted by the classes (a wrong type would raise TraitError)
+    app = JupyterHub(config=config)
+    assert app.concurrent_spawn_limit == 100
+    assert Spawner(config=config).mem_limit == 2**30
+
+
+def test_tljh_script_is_valid_bash_and_uses_binders_pins():
+    script = DEPLOY / "tljh" / "install-course.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    text = script.read_text(encoding="utf-8")
+    assert "binder/requirements.txt" in text and "-c /tmp/marginloops-constraints.txt" in text
+    for key in ("limits.memory", "limits.cpu", "user_environment.default_app",
+                "services.cull.timeout"):
+        assert f"tljh-config set {key}" in text
+    # every package it asks for is pinned by Binder or pinned here
+    pins = {line.split("==")[0].lower() for line in
+            (ROOT / "binder" / "requirements.txt").read_text().splitlines() if "==" in line}
+    for line in (DEPLOY / "tljh" / "requirements.txt").read_text().splitlines():
+        name = line.split("#")[0].strip()
+        if name:
+            assert "==" in name or name.lower() in pins, name
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))
