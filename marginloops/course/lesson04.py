@@ -189,9 +189,9 @@ def phase_summary(scenario=None, grid: dict | None = None) -> dict:
     - ``name`` (the scenario's), ``field`` (the grid's second field), ``runs``;
     - ``depths`` (x, USD), ``values`` (the second field's values, y);
     - ``ratios``: the crowding ratio n/D within 5% of the price of each depth (it does not
-      depend on the second field when that is the shock: n/D is measured before it), and
-      ``closed_form``: ``1 / (1 - n/D)`` (``inf`` from 1 on) (the median over the column
-      when n/D does vary with the second field);
+      depend on the second field when that is the shock: n/D is measured before it; the
+      median over the column if it does), and ``closed_form``: ``1 / (1 - n/D)`` (``inf``
+      from 1 on);
     - ``amplification``: shape (len(values), len(depths)), the mean over seeds;
     - ``boundary``: the depth where n/D = 1, interpolated linearly between the two depths
       around it (NaN when n/D stays on one side of 1);
@@ -270,12 +270,12 @@ def format_phase_summary(summary: dict) -> str:
     for name, s in (("Just above 1", above), ("Just below 1", below)):
         if s is None:
             continue
-        closed = ("inf" if not np.isfinite(s["closed_form"])
-                  else number(s["closed_form"], 2))
+        closed = ("has no limit" if not np.isfinite(s["closed_form"])
+                  else f"says {number(s['closed_form'], 2)}")
         lines.append(f"{name} ({number(s['depth'] / 1e6, 1)}M, n/D {number(s['ratio'], 2)}): "
                      f"amplification {number(s['lowest'], 2)} ({head}{value(s['lowest_at'])}) "
                      f"to {number(s['highest'], 2)} ({head}{value(s['highest_at'])}); "
-                     f"the closed form says {closed}.")
+                     f"the closed form {closed}.")
     return "\n".join(lines)
 
 
