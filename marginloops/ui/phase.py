@@ -174,9 +174,9 @@ class PhaseDiagramView(Reports, widgets.VBox):
                 raise ValueError(f"grid field {field!r} is not a field of "
                                  f"{type(scenario).__name__} (fields: {sorted(names)})")
             if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") \
-                    or len(values) == 0:
-                raise ValueError(f"grid[{field!r}] must be a non-empty list of values, got "
-                                 f"{values!r:.80}")
+                    or len(values) < 2:
+                raise ValueError(f"grid[{field!r}] must be a list of at least 2 values (a map "
+                                 f"needs two columns and two rows), got {values!r:.80}")
         if measure not in PHASE_MEASURES:
             raise ValueError(f"measure must be one of {list(PHASE_MEASURES)}, got {measure!r}")
         if not isinstance(autorun, bool):
@@ -294,10 +294,10 @@ class PhaseDiagramView(Reports, widgets.VBox):
         marks.append(self.outline)
         x_axis = bq.Axis(scale=self.x_scale, label=self.x_label, grid_lines="none",
                          label_offset="35px", **self._x_ticks(xs_sorted))
-        y_axis = bq.Axis(scale=self.y_scale, label=self.y_field, orientation="vertical",
+        y_axis = bq.Axis(scale=self.y_scale, label=self.y_field,
                          side="left", grid_lines="none", label_offset="50px",
                          **self._y_ticks(ys_sorted))
-        self.color_axis = bq.ColorAxis(scale=self.color_scale, orientation="vertical",
+        self.color_axis = bq.ColorAxis(scale=self.color_scale,
                                        side="right", label=first.label, tick_format=".0f")
         title = ("Phase diagram: where does the loop run away?" if self.crowding_axis
                  else f"Phase diagram over {self.x_field} and {self.y_field}")
