@@ -81,8 +81,10 @@ def check_number(name: str, value, *, lo=None, hi=None, lo_open=False, hi_open=F
     ...
     ValueError: size must be in (0, 1e15] (larger magnitudes cannot be summed exactly), got 1e+308
     """
-    rng = describe_range(lo, hi, lo_open, hi_open)
+    # The range in words is written only for a message (a sweep checks fields many thousand
+    # times, and every check passes).
     if not is_real(value):
+        rng = describe_range(lo, hi, lo_open, hi_open)
         raise ValueError(f"{name} must be {f'a number {rng}'.strip()}, got {_short(value)}")
     try:
         x = float(value)
@@ -90,11 +92,12 @@ def check_number(name: str, value, *, lo=None, hi=None, lo_open=False, hi_open=F
         raise ValueError(f"{name} must be {describe_range(*_cap_range(lo, hi, lo_open, hi_open))}"
                          f", got {_whole(value)}") from None
     if not math.isfinite(x):
+        rng = describe_range(lo, hi, lo_open, hi_open)
         raise ValueError(f"{name} must be {f'a finite number {rng}'.strip()}, got {_show(x)}")
-    if lo is not None and (x < lo or (lo_open and x == lo)):
-        raise ValueError(f"{name} must be {rng}, got {_show(x)}")
-    if hi is not None and (x > hi or (hi_open and x == hi)):
-        raise ValueError(f"{name} must be {rng}, got {_show(x)}")
+    if (lo is not None and (x < lo or (lo_open and x == lo))) or \
+            (hi is not None and (x > hi or (hi_open and x == hi))):
+        raise ValueError(f"{name} must be {describe_range(lo, hi, lo_open, hi_open)}, got "
+                         f"{_show(x)}")
     if cap and abs(x) > MAX_MAGNITUDE:
         raise ValueError(f"{name} must be {describe_range(*_cap_range(lo, hi, lo_open, hi_open))}"
                          f" (larger magnitudes cannot be summed exactly), got {_show(x)}")
@@ -106,13 +109,14 @@ def check_int(name: str, value, *, lo=None, hi=None) -> int:
 
     Magnitudes above :data:`MAX_MAGNITUDE` are refused whatever the bounds.
     """
-    rng = describe_range(lo, hi, False, False)
     if isinstance(value, _BOOLS) or not isinstance(value, (int, np.integer)):
+        rng = describe_range(lo, hi, False, False)
         raise ValueError(f"{name} must be {f'a whole number {rng}'.strip()}, got "
                          f"{_short(value)}")
     x = int(value)
     if (lo is not None and x < lo) or (hi is not None and x > hi):
-        raise ValueError(f"{name} must be {rng}, got {_whole(x)}")
+        raise ValueError(f"{name} must be {describe_range(lo, hi, False, False)}, got "
+                         f"{_whole(x)}")
     if abs(x) > MAX_MAGNITUDE:
         lo_c, hi_c, _, _ = _cap_range(lo, hi, False, False)
         raise ValueError(f"{name} must be {describe_range(lo_c, hi_c)}, got {_whole(x)}")

@@ -41,16 +41,21 @@ def show(value) -> str:
 def check_real(label, value, *, none=False, **bounds) -> float:
     """``value`` as a float in the range ``bounds`` (see :func:`~marginloops._checks.
     check_number`); ``none`` only adds "(or none)" to the message of a wrong type."""
-    rng = describe_range(bounds.get("lo"), bounds.get("hi"), bounds.get("lo_open", False),
-                         bounds.get("hi_open", False))
     if not is_real(value):
         also = " (or none)" if none else ""
-        raise ValueError(f"{label} must be a number {rng}{also}, got {show(value)}")
+        raise ValueError(f"{label} must be a number {_range(bounds)}{also}, got {show(value)}")
     try:
         float(value)
     except OverflowError:  # a Python int beyond float range
-        raise ValueError(f"{label} must be {rng}, got a number too large for a float") from None
+        raise ValueError(f"{label} must be {_range(bounds)}, got a number too large for a "
+                         "float") from None
     return check_number(label, value, **bounds)
+
+
+def _range(bounds) -> str:
+    """The range in words, written only for a message (checks that pass need none)."""
+    return describe_range(bounds.get("lo"), bounds.get("hi"), bounds.get("lo_open", False),
+                          bounds.get("hi_open", False))
 
 
 def check_whole(label, value, *, lo, hi) -> int:

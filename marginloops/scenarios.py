@@ -64,6 +64,15 @@ _FORMAT_2_FIELDS = ("mmr_tiers", "partial", "partial_fraction", "dynamic_margin"
                     "recovery", "call_auction", "refill_at", "withdrawal", "adl")
 
 
+#: The fields :meth:`Scenario.positions` reads, and those :meth:`Scenario.venue_model` reads: a
+#: sweep (:mod:`marginloops.sweeps`) reuses the positions or the venue built for an earlier run
+#: whose values of these fields are the same (a cascade changes neither: it copies the venue, and
+#: a population's arrays are read-only).
+POSITION_FIELDS = ("n_positions", "price", "long_share", "leverage_mix", "mmr", "entry_spread",
+                   "open_interest", "tick", "seed", "mmr_tiers")
+VENUE_FIELDS = ("venue", "direction", "price", "depth_1pct", "book_shape", "book_range", "tick")
+
+
 # ----------------------------------------------------------------------------------- checks
 # Scenario checks its own fields with the checks of marginloops.params (one rule: real numbers
 # only, bools and strings refused), so a message always names the scenario's field.
@@ -447,12 +456,18 @@ class Scenario:
         """The venue the cascade trades on: :meth:`book` or :meth:`pool` (``venue``)."""
         return self.pool() if self.venue == "pool" else self.book()
 
-    def cascade(self) -> Cascade:
-        """A fresh :class:`Cascade` for this scenario, ready for ``step()``."""
+    def cascade(self, *, positions: Positions | None = None, venue=None) -> Cascade:
+        """A fresh :class:`Cascade` for this scenario, ready for ``step()``.
+
+        ``positions`` and ``venue``, when given, stand for :meth:`positions` and
+        :meth:`venue_model`: the ones a scenario with the same :data:`POSITION_FIELDS` /
+        :data:`VENUE_FIELDS` built (a sweep reuses them; the cascade changes neither).
+        """
         run = {p.name: getattr(self, p.name) for p in CORE_PARAMS}
         for m in MECHANISMS:
             run.update(m.from_scenario(self))
-        return Cascade(self.positions(), self.venue_model(), **run)
+        return Cascade(self.positions() if positions is None else positions,
+                       self.venue_model() if venue is None else venue, **run)
 
     # ------------------------------------------------------------------------------ JSON
     def to_dict(self, nested: bool = False) -> dict:

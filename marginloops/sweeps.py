@@ -34,6 +34,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .analysis import amplification, crowding
+from .scenarios import POSITION_FIELDS, VENUE_FIELDS, Scenario
 
 __all__ = ["DEFAULT_MEASURES", "MEASURES", "SweepResult", "process_pool", "sweep"]
 
@@ -109,8 +110,12 @@ DEFAULT_MEASURES = ("fall", "amplification", "rounds", "liquidated", "notional",
 
 
 # ---------------------------------------------------------------------------- the worker
-#: Built parts a worker process keeps between runs (see :func:`_build`): at most this many.
-_CACHE_SIZE = 8
+#: Built parts a worker process keeps between runs (see :func:`_build`): at most this many,
+#: and only for markets of at most :data:`_CACHE_LIMIT` positions and book levels per side
+#: (a larger one takes long enough to run that building it again costs little, and four of
+#: them would hold hundreds of megabytes).
+_CACHE_SIZE = 4
+_CACHE_LIMIT = 100_000
 _cache: OrderedDict = OrderedDict()
 
 
@@ -131,8 +136,18 @@ def _cached(key, make):
 
 
 def _build(scenario):
-    """The scenario's cascade, ready to run."""
-    return scenario.cascade()
+    """The scenario's cascade, ready to run: ``scenario.cascade()``, except that a
+    :class:`~marginloops.Scenario` reuses the positions and the venue built for an earlier run
+    of this process with the same :data:`~marginloops.scenarios.POSITION_FIELDS` /
+    :data:`~marginloops.scenarios.VENUE_FIELDS` (a cascade copies its venue, and a population's
+    arrays are read-only: tests/test_sweep.py checks that the rows do not change)."""
+    if type(scenario) is not Scenario or scenario.n_positions > _CACHE_LIMIT \
+            or scenario.book_range * scenario.price / scenario.tick > _CACHE_LIMIT:
+        return scenario.cascade()
+    pos_key = ("positions", *(getattr(scenario, f) for f in POSITION_FIELDS))
+    venue_key = ("venue", *(getattr(scenario, f) for f in VENUE_FIELDS))
+    return scenario.cascade(positions=_cached(pos_key, scenario.positions),
+                            venue=_cached(venue_key, scenario.venue_model))
 
 
 def _describe(changes: dict) -> str:
@@ -430,6 +445,7 @@ def sweep(scenario, grid, *, measures=DEFAULT_MEASURES, seeds=1, executor=None, 
     finally:
         if bar is not None:
             bar.close()
+        _cache.clear()  # this process's parts (a worker's go with the worker)
     return result
 
 
