@@ -44,6 +44,12 @@ c.Spawner.http_timeout = 120
 # not enforce it (TLJH's systemd spawner and Kubernetes do).
 c.Spawner.mem_limit = "1G"
 c.JupyterHub.concurrent_spawn_limit = 100
+# An nbgitpuller link clicked while the student's server is stopped (the first click of the
+# term, or after culling) starts it at once; with the default (0) JupyterHub shows a
+# "server not running" page with a Launch button instead (JupyterHub.implicit_spawn_seconds).
+# Students here have only their default server, so the docs' warning about starting "the wrong
+# server" from a shared URL does not apply.
+c.JupyterHub.implicit_spawn_seconds = 0.5
 
 # Stop servers idle for an hour (their files stay): jupyterhub-idle-culler as a hub service,
 # with only the scopes its README lists.

@@ -61,6 +61,8 @@ LESSONS = (
 APPS = ("lab", "voila")
 _URLPATH = {"lab": "lab/tree/", "voila": "voila/render/"}
 _REPO_SCHEMES = ("http", "https", "git")
+#: A repository on the hub's own disk (``file:///srv/course``): git clones it too.
+_FILE_SCHEME = "file"
 BINDER = "https://mybinder.org"
 
 
@@ -100,10 +102,12 @@ def _check_repo(repo):
         stripped = repo.rstrip("/")
         parts = urlsplit(stripped)
         scp = stripped.startswith("git@") and ":" in stripped  # git@host:owner/repo(.git)
-        ok = scp or (parts.scheme in _REPO_SCHEMES and parts.netloc and parts.path.strip("/"))
+        ok = scp or (parts.scheme in _REPO_SCHEMES and parts.netloc and parts.path.strip("/")) \
+            or (parts.scheme == _FILE_SCHEME and parts.path.strip("/"))
     if not ok:
-        raise ValueError("repo must be a git URL with a repository path: http(s)://, git:// "
-                         f"or git@host:owner/repo (nbgitpuller's accepted forms); got {repo!r}")
+        raise ValueError("repo must be a git URL with a repository path: http(s)://, git://, "
+                         "git@host:owner/repo (nbgitpuller's accepted forms) or file:///path; "
+                         f"got {repo!r}")
     return stripped
 
 

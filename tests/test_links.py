@@ -73,6 +73,7 @@ def test_clone_folder_is_what_nbgitpuller_clones_into():
     assert L.clone_folder(REPO + "/") == "marginloops"
     assert L.clone_folder(REPO + ".git") == "marginloops.git"  # nbgitpuller keeps .git
     assert L.clone_folder("git@github.com:o/course.git") == "course.git"
+    assert L.clone_folder("file:///srv/course/") == "course"
     assert "urlpath=lab%2Ftree%2Fmarginloops.git%2Flessons" in L.nbgitpuller_link(
         HUB, REPO + ".git")
 
@@ -118,6 +119,7 @@ def test_binder_links_are_the_readmes():
     ({"lesson": "3.5"}, "lesson"),
     ({"repo": "marginloops"}, "repo"),
     ({"repo": "https://github.com/"}, "repo"),
+    ({"repo": "file://"}, "repo"),
     ({"branch": "my branch"}, "branch"),
     ({"app": "voila", "lesson": None}, "lesson"),
 ])

@@ -29,6 +29,12 @@ tljh-config set limits.cpu "$CPU_LIMIT"
 tljh-config set services.cull.enabled true
 tljh-config set services.cull.timeout "$CULL_TIMEOUT"
 tljh-config set services.cull.every 300
+# An nbgitpuller link clicked while the student's server is stopped starts it at once (with
+# JupyterHub's default the student sees "server not running" and a Launch button). TLJH loads
+# every file of /opt/tljh/config/jupyterhub_config.d/ (tljh/jupyterhub_config.py).
+mkdir -p /opt/tljh/config/jupyterhub_config.d
+echo "c.JupyterHub.implicit_spawn_seconds = 0.5" \
+  > /opt/tljh/config/jupyterhub_config.d/marginloops.py
 tljh-config reload hub
 echo "--- done: print your class's links with"
 echo "    $USER_PY -m marginloops links --hub https://<this server> --repo <the course's git URL>"

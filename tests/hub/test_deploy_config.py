@@ -70,6 +70,7 @@ def test_z2jh_values_use_only_the_charts_keys_and_sane_sizes():
     assert 240 * 2**20 < guarantee < limit
     assert 0 < leaves["singleuser.cpu.guarantee"] < leaves["singleuser.cpu.limit"]
     assert values["hub"]["config"]["Spawner"]["http_timeout"] >= 120
+    assert values["hub"]["config"]["JupyterHub"]["implicit_spawn_seconds"] > 0
 
 
 def _load_hub_config():
@@ -112,6 +113,7 @@ def test_every_jupyterhub_setting_is_a_trait_of_its_class():
     # the values are accepted by the classes (a wrong type would raise TraitError)
     app = JupyterHub(config=config)
     assert app.concurrent_spawn_limit == 100
+    assert 0 < app.implicit_spawn_seconds <= 1  # a link starts a stopped server at once
     assert Spawner(config=config).mem_limit == 2**30
 
 
@@ -123,6 +125,7 @@ def test_tljh_script_is_valid_bash_and_uses_binders_pins():
     for key in ("limits.memory", "limits.cpu", "user_environment.default_app",
                 "services.cull.timeout"):
         assert f"tljh-config set {key}" in text
+    assert "c.JupyterHub.implicit_spawn_seconds = 0.5" in text
     # every package it asks for is pinned by Binder or pinned here
     pins = {line.split("==")[0].lower() for line in
             (ROOT / "binder" / "requirements.txt").read_text().splitlines() if "==" in line}
