@@ -190,3 +190,47 @@ def test_adl_costs_are_printed_and_saved_more_than_they_cost():
     lines = lesson05.costs()
     assert f"the deleveraged shorts gave up {cost:,.0f} USD of profit." in lines[-3]
     assert f"({saved:,.0f} USD less)" in lines[-3]
+
+
+# ------------------------------------------- the two tables, now one sweep each
+def _fall_by_hand(history):
+    return 1.0 - history[-1].price_after / history[0].price_before
+
+
+def test_mechanism_table_is_the_hand_written_loop_it_replaced():
+    """The whole text, from the loop mechanism_table ran before it was a sweep."""
+    from marginloops.narration import count
+    from marginloops.numbers import number, percent
+
+    width = max(len("mechanism"), *(len(label) for label in lesson05.MECHANISMS)) + 2
+    lines = [f"{'mechanism':<{width}}{'final fall':>11}{'amplification':>15}{'rounds':>8}"
+             f"{'bad debt (USD)':>16}"]
+    for label, change in lesson05.MECHANISMS.items():
+        history = MARKET.replace(**change).cascade().run()
+        lines.append(f"{label:<{width}}{percent(_fall_by_hand(history)):>11}"
+                     f"{number(amplification(history), 2):>15}{count(history[-1].round):>8}"
+                     f"{number(history[-1].bad_debt, 0):>16}")
+    assert lesson05.mechanism_table() == "\n".join(lines)
+
+
+def test_readme_table_is_the_hand_written_loop_it_replaced():
+    from marginloops.narration import count
+    from marginloops.numbers import number, percent
+
+    lines = lesson05.readme_table().splitlines()
+    assert lines[0] == ("| mechanism on crowded-longs (3% shock) | final fall | amplification | "
+                        "rounds | positions closed | reduced (still open) | bad debt (USD) | "
+                        "ADL cost (USD) |")
+    want = []
+    for label, change in lesson05.README_MECHANISMS.items():
+        history = MARKET.replace(**change).cascade().run()
+        last = history[-1]
+        cells = (label, percent(_fall_by_hand(history)), number(amplification(history), 2),
+                 count(last.round), count(sum(r.n_closed for r in history)),
+                 count(last.n_reduced_open), number(last.bad_debt, 0),
+                 number(sum(r.adl_cost for r in history), 0))
+        want.append("| " + " | ".join(cells) + " |")
+    assert lines[2:] == want
+    # a mechanism given twice is run twice (the grid is a list of changes, not a set)
+    twice = lesson05.readme_table(MARKET, {"a": {"adl": True}, "b": {"adl": True}})
+    assert twice.splitlines()[2].split("|")[2:] == twice.splitlines()[3].split("|")[2:]

@@ -125,3 +125,18 @@ def test_depth_sensitivity_matches_direct_runs_and_falls_with_depth():
 def test_depth_sensitivity_refuses_bad_input(case, factors, word):
     with pytest.raises(ValueError, match=word):
         lesson06.depth_sensitivity(case, factors)
+
+
+def test_depth_sensitivity_is_the_hand_written_loop_it_replaced():
+    """The whole text, from the loop depth_sensitivity ran before it was a sweep."""
+    from marginloops.cases import model_measures
+    from marginloops.numbers import number, percent
+
+    case = CASES["may-2021"]
+    base = case.scenario.depth_1pct
+    lines = [f"{'depth (x calibrated)':<22}{'1% depth (USD)':>16}{'model fall':>12}"]
+    for f in lesson06.DEPTH_FACTORS:
+        history = case.scenario.replace(depth_1pct=base * f).cascade().run()
+        lines.append(f"{number(f, 2):<22}{number(base * f, 0):>16}"
+                     f"{percent(model_measures(history)['fall']):>12}")
+    assert lesson06.depth_sensitivity("may-2021") == "\n".join(lines)
