@@ -102,6 +102,21 @@ class SummaryMeasure:
     words: object = None
 
 
+#: Per mechanism class, its keyword arguments as ``(name, default, Param or None)``: worked
+#: out once (a sweep builds each mechanism thousands of times).
+_SPECS: dict = {}
+
+
+def _spec(cls) -> tuple:
+    try:
+        return _SPECS[cls]
+    except KeyError:
+        params = {p.name: p for p in cls.params}
+        spec = tuple((k, d, params.get(k)) for k, d in cls.kwargs().items())
+        _SPECS[cls] = spec
+        return spec
+
+
 class Mechanism:
     """Base of every mechanism: declarations, and hooks that do nothing.
 
@@ -137,9 +152,8 @@ class Mechanism:
     follows_both_ways = False
 
     def __init__(self, **values):
-        for key, default in self.kwargs().items():
+        for key, default, param in _spec(type(self)):
             value = values.get(key, default)
-            param = next((p for p in self.params if p.name == key), None)
             setattr(self, key, value if param is None else param.check(value, python=True))
 
     @classmethod
