@@ -1,0 +1,690 @@
+"""A real JupyterHub on 127.0.0.1 and a class of simulated students, for tests and benchmarks.
+
+:func:`run_class` starts JupyterHub (the ``jupyterhub`` package, with ``configurable-http-proxy``
+from npm) from ``deploy/jupyterhub_config.py`` with only what a machine-local test needs changed
+(ports on 127.0.0.1, a shared-password login, SimpleLocalProcessSpawner instead of system
+accounts, ``--allow-root`` when run as root), then, all at once:
+
+- **API students**: each one's server is started through the hub's REST API, lesson 03 is
+  uploaded through the contents API, a kernel is started, the lesson's code cells are run over
+  the kernel websocket, and the lesson's explorer (``playground``) is stepped ``steps`` times,
+  with a pause of ``pause`` seconds between Steps (a class's pace), each Step timed inside the
+  kernel and as a round trip, and the price read back before and after;
+- **browser students**: headless Chromium signs in at ``/hub/login`` and follows the lesson's
+  nbgitpuller link (built by :mod:`marginloops.links` for a ``file://`` clone of this
+  checkout): the hub starts the server, nbgitpuller clones the course into the student's home
+  and opens lesson 03 in JupyterLab; the page runs all cells and presses Step in the real page,
+  timing click to redraw (a MutationObserver on the explorer's lines).
+
+It reports time to a ready server, time to a built (or drawn) explorer, p50/p95/max of a Step
+inside the kernel and round trip and of click to redraw, memory per student (RSS and PSS of the
+student's server and kernel processes, from /proc), and every failure. It is bounded (a whole
+run deadline, a timeout on every request and message, at most :data:`MAX_STUDENTS`) and, even
+on failure, stops every process it started: each carries a marker in its environment
+(``MARGINLOOPS_HUBTEST=<run id>``), and whatever is left is killed by process group.
+
+Facts it relies on (seen on these machines): ../shared/HUB-TESTING.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import requests
+import websocket
+
+ROOT = Path(__file__).resolve().parents[2]
+LESSON = ROOT / "lessons" / "03-the-loop-round-by-round.ipynb"
+DEPLOY_CONFIG = ROOT / "deploy" / "jupyterhub_config.py"
+#: Where .ci/run installs the proxy: ``npm install --prefix $CACHE/chp configurable-http-proxy``.
+PROXY_CACHE = Path(os.environ.get("MARGINLOOPS_HUB_CACHE", "/tmp/hubcache"))
+PASSWORD = "student-pass"  # SharedPasswordAuthenticator wants at least 8 characters
+MARKER = "MARGINLOOPS_HUBTEST"
+MAX_STUDENTS = 60
+#: The explorer lesson 03 builds in its first cell and shows in Part 4.
+EXPLORER = "playground"
+STEP_CODE = (
+    "import time as _hub_t\n"
+    f"_hub_h = {EXPLORER}.cascade.history\n"
+    f"_hub_p0 = _hub_h[-1].price_after if _hub_h else {EXPLORER}.cascade.start_price\n"
+    f"_hub_t0 = _hub_t.perf_counter()\n{EXPLORER}.step()\n"
+    "_hub_dt = _hub_t.perf_counter() - _hub_t0\n"
+    f"_hub_p1 = {EXPLORER}.cascade.history[-1].price_after"
+)
+STEP_EXPRESSIONS = {"ms": "_hub_dt * 1000", "p0": "_hub_p0", "p1": "_hub_p1",
+                    "ended": f"{EXPLORER}.ended"}
+
+
+def proxy_command(cache: Path = PROXY_CACHE) -> Path | None:
+    """The npm-installed configurable-http-proxy in ``cache``, or None if it is not there."""
+    path = cache / "chp" / "node_modules" / ".bin" / "configurable-http-proxy"
+    return path if path.exists() else None
+
+
+def jupyterhub_command() -> Path | None:
+    """``jupyterhub`` of the running environment, or None if it is not installed."""
+    path = Path(sys.prefix) / "bin" / "jupyterhub"
+    return path if path.exists() else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentiles(values) -> dict:
+    """p50, p95 and max of ``values`` (nearest rank), and how many; empty: all None."""
+    values = sorted(values)
+    if not values:
+        return {"n": 0, "p50": None, "p95": None, "max": None}
+
+    def rank(q):
+        return values[max(0, min(len(values) - 1, -(-len(values) * q // 100) - 1))]
+
+    return {"n": len(values), "p50": rank(50), "p95": rank(95), "max": values[-1]}
+
+
+# ------------------------------------------------------------------ processes and memory
+def marked_processes(run_id: str) -> list[int]:
+    """The pids whose environment holds ``MARGINLOOPS_HUBTEST=<run_id>`` (zombies excluded)."""
+    tag = f"{MARKER}={run_id}".encode()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            environ = Path(f"/proc/{name}/environ").read_bytes()
+        except OSError:
+            continue
+        if tag in environ.split(b"\0"):
+            found.append(int(name))
+    return found
+
+
+def _environ(pid: int) -> dict[str, str]:
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs}
+
+
+def memory_kib(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of ``pid`` in KiB from /proc/<pid>/smaps_rollup; (0, 0) if it is gone."""
+    rss = pss = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return rss, pss
+
+
+def student_memory(run_id: str, user: str) -> dict:
+    """RSS and PSS (MiB) of ``user``'s server and kernel processes, and how many there are."""
+    pids = [pid for pid in marked_processes(run_id)
+            if _environ(pid).get("JUPYTERHUB_USER") == user]
+    sizes = [memory_kib(pid) for pid in pids]
+    return {"processes": len(pids), "rss_mib": sum(s[0] for s in sizes) / 1024,
+            "pss_mib": sum(s[1] for s in sizes) / 1024}
+
+
+def kill_marked(run_id: str, grace: float = 10.0) -> list[int]:
+    """SIGTERM every marked process's group (never our own), then SIGKILL what is left after
+    ``grace`` seconds; return the pids still alive after that (should be none)."""
+    own_group = os.getpgid(0)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in marked_processes(run_id):
+            try:
+                group = os.getpgid(pid)
+                if group != own_group:
+                    os.killpg(group, sig)
+                else:
+                    os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + (grace if sig == signal.SIGTERM else 5.0)
+        while marked_processes(run_id) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not marked_processes(run_id):
+            break
+    return marked_processes(run_id)
+
+
+# ------------------------------------------------------------------------------ the hub
+class Hub:
+    """JupyterHub from ``deploy/jupyterhub_config.py`` with a test's overrides, in ``scratch``.
+
+    ``with Hub(scratch) as hub:`` starts it and waits until its API answers; leaving the block
+    stops every user's server, the hub and the proxy, and kills anything marked that is left.
+    """
+
+    def __init__(self, scratch: Path, *, start_timeout: float = 60.0, browser_app: bool = True):
+        self.scratch = Path(scratch)
+        self.run_id = secrets.token_hex(6)
+        self.token = secrets.token_hex(24)
+        self.port, self.hub_port, self.proxy_api_port = (_free_port() for _ in range(3))
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.homes = self.scratch / "homes"
+        self.log_path = self.scratch / "jupyterhub.log"
+        self.start_timeout = start_timeout
+        self.browser_app = browser_app
+        self.process: subprocess.Popen | None = None
+        self.leftover: list[int] = []
+
+    def config_text(self) -> str:
+        proxy, state = proxy_command(), self.scratch
+        if proxy is None:
+            raise RuntimeError(f"configurable-http-proxy is not installed in {PROXY_CACHE}/chp "
+                               f"(npm install --prefix {PROXY_CACHE}/chp configurable-http-proxy)")
+        args = ["--allow-root"] if os.geteuid() == 0 else []
+        if self.browser_app:  # lets the browser students read kernel state and run all cells
+            args.append("--LabApp.expose_app_in_browser=True")
+        return "\n".join([
+            "c = get_config()  # noqa",
+            f"load_subconfig({str(DEPLOY_CONFIG)!r})  # noqa: the deployed configuration",
+            "# machine-local overrides: ports, state, login, no system accounts",
+            f"c.JupyterHub.bind_url = 'http://127.0.0.1:{self.port}'",
+            "c.JupyterHub.hub_ip = '127.0.0.1'",
+            f"c.JupyterHub.hub_port = {self.hub_port}",
+            f"c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:{self.proxy_api_port}'",
+            f"c.ConfigurableHTTPProxy.command = [{str(proxy)!r}]",
+            f"c.ConfigurableHTTPProxy.pid_file = {str(state / 'proxy.pid')!r}",
+            f"c.JupyterHub.db_url = 'sqlite:///{state / 'jupyterhub.sqlite'}'",
+            f"c.JupyterHub.cookie_secret_file = {str(state / 'jupyterhub_cookie_secret')!r}",
+            f"c.JupyterHub.pid_file = {str(state / 'jupyterhub.pid')!r}",
+            "c.JupyterHub.authenticator_class = 'shared-password'",
+            f"c.SharedPasswordAuthenticator.user_password = {PASSWORD!r}",
+            "c.Authenticator.allow_all = True",
+            "c.JupyterHub.spawner_class = 'simple'",
+            f"c.SimpleLocalProcessSpawner.home_dir_template = {str(self.homes) + '/{username}'!r}",
+            f"c.Spawner.args = {args!r}",
+            f"c.Spawner.environment = {{{MARKER!r}: {self.run_id!r}}}",
+            f"c.JupyterHub.services = [{{'name': 'loadtest', 'api_token': {self.token!r}}}]",
+            "c.JupyterHub.load_roles = [{'name': 'admin', 'services': ['loadtest']}]",
+            "",
+        ])
+
+    def start(self) -> Hub:
+        command = jupyterhub_command()
+        if command is None:
+            raise RuntimeError("jupyterhub is not installed in this environment")
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        self.homes.mkdir(exist_ok=True)
+        config = self.scratch / "jupyterhub_config.py"
+        config.write_text(self.config_text())
+        env = dict(os.environ, MARGINLOOPS_ENV=sys.prefix, **{MARKER: self.run_id})
+        env["PATH"] = f"{Path(sys.prefix) / 'bin'}:{env.get('PATH', '')}"
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [str(command), "-f", str(config)], cwd=self.scratch, env=env,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"jupyterhub exited ({self.process.returncode}):\n"
+                                   + self.log_tail())
+            try:
+                if requests.get(f"{self.url}/hub/api/", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("jupyterhub did not answer in time:\n" + self.log_tail())
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def session(self) -> requests.Session:
+        """A requests session that talks to the hub (and the users' servers) as the service."""
+        session = requests.Session()
+        session.headers["Authorization"] = f"token {self.token}"
+        return session
+
+    def stop(self) -> list[int]:
+        """Stop the users' servers, the hub and the proxy; return pids left (should be [])."""
+        if self.process is not None and self.process.poll() is None:
+            # JupyterHub.cleanup_servers and cleanup_proxy (both True by default): on SIGTERM
+            # the hub stops every user's server and the proxy it started
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.leftover = kill_marked(self.run_id)
+        return self.leftover
+
+    def __enter__(self) -> Hub:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+# -------------------------------------------------------------------------- the kernel
+class Kernel:
+    """A kernel of ``user``'s server, driven over its websocket (Jupyter's JSON/binary frames)."""
+
+    def __init__(self, hub: Hub, api: requests.Session, user: str, timeout: float):
+        response = api.post(f"{hub.url}/user/{user}/api/kernels", json={"name": "python3"},
+                            timeout=timeout)
+        response.raise_for_status()
+        self.id = response.json()["id"]
+        self.user, self.session_id = user, uuid.uuid4().hex
+        ws_url = (hub.url.replace("http", "ws", 1)
+                  + f"/user/{user}/api/kernels/{self.id}/channels?session_id={self.session_id}")
+        self.ws = websocket.create_connection(
+            ws_url, header=[f"Authorization: token {hub.token}"], timeout=timeout)
+
+    @staticmethod
+    def decode(frame) -> dict:
+        """A message from a text frame, or from a binary one (a big-endian uint32 count n, n
+        uint32 offsets, the JSON between the first two offsets, then buffers)."""
+        if isinstance(frame, str):
+            return json.loads(frame)
+        count = int.from_bytes(frame[:4], "big")
+        offsets = [int.from_bytes(frame[4 + 4 * i:8 + 4 * i], "big") for i in range(count)]
+        end = offsets[1] if count > 1 else len(frame)
+        return json.loads(frame[offsets[0]:end].decode())
+
+    def execute(self, code: str, expressions: dict | None = None) -> tuple[dict, float]:
+        """Run ``code``; return (the execute_reply's content, seconds from sending the request to
+        the kernel's idle status). RuntimeError with the error if the code raised."""
+        msg_id = uuid.uuid4().hex
+        message = {
+            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": self.user,
+                       "session": self.session_id, "version": "5.3",
+                       "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False,
+                        "user_expressions": expressions or {}, "allow_stdin": False,
+                        "stop_on_error": True},
+        }
+        start = time.perf_counter()
+        self.ws.send(json.dumps(message))
+        reply = idle = None
+        while reply is None or idle is None:
+            msg = self.decode(self.ws.recv())
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = msg.get("msg_type") or msg["header"]["msg_type"]
+            if msg.get("channel") == "shell" and kind == "execute_reply":
+                reply = msg["content"]
+            elif kind == "status" and msg["content"].get("execution_state") == "idle":
+                idle = time.perf_counter() - start
+        if reply.get("status") != "ok":
+            raise RuntimeError(f"{reply.get('ename')}: {reply.get('evalue')}")
+        return reply, idle
+
+    def close(self) -> None:
+        try:
+            self.ws.close()
+        except Exception:  # closing a broken socket must not hide the real failure
+            pass
+
+
+def expression(reply: dict, name: str):
+    """A user expression's value from an execute_reply (its text/plain, read as Python)."""
+    value = reply["user_expressions"][name]
+    if value.get("status") != "ok":
+        raise RuntimeError(f"user expression {name}: {value.get('ename')}: {value.get('evalue')}")
+    text = value["data"]["text/plain"]
+    return {"True": True, "False": False}.get(text) if text in ("True", "False") else float(text)
+
+
+# ------------------------------------------------------------------------------ students
+@dataclass
+class Student:
+    """One student's figures (seconds from the moment the student arrives) and failures."""
+
+    name: str
+    browser: bool = False
+    arrive_s: float = 0.0
+    ready_s: float | None = None
+    explorer_s: float | None = None
+    step_kernel_ms: list[float] = field(default_factory=list)
+    step_round_trip_ms: list[float] = field(default_factory=list)
+    redraw_ms: list[float] = field(default_factory=list)
+    price_changed: list[bool] = field(default_factory=list)
+    memory: dict = field(default_factory=dict)
+    failure: str | None = None
+
+
+def _code_cells(notebook: Path) -> list[str]:
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+
+
+def _wait_ready(hub: Hub, api: requests.Session, user: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        model = api.get(f"{hub.url}/hub/api/users/{user}", timeout=30).json()
+        server = model.get("servers", {}).get("")
+        if server and server.get("ready"):
+            return
+        if not model.get("pending") and not server:
+            raise RuntimeError(f"{user}'s server stopped while starting")
+        time.sleep(0.5)
+    raise TimeoutError(f"{user}'s server was not ready in time")
+
+
+def api_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float, float],
+                timeout: float, deadline: float, start: float) -> None:
+    """One student through the REST API and a kernel (see the module docstring)."""
+    user, kernel = student.name, None
+    try:
+        time.sleep(max(0.0, start + student.arrive_s - time.monotonic()))
+        arrived = time.monotonic()
+        with hub.session() as api:
+            response = api.post(f"{hub.url}/hub/api/users/{user}/server", timeout=timeout)
+            if response.status_code not in (201, 202):
+                raise RuntimeError(f"starting the server: {response.status_code} {response.text}")
+            _wait_ready(hub, api, user, deadline)
+            student.ready_s = time.monotonic() - arrived
+            contents = f"{hub.url}/user/{user}/api/contents/lessons"
+            api.put(contents, json={"type": "directory"}, timeout=timeout).raise_for_status()
+            notebook = json.loads(LESSON.read_text(encoding="utf-8"))
+            api.put(f"{contents}/{LESSON.name}", timeout=timeout,
+                    json={"type": "notebook", "format": "json", "content": notebook}
+                    ).raise_for_status()
+            kernel = Kernel(hub, api, user, timeout)
+            for code in _code_cells(LESSON):
+                kernel.execute(code)
+            student.explorer_s = time.monotonic() - arrived
+            ended = False
+            for k in range(steps):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the run's deadline passed after {k} Steps")
+                if ended:  # a Step after the run's end does nothing: Reset, as a student would
+                    kernel.execute(f"{EXPLORER}.reset()")
+                reply, round_trip = kernel.execute(STEP_CODE, STEP_EXPRESSIONS)
+                ended = expression(reply, "ended")
+                student.step_round_trip_ms.append(round_trip * 1000)
+                student.step_kernel_ms.append(expression(reply, "ms"))
+                student.price_changed.append(expression(reply, "p1") != expression(reply, "p0"))
+                if pause[1] > 0 and k < steps - 1:
+                    time.sleep(random.uniform(*pause))
+            student.memory = student_memory(hub.run_id, user)
+    except Exception as error:
+        student.failure = f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}"
+    finally:
+        if kernel is not None:
+            kernel.close()
+
+
+# In-page scripts (they return null to keep waiting).
+_KERNEL_IDLE_JS = """
+() => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const kernel = panel && panel.sessionContext && panel.sessionContext.session
+    && panel.sessionContext.session.kernel;
+  return kernel && kernel.status === 'idle' && kernel.connectionStatus === 'connected'
+    ? {id: panel.id} : null;
+}
+"""
+_RUN_ALL_JS = """
+() => { window.__hubRunAll = null;
+  window.jupyterapp.commands.execute('notebook:run-all-cells').then(
+    ok => { window.__hubRunAll = {ok: ok !== false}; },
+    err => { window.__hubRunAll = {ok: false, error: String(err)}; }); }
+"""
+_RUN_ALL_DONE_JS = """
+() => {
+  const result = window.__hubRunAll;
+  const panel = window.jupyterapp.shell.currentWidget;
+  const kernel = panel.sessionContext.session.kernel;
+  const cells = panel.content.widgets.map(cell => cell.model);
+  const pending = cells.some(c => c.type === 'code' && c.executionCount === null);
+  if (!result || (result.ok && (pending || kernel.status !== 'idle'))) return null;
+  const errors = cells.flatMap((c, i) => c.type !== 'code' ? [] : c.outputs.toJSON()
+    .filter(o => o.output_type === 'error').map(o => `cell ${i}: ${o.ename}: ${o.evalue}`));
+  return {...result, errors};
+}
+"""
+#: Click the explorer's Step (or Reset when the run has ended) and resolve with the time from
+#: the click to the first change of a line of its charts.
+_CLICK_JS = """
+(root, [label, timeoutMs]) => new Promise(resolve => {
+  const lines = () => Array.from(root.querySelectorAll(
+    '.bqplot svg.svg-figure g.curve path.line')).map(p => p.getAttribute('d')).join('|');
+  const button = Array.from(root.querySelectorAll('button.widget-button'))
+    .find(b => b.textContent.trim() === label);
+  if (!button) { resolve({error: `no ${label} button`}); return; }
+  if (button.disabled) { resolve({disabled: true}); return; }
+  const before = lines();
+  let start = 0;
+  const observer = new MutationObserver(() => {
+    if (lines() !== before) { observer.disconnect(); resolve({ms: performance.now() - start}); }
+  });
+  observer.observe(root, {subtree: true, childList: true, attributes: true,
+                          attributeFilter: ['d']});
+  setTimeout(() => { observer.disconnect(); resolve({error: 'no redraw'}); }, timeoutMs);
+  start = performance.now();
+  button.click();
+})
+"""
+
+
+def browser_student(hub: Hub, student: Student, link: str, *, steps: int,
+                    pause: tuple[float, float], timeout: float, deadline: float,
+                    start: float) -> None:
+    """One student in headless Chromium: /hub/login, then the nbgitpuller ``link``."""
+    sys.path.insert(0, str(ROOT / "tests" / "browser"))
+    try:
+        import labtools
+        from playwright.sync_api import sync_playwright
+    finally:
+        sys.path.remove(str(ROOT / "tests" / "browser"))
+    ms = timeout * 1000
+    try:
+        time.sleep(max(0.0, start + student.arrive_s - time.monotonic()))
+        arrived = time.monotonic()
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(labtools.CHROMIUM), args=labtools.CHROMIUM_ARGS,
+                env=dict(os.environ, **{MARKER: hub.run_id}))
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.route(labtools.NON_LOCAL_URL, lambda route: route.abort())
+                parts = urlsplit(link)
+                page.goto(f"{hub.url}/hub/login?next={quote(parts.path + '?' + parts.query)}",
+                          timeout=ms)
+                page.fill("#username_input", student.name)
+                page.fill("#password_input", PASSWORD)
+                page.click("#login_submit")
+                # spawn-pending, then nbgitpuller's page, then JupyterLab on the lesson
+                page.wait_for_url(f"**/user/{student.name}/lab/tree/**", timeout=ms)
+                student.ready_s = time.monotonic() - arrived
+                page.wait_for_function(_KERNEL_IDLE_JS, timeout=ms)
+                page.evaluate(_RUN_ALL_JS)
+                done = page.wait_for_function(_RUN_ALL_DONE_JS, timeout=ms).json_value()
+                if not done["ok"] or done["errors"]:
+                    raise RuntimeError(f"Run All failed: {done}")
+                labtools.wait_for_widgets(page, ms)
+                explorer = labtools.explorers(page).last
+                explorer.scroll_into_view_if_needed(timeout=ms)
+                student.explorer_s = time.monotonic() - arrived
+                for k in range(steps):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"the run's deadline passed after {k} Steps")
+                    result = explorer.evaluate(_CLICK_JS, ["Step", ms])
+                    if result.get("disabled"):  # the run has ended: Reset, then Step
+                        explorer.evaluate(_CLICK_JS, ["Reset", ms])
+                        labtools.wait_until(
+                            lambda: labtools.widget_button(explorer, "Step").is_enabled(),
+                            bool, "Step enabled after Reset", timeout)
+                        result = explorer.evaluate(_CLICK_JS, ["Step", ms])
+                    if "ms" not in result:
+                        raise RuntimeError(f"Step {k + 1}: {result}")
+                    student.redraw_ms.append(result["ms"])
+                    if pause[1] > 0 and k < steps - 1:
+                        time.sleep(random.uniform(*pause))
+                student.memory = student_memory(hub.run_id, student.name)
+            finally:
+                browser.close()
+    except Exception as error:
+        student.failure = f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}"
+
+
+# ------------------------------------------------------------------------------ the class
+def course_clone_url() -> str:
+    """A ``file://`` URL of this checkout, which nbgitpuller can clone (committed files)."""
+    return ROOT.as_uri()
+
+
+def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
+              pause: tuple[float, float] = (2.0, 4.0), arrive_within: float = 0.0,
+              timeout: float = 150.0, deadline_s: float = 900.0, scratch: Path | None = None,
+              seed: int = 0) -> dict:
+    """Run a class (see the module docstring) and return its report (:func:`summarise`).
+
+    ``pause``: seconds between a student's Steps, drawn uniformly ((0, 0): no pause);
+    ``arrive_within``: students arrive spread uniformly over this many seconds;
+    ``timeout``: for one request, one message, one page wait; ``deadline_s``: the whole run.
+    """
+    from marginloops.links import nbgitpuller_link
+
+    if not 0 <= n_api + n_browser <= MAX_STUDENTS or n_api < 0 or n_browser < 0:
+        raise ValueError(f"n_api + n_browser must be between 0 and {MAX_STUDENTS}; "
+                         f"got {n_api} + {n_browser}")
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1; got {steps}")
+    rng = random.Random(seed)
+    students = [Student(f"student{i:02d}", arrive_s=rng.uniform(0, arrive_within))
+                for i in range(n_api)]
+    students += [Student(f"browser{i:02d}", browser=True, arrive_s=rng.uniform(0, arrive_within))
+                 for i in range(n_browser)]
+    own_scratch = scratch is None
+    scratch = Path(tempfile.mkdtemp(prefix="hubclass-")) if own_scratch else Path(scratch)
+    report: dict = {}
+    hub = Hub(scratch)
+    began = time.monotonic()
+    try:
+        with hub:
+            report["hub_start_s"] = time.monotonic() - began
+            with hub.session() as api:
+                api.post(f"{hub.url}/hub/api/users", timeout=timeout,
+                         json={"usernames": [s.name for s in students]}).raise_for_status()
+            link = nbgitpuller_link(hub.url, course_clone_url(), branch=_branch(), lesson="03")
+            start = time.monotonic()
+            deadline = began + deadline_s
+            common = {"steps": steps, "pause": pause, "timeout": timeout, "deadline": deadline,
+                      "start": start}
+            with ThreadPoolExecutor(max_workers=len(students) or 1) as pool:
+                futures = [pool.submit(browser_student, hub, s, link, **common) if s.browser
+                           else pool.submit(api_student, hub, s, **common) for s in students]
+                for future in futures:
+                    future.result(timeout=max(1.0, deadline - time.monotonic() + 60))
+            report["class_s"] = time.monotonic() - start
+            report["hub_memory"] = _hub_memory(hub)
+            report["hub_log_tail"] = hub.log_tail(30)
+    finally:
+        report["leftover_processes"] = hub.stop()
+        report["run_id"] = hub.run_id
+        report["hub_exit_code"] = hub.process.poll() if hub.process else None
+        if own_scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+    report.update(summarise(students))
+    report["students"] = students
+    return report
+
+
+def _branch() -> str:
+    out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--abbrev-ref", "HEAD"],
+                         capture_output=True, text=True, timeout=10)
+    return out.stdout.strip() or "main"
+
+
+def _hub_memory(hub: Hub) -> dict:
+    """RSS (MiB) of the hub and of the proxy."""
+    sizes = {"hub_rss_mib": 0.0, "proxy_rss_mib": 0.0}
+    for pid in marked_processes(hub.run_id):
+        if "JUPYTERHUB_USER" in _environ(pid):
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        key = ("proxy_rss_mib" if "configurable-http-proxy" in cmdline else
+               "hub_rss_mib" if pid == hub.process.pid else None)
+        if key:
+            sizes[key] += memory_kib(pid)[0] / 1024
+    return sizes
+
+
+def summarise(students: list[Student]) -> dict:
+    """The class's figures: percentiles over students (times) and over Steps (latencies)."""
+    api = [s for s in students if not s.browser]
+    both = [s for s in students if s.memory]
+    return {
+        "n_students": len(students),
+        "failures": [(s.name, s.failure) for s in students if s.failure],
+        "ready_s": percentiles(s.ready_s for s in students if s.ready_s is not None),
+        "explorer_s": percentiles(s.explorer_s for s in students if s.explorer_s is not None),
+        "last_explorer_s": max((s.arrive_s + s.explorer_s for s in students
+                                if s.explorer_s is not None), default=None),
+        "step_kernel_ms": percentiles(ms for s in api for ms in s.step_kernel_ms),
+        "step_round_trip_ms": percentiles(ms for s in api for ms in s.step_round_trip_ms),
+        "redraw_ms": percentiles(ms for s in students for ms in s.redraw_ms),
+        "steps_price_unchanged": sum(not c for s in api for c in s.price_changed),
+        "memory_rss_mib": percentiles(s.memory["rss_mib"] for s in both),
+        "memory_pss_mib": percentiles(s.memory["pss_mib"] for s in both),
+        "memory_mean_rss_mib": statistics.fmean(s.memory["rss_mib"] for s in both) if both
+        else None,
+    }
+
+
+def format_report(report: dict) -> str:
+    """The report as lines of text (figures rounded)."""
+    def fmt(p, unit, digits=0):
+        if not p or not p.get("n"):
+            return "n/a"
+        return (f"p50 {p['p50']:.{digits}f} / p95 {p['p95']:.{digits}f} / "
+                f"max {p['max']:.{digits}f} {unit} (n={p['n']})")
+
+    lines = [
+        f"students: {report['n_students']}, failures: {len(report['failures'])}",
+        f"time to a ready server: {fmt(report['ready_s'], 's', 1)}",
+        f"time to a built explorer: {fmt(report['explorer_s'], 's', 1)}; the last one "
+        f"{report['last_explorer_s'] or float('nan'):.1f} s after the class began",
+        f"Step inside the kernel: {fmt(report['step_kernel_ms'], 'ms')}",
+        f"Step round trip: {fmt(report['step_round_trip_ms'], 'ms')}",
+        f"click to redraw (browser): {fmt(report['redraw_ms'], 'ms')}",
+        f"memory per student, RSS: {fmt(report['memory_rss_mib'], 'MiB')}; PSS: "
+        f"{fmt(report['memory_pss_mib'], 'MiB')}",
+        f"hub / proxy RSS: {report.get('hub_memory', {}).get('hub_rss_mib', 0):.0f} / "
+        f"{report.get('hub_memory', {}).get('proxy_rss_mib', 0):.0f} MiB",
+        f"Steps that left the price unchanged: {report['steps_price_unchanged']}",
+        f"processes left after the run: {report['leftover_processes']}",
+    ]
+    lines += [f"FAILED {name}: {why}" for name, why in report["failures"]]
+    return "\n".join(lines)
+

@@ -1,0 +1,83 @@
+"""A small class on a real JupyterHub: 3 students through the REST API and a kernel, 1 in
+headless Chromium through /hub/login and an nbgitpuller link (tests/hub/hubharness.py).
+
+Needs jupyterhub in the environment and configurable-http-proxy from npm in
+$MARGINLOOPS_HUB_CACHE/chp (.ci/run installs both); skipped, saying so, without them.
+The full class of 30 is benchmarks/bench_hub.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import hubharness as H
+import pytest
+
+pytestmark = [
+    pytest.mark.skipif(H.jupyterhub_command() is None, reason="jupyterhub is not installed"),
+    pytest.mark.skipif(H.proxy_command() is None,
+                       reason=f"configurable-http-proxy is not in {H.PROXY_CACHE}/chp"),
+    pytest.mark.skipif(not Path("/usr/bin/chromium").exists() or shutil.which("git") is None,
+                       reason="needs /usr/bin/chromium and git"),
+]
+
+STEPS = 10  # the crowded-longs run ends after 7 rounds: a Reset happens in every student's run
+
+
+@pytest.fixture(scope="module")
+def report():
+    return H.run_class(n_api=3, n_browser=1, steps=STEPS, pause=(0.5, 1.0), arrive_within=5,
+                       timeout=150, deadline_s=600)
+
+
+def test_every_student_gets_a_server_and_an_explorer_with_no_failure(report):
+    print(H.format_report(report))
+    assert report["failures"] == []
+    assert report["ready_s"]["n"] == report["explorer_s"]["n"] == 4
+    for student in report["students"]:
+        assert 0 < student.ready_s < student.explorer_s
+
+
+def test_every_step_moved_the_price_and_was_timed(report):
+    api = [s for s in report["students"] if not s.browser]
+    for student in api:
+        assert len(student.step_kernel_ms) == len(student.step_round_trip_ms) == STEPS
+        assert student.price_changed == [True] * STEPS
+        # the round trip includes the time inside the kernel
+        assert all(0 < k < r for k, r in zip(student.step_kernel_ms,
+                                                     student.step_round_trip_ms, strict=True))
+    assert report["steps_price_unchanged"] == 0
+    browser = [s for s in report["students"] if s.browser]
+    assert [len(s.redraw_ms) for s in browser] == [STEPS]
+
+
+def test_memory_is_read_for_each_student(report):
+    for student in report["students"]:
+        # the server and at least one kernel, each a Python process of tens of MiB
+        assert student.memory["processes"] >= 2
+        assert 100 < student.memory["rss_mib"] < 2000
+        assert 0 < student.memory["pss_mib"] <= student.memory["rss_mib"]
+
+
+def test_every_process_is_gone_at_the_end(report):
+    assert report["leftover_processes"] == []
+    # nothing with this run's marker in its environment (hub, proxy, servers, kernels, Chromium)
+    assert H.marked_processes(report["run_id"]) == []
+    assert report["hub_exit_code"] is not None  # the hub itself has exited
+
+
+def test_percentiles_by_nearest_rank():
+    # hand-worked: of 1..20, p50 is the 10th value, p95 the 19th
+    assert H.percentiles(range(1, 21)) == {"n": 20, "p50": 10, "p95": 19, "max": 20}
+    assert H.percentiles([7]) == {"n": 1, "p50": 7, "p95": 7, "max": 7}
+    assert H.percentiles([])["p50"] is None
+
+
+def test_binary_kernel_frames_are_decoded():
+    # two offsets: the JSON from byte 12 to 12+len, then one buffer
+    body = b'{"a": 1}'
+    frame = ((2).to_bytes(4, "big") + (12).to_bytes(4, "big")
+             + (12 + len(body)).to_bytes(4, "big") + body + b"\x00\x01")
+    assert H.Kernel.decode(frame) == {"a": 1}
+    assert H.Kernel.decode('{"b": 2}') == {"b": 2}
