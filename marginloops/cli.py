@@ -6,6 +6,11 @@ Every bad input is one line, ``marginloops: error: ...``, and exit status 2.
 ``python -m marginloops lending --preset eth-pool --shock 0.1 --oracle push`` runs a lending
 cascade (:mod:`marginloops.lending`) the same way: any field of
 :class:`~marginloops.lending.LendingScenario` as ``--field value``.
+
+``python -m marginloops sweep --preset crowded-longs --grid depth_1pct=1e6:8e6:20
+--grid shock=0.01:0.1:20 --seeds 3 --workers 2 --out sweep.csv`` runs a sweep
+(:func:`marginloops.sweep`) and writes its table as CSV (to stdout without ``--out``), with a
+progress bar on stderr; Ctrl-C stops it and still writes the rows done (exit status 130).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from .scenarios import (
     describe_changes,
     fraction_text,
 )
+from .sweeps import DEFAULT_MEASURES, MEASURES, process_pool, sweep
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _WHOLE = re.compile(r"[+-]?\d{1,30}", re.ASCII)
@@ -261,6 +267,8 @@ def _main(argv) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["lending"]:
         return _lending_main(argv[1:])
+    if argv[:1] == ["sweep"]:
+        return _sweep_main(argv[1:])
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # --help, or a usage mistake already reported
@@ -368,4 +376,185 @@ def _lending_main(argv) -> int:
         out.write(textwrap.fill(narrate_lending(rec), 100) + "\n")
     out.write("\n" + textwrap.fill(narrate_lending_end(history), 100) + "\n")
     out.flush()
+    return 0
+
+
+# ------------------------------------------------------------------------------------ sweep
+#: Most values one --grid may give, and most runs one sweep may ask for.
+MAX_GRID_VALUES = 100_000
+MAX_RUNS = 10_000_000
+
+
+def build_sweep_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="marginloops sweep",
+        description="Run a scenario's cascade for every combination of some fields' values "
+        "(and several seeds) and write one row per run as CSV: the fields, the seed and the "
+        "measures.",
+        epilog="Example: marginloops sweep --preset crowded-longs --grid depth_1pct=1e6:8e6:20 "
+        "--grid shock=1%%:10%%:20 --seeds 3 --workers 2 --out sweep.csv. Measures: "
+        + ", ".join(MEASURES) + ". Ctrl-C stops the sweep and writes the rows done.")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--preset", "-p", default="crowded-longs",
+                     help="a named scenario (default: crowded-longs)")
+    src.add_argument("--scenario", "-s", metavar="FILE", help="a scenario saved as JSON")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change one field of the base scenario, as in a run (--set mmr=0.01)")
+    p.add_argument("--grid", "-g", action="append", default=[], metavar="FIELD=VALUES",
+                   help="a field and its values: A:B:N (N values evenly from A to B, both "
+                   "included) or V1,V2,... (percentages for fractions: shock=1%%:10%%:10); "
+                   "several --grid give their product, the first slowest")
+    p.add_argument("--seeds", default="1", metavar="N",
+                   help="runs per cell, seeds seed, seed+1, ... (default 1)")
+    p.add_argument("--measures", "-m", default=",".join(DEFAULT_MEASURES), metavar="M1,M2",
+                   help="what to measure (default: " + ",".join(DEFAULT_MEASURES) + ")")
+    p.add_argument("--workers", "-w", default="1", metavar="N",
+                   help="worker processes (default 1: in this process)")
+    p.add_argument("--out", "-o", metavar="FILE", help="write the CSV here (default: stdout)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return p
+
+
+def _whole_arg(flag, text, lo, hi) -> int:
+    t = text.strip()
+    if not _WHOLE.fullmatch(t) or not lo <= int(t) <= hi:
+        raise ValueError(f"{flag} must be a whole number in [{lo:,}, {hi:,}], got {text!r}")
+    return int(t)
+
+
+def _grid_values(field, spec) -> list:
+    """The values ``A:B:N`` or ``V1,V2,...`` give field ``field`` (``--grid field=spec``)."""
+    what = f"--grid {field}"
+    if field in _PAIRS:
+        raise ValueError(f"{what}: a field of pairs cannot be swept from the command line (its "
+                         f"values hold ':' and ','); sweep it from Python with a list of cells")
+    kind = str(_FIELDS[field].type)
+    param = _DECLARED.get(field)
+    whole = kind.startswith("int") or (param is not None and param.kind == "whole")
+    numeric = whole or kind.startswith("float") or (
+        param is not None and param.kind in ("number", "whole"))
+    fraction = field in FRACTION_FIELDS
+    parts = spec.split(":")
+    if len(parts) == 3 and "," not in spec:
+        if not numeric:
+            raise ValueError(f"{what}: A:B:N needs a number field; give {field}'s values as "
+                             f"V1,V2,..., got {spec!r}")
+        try:
+            a, b = (_read_number(x, fraction=fraction) for x in parts[:2])
+        except _Unreadable as exc:
+            raise ValueError(f"{what}: cannot read {spec!r} as A:B:N: A and B must be {exc}") \
+                from None
+        n = parts[2].strip()
+        if not _WHOLE.fullmatch(n) or not 1 <= int(n) <= MAX_GRID_VALUES:
+            raise ValueError(f"{what}: N in A:B:N must be a whole number in [1, "
+                             f"{MAX_GRID_VALUES:,}], got {parts[2]!r}")
+        n = int(n)
+        values = [a + (b - a) * i / (n - 1) for i in range(n)] if n > 1 else [a]
+        if n > 1:
+            values[-1] = b  # exactly B, whatever the rounding
+        if whole:
+            if any(not float(v).is_integer() for v in values):
+                raise ValueError(f"{what}: {spec!r} gives values that are not whole numbers "
+                                 f"(e.g. {next(v for v in values if not float(v).is_integer()):g}"
+                                 f"); choose A, B and N so that the steps are whole")
+            values = [int(v) for v in values]
+        return values
+    items = spec.split(",")
+    if len(items) > MAX_GRID_VALUES:
+        raise ValueError(f"{what}: at most {MAX_GRID_VALUES:,} values, got {len(items):,}")
+    values = []
+    for item in items:
+        try:
+            values.append(_parse_value(field, item))
+        except _Unreadable as exc:
+            raise ValueError(f"{what}: cannot read {item!r} as a value for {field}: expected "
+                             f"{exc} (values as A:B:N or V1,V2,...)") from None
+    return values
+
+
+def _grid(items) -> dict:
+    if not items:
+        raise ValueError("give at least one --grid FIELD=VALUES, e.g. --grid shock=1%:10%:10")
+    grid = {}
+    for item in items:
+        key, sep, spec = item.partition("=")
+        key = key.strip()
+        if not sep or not spec.strip():
+            raise ValueError(f"--grid takes FIELD=VALUES (A:B:N or V1,V2,...), e.g. --grid "
+                             f"shock=0.01:0.1:10, got {item!r}")
+        if key not in _FIELDS or key in ("name", "description"):
+            close = difflib.get_close_matches(key, list(_FIELDS), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "see the scenario's fields"
+            raise ValueError(f"--grid {key}: {key!r} is not a scenario field to sweep; {hint}")
+        if key in grid:
+            raise ValueError(f"--grid {key} is given twice; give its values once")
+        grid[key] = _grid_values(key, spec)
+    return grid
+
+
+def _sweep_main(argv) -> int:
+    try:
+        args = build_sweep_parser().parse_args(argv)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 2
+    try:
+        if args.scenario is not None and not args.scenario.strip():
+            raise ValueError("--scenario needs a file name, got an empty one")
+        if args.out is not None and not args.out.strip():
+            raise ValueError("--out needs a file name, got an empty one")
+        scenario = (Scenario.load(args.scenario) if args.scenario is not None
+                    else Scenario.preset(args.preset))
+        changes = _changes(args.set)
+        if changes:
+            scenario = scenario.variant(**changes)
+        grid = _grid(args.grid)
+        seeds = _whole_arg("--seeds", args.seeds, 1, 10_000)
+        workers = _whole_arg("--workers", args.workers, 1, 256)
+        measures = [m.strip() for m in args.measures.split(",")]
+        runs = seeds
+        for values in grid.values():
+            runs *= len(values)
+        if runs > MAX_RUNS:
+            raise ValueError(f"the sweep asks for {runs:,} runs; at most {MAX_RUNS:,} (fewer "
+                             "values or seeds)")
+        # Every argument checked (and the first cell built) before any work starts.
+        first = {k: v[0] for k, v in grid.items()}
+        sweep(scenario, [first], measures=measures, seeds=1, progress=False)
+    except (ValueError, TypeError, OSError) as exc:
+        sys.stderr.write(f"marginloops: error: {_one_line(exc)}\n")
+        return 2
+    try:
+        if workers == 1:
+            result = sweep(scenario, grid, measures=measures, seeds=seeds,
+                           progress=not args.no_progress)
+        else:
+            pool = process_pool(workers)
+            try:
+                result = sweep(scenario, grid, measures=measures, seeds=seeds, executor=pool,
+                               progress=not args.no_progress)
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+    except ValueError as exc:  # a cell whose fields conflict
+        sys.stderr.write(f"marginloops: error: {_one_line(exc)}\n")
+        return 2
+    except KeyboardInterrupt:  # before the sweep had started (the pool was starting)
+        sys.stderr.write("marginloops: interrupted before any run finished; nothing written\n")
+        return 130
+    try:
+        if args.out is None:
+            sys.stdout.write(result.to_csv())
+            sys.stdout.flush()
+        else:
+            result.to_csv(args.out)
+    except OSError as exc:
+        sys.stderr.write(f"marginloops: error: cannot write {args.out!r}: "
+                         f"{exc.strerror or exc}\n")
+        return 2
+    where = "" if args.out is None else f" to {args.out}"
+    if result.interrupted:
+        sys.stderr.write(f"marginloops: interrupted: wrote the {len(result):,} of "
+                         f"{result.expected:,} runs done{where}\n")
+        return 130
+    if args.out is not None:
+        sys.stderr.write(f"marginloops: wrote {len(result):,} runs{where}\n")
     return 0

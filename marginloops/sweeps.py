@@ -442,6 +442,10 @@ def sweep(scenario, grid, *, measures=DEFAULT_MEASURES, seeds=1, executor=None, 
             _serial(scenario, measure_list, chunks, result, on_rows, bar)
         else:
             _parallel(scenario, measure_list, chunks, executor, result, on_rows, bar)
+    except BaseException:
+        if bar is not None:
+            bar.leave = False  # an error: the bar goes, its message stays alone
+        raise
     finally:
         if bar is not None:
             bar.close()
