@@ -42,7 +42,8 @@ RUNAWAY = 5.0
 
 @dataclasses.dataclass(frozen=True)
 class _Measure:
-    label: str        # the menu's and the colour bar's words
+    label: str        # the menu's words
+    short: str        # the colour bar's
     tick_format: str  # d3 format of the colour bar's ticks
     lo: float         # the colour scale's bottom
     cap: float | None  # its top (None: the largest value swept)
@@ -52,10 +53,11 @@ class _Measure:
 #: coloured. Amplification's colours stop at 10 (a runaway market can reach 50): a cell in the
 #: top colour had 10 or more, as the key says; its hover text has the value.
 PHASE_MEASURES = {
-    "amplification": _Measure("amplification (total fall ÷ shock)", ".0f", 1.0, 10.0),
-    "fall": _Measure("fall from the start price", ".0%", 0.0, None),
-    "rounds": _Measure("rounds until the loop stops", ".0f", 0.0, None),
-    "bad_debt": _Measure("bad debt (USD)", ".2s", 0.0, None),
+    "amplification": _Measure("amplification (total fall ÷ shock)", "amplification", ".0f",
+                              1.0, 10.0),
+    "fall": _Measure("fall from the start price", "fall", ".0%", 0.0, None),
+    "rounds": _Measure("rounds until the loop stops", "rounds", ".0f", 0.0, None),
+    "bad_debt": _Measure("bad debt (USD)", "bad debt", ".2s", 0.0, None),
 }
 #: What the view asks the sweep to measure (the menu's measures, and the hover text's).
 _SWEPT = ("fall", "amplification", "rounds", "liquidated", "bad_debt", "end_reason")
@@ -275,7 +277,8 @@ class PhaseDiagramView(Reports, widgets.VBox):
         sc = {"x": self.x_scale, "y": self.y_scale}
         y0, y1 = float(self._yedges[0]), float(self._yedges[-1])
         # the cell open in the explorer: its outline (hidden until a cell is opened)
-        self.outline = bq.Lines(x=[0.0, 0.0], y=[y0, y0], scales=sc, colors=[style.VERMILLION],
+        x0 = float(self._xedges[0])  # (a point inside the axes: 0 has no place on a log scale)
+        self.outline = bq.Lines(x=[x0, x0], y=[y0, y0], scales=sc, colors=[style.VERMILLION],
                                 stroke_width=4, visible=False)
         marks = [self.heatmap]
         self.boundary = self.boundary_halo = self.boundary_label = None
@@ -298,7 +301,7 @@ class PhaseDiagramView(Reports, widgets.VBox):
                          side="left", grid_lines="none", label_offset="50px",
                          **self._y_ticks(ys_sorted))
         self.color_axis = bq.ColorAxis(scale=self.color_scale,
-                                       side="right", label=first.label, tick_format=".0f")
+                                       side="right", label=first.short, tick_format=".0f")
         title = ("Phase diagram: where does the loop run away?" if self.crowding_axis
                  else f"Phase diagram over {self.x_field} and {self.y_field}")
         self.figure = bq.Figure(
@@ -312,7 +315,7 @@ class PhaseDiagramView(Reports, widgets.VBox):
     def _x_ticks(self, xs_sorted) -> dict:
         if self._xlog:
             lo, hi = self._xedges[0], self._xedges[-1]
-            ticks = [t for t in (0.1, 0.2, 0.25, 0.5, 1, 2, 4, 8, 16) if lo <= t <= hi]
+            ticks = [t for t in (0.1, 0.25, 0.5, 1, 2, 4, 8, 16) if lo <= t <= hi]
             return {"tick_values": ticks, "tick_format": ".2~f"}
         if not self._x_numeric:
             return {"tick_values": list(range(len(xs_sorted))), "tick_format": "d"}
@@ -423,7 +426,7 @@ class PhaseDiagramView(Reports, widgets.VBox):
         with self.color_scale.hold_sync():
             self.color_scale.min, self.color_scale.max = float(spec.lo), float(top)
         with self.color_axis.hold_sync():
-            self.color_axis.label = spec.label
+            self.color_axis.label = spec.short
             self.color_axis.tick_format = spec.tick_format
         self.heatmap.color = values
         self._caption(spec, top)
@@ -645,6 +648,8 @@ class PhaseDiagramView(Reports, widgets.VBox):
             return
         if self.explorer is None:
             self.explorer = CascadeExplorer(scenario)
+            # shown before the explorer goes in: its charts then draw at their size, not at 0
+            self.explorer_box.layout.display = None
             self.explorer_box.children = (self.opened, self.explorer)
         else:
             self.explorer.set_scenario(scenario)
