@@ -555,9 +555,16 @@ def browser_student(hub: Hub, student: Student, link: str, *, steps: int,
 
 
 # ------------------------------------------------------------------------------ the class
-def course_clone_url() -> str:
-    """A ``file://`` URL of this checkout, which nbgitpuller can clone (committed files)."""
-    return ROOT.as_uri()
+def course_repository(scratch: Path) -> str:
+    """A ``file://`` git repository of this checkout's HEAD, on branch ``main``, for
+    nbgitpuller to clone (a scratch clone: the checkout may be on another branch or detached,
+    and the link's clone folder is then always ``marginloops``)."""
+    target = Path(scratch) / "course" / "marginloops"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(target)], check=True, timeout=120,
+                   capture_output=True)
+    subprocess.run(["git", "-C", str(target), "checkout", "-q", "-B", "main"], check=True,
+                   timeout=60, capture_output=True)
+    return target.as_uri()
 
 
 def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
@@ -593,7 +600,7 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
             with hub.session() as api:
                 api.post(f"{hub.url}/hub/api/users", timeout=timeout,
                          json={"usernames": [s.name for s in students]}).raise_for_status()
-            link = nbgitpuller_link(hub.url, course_clone_url(), branch=_branch(), lesson="03")
+            link = nbgitpuller_link(hub.url, course_repository(scratch), lesson="03")
             start = time.monotonic()
             deadline = began + deadline_s
             common = {"steps": steps, "pause": pause, "timeout": timeout, "deadline": deadline,
@@ -615,12 +622,6 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
     report.update(summarise(students))
     report["students"] = students
     return report
-
-
-def _branch() -> str:
-    out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--abbrev-ref", "HEAD"],
-                         capture_output=True, text=True, timeout=10)
-    return out.stdout.strip() or "main"
 
 
 def _hub_memory(hub: Hub) -> dict:
