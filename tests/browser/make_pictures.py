@@ -19,6 +19,7 @@ the Markdown cell right after the code cell whose output is the widget.
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 import time
@@ -48,12 +49,21 @@ class Picture:
     of the slider labelled ``label``, then Enter) or ``("select", label, option)`` (the
     option of the menu labelled ``label``).
     ``summary``: the label of the closed ``<details>`` block that holds the picture.
+    ``mask``: regular expressions for text that differs from run to run (a sweep's time); each
+    match is replaced by "…" in the text kept and compared (:meth:`masked`).
     """
 
     name: str
     lesson: str
     actions: tuple = ()
     summary: str = "Picture of this explorer, for reading without a kernel"
+    mask: tuple = ()
+
+    def masked(self, text: str) -> str:
+        """``text`` with every match of :attr:`mask` replaced by "…"."""
+        for pattern in self.mask:
+            text = re.sub(pattern, "…", text)
+        return text
 
     @property
     def png(self) -> Path:
@@ -82,6 +92,10 @@ PICTURES = (
     Picture("lesson04-critical", "04-liquidation-clusters.ipynb",
             summary="Picture of this chart, for reading without a kernel"),
     Picture("lesson04-sandbox", "04-liquidation-clusters.ipynb", STEP_6),
+    # The phase diagram after one sweep; its status line's time varies from run to run.
+    Picture("lesson04-phase", "04-liquidation-clusters.ipynb", (("click", "Sweep", 1),),
+            summary="Picture of this widget, for reading without a kernel",
+            mask=(r"(?<=markets in )\d[\d,]*(?:\.\d+)?(?= s\.)",)),
     Picture("lesson05-compare", "05-breaking-the-loop.ipynb", STEP_6),
     Picture("lesson05-sandbox", "05-breaking-the-loop.ipynb", (("click", "Step", 3),)),
     Picture("lesson06-case", "06-case-studies.ipynb", STEP_6),
@@ -249,7 +263,7 @@ def take(page, picture: Picture, out_dir: Path | None) -> str:
     settle(widget, None)
     for action in picture.actions:
         act(widget, action)
-    text = settle(widget, None)
+    text = picture.masked(settle(widget, None))
     if out_dir is not None:
         widget.screenshot(path=out_dir / f"{picture.name}.png")
         (out_dir / f"{picture.name}.txt").write_text(text, encoding="utf-8")
