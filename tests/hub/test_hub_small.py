@@ -81,3 +81,20 @@ def test_binary_kernel_frames_are_decoded():
              + (12 + len(body)).to_bytes(4, "big") + body + b"\x00\x01")
     assert H.Kernel.decode(frame) == {"a": 1}
     assert H.Kernel.decode('{"b": 2}') == {"b": 2}
+
+
+def test_a_run_that_fails_still_stops_every_process():
+    # a deadline too short for any server to start (one takes seconds): the student fails, and
+    # the hub, the proxy and the half-started server are all stopped
+    report = H.run_class(n_api=1, n_browser=0, steps=1, pause=(0, 0), timeout=30, deadline_s=3)
+    assert len(report["failures"]) == 1 and "TimeoutError" in report["failures"][0][1]
+    assert report["leftover_processes"] == []
+    assert H.marked_processes(report["run_id"]) == []
+
+
+def test_bad_class_sizes_are_refused():
+    with pytest.raises(ValueError,
+                       match=r"n_api \+ n_browser must be between 0 and 60; got 60 \+ 1"):
+        H.run_class(n_api=60, n_browser=1)
+    with pytest.raises(ValueError, match="steps must be at least 1; got 0"):
+        H.run_class(n_api=1, steps=0)
