@@ -3,7 +3,8 @@ mybinder.org links for the same lesson.
 
 ``python -m marginloops links --hub https://hub.example.edu --repo https://github.com/o/r``
 prints, for every lesson (or ``--lesson 03``), its title, the hub link and the Binder link;
-``--markdown`` prints them as a table for ``lessons/TEACHERS.md``.
+``--markdown`` prints them as a table for ``lessons/TEACHERS.md`` (JupyterLab and Voilà
+columns, or only ``--app``'s).
 
 An nbgitpuller link (https://nbgitpuller.readthedocs.io/en/latest/topic/url-options.html) is
 ``<hub>/hub/user-redirect/git-pull?repo=<git url>&urlpath=<where to go>&branch=<branch>``:
@@ -191,12 +192,22 @@ def links(hub, repo, *, branch="main", app="lab", lesson=None):
             for number, _, title in chosen]
 
 
-def markdown_table(rows, app="lab"):
-    """A Markdown table of ``links(...)`` rows, for lessons/TEACHERS.md."""
-    where = {"lab": "JupyterLab", "voila": "Voilà"}[app]
-    lines = [f"| Lesson | Your hub ({where}) | mybinder.org ({where}) |", "|---|---|---|"]
-    lines += [f"| {int(number)} · {title} | [open]({hub}) | [open]({binder}) |"
-              for number, title, hub, binder in rows]
+_APP_NAMES = {"lab": "JupyterLab", "voila": "Voilà"}
+
+
+def markdown_table(hub, repo, *, branch="main", apps=APPS, lesson=None):
+    """A Markdown table for lessons/TEACHERS.md: a row a lesson, and for each app in ``apps``
+    a column of hub links and one of Binder links."""
+    for app in apps:
+        _check_choice("app", app, APPS)
+    columns = [f"Your hub ({_APP_NAMES[a]})" for a in apps]
+    columns += [f"mybinder.org ({_APP_NAMES[a]})" for a in apps]
+    lines = ["| Lesson | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    by_app = [links(hub, repo, branch=branch, app=a, lesson=lesson) for a in apps]
+    for rows in zip(*by_app, strict=True):
+        number, title = rows[0][:2]
+        cells = [f"[open]({row[2]})" for row in rows] + [f"[open]({row[3]})" for row in rows]
+        lines.append(f"| {int(number)} · {title} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -210,17 +221,25 @@ def main(argv=None):
     parser.add_argument("--repo", required=True,
                         help="the course's git URL, e.g. https://github.com/owner/marginloops")
     parser.add_argument("--branch", default="main", help="branch to pull (default: main)")
-    parser.add_argument("--app", default="lab", help="lab (JupyterLab, default) or voila (app)")
+    parser.add_argument("--app", default=None,
+                        help="lab (JupyterLab) or voila (the lesson as an app); default: lab, "
+                             "and both with --markdown")
     parser.add_argument("--lesson", default=None, help="one lesson, e.g. 03 (default: all)")
     parser.add_argument("--markdown", action="store_true",
                         help="print a Markdown table (for lessons/TEACHERS.md)")
     args = parser.parse_args(argv)
     try:
-        rows = links(args.hub, args.repo, branch=args.branch, app=args.app, lesson=args.lesson)
+        if args.markdown:
+            apps = APPS if args.app is None else (args.app,)
+            table = markdown_table(args.hub, args.repo, branch=args.branch, apps=apps,
+                                   lesson=args.lesson)
+        else:
+            rows = links(args.hub, args.repo, branch=args.branch, app=args.app or "lab",
+                         lesson=args.lesson)
     except ValueError as error:
         parser.exit(2, f"marginloops links: error: {error}\n")
     if args.markdown:
-        print(markdown_table(rows, args.app))
+        print(table)
     else:
         for number, title, hub, binder in rows:  # one line a lesson, tab-separated
             print(f"Lesson {int(number)} · {title}\t{hub}\t{binder}")

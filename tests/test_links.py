@@ -150,10 +150,22 @@ def test_command_line_prints_a_line_a_lesson_and_a_markdown_table(capsys):
                    "--markdown"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0] == "| Lesson | Your hub (Voilà) | mybinder.org (Voilà) |"
+    assert table[1] == "|---|---|---|"
     assert table[2] == (f"| 3 · The loop, round by round | [open]({VOILA_03}) | "
                         "[open](https://mybinder.org/v2/gh/o/marginloops/main"
                         "?urlpath=voila/render/lessons/03-the-loop-round-by-round.ipynb) |")
     assert len(table) == 3
+
+    # without --app: both interfaces, every lesson
+    assert L.main(["--hub", HUB, "--repo", REPO, "--markdown"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == ("| Lesson | Your hub (JupyterLab) | Your hub (Voilà) | "
+                        "mybinder.org (JupyterLab) | mybinder.org (Voilà) |")
+    assert table[1] == "|---|---|---|---|---|"
+    assert len(table) == 2 + len(L.LESSONS)
+    cells = table[5].split(" | ")
+    assert cells[0] == "| 3 · The loop, round by round"
+    assert cells[1] == f"[open]({LAB_03})" and cells[2] == f"[open]({VOILA_03})"
 
 
 def test_command_line_error_is_one_line_and_status_2(capsys):
