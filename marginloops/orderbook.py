@@ -226,7 +226,9 @@ def _fill(kind, requested, filled, prices, taken) -> Fill:
     prices, taken = prices[keep], taken[keep]
     if filled > 0 and taken.size:
         # An average lies between the prices it averages; clip away floating-point rounding.
-        avg = float(np.clip(prices @ taken / taken.sum(), prices.min(), prices.max()))
+        # (min/max of Python floats: np.clip's own result, without its overhead on a scalar)
+        avg = min(max(float(prices @ taken / taken.sum()), float(prices.min())),
+                  float(prices.max()))
         last = float(prices[-1])
     else:
         avg = last = float("nan")

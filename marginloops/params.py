@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_int, check_number, describe_range, is_real
+from ._checks import MAX_MAGNITUDE, check_int, check_number, describe_range, is_real
 
 __all__ = ["KINDS", "Control", "Param", "show", "check_real", "check_whole", "check_choice",
            "check_flag"]
@@ -163,6 +163,19 @@ class Param:
         """``value`` checked (and converted: float, int), or ``ValueError`` naming ``label``
         (the parameter's name by default), the value and the allowed range (``python``: the
         caller is Python code, so a flag's message says True/False, not true/false)."""
+        kind = self.kind
+        # The common case, a float or an int already in range, passes without the general
+        # checks (a sweep makes about 70 of these per run); anything else, valid or not, takes
+        # the general path below, which writes the messages.
+        if kind == "number" and type(value) is float and abs(value) <= MAX_MAGNITUDE and (
+                self.lo is None or value > self.lo or (value == self.lo and not self.lo_open)) \
+                and (self.hi is None or value < self.hi
+                     or (value == self.hi and not self.hi_open)):
+            return value
+        if kind == "whole" and type(value) is int and self.lo is not None \
+                and self.hi is not None and self.lo <= value <= self.hi \
+                and abs(value) <= MAX_MAGNITUDE:
+            return value
         label = self.name if label is None else label
         if value is None and self.optional:
             return None

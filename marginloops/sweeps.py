@@ -3,12 +3,20 @@
 ``sweep(scenario, {"depth_1pct": [...], "shock": [...]}, seeds=3)`` runs every combination
 (several seeds per cell) and returns a :class:`SweepResult`: one row per run with the varied
 fields, the seed and the measures (fall, amplification, rounds, positions liquidated, notional,
-bad debt, end reason). It mirrors NetLogo's BehaviorSpace ("vary these settings, run each
-combination so many times, measure these reporters at the end, one row per run") and Mesa's
-``batch_run(model_cls, parameters, iterations, number_processes)`` (a dict of parameter values
-is expanded into their product, each combination run ``iterations`` times, the results a list
-of dicts that ``pandas.DataFrame`` takes as it is); here the model is a scenario and a run is its
-cascade played to the end.
+bad debt, end reason). It mirrors two tools students of agent-based models meet:
+
+- NetLogo's BehaviorSpace (https://ccl.northwestern.edu/netlogo/docs/behaviorspace.html): "Vary
+  variables as follows" (a list of values, or first/increment/last: here a list, a range or an
+  array), "Repetitions" (here ``seeds``), "Measure runs using these reporters" with "Measure runs
+  at every step" off (here ``measures``, computed once at the end of a run), and "Table output",
+  one row per run, the run number first (here ``cell``);
+- Mesa's ``batch_run(model_cls, parameters, number_processes=1, iterations=1, ...,
+  display_progress=True)`` (https://mesa.readthedocs.io/latest/apis/batchrunner.html): a dict of
+  parameter values expanded into their product (:func:`itertools.product`), each combination run
+  ``iterations`` times, optionally in several processes, with a tqdm progress bar, the results a
+  list of dicts that ``pandas.DataFrame`` takes as it is.
+
+Here the model is a scenario and a run is its cascade played to the end.
 
 The work can go to any :class:`concurrent.futures.Executor` (:func:`process_pool` on this
 machine, or a Dask cluster through ``dask.distributed.Client(...).get_executor()``), in chunks;
