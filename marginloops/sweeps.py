@@ -48,14 +48,20 @@ __all__ = ["DEFAULT_MEASURES", "MEASURES", "SweepResult", "process_pool", "sweep
 
 
 # ---------------------------------------------------------------------------------- measures
+def _down(cascade, history) -> bool:
+    """A crash? (A record's or the cascade's direction; a lending market's cascade is one.)"""
+    direction = getattr(history[0], "direction", None) or getattr(cascade, "direction", "down")
+    return direction == "down"
+
+
 def _fall(cascade, history) -> float:
     start, end = history[0].price_before, history[-1].price_after
-    return 1.0 - end / start if history[0].direction == "down" else end / start - 1.0
+    return 1.0 - end / start if _down(cascade, history) else end / start - 1.0
 
 
 def _shock_fall(cascade, history) -> float:
     first = history[0]
-    if first.direction == "down":
+    if _down(cascade, history):
         return 1.0 - first.price_after / first.price_before
     return first.price_after / first.price_before - 1.0
 
@@ -89,7 +95,8 @@ def _crowding(cascade, history) -> float:
 
 
 #: The measures a sweep can name, each ``f(cascade, history) -> value`` computed after
-#: ``cascade.run()`` (perpetual cascades: :class:`~marginloops.Cascade`'s records):
+#: ``cascade.run()`` on :class:`~marginloops.Cascade`'s records (all but ``notional`` and
+#: ``crowding`` also read a lending market's, :class:`~marginloops.LendingRecord`: a crash):
 #:
 #: - ``fall``: the fractional move from the start in the shock's direction, > 0 (``1 - end/start``
 #:   in a crash, ``end/start - 1`` in a squeeze)

@@ -354,3 +354,19 @@ def test_a_sweep_of_one_market_many_shocks_equals_the_direct_runs():
         want = by_hand(SMALL.replace(shock=row["shock"], seed=row["seed"]))
         assert row["fall"] == pytest.approx(want["fall"], rel=1e-12)  # 1 - p1/p0 vs (p0-p1)/p0
         assert (row["liquidated"], row["bad_debt"]) == (want["liquidated"], want["bad_debt"])
+
+
+def test_a_lending_scenario_sweeps_with_the_measures_its_records_have():
+    from marginloops import LENDING_PRESETS
+
+    base = LENDING_PRESETS["eth-pool"]
+    r = sweep(base, {"shock": [0.1, 0.2]}, progress=False,
+              measures=["fall", "shock_fall", "rounds", "liquidated", "bad_debt", "end_reason"])
+    assert r.columns[:4] == ("cell", "shock", "seed", "fall")
+    for row in r:
+        h = base.replace(shock=row["shock"]).cascade().run()
+        p0 = h[0].price_before
+        assert row["fall"] == pytest.approx((p0 - h[-1].price_after) / p0, rel=1e-12)
+        assert row["shock_fall"] == pytest.approx(row["shock"], rel=1e-6)
+        assert row["liquidated"] == sum(rec.n_closed for rec in h)
+        assert row["rounds"] == h[-1].round and row["end_reason"] == h[-1].end_reason
