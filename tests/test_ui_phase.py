@@ -289,3 +289,17 @@ def test_the_default_grid_is_depth_by_shock_and_draws_the_boundary():
     assert (view.x_field, view.y_field) == ("depth_1pct", "shock")
     assert len(view.grid["depth_1pct"]) == 16 and len(view.grid["shock"]) == 10
     assert view.boundary is not None and view.x_scale.min < 1 < view.x_scale.max
+
+
+def test_the_keyboard_opens_a_cell_with_the_two_menus():
+    view = PhaseDiagramView(BASE, GRID)
+    # the x menu lists n/D ascending, with the depth it comes from
+    labels = [label for label, _ in view.pick_x.options]
+    assert labels[0].endswith("(1% depth 6.0M USD)") and labels[-1].endswith("600.0K USD)")
+    view.pick_x.value = DEPTHS.index(2.0e6)
+    view.pick_y.value = SHOCKS.index(0.08)
+    view.open_button.click()
+    assert (view.explorer.scenario.depth_1pct, view.explorer.scenario.shock) == (2.0e6, 0.08)
+    assert view.opened_cell == DEPTHS.index(2.0e6) * 3 + 2
+    click(view, 0, 0)                                    # a click moves the menus along
+    assert (view.pick_x.value, view.pick_y.value) == (DEPTHS.index(6.0e6), 0)

@@ -349,6 +349,20 @@ class PhaseDiagramView(Reports, widgets.VBox):
         self.map_box = widgets.VBox([self.figure, self.caption],
                                     layout={"flex": "1 1 520px", "min_width": "420px",
                                             "overflow": "visible"})
+        # The keyboard's way to a cell (a click needs a mouse): its two values and a button.
+        self.pick_x = widgets.Dropdown(
+            options=[(self._x_option(i), i) for i in self._xorder], description=self.x_short,
+            layout={"width": "300px"})
+        self.pick_y = widgets.Dropdown(
+            options=[(_value_words(self.y_field, self.grid[self.y_field][i]), i)
+                     for i in self._yorder],
+            description=self.y_field, layout={"width": "220px"})
+        self.open_button = widgets.Button(
+            description="Open in the explorer", icon="search",
+            tooltip="Open the market of these two values in an explorer beside the map",
+            layout={"width": "200px"})
+        self.open_button.on_click(self.guard(lambda _b: self.open_market(
+            self.pick_x.value * len(self.y_positions) + self.pick_y.value)))
         self.sweep_button.on_click(self.guard(lambda _b: self.run()))
         self.measure_menu.observe(self.guard(self._measure_changed), names="value")
         css = widgets.HTML(f"<style>{_CSS}</style>{_PATTERN_SVG}",
@@ -358,12 +372,24 @@ class PhaseDiagramView(Reports, widgets.VBox):
             widgets.HBox([self.sweep_button, self.measure_menu],
                          layout={"align_items": "center", "flex_flow": "row wrap"}),
             self.status, self.message, self.story,
+            widgets.HBox([widgets.HTML("Open a market:"), self.pick_x, self.pick_y,
+                          self.open_button],
+                         layout={"align_items": "center", "flex_flow": "row wrap"}),
             widgets.HBox([self.map_box, self.explorer_box],
+                         # overflow visible: the figure's 2px margins make it wider than
+                         # the box, which would be a scrollable region a keyboard cannot reach
                          layout={"flex_flow": "row wrap", "align_items": "flex-start",
-                                 "width": "100%"})],
+                                 "width": "100%", "overflow": "visible"})],
             layout={"width": "100%"})
         self.add_class(style.ROOT_CLASS)
         self.add_class(_PHASE_CLASS)
+
+    def _x_option(self, i) -> str:
+        """The x menu's words for x value ``i``: n/D and the depth, or the value."""
+        value = self.grid[self.x_field][int(i)]
+        if self.crowding_axis and self.x_field == "depth_1pct":
+            return f"{number(self.x_positions[int(i)], 2)} (1% depth {say.money(value)})"
+        return _value_words(self.x_field, value)
 
     # --------------------------------------------------------------------- the cells
     @property
@@ -654,6 +680,7 @@ class PhaseDiagramView(Reports, widgets.VBox):
         else:
             self.explorer.set_scenario(scenario)
         self.opened_cell = int(cell)
+        self.pick_x.value, self.pick_y.value = ix, iy
         r, c = self._place(cell)
         x0, x1 = float(self._xedges[c]), float(self._xedges[c + 1])
         y0, y1 = float(self._yedges[r]), float(self._yedges[r + 1])
