@@ -5,7 +5,14 @@ beside the map."""
 
 from pathlib import Path
 
-from labtools import click_button, open_notebook, save_screenshot, wait_until, widget_button
+from labtools import (
+    click_button,
+    open_cells,
+    open_notebook,
+    save_screenshot,
+    wait_until,
+    widget_button,
+)
 
 LESSON = Path(__file__).parents[2] / "lessons" / "04-liquidation-clusters.ipynb"
 TALL = {"width": 1400, "height": 2400}
@@ -93,4 +100,47 @@ def test_sweep_fills_the_map_and_a_click_opens_the_market(lab_server, page, page
     # A step in the explorer plays the 1% shock.
     step.click()
     wait_until(lambda: view.text_content(), lambda t: "Round 0" in t, "round 0 after Step")
+    assert page_log.errors == []
+
+
+# A sweep long enough to interrupt: 30 depths x 20 shocks x 4 seeds = 2,400 runs (several
+# seconds), in small chunks so the map fills in as it goes.
+_SLOW = """
+import numpy as np
+from marginloops import PhaseDiagramView, Scenario
+phase = PhaseDiagramView(Scenario.preset("crowded-longs"),
+                         {"depth_1pct": np.geomspace(0.4e6, 8e6, 30),
+                          "shock": np.linspace(0.01, 0.1, 20)}, seeds=4)
+phase
+"""
+
+
+def test_the_kernels_interrupt_stops_a_sweep_and_the_page_says_so(lab_server, page, page_log,
+                                                                  tmp_path):
+    panel = open_cells(lab_server, page, tmp_path, _SLOW, name="phase-interrupt", viewport=TALL)
+    view = panel.locator(".jp-OutputArea-output").filter(has_text=TITLE).first
+    figure = view.locator(".bqplot").filter(has_text=TITLE).first
+    status = view.locator("div[role='status']").first
+    wait_until(lambda: len(fills(figure)), lambda n: n == 600, "the map's 600 cells")
+    click_button(view, "Sweep")
+    # While it runs: the button says so and cannot be pressed; cells fill in.
+    busy = widget_button(view, "Sweeping…")
+    wait_until(busy.count, lambda n: n == 1, "the button saying Sweeping…")
+    assert busy.is_disabled()
+    wait_until(status.text_content, lambda t: "Sweeping:" in (t or "") and "runs done" in t,
+               "the running count")
+    wait_until(lambda: fills(figure), lambda f: any(x.startswith("rgb(") for x in f),
+               "the first cells coloured while the sweep runs")
+    # The kernel's interrupt (Kernel ▸ Interrupt Kernel).
+    page.evaluate("() => window.jupyterapp.commands.execute('kernelmenu:interrupt')")
+    text = wait_until(status.text_content, lambda t: "Interrupted" in (t or ""),
+                      "the status line after the interrupt")
+    assert "of 2,400 runs" in text and "hatched cells were not run" in text, text
+    done = int(text.split("swept ")[1].split(" of")[0].replace(",", ""))
+    assert 0 < done < 2400, text
+    after = fills(figure)
+    assert HATCH in after and any(x.startswith("rgb(") for x in after)   # part done, part not
+    wait_until(widget_button(view, "Sweep").count, lambda n: n == 1, "the Sweep button back")
+    assert not widget_button(view, "Sweep").is_disabled()
+    save_screenshot(view, "lesson04-phase-interrupted")
     assert page_log.errors == []
