@@ -370,6 +370,8 @@ class Student:
     browser: bool = False
     arrive_s: float = 0.0
     ready_s: float | None = None
+    kernel_s: float | None = None  # API students: lesson uploaded, kernel started and connected
+    cells_s: float | None = None  # API students: the lesson's code cells run
     explorer_s: float | None = None
     step_kernel_ms: list[float] = field(default_factory=list)
     step_round_trip_ms: list[float] = field(default_factory=list)
@@ -416,8 +418,12 @@ def api_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float, f
                     json={"type": "notebook", "format": "json", "content": notebook}
                     ).raise_for_status()
             kernel = Kernel(hub, api, user, timeout)
+            kernel.execute("pass")  # the kernel answers
+            student.kernel_s = time.monotonic() - arrived - student.ready_s
+            began_cells = time.monotonic()
             for code in _code_cells(LESSON):
                 kernel.execute(code)
+            student.cells_s = time.monotonic() - began_cells
             student.explorer_s = time.monotonic() - arrived
             ended = False
             for k in range(steps):
@@ -649,6 +655,8 @@ def summarise(students: list[Student]) -> dict:
         "n_students": len(students),
         "failures": [(s.name, s.failure) for s in students if s.failure],
         "ready_s": percentiles(s.ready_s for s in students if s.ready_s is not None),
+        "kernel_s": percentiles(s.kernel_s for s in api if s.kernel_s is not None),
+        "cells_s": percentiles(s.cells_s for s in api if s.cells_s is not None),
         "explorer_s": percentiles(s.explorer_s for s in students if s.explorer_s is not None),
         "last_explorer_s": max((s.arrive_s + s.explorer_s for s in students
                                 if s.explorer_s is not None), default=None),
@@ -674,6 +682,8 @@ def format_report(report: dict) -> str:
     lines = [
         f"students: {report['n_students']}, failures: {len(report['failures'])}",
         f"time to a ready server: {fmt(report['ready_s'], 's', 1)}",
+        f"then upload + kernel start: {fmt(report['kernel_s'], 's', 1)}; the lesson's cells: "
+        f"{fmt(report['cells_s'], 's', 1)}",
         f"time to a built explorer: {fmt(report['explorer_s'], 's', 1)}; the last one "
         f"{report['last_explorer_s'] or float('nan'):.1f} s after the class began",
         f"Step inside the kernel: {fmt(report['step_kernel_ms'], 'ms')}",
