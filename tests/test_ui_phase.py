@@ -303,3 +303,17 @@ def test_the_keyboard_opens_a_cell_with_the_two_menus():
     assert view.opened_cell == DEPTHS.index(2.0e6) * 3 + 2
     click(view, 0, 0)                                    # a click moves the menus along
     assert (view.pick_x.value, view.pick_y.value) == (DEPTHS.index(6.0e6), 0)
+
+
+def test_a_process_pool_fills_the_same_map(swept):
+    from marginloops import process_pool
+
+    serial, _ = swept
+    with process_pool(2) as pool:
+        view = PhaseDiagramView(BASE, GRID, executor=pool)
+        seen = []
+        view.status.observe(lambda change: seen.append(change.new), names="value")
+        result = view.run()
+    assert result.complete
+    assert np.array_equal(np.asarray(view.heatmap.color), np.asarray(serial.heatmap.color))
+    assert any("runs done" in text for text in seen)   # filled in chunk by chunk
