@@ -1,8 +1,11 @@
 """Lesson 4 · Liquidation clusters and open interest: a market whose positions bunch at a round
-number and at popular leverages, the flat-band market of the critical ratio n/D, and exercises.
+number and at popular leverages, the flat-band market of the critical ratio n/D, the phase
+diagram's market and grid (:data:`PHASE_SCENARIO`, :data:`PHASE_GRID`) and its numbers
+(:func:`phase_summary`), and exercises.
 
 Everything here is model core (numpy only); the picture of the critical ratio is
-:class:`marginloops.ui.critical.CriticalRatioView`.
+:class:`marginloops.ui.critical.CriticalRatioView`, the phase diagram's
+:class:`marginloops.ui.phase.PhaseDiagramView`.
 """
 
 from __future__ import annotations
