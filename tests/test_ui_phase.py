@@ -267,6 +267,20 @@ def test_seeds_are_averaged():
         assert view.heatmap.color[row, 1] == pytest.approx(np.mean(each))  # n/D larger: right
 
 
+def test_values_that_are_not_numbers_sit_in_order_labelled():
+    view = PhaseDiagramView(BASE, {"liquidation_orders": ["market", "bankruptcy"],
+                                   "shock": [0.02, 0.05]})
+    axis = view.figure.axes[0]
+    assert list(view.x_positions) == [0.0, 1.0] and view.boundary is None
+    assert axis.tick_labels == {"0": "market", "1": "bankruptcy"}
+    view.run()
+    market = BASE.replace(liquidation_orders="bankruptcy", shock=0.05).cascade().run()
+    assert view.heatmap.color[1, 1] == pytest.approx(amplification(market))
+    view.open_market(1 * 2 + 0)                          # bankruptcy, 2%
+    assert view.explorer.scenario.liquidation_orders == "bankruptcy"
+    assert view.explorer.scenario.shock == 0.02
+
+
 @pytest.mark.parametrize("kwargs,needle", [
     ({"grid": {"shock": (0.01, 0.02)}}, "exactly two fields"),
     ({"grid": {"shock": (0.01,), "depth_1pct": (1e6,), "leverage_mix": ()}}, "exactly two"),
@@ -274,6 +288,7 @@ def test_seeds_are_averaged():
     ({"grid": {"shock": (0.01, 0.02), "depht_1pct": (1e6, 2e6)}}, "'depht_1pct' is not a field"),
     ({"grid": {"shock": (), "depth_1pct": (1e6, 2e6)}}, "grid['shock'] must be a list of at"),
     ({"grid": {"shock": (0.01, 0.02), "depth_1pct": (1e6,)}}, "at least 2 values"),
+    ({"grid": {"shock": (0.01, 0.01), "depth_1pct": (1e6, 2e6)}}, "must not repeat a value"),
     ({"measure": "speed"}, "measure must be one of"),
     ({"autorun": "yes"}, "autorun must be True or False"),
     ({"scenario": "crowded-longs"}, "scenario must be a scenario"),

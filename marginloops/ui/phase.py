@@ -179,6 +179,10 @@ class PhaseDiagramView(Reports, widgets.VBox):
                     or len(values) < 2:
                 raise ValueError(f"grid[{field!r}] must be a list of at least 2 values (a map "
                                  f"needs two columns and two rows), got {values!r:.80}")
+            plain = [v.item() if hasattr(v, "item") else v for v in values]
+            if any(plain[i] in plain[:i] for i in range(len(plain))):
+                raise ValueError(f"grid[{field!r}] must not repeat a value (each is one column "
+                                 f"or row of the map), got {values!r:.80}")
         if measure not in PHASE_MEASURES:
             raise ValueError(f"measure must be one of {list(PHASE_MEASURES)}, got {measure!r}")
         if not isinstance(autorun, bool):
@@ -318,7 +322,7 @@ class PhaseDiagramView(Reports, widgets.VBox):
             ticks = [t for t in (0.1, 0.25, 0.5, 1, 2, 4, 8, 16) if lo <= t <= hi]
             return {"tick_values": ticks, "tick_format": ".2~f"}
         if not self._x_numeric:
-            return {"tick_values": list(range(len(xs_sorted))), "tick_format": "d"}
+            return self._labelled_ticks(self.x_field)
         if self.x_field in FRACTION_FIELDS or self.x_field == "shock":
             return {"tick_format": ".0%"}
         return {"tick_format": ".3~s" if self.x_field in _MONEY_FIELDS else ".3~g"}
@@ -326,10 +330,17 @@ class PhaseDiagramView(Reports, widgets.VBox):
     def _y_ticks(self, ys_sorted) -> dict:
         ticks = {"tick_values": list(map(float, ys_sorted))} if len(ys_sorted) <= 12 else {}
         if not self._y_numeric:
-            return {"tick_values": list(range(len(ys_sorted))), "tick_format": "d"}
+            return self._labelled_ticks(self.y_field)
         if self.y_field in FRACTION_FIELDS or self.y_field in ("shock", "band"):
             return {**ticks, "tick_format": ".0%"}
         return {**ticks, "tick_format": ".3~s" if self.y_field in _MONEY_FIELDS else ".3~g"}
+
+    def _labelled_ticks(self, field) -> dict:
+        """Ticks of a field whose values are not numbers: their order on the axis, each
+        labelled with its value."""
+        values = self.grid[field]
+        return {"tick_values": list(map(float, range(len(values)))),
+                "tick_labels": {str(i): str(v) for i, v in enumerate(values)}}
 
     def _build_controls(self, measure: str) -> None:
         self.sweep_button = widgets.Button(
@@ -618,6 +629,8 @@ class PhaseDiagramView(Reports, widgets.VBox):
             else:
                 words = [_value_words(self.x_field, self.grid[self.x_field][int(i)])
                          for i in self._xorder[mask]]
+                if not self._x_numeric:   # values with no order between them: each named
+                    return f"{xw} {', '.join(words)}"
                 lo, hi = words[0], words[-1]
             return f"{xw} {lo}" if lo == hi else f"{xw} {lo} to {hi}"
 

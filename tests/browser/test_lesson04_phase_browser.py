@@ -144,3 +144,24 @@ def test_the_kernels_interrupt_stops_a_sweep_and_the_page_says_so(lab_server, pa
     assert not widget_button(view, "Sweep").is_disabled()
     save_screenshot(view, "lesson04-phase-interrupted")
     assert page_log.errors == []
+
+
+_WORDS = """
+from marginloops import PhaseDiagramView, Scenario
+phase = PhaseDiagramView(Scenario.preset("crowded-longs"),
+                         {"liquidation_orders": ["market", "bankruptcy"], "shock": [0.02, 0.05]})
+phase
+"""
+
+
+def test_values_that_are_not_numbers_label_their_axis(lab_server, page, page_log, tmp_path):
+    panel = open_cells(lab_server, page, tmp_path, _WORDS, name="phase-words", viewport=TALL)
+    view = panel.locator(".jp-OutputArea-output").filter(
+        has_text="Phase diagram over liquidation_orders and shock").first
+    figure = view.locator(".bqplot").first
+    ticks = figure.locator("g.axis g.tick text").evaluate_all("ts => ts.map(t => t.textContent)")
+    assert "market" in ticks and "bankruptcy" in ticks, ticks
+    click_button(view, "Sweep")
+    wait_until(lambda: fills(figure), lambda f: len(f) == 4 and HATCH not in f, "4 cells")
+    save_screenshot(view, "phase-words")
+    assert page_log.errors == []
