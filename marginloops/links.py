@@ -211,8 +211,9 @@ def markdown_table(hub, repo, *, branch="main", apps=APPS, lesson=None):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    """``python -m marginloops links ...``: print the links (see the module docstring)."""
+def main(argv=None) -> int:
+    """``python -m marginloops links ...``: print the links (see the module docstring); return
+    the exit status (0, or 2 for a bad input, said in one line on stderr)."""
     parser = argparse.ArgumentParser(
         prog="marginloops links",
         description="Print the nbgitpuller link (for your JupyterHub) and the mybinder.org "
@@ -227,7 +228,10 @@ def main(argv=None):
     parser.add_argument("--lesson", default=None, help="one lesson, e.g. 03 (default: all)")
     parser.add_argument("--markdown", action="store_true",
                         help="print a Markdown table (for lessons/TEACHERS.md)")
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, or a usage mistake argparse already reported
+        return stop.code if isinstance(stop.code, int) else 2
     try:
         if args.markdown:
             apps = APPS if args.app is None else (args.app,)
@@ -236,8 +240,9 @@ def main(argv=None):
         else:
             rows = links(args.hub, args.repo, branch=args.branch, app=args.app or "lab",
                          lesson=args.lesson)
-    except ValueError as error:
-        parser.exit(2, f"marginloops links: error: {error}\n")
+    except ValueError as error:  # one line and status 2, as every marginloops command
+        sys.stderr.write(f"marginloops: error: {error}\n")
+        return 2
     if args.markdown:
         print(table)
     else:

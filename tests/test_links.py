@@ -169,8 +169,10 @@ def test_command_line_prints_a_line_a_lesson_and_a_markdown_table(capsys):
 
 
 def test_command_line_error_is_one_line_and_status_2(capsys):
-    with pytest.raises(SystemExit) as info:
-        L.main(["--hub", "hub.example.edu", "--repo", REPO])
-    assert info.value.code == 2
+    assert L.main(["--hub", "hub.example.edu", "--repo", REPO]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("marginloops links: error: hub must be") and err.count("\n") == 1
+    assert err.startswith("marginloops: error: hub must be") and err.count("\n") == 1
+    assert L.main(["--hub", HUB, "--repo", REPO, "--lesson", "12"]) == 2
+    assert "lesson must be one of 00, 01" in capsys.readouterr().err
+    assert L.main(["--repo", REPO]) == 2  # argparse: --hub is required
+    assert "--hub" in capsys.readouterr().err
