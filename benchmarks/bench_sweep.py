@@ -79,19 +79,33 @@ def split(runs: int = 300, cached: bool = False) -> dict:
     return {k: 1e3 * statistics.median(v) for k, v in times.items()}
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (a pool's workers, once shut down)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return float("nan")
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def sweep_tables(size: int, workers=(0, 1, 2), progress: bool = False) -> dict:
-    """``{workers: (seconds, SweepResult)}`` of the ``size`` x ``size`` sweep (0: serial)."""
+    """``{workers: (seconds, SweepResult, cpu_seconds)}`` of the ``size`` x ``size`` sweep
+    (0: serial, in this process; else a process pool of that many workers, whose CPU time is
+    its workers' once the pool is shut down)."""
     from marginloops import process_pool, sweep
 
     out = {}
     for n in workers:
-        t0 = time.perf_counter()
+        t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
         if n == 0:
             result = sweep(Scenario(), grid(size), progress=progress)
         else:
             with process_pool(n) as pool:
                 result = sweep(Scenario(), grid(size), executor=pool, progress=progress)
-        out[n] = (time.perf_counter() - t0, result)
+        wall = time.perf_counter() - t0
+        cpu = (time.process_time() - c0) + (_children_cpu() - k0)
+        out[n] = (wall, result, cpu)
     return out
 
 
@@ -126,13 +140,15 @@ def main(argv=None) -> int:
     print(f"\n2. sweep of Scenario() over depth_1pct x shock, {args.size} x {args.size} = {n:,} "
           f"runs (load average before: {_load()})")
     tables = sweep_tables(args.size, progress=args.progress)
-    for workers, (secs, result) in tables.items():
+    print(f"{'':<24}{'wall':>9}  {'wall/run':>10}  {'CPU (all processes)':>20}")
+    for workers, (secs, result, cpu) in tables.items():
         how = "serial (this process)" if workers == 0 else f"process_pool({workers})"
-        print(f"{how:<24}{secs:>8.2f} s  {1e3 * secs / n:>7.3f} ms/run  {len(result):,} rows")
+        print(f"{how:<24}{secs:>7.2f} s  {1e3 * secs / n:>7.3f} ms  {cpu:>9.2f} s "
+              f"({1e3 * cpu / n:.3f} ms/run)  {len(result):,} rows")
     t1, t2 = tables[1][0], tables[2][0]
     print(f"speedup of 2 workers over 1: {t1 / t2:.2f}x (target >= 1.7x); 2 workers "
           f"{t2:.2f} s (target <= 10 s); load average after: {_load()}")
-    texts = {w: r.to_csv() for w, (_, r) in tables.items()}
+    texts = {w: r.to_csv() for w, (_, r, _) in tables.items()}
     same = len(set(texts.values())) == 1
     print(f"the three tables are {'the same' if same else 'DIFFERENT'}")
     return 0 if same else 1
