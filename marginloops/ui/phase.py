@@ -465,7 +465,8 @@ class PhaseDiagramView(Reports, widgets.VBox):
         with self.color_axis.hold_sync():
             self.color_axis.label = spec.short
             self.color_axis.tick_format = spec.tick_format
-        self.heatmap.color = values
+        with self.heatmap.hold_sync():   # the cells change in place: one message
+            self.heatmap.color = values
         self._caption(spec, top)
 
     def _caption(self, spec, top) -> None:
