@@ -378,6 +378,9 @@ class Student:
     redraw_ms: list[float] = field(default_factory=list)
     price_changed: list[bool] = field(default_factory=list)
     memory: dict = field(default_factory=dict)
+    #: browser students: the page nbgitpuller opened, and whether it cloned the lesson home
+    page_path: str | None = None
+    pulled: bool = False
     failure: str | None = None
 
 
@@ -529,6 +532,9 @@ def browser_student(hub: Hub, student: Student, link: str, *, steps: int,
                 # spawn-pending, then nbgitpuller's page, then JupyterLab on the lesson
                 page.wait_for_url(f"**/user/{student.name}/lab/tree/**", timeout=ms)
                 student.ready_s = time.monotonic() - arrived
+                student.page_path = urlsplit(page.url).path
+                student.pulled = (hub.homes / student.name / "marginloops" / "lessons"
+                                  / LESSON.name).is_file()
                 page.wait_for_function(_KERNEL_IDLE_JS, timeout=ms)
                 page.evaluate(_RUN_ALL_JS)
                 done = page.wait_for_function(_RUN_ALL_DONE_JS, timeout=ms).json_value()

@@ -52,6 +52,14 @@ def test_every_step_moved_the_price_and_was_timed(report):
     assert [len(s.redraw_ms) for s in browser] == [STEPS]
 
 
+def test_the_browser_student_came_through_the_nbgitpuller_link(report):
+    [student] = [s for s in report["students"] if s.browser]
+    # nbgitpuller cloned the course into the student's home and opened the link's urlpath
+    assert student.pulled
+    assert student.page_path == (f"/user/{student.name}/lab/tree/marginloops/lessons/"
+                                 "03-the-loop-round-by-round.ipynb")
+
+
 def test_memory_is_read_for_each_student(report):
     for student in report["students"]:
         # the server and at least one kernel, each a Python process of tens of MiB
