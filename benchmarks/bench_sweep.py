@@ -16,7 +16,10 @@ What it measures:
 2. The acceptance sweep: ``Scenario()`` over ``depth_1pct`` (100 values, 0.5M-8M USD,
    geometric) x ``shock`` (100 values, 1%-10%), 10,000 runs: serial (in this process), one
    worker and two workers (``process_pool``), the wall time of each and the speedup of two
-   workers over one (the issue's targets: <= 10 s with two workers, >= 1.7x).
+   workers over one (the issue's targets: <= 10 s with two workers, >= 1.7x), with the CPU
+   seconds of all processes, and first the machine's headroom: how much faster two processes
+   do pure-Python work than one at that moment (2x on two idle cores; on a machine shared with
+   other jobs, less: the sweep's speedup cannot exceed it).
 
 It checks that the three tables are the same (and exits 1 if not); timings are wall-clock
 (``time.perf_counter``). The machine's load average is printed with them: on a shared machine,
@@ -109,6 +112,33 @@ def sweep_tables(size: int, workers=(0, 1, 2), progress: bool = False) -> dict:
     return out
 
 
+def _spin(n: int = 2_000_000) -> int:
+    s = 0
+    for i in range(n):
+        s += i * i
+    return s
+
+
+def headroom(repeats: int = 3) -> float:
+    """What two processes get done against one on this machine now: the time of two units of
+    pure-Python work one after the other over their time in two processes at once (2.0 on two
+    idle cores; less while other jobs hold a core). Best of ``repeats``."""
+    import concurrent.futures as cf
+
+    best_serial = best_pair = float("inf")
+    with cf.ProcessPoolExecutor(2) as pool:
+        list(pool.map(int, [1, 2]))  # started
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            _spin()
+            _spin()
+            best_serial = min(best_serial, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            list(pool.map(_spin, [2_000_000, 2_000_000]))
+            best_pair = min(best_pair, time.perf_counter() - t0)
+    return best_serial / best_pair
+
+
 def _load() -> str:
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -139,6 +169,8 @@ def main(argv=None) -> int:
     n = args.size * args.size
     print(f"\n2. sweep of Scenario() over depth_1pct x shock, {args.size} x {args.size} = {n:,} "
           f"runs (load average before: {_load()})")
+    print(f"this machine's headroom now: pure-Python work in 2 processes {headroom():.2f}x "
+          "faster than in 1 (2.00x on two idle cores)")
     tables = sweep_tables(args.size, progress=args.progress)
     print(f"{'':<24}{'wall':>9}  {'wall/run':>10}  {'CPU (all processes)':>20}")
     for workers, (secs, result, cpu) in tables.items():
