@@ -269,6 +269,10 @@ def _main(argv) -> int:
         return _lending_main(argv[1:])
     if argv[:1] == ["sweep"]:
         return _sweep_main(argv[1:])
+    if argv[:1] == ["links"]:  # nbgitpuller and Binder links for a course (marginloops.links)
+        from .links import main as links_main
+
+        return links_main(argv[1:])
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # --help, or a usage mistake already reported

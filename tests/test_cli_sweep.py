@@ -177,3 +177,14 @@ def test_ctrl_c_writes_the_rows_done_and_exits_130(tmp_path):
     want = sweep(Scenario.preset("crowded-longs"), [{"shock": float(r["shock"])}],
                  progress=False).rows[0]
     assert float(r["fall"]) == want["fall"] and int(r["liquidated"]) == want["liquidated"]
+
+
+def test_the_links_subcommand_is_dispatched_too(capsys):
+    """``marginloops links`` (marginloops.links.main) through the same entry point."""
+    code = main(["links", "--hub", "https://hub.example.edu", "--repo",
+                 "https://github.com/owner/marginloops", "--lesson", "03"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert out.startswith("Lesson 3") and "https://hub.example.edu/hub/user-redirect/git-pull?" \
+        in out
+    assert main(["links", "--hub", "x"]) == 2
