@@ -37,6 +37,7 @@ import math
 import numbers
 import os
 import signal
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -132,21 +133,26 @@ DEFAULT_MEASURES = ("fall", "amplification", "rounds", "liquidated", "notional",
 _CACHE_SIZE = 4
 _CACHE_LIMIT = 100_000
 _cache: OrderedDict = OrderedDict()
+_lock = threading.Lock()
 
 
 def _cached(key, make):
-    """``make()``, remembered under ``key`` (the few most recent of this process)."""
+    """``make()``, remembered under ``key`` (the few most recent of this process; a lock keeps
+    the dict whole when threads share it: a thread pool, or two sweeps at once)."""
     try:
-        value = _cache[key]
-    except KeyError:
-        value = make()
-        _cache[key] = value
-        if len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-        return value
+        hash(key)
     except TypeError:  # a field value that cannot be hashed: build it each time
         return make()
-    _cache.move_to_end(key)
+    with _lock:
+        value = _cache.get(key)
+        if value is not None:
+            _cache.move_to_end(key)
+            return value
+    value = make()
+    with _lock:
+        _cache[key] = value
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
     return value
 
 
@@ -464,7 +470,8 @@ def sweep(scenario, grid, *, measures=DEFAULT_MEASURES, seeds=1, executor=None, 
     finally:
         if bar is not None:
             bar.close()
-        _cache.clear()  # this process's parts (a worker's go with the worker)
+        with _lock:
+            _cache.clear()  # this process's parts (a worker's go with the worker)
     return result
 
 

@@ -124,3 +124,10 @@ def test_a_dask_local_cluster_gives_the_serial_table(serial):
         assert r.to_csv() == serial.to_csv()
         # the work ran on the cluster's workers
         assert len(client.scheduler_info()["workers"]) == 2
+
+
+def test_threads_sharing_the_worker_cache_give_the_serial_table(serial):
+    """A thread pool's workers share this process's cache of built parts (under a lock)."""
+    with cf.ThreadPoolExecutor(4) as pool:
+        r = sweep(SMALL, GRID, seeds=2, executor=pool, progress=False, chunksize=1)
+    assert r.to_csv() == serial.to_csv()
