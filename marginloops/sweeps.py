@@ -506,7 +506,8 @@ def _serial(scenario, measures, chunks, result, on_rows, bar) -> None:
 def _parallel(scenario, measures, chunks, executor, result, on_rows, bar) -> None:
     futures = []
     try:
-        futures = [executor.submit(_run_chunk, scenario, measures, chunk) for chunk in chunks]
+        for chunk in chunks:  # one by one: an interrupt meanwhile cancels those sent so far
+            futures.append(executor.submit(_run_chunk, scenario, measures, chunk))
         for future in cf.as_completed(futures):
             _take(result, future.result(), on_rows, bar)
     except KeyboardInterrupt:
