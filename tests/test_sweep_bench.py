@@ -5,6 +5,7 @@ split's reused-parts build gives the plain build's run."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,11 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_sweep.py"
 def bench():
     spec = importlib.util.spec_from_file_location("bench_sweep", BENCH)
     module = importlib.util.module_from_spec(spec)
+    # importable by name, so that its functions pickle for the pool's workers (headroom)
+    sys.modules["bench_sweep"] = module
     spec.loader.exec_module(module)
-    return module
+    yield module
+    del sys.modules["bench_sweep"]
 
 
 def test_the_benchmark_runs_small_and_its_tables_agree(bench, capsys):
