@@ -394,9 +394,12 @@ def sweep(scenario, grid, *, measures=DEFAULT_MEASURES, seeds=1, executor=None, 
     executor : concurrent.futures.Executor or None
         None runs in this process. Any executor's ``submit`` / future protocol
         (https://docs.python.org/3/library/concurrent.futures.html): a :func:`process_pool`, or
-        ``dask.distributed.Client(...).get_executor()`` (a ``ClientExecutor``, "a
-        concurrent.futures Executor that executes tasks on a dask.distributed cluster",
-        https://distributed.dask.org/en/stable/api.html). The sweep never shuts it down.
+        ``dask.distributed.Client(...).get_executor()`` ("a concurrent.futures Executor that
+        executes tasks on a dask.distributed Client", distributed's ``ClientExecutor``; its
+        futures are ``concurrent.futures.Future`` objects, so ``as_completed`` and ``cancel``
+        work on them: https://distributed.dask.org/en/stable/api.html). Chunks go with
+        ``submit`` and come back with ``as_completed``; a chunk not started is cancelled on an
+        interrupt. The sweep never shuts the executor down.
     progress : bool
         A ``tqdm.auto`` progress bar (count, rate, time left): a widget in a notebook, text in a
         terminal.
