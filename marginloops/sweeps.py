@@ -215,8 +215,12 @@ def process_pool(workers: int = 2) -> cf.ProcessPoolExecutor:
 
     Examples
     --------
-    >>> with process_pool(2) as pool:                         # doctest: +SKIP
-    ...     result = sweep(scenario, grid, executor=pool)
+    >>> from marginloops import FlatBandScenario
+    >>> with process_pool(2) as pool:
+    ...     result = sweep(FlatBandScenario(ratio=0.5), {"ratio": [0.25, 0.5, 0.75]},
+    ...                    measures=["amplification"], executor=pool, progress=False)
+    >>> [round(float(a), 1) for a in result.column("amplification")]   # 1 / (1 - ratio)
+    [1.3, 2.0, 4.0]
     """
     if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) \
             or not 1 <= workers <= 256:
