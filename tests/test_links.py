@@ -8,6 +8,8 @@ README's Binder links.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -176,3 +178,17 @@ def test_command_line_error_is_one_line_and_status_2(capsys):
     assert "lesson must be one of 00, 01" in capsys.readouterr().err
     assert L.main(["--repo", REPO]) == 2  # argparse: --hub is required
     assert "--hub" in capsys.readouterr().err
+
+
+def test_teachers_notes_hold_the_commands_table():
+    """TEACHERS.md's table of hub links is exactly what the command prints for its example
+    hub and repository: a change to the links (or a new lesson) shows here."""
+    teachers = (Path(__file__).parent.parent / "lessons" / "TEACHERS.md").read_text(
+        encoding="utf-8")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert L.main(["--hub", "https://hub.example.edu", "--repo",
+                     "https://github.com/your-school/marginloops", "--markdown"]) == 0
+    table = out.getvalue().strip()
+    assert table.count("\n") == len(L.lesson_paths()) + 1  # a header, a rule, a row a lesson
+    assert table in teachers
