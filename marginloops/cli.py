@@ -453,9 +453,12 @@ def _grid_values(field, spec) -> list:
             raise ValueError(f"{what}: N in A:B:N must be a whole number in [1, "
                              f"{MAX_GRID_VALUES:,}], got {parts[2]!r}")
         n = int(n)
-        values = [a + (b - a) * i / (n - 1) for i in range(n)] if n > 1 else [a]
+        # Each value to 12 significant digits, so that 1%:10%:3 gives 0.055, not the
+        # 0.05500000000000001 of floating-point steps (the table and the CSV show what was meant).
+        values = [float(f"{a + (b - a) * i / (n - 1):.12g}") for i in range(n)] if n > 1 \
+            else [a]
         if n > 1:
-            values[-1] = b  # exactly B, whatever the rounding
+            values[0], values[-1] = a, b  # exactly A and B
         if whole:
             if any(not float(v).is_integer() for v in values):
                 raise ValueError(f"{what}: {spec!r} gives values that are not whole numbers "

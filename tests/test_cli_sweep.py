@@ -188,3 +188,16 @@ def test_the_links_subcommand_is_dispatched_too(capsys):
     assert out.startswith("Lesson 3") and "https://hub.example.edu/hub/user-redirect/git-pull?" \
         in out
     assert main(["links", "--hub", "x"]) == 2
+
+
+def test_a_range_gives_the_values_a_person_means(capsys):
+    """1%:10%:3 is 0.01, 0.055, 0.1 in the CSV (not 0.05500000000000001), and 1e6:8e6:8 steps
+    by exactly 1e6."""
+    assert main(["sweep", "--preset", "crowded-longs", "--grid", "shock=1%:10%:3",
+                 "--measures", "rounds", "--no-progress"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert [r.split(",")[1] for r in rows[1:]] == ["0.01", "0.055", "0.1"]
+    assert main(["sweep", "--preset", "crowded-longs", "--grid", "depth_1pct=1e6:8e6:8",
+                 "--measures", "rounds", "--no-progress"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert [float(r.split(",")[1]) for r in rows[1:]] == [k * 1e6 for k in range(1, 9)]
