@@ -637,7 +637,10 @@ class SweepResult:
 
     def scenario_for(self, cell, seed=None):
         """Cell ``cell``'s scenario (with ``seed``, by default the sweep's first seed), e.g. to
-        open it in a :class:`~marginloops.CascadeExplorer`."""
+        open it in a :class:`~marginloops.CascadeExplorer`. A scenario with a ``variant`` method
+        (:meth:`Scenario.variant`) is named and described as changed ("crowded-longs
+        (changed)", "crowded-longs with shock 1.0%, ..."), so an explorer's market menu says
+        where it came from; the fields are the run's."""
         changes = self.cell_changes(cell)
         if seed is None:
             seed = self._seeds[0]
@@ -645,7 +648,11 @@ class SweepResult:
             raise ValueError(f"seed must be None for a sweep without seeds, got {seed!r}")
         if seed is not None:
             changes["seed"] = seed
-        return dataclasses.replace(self.scenario, **changes) if changes else self.scenario
+        if not changes:
+            return self.scenario
+        variant = getattr(self.scenario, "variant", None)
+        return variant(**changes) if callable(variant) else \
+            dataclasses.replace(self.scenario, **changes)
 
     # -------------------------------------------------------------------------- export
     def to_pandas(self):

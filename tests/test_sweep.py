@@ -113,7 +113,15 @@ def test_a_list_of_cells_and_the_base_values_of_fields_a_cell_does_not_change():
     assert [row["partial"] for row in r] == [None, "fraction", None]
     assert [row["call_auction"] for row in r] == [False, False, True]
     assert [row["shock"] for row in r] == [0.05, 0.05, 0.08]
-    assert r.scenario_for(2) == SMALL.replace(call_auction=True, shock=0.08)
+    # the cell's fields, named and described as a change of the base (for an explorer's menu)
+    opened = r.scenario_for(2)
+    assert dataclasses.replace(opened, name=SMALL.name, description=SMALL.description) == \
+        SMALL.replace(call_auction=True, shock=0.08)
+    assert opened.description == "custom with shock 8.0%, call_auction true"
+    preset = sweep(Scenario.preset("thin-book"), {"shock": [0.03, 0.06]}, measures=["rounds"],
+                   progress=False)
+    assert preset.scenario_for(0) is Scenario.preset("thin-book")
+    assert preset.scenario_for(1).name == "thin-book (changed)"
     assert r.scenario_for(0) == SMALL
     for i, row in enumerate(r):
         assert row["rounds"] == len(r.scenario_for(i).cascade().run()) - 1
