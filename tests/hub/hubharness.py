@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -60,6 +61,10 @@ MARKER = "MARGINLOOPS_HUBTEST"
 MAX_STUDENTS = 60
 #: The explorer lesson 03 builds in its first cell and shows in Part 4.
 EXPLORER = "playground"
+#: The folder nbgitpuller clones the course into (the last part of the repository's URL).
+COURSE_FOLDER = "marginloops"
+#: Where the hub serves the shared Voilà service (:class:`Hub` with ``voila_pool``).
+VOILA_SERVICE_PREFIX = "/services/voila"
 STEP_CODE = (
     "import time as _hub_t\n"
     f"_hub_h = {EXPLORER}.cascade.history\n"
@@ -181,7 +186,12 @@ class Hub:
     stops every user's server, the hub and the proxy, and kills anything marked that is left.
     """
 
-    def __init__(self, scratch: Path, *, start_timeout: float = 60.0, browser_app: bool = True):
+    def __init__(self, scratch: Path, *, start_timeout: float = 60.0, browser_app: bool = True,
+                 voila_pool: int | None = None, voila_lesson: Path | None = None,
+                 server_args: tuple[str, ...] = (), hub_config: tuple[str, ...] = ()):
+        """``voila_pool``: also run Voilà (standalone, serving ``voila_lesson``) as a hub
+        service at /services/voila/ with that many preheated kernels (0: none); ``server_args``:
+        more arguments for every student's server; ``hub_config``: more config lines."""
         self.scratch = Path(scratch)
         self.run_id = secrets.token_hex(6)
         self.token = secrets.token_hex(24)
@@ -193,13 +203,38 @@ class Hub:
         self.browser_app = browser_app
         self.process: subprocess.Popen | None = None
         self.leftover: list[int] = []
+        self.voila_pool, self.voila_lesson = voila_pool, voila_lesson
+        self.voila_port = _free_port()
+        self.server_args, self.hub_config = tuple(server_args), tuple(hub_config)
+        self.pool_filled_s: float | None = None
+        if voila_pool is not None and (voila_lesson is None or voila_pool < 0):
+            raise ValueError(f"voila_pool needs a voila_lesson and must be at least 0; got "
+                             f"{voila_pool} and {voila_lesson}")
+
+    def voila_service(self) -> dict:
+        """The Voilà service: standalone Voilà serving the one lesson behind the hub's proxy,
+        with ``voila_pool`` preheated kernels (Voilà's "Preheated kernels": a pool of kernels
+        that have each run the notebook, and its rendered page kept, before anyone asks;
+        refilled ``fill_delay`` seconds after one is taken, here after the class's run). Voilà
+        0.5 preheats only as a standalone app: as a server extension in a student's server its
+        handler reads no pool (voila/handler.py: "For server extension case", pool size 0)."""
+        command = [sys.executable, "-m", "voila", self.voila_lesson.name, "--no-browser",
+                   f"--port={self.voila_port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
+                   f"--Voila.base_url={VOILA_SERVICE_PREFIX}/", "--show_tracebacks=True"]
+        if self.voila_pool:
+            command += ["--VoilaConfiguration.preheat_kernel=True",
+                        f"--VoilaConfiguration.default_pool_size={self.voila_pool}",
+                        "--VoilaKernelManager.fill_delay=900"]
+        return {"name": "voila", "url": f"http://127.0.0.1:{self.voila_port}",
+                "command": command, "cwd": str(self.voila_lesson.parent),
+                "environment": {MARKER: self.run_id}}
 
     def config_text(self) -> str:
         proxy, state = proxy_command(), self.scratch
         if proxy is None:
             raise RuntimeError(f"configurable-http-proxy is not installed in {PROXY_CACHE}/chp "
                                f"(npm install --prefix {PROXY_CACHE}/chp configurable-http-proxy)")
-        args = ["--allow-root"] if os.geteuid() == 0 else []
+        args = (["--allow-root"] if os.geteuid() == 0 else []) + list(self.server_args)
         if self.browser_app:  # lets the browser students read kernel state and run all cells
             args.append("--LabApp.expose_app_in_browser=True")
         return "\n".join([
@@ -224,6 +259,9 @@ class Hub:
             f"c.Spawner.environment = {{{MARKER!r}: {self.run_id!r}}}",
             f"c.JupyterHub.services = [{{'name': 'loadtest', 'api_token': {self.token!r}}}]",
             "c.JupyterHub.load_roles = [{'name': 'admin', 'services': ['loadtest']}]",
+            *([f"c.JupyterHub.services.append({self.voila_service()!r})"]
+              if self.voila_pool is not None else []),
+            *self.hub_config,
             "",
         ])
 
@@ -237,6 +275,7 @@ class Hub:
         config.write_text(self.config_text())
         env = dict(os.environ, MARGINLOOPS_ENV=sys.prefix, **{MARKER: self.run_id})
         env["PATH"] = f"{Path(sys.prefix) / 'bin'}:{env.get('PATH', '')}"
+        launched = time.monotonic()
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [str(command), "-f", str(config)], cwd=self.scratch, env=env,
@@ -249,11 +288,29 @@ class Hub:
                                    + self.log_tail())
             try:
                 if requests.get(f"{self.url}/hub/api/", timeout=2).status_code == 200:
-                    return self
+                    break
             except requests.RequestException:
                 pass
             time.sleep(0.2)
-        raise RuntimeError("jupyterhub did not answer in time:\n" + self.log_tail())
+        else:
+            raise RuntimeError("jupyterhub did not answer in time:\n" + self.log_tail())
+        if self.voila_pool:
+            self._wait_for_pool(began=launched)
+        return self
+
+    def _wait_for_pool(self, began: float) -> None:
+        """Wait until Voilà logs "Kernel pool of <lesson> is filled" (the service's output goes
+        to the hub's log); ``pool_filled_s``: how long after launching the hub it was seen.
+        JupyterHub itself waits for a managed service to answer at its URL before it serves,
+        and that request renders the lesson once: it takes one preheated kernel."""
+        deadline = began + max(self.start_timeout, 20.0 * self.voila_pool)
+        while time.monotonic() < deadline:
+            text = self.log_path.read_text(errors="replace")
+            if "Kernel pool of" in text and "is filled with" in text:
+                self.pool_filled_s = time.monotonic() - began
+                return
+            time.sleep(0.5)
+        raise RuntimeError("Voilà's kernel pool was not filled in time:\n" + self.log_tail())
 
     def log_tail(self, lines: int = 60) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -294,14 +351,20 @@ class Hub:
 class Kernel:
     """A kernel of ``user``'s server, driven over its websocket (Jupyter's JSON/binary frames)."""
 
-    def __init__(self, hub: Hub, api: requests.Session, user: str, timeout: float):
-        response = api.post(f"{hub.url}/user/{user}/api/kernels", json={"name": "python3"},
-                            timeout=timeout)
-        response.raise_for_status()
-        self.id = response.json()["id"]
+    def __init__(self, hub: Hub, api: requests.Session | None, user: str, timeout: float, *,
+                 kernel_id: str | None = None, prefix: str | None = None):
+        """Start a kernel on ``user``'s server, or (``kernel_id``) attach to a running one, e.g.
+        the one a Voilà page runs in; ``prefix``: the server's path (default ``/user/<user>``)."""
+        prefix = prefix if prefix is not None else f"/user/{user}"
+        if kernel_id is None:
+            response = api.post(f"{hub.url}{prefix}/api/kernels", json={"name": "python3"},
+                                timeout=timeout)
+            response.raise_for_status()
+            kernel_id = response.json()["id"]
+        self.id = kernel_id
         self.user, self.session_id = user, uuid.uuid4().hex
         ws_url = (hub.url.replace("http", "ws", 1)
-                  + f"/user/{user}/api/kernels/{self.id}/channels?session_id={self.session_id}")
+                  + f"{prefix}/api/kernels/{self.id}/channels?session_id={self.session_id}")
         self.ws = websocket.create_connection(
             ws_url, header=[f"Authorization: token {hub.token}"], timeout=timeout)
 
@@ -316,21 +379,38 @@ class Kernel:
         end = offsets[1] if count > 1 else len(frame)
         return json.loads(frame[offsets[0]:end].decode())
 
+    def send(self, msg_type: str, content: dict, metadata: dict | None = None) -> str:
+        """Send a shell message; return its msg_id."""
+        msg_id = uuid.uuid4().hex
+        self.ws.send(json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": msg_type, "username": self.user,
+                       "session": self.session_id, "version": "5.3",
+                       "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+            "parent_header": {}, "metadata": metadata or {}, "channel": "shell",
+            "buffers": [], "content": content}))
+        return msg_id
+
+    def until_idle(self, msg_id: str, seen=None) -> float:
+        """Read messages until the kernel's idle status for ``msg_id``, passing each of its
+        iopub messages to ``seen``; return the seconds that took."""
+        start = time.perf_counter()
+        while True:
+            msg = self.decode(self.ws.recv())
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = msg.get("msg_type") or msg["header"]["msg_type"]
+            if kind == "status" and msg["content"].get("execution_state") == "idle":
+                return time.perf_counter() - start
+            if seen is not None and msg.get("channel") == "iopub":
+                seen(kind, msg["content"])
+
     def execute(self, code: str, expressions: dict | None = None) -> tuple[dict, float]:
         """Run ``code``; return (the execute_reply's content, seconds from sending the request to
         the kernel's idle status). RuntimeError with the error if the code raised."""
-        msg_id = uuid.uuid4().hex
-        message = {
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": self.user,
-                       "session": self.session_id, "version": "5.3",
-                       "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": False,
-                        "user_expressions": expressions or {}, "allow_stdin": False,
-                        "stop_on_error": True},
-        }
         start = time.perf_counter()
-        self.ws.send(json.dumps(message))
+        msg_id = self.send("execute_request", {
+            "code": code, "silent": False, "store_history": False,
+            "user_expressions": expressions or {}, "allow_stdin": False, "stop_on_error": True})
         reply = idle = None
         while reply is None or idle is None:
             msg = self.decode(self.ws.recv())
@@ -381,6 +461,15 @@ class Student:
     #: browser students: the page nbgitpuller opened, and whether it cloned the lesson home
     page_path: str | None = None
     pulled: bool = False
+    #: Voilà students: the render's first byte and its last (seconds from sending the GET),
+    #: Step clicks sent over the widget comm (ms, click to the kernel's idle), the explorer's
+    #: round counter after each click, and the widget messages (updates) each click caused
+    voila: bool = False
+    first_byte_s: float | None = None
+    page_s: float | None = None
+    click_ms: list[float] = field(default_factory=list)
+    rounds: list[int] = field(default_factory=list)
+    click_updates: list[int] = field(default_factory=list)
     failure: str | None = None
 
 
@@ -442,6 +531,198 @@ def api_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float, f
                 if pause[1] > 0 and k < steps - 1:
                     time.sleep(random.uniform(*pause))
             student.memory = student_memory(hub.run_id, user)
+    except Exception as error:
+        student.failure = f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}"
+    finally:
+        if kernel is not None:
+            kernel.close()
+
+
+# --------------------------------------------------------------------------- Voilà students
+#: Where a Voilà render puts things (voila/templates/lab/index.html.j2 in Voilà 0.5): the page
+#: config with the kernel's id, and each cell output as a JSON script.
+_PAGE_CONFIG = re.compile(
+    r'<script id="jupyter-config-data" type="application/json">\s*(.*?)\s*</script>', re.S)
+_CELL_OUTPUT = re.compile(
+    r'<script type="application/vnd.voila.cell-output\+json">\s*(.*?)\s*</script>', re.S)
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_ROUND = re.compile(r"Round\s+(\d+)")
+
+
+def parse_voila_page(html: str) -> dict:
+    """The kernel id, the widget views (model ids, in page order) and the errors of a Voilà
+    page (an error output, or stderr with a traceback, as Voilà shows a cell's exception)."""
+    config = _PAGE_CONFIG.search(html)
+    outputs = [json.loads(m) for m in _CELL_OUTPUT.findall(html)]
+    views = [o["data"][_WIDGET_VIEW]["model_id"] for o in outputs
+             if _WIDGET_VIEW in o.get("data", {})]
+    errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in outputs
+              if o.get("output_type") == "error"]
+    errors += ["".join(o.get("text", "")) for o in outputs
+               if o.get("name") == "stderr" and "Traceback" in "".join(o.get("text", ""))]
+    return {"kernel_id": json.loads(config.group(1))["kernelId"] if config else None,
+            "views": views, "errors": errors, "finished": "window.voila_finish()" in html}
+
+
+def _children(state: dict) -> list[str]:
+    return [c.removeprefix("IPY_MODEL_") for c in state.get("children", ())
+            if isinstance(c, str)]
+
+
+def find_controls(states: dict, views: list[str]) -> dict | None:
+    """In the kernel's widget states (model id -> {model_name, state}), the Step and Reset
+    buttons and the round counter of the last widget view that holds a Step button (as
+    labtools.explorers(page).last: lesson 03's playground); None if no view holds one."""
+    for root in reversed(views):
+        found, todo, seen = {}, [root], set()
+        while todo:
+            model = todo.pop()
+            if model in seen or model not in states:
+                continue
+            seen.add(model)
+            entry = states[model]
+            state = entry.get("state", {})
+            if entry.get("model_name") == "ButtonModel" and state.get("description") in (
+                    "Step", "Reset"):
+                found.setdefault(state["description"].lower(), model)
+            elif (entry.get("model_name") == "HTMLModel"
+                  and str(state.get("value", "")).startswith("<b>Round")):
+                found.setdefault("counter", model)
+            todo.extend(reversed(_children(state)))
+        if "step" in found:
+            return found
+    return None
+
+
+class WidgetPage:
+    """A Voilà page's kernel seen as the page's widgets see it: each widget's state asked over
+    its comm, button clicks sent as the browser sends them (a ``custom`` comm message
+    ``{"event": "click"}``), and each model's state kept up to date from the kernel's
+    ``update`` messages (the widget messaging protocol of ipywidgets 8)."""
+
+    def __init__(self, kernel: Kernel):
+        self.kernel = kernel
+        self.states: dict = {}
+
+    def _seen(self, kind: str, content: dict) -> None:
+        data = content.get("data", {})
+        if kind == "comm_msg" and data.get("method") == "update_states":
+            self.states.update(data["states"])
+        elif kind == "comm_msg" and data.get("method") in ("update", "echo_update"):
+            self.updates += 1
+            entry = self.states.setdefault(content["comm_id"], {"state": {}})
+            entry["state"].update(data.get("state", {}))
+            if "_model_name" in entry["state"]:
+                entry["model_name"] = entry["state"]["_model_name"]
+
+    def fetch_states(self, roots: list[str]) -> dict:
+        """The states of the widgets under ``roots`` (each widget's comm asked for its state,
+        ``request_state``, as ipywidgets' manager does when it cannot use the control comm;
+        its ``request_states`` left this lesson's kernel busy and silent)."""
+        self.updates = 0
+        todo, asked = list(roots), set()
+        while todo:
+            model = todo.pop()
+            if model in asked:
+                continue
+            asked.add(model)
+            self.kernel.until_idle(self.kernel.send("comm_msg", {
+                "comm_id": model, "data": {"method": "request_state"}}), self._seen)
+            todo.extend(_children(self.states.get(model, {}).get("state", {})))
+        return self.states
+
+    def click(self, model_id: str) -> tuple[float, int]:
+        """Click a button; return (seconds from the click to the kernel's idle, how many widget
+        updates it caused)."""
+        self.updates = 0
+        seconds = self.kernel.until_idle(self.kernel.send("comm_msg", {
+            "comm_id": model_id, "data": {"method": "custom", "content": {"event": "click"}}}),
+            self._seen)
+        return seconds, self.updates
+
+    def value(self, model_id: str, name: str):
+        return self.states.get(model_id, {}).get("state", {}).get(name)
+
+    def round(self, counter: str) -> int:
+        """The explorer's round counter: "Round k" (0: the shock), -1 for "Round –" (before
+        the shock; RunController._update_counter writes it)."""
+        found = _ROUND.search(str(self.value(counter, "value") or ""))
+        return int(found.group(1)) if found else -1
+
+
+def voila_path(prefix: str) -> str:
+    """The Voilà render of lesson 03 under a server's ``prefix`` (where nbgitpuller's clone of
+    the course puts it), or, for the Voilà service, its root (it serves that one notebook)."""
+    if prefix == VOILA_SERVICE_PREFIX:
+        return f"{prefix}/"
+    return f"{prefix}/voila/render/{COURSE_FOLDER}/lessons/{LESSON.name}"
+
+
+def voila_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float, float],
+                  timeout: float, deadline: float, start: float) -> None:
+    """One student opening lesson 03 in Voilà without a browser: their server is started (unless
+    the hub runs the shared Voilà service), the lesson put where nbgitpuller's clone puts it,
+    the render fetched (Voilà executes the notebook and streams the page cell by cell; timed
+    to the first byte and to the last), then the explorer's Step pressed over the widget comm."""
+    user, kernel = student.name, None
+    try:
+        time.sleep(max(0.0, start + student.arrive_s - time.monotonic()))
+        arrived = time.monotonic()
+        with hub.session() as api:
+            if hub.voila_pool is None:
+                prefix = f"/user/{user}"
+                response = api.post(f"{hub.url}/hub/api/users/{user}/server", timeout=timeout)
+                if response.status_code not in (201, 202):
+                    raise RuntimeError(f"starting the server: {response.status_code} "
+                                       f"{response.text}")
+                _wait_ready(hub, api, user, deadline)
+                student.ready_s = time.monotonic() - arrived
+                contents = f"{hub.url}{prefix}/api/contents"
+                for folder in (COURSE_FOLDER, f"{COURSE_FOLDER}/lessons"):
+                    api.put(f"{contents}/{folder}", json={"type": "directory"},
+                            timeout=timeout).raise_for_status()
+                notebook = json.loads(LESSON.read_text(encoding="utf-8"))
+                api.put(f"{contents}/{COURSE_FOLDER}/lessons/{LESSON.name}", timeout=timeout,
+                        json={"type": "notebook", "format": "json", "content": notebook}
+                        ).raise_for_status()
+            else:
+                prefix = VOILA_SERVICE_PREFIX
+            sent = time.monotonic()
+            chunks = []
+            with api.get(f"{hub.url}{voila_path(prefix)}", stream=True,
+                         timeout=timeout) as response:
+                response.raise_for_status()
+                for chunk in response.iter_content(chunk_size=None, decode_unicode=True):
+                    if student.first_byte_s is None:
+                        student.first_byte_s = time.monotonic() - sent
+                    chunks.append(chunk)
+            student.page_s = time.monotonic() - sent
+            page = parse_voila_page("".join(chunks))
+            if not page["finished"] or page["errors"] or not page["kernel_id"]:
+                raise RuntimeError(f"the Voilà page: finished {page['finished']}, kernel "
+                                   f"{page['kernel_id']}, errors {page['errors']}")
+            kernel = Kernel(hub, None, user, timeout, kernel_id=page["kernel_id"], prefix=prefix)
+            widgets = WidgetPage(kernel)
+            controls = find_controls(widgets.fetch_states(page["views"]), page["views"])
+            if controls is None or "counter" not in controls:
+                raise RuntimeError(f"no explorer with a Step button and a round counter among "
+                                   f"{len(page['views'])} widget views")
+            student.explorer_s = time.monotonic() - arrived
+            for k in range(steps):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the run's deadline passed after {k} Steps")
+                if widgets.value(controls["step"], "disabled"):  # the run ended: Reset
+                    widgets.click(controls["reset"])
+                before = widgets.round(controls["counter"])
+                seconds, updates = widgets.click(controls["step"])
+                student.click_ms.append(seconds * 1000)
+                student.click_updates.append(updates)
+                student.rounds.append(widgets.round(controls["counter"]))
+                student.price_changed.append(student.rounds[-1] == before + 1)
+                if pause[1] > 0 and k < steps - 1:
+                    time.sleep(random.uniform(*pause))
+            if hub.voila_pool is None:
+                student.memory = student_memory(hub.run_id, user)
     except Exception as error:
         student.failure = f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}"
     finally:
@@ -544,22 +825,98 @@ def browser_student(hub: Hub, student: Student, link: str, *, steps: int,
                 explorer = labtools.explorers(page).last
                 explorer.scroll_into_view_if_needed(timeout=ms)
                 student.explorer_s = time.monotonic() - arrived
-                for k in range(steps):
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"the run's deadline passed after {k} Steps")
-                    result = explorer.evaluate(_CLICK_JS, ["Step", ms])
-                    if result.get("disabled"):  # the run has ended: Reset, then Step
-                        explorer.evaluate(_CLICK_JS, ["Reset", ms])
-                        labtools.wait_until(
-                            lambda: labtools.widget_button(explorer, "Step").is_enabled(),
-                            bool, "Step enabled after Reset", timeout)
-                        result = explorer.evaluate(_CLICK_JS, ["Step", ms])
-                    if "ms" not in result:
-                        raise RuntimeError(f"Step {k + 1}: {result}")
-                    student.redraw_ms.append(result["ms"])
-                    if pause[1] > 0 and k < steps - 1:
-                        time.sleep(random.uniform(*pause))
+                _press_steps(labtools, explorer, student, steps=steps, pause=pause,
+                             timeout=timeout, deadline=deadline)
                 student.memory = student_memory(hub.run_id, student.name)
+            finally:
+                browser.close()
+    except Exception as error:
+        student.failure = f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}"
+
+
+def _press_steps(labtools, explorer, student: Student, *, steps: int,
+                 pause: tuple[float, float], timeout: float, deadline: float) -> None:
+    """Press the explorer's Step ``steps`` times in the page (Reset first when the run has
+    ended), timing click to redraw."""
+    ms = timeout * 1000
+    for k in range(steps):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the run's deadline passed after {k} Steps")
+        result = explorer.evaluate(_CLICK_JS, ["Step", ms])
+        if result.get("disabled"):  # the run has ended: Reset, then Step
+            explorer.evaluate(_CLICK_JS, ["Reset", ms])
+            labtools.wait_until(
+                lambda: labtools.widget_button(explorer, "Step").is_enabled(),
+                bool, "Step enabled after Reset", timeout)
+            result = explorer.evaluate(_CLICK_JS, ["Step", ms])
+        if "ms" not in result:
+            raise RuntimeError(f"Step {k + 1}: {result}")
+        student.redraw_ms.append(result["ms"])
+        if pause[1] > 0 and k < steps - 1:
+            time.sleep(random.uniform(*pause))
+
+
+#: Voilà has rendered every cell (labtools.open_voila's test).
+_VOILA_DONE_JS = """
+() => !document.getElementById('loading') && document.getElementById('rendered_cells')
+  && !document.querySelector('script[type="application/vnd.voila.cell-output+json"]')
+"""
+
+
+def voila_browser_student(hub: Hub, student: Student, link: str, *, steps: int,
+                          pause: tuple[float, float], timeout: float, deadline: float,
+                          start: float) -> None:
+    """One student in headless Chromium opening lesson 03 in Voilà: /hub/login, then the
+    nbgitpuller ``link`` with ``app=voila`` (or, with the Voilà service, its page), then Step
+    pressed in the page."""
+    sys.path.insert(0, str(ROOT / "tests" / "browser"))
+    try:
+        import labtools
+        from playwright.sync_api import sync_playwright
+    finally:
+        sys.path.remove(str(ROOT / "tests" / "browser"))
+    ms = timeout * 1000
+    try:
+        time.sleep(max(0.0, start + student.arrive_s - time.monotonic()))
+        arrived = time.monotonic()
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(labtools.CHROMIUM), args=labtools.CHROMIUM_ARGS,
+                env=dict(os.environ, **{MARKER: hub.run_id}))
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.route(labtools.NON_LOCAL_URL, lambda route: route.abort())
+                if hub.voila_pool is None:
+                    parts = urlsplit(link)
+                    page.goto(f"{hub.url}/hub/login?next="
+                              f"{quote(parts.path + '?' + parts.query)}", timeout=ms)
+                    page.fill("#username_input", student.name)
+                    page.fill("#password_input", PASSWORD)
+                    page.click("#login_submit")
+                    # spawn-pending, then nbgitpuller's page, then Voilà rendering the lesson
+                    # (its first bytes: the page streams while the notebook runs)
+                    page.wait_for_url(f"**/user/{student.name}/voila/render/**", timeout=ms,
+                                      wait_until="commit")
+                    student.ready_s = time.monotonic() - arrived
+                    student.page_path = urlsplit(page.url).path
+                    student.pulled = (hub.homes / student.name / COURSE_FOLDER / "lessons"
+                                      / LESSON.name).is_file()
+                else:
+                    page.goto(f"{hub.url}{voila_path(VOILA_SERVICE_PREFIX)}", timeout=ms,
+                              wait_until="commit")
+                # page_s: from the render's first bytes to every cell shown (Voilà's spinner
+                # gone), as an API student's page_s runs from the GET to the last byte
+                rendering = time.monotonic()
+                page.wait_for_function(_VOILA_DONE_JS, timeout=ms)
+                student.page_s = time.monotonic() - rendering
+                labtools.wait_for_widgets(page, ms)
+                explorer = labtools.explorers(page).last
+                explorer.scroll_into_view_if_needed(timeout=ms)
+                student.explorer_s = time.monotonic() - arrived
+                _press_steps(labtools, explorer, student, steps=steps, pause=pause,
+                             timeout=timeout, deadline=deadline)
+                if hub.voila_pool is None:
+                    student.memory = student_memory(hub.run_id, student.name)
             finally:
                 browser.close()
     except Exception as error:
@@ -582,18 +939,26 @@ def course_repository(scratch: Path) -> str:
 def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
               pause: tuple[float, float] = (2.0, 4.0), arrive_within: float = 0.0,
               timeout: float = 150.0, deadline_s: float = 900.0, scratch: Path | None = None,
-              seed: int = 0) -> dict:
+              seed: int = 0, n_voila: int = 0, n_voila_browser: int = 0,
+              voila_pool: int | None = None, server_args: tuple[str, ...] = (),
+              hub_config: tuple[str, ...] = ()) -> dict:
     """Run a class (see the module docstring) and return its report (:func:`summarise`).
 
     ``pause``: seconds between a student's Steps, drawn uniformly ((0, 0): no pause);
     ``arrive_within``: students arrive spread uniformly over this many seconds;
     ``timeout``: for one request, one message, one page wait; ``deadline_s``: the whole run.
+    ``n_voila`` / ``n_voila_browser``: students who open lesson 03 in Voilà instead, without a
+    browser (:func:`voila_student`) or in Chromium (:func:`voila_browser_student`), each in
+    their own server (Voilà as its server extension), or, with ``voila_pool`` (an int), all in
+    one shared Voilà service with that many preheated kernels (:meth:`Hub.voila_service`).
+    ``server_args``, ``hub_config``: passed to :class:`Hub`.
     """
     from marginloops.links import nbgitpuller_link
 
-    if not 0 <= n_api + n_browser <= MAX_STUDENTS or n_api < 0 or n_browser < 0:
-        raise ValueError(f"n_api + n_browser must be between 0 and {MAX_STUDENTS}; "
-                         f"got {n_api} + {n_browser}")
+    counts = (n_api, n_browser, n_voila, n_voila_browser)
+    if min(counts) < 0 or sum(counts) > MAX_STUDENTS:
+        raise ValueError(f"n_api + n_browser + n_voila + n_voila_browser must be between 0 and "
+                         f"{MAX_STUDENTS}; got {' + '.join(map(str, counts))}")
     if steps < 1:
         raise ValueError(f"steps must be at least 1; got {steps}")
     rng = random.Random(seed)
@@ -601,31 +966,50 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
                 for i in range(n_api)]
     students += [Student(f"browser{i:02d}", browser=True, arrive_s=rng.uniform(0, arrive_within))
                  for i in range(n_browser)]
+    students += [Student(f"voila{i:02d}", voila=True, arrive_s=rng.uniform(0, arrive_within))
+                 for i in range(n_voila)]
+    students += [Student(f"voilabrowser{i:02d}", browser=True, voila=True,
+                         arrive_s=rng.uniform(0, arrive_within)) for i in range(n_voila_browser)]
     own_scratch = scratch is None
     scratch = Path(tempfile.mkdtemp(prefix="hubclass-")) if own_scratch else Path(scratch)
     report: dict = {}
-    hub = Hub(scratch)
+    repository = course_repository(scratch)
+    hub = Hub(scratch, voila_pool=voila_pool, server_args=server_args, hub_config=hub_config,
+              voila_lesson=Path(repository.removeprefix("file://")) / "lessons" / LESSON.name,
+              start_timeout=max(60.0, 20.0 * (voila_pool or 0)))
     began = time.monotonic()
+    cpu = CpuSampler()
     try:
         with hub:
             report["hub_start_s"] = time.monotonic() - began
+            report["pool_filled_s"] = hub.pool_filled_s
             with hub.session() as api:
                 api.post(f"{hub.url}/hub/api/users", timeout=timeout,
                          json={"usernames": [s.name for s in students]}).raise_for_status()
-            link = nbgitpuller_link(hub.url, course_repository(scratch), lesson="03")
+            link = nbgitpuller_link(hub.url, repository, lesson="03")
+            voila_link = nbgitpuller_link(hub.url, repository, lesson="03", app="voila")
             start = time.monotonic()
             deadline = began + deadline_s
             common = {"steps": steps, "pause": pause, "timeout": timeout, "deadline": deadline,
                       "start": start}
+            cpu.start()
             with ThreadPoolExecutor(max_workers=len(students) or 1) as pool:
-                futures = [pool.submit(browser_student, hub, s, link, **common) if s.browser
-                           else pool.submit(api_student, hub, s, **common) for s in students]
+                futures = [
+                    pool.submit(voila_browser_student, hub, s, voila_link, **common)
+                    if s.browser and s.voila else
+                    pool.submit(browser_student, hub, s, link, **common) if s.browser else
+                    pool.submit(voila_student, hub, s, **common) if s.voila else
+                    pool.submit(api_student, hub, s, **common) for s in students]
                 for future in futures:
                     future.result(timeout=max(1.0, deadline - time.monotonic() + 60))
             report["class_s"] = time.monotonic() - start
+            report["cpu"] = cpu.stop()
+            report["cpu_seconds"] = cpu_seconds_by_role(hub)
             report["hub_memory"] = _hub_memory(hub)
+            report["voila_service"] = voila_service_memory(hub)
             report["hub_log_tail"] = hub.log_tail(30)
     finally:
+        cpu.stop()
         report["leftover_processes"] = hub.stop()
         report["run_id"] = hub.run_id
         report["hub_exit_code"] = hub.process.poll() if hub.process else None
@@ -634,6 +1018,91 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
     report.update(summarise(students))
     report["students"] = students
     return report
+
+
+class CpuSampler:
+    """The machine's CPU use, sampled every ``every`` seconds from /proc/stat in a thread:
+    the busy share of all cores (1 - idle and iowait), and the 1-minute load average."""
+
+    def __init__(self, every: float = 1.0):
+        self.every, self.samples, self._stop = every, [], None
+
+    @staticmethod
+    def _times() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]
+
+    def start(self) -> None:
+        import threading
+        self._stop = threading.Event()
+
+        def sample():
+            total0, idle0 = self._times()
+            while not self._stop.wait(self.every):
+                total, idle = self._times()
+                if total > total0:
+                    self.samples.append((1 - (idle - idle0) / (total - total0),
+                                         os.getloadavg()[0]))
+                total0, idle0 = total, idle
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> dict:
+        if self._stop is not None:
+            self._stop.set()
+            self._thread.join()
+        busy = [b * 100 for b, _ in self.samples]
+        return {"busy_pct": percentiles(busy),
+                "busy_mean_pct": statistics.fmean(busy) if busy else None,
+                "seconds_over_95pct": sum(b > 95 for b in busy) * self.every,
+                "load_max": max((load for _, load in self.samples), default=None)}
+
+
+def _role(pid: int, hub: Hub) -> str | None:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return None
+    env = _environ(pid)
+    if "ipykernel" in cmdline:
+        return "kernels"
+    if env.get("JUPYTERHUB_SERVICE_NAME") == "voila":
+        return "voila service"
+    if "JUPYTERHUB_USER" in env:
+        return "servers"
+    if "configurable-http-proxy" in cmdline:
+        return "proxy"
+    if pid == hub.process.pid:
+        return "hub"
+    if "chrom" in cmdline:
+        return "chromium"
+    return None
+
+
+def cpu_seconds_by_role(hub: Hub) -> dict:
+    """CPU seconds (user + system) so far of the live marked processes, by role: the hub, the
+    proxy, the students' servers, the kernels, the Voilà service, Chromium."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals: dict = {}
+    for pid in marked_processes(hub.run_id):
+        role = _role(pid, hub)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if role:
+            totals[role] = totals.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return totals
+
+
+def voila_service_memory(hub: Hub) -> dict:
+    """RSS and PSS (MiB) of the Voilà service and its kernels, and how many kernels."""
+    pids = [pid for pid in marked_processes(hub.run_id)
+            if _environ(pid).get("JUPYTERHUB_SERVICE_NAME") == "voila"]
+    sizes = [memory_kib(pid) for pid in pids]
+    return {"processes": len(pids), "rss_mib": sum(s[0] for s in sizes) / 1024,
+            "pss_mib": sum(s[1] for s in sizes) / 1024}
 
 
 def _hub_memory(hub: Hub) -> dict:
@@ -674,6 +1143,11 @@ def summarise(students: list[Student]) -> dict:
         "memory_pss_mib": percentiles(s.memory["pss_mib"] for s in both),
         "memory_mean_rss_mib": statistics.fmean(s.memory["rss_mib"] for s in both) if both
         else None,
+        # Voilà students: the render (first byte, whole page), the Step clicks over the comm
+        "voila_first_byte_s": percentiles(s.first_byte_s for s in students
+                                          if s.first_byte_s is not None),
+        "voila_page_s": percentiles(s.page_s for s in students if s.page_s is not None),
+        "voila_click_ms": percentiles(ms for s in students for ms in s.click_ms),
     }
 
 
@@ -699,9 +1173,29 @@ def format_report(report: dict) -> str:
         f"{fmt(report['memory_pss_mib'], 'MiB')}",
         f"hub / proxy RSS: {report.get('hub_memory', {}).get('hub_rss_mib', 0):.0f} / "
         f"{report.get('hub_memory', {}).get('proxy_rss_mib', 0):.0f} MiB",
-        f"Steps that left the price unchanged: {report['steps_price_unchanged']}",
+        f"Steps that left the price (Voilà: the round) unchanged: "
+        f"{report['steps_price_unchanged']}",
         f"processes left after the run: {report['leftover_processes']}",
     ]
+    if report.get("voila_page_s", {}).get("n"):
+        service = report.get("voila_service") or {}
+        lines[5:5] = [
+            f"Voilà render, first byte: {fmt(report['voila_first_byte_s'], 's', 1)}; whole "
+            f"page (the notebook executed): {fmt(report['voila_page_s'], 's', 1)}",
+            f"Voilà Step click to the kernel's idle (API): {fmt(report['voila_click_ms'], 'ms')}",
+        ]
+        if service.get("processes"):
+            lines.append(f"Voilà service and its kernels: {service['processes']} processes, "
+                         f"RSS {service['rss_mib']:.0f} MiB, PSS {service['pss_mib']:.0f} MiB; "
+                         f"pool filled {report.get('pool_filled_s') or 0:.1f} s after start")
+    cpu = report.get("cpu")
+    if cpu and cpu["busy_pct"]["n"]:
+        lines.append(f"CPU busy (both cores): mean {cpu['busy_mean_pct']:.0f} %, "
+                     f"{fmt(cpu['busy_pct'], '%')}; {cpu['seconds_over_95pct']:.0f} s over "
+                     f"95 %; load average up to {cpu['load_max']:.1f}")
+    if report.get("cpu_seconds"):
+        lines.append("CPU seconds by role: " + ", ".join(
+            f"{role} {sec:.0f}" for role, sec in sorted(report["cpu_seconds"].items())))
     lines += [f"FAILED {name}: {why}" for name, why in report["failures"]]
     return "\n".join(lines)
 
