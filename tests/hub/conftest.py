@@ -26,6 +26,6 @@ def pytest_configure(config):
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     for item in items:
-        if item.path == HERE / "test_hub_small.py":
+        if item.path in (HERE / "test_hub_small.py", HERE / "test_voila_small.py"):
             item.add_marker(pytest.mark.hub)
             item.add_marker(pytest.mark.browser)

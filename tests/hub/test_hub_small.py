@@ -101,8 +101,10 @@ def test_a_run_that_fails_still_stops_every_process():
 
 
 def test_bad_class_sizes_are_refused():
-    with pytest.raises(ValueError,
-                       match=r"n_api \+ n_browser must be between 0 and 60; got 60 \+ 1"):
+    with pytest.raises(ValueError, match=r"n_api \+ n_browser \+ n_voila \+ n_voila_browser must "
+                       r"be between 0 and 60; got 60 \+ 1 \+ 0 \+ 0"):
         H.run_class(n_api=60, n_browser=1)
+    with pytest.raises(ValueError, match=r"got 0 \+ 0 \+ -1 \+ 0"):
+        H.run_class(n_api=0, n_browser=0, n_voila=-1)
     with pytest.raises(ValueError, match="steps must be at least 1; got 0"):
         H.run_class(n_api=1, steps=0)
