@@ -70,6 +70,11 @@ def test_knob_boxes_round_clamp_and_say_so_in_lab(lab_server, page, page_log, tm
     play = explorer.get_by_role("button", name=re.compile(r"\bPlay$"))
     assert play.get_attribute("title"), "Play has no tooltip"
     counter = explorer.locator(".widget-html", has_text=re.compile(r"^\s*Round")).first
+    # The slowest speed, 0.5 steps/s: this case's run has 4 rounds after the shock, over in
+    # about 3 s at the default 1.5, which a loaded machine spent before Pause was clicked.
+    speed = explorer.get_by_role("spinbutton", name="Speed (steps/s)", exact=True)
+    type_into(speed, "0.5")
+    wait_until(speed.input_value, lambda v: v == "0.5", "the speed box after 0.5")
     before = counter.text_content()
     play.click()
     pause = explorer.get_by_role("button", name=re.compile(r"\bPause$"))
