@@ -473,6 +473,8 @@ class Student:
     step_round_trip_ms: list[float] = field(default_factory=list)
     redraw_ms: list[float] = field(default_factory=list)
     price_changed: list[bool] = field(default_factory=list)
+    #: when each Step (API) or click (Voilà API) was sent, seconds from the class's start
+    step_at: list[float] = field(default_factory=list)
     memory: dict = field(default_factory=dict)
     #: browser students: the page nbgitpuller opened, and whether it cloned the lesson home
     page_path: str | None = None
@@ -539,6 +541,7 @@ def api_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float, f
                     raise TimeoutError(f"the run's deadline passed after {k} Steps")
                 if ended:  # a Step after the run's end does nothing: Reset, as a student would
                     kernel.execute(f"{EXPLORER}.reset()")
+                student.step_at.append(time.monotonic() - start)
                 reply, round_trip = kernel.execute(STEP_CODE, STEP_EXPRESSIONS)
                 ended = expression(reply, "ended")
                 student.step_round_trip_ms.append(round_trip * 1000)
@@ -737,6 +740,7 @@ def voila_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float,
                 if widgets.value(controls["step"], "disabled"):  # the run ended: Reset
                     widgets.click(controls["reset"])
                 before = widgets.round(controls["counter"])
+                student.step_at.append(time.monotonic() - start)
                 seconds, updates = widgets.click(controls["step"])
                 student.click_ms.append(seconds * 1000)
                 student.click_updates.append(updates)
@@ -1153,6 +1157,8 @@ def summarise(students: list[Student]) -> dict:
     """The class's figures: percentiles over students (times) and over Steps (latencies)."""
     api = [s for s in students if not s.browser]
     both = [s for s in students if s.memory]
+    last = max((s.arrive_s + s.explorer_s for s in students if s.explorer_s is not None),
+               default=float("inf"))
     return {
         "n_students": len(students),
         "failures": [(s.name, s.failure) for s in students if s.failure],
@@ -1170,6 +1176,17 @@ def summarise(students: list[Student]) -> dict:
         "memory_pss_mib": percentiles(s.memory["pss_mib"] for s in both),
         "memory_mean_rss_mib": statistics.fmean(s.memory["rss_mib"] for s in both) if both
         else None,
+        # the Steps sent once every explorer was built (the class's arrival is over): the
+        # steady state of a class at work, without the burst of servers and kernels starting
+        "step_round_trip_after_arrival_ms": percentiles(
+            ms for s in api for ms, at in zip(s.step_round_trip_ms, s.step_at, strict=False)
+            if at > last),
+        "step_kernel_after_arrival_ms": percentiles(
+            ms for s in api for ms, at in zip(s.step_kernel_ms, s.step_at, strict=False)
+            if at > last),
+        "voila_click_after_arrival_ms": percentiles(
+            ms for s in api for ms, at in zip(s.click_ms, s.step_at, strict=False)
+            if at > last),
         # Voilà students: the render (first byte, whole page), the Step clicks over the comm
         "voila_first_byte_s": percentiles(s.first_byte_s for s in students
                                           if s.first_byte_s is not None),
@@ -1195,6 +1212,9 @@ def format_report(report: dict) -> str:
         f"{report['last_explorer_s'] or float('nan'):.1f} s after the class began",
         f"Step inside the kernel: {fmt(report['step_kernel_ms'], 'ms')}",
         f"Step round trip: {fmt(report['step_round_trip_ms'], 'ms')}",
+        f"  once every explorer was built: round trip "
+        f"{fmt(report.get('step_round_trip_after_arrival_ms'), 'ms')}; in the kernel "
+        f"{fmt(report.get('step_kernel_after_arrival_ms'), 'ms')}",
         f"click to redraw (browser): {fmt(report['redraw_ms'], 'ms')}",
         f"memory per student, RSS: {fmt(report['memory_rss_mib'], 'MiB')}; PSS: "
         f"{fmt(report['memory_pss_mib'], 'MiB')}",
@@ -1209,7 +1229,8 @@ def format_report(report: dict) -> str:
         lines[5:5] = [
             f"Voilà render, first byte: {fmt(report['voila_first_byte_s'], 's', 1)}; whole "
             f"page (the notebook executed): {fmt(report['voila_page_s'], 's', 1)}",
-            f"Voilà Step click to the kernel's idle (API): {fmt(report['voila_click_ms'], 'ms')}",
+            f"Voilà Step click to the kernel's idle (API): {fmt(report['voila_click_ms'], 'ms')}"
+            f"; once every page was up: {fmt(report.get('voila_click_after_arrival_ms'), 'ms')}",
         ]
         if service.get("processes"):
             lines.append(f"Voilà service and its kernels: {service['processes']} processes, "
