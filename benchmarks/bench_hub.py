@@ -18,7 +18,7 @@ not a test. The run is bounded by ``--deadline`` seconds, and every process it s
 stopped at the end, failure or not.
 
     nice .venv/bin/python benchmarks/bench_hub.py [--students 30] [--browser 2] [--steps 20]
-        [--pause 2,4] [--arrive-within 60] [--worst-case] [--json out.json]
+        [--pause 2,4] [--arrive-within 60] [--worst-case] [--prestart] [--json out.json]
 
 Needs jupyterhub in the environment and configurable-http-proxy from npm in
 $MARGINLOOPS_HUB_CACHE/chp (default /tmp/hubcache/chp; ``.ci/run`` installs both).
@@ -57,7 +57,7 @@ def run(args, pause) -> dict:
     began = time.monotonic()
     report = H.run_class(args.students, args.browser, steps=args.steps, pause=pause,
                          arrive_within=args.arrive_within, timeout=args.timeout,
-                         deadline_s=args.deadline)
+                         deadline_s=args.deadline, prestart=args.prestart)
     report["wall_s"] = time.monotonic() - began
     return report
 
@@ -83,6 +83,8 @@ def main(argv=None) -> int:
                         help="the class arrives spread over this many seconds")
     parser.add_argument("--worst-case", action="store_true",
                         help="run again with no pause between Steps")
+    parser.add_argument("--prestart", action="store_true",
+                        help="start the API students' servers before the class arrives")
     parser.add_argument("--timeout", type=float, default=150.0)
     parser.add_argument("--deadline", type=float, default=1500.0)
     parser.add_argument("--json", type=Path, help="write the figures to this file")
@@ -101,6 +103,9 @@ def main(argv=None) -> int:
               f"pause {pause[0]:g}-{pause[1]:g} s, arriving within {args.arrive_within:g} s "
               f"({name}); load average {os.getloadavg()[0]:.2f}", flush=True)
         report = run(args, pause)
+        if report.get("prestart_s") is not None:
+            print(f"the API students' servers were started before the class, in "
+                  f"{report['prestart_s']:.0f} s")
         print(H.format_report(report))
         print("\n".join(goals(report)))
         print(f"wall time {report['wall_s']:.0f} s", flush=True)
