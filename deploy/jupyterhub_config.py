@@ -5,9 +5,9 @@
 #     sudo jupyterhub -f deploy/jupyterhub_config.py
 #
 # Every setting below is a configurable trait of JupyterHub 6.1's classes (tests/hub/
-# test_deploy_config.py checks that each one exists); the values come from the first
-# measurement of 30 students on a 2-core machine (deploy/README.md, "Sizing"), to be replaced by
-# benchmarks/bench_hub.py's figures. tests/hub/harness.py loads this file and then overrides only
+# test_deploy_config.py checks that each one exists); the values come from the measurements of
+# 30 students on a 2-core machine (benchmarks/bench_hub.py; deploy/README.md, "Sizing").
+# tests/hub/hubharness.py loads this file and then overrides only
 # what a test on 127.0.0.1 needs (ports, a shared-password login, no system accounts), so the
 # measured hub runs these timeouts and this default URL.
 # Sources: JupyterHub's configuration reference
@@ -37,7 +37,8 @@ c.JupyterHub.spawner_class = "localprocess"
 c.Spawner.cmd = [f"{COURSE_ENV}/bin/jupyterhub-singleuser"]
 c.Spawner.default_url = "/lab"
 # A whole class starting at once: with the defaults (http 30 s, start 60 s) all 30 servers
-# failed on a 2-core machine; with 120 s the 30th was ready after 96 s (deploy/README.md).
+# failed on a 2-core machine; with 120 s none failed, the slowest reported ready 136 s after its
+# student asked (the class arriving within a minute; deploy/README.md, "Sizing").
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
 # Told to the server (MEM_LIMIT) and shown by jupyter-resource-usage; LocalProcessSpawner does
