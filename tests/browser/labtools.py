@@ -485,6 +485,13 @@ def open_notebook(
     # ?reset: start from an empty layout, not the one the previous test left behind.
     page.goto(lab_server.url(f"lab/tree/{path}?reset"))
     lab_server.settle()  # the previous test's kernels have ended (shutdown_kernels_soon)
+    return run_all(page, path, timeout)
+
+
+def run_all(page: Page, path: str, timeout: float = TIMEOUT_MS) -> Locator:
+    """In a JupyterLab page showing the notebook at ``path`` (relative to the server's root),
+    wait for its kernel to be idle, "Run All", wait until every code cell has run and every
+    widget output has rendered, and return the notebook panel (see :func:`open_notebook`)."""
     panel = _wait_in_lab(page, _KERNEL_IDLE_JS, path, timeout)
     page.evaluate(_RUN_ALL_JS)
     result = _wait_in_lab(page, _RUN_ALL_DONE_JS, path, timeout)

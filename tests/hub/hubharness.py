@@ -366,11 +366,43 @@ class Hub:
 
 
 # -------------------------------------------------------------------------- the kernel
+#: The kernel websocket subprotocol JupyterLab 4's and Voilà's pages ask for
+#: (``KernelMessage.supportedKernelWebSocketProtocols`` in @jupyterlab/services; the server side
+#: is jupyter_server's ``services/kernels/connection/base.py``, ``serialize_msg_to_ws_v1``): the
+#: server passes the kernel's frames through as they are, where the legacy JSON protocol (no
+#: subprotocol) makes it decode and re-encode every message.
+V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
+
+
+def encode_v1(channel: str, parts: list[bytes]) -> bytes:
+    """A v1 frame: a little-endian uint64 count n of offsets, the n offsets, the channel's name,
+    then the message's parts (header, parent header, metadata, content, buffers); the last
+    offset is the frame's end."""
+    name = channel.encode()
+    offsets = [8 * (len(parts) + 3)]
+    for chunk in (name, *parts):
+        offsets.append(offsets[-1] + len(chunk))
+    return b"".join([len(offsets).to_bytes(8, "little"),
+                     *(o.to_bytes(8, "little") for o in offsets), name, *parts])
+
+
+def decode_v1(frame: bytes) -> dict:
+    """The message in a v1 frame (:func:`encode_v1`), buffers left out."""
+    count = int.from_bytes(frame[:8], "little")
+    offsets = [int.from_bytes(frame[8 * (i + 1):8 * (i + 2)], "little") for i in range(count)]
+    parts = [frame[offsets[i]:offsets[i + 1]] for i in range(count - 1)]
+    header, parent, metadata, content = (json.loads(part) for part in parts[1:5])
+    return {"channel": parts[0].decode(), "header": header, "parent_header": parent,
+            "metadata": metadata, "content": content, "msg_type": header.get("msg_type")}
+
+
 class Kernel:
-    """A kernel of ``user``'s server, driven over its websocket (Jupyter's JSON/binary frames)."""
+    """A kernel of ``user``'s server, driven over its websocket as JupyterLab drives it (the v1
+    subprotocol; ``protocol=""``: the legacy JSON frames)."""
 
     def __init__(self, hub: Hub, api: requests.Session | None, user: str, timeout: float, *,
-                 kernel_id: str | None = None, prefix: str | None = None):
+                 kernel_id: str | None = None, prefix: str | None = None,
+                 protocol: str = V1_PROTOCOL):
         """Start a kernel on ``user``'s server, or (``kernel_id``) attach to a running one, e.g.
         the one a Voilà page runs in; ``prefix``: the server's path (default ``/user/<user>``)."""
         prefix = prefix if prefix is not None else f"/user/{user}"
@@ -384,12 +416,18 @@ class Kernel:
         ws_url = (hub.url.replace("http", "ws", 1)
                   + f"{prefix}/api/kernels/{self.id}/channels?session_id={self.session_id}")
         self.ws = websocket.create_connection(
-            ws_url, header=[f"Authorization: token {hub.token}"], timeout=timeout)
+            ws_url, header=[f"Authorization: token {hub.token}"], timeout=timeout,
+            subprotocols=[protocol] if protocol else None)
+        self.protocol = protocol
+        if protocol and self.ws.getsubprotocol() != protocol:
+            self.ws.close()
+            raise RuntimeError(f"the server did not accept the {protocol} subprotocol")
 
     @staticmethod
     def decode(frame) -> dict:
-        """A message from a text frame, or from a binary one (a big-endian uint32 count n, n
-        uint32 offsets, the JSON between the first two offsets, then buffers)."""
+        """A legacy-protocol message from a text frame, or from a binary one (a big-endian
+        uint32 count n, n uint32 offsets, the JSON between the first two offsets, then
+        buffers)."""
         if isinstance(frame, str):
             return json.loads(frame)
         count = int.from_bytes(frame[:4], "big")
@@ -397,15 +435,23 @@ class Kernel:
         end = offsets[1] if count > 1 else len(frame)
         return json.loads(frame[offsets[0]:end].decode())
 
+    def receive(self) -> dict:
+        frame = self.ws.recv()
+        return decode_v1(frame) if self.protocol else self.decode(frame)
+
     def send(self, msg_type: str, content: dict, metadata: dict | None = None) -> str:
         """Send a shell message; return its msg_id."""
         msg_id = uuid.uuid4().hex
-        self.ws.send(json.dumps({
-            "header": {"msg_id": msg_id, "msg_type": msg_type, "username": self.user,
-                       "session": self.session_id, "version": "5.3",
-                       "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-            "parent_header": {}, "metadata": metadata or {}, "channel": "shell",
-            "buffers": [], "content": content}))
+        header = {"msg_id": msg_id, "msg_type": msg_type, "username": self.user,
+                  "session": self.session_id, "version": "5.3",
+                  "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        if self.protocol:
+            self.ws.send_binary(encode_v1("shell", [
+                json.dumps(part).encode() for part in (header, {}, metadata or {}, content)]))
+        else:
+            self.ws.send(json.dumps({
+                "header": header, "parent_header": {}, "metadata": metadata or {},
+                "channel": "shell", "buffers": [], "content": content}))
         return msg_id
 
     def until_idle(self, msg_id: str, seen=None) -> float:
@@ -413,7 +459,7 @@ class Kernel:
         iopub messages to ``seen``; return the seconds that took."""
         start = time.perf_counter()
         while True:
-            msg = self.decode(self.ws.recv())
+            msg = self.receive()
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             kind = msg.get("msg_type") or msg["header"]["msg_type"]
@@ -431,7 +477,7 @@ class Kernel:
             "user_expressions": expressions or {}, "allow_stdin": False, "stop_on_error": True})
         reply = idle = None
         while reply is None or idle is None:
-            msg = self.decode(self.ws.recv())
+            msg = self.receive()
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             kind = msg.get("msg_type") or msg["header"]["msg_type"]
@@ -511,7 +557,8 @@ def _wait_ready(hub: Hub, api: requests.Session, user: str, deadline: float) -> 
 
 
 def api_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float, float],
-                timeout: float, deadline: float, start: float) -> None:
+                timeout: float, deadline: float, start: float,
+                protocol: str = V1_PROTOCOL) -> None:
     """One student through the REST API and a kernel (see the module docstring)."""
     user, kernel = student.name, None
     try:
@@ -531,7 +578,7 @@ def api_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float, f
             api.put(f"{contents}/{LESSON.name}", timeout=timeout,
                     json={"type": "notebook", "format": "json", "content": notebook}
                     ).raise_for_status()
-            kernel = Kernel(hub, api, user, timeout)
+            kernel = Kernel(hub, api, user, timeout, protocol=protocol)
             kernel.execute("pass")  # the kernel answers
             student.kernel_s = time.monotonic() - arrived - student.ready_s
             began_cells = time.monotonic()
@@ -682,7 +729,8 @@ def voila_path(prefix: str) -> str:
 
 
 def voila_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float, float],
-                  timeout: float, deadline: float, start: float) -> None:
+                  timeout: float, deadline: float, start: float,
+                  protocol: str = V1_PROTOCOL) -> None:
     """One student opening lesson 03 in Voilà without a browser: their server is started (unless
     the hub runs the shared Voilà service), the lesson put where nbgitpuller's clone puts it,
     the render fetched (Voilà executes the notebook and streams the page cell by cell; timed
@@ -731,7 +779,8 @@ def voila_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float,
                 # the browser students press Step.
                 student.explorer_s = time.monotonic() - arrived
                 return
-            kernel = Kernel(hub, None, user, timeout, kernel_id=page["kernel_id"], prefix=prefix)
+            kernel = Kernel(hub, None, user, timeout, kernel_id=page["kernel_id"], prefix=prefix,
+                            protocol=protocol)
             widgets = WidgetPage(kernel)
             controls = find_controls(widgets.fetch_states(page["views"]), page["views"])
             if controls is None or "counter" not in controls:
@@ -761,35 +810,6 @@ def voila_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float,
             kernel.close()
 
 
-# In-page scripts (they return null to keep waiting).
-_KERNEL_IDLE_JS = """
-() => {
-  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const kernel = panel && panel.sessionContext && panel.sessionContext.session
-    && panel.sessionContext.session.kernel;
-  return kernel && kernel.status === 'idle' && kernel.connectionStatus === 'connected'
-    ? {id: panel.id} : null;
-}
-"""
-_RUN_ALL_JS = """
-() => { window.__hubRunAll = null;
-  window.jupyterapp.commands.execute('notebook:run-all-cells').then(
-    ok => { window.__hubRunAll = {ok: ok !== false}; },
-    err => { window.__hubRunAll = {ok: false, error: String(err)}; }); }
-"""
-_RUN_ALL_DONE_JS = """
-() => {
-  const result = window.__hubRunAll;
-  const panel = window.jupyterapp.shell.currentWidget;
-  const kernel = panel.sessionContext.session.kernel;
-  const cells = panel.content.widgets.map(cell => cell.model);
-  const pending = cells.some(c => c.type === 'code' && c.executionCount === null);
-  if (!result || (result.ok && (pending || kernel.status !== 'idle'))) return null;
-  const errors = cells.flatMap((c, i) => c.type !== 'code' ? [] : c.outputs.toJSON()
-    .filter(o => o.output_type === 'error').map(o => `cell ${i}: ${o.ename}: ${o.evalue}`));
-  return {...result, errors};
-}
-"""
 #: Click the explorer's Step (or Reset when the run has ended) and resolve with the time from
 #: the click to the first change of a line of its charts.
 _CLICK_JS = """
@@ -847,12 +867,7 @@ def browser_student(hub: Hub, student: Student, link: str, *, steps: int,
                 student.page_path = urlsplit(page.url).path
                 student.pulled = (hub.homes / student.name / "marginloops" / "lessons"
                                   / LESSON.name).is_file()
-                page.wait_for_function(_KERNEL_IDLE_JS, timeout=ms)
-                page.evaluate(_RUN_ALL_JS)
-                done = page.wait_for_function(_RUN_ALL_DONE_JS, timeout=ms).json_value()
-                if not done["ok"] or done["errors"]:
-                    raise RuntimeError(f"Run All failed: {done}")
-                labtools.wait_for_widgets(page, ms)
+                labtools.run_all(page, f"{COURSE_FOLDER}/lessons/{LESSON.name}", ms)
                 explorer = labtools.explorers(page).last
                 explorer.scroll_into_view_if_needed(timeout=ms)
                 student.explorer_s = time.monotonic() - arrived
@@ -972,7 +987,8 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
               timeout: float = 150.0, deadline_s: float = 900.0, scratch: Path | None = None,
               seed: int = 0, n_voila: int = 0, n_voila_browser: int = 0,
               voila_pool: int | None = None, server_args: tuple[str, ...] = (),
-              hub_config: tuple[str, ...] = (), prestart: bool = False) -> dict:
+              hub_config: tuple[str, ...] = (), prestart: bool = False,
+              ws_protocol: str = V1_PROTOCOL) -> dict:
     """Run a class (see the module docstring) and return its report (:func:`summarise`).
 
     ``pause``: seconds between a student's Steps, drawn uniformly ((0, 0): no pause);
@@ -985,6 +1001,8 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
     ``server_args``, ``hub_config``: passed to :class:`Hub`. ``prestart``: start the API
     students' servers before the class (as a teacher can, through the hub's admin page or API,
     before the lesson), five at a time; ``prestart_s`` reports how long that took.
+    ``ws_protocol``: the kernel websocket protocol of the students without a browser (default:
+    JupyterLab's; ``""``: the legacy JSON frames, which cost the server more).
     """
     from marginloops.links import nbgitpuller_link
 
@@ -1043,8 +1061,10 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
                     pool.submit(voila_browser_student, hub, s, voila_link, **common)
                     if s.browser and s.voila else
                     pool.submit(browser_student, hub, s, link, **common) if s.browser else
-                    pool.submit(voila_student, hub, s, **common) if s.voila else
-                    pool.submit(api_student, hub, s, **common) for s in students]
+                    pool.submit(voila_student, hub, s, protocol=ws_protocol, **common)
+                    if s.voila else
+                    pool.submit(api_student, hub, s, protocol=ws_protocol, **common)
+                    for s in students]
                 for future in futures:
                     future.result(timeout=max(1.0, deadline - time.monotonic() + 60))
             report["class_s"] = time.monotonic() - start

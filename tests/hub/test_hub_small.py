@@ -91,6 +91,24 @@ def test_binary_kernel_frames_are_decoded():
     assert H.Kernel.decode('{"b": 2}') == {"b": 2}
 
 
+def test_v1_frames_agree_with_jupyter_servers_own_coder():
+    # the server's side of the protocol JupyterLab 4 uses (jupyter_server's
+    # services/kernels/connection/base.py): what the harness sends, the server reads, and
+    # what the server writes, the harness reads
+    from jupyter_server.services.kernels.connection.base import (
+        deserialize_msg_from_ws_v1,
+        serialize_msg_to_ws_v1,
+    )
+    parts = [b'{"msg_type": "execute_request", "msg_id": "a"}', b"{}", b"{}", b'{"code": "1"}']
+    assert deserialize_msg_from_ws_v1(H.encode_v1("shell", parts)) == ("shell", parts)
+    reply = [b'{"msg_type": "status"}', b'{"msg_id": "a"}', b"{}",
+             b'{"execution_state": "idle"}', b"\x00buffer"]
+    message = H.decode_v1(serialize_msg_to_ws_v1(reply, "iopub"))
+    assert message == {"channel": "iopub", "header": {"msg_type": "status"},
+                       "parent_header": {"msg_id": "a"}, "metadata": {},
+                       "content": {"execution_state": "idle"}, "msg_type": "status"}
+
+
 def test_a_run_that_fails_still_stops_every_process():
     # a deadline too short for any server to start (one takes seconds): the student fails, and
     # the hub, the proxy and the half-started server are all stopped
