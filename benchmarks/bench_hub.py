@@ -85,7 +85,8 @@ def main(argv=None) -> int:
     parser.add_argument("--worst-case", action="store_true",
                         help="run again with no pause between Steps")
     parser.add_argument("--prestart", action="store_true",
-                        help="start the API students' servers before the class arrives")
+                        help="start every student's server before the class arrives "
+                             "(python -m marginloops start-servers, five at a time)")
     parser.add_argument("--legacy-protocol", action="store_true",
                         help="API students use the kernel websocket's legacy JSON frames "
                              "instead of JupyterLab's v1 protocol (to compare the server's cost)")
@@ -108,7 +109,7 @@ def main(argv=None) -> int:
               f"({name}); load average {os.getloadavg()[0]:.2f}", flush=True)
         report = run(args, pause)
         if report.get("prestart_s") is not None:
-            print(f"the API students' servers were started before the class, in "
+            print(f"every student's server was started before the class, in "
                   f"{report['prestart_s']:.0f} s")
         print(H.format_report(report))
         print("\n".join(goals(report)))

@@ -64,3 +64,18 @@ c.JupyterHub.services = [{
     "command": [sys.executable, "-m", "jupyterhub_idle_culler", "--timeout=3600",
                 "--cull-every=300"],
 }]
+
+# Start the class's servers before the lesson (`python -m marginloops start-servers --hub ...
+# --group students`, by hand or from cron; deploy/README.md, "Before the class"): a service
+# with only the scopes that command needs. Its token is the file below, created once by the
+# admin (`openssl rand -hex 32 > /srv/jupyterhub/class-starter-token && chmod 600 ...`) and
+# given to the command as JUPYTERHUB_API_TOKEN; without the file there is no such service.
+STARTER_TOKEN = os.path.join(STATE, "class-starter-token")
+if os.path.isfile(STARTER_TOKEN):
+    with open(STARTER_TOKEN, encoding="utf-8") as token_file:
+        c.JupyterHub.services.append({"name": "class-starter", "api_token": token_file.read().strip()})
+    c.JupyterHub.load_roles.append({
+        "name": "class-starter",
+        "scopes": ["list:users", "read:users", "read:groups", "servers"],
+        "services": ["class-starter"],
+    })

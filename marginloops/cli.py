@@ -273,6 +273,13 @@ def _main(argv) -> int:
         from .links import main as links_main
 
         return links_main(argv[1:])
+    if argv[:1] == ["start-servers"]:  # a class's servers before the lesson (marginloops.hubstart)
+        from .hubstart import main as start_main
+
+        try:
+            return start_main(argv[1:])
+        except SystemExit as stop:  # --help, or a usage mistake already reported
+            return stop.code if isinstance(stop.code, int) else 2
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # --help, or a usage mistake already reported

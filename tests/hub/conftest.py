@@ -29,3 +29,5 @@ def pytest_collection_modifyitems(items):
         if item.path in (HERE / "test_hub_small.py", HERE / "test_voila_small.py"):
             item.add_marker(pytest.mark.hub)
             item.add_marker(pytest.mark.browser)
+        elif item.path == HERE / "test_start_servers.py":
+            item.add_marker(pytest.mark.hub)

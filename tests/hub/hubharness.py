@@ -207,7 +207,7 @@ class Hub:
         self.voila_port = _free_port()
         self.server_args, self.hub_config = tuple(server_args), tuple(hub_config)
         self.pool_filled_s: float | None = None
-        #: the API students' servers were started before the class (run_class's prestart)
+        #: every student's server was started before the class (run_class's prestart)
         self.prestarted = False
         if voila_pool is not None and (voila_lesson is None or voila_pool < 0):
             raise ValueError(f"voila_pool needs a voila_lesson and must be at least 0; got "
@@ -742,11 +742,13 @@ def voila_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float,
         with hub.session() as api:
             if hub.voila_pool is None:
                 prefix = f"/user/{user}"
-                response = api.post(f"{hub.url}/hub/api/users/{user}/server", timeout=timeout)
-                if response.status_code not in (201, 202):
-                    raise RuntimeError(f"starting the server: {response.status_code} "
-                                       f"{response.text}")
-                _wait_ready(hub, api, user, deadline)
+                if not hub.prestarted:
+                    response = api.post(f"{hub.url}/hub/api/users/{user}/server",
+                                        timeout=timeout)
+                    if response.status_code not in (201, 202):
+                        raise RuntimeError(f"starting the server: {response.status_code} "
+                                           f"{response.text}")
+                    _wait_ready(hub, api, user, deadline)
                 student.ready_s = time.monotonic() - arrived
                 contents = f"{hub.url}{prefix}/api/contents"
                 for folder in (COURSE_FOLDER, f"{COURSE_FOLDER}/lessons"):
@@ -998,12 +1000,14 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
     browser (:func:`voila_student`) or in Chromium (:func:`voila_browser_student`), each in
     their own server (Voilà as its server extension), or, with ``voila_pool`` (an int), all in
     one shared Voilà service with that many preheated kernels (:meth:`Hub.voila_service`).
-    ``server_args``, ``hub_config``: passed to :class:`Hub`. ``prestart``: start the API
-    students' servers before the class (as a teacher can, through the hub's admin page or API,
-    before the lesson), five at a time; ``prestart_s`` reports how long that took.
+    ``server_args``, ``hub_config``: passed to :class:`Hub`. ``prestart``: start every
+    student's server before the class, as a teacher does with ``python -m marginloops
+    start-servers`` (:mod:`marginloops.hubstart`, five at a time); ``prestart_s`` reports how
+    long that took.
     ``ws_protocol``: the kernel websocket protocol of the students without a browser (default:
     JupyterLab's; ``""``: the legacy JSON frames, which cost the server more).
     """
+    from marginloops.hubstart import HubAPI, start_servers
     from marginloops.links import nbgitpuller_link
 
     counts = (n_api, n_browser, n_voila, n_voila_browser)
@@ -1037,16 +1041,14 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
             with hub.session() as api:
                 api.post(f"{hub.url}/hub/api/users", timeout=timeout,
                          json={"usernames": [s.name for s in students]}).raise_for_status()
-            if prestart:
+            if prestart:  # as a teacher does: python -m marginloops start-servers
                 began_prestart = time.monotonic()
-                api_names = [s.name for s in students if not s.browser and not s.voila]
-                with hub.session() as api:
-                    for k in range(0, len(api_names), 5):
-                        for name in api_names[k:k + 5]:
-                            api.post(f"{hub.url}/hub/api/users/{name}/server",
-                                     timeout=timeout).raise_for_status()
-                        for name in api_names[k:k + 5]:
-                            _wait_ready(hub, api, name, began + deadline_s)
+                names = [s.name for s in students if voila_pool is None or not s.voila]
+                outcomes = start_servers(HubAPI(hub.url, hub.token, timeout), names,
+                                         timeout=timeout)
+                failed = {n: o for n, o in outcomes.items() if o != "ready"}
+                if failed:
+                    raise RuntimeError(f"starting the servers before class: {failed}")
                 hub.prestarted = True
                 report["prestart_s"] = time.monotonic() - began_prestart
             link = nbgitpuller_link(hub.url, repository, lesson="03")

@@ -4,6 +4,7 @@ by both, which is why this is checked)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,14 +74,23 @@ def test_z2jh_values_use_only_the_charts_keys_and_sane_sizes():
     assert values["hub"]["config"]["JupyterHub"]["implicit_spawn_seconds"] > 0
 
 
-def _load_hub_config():
-    """deploy/jupyterhub_config.py, run as JupyterHub runs it (get_config() in its namespace)."""
+def _load_hub_config(state=None):
+    """deploy/jupyterhub_config.py, run as JupyterHub runs it (get_config() in its namespace);
+    ``state``: its MARGINLOOPS_HUB_STATE folder (default: one that does not exist)."""
     from traitlets.config import Config
 
     config = Config()
     source = (DEPLOY / "jupyterhub_config.py").read_text(encoding="utf-8")
-    exec(compile(source, str(DEPLOY / "jupyterhub_config.py"), "exec"),
-         {"get_config": lambda: config, "__file__": str(DEPLOY / "jupyterhub_config.py")})
+    before = os.environ.get("MARGINLOOPS_HUB_STATE")
+    os.environ["MARGINLOOPS_HUB_STATE"] = str(state or ROOT / "no-such-hub-state")
+    try:
+        exec(compile(source, str(DEPLOY / "jupyterhub_config.py"), "exec"),
+             {"get_config": lambda: config, "__file__": str(DEPLOY / "jupyterhub_config.py")})
+    finally:
+        if before is None:
+            os.environ.pop("MARGINLOOPS_HUB_STATE")
+        else:
+            os.environ["MARGINLOOPS_HUB_STATE"] = before
     return config
 
 
@@ -94,6 +104,19 @@ def test_jupyterhub_config_compiles():
     role = config.JupyterHub.load_roles[0]
     assert role["services"] == [culler["name"]]
     assert set(role["scopes"]) == {"list:users", "read:users:activity", "servers"}
+
+
+def test_the_class_starter_service_exists_only_with_its_token_file(tmp_path):
+    config = _load_hub_config()
+    assert [s["name"] for s in config.JupyterHub.services] == ["idle-culler"]
+    (tmp_path / "class-starter-token").write_text("abc123\n")
+    config = _load_hub_config(tmp_path)
+    starter = config.JupyterHub.services[1]
+    assert starter == {"name": "class-starter", "api_token": "abc123"}
+    role = config.JupyterHub.load_roles[1]
+    assert role["services"] == ["class-starter"]
+    # what marginloops.hubstart's calls need: list and read users and groups, start servers
+    assert set(role["scopes"]) == {"list:users", "read:users", "read:groups", "servers"}
 
 
 def test_every_jupyterhub_setting_is_a_trait_of_its_class():
