@@ -11,6 +11,11 @@ cascade (:mod:`marginloops.lending`) the same way: any field of
 --grid shock=0.01:0.1:20 --seeds 3 --workers 2 --out sweep.csv`` runs a sweep
 (:func:`marginloops.sweep`) and writes its table as CSV (to stdout without ``--out``), with a
 progress bar on stderr; Ctrl-C stops it and still writes the rows done (exit status 130).
+
+``python -m marginloops links --hub URL --repo GIT_URL`` prints the lessons' nbgitpuller and
+Binder links (:mod:`marginloops.links`); ``python -m marginloops start-servers --hub URL
+--group students`` starts a class's servers on a JupyterHub before the lesson
+(:mod:`marginloops.hubstart`).
 """
 
 from __future__ import annotations
