@@ -25,7 +25,8 @@ share and CPU seconds by role, and every failure. It always exits 0. Bounded by 
 every process it started is stopped at the end, failure or not.
 
     nice .venv/bin/python benchmarks/bench_voila_class.py [--students 30] [--browser 2]
-        [--steps 20] [--pause 2,4] [--arrive-within 60] [--preheat 33] [--json out.json]
+        [--steps 20] [--pause 2,4] [--arrive-within 60] [--prestart] [--preheat 33]
+        [--json out.json]
 
 Run it on a quiet machine: every figure is a share of the same cores.
 """
@@ -52,7 +53,8 @@ def run(args, pool) -> dict:
     began = time.monotonic()
     report = H.run_class(0, 0, n_voila=args.students, n_voila_browser=args.browser,
                          steps=args.steps, pause=args.pause, arrive_within=args.arrive_within,
-                         timeout=args.timeout, deadline_s=args.deadline, voila_pool=pool)
+                         timeout=args.timeout, deadline_s=args.deadline, voila_pool=pool,
+                         prestart=args.prestart and pool is None)
     report["wall_s"] = time.monotonic() - began
     return report
 
@@ -78,6 +80,9 @@ def main(argv=None) -> int:
     parser.add_argument("--preheat", type=int, default=0,
                         help="also run against one Voilà service with this many preheated "
                              "kernels (the hub's own check of the service takes one)")
+    parser.add_argument("--prestart", action="store_true",
+                        help="start every student's server before the class (python -m "
+                             "marginloops start-servers), in the run with a server per student")
     parser.add_argument("--no-servers", action="store_true",
                         help="skip the run with a server per student")
     parser.add_argument("--timeout", type=float, default=150.0)
