@@ -774,13 +774,6 @@ def voila_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float,
             if not page["finished"] or page["errors"] or not page["kernel_id"]:
                 raise RuntimeError(f"the Voilà page: finished {page['finished']}, kernel "
                                    f"{page['kernel_id']}, errors {page['errors']}")
-            if hub.voila_pool is not None:
-                # The shared service's preheated kernels left this Python client's comm
-                # requests unanswered once two of them were connected (the service then used a
-                # whole core), while Chromium's pages worked: here only the page is timed, and
-                # the browser students press Step.
-                student.explorer_s = time.monotonic() - arrived
-                return
             kernel = Kernel(hub, None, user, timeout, kernel_id=page["kernel_id"], prefix=prefix,
                             protocol=protocol)
             widgets = WidgetPage(kernel)
