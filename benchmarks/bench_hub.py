@@ -58,7 +58,8 @@ def run(args, pause) -> dict:
     report = H.run_class(args.students, args.browser, steps=args.steps, pause=pause,
                          arrive_within=args.arrive_within, timeout=args.timeout,
                          deadline_s=args.deadline, prestart=args.prestart,
-                         ws_protocol="" if args.legacy_protocol else H.V1_PROTOCOL)
+                         ws_protocol="" if args.legacy_protocol else H.V1_PROTOCOL,
+                         screenshots=args.screenshots)
     report["wall_s"] = time.monotonic() - began
     return report
 
@@ -90,6 +91,8 @@ def main(argv=None) -> int:
     parser.add_argument("--legacy-protocol", action="store_true",
                         help="API students use the kernel websocket's legacy JSON frames "
                              "instead of JupyterLab's v1 protocol (to compare the server's cost)")
+    parser.add_argument("--screenshots", type=Path,
+                        help="save each browser student's page here after its Steps")
     parser.add_argument("--timeout", type=float, default=150.0)
     parser.add_argument("--deadline", type=float, default=1500.0)
     parser.add_argument("--json", type=Path, help="write the figures to this file")

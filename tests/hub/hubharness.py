@@ -831,7 +831,7 @@ _CLICK_JS = """
 
 def browser_student(hub: Hub, student: Student, link: str, *, steps: int,
                     pause: tuple[float, float], timeout: float, deadline: float,
-                    start: float) -> None:
+                    start: float, shots: Path | None = None) -> None:
     """One student in headless Chromium: /hub/login, then the nbgitpuller ``link``."""
     sys.path.insert(0, str(ROOT / "tests" / "browser"))
     try:
@@ -869,6 +869,8 @@ def browser_student(hub: Hub, student: Student, link: str, *, steps: int,
                 _press_steps(labtools, explorer, student, steps=steps, pause=pause,
                              timeout=timeout, deadline=deadline)
                 student.memory = student_memory(hub.run_id, student.name)
+                if shots is not None:
+                    page.screenshot(path=str(Path(shots) / f"{student.name}.png"))
             finally:
                 browser.close()
     except Exception as error:
@@ -906,7 +908,7 @@ _VOILA_DONE_JS = """
 
 def voila_browser_student(hub: Hub, student: Student, link: str, *, steps: int,
                           pause: tuple[float, float], timeout: float, deadline: float,
-                          start: float) -> None:
+                          start: float, shots: Path | None = None) -> None:
     """One student in headless Chromium opening lesson 03 in Voilà: /hub/login, then the
     nbgitpuller ``link`` with ``app=voila`` (or, with the Voilà service, its page), then Step
     pressed in the page."""
@@ -958,6 +960,8 @@ def voila_browser_student(hub: Hub, student: Student, link: str, *, steps: int,
                              timeout=timeout, deadline=deadline)
                 if hub.voila_pool is None:
                     student.memory = student_memory(hub.run_id, student.name)
+                if shots is not None:
+                    page.screenshot(path=str(Path(shots) / f"{student.name}.png"))
             finally:
                 browser.close()
     except Exception as error:
@@ -983,7 +987,7 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
               seed: int = 0, n_voila: int = 0, n_voila_browser: int = 0,
               voila_pool: int | None = None, server_args: tuple[str, ...] = (),
               hub_config: tuple[str, ...] = (), prestart: bool = False,
-              ws_protocol: str = V1_PROTOCOL) -> dict:
+              ws_protocol: str = V1_PROTOCOL, screenshots: Path | None = None) -> dict:
     """Run a class (see the module docstring) and return its report (:func:`summarise`).
 
     ``pause``: seconds between a student's Steps, drawn uniformly ((0, 0): no pause);
@@ -999,6 +1003,7 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
     long that took.
     ``ws_protocol``: the kernel websocket protocol of the students without a browser (default:
     JupyterLab's; ``""``: the legacy JSON frames, which cost the server more).
+    ``screenshots``: a folder where each browser student's page is saved after its Steps.
     """
     from marginloops.hubstart import HubAPI, start_servers
     from marginloops.links import nbgitpuller_link
@@ -1053,9 +1058,11 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
             cpu.start()
             with ThreadPoolExecutor(max_workers=len(students) or 1) as pool:
                 futures = [
-                    pool.submit(voila_browser_student, hub, s, voila_link, **common)
+                    pool.submit(voila_browser_student, hub, s, voila_link, shots=screenshots,
+                                **common)
                     if s.browser and s.voila else
-                    pool.submit(browser_student, hub, s, link, **common) if s.browser else
+                    pool.submit(browser_student, hub, s, link, shots=screenshots, **common)
+                    if s.browser else
                     pool.submit(voila_student, hub, s, protocol=ws_protocol, **common)
                     if s.voila else
                     pool.submit(api_student, hub, s, protocol=ws_protocol, **common)
