@@ -1,6 +1,8 @@
 """``python -m marginloops start-servers`` against a real JupyterHub on 127.0.0.1: a group's
 servers started before class, then asked again (already running), with a user the hub does
-not know. Needs jupyterhub and the npm proxy (.ci/run installs both); skipped without them.
+not know, all with the token of deploy/jupyterhub_config.py's ``class-starter`` service (so its
+role's scopes are shown to be enough). Needs jupyterhub and the npm proxy (.ci/run installs
+both); skipped without them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 import hubharness as H
 import pytest
 import requests
+from traitlets.config import Config
 
 pytestmark = [
     pytest.mark.skipif(H.jupyterhub_command() is None, reason="jupyterhub is not installed"),
@@ -20,15 +23,44 @@ pytestmark = [
 ]
 
 
+TOKEN = "class-starter-test-token-0123456789abcdef"
+
+
+def class_starter_config(state):
+    """deploy/jupyterhub_config.py's class-starter service and role, as it defines them when
+    its token file is in ``state``, as config lines for the harness's hub (which replaces the
+    deployed services with its own)."""
+    (state / "class-starter-token").write_text(TOKEN + "\n")
+    config = Config()
+    before = os.environ.get("MARGINLOOPS_HUB_STATE")
+    os.environ["MARGINLOOPS_HUB_STATE"] = str(state)
+    try:
+        exec(compile(H.DEPLOY_CONFIG.read_text(encoding="utf-8"), str(H.DEPLOY_CONFIG), "exec"),
+             {"get_config": lambda: config, "__file__": str(H.DEPLOY_CONFIG)})
+    finally:
+        if before is None:
+            os.environ.pop("MARGINLOOPS_HUB_STATE")
+        else:
+            os.environ["MARGINLOOPS_HUB_STATE"] = before
+    service = next(s for s in config.JupyterHub.services if s["name"] == "class-starter")
+    role = next(r for r in config.JupyterHub.load_roles if r["name"] == "class-starter")
+    assert service["api_token"] == TOKEN
+    return (f"c.JupyterHub.services.append({service!r})",
+            f"c.JupyterHub.load_roles.append({role!r})")
+
+
 def start_servers(hub, *args):
     return subprocess.run(
         [sys.executable, "-m", "marginloops", "start-servers", "--hub", hub.url, *args],
-        env=dict(os.environ, JUPYTERHUB_API_TOKEN=hub.token), capture_output=True, text=True,
+        env=dict(os.environ, JUPYTERHUB_API_TOKEN=TOKEN), capture_output=True, text=True,
         timeout=300)
 
 
 def test_a_groups_servers_start_and_a_second_call_finds_them_running(tmp_path):
-    with H.Hub(tmp_path) as hub, hub.session() as api:
+    state = tmp_path / "state"
+    state.mkdir()
+    with H.Hub(tmp_path / "hub", hub_config=class_starter_config(state)) as hub, \
+            hub.session() as api:
         api.post(f"{hub.url}/hub/api/users", json={"usernames": ["ann", "bob", "cem"]}
                  ).raise_for_status()
         api.post(f"{hub.url}/hub/api/groups/class-a", json={"users": ["ann", "bob"]}
