@@ -74,7 +74,7 @@ def test_z2jh_values_use_only_the_charts_keys_and_sane_sizes():
     assert values["hub"]["config"]["JupyterHub"]["implicit_spawn_seconds"] > 0
 
 
-def _load_hub_config(state=None):
+def load_hub_config(state=None):
     """deploy/jupyterhub_config.py, run as JupyterHub runs it (get_config() in its namespace);
     ``state``: its MARGINLOOPS_HUB_STATE folder (default: one that does not exist)."""
     from traitlets.config import Config
@@ -96,7 +96,7 @@ def _load_hub_config(state=None):
 
 def test_jupyterhub_config_compiles():
     compile((DEPLOY / "jupyterhub_config.py").read_text(encoding="utf-8"), "config", "exec")
-    config = _load_hub_config()
+    config = load_hub_config()
     assert config.Spawner.default_url == "/lab"
     assert config.Spawner.start_timeout == config.Spawner.http_timeout == 120
     culler = config.JupyterHub.services[0]
@@ -107,10 +107,10 @@ def test_jupyterhub_config_compiles():
 
 
 def test_the_class_starter_service_exists_only_with_its_token_file(tmp_path):
-    config = _load_hub_config()
+    config = load_hub_config()
     assert [s["name"] for s in config.JupyterHub.services] == ["idle-culler"]
     (tmp_path / "class-starter-token").write_text("abc123\n")
-    config = _load_hub_config(tmp_path)
+    config = load_hub_config(tmp_path)
     starter = config.JupyterHub.services[1]
     assert starter == {"name": "class-starter", "api_token": "abc123"}
     role = config.JupyterHub.load_roles[1]
@@ -127,7 +127,7 @@ def test_every_jupyterhub_setting_is_a_trait_of_its_class():
 
     classes = {cls.__name__: cls for cls in
                (JupyterHub, Spawner, LocalProcessSpawner, Authenticator, LocalAuthenticator)}
-    config = _load_hub_config()
+    config = load_hub_config()
     for section, settings in config.items():
         assert section in classes, f"unexpected section {section}"
         traits = classes[section].class_traits(config=True)

@@ -14,7 +14,7 @@ import sys
 import hubharness as H
 import pytest
 import requests
-from traitlets.config import Config
+from test_deploy_config import load_hub_config
 
 pytestmark = [
     pytest.mark.skipif(H.jupyterhub_command() is None, reason="jupyterhub is not installed"),
@@ -31,17 +31,7 @@ def class_starter_config(state):
     its token file is in ``state``, as config lines for the harness's hub (which replaces the
     deployed services with its own)."""
     (state / "class-starter-token").write_text(TOKEN + "\n")
-    config = Config()
-    before = os.environ.get("MARGINLOOPS_HUB_STATE")
-    os.environ["MARGINLOOPS_HUB_STATE"] = str(state)
-    try:
-        exec(compile(H.DEPLOY_CONFIG.read_text(encoding="utf-8"), str(H.DEPLOY_CONFIG), "exec"),
-             {"get_config": lambda: config, "__file__": str(H.DEPLOY_CONFIG)})
-    finally:
-        if before is None:
-            os.environ.pop("MARGINLOOPS_HUB_STATE")
-        else:
-            os.environ["MARGINLOOPS_HUB_STATE"] = before
+    config = load_hub_config(state)
     service = next(s for s in config.JupyterHub.services if s["name"] == "class-starter")
     role = next(r for r in config.JupyterHub.load_roles if r["name"] == "class-starter")
     assert service["api_token"] == TOKEN
