@@ -37,8 +37,9 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from urllib.parse import quote, urlsplit
 
-#: How many servers start at once by default: on a 2-core machine a server's start takes about
-#: 2 CPU-seconds, so five keep both cores busy without starving the hub (deploy/README.md).
+#: How many servers start at once by default: a server's start takes about 3 CPU-seconds and
+#: several seconds of waiting (the hub checks it answers); five at a time started 32 servers in
+#: 154-159 s on a 2-core machine with its load under 1.5 (benchmarks/README.md).
 AT_A_TIME = 5
 #: Seconds a server may take to be ready once asked (JupyterHub's own start_timeout in
 #: deploy/jupyterhub_config.py is 120 s; this waits a little longer, then reports it).
