@@ -122,7 +122,7 @@ def start_servers(api: HubAPI, users: Iterable[str], *, at_a_time: int = AT_A_TI
     running"``, or a sentence saying what went wrong (no such user, stopped while starting,
     not ready after ``timeout`` seconds, the hub's answer). ``report`` gets a line for each
     outcome. A 429 (the hub's concurrent spawn limit) puts the user back in the queue and
-    waits as long as its Retry-After says (at most 30 s)."""
+    waits as long as its Retry-After says (at most 30 s), for at most ``timeout`` seconds."""
     queue = list(dict.fromkeys(users))
     if not isinstance(at_a_time, int) or isinstance(at_a_time, bool) or not 1 <= at_a_time <= 100:
         raise ValueError(f"at_a_time must be a whole number from 1 to 100; got {at_a_time!r}")
@@ -130,6 +130,7 @@ def start_servers(api: HubAPI, users: Iterable[str], *, at_a_time: int = AT_A_TI
         raise ValueError(f"timeout must be from 1 to 3600 seconds; got {timeout!r}")
     outcomes: dict[str, str] = {}
     starting: dict[str, float] = {}  # user -> when asked
+    refused: dict[str, float] = {}  # user -> when the hub first answered 429
 
     def done(user: str, outcome: str) -> None:
         outcomes[user] = outcome
@@ -141,12 +142,20 @@ def start_servers(api: HubAPI, users: Iterable[str], *, at_a_time: int = AT_A_TI
         while queue and len(starting) < at_a_time:
             user = queue.pop(0)
             status, headers, data = api.start(user)
+            message = data.get("message", "") if isinstance(data, dict) else str(data or "")
             if status == 429:
+                first = refused.setdefault(user, clock())
+                if clock() - first > timeout:  # e.g. the hub's active_server_limit is reached
+                    done(user, f"failed: the hub still answered 429 after {timeout:g} s "
+                               f"({message})")
+                    continue
                 queue.insert(0, user)
-                wait = float(headers.get("Retry-After", 5) or 5)
+                try:
+                    wait = float(headers.get("Retry-After") or 5)
+                except ValueError:  # an HTTP date: JupyterHub sends seconds
+                    wait = 5.0
                 sleep(min(max(wait, poll), MAX_RETRY_WAIT))
                 break
-            message = data.get("message", "") if isinstance(data, dict) else str(data or "")
             if status == 201:
                 done(user, READY)
             elif status == 202:

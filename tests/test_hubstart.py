@@ -117,6 +117,16 @@ def test_a_long_retry_after_is_capped():
     assert clock.sleeps[0] == 30.0
 
 
+def test_a_hub_that_keeps_refusing_fails_the_user_after_the_timeout():
+    # e.g. JupyterHub's active_server_limit: 429 "Active user limit exceeded", every time
+    hub = FakeHub(throttle=10**6, retry_after="")
+    outcomes, _, clock = run(hub, ["a", "b"], timeout=60)
+    assert outcomes["a"].startswith("failed: the hub still answered 429 after 60 s")
+    assert outcomes["b"].startswith("failed: the hub still answered 429 after 60 s")
+    assert set(clock.sleeps) == {5.0}  # no Retry-After: 5 s between tries
+    assert 120 < clock.now <= 135  # each user given its 60 s, no more
+
+
 def test_a_server_that_stops_or_never_gets_ready_is_reported_failed():
     hub = FakeHub(stops={"x"}, never={"y"})
     outcomes, _, clock = run(hub, ["x", "y", "z"], at_a_time=3, timeout=30, poll=1.0)
