@@ -112,6 +112,14 @@ def _raise_for(status: int, data, doing: str) -> None:
         raise RuntimeError(f"{doing}: the hub answered {status} {message or ''}".strip())
 
 
+def check_settings(at_a_time, timeout) -> None:
+    """ValueError naming the setting, its value and its range, for a bad one."""
+    if not isinstance(at_a_time, int) or isinstance(at_a_time, bool) or not 1 <= at_a_time <= 100:
+        raise ValueError(f"at_a_time must be a whole number from 1 to 100; got {at_a_time!r}")
+    if not (isinstance(timeout, (int, float)) and 1 <= timeout <= 3600):
+        raise ValueError(f"timeout must be from 1 to 3600 seconds; got {timeout!r}")
+
+
 def start_servers(api: HubAPI, users: Iterable[str], *, at_a_time: int = AT_A_TIME,
                   timeout: float = TIMEOUT, poll: float = 1.0,
                   report: Callable[[str], None] | None = None,
@@ -123,11 +131,8 @@ def start_servers(api: HubAPI, users: Iterable[str], *, at_a_time: int = AT_A_TI
     not ready after ``timeout`` seconds, the hub's answer). ``report`` gets a line for each
     outcome. A 429 (the hub's concurrent spawn limit) puts the user back in the queue and
     waits as long as its Retry-After says (at most 30 s), for at most ``timeout`` seconds."""
+    check_settings(at_a_time, timeout)
     queue = list(dict.fromkeys(users))
-    if not isinstance(at_a_time, int) or isinstance(at_a_time, bool) or not 1 <= at_a_time <= 100:
-        raise ValueError(f"at_a_time must be a whole number from 1 to 100; got {at_a_time!r}")
-    if not (isinstance(timeout, (int, float)) and 1 <= timeout <= 3600):
-        raise ValueError(f"timeout must be from 1 to 3600 seconds; got {timeout!r}")
     outcomes: dict[str, str] = {}
     starting: dict[str, float] = {}  # user -> when asked
     refused: dict[str, float] = {}  # user -> when the hub first answered 429
@@ -208,6 +213,7 @@ def main(argv=None) -> int:
         return 2
     api = HubAPI(args.hub, token)
     try:
+        check_settings(args.at_a_time, args.timeout)  # before asking the hub anything
         users = ([u.strip() for u in args.users.split(",") if u.strip()] if args.users
                  else api.users(args.group))
         began = time.monotonic()

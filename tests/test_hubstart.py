@@ -238,6 +238,8 @@ def test_the_command_starts_a_group_and_says_how_it_went(fake_hub, monkeypatch, 
     (["--hub", "ftp://h", "--all"], "t", "--hub must be an http(s) address; got 'ftp://h'"),
     (["--hub", "http://h", "--users", "a", "--at-a-time", "0"], "t",
      "at_a_time must be a whole number from 1 to 100; got 0"),
+    (["--hub", "http://127.0.0.1:9", "--all", "--timeout", "0"], "t",
+     "timeout must be from 1 to 3600 seconds; got 0.0"),  # said before the hub is asked
     (["--hub", "http://h"], "t", "one of the arguments --group --users --all is required"),
 ])
 def test_the_commands_mistakes_are_one_line_and_exit_2(argv, env, message, monkeypatch, capsys):
