@@ -51,6 +51,8 @@ from urllib.parse import quote, urlsplit
 import requests
 import websocket
 
+from marginloops.hubstart import READY, HubAPI, start_servers
+
 ROOT = Path(__file__).resolve().parents[2]
 LESSON = ROOT / "lessons" / "03-the-loop-round-by-round.ipynb"
 DEPLOY_CONFIG = ROOT / "deploy" / "jupyterhub_config.py"
@@ -544,16 +546,16 @@ def _code_cells(notebook: Path) -> list[str]:
     return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
 
 
-def _wait_ready(hub: Hub, api: requests.Session, user: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        model = api.get(f"{hub.url}/hub/api/users/{user}", timeout=30).json()
-        server = model.get("servers", {}).get("")
-        if server and server.get("ready"):
-            return
-        if not model.get("pending") and not server:
-            raise RuntimeError(f"{user}'s server stopped while starting")
-        time.sleep(0.5)
-    raise TimeoutError(f"{user}'s server was not ready in time")
+def _start_server(hub: Hub, user: str, timeout: float, deadline: float) -> None:
+    """Start ``user``'s server as the hub's REST API does for a student who arrives, and wait
+    until it is ready (marginloops.hubstart, the same calls a teacher's start-servers makes)."""
+    wait = min(3600.0, max(1.0, deadline - time.monotonic()))
+    outcome = start_servers(HubAPI(hub.url, hub.token, timeout), [user], timeout=wait,
+                            poll=0.5)[user]
+    if outcome.startswith("failed: not ready"):
+        raise TimeoutError(f"{user}'s server was not ready in time")
+    if outcome != READY:
+        raise RuntimeError(f"starting {user}'s server: {outcome}")
 
 
 def api_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float, float],
@@ -566,11 +568,7 @@ def api_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float, f
         arrived = time.monotonic()
         with hub.session() as api:
             if not hub.prestarted:
-                response = api.post(f"{hub.url}/hub/api/users/{user}/server", timeout=timeout)
-                if response.status_code not in (201, 202):
-                    raise RuntimeError(f"starting the server: {response.status_code} "
-                                       f"{response.text}")
-                _wait_ready(hub, api, user, deadline)
+                _start_server(hub, user, timeout, deadline)
             student.ready_s = time.monotonic() - arrived
             contents = f"{hub.url}/user/{user}/api/contents/lessons"
             api.put(contents, json={"type": "directory"}, timeout=timeout).raise_for_status()
@@ -743,12 +741,7 @@ def voila_student(hub: Hub, student: Student, *, steps: int, pause: tuple[float,
             if hub.voila_pool is None:
                 prefix = f"/user/{user}"
                 if not hub.prestarted:
-                    response = api.post(f"{hub.url}/hub/api/users/{user}/server",
-                                        timeout=timeout)
-                    if response.status_code not in (201, 202):
-                        raise RuntimeError(f"starting the server: {response.status_code} "
-                                           f"{response.text}")
-                    _wait_ready(hub, api, user, deadline)
+                    _start_server(hub, user, timeout, deadline)
                 student.ready_s = time.monotonic() - arrived
                 contents = f"{hub.url}{prefix}/api/contents"
                 for folder in (COURSE_FOLDER, f"{COURSE_FOLDER}/lessons"):
@@ -1005,7 +998,6 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
     JupyterLab's; ``""``: the legacy JSON frames, which cost the server more).
     ``screenshots``: a folder where each browser student's page is saved after its Steps.
     """
-    from marginloops.hubstart import HubAPI, start_servers
     from marginloops.links import nbgitpuller_link
 
     counts = (n_api, n_browser, n_voila, n_voila_browser)
@@ -1044,7 +1036,7 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
                 names = [s.name for s in students if voila_pool is None or not s.voila]
                 outcomes = start_servers(HubAPI(hub.url, hub.token, timeout), names,
                                          timeout=timeout)
-                failed = {n: o for n, o in outcomes.items() if o != "ready"}
+                failed = {n: o for n, o in outcomes.items() if o != READY}
                 if failed:
                     raise RuntimeError(f"starting the servers before class: {failed}")
                 hub.prestarted = True
