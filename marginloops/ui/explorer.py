@@ -52,7 +52,8 @@ class CascadeExplorer(MarketExplorer):
         Start with each round split into its stages (check margins, liquidate, walk the book,
         new price), one click each.
     show_controls : bool
-        Show the scenario knobs (the time control is always shown).
+        Show the scenario knobs (the time control is always shown). Without them on the page,
+        ``controls`` is built only when first used or when another market is set from code.
 
     Attributes
     ----------
@@ -69,8 +70,9 @@ class CascadeExplorer(MarketExplorer):
         How crowded the leverage is within 5% of the price (shown in the status line).
     projector_toggle : the "Projector mode" button (see :meth:`set_projector`).
     controls, time : the control panels (the mechanisms that break the loop are in
-        ``controls.mechanisms_panel``); ``price_chart``, ``liquidations_chart``,
-        ``book_chart``, ``map_chart``, ``oi_chart``: the charts (halted rounds are grey squares
+        ``controls.mechanisms_panel``; not on the page, ``controls`` is built on first use);
+        ``price_chart``, ``liquidations_chart``, ``book_chart``, ``map_chart``,
+        ``oi_chart``: the charts (halted rounds are grey squares
         on the price chart, call-auction rounds diamonds over their bars; in the liquidation
         map open shorts are outlined, reached positions carry a diamond and liquidated ones
         are hollow); on a market whose ``venue`` is "pool", ``pool_chart`` (the pool's
@@ -100,7 +102,7 @@ class CascadeExplorer(MarketExplorer):
         # One name everywhere: a preset changed is "custom" in the menu and here alike.
         if scenario.name != market_name(scenario):
             scenario = scenario.replace(name=market_name(scenario))
-        self.controls = ScenarioControls(scenario)
+        self._set_up_controls(ScenarioControls, scenario, show_controls)
         self._make_page_widgets(
             phase_mode, "check margins → liquidate → walk the book → new price")
         self.price_chart = PriceChart()

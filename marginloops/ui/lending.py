@@ -175,7 +175,9 @@ class LendingExplorer(MarketExplorer):
         Start with each round split into its stages (oracle update → check health →
         liquidate → sell on the venue → new price), one click each.
     show_controls : bool
-        Show the market's controls (the time control is always shown).
+        Show the market's controls (the time control is always shown). Without them on the
+        page, ``controls`` is built only when first used or when another market is set from
+        code.
 
     Attributes
     ----------
@@ -184,7 +186,8 @@ class LendingExplorer(MarketExplorer):
     round, ended : traits of the run (see :class:`RunController`).
     cascade : LendingCascade
         The model: ``explorer.cascade.history`` holds every round's record.
-    controls, time, phase_toggle, projector_toggle : the controls.
+    controls, time, phase_toggle, projector_toggle : the controls (not on the page,
+        ``controls`` is built on first use).
     price_chart, repaid_chart, map_chart, venue_chart, debt_chart : the charts (the venue
         chart is a pool's reserves curve or a book's depth: ``venue_panel`` picks it);
         ``status``, ``stage``, ``story``: the text panels (the charts' text alternative).
@@ -207,7 +210,7 @@ class LendingExplorer(MarketExplorer):
         scenario = scenario if scenario is not None else LENDING_PRESETS[DEFAULT_PRESET]
         if scenario.name != lending_market_name(scenario):
             scenario = scenario.replace(name=lending_market_name(scenario))
-        self.controls = LendingControls(scenario)
+        self._set_up_controls(LendingControls, scenario, show_controls)
         self._make_page_widgets(
             phase_mode, "oracle update → check health → liquidate → sell on the venue → new price")
         self.price_chart = LendingPriceChart()

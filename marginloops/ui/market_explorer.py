@@ -7,7 +7,8 @@ explorer).
 toggles, status, stage, charts), Step / Run to end / Reset over a model with ``step()``,
 ``ended``, ``reset()`` and ``history``, phase mode's switch, and the round trip of a market
 between the controls, the ``scenario`` trait and the run, where a market the model refuses
-leaves the old one running and says so.
+leaves the old one running and says so. Controls that are not on the page are built only when
+something first needs them: hundreds of widgets, each a message to the browser, saved.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ __all__ = ["MarketExplorer"]
 class MarketExplorer(RunController):
     """The flow an explorer of one market shares (see the module's notes).
 
-    A subclass defines a ``scenario`` trait, builds ``controls`` (with a ``scenario`` trait,
-    ``what``, ``set_scenario(s, notify=True)`` and ``on_problem``), ``phase_toggle``,
+    A subclass defines a ``scenario`` trait, hands :meth:`_set_up_controls` the factory of its
+    ``controls`` (called with a market; they have a ``scenario`` trait, ``what``,
+    ``set_scenario(s, notify=True)`` and ``on_problem``), builds ``phase_toggle``,
     ``status``, ``stage`` and ``narration_log`` (:meth:`_make_page_widgets`), lays them out
     with :meth:`_page`, calls ``super().__init__`` and then
     :meth:`_wire_market` with its first market. It defines :meth:`_load` (build the run, raise
@@ -42,6 +44,12 @@ class MarketExplorer(RunController):
         for name, value in (("phase_mode", phase_mode), ("show_controls", show_controls)):
             if not isinstance(value, bool):
                 raise ValueError(f"{name} must be True or False, got {value!r:.40}")
+
+    def _set_up_controls(self, make_controls, scenario, show_controls: bool) -> None:
+        """The market's controls, ``make_controls(market)``: built now for ``scenario`` if they
+        are on the page (``show_controls``), else the first time :attr:`controls` is used."""
+        self._controls_factory = make_controls
+        self._controls = make_controls(scenario) if show_controls else None
 
     def _make_page_widgets(self, phase_mode: bool, stages: str) -> None:
         """The time control, the phase-mode box (``stages``: the round's stages, for its
@@ -68,13 +76,30 @@ class MarketExplorer(RunController):
         never a traceback in the browser's log with the widget stuck half-updated."""
         self._scenario = None  # the market that runs (the trait follows once it is loaded)
         guard = self._guard
-        self.controls.on_problem(self._log_note)
-        self.controls.observe(guard(self._controls_changed), names="scenario")
+        if self._controls is not None:  # on the page (else wired when built: ``controls``)
+            self._wire_controls()
         self._wire_run_controls()
         self.phase_toggle.observe(guard(self._phase_toggled), names="value")
         self._load(scenario, f"Market: {scenario.name}. Press Step to apply the shock.")
 
+    def _wire_controls(self) -> None:
+        """The controls' problems go to the narration, their market to the run."""
+        self._controls.on_problem(self._log_note)
+        self._controls.observe(self._guard(self._controls_changed), names="scenario")
+
     # ------------------------------------------------------------------------- public
+    @property
+    def controls(self):
+        """The market's controls, showing the market that runs. Not on the page
+        (``show_controls=False``), they are built the first time they are used, or when
+        another market is set from code (:meth:`set_scenario`, the ``scenario`` trait), which
+        goes through them as it does when they are on the page."""
+        if self._controls is None:
+            # Until now only the first market ran: these are the controls it would have built.
+            self._controls = self._controls_factory(self._scenario)
+            self._wire_controls()
+        return self._controls
+
     @property
     def phase_mode(self) -> bool:
         return self.phase_toggle.value
@@ -146,7 +171,10 @@ class MarketExplorer(RunController):
     @traitlets.observe("scenario")
     def _scenario_set(self, change) -> None:
         """``scenario`` set from code: the controls show it, and tell :meth:`_controls_changed`
-        (a market that already runs is left alone)."""
+        (a market that already runs is left alone, and controls not built yet stay unbuilt for
+        it: built later, they show the market that runs)."""
+        if self._controls is None and change.new == self._scenario:
+            return
         if change.new != self.controls.scenario:
             self.controls.set_scenario(change.new)
 
