@@ -41,6 +41,12 @@ c.Spawner.default_url = "/lab"
 # student asked (the class arriving within a minute; deploy/README.md, "Sizing").
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
+# Each student's kernels fork from a process of their server that imported IPython, ipykernel,
+# numpy and pandas when the server started (marginloops.kernelfork, a server extension): a
+# kernel then costs 0.3 CPU-s to start and import the lesson's libraries instead of 0.8, which
+# is most of what a class opening its links at once waits for (deploy/README.md, "Sizing").
+# Any kernel it cannot fork starts the usual way. Remove the line to start kernels as usual.
+c.Spawner.args = ["--ServerApp.jpserver_extensions=marginloops.kernelfork=True"]
 # Told to the server (MEM_LIMIT) and shown by jupyter-resource-usage; LocalProcessSpawner does
 # not enforce it (TLJH's systemd spawner and Kubernetes do).
 c.Spawner.mem_limit = "1G"

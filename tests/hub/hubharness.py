@@ -149,13 +149,32 @@ def memory_kib(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
+def _forked_kernel(pid: int) -> bool:
+    """Whether ``pid`` is a kernel forked by marginloops.kernelfork: its fork server's command
+    line, and its parent is the fork server (whose own parent is the student's server). Not
+    its environment: /proc shows the one a process was started with, the fork server's."""
+    def cmdline(p):  # the arguments, NUL-separated: the module itself, not a server's option
+        try:
+            return Path(f"/proc/{p}/cmdline").read_bytes()
+        except OSError:
+            return b""
+
+    try:
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return False
+    return all(b"-m\0marginloops.kernelfork\0" in cmdline(p) for p in (pid, parent))
+
+
 def student_memory(run_id: str, user: str) -> dict:
-    """RSS and PSS (MiB) of ``user``'s server and kernel processes, and how many there are."""
+    """RSS and PSS (MiB) of ``user``'s server, fork server and kernel processes, how many there
+    are, and how many of them are forked kernels."""
     pids = [pid for pid in marked_processes(run_id)
             if _environ(pid).get("JUPYTERHUB_USER") == user]
     sizes = [memory_kib(pid) for pid in pids]
     return {"processes": len(pids), "rss_mib": sum(s[0] for s in sizes) / 1024,
-            "pss_mib": sum(s[1] for s in sizes) / 1024}
+            "pss_mib": sum(s[1] for s in sizes) / 1024,
+            "forked_kernels": sum(_forked_kernel(pid) for pid in pids)}
 
 
 def kill_marked(run_id: str, grace: float = 10.0) -> list[int]:
@@ -190,10 +209,13 @@ class Hub:
 
     def __init__(self, scratch: Path, *, start_timeout: float = 60.0, browser_app: bool = True,
                  voila_pool: int | None = None, voila_lesson: Path | None = None,
-                 server_args: tuple[str, ...] = (), hub_config: tuple[str, ...] = ()):
+                 server_args: tuple[str, ...] = (), hub_config: tuple[str, ...] = (),
+                 fork_kernels: bool = True):
         """``voila_pool``: also run Voilà (standalone, serving ``voila_lesson``) as a hub
         service at /services/voila/ with that many preheated kernels (0: none); ``server_args``:
-        more arguments for every student's server; ``hub_config``: more config lines."""
+        more arguments for every student's server; ``hub_config``: more config lines;
+        ``fork_kernels``: keep the deployed kernel fork server (marginloops.kernelfork), or
+        start kernels the usual way to compare."""
         self.scratch = Path(scratch)
         self.run_id = secrets.token_hex(6)
         self.token = secrets.token_hex(24)
@@ -208,6 +230,7 @@ class Hub:
         self.voila_pool, self.voila_lesson = voila_pool, voila_lesson
         self.voila_port = _free_port()
         self.server_args, self.hub_config = tuple(server_args), tuple(hub_config)
+        self.fork_kernels = bool(fork_kernels)
         self.pool_filled_s: float | None = None
         #: every student's server was started before the class (run_class's prestart)
         self.prestarted = False
@@ -259,7 +282,11 @@ class Hub:
             "c.Authenticator.allow_all = True",
             "c.JupyterHub.spawner_class = 'simple'",
             f"c.SimpleLocalProcessSpawner.home_dir_template = {str(self.homes) + '/{username}'!r}",
-            f"c.Spawner.args = {args!r}",
+            # the deployed server arguments (the kernel fork server, unless fork_kernels is
+            # False) and ours
+            "deployed = c.Spawner.args if isinstance(c.Spawner.args, list) else []",
+            f"c.Spawner.args = [a for a in deployed if {self.fork_kernels!r} "
+            f"or 'marginloops.kernelfork' not in a] + {args!r}",
             f"c.Spawner.environment = {{{MARKER!r}: {self.run_id!r}}}",
             f"c.JupyterHub.services = [{{'name': 'loadtest', 'api_token': {self.token!r}}}]",
             "c.JupyterHub.load_roles = [{'name': 'admin', 'services': ['loadtest']}]",
@@ -980,7 +1007,8 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
               seed: int = 0, n_voila: int = 0, n_voila_browser: int = 0,
               voila_pool: int | None = None, server_args: tuple[str, ...] = (),
               hub_config: tuple[str, ...] = (), prestart: bool = False,
-              ws_protocol: str = V1_PROTOCOL, screenshots: Path | None = None) -> dict:
+              ws_protocol: str = V1_PROTOCOL, screenshots: Path | None = None,
+              fork_kernels: bool = True) -> dict:
     """Run a class (see the module docstring) and return its report (:func:`summarise`).
 
     ``pause``: seconds between a student's Steps, drawn uniformly ((0, 0): no pause);
@@ -997,6 +1025,8 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
     ``ws_protocol``: the kernel websocket protocol of the students without a browser (default:
     JupyterLab's; ``""``: the legacy JSON frames, which cost the server more).
     ``screenshots``: a folder where each browser student's page is saved after its Steps.
+    ``fork_kernels``: kernels forked from each server's fork server, as deployed
+    (:mod:`marginloops.kernelfork`), or False: started the usual way.
     """
     from marginloops.links import nbgitpuller_link
 
@@ -1019,7 +1049,9 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
     scratch = Path(tempfile.mkdtemp(prefix="hubclass-")) if own_scratch else Path(scratch)
     report: dict = {}
     repository = course_repository(scratch)
+    report["fork_kernels"] = bool(fork_kernels)
     hub = Hub(scratch, voila_pool=voila_pool, server_args=server_args, hub_config=hub_config,
+              fork_kernels=fork_kernels,
               voila_lesson=Path(repository.removeprefix("file://")) / "lessons" / LESSON.name,
               start_timeout=max(60.0, 20.0 * (voila_pool or 0)))
     began = time.monotonic()
@@ -1126,6 +1158,8 @@ def _role(pid: int, hub: Hub) -> str | None:
     env = _environ(pid)
     if "ipykernel" in cmdline:
         return "kernels"
+    if "marginloops.kernelfork" in cmdline:  # the fork server, or a kernel forked from it
+        return "kernels" if _forked_kernel(pid) else "fork servers"
     if env.get("JUPYTERHUB_SERVICE_NAME") == "voila":
         return "voila service"
     if "JUPYTERHUB_USER" in env:
@@ -1150,7 +1184,8 @@ def _cpu_seconds(pid: int) -> float:
 
 def cpu_seconds_by_role(hub: Hub) -> dict:
     """CPU seconds (user + system) so far of the live marked processes, by role: the hub, the
-    proxy, the students' servers, the kernels, the Voilà service, Chromium."""
+    proxy, the students' servers, their kernel fork servers, the kernels, the Voilà service,
+    Chromium."""
     totals: dict = {}
     for pid in marked_processes(hub.run_id):
         role = _role(pid, hub)

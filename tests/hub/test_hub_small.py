@@ -68,6 +68,16 @@ def test_memory_is_read_for_each_student(report):
         assert 0 < student.memory["pss_mib"] <= student.memory["rss_mib"]
 
 
+def test_every_kernel_was_forked_from_its_servers_fork_server(report):
+    # deploy/jupyterhub_config.py switches marginloops.kernelfork on: each student's lesson
+    # kernel is a fork of the fork server their server started (not a kernel started the
+    # usual way), and the fork servers' imports are counted apart from the kernels' work
+    for student in report["students"]:
+        assert student.memory["forked_kernels"] == 1, student.name
+        assert student.memory["processes"] >= 3  # the server, its fork server, the kernel
+    assert report["cpu_seconds"]["fork servers"] > 0
+
+
 def test_every_process_is_gone_at_the_end(report):
     assert report["leftover_processes"] == []
     # nothing with this run's marker in its environment (hub, proxy, servers, kernels, Chromium)
