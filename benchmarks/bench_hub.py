@@ -18,7 +18,8 @@ not a test. The run is bounded by ``--deadline`` seconds, and every process it s
 stopped at the end, failure or not.
 
     nice .venv/bin/python benchmarks/bench_hub.py [--students 30] [--browser 2] [--steps 20]
-        [--pause 2,4] [--arrive-within 60] [--worst-case] [--prestart] [--json out.json]
+        [--pause 2,4] [--arrive-within 60] [--worst-case] [--prestart] [--usual-kernels]
+        [--json out.json]
 
 Needs jupyterhub in the environment and configurable-http-proxy from npm in
 $MARGINLOOPS_HUB_CACHE/chp (default /tmp/hubcache/chp; ``.ci/run`` installs both).
@@ -59,7 +60,7 @@ def run(args, pause) -> dict:
                          arrive_within=args.arrive_within, timeout=args.timeout,
                          deadline_s=args.deadline, prestart=args.prestart,
                          ws_protocol="" if args.legacy_protocol else H.V1_PROTOCOL,
-                         screenshots=args.screenshots)
+                         screenshots=args.screenshots, fork_kernels=not args.usual_kernels)
     report["wall_s"] = time.monotonic() - began
     return report
 
@@ -91,6 +92,9 @@ def main(argv=None) -> int:
     parser.add_argument("--legacy-protocol", action="store_true",
                         help="API students use the kernel websocket's legacy JSON frames "
                              "instead of JupyterLab's v1 protocol (to compare the server's cost)")
+    parser.add_argument("--usual-kernels", action="store_true",
+                        help="start kernels the usual way instead of forking them from each "
+                             "server's fork server (marginloops.kernelfork, as deployed)")
     parser.add_argument("--screenshots", type=Path,
                         help="save each browser student's page here after its Steps")
     parser.add_argument("--timeout", type=float, default=150.0)

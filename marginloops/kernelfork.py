@@ -12,7 +12,7 @@ written (copy-on-write), so the kernels' memory is partly shared too.
 Switch it on for a Jupyter server (deploy/jupyterhub_config.py does, for the students'
 servers)::
 
-    jupyter lab --ServerApp.jpserver_extensions="{'marginloops.kernelfork': True}"
+    jupyter lab --ServerApp.jpserver_extensions=marginloops.kernelfork=True
 
 The server extension starts the fork server and makes :class:`ForkProvisioner` (registered as
 the kernel provisioner ``marginloops-fork``) the default one: jupyter_client asks a provisioner
@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import importlib
 import json
 import logging
@@ -59,8 +60,8 @@ import tempfile
 import time
 
 # ForkProvisioner is made on first use (module __getattr__): no Jupyter import before
-__all__ = ["ForkProvisioner", "ForkServer", "PREIMPORTS", "fork_request",  # noqa: F822
-           "fork_server", "main"]
+__all__ = ["ForkProvisioner", "ForkServer", "PREIMPORTS", "SERVER_ARGUMENT",  # noqa: F822
+           "fork_request", "fork_server", "main"]
 
 #: Imported by the fork server before any kernel: IPython and ipykernel (the kernel itself),
 #: numpy and pandas (every lesson's first cell, pandas through bqplot). Measured on a 2-core
@@ -68,6 +69,10 @@ __all__ = ["ForkProvisioner", "ForkServer", "PREIMPORTS", "fork_request",  # noq
 PREIMPORTS = ("IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "numpy", "pandas")
 #: The kernel command a fork replaces: ``<this python> -m ipykernel_launcher ...``.
 LAUNCHER = "ipykernel_launcher"
+#: The Jupyter server's argument that switches this on (deploy/: every hub's students' servers).
+SERVER_ARGUMENT = "--ServerApp.jpserver_extensions=marginloops.kernelfork=True"
+#: Environment variables read when Python or the pre-imported libraries start (their prefixes).
+STARTUP_VARIABLES = ("PYTHON", "OPENBLAS_", "OMP_", "MKL_", "NUMEXPR_", "LD_")
 #: Seconds to wait for the fork server's answer before starting a kernel the usual way.
 ANSWER_TIMEOUT = 10.0
 #: Seconds a kernel waits for a fork server that is still importing (its socket not yet there):
@@ -151,9 +156,15 @@ def serve(path: str, parent: int, *, preimports=PREIMPORTS, poll: float = 1.0):
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C at the server's terminal: the server
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # stops, then this one sees it has gone
+    # What the kernels share stays shared as long as nothing writes to it: no collection here
+    # (it leaves holes in pages), and what was imported frozen out of the kernels' collections
+    # (the gc module's notes on fork without exec; the kernel re-enables it)
+    gc.disable()
     for name in preimports:
         importlib.import_module(name)
+    gc.freeze()
     files = _module_files()
+    start_folder = os.getcwd()
     me = os.getpid()
     children: set[int] = set()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -210,7 +221,7 @@ def serve(path: str, parent: int, *, preimports=PREIMPORTS, poll: float = 1.0):
                 pid = os.fork()
                 if pid == 0:
                     listener.close()
-                    return _prepare_child(conn, request)
+                    return _prepare_child(conn, request, start_folder)
                 children.add(pid)
     finally:
         if accepting:
@@ -221,15 +232,20 @@ def serve(path: str, parent: int, *, preimports=PREIMPORTS, poll: float = 1.0):
                     os.unlink(path)
 
 
-def _prepare_child(conn: socket.socket, request: dict) -> dict:
+def _prepare_child(conn: socket.socket, request: dict, start_folder: str) -> dict:
     """In the forked child: its own session, signals as a fresh Python has them, the kernel's
-    environment and folder, a fresh numpy seed; then tell the provisioner its pid."""
+    environment and folder (and ``sys.path[0]``, which ``python -m`` makes the folder it
+    started in: a notebook imports a module beside it), a fresh numpy seed, the garbage
+    collector back on; then tell the provisioner its pid."""
     try:
+        gc.enable()
         os.setsid()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.chdir(request["cwd"])
+        if sys.path and sys.path[0] == start_folder:
+            sys.path[0] = os.getcwd()
         os.environ.clear()
         os.environ.update(request["env"])
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -423,6 +439,12 @@ def fork_request(cmd: list[str], kwargs: dict):
     if set(kwargs) - {"env", "cwd", "kernel_id", "extra_arguments"}:
         return None
     env = dict(kwargs.get("env") or os.environ)
+    # what Python and the pre-imported libraries read when they start (the path, the hash
+    # seed, BLAS threads): a kernel asked for with other values than the fork server started
+    # with (this server's) is started the usual way
+    if any(env.get(name) != os.environ.get(name) for name in {*env, *os.environ}
+           if name.startswith(STARTUP_VARIABLES)):
+        return None
     cwd = os.fspath(kwargs.get("cwd") or os.getcwd())
     return [LAUNCHER, *cmd[3:]], env, cwd
 

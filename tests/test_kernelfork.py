@@ -28,6 +28,8 @@ from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 PROBE = """
 import json, os, sys
 print(json.dumps({"cwd": os.getcwd(), "x": os.environ.get("MARGINLOOPS_TEST_X"),
+                  "beside": __import__("beside_notebook").VALUE, "path": sys.path,
+                  "gc": __import__("gc").isenabled(),
                   "pid": os.getpid(), "ppid": os.getppid(), "pgid": os.getpgid(0),
                   "sid": os.getsid(0), "pandas_before": "pandas" in sys.modules,
                   "stdin": os.readlink("/proc/self/fd/0")}))
@@ -46,13 +48,18 @@ def specs(tmp_path):
         "argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "forked", "language": "python",
         "metadata": {"kernel_provisioner": {"provisioner_name": "marginloops-fork"}}}))
+    (tmp_path / "beside_notebook.py").write_text("VALUE = 7\n")  # imported by PROBE
     return KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
 
 
 @pytest.fixture
-def server():
-    """This process's fork server, fresh for the test and stopped after it."""
+def server(tmp_path, monkeypatch):
+    """This process's fork server, fresh for the test and stopped after it, started in a
+    folder of its own (as a Jupyter server starts in the student's home)."""
     kernelfork._server = None
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.chdir(home)
     yield kernelfork.fork_server()
     for each in [kernelfork._server, *kernelfork._draining]:
         if each is not None:
@@ -115,6 +122,10 @@ def test_a_forked_kernel_runs_in_its_folder_with_its_environment(specs, server, 
     (status, [info, rand1]), (_, [info2, rand2]) = asyncio.run(go())
     assert status["status"] == "ok"
     assert info["cwd"] == str(tmp_path)
+    # as with `python -m ipykernel_launcher` started there: a module beside the notebook
+    # imports; the garbage collector runs (the fork server keeps it off)
+    assert info["beside"] == 7 and info["gc"] is True
+    assert str(tmp_path / "home") not in info["path"]  # where the fork server started
     assert info["x"] == "42" and info2["x"] is None  # each kernel its own environment
     # a fork of the fork server, which had imported pandas already; its own session and
     # process group (setsid), as jupyter_client's launcher gives a kernel; stdin /dev/null
@@ -285,9 +296,19 @@ def test_only_this_pythons_ipykernel_is_forked(cmd, kwargs):
     assert kernelfork.fork_request(cmd, kwargs) is None
 
 
+@pytest.mark.parametrize("name", ["PYTHONPATH", "PYTHONHASHSEED", "OPENBLAS_NUM_THREADS"])
+def test_a_kernel_with_other_startup_variables_starts_the_usual_way(name, monkeypatch):
+    # read once, when the fork server started: a kernel spec's env changing them is honoured
+    # by starting that kernel the usual way
+    monkeypatch.delenv(name, raising=False)
+    cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", "c.json"]
+    assert kernelfork.fork_request(cmd, {"env": {**os.environ, name: "1"}}) is None
+    assert kernelfork.fork_request(cmd, {"env": dict(os.environ)}) is not None
+
+
 def test_a_kernel_request_carries_its_arguments_environment_and_folder(tmp_path):
     cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", "c.json"]
     argv, env, cwd = kernelfork.fork_request(
-        cmd, {"env": {"A": "1"}, "cwd": tmp_path, "kernel_id": "k"})
+        cmd, {"env": {**os.environ, "A": "1"}, "cwd": tmp_path, "kernel_id": "k"})
     assert argv == ["ipykernel_launcher", "-f", "c.json"]
-    assert env == {"A": "1"} and cwd == str(tmp_path)
+    assert env == {**os.environ, "A": "1"} and cwd == str(tmp_path)

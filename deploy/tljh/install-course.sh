@@ -32,9 +32,13 @@ tljh-config set services.cull.every 300
 # An nbgitpuller link clicked while the student's server is stopped starts it at once (with
 # JupyterHub's default the student sees "server not running" and a Launch button). TLJH loads
 # every file of /opt/tljh/config/jupyterhub_config.d/ (tljh/jupyterhub_config.py).
+# Each student's kernels fork from a process of their server that imported IPython, ipykernel,
+# numpy and pandas when the server started (marginloops.kernelfork; deploy/README.md, "Sizing").
 mkdir -p /opt/tljh/config/jupyterhub_config.d
-echo "c.JupyterHub.implicit_spawn_seconds = 0.5" \
-  > /opt/tljh/config/jupyterhub_config.d/marginloops.py
+cat > /opt/tljh/config/jupyterhub_config.d/marginloops.py <<'CONFIG'
+c.JupyterHub.implicit_spawn_seconds = 0.5
+c.Spawner.args.append("--ServerApp.jpserver_extensions=marginloops.kernelfork=True")
+CONFIG
 tljh-config reload hub
 echo "--- done: print your class's links with"
 echo "    $USER_PY -m marginloops links --hub https://<this server> --repo <the course's git URL>"

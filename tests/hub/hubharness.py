@@ -1158,7 +1158,7 @@ def _role(pid: int, hub: Hub) -> str | None:
     env = _environ(pid)
     if "ipykernel" in cmdline:
         return "kernels"
-    if "marginloops.kernelfork" in cmdline:  # the fork server, or a kernel forked from it
+    if " -m marginloops.kernelfork " in cmdline:  # the fork server, or a kernel forked from it
         return "kernels" if _forked_kernel(pid) else "fork servers"
     if env.get("JUPYTERHUB_SERVICE_NAME") == "voila":
         return "voila service"
@@ -1270,8 +1270,12 @@ def format_report(report: dict) -> str:
         return (f"p50 {p['p50']:.{digits}f} / p95 {p['p95']:.{digits}f} / "
                 f"max {p['max']:.{digits}f} {unit} (n={p['n']})")
 
+    measured = [s for s in report["students"] if s.memory]
+    forked = sum(s.memory.get("forked_kernels", 0) for s in measured)
     lines = [
-        f"students: {report['n_students']}, failures: {len(report['failures'])}",
+        f"students: {report['n_students']}, failures: {len(report['failures'])}; kernels "
+        + (f"forked (marginloops.kernelfork): {forked} in {len(measured)} students' servers"
+           if report.get("fork_kernels", True) else "started the usual way"),
         f"time to a ready server: {fmt(report['ready_s'], 's', 1)}",
         f"then upload + kernel start: {fmt(report['kernel_s'], 's', 1)}; the lesson's cells: "
         f"{fmt(report['cells_s'], 's', 1)}",

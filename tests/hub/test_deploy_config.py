@@ -158,5 +158,35 @@ def test_tljh_script_is_valid_bash_and_uses_binders_pins():
             assert "==" in name or name.lower() in pins, name
 
 
+def _tljh_snippet() -> str:
+    """The jupyterhub_config.d file install-course.sh writes for TLJH."""
+    text = (DEPLOY / "tljh" / "install-course.sh").read_text(encoding="utf-8")
+    return text.split("<<'CONFIG'\n", 1)[1].split("\nCONFIG", 1)[0]
+
+
+def test_every_deployment_switches_the_kernel_fork_server_on():
+    """The students' servers of all three deployments get marginloops.kernelfork's argument,
+    and a Jupyter server reading it enables the extension (nothing else)."""
+    from traitlets.config import Config
+
+    from marginloops.kernelfork import SERVER_ARGUMENT
+
+    plain = list(load_hub_config().Spawner.args)
+    yaml = pytest.importorskip("yaml")
+    values = yaml.safe_load((DEPLOY / "z2jh" / "values.yaml").read_text(encoding="utf-8"))
+    z2jh = values["hub"]["config"]["Spawner"]["args"]
+    tljh_config = Config()
+    exec(compile(_tljh_snippet(), "tljh-snippet", "exec"), {"c": tljh_config})
+    tljh = list(tljh_config.Spawner.args.get_value([]))
+    assert tljh_config.JupyterHub.implicit_spawn_seconds == 0.5
+    for args in (plain, z2jh, tljh):
+        assert args == [SERVER_ARGUMENT]
+    from jupyter_server.serverapp import ServerApp
+
+    app = ServerApp()
+    app.parse_command_line([SERVER_ARGUMENT])
+    assert dict(app.config.ServerApp.jpserver_extensions) == {"marginloops.kernelfork": True}
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
