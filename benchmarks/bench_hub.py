@@ -19,6 +19,7 @@ stopped at the end, failure or not.
 
     nice .venv/bin/python benchmarks/bench_hub.py [--students 30] [--browser 2] [--steps 20]
         [--pause 2,4] [--arrive-within 60] [--worst-case] [--prestart] [--usual-kernels]
+        [--nice-browsers 10]
         [--json out.json]
 
 Needs jupyterhub in the environment and configurable-http-proxy from npm in
@@ -60,7 +61,8 @@ def run(args, pause) -> dict:
                          arrive_within=args.arrive_within, timeout=args.timeout,
                          deadline_s=args.deadline, prestart=args.prestart,
                          ws_protocol="" if args.legacy_protocol else H.V1_PROTOCOL,
-                         screenshots=args.screenshots, fork_kernels=not args.usual_kernels)
+                         screenshots=args.screenshots, fork_kernels=not args.usual_kernels,
+                         browser_nice=args.nice_browsers)
     report["wall_s"] = time.monotonic() - began
     return report
 
@@ -95,6 +97,9 @@ def main(argv=None) -> int:
     parser.add_argument("--usual-kernels", action="store_true",
                         help="start kernels the usual way instead of forking them from each "
                              "server's fork server (marginloops.kernelfork, as deployed)")
+    parser.add_argument("--nice-browsers", type=int, default=0, metavar="N",
+                        help="run the browser students' Chromium at niceness N (they stand for "
+                             "the students' laptops; 0: compete with the hub as equals)")
     parser.add_argument("--screenshots", type=Path,
                         help="save each browser student's page here after its Steps")
     parser.add_argument("--timeout", type=float, default=150.0)

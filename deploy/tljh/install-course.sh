@@ -10,8 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 USER_PY=${TLJH_USER_PYTHON:-/opt/tljh/user/bin/python}
-# Figures from deploy/README.md ("Sizing"): first measurement, to be replaced by
-# benchmarks/bench_hub.py's figures.
+# Figures from deploy/README.md ("Sizing", benchmarks/bench_hub.py's measurements): a student
+# uses about 350 MiB RSS with a lesson open; 1G leaves room for a second lesson's kernel.
 MEMORY_LIMIT=${MEMORY_LIMIT:-1G}
 CPU_LIMIT=${CPU_LIMIT:-1}
 CULL_TIMEOUT=${CULL_TIMEOUT:-3600}

@@ -40,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -210,12 +211,13 @@ class Hub:
     def __init__(self, scratch: Path, *, start_timeout: float = 60.0, browser_app: bool = True,
                  voila_pool: int | None = None, voila_lesson: Path | None = None,
                  server_args: tuple[str, ...] = (), hub_config: tuple[str, ...] = (),
-                 fork_kernels: bool = True):
+                 fork_kernels: bool = True, browser_nice: int = 0):
         """``voila_pool``: also run Voilà (standalone, serving ``voila_lesson``) as a hub
         service at /services/voila/ with that many preheated kernels (0: none); ``server_args``:
         more arguments for every student's server; ``hub_config``: more config lines;
         ``fork_kernels``: keep the deployed kernel fork server (marginloops.kernelfork), or
-        start kernels the usual way to compare."""
+        start kernels the usual way to compare; ``browser_nice``: the browser students'
+        Chromium at this niceness (0: as the hub's own processes; see :func:`chromium_for`)."""
         self.scratch = Path(scratch)
         self.run_id = secrets.token_hex(6)
         self.token = secrets.token_hex(24)
@@ -231,6 +233,9 @@ class Hub:
         self.voila_port = _free_port()
         self.server_args, self.hub_config = tuple(server_args), tuple(hub_config)
         self.fork_kernels = bool(fork_kernels)
+        if not 0 <= browser_nice <= 19:
+            raise ValueError(f"browser_nice must be between 0 and 19; got {browser_nice}")
+        self.browser_nice = int(browser_nice)
         self.pool_filled_s: float | None = None
         #: every student's server was started before the class (run_class's prestart)
         self.prestarted = False
@@ -849,6 +854,22 @@ _CLICK_JS = """
 """
 
 
+def chromium_for(hub: Hub, chromium: Path) -> Path:
+    """The Chromium a browser student runs: ``chromium`` itself, or with ``hub.browser_nice``
+    a wrapper starting it at that niceness (its renderers inherit it). In a real class the
+    browsers run on the students' laptops; here they share the hub's cores, and niced they
+    take what the hub leaves instead of competing with it for the same cores."""
+    if not hub.browser_nice:
+        return chromium
+    wrapper = hub.scratch / f"chromium-nice-{hub.browser_nice}"
+    if not wrapper.exists():
+        part = wrapper.with_name(f"{wrapper.name}.{threading.get_ident()}")
+        part.write_text(f'#!/bin/sh\nexec nice -n {hub.browser_nice} {chromium} "$@"\n')
+        part.chmod(0o755)
+        part.replace(wrapper)
+    return wrapper
+
+
 def browser_student(hub: Hub, student: Student, link: str, *, steps: int,
                     pause: tuple[float, float], timeout: float, deadline: float,
                     start: float, shots: Path | None = None) -> None:
@@ -865,7 +886,8 @@ def browser_student(hub: Hub, student: Student, link: str, *, steps: int,
         arrived = time.monotonic()
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
-                executable_path=str(labtools.CHROMIUM), args=labtools.CHROMIUM_ARGS,
+                executable_path=str(chromium_for(hub, labtools.CHROMIUM)),
+                args=labtools.CHROMIUM_ARGS,
                 env=dict(os.environ, **{MARKER: hub.run_id}))
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -944,7 +966,8 @@ def voila_browser_student(hub: Hub, student: Student, link: str, *, steps: int,
         arrived = time.monotonic()
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
-                executable_path=str(labtools.CHROMIUM), args=labtools.CHROMIUM_ARGS,
+                executable_path=str(chromium_for(hub, labtools.CHROMIUM)),
+                args=labtools.CHROMIUM_ARGS,
                 env=dict(os.environ, **{MARKER: hub.run_id}))
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -1008,7 +1031,7 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
               voila_pool: int | None = None, server_args: tuple[str, ...] = (),
               hub_config: tuple[str, ...] = (), prestart: bool = False,
               ws_protocol: str = V1_PROTOCOL, screenshots: Path | None = None,
-              fork_kernels: bool = True) -> dict:
+              fork_kernels: bool = True, browser_nice: int = 0) -> dict:
     """Run a class (see the module docstring) and return its report (:func:`summarise`).
 
     ``pause``: seconds between a student's Steps, drawn uniformly ((0, 0): no pause);
@@ -1026,7 +1049,8 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
     JupyterLab's; ``""``: the legacy JSON frames, which cost the server more).
     ``screenshots``: a folder where each browser student's page is saved after its Steps.
     ``fork_kernels``: kernels forked from each server's fork server, as deployed
-    (:mod:`marginloops.kernelfork`), or False: started the usual way.
+    (:mod:`marginloops.kernelfork`), or False: started the usual way. ``browser_nice``: the
+    browser students' Chromium at this niceness (:func:`chromium_for`).
     """
     from marginloops.links import nbgitpuller_link
 
@@ -1050,8 +1074,9 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
     report: dict = {}
     repository = course_repository(scratch)
     report["fork_kernels"] = bool(fork_kernels)
+    report["browser_nice"] = browser_nice
     hub = Hub(scratch, voila_pool=voila_pool, server_args=server_args, hub_config=hub_config,
-              fork_kernels=fork_kernels,
+              fork_kernels=fork_kernels, browser_nice=browser_nice,
               voila_lesson=Path(repository.removeprefix("file://")) / "lessons" / LESSON.name,
               start_timeout=max(60.0, 20.0 * (voila_pool or 0)))
     began = time.monotonic()
@@ -1111,12 +1136,35 @@ def run_class(n_api: int = 3, n_browser: int = 1, *, steps: int = 20,
     return report
 
 
+def _client_processes() -> dict[int, str]:
+    """The students' own programs on this machine, which in a real class run on their laptops:
+    Chromium and Playwright's driver (pid: what)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"chrom" in cmdline:
+            found[int(entry.name)] = "chromium"
+        elif b"playwright" in cmdline and b"node" in cmdline:
+            found[int(entry.name)] = "playwright driver"
+    return found
+
+
 class CpuSampler:
     """The machine's CPU use, sampled every ``every`` seconds from /proc/stat in a thread:
-    the busy share of all cores (1 - idle and iowait), and the 1-minute load average."""
+    the busy share of all cores (1 - idle and iowait), the 1-minute load average, the machine's
+    busy CPU-seconds, and those of the students' own programs that share these cores here
+    (this harness, which plays the API students, Chromium and Playwright's driver)."""
 
     def __init__(self, every: float = 1.0):
         self.every, self.samples, self._stop = every, [], None
+        self._clients: dict[int, tuple[str, float, float]] = {}  # pid: (what, first, last)
+        self._busy_s = 0.0
+        self._own0 = 0.0
 
     @staticmethod
     def _times() -> tuple[int, int]:
@@ -1127,6 +1175,20 @@ class CpuSampler:
         import threading
         self._stop = threading.Event()
 
+        self._own0 = time.process_time()
+        self._sample_clients()
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def probe():  # how late this process wakes: the harness's own delay in its figures
+            while not self._stop.is_set():
+                asked = time.perf_counter()
+                time.sleep(0.01)
+                self._late_ms.append((time.perf_counter() - asked - 0.01) * 1000)
+
+        self._late_ms = []
+        self._probe = threading.Thread(target=probe, daemon=True)
+        self._probe.start()
+
         def sample():
             total0, idle0 = self._times()
             while not self._stop.wait(self.every):
@@ -1134,17 +1196,33 @@ class CpuSampler:
                 if total > total0:
                     self.samples.append((1 - (idle - idle0) / (total - total0),
                                          os.getloadavg()[0]))
+                    self._busy_s += ((total - total0) - (idle - idle0)) / tick
                 total0, idle0 = total, idle
+                self._sample_clients()
 
         self._thread = threading.Thread(target=sample, daemon=True)
         self._thread.start()
+
+    def _sample_clients(self) -> None:
+        for pid, what in _client_processes().items():
+            used = _cpu_seconds(pid)
+            first = self._clients.get(pid, (what, used, used))[1]
+            self._clients[pid] = (what, first, used)
 
     def stop(self) -> dict:
         if self._stop is not None:
             self._stop.set()
             self._thread.join()
+            self._probe.join()
+            self._stop = None
+            self._own_s = time.process_time() - self._own0
+        clients = {"harness (the API students)": getattr(self, "_own_s", 0.0)}
+        for what, first, last in self._clients.values():
+            clients[what] = clients.get(what, 0.0) + last - first
         busy = [b * 100 for b, _ in self.samples]
-        return {"busy_pct": percentiles(busy),
+        return {"machine_cpu_s": self._busy_s, "client_cpu_s": clients,
+                "harness_late_ms": percentiles(getattr(self, "_late_ms", [])),
+                "busy_pct": percentiles(busy),
                 "busy_mean_pct": statistics.fmean(busy) if busy else None,
                 "seconds_over_95pct": sum(b > 95 for b in busy) * self.every,
                 "load_max": max((load for _, load in self.samples), default=None)}
@@ -1275,7 +1353,9 @@ def format_report(report: dict) -> str:
     lines = [
         f"students: {report['n_students']}, failures: {len(report['failures'])}; kernels "
         + (f"forked (marginloops.kernelfork): {forked} in {len(measured)} students' servers"
-           if report.get("fork_kernels", True) else "started the usual way"),
+           if report.get("fork_kernels", True) else "started the usual way")
+        + (f"; the browser students' Chromium at nice {report['browser_nice']}"
+           if report.get("browser_nice") else ""),
         f"time to a ready server: {fmt(report['ready_s'], 's', 1)}",
         f"then upload + kernel start: {fmt(report['kernel_s'], 's', 1)}; the lesson's cells: "
         f"{fmt(report['cells_s'], 's', 1)}",
@@ -1315,6 +1395,14 @@ def format_report(report: dict) -> str:
     if report.get("cpu_seconds"):
         lines.append("CPU seconds by role: " + ", ".join(
             f"{role} {sec:.0f}" for role, sec in sorted(report["cpu_seconds"].items())))
+    if cpu and cpu.get("harness_late_ms", {}).get("n"):
+        lines.append("the harness (the students' side) woke late by "
+                     f"{fmt(cpu['harness_late_ms'], 'ms', 1)}: part of every time it measures")
+    if cpu and cpu.get("client_cpu_s"):
+        lines.append(
+            f"during the class the machine was busy {cpu['machine_cpu_s']:.0f} CPU-s, of which "
+            "the students' own programs (on their laptops in a real class): " + ", ".join(
+                f"{what} {sec:.0f}" for what, sec in sorted(cpu["client_cpu_s"].items())))
     lines += [f"FAILED {name}: {why}" for name, why in report["failures"]]
     return "\n".join(lines)
 
