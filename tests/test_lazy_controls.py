@@ -71,29 +71,30 @@ def test_an_explorer_without_controls_builds_their_widgets_only_when_used(make, 
 
 
 # ------------------------------------------------------------- the same from the outside
-def cascade_seen(ex):
-    """What a student or a test sees of a cascade explorer, its controls included."""
-    c = ex.controls
+def _run_seen(ex, c):
+    """What both explorers show of their run, and the controls' market."""
     return dict(
         scenario=ex.scenario, history=list(ex.cascade.history), narration=ex.narration,
         status=ex.status.value, stage=ex.stage.value, counter=ex.time.counter.value,
         round=ex.round, ended=ex.ended, controls=c.scenario, what=c.what,
-        preset=(c.preset.value, list(c.preset.options)), seed=c.seed.value,
         knobs={name: (k.value, k.range) for name, k in c.knobs.items()},
+        message=c.message.value)
+
+
+def cascade_seen(ex):
+    """What a student or a test sees of a cascade explorer, its controls included."""
+    c = ex.controls
+    return dict(
+        _run_seen(ex, c), preset=(c.preset.value, list(c.preset.options)), seed=c.seed.value,
         mechanisms={name: m.value for name, m in c.mechanisms.items()},
-        panel=c.mechanisms_panel.titles, message=c.message.value)
+        panel=c.mechanisms_panel.titles)
 
 
 def lending_seen(ex):
     """What a student or a test sees of a lending explorer, its controls included."""
     c = ex.controls
-    return dict(
-        scenario=ex.scenario, history=list(ex.cascade.history), narration=ex.narration,
-        status=ex.status.value, stage=ex.stage.value, counter=ex.time.counter.value,
-        round=ex.round, ended=ex.ended, controls=c.scenario, what=c.what,
-        preset=c.preset.value, venue=c.venue.value, oracle=c.oracle.value,
-        knobs={name: (k.value, k.range) for name, k in c.knobs.items()},
-        message=c.message.value)
+    return dict(_run_seen(ex, c), preset=c.preset.value, venue=c.venue.value,
+                oracle=c.oracle.value)
 
 
 def set_trait(ex, scenario):
