@@ -20,7 +20,7 @@ to launch, signal and stop each kernel (https://jupyter-client.readthedocs.io/en
 provisioning.html). It forks only a kernel whose command is this Python's
 ``-m ipykernel_launcher``; any other kernel, or any trouble reaching the fork server, and the
 kernel is started the usual way (:class:`~jupyter_client.provisioning.LocalProvisioner`), with a
-warning in the server's log. Never a kernel fails to start because of this module.
+warning in the server's log: trouble with the fork server never stops a kernel from starting.
 
 What a forked kernel keeps from an ordinary one:
 
