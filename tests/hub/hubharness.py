@@ -150,21 +150,24 @@ def memory_kib(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def _forked_kernel(pid: int) -> bool:
-    """Whether ``pid`` is a kernel forked by marginloops.kernelfork: its fork server's command
-    line, and its parent is the fork server (whose own parent is the student's server). Not
-    its environment: /proc shows the one a process was started with, the fork server's."""
-    def cmdline(p):  # the arguments, NUL-separated: the module itself, not a server's option
-        try:
-            return Path(f"/proc/{p}/cmdline").read_bytes()
-        except OSError:
-            return b""
+def _is_fork_process(pid: int) -> bool:
+    """Whether ``pid`` runs ``python -m marginloops.kernelfork``: a fork server, or a kernel
+    forked from one (the arguments NUL-separated: the module itself, not a server's option)."""
+    try:
+        return b"-m\0marginloops.kernelfork\0" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
+
+def _forked_kernel(pid: int) -> bool:
+    """Whether ``pid`` is a kernel forked by marginloops.kernelfork: a fork process whose parent
+    is one too (the fork server's own parent is the student's server). Not its environment:
+    /proc shows the one a process was started with, the fork server's."""
     try:
         parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return False
-    return all(b"-m\0marginloops.kernelfork\0" in cmdline(p) for p in (pid, parent))
+    return _is_fork_process(pid) and _is_fork_process(parent)
 
 
 def student_memory(run_id: str, user: str) -> dict:
@@ -1236,7 +1239,7 @@ def _role(pid: int, hub: Hub) -> str | None:
     env = _environ(pid)
     if "ipykernel" in cmdline:
         return "kernels"
-    if " -m marginloops.kernelfork " in cmdline:  # the fork server, or a kernel forked from it
+    if _is_fork_process(pid):
         return "kernels" if _forked_kernel(pid) else "fork servers"
     if env.get("JUPYTERHUB_SERVICE_NAME") == "voila":
         return "voila service"
